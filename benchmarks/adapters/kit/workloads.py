@@ -140,8 +140,8 @@ async def memory(lib: Library, spec: Spec, script: str) -> Figures:
 
 async def scale(lib: Library, spec: Spec, script: str) -> Figures:
     """Workload 6: the drain rate of the first N jobs. Phase `empty`: only those N exist.
-    Phase `backlog`: `backlog` jobs queued plus `backlog` delayed (Redis) or finished
-    (Postgres) jobs exist first. Timed until N bodies have returned."""
+    Phase `backlog`: `backlog` jobs queued plus `backlog` finished (Postgres) or delayed
+    (other backends) jobs exist first. Timed until N bodies have returned."""
     if spec.phase == "backlog":
         await _make_backlog(lib, spec, script)
         queued = spec.backlog
@@ -156,7 +156,7 @@ async def scale(lib: Library, spec: Spec, script: str) -> Figures:
 
 
 async def _make_backlog(lib: Library, spec: Spec, script: str) -> None:
-    if spec.backend == "redis":
+    if spec.backend != "postgres":
         try:
             await prefill(lib, "noop", range(spec.backlog), spec.batch_size, delay=DELAYED_BY)
         except Unsupported as why:

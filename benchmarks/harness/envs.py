@@ -1,0 +1,51 @@
+"""The peers' virtualenvs under benchmarks/.envs/<peer>/, made on demand from the pinned
+requirements in benchmarks/peers/<peer>/requirements.txt (never one env: pins conflict)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.plan import BENCH_DIR, LibrarySpec
+
+ENVS_DIR = BENCH_DIR / ".envs"
+PEERS_DIR = BENCH_DIR / "peers"
+STAMP = ".requirements.sha256"
+
+
+class EnvFailed(RuntimeError):
+    """uv could not build a peer's virtualenv."""
+
+
+def python_for(lib: LibrarySpec) -> Path:
+    """The interpreter that runs the library's adapter, building its env if needed."""
+    if lib.env is None:
+        return Path(sys.executable)
+    return ensure_env(lib.env)
+
+
+def ensure_env(peer: str) -> Path:
+    env = ENVS_DIR / peer
+    python = env / "bin" / "python"
+    requirements = PEERS_DIR / peer / "requirements.txt"
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    stamp = env / STAMP
+    if python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
+        return python
+    print(f"building the {peer} env in {env} ...", file=sys.stderr, flush=True)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    _uv("venv", "--clear", "--quiet", "--python", version, str(env))
+    _uv("pip", "sync", "--quiet", "--python", str(python), str(requirements))
+    stamp.write_text(digest + "\n")
+    return python
+
+
+def _uv(*args: str) -> None:
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    env.pop("VIRTUAL_ENV", None)
+    done = subprocess.run(["uv", *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise EnvFailed(f"uv {' '.join(args)}: {done.stderr.strip()}")

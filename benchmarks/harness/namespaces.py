@@ -1,0 +1,111 @@
+"""Each library's own corner of the servers: a Redis db number or a Postgres database,
+emptied before and after every adapter run so that runs cannot see each other's data."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from harness.plan import LibrarySpec
+
+
+class ServerDown(RuntimeError):
+    """A server the chosen backend needs does not answer."""
+
+
+@dataclass(frozen=True)
+class Servers:
+    redis: str = "redis://127.0.0.1:6379"
+    postgres: str = "postgresql://postgres@127.0.0.1:5432"
+
+    def url(self, backend: str, lib: LibrarySpec) -> str:
+        if backend == "redis":
+            return f"{self.redis.rstrip('/')}/{lib.redis_db}"
+        if backend == "postgres":
+            return f"{self.postgres.rstrip('/')}/{lib.postgres_database}"
+        return "memory://"
+
+    def reset(self, backend: str, lib: LibrarySpec) -> None:
+        """Empty the library's namespace (Postgres: a fresh database)."""
+        if backend == "redis":
+            self._redis("SELECT", str(lib.redis_db), "FLUSHDB")
+        elif backend == "postgres":
+            name = lib.postgres_database
+            self._psql(
+                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'
+            )
+
+    def drop(self, backend: str, lib: LibrarySpec) -> None:
+        """Remove what the run left behind."""
+        if backend == "redis":
+            self._redis("SELECT", str(lib.redis_db), "FLUSHDB")
+        elif backend == "postgres":
+            self._psql(f'DROP DATABASE IF EXISTS "{lib.postgres_database}" WITH (FORCE)')
+
+    def check(self, backend: str) -> None:
+        """Raise ServerDown with a hint when the backend's server does not answer."""
+        if backend == "redis":
+            self._redis("PING")
+        elif backend == "postgres":
+            self._psql("SELECT 1")
+
+    def _redis(self, *words: str) -> None:
+        """Send commands (`SELECT n FLUSHDB` is two) over RESP and check every reply."""
+        parts = urlsplit(self.redis)
+        commands = _split_commands(words)
+        payload = b"".join(_resp(*command) for command in commands)
+        try:
+            with socket.create_connection(
+                (parts.hostname or "127.0.0.1", parts.port or 6379), timeout=30
+            ) as conn:
+                conn.sendall(payload)
+                replies = _read_lines(conn, len(commands))
+        except OSError as error:
+            raise ServerDown(f"Redis at {parts.hostname}:{parts.port}: {error}") from None
+        for reply in replies:
+            if reply.startswith(b"-"):
+                raise ServerDown(f"Redis said {reply.decode()!r}")
+
+    def _psql(self, *statements: str) -> None:
+        psql = shutil.which("psql")
+        if psql is None:
+            raise ServerDown("psql is not on PATH (apt-get install postgresql-client)")
+        command = [psql, "--no-psqlrc", "-q", "-v", "ON_ERROR_STOP=1"]
+        command += ["-d", f"{self.postgres.rstrip('/')}/postgres"]
+        for statement in statements:
+            command += ["-c", statement]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise ServerDown(f"Postgres: {done.stderr.strip()}")
+
+
+ARITY = {"SELECT": 1, "FLUSHDB": 0, "PING": 0}
+
+
+def _split_commands(words: tuple[str, ...]) -> list[tuple[str, ...]]:
+    commands, index = [], 0
+    while index < len(words):
+        arity = ARITY[words[index]]
+        commands.append(words[index : index + 1 + arity])
+        index += 1 + arity
+    return commands
+
+
+def _resp(*words: str) -> bytes:
+    encoded = [word.encode() for word in words]
+    return b"*%d\r\n" % len(encoded) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(word), word) for word in encoded
+    )
+
+
+def _read_lines(conn: socket.socket, count: int) -> list[bytes]:
+    buffer = b""
+    while buffer.count(b"\r\n") < count:
+        chunk = conn.recv(4096)
+        if not chunk:
+            raise OSError("connection closed")
+        buffer += chunk
+    return buffer.split(b"\r\n")[:count]

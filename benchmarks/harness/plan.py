@@ -1,0 +1,196 @@
+"""What can be run: the libraries, the workloads and their sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent.parent
+ADAPTERS = BENCH_DIR / "adapters"
+
+BACKENDS = ("memory", "redis", "postgres")
+
+
+@dataclass(frozen=True)
+class LibrarySpec:
+    """One library: its adapter, its virtualenv (None: the project's own), where it may run
+    and where its data lives, and what a reader must know to compare its figures."""
+
+    name: str
+    adapter: str
+    env: str | None
+    backends: frozenset[str]
+    redis_db: int
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def script(self) -> Path:
+        return ADAPTERS / self.adapter
+
+    @property
+    def postgres_database(self) -> str:
+        return f"bench_{self.name}"
+
+
+TASKRUNNER = LibrarySpec(
+    name="taskrunner",
+    adapter="taskrunner_adapter.py",
+    env=None,
+    backends=frozenset(BACKENDS),
+    redis_db=1,
+)
+
+PEERS = (
+    LibrarySpec(
+        name="arq",
+        adapter="arq_adapter.py",
+        env="arq",
+        backends=frozenset({"redis"}),
+        redis_db=2,
+        notes={
+            "redis": "pickle payloads; polls the queue every 0.5 s (`poll_delay`), which sets "
+            "its pickup latency; results kept 1 h; up to 5 tries.",
+        },
+    ),
+    LibrarySpec(
+        name="saq",
+        adapter="saq_adapter.py",
+        env="saq",
+        backends=frozenset({"redis", "postgres"}),
+        redis_db=3,
+        notes={
+            "redis": "one attempt by default (`retries=1`): a job whose worker dies is not "
+            "run again unless retries are configured; records kept 600 s.",
+            "postgres": "one attempt by default (`retries=1`); records kept 600 s.",
+        },
+    ),
+    LibrarySpec(
+        name="taskiq",
+        adapter="taskiq_adapter.py",
+        env="taskiq",
+        backends=frozenset({"redis"}),
+        redis_db=4,
+        notes={
+            "redis": "RedisStreamBroker (acknowledged, redelivered after 10 min idle) with "
+            "RedisAsyncResultBackend; no job state beyond the result; no delayed jobs without "
+            "a separate scheduler process.",
+        },
+    ),
+    LibrarySpec(
+        name="procrastinate",
+        adapter="procrastinate_adapter.py",
+        env="procrastinate",
+        backends=frozenset({"postgres"}),
+        redis_db=5,
+        notes={
+            "postgres": "finished jobs kept in the table; no retries unless configured.",
+        },
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number a workload reports."""
+
+    key: str
+    label: str
+    higher_is_better: bool = True
+
+
+RATE = (Figure("rate", "jobs/s"),)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload as the orchestrator sees it: the spec fields for full and quick runs."""
+
+    name: str
+    title: str
+    figures: tuple[Figure, ...]
+    full: dict[str, Any]
+    quick: dict[str, Any]
+    on_demand: bool = False
+    phases: tuple[str, ...] = ("",)
+
+
+WORKLOADS = (
+    Workload(
+        "enqueue",
+        "1. enqueue, one awaited call per job",
+        RATE,
+        full={"n": 5_000},
+        quick={"n": 300},
+    ),
+    Workload(
+        "batch",
+        "2. enqueue, bulk API (1,000 jobs per call)",
+        RATE,
+        full={"n": 50_000, "batch_size": 1_000},
+        quick={"n": 2_000, "batch_size": 500},
+    ),
+    Workload(
+        "drain",
+        "3. drain noop jobs, concurrency 50",
+        RATE,
+        full={"n": 20_000, "concurrency": 50, "task": "noop"},
+        quick={"n": 1_000, "concurrency": 50, "task": "noop"},
+    ),
+    Workload(
+        "sleep",
+        "4. drain 5 ms sleep jobs, concurrency 200",
+        RATE,
+        full={"n": 20_000, "concurrency": 200, "task": "sleep"},
+        quick={"n": 1_000, "concurrency": 200, "task": "sleep"},
+    ),
+    Workload(
+        "latency",
+        "5. pickup latency, one job every 5 ms into an idle worker",
+        (
+            Figure("p50_ms", "p50 ms", higher_is_better=False),
+            Figure("p99_ms", "p99 ms", higher_is_better=False),
+        ),
+        full={"n": 500, "interval": 0.005, "concurrency": 50},
+        quick={"n": 50, "interval": 0.005, "concurrency": 50},
+    ),
+    Workload(
+        "scale",
+        "6. drain the first N noop jobs, concurrency 50",
+        RATE,
+        full={"n": 100_000, "backlog": 1_000_000, "concurrency": 50, "timeout": 3_600.0},
+        quick={"n": 2_000, "backlog": 10_000, "concurrency": 50},
+        on_demand=True,
+        phases=("empty", "backlog"),
+    ),
+    Workload(
+        "memory",
+        "7. worker RSS after N noop jobs, concurrency 50",
+        (),
+        full={
+            "checkpoints": [1_000, 100_000, 1_000_000],
+            "batch_size": 10_000,
+            "concurrency": 50,
+            "timeout": 3_600.0,
+        },
+        quick={"checkpoints": [500, 5_000, 20_000], "batch_size": 2_000, "concurrency": 50},
+        on_demand=True,
+    ),
+)
+
+DEFAULT_WORKLOADS = tuple(w.name for w in WORKLOADS if not w.on_demand)
+
+
+def workload(name: str) -> Workload:
+    for candidate in WORKLOADS:
+        if candidate.name == name:
+            return candidate
+    known = ", ".join(w.name for w in WORKLOADS)
+    raise ValueError(f"unknown workload {name!r} (known: {known})")
+
+
+def memory_figures(checkpoints: list[int]) -> tuple[Figure, ...]:
+    return tuple(
+        Figure(f"rss_mib_at_{n}", f"MiB after {n:,} jobs", higher_is_better=False)
+        for n in checkpoints
+    )

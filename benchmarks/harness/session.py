@@ -1,0 +1,154 @@
+"""One benchmark session: check servers and libraries, then the rounds, alternating the
+libraries within each round (their order rotates from round to round)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.envs import EnvFailed, python_for
+from harness.invoke import Outcome, run_adapter
+from harness.namespaces import Servers
+from harness.plan import BENCH_DIR, PEERS, TASKRUNNER, LibrarySpec, Workload
+
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Options:
+    backend: str
+    workloads: tuple[Workload, ...]
+    rounds: int
+    quick: bool
+    only_taskrunner: bool
+    sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    servers: Servers = field(default_factory=Servers)
+
+
+@dataclass
+class Results:
+    """Every outcome of a session, by (workload, phase, library)."""
+
+    options: Options
+    libraries: list[LibrarySpec] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    outcomes: defaultdict[tuple[str, str, str], list[Outcome]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    started: float = field(default_factory=time.time)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_session(options: Options, log_dir: Path) -> Results:
+    results = Results(options)
+    if options.backend != "memory":
+        options.servers.check(options.backend)
+    candidates = [TASKRUNNER]
+    if not options.only_taskrunner:
+        candidates += [peer for peer in PEERS if options.backend in peer.backends]
+    pythons: dict[str, Path] = {}
+    for lib in candidates:
+        why = _prepare(lib, options, log_dir, pythons)
+        if why is None:
+            results.libraries.append(lib)
+        else:
+            results.skipped[lib.name] = why
+            say(f"{lib.name}: {why} (skipped)")
+    for round_index in range(options.rounds):
+        order = _rotate(results.libraries, round_index)
+        for workload in options.workloads:
+            for lib in order:
+                for phase in workload.phases:
+                    outcome = _bench(lib, workload, phase, round_index, options, log_dir, pythons)
+                    results.outcomes[(workload.name, phase, lib.name)].append(outcome)
+                    _report_progress(round_index, options.rounds, workload, phase, lib, outcome)
+    return results
+
+
+def _prepare(
+    lib: LibrarySpec, options: Options, log_dir: Path, pythons: dict[str, Path]
+) -> str | None:
+    try:
+        python = python_for(lib)
+    except EnvFailed as error:
+        return str(error)
+    pythons[lib.name] = python
+    spec = _spec(lib, options, "check", {}, "")
+    outcome = run_adapter(
+        python, lib.script, "check", spec, log_dir / f"check-{lib.name}.log", 120.0
+    )
+    if outcome.status == "skip":
+        return outcome.message
+    if outcome.status == "error":
+        return f"adapter check failed: {outcome.message}"
+    return None
+
+
+def _bench(
+    lib: LibrarySpec,
+    workload: Workload,
+    phase: str,
+    round_index: int,
+    options: Options,
+    log_dir: Path,
+    pythons: dict[str, Path],
+) -> Outcome:
+    sizes = {**(workload.quick if options.quick else workload.full)}
+    sizes.update(options.sizes.get(workload.name, {}))
+    spec = _spec(lib, options, workload.name, sizes, phase)
+    label = f"{workload.name}{'-' + phase if phase else ''}"
+    log = log_dir / f"r{round_index + 1}-{label}-{lib.name}.log"
+    options.servers.reset(options.backend, lib)
+    try:
+        return run_adapter(
+            pythons[lib.name], lib.script, "bench", spec, log, spec.get("timeout", DEFAULT_TIMEOUT)
+        )
+    finally:
+        options.servers.drop(options.backend, lib)
+
+
+def _spec(
+    lib: LibrarySpec, options: Options, workload: str, sizes: dict[str, Any], phase: str
+) -> dict[str, Any]:
+    return {
+        "workload": workload,
+        "backend": options.backend,
+        "url": options.servers.url(options.backend, lib),
+        "phase": phase,
+        **sizes,
+    }
+
+
+def _rotate(libs: list[LibrarySpec], shift: int) -> list[LibrarySpec]:
+    if not libs:
+        return []
+    shift %= len(libs)
+    return libs[shift:] + libs[:shift]
+
+
+def _report_progress(
+    round_index: int,
+    rounds: int,
+    workload: Workload,
+    phase: str,
+    lib: LibrarySpec,
+    outcome: Outcome,
+) -> None:
+    what = f"{workload.name}{' ' + phase if phase else ''}"
+    if outcome.status == "ok":
+        shown = ", ".join(f"{key} {value:,.1f}" for key, value in outcome.figures.items())
+    else:
+        shown = f"{outcome.status}: {outcome.message}"
+    say(f"round {round_index + 1}/{rounds} · {what} · {lib.name}: {shown}")
+
+
+def default_log_dir(backend: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return BENCH_DIR / "results" / f"{backend}-{stamp}"
