@@ -1,0 +1,60 @@
+"""taskrunner: an asyncio background-job runner with memory, Redis and Postgres backends."""
+
+from taskrunner.backend import Backend
+from taskrunner.context import JobContext, State, current_job
+from taskrunner.errors import (
+    BackendError,
+    BackendNotFound,
+    ConfigurationError,
+    DuplicateTask,
+    InvalidName,
+    JobFailed,
+    JobNotFound,
+    JobTimeout,
+    PayloadTooLarge,
+    SerializationError,
+    TaskrunnerError,
+)
+from taskrunner.execution import TaskTimeout
+from taskrunner.handle import Job
+from taskrunner.job import JobError, JobInfo, JobProgress, JobState
+from taskrunner.retry import Backoff, Retry, fixed
+from taskrunner.runner import TaskRunner
+from taskrunner.schedules import Schedule, cron, every
+from taskrunner.task import PreparedJob, Task
+from taskrunner.worker import Worker, WorkerSettings
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendNotFound",
+    "Backoff",
+    "ConfigurationError",
+    "DuplicateTask",
+    "InvalidName",
+    "Job",
+    "JobContext",
+    "JobError",
+    "JobFailed",
+    "JobInfo",
+    "JobNotFound",
+    "JobProgress",
+    "JobState",
+    "JobTimeout",
+    "PayloadTooLarge",
+    "PreparedJob",
+    "Retry",
+    "Schedule",
+    "SerializationError",
+    "State",
+    "Task",
+    "TaskRunner",
+    "TaskTimeout",
+    "TaskrunnerError",
+    "Worker",
+    "WorkerSettings",
+    "cron",
+    "current_job",
+    "every",
+    "fixed",
+]

@@ -1,0 +1,137 @@
+"""The backend boundary: a small batch-first protocol of atomic primitives.
+
+Policy (retries, backoff, schedules, timeouts) lives in the core. A backend stores jobs,
+hands out leases and applies state changes atomically, judging every time on its own clock.
+Payloads, results, errors and progress are opaque bytes to it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from taskrunner.job import JobRecord, JobState
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to store. Its due time is `at` (epoch seconds) when given, else now + `delay`."""
+
+    id: str
+    task: str
+    queue: str
+    payload: bytes
+    priority: int = 0
+    max_attempts: int = 1
+    key: str | None = None
+    delay: float = 0.0
+    at: float | None = None
+
+
+class OutcomeKind(enum.StrEnum):
+    """How an attempt ended, as the worker reports it to the backend."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETRY = "retry"  # back to the queue after `delay`; counts as an attempt
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # put back unfinished on shutdown; gives back the attempt's budget
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The end of one attempt, guarded by its fencing token (`attempt`).
+
+    `ttl` is how long a finished job's record is kept (None: until purged).
+    """
+
+    job_id: str
+    attempt: int
+    kind: OutcomeKind
+    result: bytes | None = None
+    error: bytes | None = None
+    delay: float = 0.0
+    ttl: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """A heartbeat for one running attempt, with the progress it reported since the last."""
+
+    job_id: str
+    attempt: int
+    progress: bytes | None = None
+
+
+class LeaseStatus(enum.StrEnum):
+    """What the backend answers to a heartbeat."""
+
+    HELD = "held"  # lease renewed
+    LOST = "lost"  # another attempt owns the job now, or it is gone
+    CANCEL = "cancel"  # lease renewed, and someone asked to cancel the job
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Storage and atomic state changes for jobs. Every method takes and returns batches."""
+
+    async def connect(self) -> None:
+        """Open connections; called once before any other method."""
+
+    async def close(self) -> None:
+        """Release connections. The backend is not used afterwards."""
+
+    async def now(self) -> float:
+        """The backend's clock, in seconds since the epoch."""
+
+    async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Store new jobs atomically. A job whose `key` is held by a stored job is not
+        stored; its slot in the answer holds the id of the job that holds the key."""
+
+    async def claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease: float
+    ) -> list[JobRecord]:
+        """Take up to `limit` due jobs from `queues`, lowest priority number first, then
+        earliest due, then first enqueued. Each gets `attempt + 1`, state running, and a
+        lease of `lease` seconds."""
+
+    async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
+        """Extend the leases of attempts that still own their job; store reported progress."""
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Apply each outcome if its attempt still owns the job; False where it does not."""
+
+    async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
+        """The stored records, None for unknown ids."""
+
+    async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
+        """Cancel queued or scheduled jobs at once; flag running ones for their worker.
+        Answers each job's state afterwards (None for unknown ids)."""
+
+    async def retry(self, ids: Sequence[str]) -> list[bool]:
+        """Make failed or cancelled jobs due now with one more attempt allowed, and scheduled
+        jobs due now. False for jobs in any other state or unknown."""
+
+    async def reclaim(self) -> list[str]:
+        """Put running jobs whose lease expired back in their queue, and drop records whose
+        retention has ended. Answers the ids put back."""
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        """Return when a job may have become due on `queues`, or after `timeout` seconds."""
+
+    async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
+        """The job's record once it is finished, or None if it is not within `timeout`."""
+
+    async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
+        """Per queue, how many stored jobs are in each state."""
+
+    async def purge(
+        self,
+        states: Sequence[JobState],
+        finished_before: float | None = None,
+        queue: str | None = None,
+    ) -> int:
+        """Delete jobs in finished `states` (optionally only those finished before a time, or
+        in one queue). Answers how many were deleted."""

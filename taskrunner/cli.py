@@ -1,0 +1,139 @@
+"""The `taskrunner` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from taskrunner.errors import TaskrunnerError
+from taskrunner.plugins import redact
+from taskrunner.runner import TaskRunner
+
+app = typer.Typer(
+    name="taskrunner",
+    help="Run and manage taskrunner workers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("taskrunner.cli")
+
+EXIT_USAGE = 2
+EXIT_PUT_BACK = 1
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_runner(path: str, url: str | None) -> TaskRunner:
+    """Import `module.path:attribute` and return the TaskRunner it names."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise fail(f"expected module.path:runner (e.g. app.tasks:runner), got {path!r}")
+    if url:
+        os.environ["TASKRUNNER_URL"] = url
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise fail(f"cannot import {module_name!r}: {exc}") from None
+    except TaskrunnerError as exc:
+        raise fail(f"importing {module_name!r} failed: {exc}") from None
+    runner = getattr(module, attribute, None)
+    if runner is None:
+        raise fail(f"module {module_name!r} has no attribute {attribute!r}")
+    if not isinstance(runner, TaskRunner):
+        raise fail(f"{path} is a {type(runner).__name__}, not a TaskRunner")
+    if url and runner.url != url:
+        runner.use_url(url)
+    return runner
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.callback()
+def main_callback() -> None:
+    """taskrunner: background jobs for asyncio apps."""
+
+
+@app.command()
+def run(
+    app_path: Annotated[str, typer.Argument(metavar="APP", help="module.path:runner")],
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 10,
+    queue: Annotated[list[str] | None, typer.Option(
+        "--queue", "-q", help="Queue to take jobs from (repeat for several; default: all "
+        "queues of the app's tasks).")] = None,
+    url: Annotated[str | None, typer.Option(help="Backend URL (overrides the app's).")] = None,
+    grace: Annotated[float, typer.Option(
+        min=0, help="Seconds running jobs get to finish after SIGTERM.")] = 25.0,
+    lease: Annotated[float, typer.Option(
+        min=0.1, help="Seconds before a silent worker's jobs go to others.")] = 30.0,
+    burst: Annotated[bool, typer.Option(help="Exit once no job is due.")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run a worker until SIGTERM or SIGINT (a second signal stops at once)."""
+    setup_logging(log_level)
+    runner = load_runner(app_path, url)
+    from taskrunner.worker import WorkerSettings
+
+    try:
+        settings = WorkerSettings(concurrency=concurrency, queues=tuple(queue) if queue else None,
+                                  grace=grace, lease=lease, burst=burst)
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
+    try:
+        put_back = asyncio.run(_run_worker(runner, settings))
+    except TaskrunnerError as exc:
+        raise fail(str(exc), 1) from None
+    except OSError as exc:  # connection refused and the like
+        raise fail(f"cannot reach the backend at {redact(runner.url)}: {exc}", 1) from None
+    if put_back:
+        raise typer.Exit(EXIT_PUT_BACK)
+
+
+async def _run_worker(runner: TaskRunner, settings: object) -> int:
+    from taskrunner.worker import Worker, WorkerSettings
+
+    assert isinstance(settings, WorkerSettings)
+    worker = Worker(runner, settings)
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal received
+        received += 1
+        name = signal.Signals(signum).name
+        if received == 1:
+            log.info("%s received: no new jobs; running ones get %.0fs to finish "
+                     "(send it again to stop now)", name, settings.grace)
+            worker.stop()
+        else:
+            log.info("%s received again: stopping now, putting running jobs back", name)
+            worker.stop(immediate=True)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await worker.run()
+    finally:
+        await runner.close()
+    return worker.counters.released
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,60 @@
+"""What a running task can learn about itself: `current_job()`, and shared state from hooks."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+
+from taskrunner.errors import TaskrunnerError
+from taskrunner.job import JobProgress
+
+
+class State(SimpleNamespace):
+    """Attributes that startup hooks set for tasks to share (a DB pool, an HTTP client)."""
+
+
+@dataclass(slots=True)
+class JobContext:
+    """The job and attempt a task is running for. Read it with `current_job()`."""
+
+    id: str
+    task: str
+    queue: str
+    attempt: int
+    max_attempts: int
+    enqueued_at: datetime
+    state: State
+    progress: JobProgress | None = field(default=None, repr=False)
+    progress_reported: bool = field(default=False, repr=False)
+    notify: Callable[[], None] | None = field(default=None, repr=False)
+
+    @property
+    def retries_left(self) -> int:
+        """How many more attempts follow if this one fails."""
+        return max(self.max_attempts - self.attempt, 0)
+
+    def report_progress(
+        self, done: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        """Record how far the task got; it is stored with the job at the next heartbeat."""
+        self.progress = JobProgress(float(done), None if total is None else float(total), message)
+        self.progress_reported = True
+        if self.notify is not None:
+            self.notify()
+
+
+_current: ContextVar[JobContext] = ContextVar("taskrunner_current_job")
+
+
+def current_job() -> JobContext:
+    """The job the calling task is running for. Raises outside a task run by a worker."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise TaskrunnerError(
+            "current_job() is only available inside a task run by a worker; "
+            "calling the task object directly runs the function without a job"
+        ) from None

@@ -1,0 +1,202 @@
+"""One attempt of one job: decode, call the task, turn what happened into an `Outcome`.
+
+Retry and backoff policy is decided here, in the core: the backend only applies outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import traceback
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio.to_thread
+
+from taskrunner.backend import Beat, Outcome, OutcomeKind
+from taskrunner.context import JobContext, _current
+from taskrunner.errors import SerializationError, TaskrunnerError
+from taskrunner.job import JobError, JobRecord
+from taskrunner.retry import Retry
+from taskrunner.serialization import decode_payload, encode_result
+from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
+
+if TYPE_CHECKING:
+    from taskrunner.worker import Worker
+
+log = logging.getLogger("taskrunner.job")
+
+CancelReason = Literal["requested", "shutdown", "lost"]
+TRACEBACK_LIMIT = 32 * 1024
+
+
+class TaskTimeout(TaskrunnerError, TimeoutError):
+    """An attempt ran longer than its task's `timeout`."""
+
+
+def error_of(exc: BaseException) -> JobError:
+    cls = type(exc)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    text = "".join(traceback.format_exception(exc))
+    if len(text) > TRACEBACK_LIMIT:
+        text = "...\n" + text[-TRACEBACK_LIMIT:]
+    return JobError(name, str(exc), text)
+
+
+class Execution:
+    """Runs one claimed attempt in its own asyncio task and reports back to the worker."""
+
+    __slots__ = ("context", "reason", "record", "task", "worker")
+
+    def __init__(self, worker: Worker, record: JobRecord) -> None:
+        self.worker = worker
+        self.record = record
+        self.task: asyncio.Task[None] | None = None
+        self.context: JobContext | None = None
+        self.reason: CancelReason | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def cancel(self, reason: CancelReason) -> None:
+        if self.reason is None and self.task is not None and not self.task.done():
+            self.reason = reason
+            self.task.cancel()
+
+    def beat(self) -> Beat:
+        ctx, progress = self.context, None
+        if ctx is not None and ctx.progress_reported and ctx.progress is not None:
+            ctx.progress_reported = False
+            progress = ctx.progress.encode()
+        return Beat(self.record.id, self.record.attempt, progress)
+
+    async def _run(self) -> None:
+        outcome: Outcome | None = None
+        try:
+            outcome = await self._attempt()
+        finally:
+            self.worker.finished(self, outcome)
+
+    async def _attempt(self) -> Outcome | None:
+        record, runner = self.record, self.worker.runner
+        task = runner.tasks.get(record.task)
+        if task is None:
+            known = ", ".join(sorted(runner.tasks)[:20]) or "none"
+            return self._give_up(JobError(
+                "UnknownTask",
+                f"no task named {record.task!r} is registered in this worker (registered: "
+                f"{known}); check the task name and that the worker imports the module "
+                "defining it",
+            ))
+        if record.attempt > record.max_attempts:
+            return self._give_up(JobError(
+                "LeaseExpired",
+                f"attempt {record.attempt - 1} of {record.max_attempts} stopped renewing its "
+                "lease (its worker crashed or was killed) and no attempts are left",
+            ))
+        try:
+            args, kwargs = decode_payload(record.payload)
+        except SerializationError as exc:
+            return self._give_up(JobError("UndecodablePayload", str(exc)))
+        self.context = ctx = JobContext(
+            id=record.id, task=record.task, queue=record.queue, attempt=record.attempt,
+            max_attempts=record.max_attempts,
+            enqueued_at=datetime.fromtimestamp(record.enqueued_at, UTC), state=runner.state,
+            notify=self.worker.progress_reported,
+        )
+        token = _current.set(ctx)
+        try:
+            value = await self._call(task, args, kwargs)
+        except asyncio.CancelledError:
+            if self.reason is None:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            return self._cancelled(task)
+        except Exception as exc:
+            return self._failure(task, exc)
+        finally:
+            _current.reset(token)
+        try:
+            result = encode_result(value)
+        except SerializationError as exc:
+            return self._give_up(JobError("UnserializableResult", str(exc)))
+        self.worker.counters.succeeded += 1
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("job %s (%s) succeeded on attempt %d", record.id, record.task,
+                      record.attempt)
+        return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result=result,
+                       ttl=self._result_ttl(task))
+
+    async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+        timeout = task.settings.timeout
+        if task.is_async:
+            if timeout is None:
+                return await task.fn(*args, **kwargs)
+            call = task.fn(*args, **kwargs)
+        else:
+            run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
+            call = anyio.to_thread.run_sync(
+                run, abandon_on_cancel=True, limiter=self.worker.thread_limiter
+            )
+            if timeout is None:
+                return await call
+        try:
+            async with asyncio.timeout(timeout) as scope:
+                return await call
+        except TimeoutError:
+            if scope.expired():
+                raise TaskTimeout(f"the attempt ran longer than the task's timeout of "
+                                  f"{timeout:g}s and was cancelled") from None
+            raise
+
+    def _result_ttl(self, task: Task[..., Any]) -> float | None:
+        ttl = task.settings.result_ttl
+        if ttl is None:
+            ttl = self.worker.runner.result_ttl
+        if task.settings.schedule is not None and ttl is not None:
+            ttl = max(ttl, MIN_SCHEDULED_RESULT_TTL)
+        return ttl
+
+    def _cancelled(self, task: Task[..., Any]) -> Outcome | None:
+        record, counters = self.record, self.worker.counters
+        if self.reason == "requested":
+            counters.cancelled += 1
+            log.info("job %s (%s) cancelled while running", record.id, record.task)
+            return Outcome(record.id, record.attempt, OutcomeKind.CANCELLED,
+                           ttl=self._result_ttl(task))
+        if self.reason == "shutdown":
+            counters.released += 1
+            log.info("job %s (%s) put back: the worker is stopping", record.id, record.task)
+            return Outcome(record.id, record.attempt, OutcomeKind.RELEASED)
+        counters.lost += 1
+        log.warning("job %s (%s): attempt %d lost its lease to another worker; stopped it",
+                    record.id, record.task, record.attempt)
+        return None
+
+    def _failure(self, task: Task[..., Any], exc: Exception) -> Outcome:
+        record, settings = self.record, task.settings
+        error = error_of(exc)
+        if isinstance(exc, Retry):
+            retryable, delay = True, exc.delay
+        else:
+            retryable, delay = isinstance(exc, settings.retry_on), None
+        if not retryable or record.attempt >= record.max_attempts:
+            return self._give_up(error)
+        if delay is None:
+            delay = (settings.backoff or self.worker.runner.backoff)(record.attempt)
+        self.worker.counters.retried += 1
+        log.info("job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1fs", record.id,
+                 record.task, record.attempt, record.max_attempts, error.type, error.message,
+                 delay)
+        return Outcome(record.id, record.attempt, OutcomeKind.RETRY, error=error.encode(),
+                       delay=delay)
+
+    def _give_up(self, error: JobError) -> Outcome:
+        record = self.record
+        self.worker.counters.failed += 1
+        log.warning("job %s (%s) failed on attempt %d/%d: %s: %s", record.id, record.task,
+                    record.attempt, record.max_attempts, error.type, error.message)
+        return Outcome(record.id, record.attempt, OutcomeKind.FAILED, error=error.encode(),
+                       ttl=self.worker.runner.failed_ttl)

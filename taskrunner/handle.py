@@ -1,0 +1,57 @@
+"""`Job`: the handle `enqueue` returns, to look up a job or wait for its result."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from taskrunner.errors import JobFailed, JobTimeout
+from taskrunner.job import JobInfo, JobState
+
+if TYPE_CHECKING:
+    from taskrunner.runner import TaskRunner
+
+T = TypeVar("T")
+
+
+class Job(Generic[T]):
+    """A job that was enqueued. `duplicate` is True when a job already held the dedup key
+    and no new job was stored; the handle then points at that existing job."""
+
+    __slots__ = ("duplicate", "id", "runner")
+
+    def __init__(self, runner: TaskRunner, job_id: str, duplicate: bool = False) -> None:
+        self.runner = runner
+        self.id = job_id
+        self.duplicate = duplicate
+
+    def __repr__(self) -> str:
+        return f"Job({self.id!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    async def info(self) -> JobInfo:
+        """Everything known about the job now."""
+        return await self.runner.get_job(self.id)
+
+    async def result(self, timeout: float | None = None) -> T:
+        """Wait until the job finishes and return its result.
+
+        Raises `JobFailed` (with the remote error) if it failed or was cancelled, and
+        `JobTimeout` if it is not finished within `timeout` seconds (None waits forever).
+        """
+        info = await self.runner.wait_for(self.id, timeout)
+        if info is None:
+            raise JobTimeout(f"job {self.id} did not finish within {timeout}s")
+        if info.state is JobState.SUCCEEDED:
+            return cast(T, info.result)
+        raise JobFailed(info.id, info.state.value, info.error)
+
+    async def cancel(self) -> JobState:
+        """Cancel the job: see `TaskRunner.cancel`."""
+        return await self.runner.cancel(self.id)
+
+

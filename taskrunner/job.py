@@ -1,0 +1,163 @@
+"""What a job is: its states, the record a backend stores, and the view users read."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True for the three states a job never leaves by itself."""
+        return self in FINISHED_STATES
+
+
+FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """Why an attempt failed: the exception's type, message and formatted traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {"type": self.type, "message": self.message, "traceback": self.traceback}
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> JobError:
+        try:
+            data = orjson.loads(raw)
+            return cls(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return cls("UndecodableError", raw.decode("utf-8", "replace"))
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """What a running task last reported through `current_job().report_progress(...)`."""
+
+    done: float
+    total: float | None = None
+    message: str | None = None
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"done": self.done, "total": self.total, "message": self.message})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> JobProgress | None:
+        try:
+            data = orjson.loads(raw)
+            return cls(float(data["done"]), data.get("total"), data.get("message"))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as a backend stores it. Times are seconds since the epoch on the backend's clock.
+
+    `payload`, `result`, `error` and `progress` are opaque bytes to the backend; the core
+    encodes and decodes them.
+    """
+
+    id: str
+    task: str
+    queue: str
+    payload: bytes
+    state: JobState
+    priority: int
+    attempt: int
+    max_attempts: int
+    enqueued_at: float
+    run_at: float
+    key: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    lease_until: float | None = None
+    worker: str | None = None
+    result: bytes | None = None
+    error: bytes | None = None
+    progress: bytes | None = None
+    cancel_requested: bool = False
+
+
+def _time(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """Everything known about a job, as `runner.get_job(id)` returns it."""
+
+    id: str
+    task: str
+    queue: str
+    state: JobState
+    attempt: int
+    max_attempts: int
+    priority: int
+    key: str | None
+    args: list[Any] | None
+    kwargs: dict[str, Any] | None
+    enqueued_at: datetime
+    run_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: str | None
+    result: Any
+    error: JobError | None
+    progress: JobProgress | None
+    cancel_requested: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    @classmethod
+    def from_record(cls, record: JobRecord) -> JobInfo:
+        from taskrunner.serialization import decode_payload, decode_result
+
+        try:
+            args, kwargs = decode_payload(record.payload)
+        except Exception:
+            args, kwargs = None, None
+        return cls(
+            id=record.id,
+            task=record.task,
+            queue=record.queue,
+            state=record.state,
+            attempt=record.attempt,
+            max_attempts=record.max_attempts,
+            priority=record.priority,
+            key=record.key,
+            args=args,
+            kwargs=kwargs,
+            enqueued_at=datetime.fromtimestamp(record.enqueued_at, UTC),
+            run_at=datetime.fromtimestamp(record.run_at, UTC),
+            started_at=_time(record.started_at),
+            finished_at=_time(record.finished_at),
+            worker=record.worker,
+            result=None if record.result is None else decode_result(record.result),
+            error=None if record.error is None else JobError.decode(record.error),
+            progress=None if record.progress is None else JobProgress.decode(record.progress),
+            cancel_requested=record.cancel_requested,
+        )

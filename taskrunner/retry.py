@@ -1,0 +1,86 @@
+"""When a failed attempt runs again: `Retry` from inside a task, and backoff policies."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from taskrunner.errors import ConfigurationError
+
+
+class Retry(Exception):  # noqa: N818 - raised by users as a request, not an error
+    """Raise inside a task to ask for another attempt after `delay` seconds.
+
+    The attempt counts against the task's `retries`; without a delay the task's backoff
+    decides.
+    """
+
+    def __init__(self, delay: float | timedelta | None = None, reason: str = "") -> None:
+        self.delay = None if delay is None else seconds(delay, "Retry(delay=...)")
+        self.reason = reason
+        super().__init__(reason or "retry requested")
+
+
+def seconds(value: float | timedelta, what: str) -> float:
+    """A non-negative number of seconds from a number or a timedelta."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{what} must be seconds or a timedelta, got {value!r}")
+    if value < 0 or value != value:
+        raise ConfigurationError(f"{what} must not be negative, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff: `base * factor ** (attempt - 1)`, capped at `max_delay`.
+
+    With `jitter` the delay is drawn uniformly from its upper half, so failures that happened
+    together do not retry together.
+    """
+
+    base: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 300.0
+    jitter: bool = True
+
+    def __post_init__(self) -> None:
+        if self.base < 0 or self.factor < 1 or self.max_delay < 0:
+            raise ConfigurationError(
+                "Backoff needs base >= 0, factor >= 1 and max_delay >= 0, got "
+                f"base={self.base}, factor={self.factor}, max_delay={self.max_delay}"
+            )
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1 for the first)."""
+        exponent = min(attempt - 1, 64)
+        delay = min(self.max_delay, self.base * self.factor**exponent)
+        if self.jitter:
+            delay = delay / 2 + rand() * delay / 2
+        return delay
+
+
+def fixed(delay: float | timedelta) -> Backoff:
+    """The same wait after every failed attempt."""
+    return Backoff(base=seconds(delay, "fixed(delay)"), factor=1.0, max_delay=float("inf"),
+                   jitter=False)
+
+
+BackoffLike = Backoff | float | int | timedelta | Callable[[int], float]
+
+
+def as_backoff(value: BackoffLike) -> Callable[[int], float]:
+    """Normalize a task's `backoff=` option to a function from attempt to seconds."""
+    if isinstance(value, Backoff):
+        return value.delay
+    if isinstance(value, int | float | timedelta) and not isinstance(value, bool):
+        return fixed(value).delay
+    if callable(value):
+        return value
+    raise ConfigurationError(
+        f"backoff must be a Backoff, a number of seconds, a timedelta or a function of the "
+        f"attempt number, got {value!r}"
+    )

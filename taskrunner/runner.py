@@ -1,0 +1,321 @@
+"""`TaskRunner`: the registry of tasks and the front door to a backend."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar, overload
+
+from taskrunner import validation
+from taskrunner.backend import Backend
+from taskrunner.context import State
+from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
+from taskrunner.handle import Job
+from taskrunner.job import JobInfo, JobState
+from taskrunner.plugins import load_backend, redact
+from taskrunner.retry import Backoff, BackoffLike, as_backoff
+from taskrunner.schedules import Schedule
+from taskrunner.serialization import DEFAULT_MAX_PAYLOAD
+from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
+
+if TYPE_CHECKING:
+    from taskrunner.worker import Worker
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Hook = Callable[[State], Awaitable[None]]
+
+DEFAULT_RESULT_TTL = 24 * 3600.0
+DEFAULT_FAILED_TTL = 7 * 24 * 3600.0
+
+
+class TaskDecorator(Protocol):
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, T]], /) -> AsyncTask[P, T]: ...
+    @overload
+    def __call__(self, fn: Callable[P, T], /) -> SyncTask[P, T]: ...
+
+
+class TaskRunner:
+    """Tasks, their backend, and the way to enqueue, inspect and run jobs.
+
+    `url` picks the backend (`memory://`, `redis://...`, `postgresql://...`); without it,
+    `TASKRUNNER_URL` from the environment, else `memory://`. `result_ttl` is how long a
+    succeeded or cancelled job's record is kept, `failed_ttl` a failed one's (None: until
+    purged), in seconds.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        backend: Backend | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        result_ttl: float | None = DEFAULT_RESULT_TTL,
+        failed_ttl: float | None = DEFAULT_FAILED_TTL,
+        backoff: BackoffLike = Backoff(),
+        default_queue: str = "default",
+    ) -> None:
+        self.url = url or os.environ.get("TASKRUNNER_URL") or "memory://"
+        self.backend: Backend = backend if backend is not None else load_backend(self.url)
+        if max_payload <= 0:
+            raise ConfigurationError(f"max_payload must be a positive byte count, got {max_payload}")
+        self.max_payload = max_payload
+        self.result_ttl = result_ttl
+        self.failed_ttl = failed_ttl
+        self.backoff = as_backoff(backoff)
+        self.default_queue = validation.queue_name(default_queue)
+        self.tasks: dict[str, Task[..., Any]] = {}
+        self.state = State()
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+        self._resource_users = 0
+        self._connected = False
+        self._connect_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"TaskRunner({redact(self.url)!r})"
+
+    # -- registering tasks and hooks ---------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[P, Coroutine[Any, Any, T]], /) -> AsyncTask[P, T]: ...
+    @overload
+    def task(self, fn: Callable[P, T], /) -> SyncTask[P, T]: ...
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        retries: int = 3,
+        backoff: BackoffLike | None = None,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+        timeout: float | None = None,
+        priority: int = 0,
+        schedule: Schedule | None = None,
+        result_ttl: float | None = None,
+    ) -> TaskDecorator: ...
+
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        retries: int = 3,
+        backoff: BackoffLike | None = None,
+        retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
+        timeout: float | None = None,
+        priority: int = 0,
+        schedule: Schedule | None = None,
+        result_ttl: float | None = None,
+    ) -> Any:
+        """Register a function as a task, with `@runner.task` or `@runner.task(...)`.
+
+        Options: `name` (default: module.function), `queue`, `retries` (attempts after the
+        first), `backoff`, `retry_on` (only these exceptions are retried), `timeout` (seconds
+        per attempt), `priority` (lower runs first), `schedule` (`every(...)` or `cron(...)`)
+        and `result_ttl` (seconds a finished job is kept).
+        """
+
+        def register(fn: Callable[..., Any]) -> Task[..., Any]:
+            if not callable(fn):
+                raise ConfigurationError(f"@runner.task decorates a function, got {fn!r}")
+            settings = TaskSettings(
+                name=name or default_task_name(fn),
+                queue=queue or self.default_queue,
+                retries=retries,
+                backoff=None if backoff is None else as_backoff(backoff),
+                retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
+                timeout=timeout,
+                priority=priority,
+                schedule=schedule,
+                result_ttl=result_ttl,
+            )
+            if settings.name in self.tasks:
+                raise DuplicateTask(
+                    f"a task named {settings.name!r} is already registered; give one of them "
+                    "another name with @runner.task(name=...)"
+                )
+            if schedule is not None:
+                require_no_arguments(fn, settings.name)
+            cls = AsyncTask if is_async_callable(fn) else SyncTask
+            task: Task[..., Any] = cls(self, fn, settings)
+            self.tasks[settings.name] = task
+            return task
+
+        return register if fn is None else register(fn)
+
+    def on_startup(self, hook: Hook) -> Hook:
+        """Run `await hook(runner.state)` when a worker starts, before it takes jobs."""
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        """Run `await hook(runner.state)` when the last worker stops."""
+        self._shutdown.append(hook)
+        return hook
+
+    async def start_resources(self) -> None:
+        """Run the startup hooks once, however many workers share this runner."""
+        self._resource_users += 1
+        if self._resource_users == 1:
+            for hook in self._startup:
+                await hook(self.state)
+
+    async def stop_resources(self) -> None:
+        self._resource_users -= 1
+        if self._resource_users == 0:
+            for hook in reversed(self._shutdown):
+                await hook(self.state)
+
+    # -- connection ------------------------------------------------------------------------
+
+    def use_url(self, url: str) -> None:
+        """Point the runner at another backend URL (before it has connected)."""
+        if self._connected:
+            raise ConfigurationError("use_url() must be called before the runner connects")
+        self.backend = load_backend(url)
+        self.url = url
+
+    async def connect(self) -> None:
+        """Connect to the backend (done on first use; call it to fail fast at startup)."""
+        if self._connected:
+            return
+        async with self._connect_lock:
+            if not self._connected:
+                await self.backend.connect()
+                self._connected = True
+
+    async def close(self) -> None:
+        if self._connected:
+            self._connected = False
+            await self.backend.close()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    async def enqueue_many(self, prepared: Iterable[PreparedJob[T]]) -> list[Job[T]]:
+        """Enqueue many prepared calls (`task.prepare(...)`) in one backend round trip."""
+        batch = list(prepared)
+        if not batch:
+            return []
+        if not self._connected:
+            await self.connect()
+        ids = await self.backend.enqueue([p.new for p in batch])
+        return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
+
+    async def get_job(self, job_id: str) -> JobInfo:
+        """Everything known about a job. Raises `JobNotFound` for an unknown id."""
+        (record,) = await (await self._backend()).get([job_id])
+        if record is None:
+            raise JobNotFound(f"no job with id {job_id!r} (never enqueued, or its record expired)")
+        return JobInfo.from_record(record)
+
+    async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo | None]:
+        """Several jobs in one round trip; None where an id is unknown."""
+        records = await (await self._backend()).get(job_ids)
+        return [None if r is None else JobInfo.from_record(r) for r in records]
+
+    async def wait_for(self, job_id: str, timeout: float | None = None) -> JobInfo | None:
+        """Wait until the job is finished and return it; None if `timeout` passes first."""
+        backend = await self._backend()
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = 3600.0 if deadline is None else deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                (record,) = await backend.get([job_id])
+                if record is None:
+                    raise JobNotFound(f"no job with id {job_id!r}")
+                return JobInfo.from_record(record) if record.state.finished else None
+            record = await backend.wait_finished(job_id, remaining)
+            if record is not None:
+                return JobInfo.from_record(record)
+            (current,) = await backend.get([job_id])
+            if current is None:
+                raise JobNotFound(f"no job with id {job_id!r} (never enqueued, or it expired)")
+            if current.state.finished:
+                return JobInfo.from_record(current)
+
+    async def cancel(self, job_id: str) -> JobState:
+        """Cancel a job. A queued or scheduled job is cancelled at once; a running one is
+        asked to stop (its worker cancels it at its next heartbeat). Answers the job's state
+        afterwards. Raises `JobNotFound` for an unknown id."""
+        (state,) = await (await self._backend()).cancel([job_id], self.result_ttl)
+        if state is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+        return state
+
+    async def retry(self, job_id: str) -> bool:
+        """Run a failed or cancelled job again (one more attempt), or a scheduled job now.
+        False if the job is in another state. Raises `JobNotFound` for an unknown id."""
+        (done,) = await (await self._backend()).retry([job_id])
+        if not done:
+            (record,) = await (await self._backend()).get([job_id])
+            if record is None:
+                raise JobNotFound(f"no job with id {job_id!r}")
+        return done
+
+    async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
+        """Per queue, how many jobs are in each state."""
+        return await (await self._backend()).stats(queues)
+
+    async def purge(
+        self, states: Sequence[JobState], older_than: float | None = None, queue: str | None = None
+    ) -> int:
+        """Delete jobs in `states` (finished more than `older_than` seconds ago, if given)."""
+        backend = await self._backend()
+        before = None if older_than is None else await backend.now() - older_than
+        return await backend.purge(states, before, queue)
+
+    async def _backend(self) -> Backend:
+        if not self._connected:
+            await self.connect()
+        return self.backend
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def worker(self, **settings: Any) -> Worker:
+        """A worker for this runner's tasks, as an async context manager to embed in an app:
+        `async with runner.worker(concurrency=20): ...`. Settings: see `WorkerSettings`."""
+        from taskrunner.worker import Worker, WorkerSettings
+
+        return Worker(self, WorkerSettings(**settings))
+
+
+def default_task_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None) or "task"
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "task")
+    return f"{module}.{qualname.replace('<locals>.', '')}"
+
+
+def require_no_arguments(fn: Callable[..., Any], name: str) -> None:
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:
+        raise ConfigurationError(
+            f"task {name!r} has a schedule, so it is called without arguments; give its "
+            "parameters default values"
+        ) from None
+    except ValueError:  # no signature to inspect (some builtins): let calls tell
+        pass
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004
+    )

@@ -1,0 +1,106 @@
+"""Recurring schedules declared in code: `every(...)` and `cron(...)`.
+
+A schedule only answers "when is the first tick strictly after this instant". Ticks are
+instants shared by every worker (an `every` grid is anchored at the Unix epoch), so each
+tick has one deterministic dedup key however many workers compute it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from taskrunner.errors import ConfigurationError
+
+
+class Schedule(Protocol):
+    """When a recurring task's ticks fall."""
+
+    def next_after(self, instant: float) -> float:
+        """The first tick strictly after `instant` (epoch seconds)."""
+        ...
+
+    def describe(self) -> str:
+        """A short human description, e.g. for logs and the dashboard."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Every:
+    """A tick every `interval` seconds, on a grid anchored at the Unix epoch."""
+
+    interval: float
+
+    def next_after(self, instant: float) -> float:
+        tick = (math.floor(instant / self.interval) + 1) * self.interval
+        # floating point can land the product exactly on `instant`; ticks are strictly after
+        return tick if tick > instant else tick + self.interval
+
+    def describe(self) -> str:
+        return f"every {timedelta(seconds=self.interval)}"
+
+
+def every(
+    *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0
+) -> Every:
+    """A schedule ticking at a fixed interval, e.g. `every(minutes=5)`.
+
+    Ticks fall on multiples of the interval since the Unix epoch (UTC), so `every(hours=1)`
+    ticks on the hour.
+    """
+    interval = timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
+    total = interval.total_seconds()
+    if total < 1:
+        raise ConfigurationError(f"every(...) needs an interval of at least 1 second, got {total}s")
+    return Every(total)
+
+
+@dataclass(frozen=True, slots=True)
+class Cron:
+    """A tick at each time a five-field cron expression matches, in the time zone `tz`.
+
+    Across daylight-saving changes a time that is skipped runs once at the jump, and a time
+    that happens twice runs once (hourly or finer expressions run in both hours).
+    """
+
+    expression: str
+    tz: str = "UTC"
+    _zone: ZoneInfo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            zone = ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigurationError(
+                f"unknown time zone {self.tz!r}: use an IANA name such as 'Europe/Paris' or 'UTC'"
+            ) from exc
+        object.__setattr__(self, "_zone", zone)
+        try:
+            CronSim(self.expression, datetime.now(zone))
+        except CronSimError as exc:
+            raise ConfigurationError(
+                f"invalid cron expression {self.expression!r}: {exc}; expected five fields: "
+                "minute hour day-of-month month day-of-week, e.g. '0 9 * * mon'"
+            ) from exc
+
+    def next_after(self, instant: float) -> float:
+        start = datetime.fromtimestamp(instant, UTC).astimezone(self._zone)
+        for tick in CronSim(self.expression, start):
+            if tick.timestamp() > instant:
+                return tick.timestamp()
+        raise ConfigurationError(f"cron expression {self.expression!r} never matches")
+
+    def describe(self) -> str:
+        return f"cron {self.expression!r} ({self.tz})"
+
+
+def cron(expression: str, tz: str = "UTC") -> Cron:
+    """A schedule from a cron expression, e.g. `cron("0 9 * * mon", tz="Europe/Paris")`."""
+    if not isinstance(expression, str):
+        raise ConfigurationError(f"cron expression must be a string, got {expression!r}")
+    return Cron(expression.strip(), tz)

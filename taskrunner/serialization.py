@@ -1,0 +1,66 @@
+"""Arguments and results travel as JSON (orjson). No pickle, ever."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from taskrunner.errors import PayloadTooLarge, SerializationError
+
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+
+# Types orjson would silently turn into strings or dicts: refuse them so a task never
+# receives something other than what the caller passed.
+_STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _dumps(value: object, what: str) -> bytes:
+    try:
+        return orjson.dumps(value, option=_STRICT)
+    except TypeError as exc:
+        raise SerializationError(
+            f"{what} cannot be sent as JSON ({exc}); pass str, int, float, bool, None, "
+            "lists and dicts with str keys (for a datetime, its isoformat())"
+        ) from exc
+
+
+def encode_payload(
+    args: Sequence[Any], kwargs: Mapping[str, Any], max_size: int = DEFAULT_MAX_PAYLOAD
+) -> bytes:
+    """Encode a call's arguments, refusing what JSON cannot carry or what is too large."""
+    payload = _dumps({"args": list(args), "kwargs": dict(kwargs)}, "the task's arguments")
+    if len(payload) > max_size:
+        raise PayloadTooLarge(
+            f"the task's arguments encode to {len(payload)} bytes, over the limit of "
+            f"{max_size}; pass a reference (a URL, a row id) instead of the data, "
+            "or raise max_payload on the TaskRunner"
+        )
+    return payload
+
+
+def decode_payload(payload: bytes) -> tuple[list[Any], dict[str, Any]]:
+    """Decode a payload; raise SerializationError if it is not one `encode_payload` makes."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise SerializationError(f"the job's payload is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SerializationError("the job's payload is not a JSON object with args and kwargs")
+    args, kwargs = data.get("args", []), data.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise SerializationError("the job's payload has args that are not a list or kwargs "
+                                 "that are not an object")
+    return args, kwargs
+
+
+def encode_result(value: object) -> bytes:
+    return _dumps(value, "the task's return value")
+
+
+def decode_result(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")

@@ -1,0 +1,188 @@
+"""Tasks: registered functions, their settings, and how calls become jobs."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+
+from taskrunner import validation
+from taskrunner.backend import NewJob
+from taskrunner.errors import ConfigurationError
+from taskrunner.ids import new_job_id
+from taskrunner.retry import seconds
+from taskrunner.schedules import Schedule
+from taskrunner.serialization import encode_payload
+
+if TYPE_CHECKING:
+    from taskrunner.handle import Job
+    from taskrunner.runner import TaskRunner
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# A recurring task's tick job holds its dedup key while its record is kept; a minute is far
+# longer than any gap between a scheduler reading the clock and its enqueue landing.
+MIN_SCHEDULED_RESULT_TTL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSettings:
+    """How a task's jobs are queued, retried and kept."""
+
+    name: str
+    queue: str = "default"
+    retries: int = 3
+    backoff: Callable[[int], float] | None = None  # None: the runner's default backoff
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    timeout: float | None = None
+    priority: int = 0
+    schedule: Schedule | None = None
+    result_ttl: float | None = None  # None: the runner's default
+
+    def __post_init__(self) -> None:
+        validation.task_name(self.name)
+        validation.queue_name(self.queue)
+        validation.priority(self.priority)
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ConfigurationError(f"task {self.name!r}: retries must be an int >= 0, "
+                                     f"got {self.retries!r}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigurationError(f"task {self.name!r}: timeout must be > 0 seconds or None")
+        if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
+            raise ConfigurationError(f"task {self.name!r}: retry_on must be exception types")
+        if (self.schedule is not None and self.result_ttl is not None
+                and self.result_ttl < MIN_SCHEDULED_RESULT_TTL):
+            raise ConfigurationError(
+                f"task {self.name!r} is recurring, so each tick's record is kept at least "
+                f"{MIN_SCHEDULED_RESULT_TTL:.0f}s (it guards the tick against a second run); "
+                f"result_ttl={self.result_ttl} is too short"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueOptions:
+    """Per-call overrides from `task.options(...)`."""
+
+    delay: float = 0.0
+    at: float | None = None
+    key: str | None = None
+    priority: int | None = None
+    queue: str | None = None
+
+
+def make_options(
+    base: EnqueueOptions,
+    *,
+    delay: float | timedelta | None,
+    at: datetime | None,
+    key: str | None,
+    priority: int | None,
+    queue: str | None,
+) -> EnqueueOptions:
+    changes: dict[str, Any] = {}
+    if delay is not None and at is not None:
+        raise ConfigurationError("give either delay= or at=, not both")
+    if delay is not None:
+        changes["delay"], changes["at"] = seconds(delay, "delay"), None
+    if at is not None:
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise ConfigurationError(
+                f"at= must be a timezone-aware datetime (e.g. datetime.now(UTC)), got {at!r}"
+            )
+        changes["at"], changes["delay"] = at.timestamp(), 0.0
+    if key is not None:
+        changes["key"] = validation.dedup_key(key)
+    if priority is not None:
+        changes["priority"] = validation.priority(priority)
+    if queue is not None:
+        changes["queue"] = validation.queue_name(queue)
+    return replace(base, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedJob(Generic[T]):
+    """A call of a task, ready to enqueue (alone or in a batch with `runner.enqueue_many`)."""
+
+    task: Task[..., T]
+    new: NewJob
+
+
+class Task(Generic[P, T]):
+    """A function registered with a runner. Call it to run the function inline; `enqueue`
+    to have a worker run it."""
+
+    def __init__(
+        self, runner: TaskRunner, fn: Callable[P, Any], settings: TaskSettings,
+        options: EnqueueOptions | None = None,
+    ) -> None:
+        self.runner = runner
+        self.fn = fn
+        self.settings = settings
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._options = options or EnqueueOptions()
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", settings.name)
+        self.__wrapped__ = fn
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name!r} queue={self.settings.queue!r}>"
+
+    def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob[T]:
+        """Encode a call without enqueuing it, for `runner.enqueue_many`."""
+        opts, settings = self._options, self.settings
+        new = NewJob(
+            id=new_job_id(),
+            task=settings.name,
+            queue=opts.queue or settings.queue,
+            payload=encode_payload(args, kwargs, self.runner.max_payload),
+            priority=settings.priority if opts.priority is None else opts.priority,
+            max_attempts=settings.retries + 1,
+            key=opts.key,
+            delay=opts.delay,
+            at=opts.at,
+        )
+        return PreparedJob(self, new)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
+        """Store a job for a worker to run `fn(*args, **kwargs)`; returns at once."""
+        (job,) = await self.runner.enqueue_many([self.prepare(*args, **kwargs)])
+        return job
+
+    def options(
+        self,
+        *,
+        delay: float | timedelta | None = None,
+        at: datetime | None = None,
+        key: str | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+    ) -> Task[P, T]:
+        """The same task with per-call options: `delay` (seconds or timedelta) or `at` (an
+        aware datetime), a dedup `key`, a `priority` (lower runs first) or another `queue`."""
+        options = make_options(
+            self._options, delay=delay, at=at, key=key, priority=priority, queue=queue
+        )
+        return type(self)(self.runner, self.fn, self.settings, options)
+
+
+class AsyncTask(Task[P, T]):
+    """A task defined with `async def`."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
+        coro: Coroutine[Any, Any, T] = self.fn(*args, **kwargs)
+        return coro
+
+
+class SyncTask(Task[P, T]):
+    """A task defined with plain `def`; workers run it in a thread."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        value: T = self.fn(*args, **kwargs)
+        return value

@@ -1,0 +1,17 @@
+"""Test helpers: the backend conformance suite.
+
+A backend passes the suite by subclassing `BackendConformance` in a pytest module and
+providing a `backend` fixture that yields a connected, empty backend of its own::
+
+    class TestMyBackend(BackendConformance):
+        @pytest.fixture
+        async def backend(self) -> AsyncIterator[Backend]:
+            backend = MyBackend("my://localhost/test-" + uuid4().hex)
+            await backend.connect()
+            yield backend
+            await backend.close()
+"""
+
+from taskrunner.testing.conformance import BackendConformance, new_job
+
+__all__ = ["BackendConformance", "new_job"]

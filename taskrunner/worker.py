@@ -1,0 +1,371 @@
+"""The worker: claims due jobs, runs them within a concurrency limit, reports outcomes.
+
+Loops of one worker: claim (fills free slots, waits on the backend when idle), heartbeat
+(renews leases, picks up cancel requests), flush (sends outcomes in batches), reclaim (puts
+back jobs of dead workers) and the scheduler (enqueues recurring ticks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from taskrunner import validation
+from taskrunner.backend import Beat, LeaseStatus, Outcome
+from taskrunner.errors import ConfigurationError
+from taskrunner.execution import Execution
+from taskrunner.scheduler import run_scheduler
+
+if TYPE_CHECKING:
+    from taskrunner.runner import TaskRunner
+
+log = logging.getLogger("taskrunner.worker")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How a worker runs.
+
+    `queues`: the queues to take jobs from (None: every queue the runner's tasks use).
+    `grace`: seconds running jobs get to finish after a stop before they are put back.
+    `lease`: seconds a claimed job stays owned without a heartbeat; a worker that dies
+    loses its jobs to others after this long. `heartbeat`: seconds between lease renewals
+    (default lease / 3). `poll`: the longest an idle worker blocks on the backend before
+    checking again. `burst`: exit once no job is due and none is running. `scheduler`: enqueue
+    the ticks of recurring tasks.
+    """
+
+    concurrency: int = 10
+    queues: tuple[str, ...] | None = None
+    grace: float = 25.0
+    lease: float = 30.0
+    heartbeat: float | None = None
+    poll: float = 5.0
+    reclaim_interval: float | None = None
+    burst: bool = False
+    scheduler: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) \
+                or self.concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an int >= 1, got {self.concurrency!r}")
+        if self.queues is not None:
+            if isinstance(self.queues, str):
+                object.__setattr__(self, "queues", (self.queues,))
+            queues = tuple(validation.queue_name(q) for q in self.queues or ())
+            if not queues:
+                raise ConfigurationError("queues must name at least one queue (or be None)")
+            object.__setattr__(self, "queues", queues)
+        for name in ("grace", "lease", "poll"):
+            if getattr(self, name) < 0 or (name != "grace" and getattr(self, name) == 0):
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
+        if self.heartbeat is not None and not 0 < self.heartbeat < self.lease:
+            raise ConfigurationError("heartbeat must be positive and shorter than lease")
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return self.heartbeat if self.heartbeat is not None else self.lease / 3
+
+    @property
+    def reclaim_every(self) -> float:
+        if self.reclaim_interval is not None:
+            return self.reclaim_interval
+        return min(max(self.lease / 2, 0.05), 15.0)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass(slots=True)
+class WorkerCounters:
+    """What a worker did, for logs and tests."""
+
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    cancelled: int = 0
+    released: int = 0
+    lost: int = 0
+    rejected: int = 0  # outcomes the backend refused: the attempt no longer owned the job
+
+
+@dataclass(slots=True)
+class _Outbox:
+    """Outcomes waiting to be reported (`pending`) or being reported now (`inflight`)."""
+
+    pending: list[Outcome] = field(default_factory=list)
+    inflight: list[Outcome] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def unreported(self) -> list[Outcome]:
+        return self.pending + self.inflight
+
+
+class Worker:
+    """Runs a runner's jobs. Embed it with `async with runner.worker(...)`, or `await
+    worker.run()` until `worker.stop()` (as `taskrunner run` does on SIGTERM)."""
+
+    def __init__(self, runner: TaskRunner, settings: WorkerSettings) -> None:
+        self.runner = runner
+        self.settings = settings
+        self.id = new_worker_id()
+        self.counters = WorkerCounters()
+        self.queues: tuple[str, ...] = settings.queues or tuple(sorted(
+            {runner.default_queue} | {t.settings.queue for t in runner.tasks.values()}
+        ))
+        self._running: dict[str, Execution] = {}
+        self._outbox = _Outbox()
+        self._slot_free = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._hard_stop = asyncio.Event()
+        self._started = asyncio.Event()
+        self._beat_now = asyncio.Event()
+        self.thread_limiter = anyio.CapacityLimiter(settings.concurrency)
+        self._main: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.id} queues={list(self.queues)}>"
+
+    @property
+    def running(self) -> int:
+        """How many jobs this worker runs right now."""
+        return len(self._running)
+
+    # -- control -----------------------------------------------------------------------------
+
+    def stop(self, *, immediate: bool = False) -> None:
+        """Stop claiming at once; running jobs get `grace` seconds to finish (none if
+        `immediate`), then are cancelled and put back in their queue."""
+        self._stopping.set()
+        if immediate:
+            self._hard_stop.set()
+
+    async def __aenter__(self) -> Worker:
+        self._main = asyncio.create_task(self.run(), name=f"taskrunner-worker-{self.id}")
+        started = asyncio.create_task(self._started.wait())
+        await asyncio.wait({self._main, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if self._main.done():
+            self._main.result()  # raises what stopped the worker from starting
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        if self._main is not None:
+            await self._main
+
+    # -- main ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until stopped (or, in burst mode, until nothing is due)."""
+        runner, settings = self.runner, self.settings
+        await runner.connect()
+        await runner.start_resources()
+        log.info("worker %s started on %s, queues %s, concurrency %d", self.id,
+                 runner, ",".join(self.queues), settings.concurrency)
+        try:
+            async with anyio.create_task_group() as loops:
+                loops.start_soon(self._heartbeat_loop)
+                loops.start_soon(self._flush_loop)
+                loops.start_soon(self._reclaim_loop)
+                scheduled = [t for t in runner.tasks.values() if t.settings.schedule is not None]
+                if settings.scheduler and scheduled and not settings.burst:
+                    loops.start_soon(run_scheduler, runner, scheduled, self._stopping)
+                self._started.set()
+                await self._claim_loop()
+                await self._drain()
+                loops.cancel_scope.cancel()
+            await self._flush_all()
+        finally:
+            await runner.stop_resources()
+        log.info("worker %s stopped: %d succeeded, %d failed, %d retried, %d put back",
+                 self.id, self.counters.succeeded, self.counters.failed,
+                 self.counters.retried, self.counters.released)
+
+    async def _until(self, work: Awaitable[Any], *events: asyncio.Event) -> None:
+        """Await `work` unless one of `events` is set first (then `work` is cancelled)."""
+        tasks = [asyncio.ensure_future(work), *(asyncio.ensure_future(e.wait()) for e in events)]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+        for task in done:
+            if task is tasks[0] and not task.cancelled():
+                task.result()
+
+    async def _claim_loop(self) -> None:
+        backend, settings = self.runner.backend, self.settings
+        failures = 0
+        while not self._stopping.is_set():
+            free = settings.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._until(self._slot_free.wait(), self._stopping)
+                continue
+            try:
+                records = await backend.claim(self.queues, free, self.id, settings.lease)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                await self._backend_trouble("claim", exc, failures)
+                continue
+            for record in records:
+                self._start(Execution(self, record))
+            if records:
+                # let the jobs just started run (and finish, if quick) before claiming again
+                await asyncio.sleep(0)
+                continue
+            if settings.burst:
+                if not self._running and not self._outbox.unreported:
+                    return
+                # a running or unreported attempt may still make a job due (a retry)
+                self._slot_free.clear()
+                await self._until(self._slot_free.wait(), self._stopping)
+                continue
+            try:
+                await self._until(backend.wait(self.queues, settings.poll), self._stopping)
+            except Exception as exc:
+                failures += 1
+                await self._backend_trouble("wait", exc, failures)
+
+    async def _backend_trouble(self, what: str, exc: Exception, failures: int) -> None:
+        delay = min(0.1 * 2 ** min(failures, 10), 10.0) * (0.5 + secrets.randbelow(1000) / 2000)
+        log.warning("worker %s: %s failed (%s: %s); retrying in %.1fs", self.id, what,
+                    type(exc).__name__, exc, delay)
+        await self._until(asyncio.sleep(delay), self._stopping)
+
+    def _start(self, execution: Execution) -> None:
+        self.counters.started += 1
+        self._running[execution.record.id] = execution
+        execution.start()
+
+    def finished(self, execution: Execution, outcome: Outcome | None) -> None:
+        """Called by an execution when its attempt ended, with what to tell the backend."""
+        self._running.pop(execution.record.id, None)
+        self._slot_free.set()
+        if outcome is not None:
+            self._outbox.pending.append(outcome)
+            self._outbox.wake.set()
+
+    def progress_reported(self) -> None:
+        self._beat_now.set()
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        if not self._running:
+            return
+        grace = 0.0 if self._hard_stop.is_set() else self.settings.grace
+        log.info("worker %s stopping: waiting up to %.0fs for %d running jobs",
+                 self.id, grace, len(self._running))
+        everything_done = asyncio.gather(*(e.task for e in self._running.values() if e.task))
+        with anyio.move_on_after(grace):
+            await self._until(asyncio.shield(everything_done), self._hard_stop)
+        everything_done.cancel()
+        leftover = list(self._running.values())
+        if leftover:
+            log.warning("worker %s: putting back %d jobs that did not finish in time",
+                        self.id, len(leftover))
+            for execution in leftover:
+                execution.cancel("shutdown")
+            await asyncio.wait([e.task for e in leftover if e.task], timeout=5.0)
+
+    async def _flush_all(self) -> None:
+        """Deliver every outcome still held, retrying a failing backend for a while."""
+        for attempt in range(20):
+            if not self._outbox.pending:
+                return
+            try:
+                await self._flush_once()
+            except Exception as exc:
+                await self._backend_trouble("final flush", exc, attempt + 1)
+        if self._outbox.pending:
+            log.error("worker %s: could not report %d outcomes; their jobs will run again "
+                      "after their lease expires", self.id, len(self._outbox.pending))
+
+    # -- background loops ------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        outbox, failures = self._outbox, 0
+        while True:
+            await outbox.wake.wait()
+            outbox.wake.clear()
+            try:
+                await self._flush_once()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                outbox.wake.set()
+                await self._backend_trouble("reporting outcomes", exc, failures)
+
+    async def _flush_once(self) -> None:
+        outbox = self._outbox
+        batch, outbox.pending = outbox.pending, []
+        outbox.inflight = batch
+        try:
+            accepted = await self.runner.backend.finish(batch)
+        except BaseException:
+            outbox.pending[:0] = batch
+            raise
+        finally:
+            outbox.inflight = []
+        self._slot_free.set()  # reported outcomes may have made jobs due (burst mode re-checks)
+        for outcome, ok in zip(batch, accepted, strict=True):
+            if not ok:
+                self.counters.rejected += 1
+                log.warning("job %s: outcome of attempt %d rejected: another attempt owns "
+                            "the job now (its lease expired)", outcome.job_id, outcome.attempt)
+
+    async def _heartbeat_loop(self) -> None:
+        settings, backend = self.settings, self.runner.backend
+        while True:
+            with anyio.move_on_after(settings.heartbeat_interval):
+                await self._beat_now.wait()
+            self._beat_now.clear()
+            executions = list(self._running.values())
+            unreported = self._outbox.unreported
+            if not executions and not unreported:
+                continue
+            beats = [e.beat() for e in executions]
+            beats += [Beat(o.job_id, o.attempt) for o in unreported]
+            try:
+                statuses = await backend.heartbeat(beats, settings.lease)
+            except Exception as exc:
+                log.warning("worker %s: heartbeat failed (%s: %s)", self.id,
+                            type(exc).__name__, exc)
+                continue
+            for execution, status in zip(executions, statuses, strict=False):
+                if status is LeaseStatus.CANCEL:
+                    execution.cancel("requested")
+                elif status is LeaseStatus.LOST and execution.record.id in self._running:
+                    execution.cancel("lost")
+            await anyio.sleep(min(0.1, settings.heartbeat_interval))
+
+    async def _reclaim_loop(self) -> None:
+        backend, every = self.runner.backend, self.settings.reclaim_every
+        while True:
+            await anyio.sleep(every * (0.75 + secrets.randbelow(500) / 1000))
+            try:
+                ids = await backend.reclaim()
+            except Exception as exc:
+                log.warning("worker %s: reclaim failed (%s: %s)", self.id, type(exc).__name__, exc)
+                continue
+            if ids:
+                log.warning("worker %s: put back %d jobs whose worker stopped heartbeating: %s",
+                            self.id, len(ids), ", ".join(ids[:10]))

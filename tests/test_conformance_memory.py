@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import pytest
+
+from taskrunner.memory import MemoryBackend
+from taskrunner.testing import BackendConformance
+
+
+class TestMemoryBackend(BackendConformance):
+    @pytest.fixture
+    def backend(self) -> MemoryBackend:
+        return MemoryBackend()
