@@ -61,7 +61,8 @@ def load_runner(path: str, url: str | None) -> TaskRunner:
 
 def setup_logging(level: str) -> None:
     logging.basicConfig(
-        level=level.upper(), stream=sys.stderr,
+        level=level.upper(),
+        stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
@@ -75,14 +76,22 @@ def main_callback() -> None:
 def run(
     app_path: Annotated[str, typer.Argument(metavar="APP", help="module.path:runner")],
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 10,
-    queue: Annotated[list[str] | None, typer.Option(
-        "--queue", "-q", help="Queue to take jobs from (repeat for several; default: all "
-        "queues of the app's tasks).")] = None,
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Queue to take jobs from (repeat for several; default: all "
+            "queues of the app's tasks).",
+        ),
+    ] = None,
     url: Annotated[str | None, typer.Option(help="Backend URL (overrides the app's).")] = None,
-    grace: Annotated[float, typer.Option(
-        min=0, help="Seconds running jobs get to finish after SIGTERM.")] = 25.0,
-    lease: Annotated[float, typer.Option(
-        min=0.1, help="Seconds before a silent worker's jobs go to others.")] = 30.0,
+    grace: Annotated[
+        float, typer.Option(min=0, help="Seconds running jobs get to finish after SIGTERM.")
+    ] = 25.0,
+    lease: Annotated[
+        float, typer.Option(min=0.1, help="Seconds before a silent worker's jobs go to others.")
+    ] = 30.0,
     burst: Annotated[bool, typer.Option(help="Exit once no job is due.")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
@@ -92,8 +101,13 @@ def run(
     from taskrunner.worker import WorkerSettings
 
     try:
-        settings = WorkerSettings(concurrency=concurrency, queues=tuple(queue) if queue else None,
-                                  grace=grace, lease=lease, burst=burst)
+        settings = WorkerSettings(
+            concurrency=concurrency,
+            queues=tuple(queue) if queue else None,
+            grace=grace,
+            lease=lease,
+            burst=burst,
+        )
     except TaskrunnerError as exc:
         raise fail(str(exc)) from None
     try:
@@ -119,8 +133,12 @@ async def _run_worker(runner: TaskRunner, settings: object) -> int:
         received += 1
         name = signal.Signals(signum).name
         if received == 1:
-            log.info("%s received: no new jobs; running ones get %.0fs to finish "
-                     "(send it again to stop now)", name, settings.grace)
+            log.info(
+                "%s received: no new jobs; running ones get %.0fs to finish "
+                "(send it again to stop now)",
+                name,
+                settings.grace,
+            )
             worker.stop()
         else:
             log.info("%s received again: stopping now, putting running jobs back", name)

@@ -47,10 +47,7 @@ class JobFailed(TaskrunnerError):
         self.job_id = job_id
         self.state = state
         self.error = error
-        if error is not None:
-            detail = f"{error.type}: {error.message}"
-        else:
-            detail = f"it was {state}"
+        detail = f"{error.type}: {error.message}" if error is not None else f"it was {state}"
         super().__init__(f"job {job_id} {state}: {detail}")
 
 

@@ -38,7 +38,9 @@ class TaskTimeout(TaskrunnerError, TimeoutError):
 
 def error_of(exc: BaseException) -> JobError:
     cls = type(exc)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = cls.__qualname__
+    if cls.__module__ != "builtins":
+        name = f"{cls.__module__}.{name}"
     text = "".join(traceback.format_exception(exc))
     if len(text) > TRACEBACK_LIMIT:
         text = "...\n" + text[-TRACEBACK_LIMIT:]
@@ -84,26 +86,34 @@ class Execution:
         task = runner.tasks.get(record.task)
         if task is None:
             known = ", ".join(sorted(runner.tasks)[:20]) or "none"
-            return self._give_up(JobError(
-                "UnknownTask",
-                f"no task named {record.task!r} is registered in this worker (registered: "
-                f"{known}); check the task name and that the worker imports the module "
-                "defining it",
-            ))
+            return self._give_up(
+                JobError(
+                    "UnknownTask",
+                    f"no task named {record.task!r} is registered in this worker (registered: "
+                    f"{known}); check the task name and that the worker imports the module "
+                    "defining it",
+                )
+            )
         if record.attempt > record.max_attempts:
-            return self._give_up(JobError(
-                "LeaseExpired",
-                f"attempt {record.attempt - 1} of {record.max_attempts} stopped renewing its "
-                "lease (its worker crashed or was killed) and no attempts are left",
-            ))
+            return self._give_up(
+                JobError(
+                    "LeaseExpired",
+                    f"attempt {record.attempt - 1} of {record.max_attempts} stopped renewing its "
+                    "lease (its worker crashed or was killed) and no attempts are left",
+                )
+            )
         try:
             args, kwargs = decode_payload(record.payload)
         except SerializationError as exc:
             return self._give_up(JobError("UndecodablePayload", str(exc)))
         self.context = ctx = JobContext(
-            id=record.id, task=record.task, queue=record.queue, attempt=record.attempt,
+            id=record.id,
+            task=record.task,
+            queue=record.queue,
+            attempt=record.attempt,
             max_attempts=record.max_attempts,
-            enqueued_at=datetime.fromtimestamp(record.enqueued_at, UTC), state=runner.state,
+            enqueued_at=datetime.fromtimestamp(record.enqueued_at, UTC),
+            state=runner.state,
             notify=self.worker.progress_reported,
         )
         token = _current.set(ctx)
@@ -124,10 +134,14 @@ class Execution:
             return self._give_up(JobError("UnserializableResult", str(exc)))
         self.worker.counters.succeeded += 1
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("job %s (%s) succeeded on attempt %d", record.id, record.task,
-                      record.attempt)
-        return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result=result,
-                       ttl=self._result_ttl(task))
+            log.debug("job %s (%s) succeeded on attempt %d", record.id, record.task, record.attempt)
+        return Outcome(
+            record.id,
+            record.attempt,
+            OutcomeKind.SUCCEEDED,
+            result=result,
+            ttl=self._result_ttl(task),
+        )
 
     async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         timeout = task.settings.timeout
@@ -147,8 +161,10 @@ class Execution:
                 return await call
         except TimeoutError:
             if scope.expired():
-                raise TaskTimeout(f"the attempt ran longer than the task's timeout of "
-                                  f"{timeout:g}s and was cancelled") from None
+                raise TaskTimeout(
+                    f"the attempt ran longer than the task's timeout of "
+                    f"{timeout:g}s and was cancelled"
+                ) from None
             raise
 
     def _result_ttl(self, task: Task[..., Any]) -> float | None:
@@ -164,15 +180,20 @@ class Execution:
         if self.reason == "requested":
             counters.cancelled += 1
             log.info("job %s (%s) cancelled while running", record.id, record.task)
-            return Outcome(record.id, record.attempt, OutcomeKind.CANCELLED,
-                           ttl=self._result_ttl(task))
+            return Outcome(
+                record.id, record.attempt, OutcomeKind.CANCELLED, ttl=self._result_ttl(task)
+            )
         if self.reason == "shutdown":
             counters.released += 1
             log.info("job %s (%s) put back: the worker is stopping", record.id, record.task)
             return Outcome(record.id, record.attempt, OutcomeKind.RELEASED)
         counters.lost += 1
-        log.warning("job %s (%s): attempt %d lost its lease to another worker; stopped it",
-                    record.id, record.task, record.attempt)
+        log.warning(
+            "job %s (%s): attempt %d lost its lease to another worker; stopped it",
+            record.id,
+            record.task,
+            record.attempt,
+        )
         return None
 
     def _failure(self, task: Task[..., Any], exc: Exception) -> Outcome:
@@ -187,16 +208,36 @@ class Execution:
         if delay is None:
             delay = (settings.backoff or self.worker.runner.backoff)(record.attempt)
         self.worker.counters.retried += 1
-        log.info("job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1fs", record.id,
-                 record.task, record.attempt, record.max_attempts, error.type, error.message,
-                 delay)
-        return Outcome(record.id, record.attempt, OutcomeKind.RETRY, error=error.encode(),
-                       delay=delay)
+        log.info(
+            "job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1fs",
+            record.id,
+            record.task,
+            record.attempt,
+            record.max_attempts,
+            error.type,
+            error.message,
+            delay,
+        )
+        return Outcome(
+            record.id, record.attempt, OutcomeKind.RETRY, error=error.encode(), delay=delay
+        )
 
     def _give_up(self, error: JobError) -> Outcome:
         record = self.record
         self.worker.counters.failed += 1
-        log.warning("job %s (%s) failed on attempt %d/%d: %s: %s", record.id, record.task,
-                    record.attempt, record.max_attempts, error.type, error.message)
-        return Outcome(record.id, record.attempt, OutcomeKind.FAILED, error=error.encode(),
-                       ttl=self.worker.runner.failed_ttl)
+        log.warning(
+            "job %s (%s) failed on attempt %d/%d: %s: %s",
+            record.id,
+            record.task,
+            record.attempt,
+            record.max_attempts,
+            error.type,
+            error.message,
+        )
+        return Outcome(
+            record.id,
+            record.attempt,
+            OutcomeKind.FAILED,
+            error=error.encode(),
+            ttl=self.worker.runner.failed_ttl,
+        )

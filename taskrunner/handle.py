@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from taskrunner.errors import JobFailed, JobTimeout
 from taskrunner.job import JobInfo, JobState
@@ -53,5 +53,3 @@ class Job(Generic[T]):
     async def cancel(self) -> JobState:
         """Cancel the job: see `TaskRunner.cancel`."""
         return await self.runner.cancel(self.id)
-
-

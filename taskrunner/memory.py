@@ -7,6 +7,7 @@ with respect to the event loop, as a Lua script or a SQL statement is on the oth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import time
@@ -43,12 +44,25 @@ class _Job:
 
     def record(self) -> JobRecord:
         return JobRecord(
-            id=self.id, task=self.task, queue=self.queue, payload=self.payload,
-            state=self.state, priority=self.priority, attempt=self.attempt,
-            max_attempts=self.max_attempts, enqueued_at=self.enqueued_at, run_at=self.run_at,
-            key=self.key, started_at=self.started_at, finished_at=self.finished_at,
-            lease_until=self.lease_until, worker=self.worker, result=self.result,
-            error=self.error, progress=self.progress, cancel_requested=self.cancel_requested,
+            id=self.id,
+            task=self.task,
+            queue=self.queue,
+            payload=self.payload,
+            state=self.state,
+            priority=self.priority,
+            attempt=self.attempt,
+            max_attempts=self.max_attempts,
+            enqueued_at=self.enqueued_at,
+            run_at=self.run_at,
+            key=self.key,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            lease_until=self.lease_until,
+            worker=self.worker,
+            result=self.result,
+            error=self.error,
+            progress=self.progress,
+            cancel_requested=self.cancel_requested,
         )
 
 
@@ -154,9 +168,16 @@ class MemoryBackend:
                 self._keys[new.key] = new.id
             run_at = new.at if new.at is not None else now + new.delay
             job = _Job(
-                id=new.id, task=new.task, queue=new.queue, payload=new.payload,
-                priority=new.priority, max_attempts=new.max_attempts, key=new.key,
-                enqueued_at=now, run_at=run_at, state=JobState.QUEUED,
+                id=new.id,
+                task=new.task,
+                queue=new.queue,
+                payload=new.payload,
+                priority=new.priority,
+                max_attempts=new.max_attempts,
+                key=new.key,
+                enqueued_at=now,
+                run_at=run_at,
+                state=JobState.QUEUED,
             )
             self._jobs[job.id] = job
             self._count(job, JobState.QUEUED, +1)
@@ -262,7 +283,9 @@ class MemoryBackend:
         for job_id in ids:
             job = self._jobs.get(job_id)
             if job is None or job.state not in (
-                JobState.FAILED, JobState.CANCELLED, JobState.SCHEDULED
+                JobState.FAILED,
+                JobState.CANCELLED,
+                JobState.SCHEDULED,
             ):
                 done.append(False)
                 continue
@@ -278,8 +301,11 @@ class MemoryBackend:
 
     async def reclaim(self) -> list[str]:
         now = self._clock()
-        expired = [job for job in self._running.values()
-                   if job.lease_until is not None and job.lease_until <= now]
+        expired = [
+            job
+            for job in self._running.values()
+            if job.lease_until is not None and job.lease_until <= now
+        ]
         for job in expired:
             job.lease_until = None
             job.worker = None
@@ -287,9 +313,9 @@ class MemoryBackend:
         expiring = self._expiring
         while expiring and expiring[0][0] <= now:
             expires_at, job_id = heapq.heappop(expiring)
-            job = self._jobs.get(job_id)
-            if job is not None and job.expires_at == expires_at and job.state in FINISHED_STATES:
-                self._delete(job)
+            old = self._jobs.get(job_id)
+            if old is not None and old.expires_at == expires_at and old.state in FINISHED_STATES:
+                self._delete(old)
         return [job.id for job in expired]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
@@ -300,10 +326,8 @@ class MemoryBackend:
         if self._delayed:
             timeout = min(timeout, max(self._delayed[0][0] - now, 0.0))
         self._wakeup.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
-        except TimeoutError:
-            pass
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
         job = self._jobs.get(job_id)
@@ -338,11 +362,14 @@ class MemoryBackend:
     ) -> int:
         wanted = set(states) - {JobState.RUNNING}
         doomed = [
-            job for job in self._jobs.values()
+            job
+            for job in self._jobs.values()
             if job.state in wanted
             and (queue is None or job.queue == queue)
-            and (finished_before is None
-                 or (job.finished_at is not None and job.finished_at < finished_before))
+            and (
+                finished_before is None
+                or (job.finished_at is not None and job.finished_at < finished_before)
+            )
         ]
         for job in doomed:
             job.version += 1

@@ -49,8 +49,10 @@ def load_backend(url: str) -> Backend:
         if scheme in _KNOWN_PACKAGES:
             hint = f"install it with: pip install '{_KNOWN_PACKAGES[scheme]}'"
         else:
-            hint = (f"installed backends: {', '.join(sorted(found)) or 'none'}; a backend "
-                    f"registers under the {GROUP!r} entry-point group")
+            hint = (
+                f"installed backends: {', '.join(sorted(found)) or 'none'}; a backend "
+                f"registers under the {GROUP!r} entry-point group"
+            )
         raise BackendNotFound(f"no taskrunner backend for {scheme}:// URLs; {hint}")
     factory = entry.load()
     return cast(Backend, factory(url))

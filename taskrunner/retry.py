@@ -10,7 +10,7 @@ from datetime import timedelta
 from taskrunner.errors import ConfigurationError
 
 
-class Retry(Exception):  # noqa: N818 - raised by users as a request, not an error
+class Retry(Exception):
     """Raise inside a task to ask for another attempt after `delay` seconds.
 
     The attempt counts against the task's `retries`; without a delay the task's backoff
@@ -65,8 +65,9 @@ class Backoff:
 
 def fixed(delay: float | timedelta) -> Backoff:
     """The same wait after every failed attempt."""
-    return Backoff(base=seconds(delay, "fixed(delay)"), factor=1.0, max_delay=float("inf"),
-                   jitter=False)
+    return Backoff(
+        base=seconds(delay, "fixed(delay)"), factor=1.0, max_delay=float("inf"), jitter=False
+    )
 
 
 BackoffLike = Backoff | float | int | timedelta | Callable[[int], float]

@@ -30,11 +30,14 @@ Hook = Callable[[State], Awaitable[None]]
 
 DEFAULT_RESULT_TTL = 24 * 3600.0
 DEFAULT_FAILED_TTL = 7 * 24 * 3600.0
+DEFAULT_BACKOFF = Backoff()
 
 
 class TaskDecorator(Protocol):
     @overload
-    def __call__(self, fn: Callable[P, Coroutine[Any, Any, T]], /) -> AsyncTask[P, T]: ...
+    def __call__(  # type: ignore[overload-overlap]
+        self, fn: Callable[P, Coroutine[Any, Any, T]], /
+    ) -> AsyncTask[P, T]: ...
     @overload
     def __call__(self, fn: Callable[P, T], /) -> SyncTask[P, T]: ...
 
@@ -56,13 +59,13 @@ class TaskRunner:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         result_ttl: float | None = DEFAULT_RESULT_TTL,
         failed_ttl: float | None = DEFAULT_FAILED_TTL,
-        backoff: BackoffLike = Backoff(),
+        backoff: BackoffLike = DEFAULT_BACKOFF,
         default_queue: str = "default",
     ) -> None:
         self.url = url or os.environ.get("TASKRUNNER_URL") or "memory://"
         self.backend: Backend = backend if backend is not None else load_backend(self.url)
         if max_payload <= 0:
-            raise ConfigurationError(f"max_payload must be a positive byte count, got {max_payload}")
+            raise ConfigurationError(f"max_payload must be a positive byte count: {max_payload}")
         self.max_payload = max_payload
         self.result_ttl = result_ttl
         self.failed_ttl = failed_ttl
@@ -82,7 +85,9 @@ class TaskRunner:
     # -- registering tasks and hooks ---------------------------------------------------------
 
     @overload
-    def task(self, fn: Callable[P, Coroutine[Any, Any, T]], /) -> AsyncTask[P, T]: ...
+    def task(  # type: ignore[overload-overlap]
+        self, fn: Callable[P, Coroutine[Any, Any, T]], /
+    ) -> AsyncTask[P, T]: ...
     @overload
     def task(self, fn: Callable[P, T], /) -> SyncTask[P, T]: ...
     @overload
@@ -103,7 +108,6 @@ class TaskRunner:
     def task(
         self,
         fn: Callable[..., Any] | None = None,
-        /,
         *,
         name: str | None = None,
         queue: str | None = None,
@@ -127,8 +131,8 @@ class TaskRunner:
             if not callable(fn):
                 raise ConfigurationError(f"@runner.task decorates a function, got {fn!r}")
             settings = TaskSettings(
-                name=name or default_task_name(fn),
-                queue=queue or self.default_queue,
+                name=default_task_name(fn) if name is None else name,
+                queue=self.default_queue if queue is None else queue,
                 retries=retries,
                 backoff=None if backoff is None else as_backoff(backoff),
                 retry_on=retry_on if isinstance(retry_on, tuple) else (retry_on,),
@@ -202,7 +206,9 @@ class TaskRunner:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()
@@ -299,8 +305,9 @@ class TaskRunner:
 
 def default_task_name(fn: Callable[..., Any]) -> str:
     module = getattr(fn, "__module__", None) or "task"
-    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "task")
-    return f"{module}.{qualname.replace('<locals>.', '')}"
+    qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "task"))
+    qualname = qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
+    return f"{module}.{qualname}"
 
 
 def require_no_arguments(fn: Callable[..., Any], name: str) -> None:

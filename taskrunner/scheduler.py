@@ -10,6 +10,7 @@ downtime the tick that was pending runs once; the missed ones are not replayed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -32,18 +33,28 @@ def tick_key(task_name: str, tick: float) -> str:
 
 def tick_job(task: Task[..., Any], tick: float) -> PreparedJob[Any]:
     settings = task.settings
-    return PreparedJob(task, NewJob(
-        id=new_job_id(), task=settings.name, queue=settings.queue,
-        payload=encode_payload((), {}), priority=settings.priority,
-        max_attempts=settings.retries + 1, key=tick_key(settings.name, tick), at=tick,
-    ))
+    return PreparedJob(
+        task,
+        NewJob(
+            id=new_job_id(),
+            task=settings.name,
+            queue=settings.queue,
+            payload=encode_payload((), {}),
+            priority=settings.priority,
+            max_attempts=settings.retries + 1,
+            key=tick_key(settings.name, tick),
+            at=tick,
+        ),
+    )
 
 
 async def enqueue_next_ticks(runner: TaskRunner, tasks: Sequence[Task[..., Any]]) -> float:
     """Make sure each task's next tick has its job; answers seconds until the first tick."""
     now = await runner.backend.now()
     ticks = [task.settings.schedule.next_after(now) for task in tasks if task.settings.schedule]
-    jobs = await runner.enqueue_many(tick_job(t, tick) for t, tick in zip(tasks, ticks, strict=True))
+    jobs = await runner.enqueue_many(
+        tick_job(task, tick) for task, tick in zip(tasks, ticks, strict=True)
+    )
     for job, task, tick in zip(jobs, tasks, ticks, strict=True):
         if not job.duplicate:
             log.debug("scheduled %s for tick %.3f as job %s", task.name, tick, job.id)
@@ -61,9 +72,11 @@ async def run_scheduler(
         except Exception as exc:
             failures += 1
             wait = min(0.5 * 2**failures, 30.0)
-            log.warning("scheduler: could not enqueue recurring jobs (%s: %s); again in %.0fs",
-                        type(exc).__name__, exc, wait)
-        try:
+            log.warning(
+                "scheduler: could not enqueue recurring jobs (%s: %s); again in %.0fs",
+                type(exc).__name__,
+                exc,
+                wait,
+            )
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), max(wait, WAKE_MARGIN))
-        except TimeoutError:
-            pass

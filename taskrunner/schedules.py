@@ -45,9 +45,7 @@ class Every:
         return f"every {timedelta(seconds=self.interval)}"
 
 
-def every(
-    *, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0
-) -> Every:
+def every(*, seconds: float = 0, minutes: float = 0, hours: float = 0, days: float = 0) -> Every:
     """A schedule ticking at a fixed interval, e.g. `every(minutes=5)`.
 
     Ticks fall on multiples of the interval since the Unix epoch (UTC), so `every(hours=1)`

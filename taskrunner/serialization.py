@@ -50,8 +50,9 @@ def decode_payload(payload: bytes) -> tuple[list[Any], dict[str, Any]]:
         raise SerializationError("the job's payload is not a JSON object with args and kwargs")
     args, kwargs = data.get("args", []), data.get("kwargs", {})
     if not isinstance(args, list) or not isinstance(kwargs, dict):
-        raise SerializationError("the job's payload has args that are not a list or kwargs "
-                                 "that are not an object")
+        raise SerializationError(
+            "the job's payload has args that are not a list or kwargs that are not an object"
+        )
     return args, kwargs
 
 

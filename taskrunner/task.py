@@ -47,14 +47,18 @@ class TaskSettings:
         validation.queue_name(self.queue)
         validation.priority(self.priority)
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
-            raise ConfigurationError(f"task {self.name!r}: retries must be an int >= 0, "
-                                     f"got {self.retries!r}")
+            raise ConfigurationError(
+                f"task {self.name!r}: retries must be an int >= 0, got {self.retries!r}"
+            )
         if self.timeout is not None and self.timeout <= 0:
             raise ConfigurationError(f"task {self.name!r}: timeout must be > 0 seconds or None")
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
             raise ConfigurationError(f"task {self.name!r}: retry_on must be exception types")
-        if (self.schedule is not None and self.result_ttl is not None
-                and self.result_ttl < MIN_SCHEDULED_RESULT_TTL):
+        if (
+            self.schedule is not None
+            and self.result_ttl is not None
+            and self.result_ttl < MIN_SCHEDULED_RESULT_TTL
+        ):
             raise ConfigurationError(
                 f"task {self.name!r} is recurring, so each tick's record is kept at least "
                 f"{MIN_SCHEDULED_RESULT_TTL:.0f}s (it guards the tick against a second run); "
@@ -115,7 +119,10 @@ class Task(Generic[P, T]):
     to have a worker run it."""
 
     def __init__(
-        self, runner: TaskRunner, fn: Callable[P, Any], settings: TaskSettings,
+        self,
+        runner: TaskRunner,
+        fn: Callable[P, Any],
+        settings: TaskSettings,
         options: EnqueueOptions | None = None,
     ) -> None:
         self.runner = runner

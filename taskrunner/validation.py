@@ -17,8 +17,9 @@ def _check_name(kind: str, name: object, longest: int) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidName(f"{kind} name must be a non-empty string, got {name!r}")
     if len(name) > longest:
-        raise InvalidName(f"{kind} name {name[:40]!r}... is {len(name)} characters; "
-                          f"at most {longest} are allowed")
+        raise InvalidName(
+            f"{kind} name {name[:40]!r}... is {len(name)} characters; at most {longest} are allowed"
+        )
     if not _NAME.fullmatch(name):
         raise InvalidName(
             f"{kind} name {name!r} is not allowed: use letters, digits and _ . : - "
@@ -49,6 +50,8 @@ def priority(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigurationError(f"priority must be an int, got {value!r}")
     if not PRIORITY_MIN <= value <= PRIORITY_MAX:
-        raise ConfigurationError(f"priority {value} is out of range {PRIORITY_MIN}..{PRIORITY_MAX} "
-                          "(lower runs first; 0 is the default)")
+        raise ConfigurationError(
+            f"priority {value} is out of range {PRIORITY_MIN}..{PRIORITY_MAX} "
+            "(lower runs first; 0 is the default)"
+        )
     return value

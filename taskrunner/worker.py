@@ -55,13 +55,17 @@ class WorkerSettings:
     scheduler: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) \
-                or self.concurrency < 1:
+        if (
+            isinstance(self.concurrency, bool)
+            or not isinstance(self.concurrency, int)
+            or self.concurrency < 1
+        ):
             raise ConfigurationError(f"concurrency must be an int >= 1, got {self.concurrency!r}")
         if self.queues is not None:
-            if isinstance(self.queues, str):
-                object.__setattr__(self, "queues", (self.queues,))
-            queues = tuple(validation.queue_name(q) for q in self.queues or ())
+            given: Any = self.queues
+            queues = tuple(
+                validation.queue_name(q) for q in ((given,) if isinstance(given, str) else given)
+            )
             if not queues:
                 raise ConfigurationError("queues must name at least one queue (or be None)")
             object.__setattr__(self, "queues", queues)
@@ -122,9 +126,9 @@ class Worker:
         self.settings = settings
         self.id = new_worker_id()
         self.counters = WorkerCounters()
-        self.queues: tuple[str, ...] = settings.queues or tuple(sorted(
-            {runner.default_queue} | {t.settings.queue for t in runner.tasks.values()}
-        ))
+        self.queues: tuple[str, ...] = settings.queues or tuple(
+            sorted({runner.default_queue} | {t.settings.queue for t in runner.tasks.values()})
+        )
         self._running: dict[str, Execution] = {}
         self._outbox = _Outbox()
         self._slot_free = asyncio.Event()
@@ -162,7 +166,9 @@ class Worker:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -176,8 +182,13 @@ class Worker:
         runner, settings = self.runner, self.settings
         await runner.connect()
         await runner.start_resources()
-        log.info("worker %s started on %s, queues %s, concurrency %d", self.id,
-                 runner, ",".join(self.queues), settings.concurrency)
+        log.info(
+            "worker %s started on %s, queues %s, concurrency %d",
+            self.id,
+            runner,
+            ",".join(self.queues),
+            settings.concurrency,
+        )
         try:
             async with anyio.create_task_group() as loops:
                 loops.start_soon(self._heartbeat_loop)
@@ -193,9 +204,14 @@ class Worker:
             await self._flush_all()
         finally:
             await runner.stop_resources()
-        log.info("worker %s stopped: %d succeeded, %d failed, %d retried, %d put back",
-                 self.id, self.counters.succeeded, self.counters.failed,
-                 self.counters.retried, self.counters.released)
+        log.info(
+            "worker %s stopped: %d succeeded, %d failed, %d retried, %d put back",
+            self.id,
+            self.counters.succeeded,
+            self.counters.failed,
+            self.counters.retried,
+            self.counters.released,
+        )
 
     async def _until(self, work: Awaitable[Any], *events: asyncio.Event) -> None:
         """Await `work` unless one of `events` is set first (then `work` is cancelled)."""
@@ -246,8 +262,14 @@ class Worker:
 
     async def _backend_trouble(self, what: str, exc: Exception, failures: int) -> None:
         delay = min(0.1 * 2 ** min(failures, 10), 10.0) * (0.5 + secrets.randbelow(1000) / 2000)
-        log.warning("worker %s: %s failed (%s: %s); retrying in %.1fs", self.id, what,
-                    type(exc).__name__, exc, delay)
+        log.warning(
+            "worker %s: %s failed (%s: %s); retrying in %.1fs",
+            self.id,
+            what,
+            type(exc).__name__,
+            exc,
+            delay,
+        )
         await self._until(asyncio.sleep(delay), self._stopping)
 
     def _start(self, execution: Execution) -> None:
@@ -272,16 +294,23 @@ class Worker:
         if not self._running:
             return
         grace = 0.0 if self._hard_stop.is_set() else self.settings.grace
-        log.info("worker %s stopping: waiting up to %.0fs for %d running jobs",
-                 self.id, grace, len(self._running))
+        log.info(
+            "worker %s stopping: waiting up to %.0fs for %d running jobs",
+            self.id,
+            grace,
+            len(self._running),
+        )
         everything_done = asyncio.gather(*(e.task for e in self._running.values() if e.task))
         with anyio.move_on_after(grace):
             await self._until(asyncio.shield(everything_done), self._hard_stop)
         everything_done.cancel()
         leftover = list(self._running.values())
         if leftover:
-            log.warning("worker %s: putting back %d jobs that did not finish in time",
-                        self.id, len(leftover))
+            log.warning(
+                "worker %s: putting back %d jobs that did not finish in time",
+                self.id,
+                len(leftover),
+            )
             for execution in leftover:
                 execution.cancel("shutdown")
             await asyncio.wait([e.task for e in leftover if e.task], timeout=5.0)
@@ -296,8 +325,12 @@ class Worker:
             except Exception as exc:
                 await self._backend_trouble("final flush", exc, attempt + 1)
         if self._outbox.pending:
-            log.error("worker %s: could not report %d outcomes; their jobs will run again "
-                      "after their lease expires", self.id, len(self._outbox.pending))
+            log.error(
+                "worker %s: could not report %d outcomes; their jobs will run again "
+                "after their lease expires",
+                self.id,
+                len(self._outbox.pending),
+            )
 
     # -- background loops ------------------------------------------------------------------
 
@@ -329,8 +362,12 @@ class Worker:
         for outcome, ok in zip(batch, accepted, strict=True):
             if not ok:
                 self.counters.rejected += 1
-                log.warning("job %s: outcome of attempt %d rejected: another attempt owns "
-                            "the job now (its lease expired)", outcome.job_id, outcome.attempt)
+                log.warning(
+                    "job %s: outcome of attempt %d rejected: another attempt owns "
+                    "the job now (its lease expired)",
+                    outcome.job_id,
+                    outcome.attempt,
+                )
 
     async def _heartbeat_loop(self) -> None:
         settings, backend = self.settings, self.runner.backend
@@ -347,8 +384,9 @@ class Worker:
             try:
                 statuses = await backend.heartbeat(beats, settings.lease)
             except Exception as exc:
-                log.warning("worker %s: heartbeat failed (%s: %s)", self.id,
-                            type(exc).__name__, exc)
+                log.warning(
+                    "worker %s: heartbeat failed (%s: %s)", self.id, type(exc).__name__, exc
+                )
                 continue
             for execution, status in zip(executions, statuses, strict=False):
                 if status is LeaseStatus.CANCEL:
@@ -367,5 +405,9 @@ class Worker:
                 log.warning("worker %s: reclaim failed (%s: %s)", self.id, type(exc).__name__, exc)
                 continue
             if ids:
-                log.warning("worker %s: put back %d jobs whose worker stopped heartbeating: %s",
-                            self.id, len(ids), ", ".join(ids[:10]))
+                log.warning(
+                    "worker %s: put back %d jobs whose worker stopped heartbeating: %s",
+                    self.id,
+                    len(ids),
+                    ", ".join(ids[:10]),
+                )

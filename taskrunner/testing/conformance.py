@@ -29,8 +29,9 @@ def new_job(task: str = "tests.noop", **fields: Any) -> NewJob:
     return NewJob(id=new_job_id(), task=task, **fields)
 
 
-async def claim_one(backend: Backend, queue: str = "default", lease: float = 30.0,
-                    worker: str = WORKER) -> JobRecord:
+async def claim_one(
+    backend: Backend, queue: str = "default", lease: float = 30.0, worker: str = WORKER
+) -> JobRecord:
     (record,) = await backend.claim([queue], 1, worker, lease)
     return record
 
@@ -56,7 +57,11 @@ class BackendConformance:
         (record,) = await backend.get([job.id])
         assert record is not None
         assert (record.task, record.queue, record.priority, record.payload) == (
-            "tests.noop", "mail", 5, b'{"args":[1],"kwargs":{}}')
+            "tests.noop",
+            "mail",
+            5,
+            b'{"args":[1],"kwargs":{}}',
+        )
         assert record.state is JobState.QUEUED
         assert (record.attempt, record.max_attempts) == (0, 3)
         assert record.started_at is None and record.finished_at is None
@@ -181,7 +186,8 @@ class BackendConformance:
         for _ in range(3):
             await anyio.sleep(SHORT / 2)
             assert await backend.heartbeat([Beat(job.id, record.attempt)], SHORT) == [
-                LeaseStatus.HELD]
+                LeaseStatus.HELD
+            ]
             assert await backend.reclaim() == []
         assert await state_of(backend, job.id) is JobState.RUNNING
 
@@ -215,7 +221,10 @@ class BackendConformance:
         assert await backend.finish(outcomes) == [True, True, True]
         records = await backend.get([r.id for r in claimed])
         assert [r.state for r in records if r] == [
-            JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]
+            JobState.SUCCEEDED,
+            JobState.FAILED,
+            JobState.CANCELLED,
+        ]
         assert all(r is not None and r.finished_at is not None for r in records)
         assert records[1] is not None and records[1].error == b'{"type":"E"}'
 
@@ -225,8 +234,9 @@ class BackendConformance:
         job = new_job()
         await backend.enqueue([job])
         record = await claim_one(backend)
-        retry = Outcome(job.id, record.attempt, OutcomeKind.RETRY, error=b'{"type":"E"}',
-                        delay=SHORT)
+        retry = Outcome(
+            job.id, record.attempt, OutcomeKind.RETRY, error=b'{"type":"E"}', delay=SHORT
+        )
         assert await backend.finish([retry]) == [True]
         (waiting,) = await backend.get([job.id])
         assert waiting is not None and waiting.state is JobState.SCHEDULED
@@ -243,9 +253,7 @@ class BackendConformance:
         await backend.finish([Outcome(job.id, record.attempt, OutcomeKind.RETRY, error=b"{}")])
         assert (await claim_one(backend)).attempt == 2
 
-    async def test_released_job_is_queued_without_using_an_attempt(
-        self, backend: Backend
-    ) -> None:
+    async def test_released_job_is_queued_without_using_an_attempt(self, backend: Backend) -> None:
         job = new_job(max_attempts=1)
         await backend.enqueue([job])
         record = await claim_one(backend)
@@ -329,8 +337,7 @@ class BackendConformance:
         assert await backend.cancel([job.id], ttl=None) == [JobState.RUNNING]
         (flagged,) = await backend.get([job.id])
         assert flagged is not None and flagged.cancel_requested
-        assert await backend.heartbeat([Beat(job.id, record.attempt)], 30) == [
-            LeaseStatus.CANCEL]
+        assert await backend.heartbeat([Beat(job.id, record.attempt)], 30) == [LeaseStatus.CANCEL]
         await backend.finish([Outcome(job.id, record.attempt, OutcomeKind.CANCELLED)])
         assert await state_of(backend, job.id) is JobState.CANCELLED
 
@@ -347,10 +354,12 @@ class BackendConformance:
         short, kept = new_job(), new_job()
         await backend.enqueue([short, kept])
         await backend.claim(["default"], 2, WORKER, 30)
-        await backend.finish([
-            Outcome(short.id, 1, OutcomeKind.SUCCEEDED, result=b"1", ttl=SHORT),
-            Outcome(kept.id, 1, OutcomeKind.FAILED, error=b"{}", ttl=None),
-        ])
+        await backend.finish(
+            [
+                Outcome(short.id, 1, OutcomeKind.SUCCEEDED, result=b"1", ttl=SHORT),
+                Outcome(kept.id, 1, OutcomeKind.FAILED, error=b"{}", ttl=None),
+            ]
+        )
         await anyio.sleep(SHORT + 0.1)
         await backend.reclaim()
         records = await backend.get([short.id, kept.id])
@@ -365,8 +374,12 @@ class BackendConformance:
         await claim_one(backend, queue="a")
         stats = await backend.stats(["a", "b", "empty"])
         assert stats["a"] == {
-            JobState.QUEUED: 1, JobState.SCHEDULED: 1, JobState.RUNNING: 1,
-            JobState.SUCCEEDED: 1, JobState.FAILED: 0, JobState.CANCELLED: 0,
+            JobState.QUEUED: 1,
+            JobState.SCHEDULED: 1,
+            JobState.RUNNING: 1,
+            JobState.SUCCEEDED: 1,
+            JobState.FAILED: 0,
+            JobState.CANCELLED: 0,
         }
         assert stats["b"][JobState.QUEUED] == 1
         assert sum(stats["empty"].values()) == 0
@@ -377,10 +390,12 @@ class BackendConformance:
         done, failed, queued = new_job(), new_job(), new_job(queue="q2")
         await backend.enqueue([done, failed])
         await backend.claim(["default"], 2, WORKER, 30)
-        await backend.finish([
-            Outcome(done.id, 1, OutcomeKind.SUCCEEDED, result=b"1"),
-            Outcome(failed.id, 1, OutcomeKind.FAILED, error=b"{}"),
-        ])
+        await backend.finish(
+            [
+                Outcome(done.id, 1, OutcomeKind.SUCCEEDED, result=b"1"),
+                Outcome(failed.id, 1, OutcomeKind.FAILED, error=b"{}"),
+            ]
+        )
         await backend.enqueue([queued])
         now = await backend.now()
         assert await backend.purge([JobState.SUCCEEDED], finished_before=now - 60) == 0
@@ -399,8 +414,9 @@ class BackendConformance:
 
         async def finish_soon() -> None:
             await anyio.sleep(0.05)
-            await backend.finish([Outcome(job.id, record.attempt, OutcomeKind.SUCCEEDED,
-                                          result=b"42")])
+            await backend.finish(
+                [Outcome(job.id, record.attempt, OutcomeKind.SUCCEEDED, result=b"42")]
+            )
 
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:

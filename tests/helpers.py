@@ -1,0 +1,54 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+
+from taskrunner import TaskRunner
+from taskrunner.backend import Backend, NewJob
+from taskrunner.job import JobRecord
+from taskrunner.memory import MemoryBackend
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> None:
+    """Poll `check` (sync or async) until it is truthy; fail after `timeout` seconds."""
+    with anyio.fail_after(timeout):
+        while True:
+            value = check()
+            if hasattr(value, "__await__"):
+                value = await value
+            if value:
+                return
+            await anyio.sleep(0.01)
+
+
+async def drain(runner: TaskRunner, **settings: Any) -> None:
+    """Run a burst worker until no job is due and none is running."""
+    settings.setdefault("concurrency", 10)
+    await runner.worker(burst=True, **settings).run()
+
+
+class CountingBackend(MemoryBackend):
+    """The real memory backend, counting calls per method (to check round trips)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        super().__init__(clock=clock) if clock else super().__init__()
+        self.calls: dict[str, int] = {}
+
+    def _tick(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
+        self._tick("enqueue")
+        return await super().enqueue(jobs)
+
+    async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
+        self._tick("get")
+        return await super().get(ids)
+
+
+def runner_on(backend: Backend | None = None, **options: Any) -> TaskRunner:
+    return TaskRunner("memory://", backend=backend or MemoryBackend(), **options)
