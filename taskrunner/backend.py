@@ -3,6 +3,10 @@
 Policy (retries, backoff, schedules, timeouts) lives in the core. A backend stores jobs,
 hands out leases and applies state changes atomically, judging every time on its own clock.
 Payloads, results, errors and progress are opaque bytes to it.
+
+The records that cross the boundary once per job (`NewJob`, `Outcome`, `Beat`, and
+`JobRecord`) are plain slotted dataclasses, not frozen ones: they are built on the hot path,
+where frozen construction costs twice as much. Treat them as read-only.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Protocol, runtime_checkable
 from taskrunner.job import JobRecord, JobState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewJob:
     """A job to store. Its due time is `at` (epoch seconds) when given, else now + `delay`."""
 
@@ -40,7 +44,7 @@ class OutcomeKind(enum.StrEnum):
     RELEASED = "released"  # put back unfinished on shutdown; gives back the attempt's budget
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """The end of one attempt, guarded by its fencing token (`attempt`).
 
@@ -56,7 +60,7 @@ class Outcome:
     ttl: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Beat:
     """A heartbeat for one running attempt, with the progress it reported since the last."""
 

@@ -5,31 +5,59 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from taskrunner.errors import TaskrunnerError
-from taskrunner.job import JobProgress
+from taskrunner.job import JobProgress, JobRecord
 
 
 class State(SimpleNamespace):
     """Attributes that startup hooks set for tasks to share (a DB pool, an HTTP client)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class JobContext:
     """The job and attempt a task is running for. Read it with `current_job()`."""
 
-    id: str
-    task: str
-    queue: str
-    attempt: int
-    max_attempts: int
-    enqueued_at: datetime
-    state: State
+    record: JobRecord = field(repr=False)
+    state: State = field(repr=False)
     progress: JobProgress | None = field(default=None, repr=False)
     progress_reported: bool = field(default=False, repr=False)
     notify: Callable[[], None] | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"JobContext(id={self.id!r}, task={self.task!r}, attempt={self.attempt})"
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def task(self) -> str:
+        return self.record.task
+
+    @property
+    def queue(self) -> str:
+        return self.record.queue
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number: 1 for the first run."""
+        return self.record.attempt
+
+    @property
+    def max_attempts(self) -> int:
+        return self.record.max_attempts
+
+    @property
+    def key(self) -> str | None:
+        """The job's dedup key, if it was enqueued with one."""
+        return self.record.key
+
+    @property
+    def enqueued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.record.enqueued_at, UTC)
 
     @property
     def retries_left(self) -> int:

@@ -10,7 +10,6 @@ import contextvars
 import functools
 import logging
 import traceback
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
@@ -106,16 +105,7 @@ class Execution:
             args, kwargs = decode_payload(record.payload)
         except SerializationError as exc:
             return self._give_up(JobError("UndecodablePayload", str(exc)))
-        self.context = ctx = JobContext(
-            id=record.id,
-            task=record.task,
-            queue=record.queue,
-            attempt=record.attempt,
-            max_attempts=record.max_attempts,
-            enqueued_at=datetime.fromtimestamp(record.enqueued_at, UTC),
-            state=runner.state,
-            notify=self.worker.progress_reported,
-        )
+        self.context = ctx = JobContext(record, runner.state, notify=self.worker.progress_reported)
         token = _current.set(ctx)
         try:
             value = await self._call(task, args, kwargs)

@@ -71,9 +71,11 @@ class JobProgress:
             return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobRecord:
-    """A job as a backend stores it. Times are seconds since the epoch on the backend's clock.
+    """A job as a backend stores it (read-only by convention; see `taskrunner.backend`).
+
+    Times are seconds since the epoch on the backend's clock.
 
     `payload`, `result`, `error` and `progress` are opaque bytes to the backend; the core
     encodes and decodes them.
