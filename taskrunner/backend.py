@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from taskrunner.job import JobRecord, JobState
 
@@ -90,9 +90,13 @@ class Backend(Protocol):
     async def now(self) -> float:
         """The backend's clock, in seconds since the epoch."""
 
-    async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
+    async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         """Store new jobs atomically. A job whose `key` is held by a stored job is not
-        stored; its slot in the answer holds the id of the job that holds the key."""
+        stored; its slot in the answer holds the id of the job that holds the key.
+
+        `connection` is the caller's own database connection, for backends that can store
+        jobs inside the caller's transaction; others raise ConfigurationError if it is given.
+        """
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float

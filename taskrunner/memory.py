@@ -13,8 +13,10 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
+from taskrunner.errors import ConfigurationError
 from taskrunner.job import FINISHED_STATES, JobRecord, JobState
 
 
@@ -156,7 +158,12 @@ class MemoryBackend:
 
     # -- the protocol ----------------------------------------------------------------------
 
-    async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
+    async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
+        if connection is not None:
+            raise ConfigurationError(
+                "the memory backend cannot enqueue inside a caller's transaction; "
+                "connection= works with the Postgres backend"
+            )
         now = self._clock()
         ids: list[str] = []
         for new in jobs:

@@ -215,14 +215,20 @@ class TaskRunner:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    async def enqueue_many(self, prepared: Iterable[PreparedJob[T]]) -> list[Job[T]]:
-        """Enqueue many prepared calls (`task.prepare(...)`) in one backend round trip."""
+    async def enqueue_many(
+        self, prepared: Iterable[PreparedJob[T]], *, connection: Any = None
+    ) -> list[Job[T]]:
+        """Enqueue many prepared calls (`task.prepare(...)`) in one backend round trip.
+
+        With `connection` (Postgres: an asyncpg connection in an open transaction), the jobs
+        are stored in the caller's transaction: they exist only if it commits.
+        """
         batch = list(prepared)
         if not batch:
             return []
         if not self._connected:
             await self.connect()
-        ids = await self.backend.enqueue([p.new for p in batch])
+        ids = await self.backend.enqueue([p.new for p in batch], connection)
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
 
     async def get_job(self, job_id: str) -> JobInfo:

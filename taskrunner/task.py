@@ -75,6 +75,7 @@ class EnqueueOptions:
     key: str | None = None
     priority: int | None = None
     queue: str | None = None
+    connection: Any = None
 
 
 def make_options(
@@ -85,6 +86,7 @@ def make_options(
     key: str | None,
     priority: int | None,
     queue: str | None,
+    connection: Any = None,
 ) -> EnqueueOptions:
     changes: dict[str, Any] = {}
     if delay is not None and at is not None:
@@ -103,6 +105,8 @@ def make_options(
         changes["priority"] = validation.priority(priority)
     if queue is not None:
         changes["queue"] = validation.queue_name(queue)
+    if connection is not None:
+        changes["connection"] = connection
     return replace(base, **changes)
 
 
@@ -159,7 +163,8 @@ class Task(Generic[P, T]):
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
         """Store a job for a worker to run `fn(*args, **kwargs)`; returns at once."""
-        (job,) = await self.runner.enqueue_many([self.prepare(*args, **kwargs)])
+        prepared = self.prepare(*args, **kwargs)
+        (job,) = await self.runner.enqueue_many([prepared], connection=self._options.connection)
         return job
 
     def options(
@@ -170,11 +175,15 @@ class Task(Generic[P, T]):
         key: str | None = None,
         priority: int | None = None,
         queue: str | None = None,
+        connection: Any = None,
     ) -> Task[P, T]:
         """The same task with per-call options: `delay` (seconds or timedelta) or `at` (an
-        aware datetime), a dedup `key`, a `priority` (lower runs first) or another `queue`."""
+        aware datetime), a dedup `key`, a `priority` (lower runs first), another `queue`, or
+        the caller's database `connection` to enqueue inside its open transaction (Postgres).
+        """
         options = make_options(
-            self._options, delay=delay, at=at, key=key, priority=priority, queue=queue
+            self._options, delay=delay, at=at, key=key, priority=priority, queue=queue,
+            connection=connection,
         )
         return type(self)(self.runner, self.fn, self.settings, options)
 

@@ -41,9 +41,9 @@ class CountingBackend(MemoryBackend):
     def _tick(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
 
-    async def enqueue(self, jobs: Sequence[NewJob]) -> list[str]:
+    async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         self._tick("enqueue")
-        return await super().enqueue(jobs)
+        return await super().enqueue(jobs, connection)
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
         self._tick("get")

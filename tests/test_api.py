@@ -248,6 +248,18 @@ def test_bad_enqueue_options_are_refused() -> None:
         fetch.options(key="a\x00b")
 
 
+async def test_memory_backend_refuses_a_caller_connection() -> None:
+    runner = runner_on()
+
+    @runner.task
+    async def send() -> None:
+        return None
+
+    with pytest.raises(ConfigurationError, match="connection= works with the Postgres"):
+        await send.options(connection=object()).enqueue()
+    assert await runner.stats() == {}
+
+
 async def test_enqueue_many_is_one_round_trip() -> None:
     backend = CountingBackend()
     runner = runner_on(backend)

@@ -1,0 +1,5 @@
+"""`python -m taskrunner ...` is the `taskrunner` command."""
+
+from taskrunner.cli import main
+
+main()
