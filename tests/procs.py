@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,10 +43,7 @@ class WorkerProcess:
 
     async def wait(self, timeout: float = 60.0) -> int:
         """Wait for the process to exit and return its exit code."""
-        with anyio.fail_after(timeout):
-            while self.proc.poll() is None:
-                await anyio.sleep(0.02)
-        return self.proc.returncode
+        return await anyio.to_thread.run_sync(self.proc.wait, timeout)
 
     async def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
         with anyio.fail_after(timeout):
