@@ -46,6 +46,9 @@ def ensure_env(peer: str) -> Path:
 def _uv(*args: str) -> None:
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     env.pop("VIRTUAL_ENV", None)
-    done = subprocess.run(["uv", *args], env=env, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(["uv", *args], env=env, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise EnvFailed("uv is not on PATH; it builds the peers' envs") from None
     if done.returncode != 0:
         raise EnvFailed(f"uv {' '.join(args)}: {done.stderr.strip()}")

@@ -49,8 +49,10 @@ PEERS = (
         backends=frozenset({"redis"}),
         redis_db=2,
         notes={
-            "redis": "pickle payloads; polls the queue every 0.5 s (`poll_delay`), which sets "
-            "its pickup latency; results kept 1 h; up to 5 tries.",
+            "redis": "pickle payloads; polls the queue every 0.5 s (`poll_delay`) and reads at "
+            "most 5 x `max_jobs` job ids per poll, which caps its drain rate (250 jobs per "
+            "0.5 s at concurrency 50) and sets its pickup latency; results kept 1 h; up to 5 "
+            "tries.",
         },
     ),
     LibrarySpec(

@@ -101,7 +101,8 @@ def table(results: Results) -> str:
                 cells: dict[str, Summary | str] = {}
                 for name in names:
                     if name in results.skipped:
-                        cells[name] = "not run"
+                        why = results.skipped[name]
+                        cells[name] = "not installed" if "not installed" in why else "skipped"
                         continue
                     outcomes = results.outcomes.get((workload.name, phase, name), [])
                     cells[name] = summarize(outcomes, figure.key)
