@@ -1,0 +1,85 @@
+"""Waking `wait_finished` callers without polling: Redis pub/sub on one channel.
+
+A waiter sets a short-lived `waiting:<id>` flag before checking the job; the finish script
+publishes the id only when that flag exists, so jobs nobody waits for cost nothing extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+
+from redis.asyncio import Redis
+
+log = logging.getLogger("taskrunner.redis")
+
+
+class FinishedWaiters:
+    """One subscriber task per backend; an event per job id someone waits for."""
+
+    def __init__(self, client: Redis, channel: str) -> None:
+        self._client = client
+        self._channel = channel
+        self._events: dict[str, set[asyncio.Event]] = {}
+        self._subscribed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, timeout: float = 10.0) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._listen(), name="taskrunner-redis-finished")
+        await asyncio.wait_for(self._subscribed.wait(), timeout)
+
+    def add(self, job_id: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._events.setdefault(job_id, set()).add(event)
+        return event
+
+    def remove(self, job_id: str, event: asyncio.Event) -> None:
+        events = self._events.get(job_id)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._events[job_id]
+
+    def _wake(self, job_id: str) -> None:
+        for event in self._events.get(job_id, ()):
+            event.set()
+
+    def _wake_all(self) -> None:
+        for events in self._events.values():
+            for event in events:
+                event.set()
+
+    async def _listen(self) -> None:
+        failures = 0
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._channel)
+                self._subscribed.set()
+                failures = 0
+                self._wake_all()  # messages may have been missed while unsubscribed
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        self._wake(message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._subscribed.clear()
+                failures += 1
+                delay = min(0.1 * 2**failures, 5.0) * random.uniform(0.5, 1.0)
+                log.warning("finished-job subscription lost (%s: %s); resubscribing in %.1fs",
+                            type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None

@@ -1,0 +1,41 @@
+-- ARGV: prefix, then per outcome: id, attempt, kind, data (result or error), delay_us,
+-- ttl_us (negative: keep). Applies each outcome only if its attempt still owns the job.
+-- Returns 1 (applied) or 0 (refused) per outcome.
+local now = now_us()
+local applied = {}
+for b = 2, #ARGV, 6 do
+  local id, attempt, kind, data = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local jk = job_key(id)
+  local job = redis.call('HMGET', jk, 'state', 'attempt', 'queue', 'priority', 'run_at')
+  if job[1] ~= 'running' or job[2] ~= attempt then
+    applied[#applied + 1] = 0
+  else
+    local q, prio = job[3], job[4]
+    redis.call('ZREM', queue_key(q, 'leases'), id)
+    if kind == 'succeeded' then
+      redis.call('HSET', jk, 'result', data)
+      finish_job(id, q, 'succeeded', now, tonumber(ARGV[b + 5]))
+    elseif kind == 'failed' then
+      redis.call('HSET', jk, 'error', data)
+      finish_job(id, q, 'failed', now, tonumber(ARGV[b + 5]))
+    elseif kind == 'cancelled' then
+      finish_job(id, q, 'cancelled', now, tonumber(ARGV[b + 5]))
+    else
+      local run_at = tonumber(job[5])
+      redis.call('HDEL', jk, 'lease_until', 'worker')
+      if kind == 'retry' then
+        run_at = now + tonumber(ARGV[b + 4])
+        redis.call('HSET', jk, 'error', data, 'run_at', run_at)
+      else -- released: the attempt does not count
+        redis.call('HINCRBY', jk, 'max_attempts', 1)
+      end
+      local state = 'queued'
+      if run_at > now then state = 'scheduled' end
+      redis.call('HSET', jk, 'state', state)
+      put_ready(id, q, prio, run_at)
+      if state == 'queued' then wake(q, 1) end
+    end
+    applied[#applied + 1] = 1
+  end
+end
+return applied

@@ -1,0 +1,36 @@
+-- ARGV: prefix, finished_before_us ('' for any), batch, queue, state, offset. Deletes jobs of
+-- one queue in one state, examining at most `batch` of them from rank `offset` on (finished
+-- states) or from the head (waiting states). Returns {deleted, next offset or -1 when done}.
+local now = now_us()
+local before, batch, q, state = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local offset = tonumber(ARGV[6])
+local deleted = 0
+if FINISHED[state] then
+  local done = queue_key(q, 'done:' .. state)
+  local members = redis.call('ZRANGE', done, offset, offset + batch - 1)
+  for _, id in ipairs(members) do
+    local finished_at = tonumber(redis.call('HGET', job_key(id), 'finished_at') or '0')
+    if before == '' or finished_at < tonumber(before) then
+      delete_job(id)
+      redis.call('ZREM', done, id)
+      deleted = deleted + 1
+    end
+  end
+  if #members < batch then return {deleted, -1} end
+  return {deleted, offset + #members - deleted}
+end
+if (state ~= 'queued' and state ~= 'scheduled') or before ~= '' then
+  return {0, -1} -- running jobs are never purged; waiting jobs have no finish time
+end
+local low, high = '-inf', now
+if state == 'scheduled' then low, high = '(' .. string.format('%d', now), '+inf' end
+for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', ready_key(q, prio), low, high,
+                                 'LIMIT', 0, batch - deleted)) do
+    take_ready(id, q, prio)
+    delete_job(id)
+    deleted = deleted + 1
+  end
+  if deleted >= batch then return {deleted, 0} end
+end
+return {deleted, -1}

@@ -1,0 +1,28 @@
+-- ARGV: prefix, batch. Puts back jobs whose lease expired and deletes finished jobs whose
+-- retention ended, at most `batch` of each kind per queue. Returns the ids put back.
+local now = now_us()
+local batch = tonumber(ARGV[2])
+local requeued = {}
+for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
+  local leases = queue_key(q, 'leases')
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, batch)) do
+    redis.call('ZREM', leases, id)
+    local jk = job_key(id)
+    local job = redis.call('HMGET', jk, 'state', 'priority', 'run_at')
+    if job[1] == 'running' then
+      redis.call('HDEL', jk, 'lease_until', 'worker')
+      redis.call('HSET', jk, 'state', 'queued')
+      put_ready(id, q, job[2], tonumber(job[3]))
+      wake(q, 1)
+      requeued[#requeued + 1] = id
+    end
+  end
+  for state, _ in pairs(FINISHED) do
+    local done = queue_key(q, 'done:' .. state)
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', done, '-inf', now, 'LIMIT', 0, batch)) do
+      delete_job(id)
+      redis.call('ZREM', done, id)
+    end
+  end
+end
+return requeued

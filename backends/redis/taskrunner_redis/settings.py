@@ -1,0 +1,40 @@
+"""What a redis:// or rediss:// URL says, beyond what redis-py reads from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from taskrunner.errors import ConfigurationError
+
+DEFAULT_PREFIX = "taskrunner"
+_PREFIX = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """The URL redis-py connects with, and the prefix every key of ours starts with."""
+
+    url: str
+    prefix: str = DEFAULT_PREFIX
+
+
+def parse_url(url: str) -> RedisSettings:
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ConfigurationError(f"the Redis backend takes redis:// or rediss:// URLs, "
+                                 f"not {parts.scheme}://")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = DEFAULT_PREFIX
+    rest = []
+    for name, value in query:
+        if name == "prefix":
+            prefix = value
+        else:
+            rest.append((name, value))
+    if not _PREFIX.fullmatch(prefix):
+        raise ConfigurationError(
+            f"key prefix {prefix!r} is not allowed: use 1 to 64 letters, digits, _ . -"
+        )
+    return RedisSettings(urlunsplit(parts._replace(query=urlencode(rest))), prefix)

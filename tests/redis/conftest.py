@@ -1,0 +1,63 @@
+"""Fixtures for tests against the real Redis at 127.0.0.1:6379 (or TASKRUNNER_TEST_REDIS)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from taskrunner_redis import RedisBackend
+
+REDIS_URL = os.environ.get("TASKRUNNER_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+async def delete_prefix(url: str, prefix: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        batch: list[bytes] = []
+        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                await client.delete(*batch)
+                batch.clear()
+        if batch:
+            await client.delete(*batch)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_available() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
+
+
+@pytest.fixture
+async def redis_prefix(redis_available: None) -> AsyncIterator[str]:
+    """A key prefix of this test's own, deleted afterwards."""
+    prefix = f"trtest-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    await delete_prefix(REDIS_URL, prefix)
+
+
+@pytest.fixture
+def redis_url(redis_prefix: str) -> str:
+    separator = "&" if "?" in REDIS_URL else "?"
+    return f"{REDIS_URL}{separator}prefix={redis_prefix}"
+
+
+@pytest.fixture
+async def redis_backend(redis_url: str) -> AsyncIterator[RedisBackend]:
+    backend = RedisBackend(redis_url)
+    await backend.connect()
+    yield backend
+    await backend.close()
