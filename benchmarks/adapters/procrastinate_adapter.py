@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kit.main import main
@@ -13,6 +14,7 @@ from kit.probe import BODIES
 from kit.protocol import Spec
 from kit.workers import until_stopped
 from procrastinate import App, PsycopgConnector
+from procrastinate.types import JSONDict
 
 UNFINISHED = "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
 HAS_SCHEMA = "SELECT to_regclass('procrastinate_jobs') IS NOT NULL AS present"
@@ -50,11 +52,12 @@ class Procrastinate:
         await self.app.close_async()
 
     async def enqueue(self, task: str, seq: int, delay: float = 0.0) -> None:
-        deferrer = self.app.tasks[task].configure(schedule_in={"seconds": delay} if delay else None)
-        await deferrer.defer_async(seq=seq)
+        at = datetime.now(UTC) + timedelta(seconds=delay) if delay else None
+        await self.app.tasks[task].configure(schedule_at=at).defer_async(seq=seq)
 
     async def enqueue_batch(self, task: str, seqs: range) -> None:
-        await self.app.tasks[task].batch_defer_async(*({"seq": seq} for seq in seqs))
+        calls: list[JSONDict] = [{"seq": seq} for seq in seqs]
+        await self.app.tasks[task].batch_defer_async(*calls)
 
     async def unfinished(self) -> int:
         row = await self.app.connector.execute_query_one_async(UNFINISHED)

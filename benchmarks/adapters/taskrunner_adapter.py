@@ -44,10 +44,13 @@ class Taskrunner:
         return self._runner
 
     def unavailable(self) -> str | None:
+        plugin = PLUGINS.get(self.spec.backend, f"the {self.spec.backend} backend")
         try:
             self.runner  # noqa: B018 - building it loads the backend plugin
         except BackendNotFound:
-            return f"{PLUGINS.get(self.spec.backend, self.spec.backend)} is not installed"
+            return f"{plugin} is not installed"
+        except Exception as error:  # a plugin still being written may fail in any way
+            return f"{plugin} does not load: {type(error).__name__}: {error}"
         return None
 
     async def open(self) -> None:
