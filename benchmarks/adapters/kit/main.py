@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from kit.library import Library, Unsupported
 from kit.protocol import Spec, emit
-from kit.workers import WorkerFailed, serve_forever
+from kit.workers import serve_forever
 from kit.workloads import WORKLOADS, Figures
 
 USAGE = "usage: ADAPTER {check|bench|worker} SPEC_JSON"
@@ -38,7 +38,7 @@ def _bench(lib: Library, spec: Spec) -> dict[str, object]:
         figures = asyncio.run(_run(lib, spec))
     except Unsupported as why:
         return {"figures": {"na": str(why)}}
-    except (WorkerFailed, Exception) as error:
+    except Exception as error:  # reported as this run's error; the session goes on
         traceback.print_exc()
         return {"error": f"{type(error).__name__}: {error}"}
     return {"figures": figures}
