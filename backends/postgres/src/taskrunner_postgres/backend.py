@@ -1,0 +1,359 @@
+"""`PostgresBackend`: the backend protocol over one Postgres schema, with asyncpg.
+
+Every state change is one SQL statement (see the package's `sql/` folder), every time is
+the server's `now()`, and batches travel as arrays. Errors of the database or the network
+are raised as `BackendError` (the worker retries them); the caller's own connection, given
+for a transactional enqueue, raises asyncpg's errors untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import asyncpg
+
+from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome
+from taskrunner.errors import BackendError, ConfigurationError
+from taskrunner.job import JobRecord, JobState
+from taskrunner.plugins import redact
+from taskrunner_postgres.config import PostgresSettings, parse_url
+from taskrunner_postgres.listener import Listener
+from taskrunner_postgres.migrations import apply_migrations, pending_migrations
+from taskrunner_postgres.records import (
+    STATES,
+    enqueue_arguments,
+    finish_arguments,
+    job_record,
+)
+from taskrunner_postgres.sql import Queries
+
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+KEY_RACE_ROUNDS = 5
+
+
+def canonical_id(job_id: str) -> str | None:
+    """The id as Postgres prints it, or None if it is not a UUID (so no job has it)."""
+    try:
+        return str(uuid.UUID(job_id))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+class PostgresBackend:
+    """Jobs in a Postgres table, claimed with `FOR UPDATE SKIP LOCKED`.
+
+    `url` is a `postgresql://` URL; its query string may set `schema`, `migrate`, `pool_min`
+    and `pool_max` (see `PostgresSettings`) besides asyncpg's own parameters such as
+    `sslmode=verify-full&sslrootcert=/path/ca.pem`. `settings` gives defaults the URL
+    overrides.
+    """
+
+    def __init__(self, url: str, *, settings: PostgresSettings | None = None) -> None:
+        self.url = url
+        self._dsn, self.settings = parse_url(url, settings)
+        self._queries = Queries.load(self.settings)
+        self._pool: asyncpg.Pool | None = None
+        self._listener = Listener(self._dsn, url, self.settings, self._queries)
+        given = {name for name, _ in parse_qsl(urlsplit(url).query)}
+        self._server_settings = {"jit": "off"}
+        if "application_name" not in given:
+            self._server_settings["application_name"] = "taskrunner"
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend({redact(self.url)!r}, schema={self.settings.schema!r})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the pool and apply pending migrations (unless `migrate` is off, in which
+        case a schema that lacks migrations is an error)."""
+        if self._pool is not None:
+            return
+        try:
+            pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=self.settings.pool_min,
+                max_size=self.settings.pool_max,
+                timeout=self.settings.connect_timeout,
+                server_settings=self._server_settings,
+            )
+        except DATABASE_ERRORS as exc:
+            raise self._error("connecting", exc) from exc
+        try:
+            async with pool.acquire() as conn:
+                await self._prepare_schema(conn)
+        except BaseException:
+            pool.terminate()
+            raise
+        self._pool = pool
+
+    async def _prepare_schema(self, conn: Connection) -> None:
+        try:
+            if self.settings.migrate:
+                await apply_migrations(conn, self._queries, self.settings)
+                return
+            missing = await pending_migrations(conn, self._queries, self.settings)
+        except DATABASE_ERRORS as exc:
+            raise self._error("migrating the schema", exc) from exc
+        if missing:
+            names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
+            raise ConfigurationError(
+                f"schema {self.settings.schema!r} at {redact(self.url)} lacks migrations "
+                f"({names}); run `taskrunner migrate --url ...` or leave migrate on"
+            )
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations now; answers their names (empty: already up to date)."""
+        try:
+            conn = await asyncpg.connect(
+                self._dsn,
+                timeout=self.settings.connect_timeout,
+                server_settings=self._server_settings,
+            )
+        except DATABASE_ERRORS as exc:
+            raise self._error("connecting", exc) from exc
+        try:
+            applied = await apply_migrations(conn, self._queries, self.settings)
+        except DATABASE_ERRORS as exc:
+            raise self._error("migrating the schema", exc) from exc
+        finally:
+            await conn.close()
+        return [f"{m.version:04d}_{m.name}" for m in applied]
+
+    async def close(self) -> None:
+        """Stop listening and close the pool."""
+        await self._listener.close()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 10.0)
+            except (TimeoutError, *DATABASE_ERRORS):
+                pool.terminate()
+
+    # -- running statements ----------------------------------------------------------------
+
+    def _error(self, what: str, exc: BaseException) -> BackendError:
+        return BackendError(
+            f"Postgres at {redact(self.url)}: {what} failed ({type(exc).__name__}: {exc})"
+        )
+
+    def _require_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise ConfigurationError("the Postgres backend is not connected; call connect()")
+        return self._pool
+
+    async def _fetch(self, what: str, query: str, *args: Any) -> list[Any]:
+        pool = self._require_pool()
+        try:
+            return await pool.fetch(query, *args)
+        except DATABASE_ERRORS as exc:
+            raise self._error(what, exc) from exc
+
+    async def _fetchval(self, what: str, query: str, *args: Any) -> Any:
+        pool = self._require_pool()
+        try:
+            return await pool.fetchval(query, *args)
+        except DATABASE_ERRORS as exc:
+            raise self._error(what, exc) from exc
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    async def now(self) -> float:
+        value: float = await self._fetchval("reading the clock", self._queries.now)
+        return value
+
+    async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
+        if not jobs:
+            return []
+        if connection is not None:
+            if not isinstance(connection, asyncpg.Connection | asyncpg.pool.PoolConnectionProxy):
+                raise ConfigurationError(
+                    "connection= takes an asyncpg connection (or one acquired from an "
+                    f"asyncpg pool), got {type(connection).__name__}"
+                )
+            return await self._enqueue_on(connection, jobs)
+        pool = self._require_pool()
+        try:
+            return await self._enqueue_on(pool, jobs)
+        except DATABASE_ERRORS as exc:
+            raise self._error("enqueueing", exc) from exc
+
+    async def _enqueue_on(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
+        if all(job.key is None for job in jobs):
+            await target.execute(self._queries.enqueue, *enqueue_arguments(jobs, keyed=False))
+            return [job.id for job in jobs]
+        rows = await target.fetch(self._queries.enqueue_keyed, *enqueue_arguments(jobs, True))
+        ids: list[str | None] = [row[0] for row in rows]
+        for _ in range(KEY_RACE_ROUNDS):
+            # a key holder committed (or was deleted) while the statement ran: ask again
+            missing = [i for i, job_id in enumerate(ids) if job_id is None]
+            if not missing:
+                break
+            again = [jobs[i] for i in missing]
+            rows = await target.fetch(self._queries.enqueue_keyed, *enqueue_arguments(again, True))
+            for i, row in zip(missing, rows, strict=True):
+                ids[i] = row[0]
+        if any(job_id is None for job_id in ids):
+            raise BackendError("enqueue: a dedup key kept changing hands; try again")
+        return [job_id for job_id in ids if job_id is not None]
+
+    async def claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease: float
+    ) -> list[JobRecord]:
+        if limit <= 0 or not queues:
+            return []
+        rows = await self._fetch(
+            "claiming jobs", self._queries.claim, list(queues), limit, worker, float(lease)
+        )
+        return [job_record(row) for row in rows]
+
+    async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
+        if not beats:
+            return []
+        rows = await self._fetch(
+            "renewing leases",
+            self._queries.heartbeat,
+            [b.job_id for b in beats],
+            [b.attempt for b in beats],
+            [b.progress for b in beats],
+            float(lease),
+        )
+        return [
+            LeaseStatus.LOST
+            if row[0] is None
+            else LeaseStatus.CANCEL
+            if row[0]
+            else LeaseStatus.HELD
+            for row in rows
+        ]
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        if not outcomes:
+            return []
+        rows = await self._fetch(
+            "reporting outcomes", self._queries.finish, *finish_arguments(outcomes)
+        )
+        applied = {row[0] for row in rows}
+        return [position in applied for position in range(1, len(outcomes) + 1)]
+
+    async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
+        wanted = [canonical_id(job_id) for job_id in ids]
+        valid = [job_id for job_id in wanted if job_id is not None]
+        if not valid:
+            return [None] * len(ids)
+        rows = await self._fetch("reading jobs", self._queries.get, valid)
+        found = {row[0]: job_record(row) for row in rows}
+        return [None if job_id is None else found.get(job_id) for job_id in wanted]
+
+    async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
+        wanted = [canonical_id(job_id) for job_id in ids]
+        valid = [job_id for job_id in wanted if job_id is not None]
+        if not valid:
+            return [None] * len(ids)
+        rows = await self._fetch(
+            "cancelling jobs", self._queries.cancel, valid, None if ttl is None else float(ttl)
+        )
+        states = {row[0]: STATES[row[1]] for row in rows}
+        return [None if job_id is None else states.get(job_id) for job_id in wanted]
+
+    async def retry(self, ids: Sequence[str]) -> list[bool]:
+        wanted = [canonical_id(job_id) for job_id in ids]
+        valid = [job_id for job_id in wanted if job_id is not None]
+        if not valid:
+            return [False] * len(ids)
+        rows = await self._fetch("retrying jobs", self._queries.retry, valid)
+        retried = {row[0] for row in rows}
+        return [job_id in retried for job_id in wanted]
+
+    async def reclaim(self) -> list[str]:
+        settings = self.settings
+        rows = await self._fetch(
+            "reclaiming expired leases", self._queries.reclaim, settings.reclaim_batch
+        )
+        for _ in range(settings.prune_rounds):
+            pruned = await self._fetchval(
+                "pruning expired jobs", self._queries.prune, settings.prune_batch
+            )
+            if pruned < settings.prune_batch:
+                break
+        return [row[0] for row in rows]
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        listener = self._listener
+        await listener.start()
+        woken = listener.watch_queues(queues)
+        try:
+            due = await self._fetchval(
+                "checking for due jobs", self._queries.next_due, list(queues)
+            )
+            if due is not None and due <= 0:
+                return
+            limit = timeout if due is None else min(timeout, due)
+            if not listener.healthy:
+                limit = min(limit, self.settings.poll)
+            await asyncio.wait({woken}, timeout=max(limit, 0.0))
+        finally:
+            listener.unwatch_queues(woken)
+
+    async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
+        canonical = canonical_id(job_id)
+        if canonical is None:
+            return None
+        listener = self._listener
+        await listener.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            woken = await listener.watch_finished(canonical)
+            try:
+                (record,) = await self.get([canonical])
+                if record is None:
+                    return None
+                if record.state.finished:
+                    return record
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                limit = remaining if listener.healthy else min(remaining, self.settings.poll)
+                await asyncio.wait({woken}, timeout=limit)
+            finally:
+                listener.unwatch_finished(canonical, woken)
+
+    async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
+        rows = await self._fetch(
+            "counting jobs", self._queries.stats, None if queues is None else list(queues)
+        )
+        counts: dict[str, dict[JobState, int]] = {
+            queue: dict.fromkeys(JobState, 0) for queue in queues or ()
+        }
+        for queue, state, count in rows:
+            counts.setdefault(queue, dict.fromkeys(JobState, 0))[STATES[state]] = count
+        return counts
+
+    async def purge(
+        self,
+        states: Sequence[JobState],
+        finished_before: float | None = None,
+        queue: str | None = None,
+    ) -> int:
+        wanted = [JobState(state).value for state in states if state is not JobState.RUNNING]
+        if not wanted:
+            return 0
+        deleted: int = await self._fetchval(
+            "purging jobs",
+            self._queries.purge,
+            wanted,
+            None if finished_before is None else float(finished_before),
+            queue,
+        )
+        return deleted
+
+
+if TYPE_CHECKING:
+    from taskrunner_postgres.migrations import Connection
+
+    _conforms: type[Backend] = PostgresBackend

@@ -1,0 +1,208 @@
+"""Wake-ups by LISTEN/NOTIFY on one dedicated connection, re-established when it drops.
+
+Two channels per schema: `<schema>.queued` carries the name of a queue where a job may have
+become due, `<schema>.finished` the id of a job that just finished. The finished channel is
+only listened to while someone waits for a job, so workers are not sent every finished id.
+
+While the connection is down, `healthy` is False and callers fall back to polling; every
+waiter is woken when the connection is lost or comes back, since notifications sent in
+between are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+
+from taskrunner.plugins import redact
+from taskrunner_postgres.config import PostgresSettings
+from taskrunner_postgres.sql import Queries
+
+log = logging.getLogger("taskrunner.postgres")
+
+HEALTH_INTERVAL = 10.0  # seconds between pings of an idle listening connection
+FINISHED_LINGER = 30.0  # keep listening for finished jobs this long after the last waiter
+
+
+class Listener:
+    """The LISTEN connection of one backend, and the futures of those waiting on it."""
+
+    def __init__(self, dsn: str, url: str, settings: PostgresSettings, queries: Queries) -> None:
+        self._dsn = dsn
+        self._url = url
+        self._settings = settings
+        self._queries = queries
+        self._queue_waiters: dict[asyncio.Future[None], frozenset[str]] = {}
+        self._finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._ready = asyncio.Event()
+        self._tried = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._listening_finished = False
+        self._finish_idle_since: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def healthy(self) -> bool:
+        """True while the connection is up and listening."""
+        return self._ready.is_set()
+
+    async def start(self) -> None:
+        """Start listening (once); returns after the first connection attempt ended."""
+        if self._task is None and not self._closed:
+            self._task = asyncio.create_task(self._supervise(), name="taskrunner-pg-listener")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._tried.wait(), self._settings.connect_timeout)
+
+    async def close(self) -> None:
+        """Stop listening and close the connection."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._wake_all()
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def watch_queues(self, queues: Iterable[str]) -> asyncio.Future[None]:
+        """A future resolved when a job may have become due on one of `queues`."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue_waiters[future] = frozenset(queues)
+        return future
+
+    def unwatch_queues(self, future: asyncio.Future[None]) -> None:
+        self._queue_waiters.pop(future, None)
+
+    async def watch_finished(self, job_id: str) -> asyncio.Future[None]:
+        """A future resolved when the job may have finished. Once this returns, a finish
+        that commits is notified (if the connection is healthy): check the row after."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._finish_waiters.setdefault(job_id, []).append(future)
+        self._finish_idle_since = None
+        if not self._listening_finished:
+            async with self._lock:
+                await self._listen_finished()
+        return future
+
+    def unwatch_finished(self, job_id: str, future: asyncio.Future[None]) -> None:
+        waiters = self._finish_waiters.get(job_id)
+        if waiters is not None:
+            with contextlib.suppress(ValueError):
+                waiters.remove(future)
+            if not waiters:
+                del self._finish_waiters[job_id]
+        if not self._finish_waiters:
+            self._finish_idle_since = asyncio.get_running_loop().time()
+
+    # -- notifications -----------------------------------------------------------------------
+
+    def _on_queued(self, conn: Any, pid: int, channel: str, payload: object) -> None:
+        for future, queues in list(self._queue_waiters.items()):
+            if payload in queues and not future.done():
+                future.set_result(None)
+
+    def _on_finished(self, conn: Any, pid: int, channel: str, payload: object) -> None:
+        for future in self._finish_waiters.get(str(payload), ()):
+            if not future.done():
+                future.set_result(None)
+
+    def _wake_all(self) -> None:
+        futures = list(self._queue_waiters)
+        futures += [f for waiters in self._finish_waiters.values() for f in waiters]
+        for future in futures:
+            if not future.done():
+                future.set_result(None)
+
+    # -- the connection ----------------------------------------------------------------------
+
+    async def _listen_finished(self) -> None:
+        conn = self._conn
+        if conn is None or self._listening_finished or not self._ready.is_set():
+            return
+        try:
+            await conn.add_listener(self._settings.finished_channel, self._on_finished)
+            self._listening_finished = True
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning("listening for finished jobs failed (%s); polling", type(exc).__name__)
+            self._lost.set()
+
+    async def _unlisten_finished_if_idle(self) -> None:
+        idle_since, conn = self._finish_idle_since, self._conn
+        loop_time = asyncio.get_running_loop().time()
+        if (
+            conn is not None
+            and self._listening_finished
+            and not self._finish_waiters
+            and idle_since is not None
+            and loop_time - idle_since >= FINISHED_LINGER
+        ):
+            await conn.remove_listener(self._settings.finished_channel, self._on_finished)
+            self._listening_finished = False
+
+    async def _supervise(self) -> None:
+        failures = 0
+        while not self._closed:
+            try:
+                await self._connect()
+                failures = 0
+                await self._watch_health()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning(
+                    "LISTEN connection to %s failed (%s: %s); polling until it is back",
+                    redact(self._url),
+                    type(exc).__name__,
+                    exc,
+                )
+            finally:
+                await self._disconnect()
+                self._tried.set()
+            delay = min(0.05 * 2 ** min(failures, 8), 5.0) * (0.5 + secrets.randbelow(500) / 1000)
+            await asyncio.sleep(delay)
+
+    async def _connect(self) -> None:
+        self._lost.clear()
+        conn = await asyncpg.connect(self._dsn, timeout=self._settings.connect_timeout)
+        self._conn = conn
+        conn.add_termination_listener(lambda _conn: self._lost.set())
+        async with self._lock:
+            await conn.add_listener(self._settings.queued_channel, self._on_queued)
+            self._ready.set()
+            if self._finish_waiters:
+                await self._listen_finished()
+        self._tried.set()
+        self._wake_all()  # what was notified while we were away is lost: re-check
+
+    async def _watch_health(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        while not self._lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), HEALTH_INTERVAL)
+            if self._lost.is_set() or conn.is_closed():
+                return
+            async with self._lock:
+                await conn.fetchval(self._queries.ping, timeout=HEALTH_INTERVAL)
+                await self._unlisten_finished_if_idle()
+
+    async def _disconnect(self) -> None:
+        was_ready = self._ready.is_set()
+        self._ready.clear()
+        self._listening_finished = False
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+        if was_ready:
+            self._wake_all()  # waiters switch to polling

@@ -1,0 +1,65 @@
+"""The backend's SQL, read from the package's `.sql` files and bound to one schema.
+
+The files name the schema as `{schema}`, the NOTIFY channels as `{queued_channel}` and
+`{finished_channel}`, and the columns of a job record as `{record}` (the text of
+`sql/record.sql`). Only these validated names are ever put into SQL text; every value
+travels as a query parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from taskrunner_postgres.config import PostgresSettings
+
+PACKAGE = "taskrunner_postgres"
+
+
+@cache
+def read_resource(folder: str, name: str) -> str:
+    """The text of a file shipped in the package (`sql/claim.sql`, `migrations/...`)."""
+    return (files(PACKAGE) / folder / name).read_text(encoding="utf-8")
+
+
+def render(text: str, settings: PostgresSettings) -> str:
+    """Put the schema, channel names and record columns into a SQL file's text."""
+    return (
+        text.replace("{record}", read_resource("sql", "record.sql").strip())
+        .replace("{schema}", f'"{settings.schema}"')
+        .replace("{queued_channel}", settings.queued_channel)
+        .replace("{finished_channel}", settings.finished_channel)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """Every statement the backend runs, rendered for one schema."""
+
+    enqueue: str
+    enqueue_keyed: str
+    claim: str
+    heartbeat: str
+    finish: str
+    get: str
+    cancel: str
+    retry: str
+    reclaim: str
+    prune: str
+    next_due: str
+    stats: str
+    purge: str
+    now: str
+    ping: str
+    migrations_lock: str
+    migrations_create: str
+    migrations_exists: str
+    migrations_applied: str
+    migrations_record: str
+
+    @classmethod
+    def load(cls, settings: PostgresSettings) -> Queries:
+        """Read and render every statement for `settings.schema`."""
+        texts = {name: read_resource("sql", f"{name}.sql") for name in cls.__dataclass_fields__}
+        return cls(**{name: render(text, settings) for name, text in texts.items()})

@@ -1,0 +1,21 @@
+-- Store a batch of jobs that carry no dedup key, and wake the workers of their queues.
+-- $1 ids, $2 tasks, $3 queues, $4 payloads, $5 priorities, $6 max attempts,
+-- $7 delays in seconds, $8 due times in epoch seconds (NULL: now + delay).
+WITH input AS (
+    SELECT t.*,
+           CASE WHEN t.at IS NULL THEN now() + make_interval(secs => t.delay)
+                ELSE to_timestamp(t.at) END AS due
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::smallint[],
+                $6::integer[], $7::float8[], $8::float8[])
+         WITH ORDINALITY AS t(id, task, queue, payload, priority, max_attempts, delay, at, ord)
+),
+inserted AS (
+    INSERT INTO {schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, payload)
+    SELECT id, task, queue, CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' END,
+           priority, due, max_attempts, payload
+    FROM input
+    ORDER BY ord
+    RETURNING queue
+)
+SELECT pg_notify('{queued_channel}', q.queue)
+FROM (SELECT DISTINCT queue FROM inserted) AS q;

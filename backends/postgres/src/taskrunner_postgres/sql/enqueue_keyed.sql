@@ -1,0 +1,35 @@
+-- Store a batch of jobs some of which carry a dedup key. A job whose key is held by a stored
+-- job (or by an earlier job of the batch) is not stored. Wakes the workers of the queues.
+-- $1..$8 as in enqueue.sql, $9 keys (NULL: none).
+-- Answers, per job in order, the id of the job holding its slot: its own id when stored,
+-- the key holder's otherwise, NULL if the holder is not visible to this statement yet.
+WITH input AS (
+    SELECT t.*,
+           CASE WHEN t.at IS NULL THEN now() + make_interval(secs => t.delay)
+                ELSE to_timestamp(t.at) END AS due
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::smallint[],
+                $6::integer[], $7::float8[], $8::float8[], $9::text[])
+         WITH ORDINALITY AS t(id, task, queue, payload, priority, max_attempts, delay, at, key,
+                              ord)
+),
+inserted AS (
+    INSERT INTO {schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, payload,
+                               key)
+    SELECT id, task, queue, CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' END,
+           priority, due, max_attempts, payload, key
+    FROM input
+    ORDER BY ord
+    ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
+    RETURNING id, key, queue
+),
+woken AS (
+    SELECT count(pg_notify('{queued_channel}', q.queue)) AS queues
+    FROM (SELECT DISTINCT queue FROM inserted) AS q
+)
+SELECT COALESCE(mine.id, batch.id, held.id)::text
+FROM input AS i
+CROSS JOIN woken
+LEFT JOIN inserted AS mine ON mine.id = i.id
+LEFT JOIN inserted AS batch ON mine.id IS NULL AND batch.key = i.key
+LEFT JOIN {schema}.jobs AS held ON mine.id IS NULL AND batch.id IS NULL AND held.key = i.key
+ORDER BY i.ord;

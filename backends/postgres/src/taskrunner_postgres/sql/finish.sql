@@ -1,0 +1,34 @@
+-- Apply the outcomes of attempts that still own their job (the attempt is the fencing
+-- token). $1 ids, $2 attempts, $3 kinds (succeeded, failed, cancelled, retry, released),
+-- $4 results, $5 errors, $6 retry delays in seconds, $7 retention in seconds (NULL: until
+-- purged). Wakes waiters of finished jobs and workers of queues that got a job back.
+-- Answers the positions (from 1) of the outcomes applied.
+WITH outcomes AS (
+    SELECT o.*, o.kind IN ('succeeded', 'failed', 'cancelled') AS ends
+    FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::bytea[], $5::bytea[],
+                $6::float8[], $7::float8[])
+         WITH ORDINALITY AS o(id, attempt, kind, result, error, delay, ttl, ord)
+),
+applied AS (
+    UPDATE {schema}.jobs AS j
+    SET state = CASE WHEN o.ends THEN o.kind
+                     WHEN o.kind = 'retry' AND o.delay > 0 THEN 'scheduled'
+                     ELSE 'queued' END,
+        result = CASE WHEN o.kind = 'succeeded' THEN o.result ELSE j.result END,
+        error = CASE WHEN o.kind IN ('failed', 'retry') THEN o.error ELSE j.error END,
+        run_at = CASE WHEN o.kind = 'retry' THEN now() + make_interval(secs => o.delay)
+                      ELSE j.run_at END,
+        max_attempts = j.max_attempts + (o.kind = 'released')::integer,
+        finished_at = CASE WHEN o.ends THEN now() END,
+        expires_at = CASE WHEN o.ends THEN now() + make_interval(secs => o.ttl) END,
+        worker = CASE WHEN o.ends THEN j.worker END,
+        seq = CASE WHEN o.ends THEN j.seq ELSE nextval('{schema}.job_seq') END,
+        lease_until = NULL
+    FROM outcomes AS o
+    WHERE j.id = o.id AND j.attempt = o.attempt AND j.state = 'running'
+    RETURNING o.ord, o.ends, j.id, j.queue
+)
+SELECT a.ord,
+       pg_notify(CASE WHEN a.ends THEN '{finished_channel}' ELSE '{queued_channel}' END,
+                 CASE WHEN a.ends THEN a.id::text ELSE a.queue END)
+FROM applied AS a;

@@ -1,0 +1,16 @@
+-- Seconds until the earliest job of the queues $1 is due (0 or less: one is due now), or
+-- NULL when none is waiting.
+SELECT date_part('epoch', min(d.due) - now())
+FROM unnest($1::text[]) AS q(name)
+CROSS JOIN LATERAL (
+    SELECT now() AS due
+    WHERE EXISTS (
+        SELECT 1 FROM {schema}.jobs AS j WHERE j.state = 'queued' AND j.queue = q.name
+    )
+    UNION ALL
+    (SELECT j.run_at
+     FROM {schema}.jobs AS j
+     WHERE j.state = 'scheduled' AND j.queue = q.name
+     ORDER BY j.run_at
+     LIMIT 1)
+) AS d;

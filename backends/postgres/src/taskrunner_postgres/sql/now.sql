@@ -1,0 +1,2 @@
+-- The server's clock, in seconds since the epoch.
+SELECT date_part('epoch', now());

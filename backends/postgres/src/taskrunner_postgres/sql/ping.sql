@@ -1,0 +1,2 @@
+-- A round trip that proves a connection is alive.
+SELECT 1;

@@ -1,0 +1,21 @@
+"""The core's backend conformance suite, on Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from taskrunner.testing import BackendConformance
+from taskrunner_postgres import PostgresBackend
+
+
+class TestPostgresBackend(BackendConformance):
+    @pytest.fixture
+    async def backend(self, pg_url: str) -> AsyncIterator[PostgresBackend]:
+        backend = PostgresBackend(pg_url)
+        await backend.connect()
+        try:
+            yield backend
+        finally:
+            await backend.close()
