@@ -1,12 +1,13 @@
 -- Seconds until the earliest job of the queues $1 is due (0 or less: one is due now), or
--- NULL when none is waiting.
+-- NULL when none is waiting. Both branches read one entry of a partial index.
 SELECT date_part('epoch', min(d.due) - now())
 FROM unnest($1::text[]) AS q(name)
 CROSS JOIN LATERAL (
-    SELECT now() AS due
-    WHERE EXISTS (
-        SELECT 1 FROM {schema}.jobs AS j WHERE j.state = 'queued' AND j.queue = q.name
-    )
+    (SELECT now() AS due
+     FROM {schema}.jobs AS j
+     WHERE j.state = 'queued' AND j.queue = q.name
+     ORDER BY j.priority, j.run_at, j.seq
+     LIMIT 1)
     UNION ALL
     (SELECT j.run_at
      FROM {schema}.jobs AS j

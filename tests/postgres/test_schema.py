@@ -1,0 +1,100 @@
+"""Migrations: they yield the declared schema, run once when workers start together, and
+`migrate=false` refuses a schema that lacks them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from taskrunner_postgres import PostgresBackend
+from taskrunner_postgres.migrations import known_migrations
+
+from taskrunner.errors import ConfigurationError
+
+# the schema the migrations must produce: column -> (type, nullable)
+COLUMNS = {
+    "id": ("uuid", False),
+    "task": ("text", False),
+    "queue": ("text", False),
+    "state": ("text", False),
+    "priority": ("smallint", False),
+    "run_at": ("timestamp with time zone", False),
+    "seq": ("bigint", False),
+    "attempt": ("integer", False),
+    "max_attempts": ("integer", False),
+    "key": ("text", True),
+    "enqueued_at": ("timestamp with time zone", False),
+    "started_at": ("timestamp with time zone", True),
+    "finished_at": ("timestamp with time zone", True),
+    "lease_until": ("timestamp with time zone", True),
+    "expires_at": ("timestamp with time zone", True),
+    "worker": ("text", True),
+    "cancel_requested": ("boolean", False),
+    "payload": ("bytea", False),
+    "progress": ("bytea", True),
+    "result": ("bytea", True),
+    "error": ("bytea", True),
+}
+# index -> its definition after "ON <schema>.jobs USING btree "
+INDEXES = {
+    "jobs_pkey": "(id)",
+    "jobs_queued_idx": "(queue, priority, run_at, seq) WHERE (state = 'queued'::text)",
+    "jobs_scheduled_idx": "(queue, run_at) WHERE (state = 'scheduled'::text)",
+    "jobs_running_idx": "(lease_until) WHERE (state = 'running'::text)",
+    "jobs_expiring_idx": "(expires_at) WHERE (expires_at IS NOT NULL)",
+    "jobs_key_idx": "(key) WHERE (key IS NOT NULL)",
+}
+
+
+async def test_migrations_yield_the_declared_schema(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    columns = await admin.fetch(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_schema = $1 AND table_name = 'jobs'",
+        schema,
+    )
+    assert {c["column_name"]: (c["data_type"], c["is_nullable"] == "YES") for c in columns} == (
+        COLUMNS
+    )
+    indexes = await admin.fetch(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs'",
+        schema,
+    )
+    found = {i["indexname"]: i["indexdef"].split(" USING btree ", 1)[1] for i in indexes}
+    assert found == INDEXES
+    unique = {i["indexname"] for i in indexes if i["indexdef"].startswith("CREATE UNIQUE")}
+    assert unique == {"jobs_pkey", "jobs_key_idx"}
+    versions = await admin.fetch(f'SELECT version, name FROM "{schema}".migrations ORDER BY 1')
+    assert [(v["version"], v["name"]) for v in versions] == [
+        (m.version, m.name) for m in known_migrations()
+    ]
+
+
+async def test_workers_starting_together_migrate_once(
+    pg_url: str, admin: asyncpg.Connection, schema: str
+) -> None:
+    backends = [PostgresBackend(pg_url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(b.connect() for b in backends))
+        assert await PostgresBackend(pg_url).migrate() == []  # nothing left to apply
+    finally:
+        await asyncio.gather(*(b.close() for b in backends))
+    count = await admin.fetchval(f'SELECT count(*) FROM "{schema}".migrations')
+    assert count == len(known_migrations())
+
+
+async def test_migrate_applies_pending_migrations_by_name(pg_url: str) -> None:
+    assert await PostgresBackend(pg_url).migrate() == [
+        f"{m.version:04d}_{m.name}" for m in known_migrations()
+    ]
+
+
+async def test_migrate_off_refuses_an_unmigrated_schema(pg_url: str) -> None:
+    backend = PostgresBackend(pg_url + "&migrate=false")
+    with pytest.raises(ConfigurationError, match=r"lacks migrations.*taskrunner migrate"):
+        await backend.connect()
+    await PostgresBackend(pg_url).migrate()
+    await backend.connect()
+    await backend.close()
