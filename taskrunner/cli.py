@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from taskrunner.errors import TaskrunnerError
-from taskrunner.plugins import redact
+from taskrunner.plugins import load_backend, redact, scheme_of
 from taskrunner.runner import TaskRunner
 
 app = typer.Typer(
@@ -151,6 +151,44 @@ async def _run_worker(runner: TaskRunner, settings: object) -> int:
     finally:
         await runner.close()
     return worker.counters.released
+
+
+@app.command()
+def migrate(
+    app_path: Annotated[
+        str | None,
+        typer.Argument(metavar="[APP]", help="module.path:runner whose backend to migrate."),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Backend URL (default: the app's, else TASKRUNNER_URL).")
+    ] = None,
+) -> None:
+    """Apply the backend's pending schema migrations (run it in a release step)."""
+    if app_path is not None:
+        runner = load_runner(app_path, url)
+        backend, target = runner.backend, runner.url
+    else:
+        target = url or os.environ.get("TASKRUNNER_URL") or ""
+        if not target:
+            raise fail("no backend URL: pass --url postgresql://... or set TASKRUNNER_URL")
+        try:
+            backend = load_backend(target)
+        except TaskrunnerError as exc:
+            raise fail(str(exc)) from None
+    apply = getattr(backend, "migrate", None)
+    if apply is None:
+        typer.echo(f"the {scheme_of(target)}:// backend needs no migrations; nothing to do")
+        return
+    try:
+        applied = asyncio.run(apply())
+    except TaskrunnerError as exc:
+        raise fail(str(exc), 1) from None
+    except OSError as exc:
+        raise fail(f"cannot reach the backend at {redact(target)}: {exc}", 1) from None
+    for name in applied:
+        typer.echo(f"applied migration {name}")
+    if not applied:
+        typer.echo(f"{redact(target)}: schema already up to date")
 
 
 def main() -> None:
