@@ -55,7 +55,10 @@ def load_runner(path: str, url: str | None) -> TaskRunner:
     if not isinstance(runner, TaskRunner):
         raise fail(f"{path} is a {type(runner).__name__}, not a TaskRunner")
     if url and runner.url != url:
-        runner.use_url(url)
+        try:
+            runner.use_url(url)
+        except TaskrunnerError as exc:
+            raise fail(str(exc)) from None
     return runner
 
 

@@ -10,6 +10,7 @@ import contextvars
 import functools
 import logging
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
@@ -18,7 +19,7 @@ from taskrunner.backend import Beat, Outcome, OutcomeKind
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import SerializationError, TaskrunnerError
 from taskrunner.job import JobError, JobRecord
-from taskrunner.retry import Retry
+from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
 from taskrunner.serialization import decode_payload, encode_result
 from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
 
@@ -40,10 +41,15 @@ def error_of(exc: BaseException) -> JobError:
     name = cls.__qualname__
     if cls.__module__ != "builtins":
         name = f"{cls.__module__}.{name}"
-    text = "".join(traceback.format_exception(exc))
+    try:
+        message = str(exc)
+        text = "".join(traceback.format_exception(exc))
+    except Exception as broken:  # an exception whose __str__ itself fails
+        message = f"<str() of the exception failed: {type(broken).__name__}>"
+        text = ""
     if len(text) > TRACEBACK_LIMIT:
         text = "...\n" + text[-TRACEBACK_LIMIT:]
-    return JobError(name, str(exc), text)
+    return JobError(name, message, text)
 
 
 class Execution:
@@ -77,6 +83,9 @@ class Execution:
         outcome: Outcome | None = None
         try:
             outcome = await self._attempt()
+        except Exception as exc:  # a bug of ours: never leave the job running unreported
+            log.exception("job %s: the worker failed to run it", self.record.id)
+            outcome = self._give_up(error_of(exc))
         finally:
             self.worker.finished(self, outcome)
 
@@ -196,7 +205,7 @@ class Execution:
         if not retryable or record.attempt >= record.max_attempts:
             return self._give_up(error)
         if delay is None:
-            delay = (settings.backoff or self.worker.runner.backoff)(record.attempt)
+            delay = self._backoff(settings.backoff or self.worker.runner.backoff)
         self.worker.counters.retried += 1
         log.info(
             "job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1fs",
@@ -211,6 +220,30 @@ class Execution:
         return Outcome(
             record.id, record.attempt, OutcomeKind.RETRY, error=error.encode(), delay=delay
         )
+
+    def _backoff(self, backoff: Callable[[int], float]) -> float:
+        """The backoff's delay for this attempt; the default one's if it misbehaves."""
+        attempt = self.record.attempt
+        try:
+            delay = backoff(attempt)
+            if (
+                isinstance(delay, int | float)
+                and not isinstance(delay, bool)
+                and 0 <= delay <= MAX_SECONDS
+            ):
+                return float(delay)
+            problem = f"returned {delay!r}"
+        except Exception as exc:
+            problem = f"raised {type(exc).__name__}: {exc}"
+        log.error(
+            "job %s: the backoff for attempt %d %s (expected seconds from 0 to %d); "
+            "using the default backoff",
+            self.record.id,
+            attempt,
+            problem,
+            MAX_SECONDS,
+        )
+        return DEFAULT_BACKOFF.delay(attempt)
 
     def _give_up(self, error: JobError) -> Outcome:
         record = self.record

@@ -167,6 +167,9 @@ class MemoryBackend:
         now = self._clock()
         ids: list[str] = []
         for new in jobs:
+            if new.id in self._jobs:  # the same job sent again: keep what is stored
+                ids.append(new.id)
+                continue
             if new.key is not None:
                 holder = self._keys.get(new.key)
                 if holder is not None:

@@ -25,6 +25,13 @@ def redact(url: str) -> str:
     except ValueError:
         return "<unparsable URL>"
     if parts.password is None:
+        if "@" in url:  # credentials urlsplit could not find (a malformed URL): hide them all
+            scheme = url.split(":", 1)[0] if ":" in url.split("@", 1)[0] else ""
+            return (
+                f"{scheme}:***@{url.rsplit('@', 1)[1]}"
+                if scheme
+                else f"***@{url.rsplit('@', 1)[1]}"
+            )
         return url
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""

@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from taskrunner.errors import ConfigurationError
 
+MAX_SECONDS = 10 * 365 * 24 * 3600  # the longest delay or backoff taken
+
 
 class Retry(Exception):
     """Raise inside a task to ask for another attempt after `delay` seconds.
@@ -31,6 +33,10 @@ def seconds(value: float | timedelta, what: str) -> float:
         raise ConfigurationError(f"{what} must be seconds or a timedelta, got {value!r}")
     if value < 0 or value != value:
         raise ConfigurationError(f"{what} must not be negative, got {value!r}")
+    if value > MAX_SECONDS:
+        raise ConfigurationError(
+            f"{what} must be at most {MAX_SECONDS} seconds (ten years), got {value!r}"
+        )
     return float(value)
 
 
@@ -85,3 +91,6 @@ def as_backoff(value: BackoffLike) -> Callable[[int], float]:
         f"backoff must be a Backoff, a number of seconds, a timedelta or a function of the "
         f"attempt number, got {value!r}"
     )
+
+
+DEFAULT_BACKOFF = Backoff()

@@ -16,7 +16,7 @@ from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
 from taskrunner.handle import Job
 from taskrunner.job import JobInfo, JobState
 from taskrunner.plugins import load_backend, redact
-from taskrunner.retry import Backoff, BackoffLike, as_backoff
+from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff
 from taskrunner.schedules import Schedule
 from taskrunner.serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
@@ -30,7 +30,6 @@ Hook = Callable[[State], Awaitable[None]]
 
 DEFAULT_RESULT_TTL = 24 * 3600.0
 DEFAULT_FAILED_TTL = 7 * 24 * 3600.0
-DEFAULT_BACKOFF = Backoff()
 
 
 class TaskDecorator(Protocol):

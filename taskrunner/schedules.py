@@ -37,9 +37,11 @@ class Every:
     interval: float
 
     def next_after(self, instant: float) -> float:
-        tick = (math.floor(instant / self.interval) + 1) * self.interval
-        # floating point can land the product exactly on `instant`; ticks are strictly after
-        return tick if tick > instant else tick + self.interval
+        interval = self.interval
+        # grid points are n * interval; the division may round either way, so look at the
+        # neighbours for the first point strictly after `instant`
+        n = math.floor(instant / interval)
+        return next(k * interval for k in range(n - 1, n + 3) if k * interval > instant)
 
     def describe(self) -> str:
         return f"every {timedelta(seconds=self.interval)}"
@@ -51,7 +53,18 @@ def every(*, seconds: float = 0, minutes: float = 0, hours: float = 0, days: flo
     Ticks fall on multiples of the interval since the Unix epoch (UTC), so `every(hours=1)`
     ticks on the hour.
     """
-    interval = timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
+    parts = {"seconds": seconds, "minutes": minutes, "hours": hours, "days": days}
+    for name, value in parts.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise ConfigurationError(f"every({name}=...) must be a finite number, got {value!r}")
+    try:
+        interval = timedelta(**parts)
+    except OverflowError:
+        raise ConfigurationError(f"every(...) interval is too large: {parts}") from None
     total = interval.total_seconds()
     if total < 1:
         raise ConfigurationError(f"every(...) needs an interval of at least 1 second, got {total}s")
@@ -71,6 +84,15 @@ class Cron:
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.tz, str):
+            raise ConfigurationError(f"tz must be an IANA time zone name, got {self.tz!r}")
+        fields = self.expression.split()
+        if len(fields) != 5:
+            raise ConfigurationError(
+                f"invalid cron expression {self.expression!r}: it has {len(fields)} fields; "
+                "expected five fields: minute hour day-of-month month day-of-week, "
+                "e.g. '0 9 * * mon'"
+            )
         try:
             zone = ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError) as exc:

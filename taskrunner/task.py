@@ -182,7 +182,12 @@ class Task(Generic[P, T]):
         the caller's database `connection` to enqueue inside its open transaction (Postgres).
         """
         options = make_options(
-            self._options, delay=delay, at=at, key=key, priority=priority, queue=queue,
+            self._options,
+            delay=delay,
+            at=at,
+            key=key,
+            priority=priority,
+            queue=queue,
             connection=connection,
         )
         return type(self)(self.runner, self.fn, self.settings, options)

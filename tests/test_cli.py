@@ -321,13 +321,6 @@ def test_unreachable_redis_is_a_one_line_error_without_the_password(tmp_path: Pa
         assert "worker:***@127.0.0.1:1" in errors[0]
 
 
-@pytest.mark.xfail(
-    reason="BUG: cli.load_runner calls runner.use_url(url) outside any error handling; when "
-    "the app's TaskRunner names its URL explicitly, --url with an unknown scheme raises "
-    "BackendNotFound as a traceback with exit code 1",
-    raises=AssertionError,
-    strict=True,
-)
 def test_unknown_url_scheme_overriding_an_explicit_app_url_is_a_one_line_error(
     tmp_path: Path,
 ) -> None:
@@ -335,13 +328,6 @@ def test_unknown_url_scheme_overriding_an_explicit_app_url_is_a_one_line_error(
     assert "no taskrunner backend for nosuch:// URLs" in line
 
 
-@pytest.mark.xfail(
-    reason="BUG: plugins.redact() returns a URL unchanged when urlsplit finds no netloc, so "
-    "a URL missing '//' (redis:/user:pw@host) is echoed with its password by scheme_of's "
-    "'has no scheme' error",
-    raises=AssertionError,
-    strict=True,
-)
 def test_password_in_a_malformed_url_is_never_printed(tmp_path: Path) -> None:
     line = run_to_error(
         tmp_path,

@@ -210,12 +210,6 @@ def test_retry_rejects_bad_delays(delay: Any) -> None:
         Retry(delay=delay)
 
 
-@pytest.mark.xfail(
-    reason="BUG: retry.seconds() accepts inf, so Retry(delay=inf) is allowed; the job's "
-    "run_at becomes inf and runner.get_job() then raises OverflowError",
-    raises=pytest.fail.Exception,
-    strict=True,
-)
 def test_retry_rejects_an_infinite_delay() -> None:
     with pytest.raises(ConfigurationError):
         Retry(delay=math.inf)
@@ -513,13 +507,6 @@ def run_apart(scenario: Callable[[], Coroutine[Any, Any, JobInfo]]) -> JobInfo:
         gc.collect()
 
 
-@pytest.mark.xfail(
-    reason="BUG: execution.error_of() calls str(exc) unguarded; an exception whose __str__ "
-    "raises escapes Execution._attempt, no outcome is reported and the job stays 'running' "
-    "until its lease expires",
-    raises=AssertionError,
-    strict=True,
-)
 def test_exception_with_broken_str_still_fails_the_job() -> None:
     runner = TaskRunner("memory://")
 
@@ -538,12 +525,6 @@ def test_exception_with_broken_str_still_fails_the_job() -> None:
     assert "UnprintableError" in info.error.type
 
 
-@pytest.mark.xfail(
-    reason="BUG: Execution._failure calls the backoff function unguarded; when it raises, "
-    "no outcome is reported and the job stays 'running' until its lease expires",
-    raises=AssertionError,
-    strict=True,
-)
 def test_backoff_function_that_raises_does_not_strand_the_job() -> None:
     runner = TaskRunner("memory://")
 
@@ -562,13 +543,6 @@ def test_backoff_function_that_raises_does_not_strand_the_job() -> None:
     assert run_apart(scenario).state is not JobState.RUNNING
 
 
-@pytest.mark.xfail(
-    reason="BUG: the backoff's return value is not validated; a non-number (here '5') is "
-    "sent as Outcome.delay, backend.finish raises TypeError, and Worker._flush_once puts "
-    "the whole batch back, so no outcome of that worker is ever reported again",
-    raises=AssertionError,
-    strict=True,
-)
 async def test_backoff_returning_a_non_number_does_not_block_other_jobs(
     runner: TaskRunner,
 ) -> None:

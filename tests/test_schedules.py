@@ -134,13 +134,6 @@ def test_every_instant_just_before_a_tick_gives_that_tick(interval: int, k: int)
     assert schedule.next_after(tick) == tick + interval
 
 
-@pytest.mark.xfail(
-    reason="BUG: Every.next_after skips a tick for intervals that are not exact binary "
-    "fractions: floor(instant / interval) rounds up to the next integer when instant is a "
-    "hair below a tick, so the tick after is returned",
-    raises=AssertionError,
-    strict=True,
-)
 def test_every_fractional_interval_does_not_skip_a_tick() -> None:
     schedule = every(seconds=1.2)
     tick = 1439410801 * 1.2  # == 1727292961.2, a grid point
@@ -171,12 +164,6 @@ def test_every_rejects_intervals_under_one_second(kwargs: dict[str, float]) -> N
         every(**kwargs)
 
 
-@pytest.mark.xfail(
-    reason="BUG: every() passes NaN/inf straight to timedelta, which raises ValueError / "
-    "OverflowError instead of ConfigurationError",
-    raises=(ValueError, OverflowError),
-    strict=True,
-)
 @pytest.mark.parametrize("value", [math.nan, math.inf])
 def test_every_rejects_non_finite_intervals(value: float) -> None:
     with pytest.raises(ConfigurationError):
@@ -409,13 +396,6 @@ def test_cron_invalid_expression_is_a_configuration_error(expression: str, probl
     assert "five fields" in message
 
 
-@pytest.mark.xfail(
-    reason="BUG: a six-field expression is accepted (cronsim reads the sixth field as "
-    "seconds), although Cron documents five-field expressions and its error says "
-    "'expected five fields'; '* * * * * *' ticks every second",
-    raises=pytest.fail.Exception,
-    strict=True,
-)
 def test_cron_rejects_six_fields() -> None:
     with pytest.raises(ConfigurationError, match="five fields"):
         cron("* * * * * *")
@@ -428,12 +408,6 @@ def test_cron_unknown_time_zone_is_a_configuration_error(tz: str) -> None:
     assert repr(tz) in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a non-string tz (None, a number) makes ZoneInfo raise TypeError, which "
-    "Cron.__post_init__ does not catch, instead of ConfigurationError",
-    raises=TypeError,
-    strict=True,
-)
 @pytest.mark.parametrize("tz", [None, 5])
 def test_cron_non_string_time_zone_is_a_configuration_error(tz: Any) -> None:
     with pytest.raises(ConfigurationError, match="time zone"):

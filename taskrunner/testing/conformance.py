@@ -79,6 +79,17 @@ class BackendConformance:
         stats = await backend.stats(["default"])
         assert stats["default"][JobState.QUEUED] == 200
 
+    async def test_enqueueing_the_same_job_again_changes_nothing(self, backend: Backend) -> None:
+        # a client that lost the reply to an enqueue may send it again
+        job = new_job()
+        await backend.enqueue([job])
+        record = await claim_one(backend)
+        assert await backend.enqueue([job]) == [job.id]
+        (stored,) = await backend.get([job.id])
+        assert stored is not None
+        assert (stored.state, stored.attempt) == (JobState.RUNNING, record.attempt)
+        assert await backend.claim(["default"], 5, WORKER, 30) == []
+
     # -- claim order -----------------------------------------------------------------------
 
     async def test_claim_order_is_priority_then_age(self, backend: Backend) -> None:
