@@ -61,3 +61,37 @@ async def redis_backend(redis_url: str) -> AsyncIterator[RedisBackend]:
     await backend.connect()
     yield backend
     await backend.close()
+
+
+class Ledger:
+    """Reads what the ledger test app wrote: `entries()` are completions, `started()`
+    attempts that began, `ticks()` recurring runs. Entries are 'job_id:attempt'."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+
+    async def entries(self, suffix: str = "") -> list[str]:
+        return [str(entry) for entry in await self.client.lrange(self.key + suffix, 0, -1)]
+
+    async def started(self) -> list[str]:
+        return await self.entries(":started")
+
+    async def ticks(self) -> list[str]:
+        return await self.entries(":ticks")
+
+    async def length(self) -> int:
+        return int(await self.client.llen(self.key))
+
+
+@pytest.fixture
+async def ledger(redis_prefix: str) -> AsyncIterator[Ledger]:
+    ledger = Ledger(f"{redis_prefix}:ledger")
+    yield ledger
+    await ledger.client.aclose()
+
+
+@pytest.fixture
+def worker_env(redis_url: str, ledger: Ledger) -> dict[str, str]:
+    """What the worker processes of the ledger app need in their environment."""
+    return {"TASKRUNNER_URL": redis_url, "LEDGER_REDIS": REDIS_URL, "LEDGER_KEY": ledger.key}

@@ -20,13 +20,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
-
 from taskrunner_redis.finished import FinishedWaiters
 from taskrunner_redis.records import FIELDS, micros, parse_record
 from taskrunner_redis.scripts import Scripts
@@ -34,8 +36,14 @@ from taskrunner_redis.settings import parse_url
 
 RECLAIM_BATCH = 500
 PURGE_BATCH = 1000
-_STATE_ORDER = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING, JobState.SUCCEEDED,
-                JobState.FAILED, JobState.CANCELLED)
+_STATE_ORDER = (
+    JobState.QUEUED,
+    JobState.SCHEDULED,
+    JobState.RUNNING,
+    JobState.SUCCEEDED,
+    JobState.FAILED,
+    JobState.CANCELLED,
+)
 
 
 class RedisBackend:
@@ -55,7 +63,15 @@ class RedisBackend:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        client = Redis.from_url(self.settings.url, decode_responses=False)
+        # a connection the server closed (a restart, a failover) is replaced and the command
+        # sent again: every script is safe to repeat (enqueue skips ids it already stored,
+        # outcomes are fenced, claims a lost reply made expire like a dead worker's)
+        client = Redis.from_url(
+            self.settings.url,
+            decode_responses=False,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
         async with self._errors("connecting"):
             await client.ping()
         self._client, self._scripts = client, Scripts.register(client)
@@ -73,8 +89,7 @@ class RedisBackend:
         try:
             yield
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise BackendError(f"Redis at {redact(self.url)} failed while {doing}: "
-                               f"{exc}") from exc
+            raise BackendError(f"Redis at {redact(self.url)} failed while {doing}: {exc}") from exc
 
     def _connected(self) -> tuple[Redis, Scripts]:
         if self._client is None or self._scripts is None:
@@ -101,8 +116,17 @@ class RedisBackend:
         _, scripts = self._connected()
         args: list[Any] = [self.prefix]
         for job in jobs:
-            args += [job.id, job.task, job.queue, job.payload, job.priority, job.max_attempts,
-                     job.key or "", micros(job.delay), "" if job.at is None else micros(job.at)]
+            args += [
+                job.id,
+                job.task,
+                job.queue,
+                job.payload,
+                job.priority,
+                job.max_attempts,
+                job.key or "",
+                micros(job.delay),
+                "" if job.at is None else micros(job.at),
+            ]
         async with self._errors("enqueuing"):
             ids = await scripts.enqueue(args=args)
         return [i.decode() for i in ids]
@@ -121,8 +145,12 @@ class RedisBackend:
         _, scripts = self._connected()
         args: list[Any] = [self.prefix, micros(lease)]
         for beat in beats:
-            args += [beat.job_id, beat.attempt, "0" if beat.progress is None else "1",
-                     beat.progress or b""]
+            args += [
+                beat.job_id,
+                beat.attempt,
+                "0" if beat.progress is None else "1",
+                beat.progress or b"",
+            ]
         async with self._errors("renewing leases"):
             statuses = await scripts.heartbeat(args=args)
         return [LeaseStatus(s.decode()) for s in statuses]
@@ -133,8 +161,14 @@ class RedisBackend:
         _, scripts = self._connected()
         args: list[Any] = [self.prefix]
         for o in outcomes:
-            args += [o.job_id, o.attempt, o.kind.value, o.result or o.error or b"",
-                     micros(o.delay), -1 if o.ttl is None else micros(o.ttl)]
+            args += [
+                o.job_id,
+                o.attempt,
+                o.kind.value,
+                o.result or o.error or b"",
+                micros(o.delay),
+                -1 if o.ttl is None else micros(o.ttl),
+            ]
         async with self._errors("reporting outcomes"):
             applied = await scripts.finish(args=args)
         return [flag == 1 for flag in applied]
@@ -150,14 +184,17 @@ class RedisBackend:
             answers = await pipe.execute()
         seconds, micro = answers[0]
         now_us = seconds * 1_000_000 + micro
-        return [parse_record(job_id, values, now_us)
-                for job_id, values in zip(ids, answers[1:], strict=True)]
+        return [
+            parse_record(job_id, values, now_us)
+            for job_id, values in zip(ids, answers[1:], strict=True)
+        ]
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
         _, scripts = self._connected()
         async with self._errors("cancelling jobs"):
             states = await scripts.cancel(
-                args=[self.prefix, -1 if ttl is None else micros(ttl), *ids])
+                args=[self.prefix, -1 if ttl is None else micros(ttl), *ids]
+            )
         return [JobState(s.decode()) if s else None for s in states]
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
@@ -194,8 +231,9 @@ class RedisBackend:
             await waiters.start()
             event = waiters.add(job_id)
             try:
-                await client.set(f"{self.prefix}:waiting:{job_id}", b"1",
-                                 px=round((timeout + 5) * 1000))
+                await client.set(
+                    f"{self.prefix}:waiting:{job_id}", b"1", px=round((timeout + 5) * 1000)
+                )
                 while True:
                     event.clear()
                     (record,) = await self.get([job_id])
@@ -215,8 +253,9 @@ class RedisBackend:
         _, scripts = self._connected()
         async with self._errors("reading stats"):
             rows = await scripts.stats(args=[self.prefix, *(queues or ())])
-        return {row[0].decode(): dict(zip(_STATE_ORDER, map(int, row[1:]), strict=True))
-                for row in rows}
+        return {
+            row[0].decode(): dict(zip(_STATE_ORDER, map(int, row[1:]), strict=True)) for row in rows
+        }
 
     async def purge(
         self,
@@ -231,12 +270,14 @@ class RedisBackend:
             if queue is not None:
                 queues = [queue]
             else:
-                queues = sorted(q.decode() for q in await client.smembers(f"{self.prefix}:queues"))
+                members = await client.smembers(f"{self.prefix}:queues")
+                queues = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
             for name in queues:
                 for state in states:
                     offset = 0
                     while offset >= 0:
                         count, offset = await scripts.purge(
-                            args=[self.prefix, before, PURGE_BATCH, name, state.value, offset])
+                            args=[self.prefix, before, PURGE_BATCH, name, state.value, offset]
+                        )
                         deleted += count
         return deleted

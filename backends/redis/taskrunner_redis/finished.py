@@ -70,12 +70,16 @@ class FinishedWaiters:
                 self._subscribed.clear()
                 failures += 1
                 delay = min(0.1 * 2**failures, 5.0) * random.uniform(0.5, 1.0)
-                log.warning("finished-job subscription lost (%s: %s); resubscribing in %.1fs",
-                            type(exc).__name__, exc, delay)
+                log.warning(
+                    "finished-job subscription lost (%s: %s); resubscribing in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         if self._task is not None:

@@ -8,8 +8,18 @@ from importlib.resources import files
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
-SCRIPT_NAMES = ("enqueue", "claim", "heartbeat", "finish", "cancel", "retry", "reclaim",
-                "purge", "stats", "next_due")
+SCRIPT_NAMES = (
+    "enqueue",
+    "claim",
+    "heartbeat",
+    "finish",
+    "cancel",
+    "retry",
+    "reclaim",
+    "purge",
+    "stats",
+    "next_due",
+)
 
 
 def _source(name: str) -> str:
@@ -34,10 +44,12 @@ class Scripts:
     @classmethod
     def register(cls, client: Redis) -> Scripts:
         prelude = _source("common")
-        return cls(**{
-            name: client.register_script(prelude + "\n" + _source(name))
-            for name in SCRIPT_NAMES
-        })
+        return cls(
+            **{
+                name: client.register_script(prelude + "\n" + _source(name))
+                for name in SCRIPT_NAMES
+            }
+        )
 
     def all(self) -> list[AsyncScript]:
         return [getattr(self, name) for name in SCRIPT_NAMES]

@@ -23,8 +23,9 @@ class RedisSettings:
 def parse_url(url: str) -> RedisSettings:
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
-        raise ConfigurationError(f"the Redis backend takes redis:// or rediss:// URLs, "
-                                 f"not {parts.scheme}://")
+        raise ConfigurationError(
+            f"the Redis backend takes redis:// or rediss:// URLs, not {parts.scheme}://"
+        )
     query = parse_qsl(parts.query, keep_blank_values=True)
     prefix = DEFAULT_PREFIX
     rest = []

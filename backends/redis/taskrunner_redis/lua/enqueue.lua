@@ -1,6 +1,6 @@
 -- ARGV: prefix, then per job: id, task, queue, payload, priority, max_attempts, key ('' for
 -- none), delay_us, at_us ('' for none). Returns each job's id, or the id of the job holding
--- its dedup key.
+-- its dedup key. Storing an id that exists already changes nothing, so a retry is safe.
 local now = now_us()
 local ids = {}
 local due = {}
@@ -8,7 +8,9 @@ for b = 2, #ARGV, 9 do
   local id, task, q, payload = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local prio, max_attempts, key = ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]
   local holder = false
-  if key ~= '' then
+  if redis.call('EXISTS', job_key(id)) == 1 then
+    holder = id -- a replay of this enqueue (the client retried after losing the reply)
+  elseif key ~= '' then
     holder = redis.call('GET', dedup_key(key))
     if not holder then redis.call('SET', dedup_key(key), id) end
   end
