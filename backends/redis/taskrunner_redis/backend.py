@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -30,7 +31,7 @@ from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
 from taskrunner_redis.finished import FinishedWaiters
-from taskrunner_redis.records import FIELDS, micros, parse_record
+from taskrunner_redis.records import FIELDS, micros, parse_claimed, parse_record
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 
@@ -114,30 +115,34 @@ class RedisBackend:
                 "connection= works with the Postgres backend"
             )
         _, scripts = self._connected()
-        args: list[Any] = [self.prefix]
-        for job in jobs:
-            args += [
+        header = [
+            [
                 job.id,
                 job.task,
                 job.queue,
-                job.payload,
-                job.priority,
+                str(job.priority),
                 job.max_attempts,
-                job.key or "",
+                job.key or False,
                 micros(job.delay),
-                "" if job.at is None else micros(job.at),
+                False if job.at is None else micros(job.at),
             ]
+            for job in jobs
+        ]
         async with self._errors("enqueuing"):
-            ids = await scripts.enqueue(args=args)
+            ids = await scripts.enqueue(
+                args=[self.prefix, orjson.dumps(header), *(job.payload for job in jobs)]
+            )
         return [i.decode() for i in ids]
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float
     ) -> list[JobRecord]:
         _, scripts = self._connected()
+        lease_us = micros(lease)
         async with self._errors("claiming jobs"):
-            rows = await scripts.claim(args=[self.prefix, worker, micros(lease), limit, *queues])
-        return [record for row in rows if (record := parse_record(row[0], row[1:])) is not None]
+            answer = await scripts.claim(args=[self.prefix, worker, lease_us, limit, *queues])
+        now_us = int(answer[0])
+        return [parse_claimed(row, now_us, lease_us, worker) for row in answer[1:]]
 
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
         if not beats:
@@ -159,18 +164,19 @@ class RedisBackend:
         if not outcomes:
             return []
         _, scripts = self._connected()
-        args: list[Any] = [self.prefix]
-        for o in outcomes:
-            args += [
+        header = [
+            [
                 o.job_id,
                 o.attempt,
                 o.kind.value,
-                o.result or o.error or b"",
                 micros(o.delay),
                 -1 if o.ttl is None else micros(o.ttl),
             ]
+            for o in outcomes
+        ]
+        data = [o.result or o.error or b"" for o in outcomes]
         async with self._errors("reporting outcomes"):
-            applied = await scripts.finish(args=args)
+            applied = await scripts.finish(args=[self.prefix, orjson.dumps(header), *data])
         return [flag == 1 for flag in applied]
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:

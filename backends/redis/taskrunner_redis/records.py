@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from taskrunner.job import JobRecord, JobState
 
 MICROS = 1_000_000
-# the order of the fields a script returns for a job (after its id): see FIELDS in common.lua
+# the fields `get` reads of a job hash, in this order
 FIELDS = (
     "task",
     "queue",
@@ -106,4 +106,31 @@ def parse_record(
         error=error,
         progress=progress,
         cancel_requested=cancel == b"1",
+    )
+
+
+def parse_claimed(
+    row: Sequence[bytes | int | None], now_us: int, lease_us: int, worker: str
+) -> JobRecord:
+    """A JobRecord from one row of claim.lua's answer (fields checked by the script)."""
+    job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = row
+    assert isinstance(job_id, bytes) and isinstance(task, bytes) and isinstance(queue, bytes)
+    assert isinstance(payload, bytes) and isinstance(attempt, int)
+    assert priority is not None and max_attempts is not None
+    assert enqueued_at is not None and run_at is not None
+    return JobRecord(
+        id=job_id.decode(),
+        task=task.decode(),
+        queue=queue.decode(),
+        payload=payload,
+        state=JobState.RUNNING,
+        priority=int(priority),
+        attempt=attempt,
+        max_attempts=int(max_attempts),
+        enqueued_at=int(enqueued_at) / MICROS,
+        run_at=int(run_at) / MICROS,
+        key=None if key is None else str(key) if isinstance(key, int) else key.decode(),
+        started_at=now_us / MICROS,
+        lease_until=(now_us + lease_us) / MICROS,
+        worker=worker,
     )

@@ -2,9 +2,6 @@
 -- Times are integer microseconds since the epoch on the Redis clock. Numbers are passed to
 -- redis.call as Lua numbers (converted exactly); never concatenate a time into a string.
 local P = ARGV[1]
-local FIELDS = {'task', 'queue', 'payload', 'state', 'priority', 'attempt', 'max_attempts',
-                'enqueued_at', 'run_at', 'key', 'started_at', 'finished_at', 'lease_until',
-                'worker', 'result', 'error', 'progress', 'cancel'}
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
 
 local function now_us()
@@ -71,10 +68,4 @@ local function delete_job(id)
     redis.call('DEL', dedup_key(key))
   end
   redis.call('DEL', jk)
-end
-
-local function record(id)
-  local fields = redis.call('HMGET', job_key(id), unpack(FIELDS))
-  table.insert(fields, 1, id)
-  return fields
 end

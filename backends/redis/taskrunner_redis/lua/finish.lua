@@ -1,30 +1,31 @@
--- ARGV: prefix, then per outcome: id, attempt, kind, data (result or error), delay_us,
--- ttl_us (negative: keep). Applies each outcome only if its attempt still owns the job.
--- Returns 1 (applied) or 0 (refused) per outcome.
+-- ARGV: prefix, a JSON list with one [id, attempt, kind, delay_us, ttl_us (negative: keep)]
+-- per outcome, then each outcome's data (result or error). Applies each outcome only if its
+-- attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome.
 local now = now_us()
 local applied = {}
-for b = 2, #ARGV, 6 do
-  local id, attempt, kind, data = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+for i, outcome in ipairs(cjson.decode(ARGV[2])) do
+  local id, attempt, kind, data = outcome[1], outcome[2], outcome[3], ARGV[2 + i]
+  local delay, ttl = outcome[4], outcome[5]
   local jk = job_key(id)
   local job = redis.call('HMGET', jk, 'state', 'attempt', 'queue', 'priority', 'run_at')
-  if job[1] ~= 'running' or job[2] ~= attempt then
+  if job[1] ~= 'running' or tonumber(job[2]) ~= attempt then
     applied[#applied + 1] = 0
   else
     local q, prio = job[3], job[4]
     redis.call('ZREM', queue_key(q, 'leases'), id)
     if kind == 'succeeded' then
       redis.call('HSET', jk, 'result', data)
-      finish_job(id, q, 'succeeded', now, tonumber(ARGV[b + 5]))
+      finish_job(id, q, 'succeeded', now, ttl)
     elseif kind == 'failed' then
       redis.call('HSET', jk, 'error', data)
-      finish_job(id, q, 'failed', now, tonumber(ARGV[b + 5]))
+      finish_job(id, q, 'failed', now, ttl)
     elseif kind == 'cancelled' then
-      finish_job(id, q, 'cancelled', now, tonumber(ARGV[b + 5]))
+      finish_job(id, q, 'cancelled', now, ttl)
     else
       local run_at = tonumber(job[5])
       redis.call('HDEL', jk, 'lease_until', 'worker')
       if kind == 'retry' then
-        run_at = now + tonumber(ARGV[b + 4])
+        run_at = now + delay
         redis.call('HSET', jk, 'error', data, 'run_at', run_at)
       else -- released: the attempt does not count
         redis.call('HINCRBY', jk, 'max_attempts', 1)
