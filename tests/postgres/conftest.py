@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
-from taskrunner_postgres import PostgresBackend
 
 from taskrunner.plugins import redact
+from taskrunner_postgres import PostgresBackend
 
 SERVER = os.environ.get("TASKRUNNER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

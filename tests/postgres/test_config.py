@@ -4,12 +4,12 @@ password never shows in an error."""
 from __future__ import annotations
 
 import pytest
-from taskrunner_postgres import PostgresBackend, PostgresSettings
-from taskrunner_postgres.config import parse_url
 
 from taskrunner import TaskRunner
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.plugins import load_backend
+from taskrunner_postgres import PostgresBackend, PostgresSettings
+from taskrunner_postgres.config import parse_url
 
 
 def test_own_parameters_are_taken_out_and_the_rest_passed_through() -> None:

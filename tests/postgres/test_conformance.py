@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from taskrunner_postgres import PostgresBackend
 
 from taskrunner.testing import BackendConformance
+from taskrunner_postgres import PostgresBackend
 
 
 class TestPostgresBackend(BackendConformance):

@@ -9,9 +9,10 @@ for a transactional enqueue, raises asyncpg's errors untouched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
@@ -31,8 +32,27 @@ from taskrunner_postgres.records import (
 )
 from taskrunner_postgres.sql import Queries
 
-DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+DATABASE_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
 KEY_RACE_ROUNDS = 5
+T = TypeVar("T")
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """True for errors that mean the connection died, not that the statement was wrong."""
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | OSError,
+    )
 
 
 def canonical_id(job_id: str) -> str | None:
@@ -146,24 +166,44 @@ class PostgresBackend:
             raise ConfigurationError("the Postgres backend is not connected; call connect()")
         return self._pool
 
-    async def _fetch(self, what: str, query: str, *args: Any) -> list[Any]:
+    async def _on_pool(
+        self, what: str, work: Callable[[Connection], Awaitable[T]], again: bool
+    ) -> T:
+        """Run `work` on a pooled connection. A connection found dead (the server restarted,
+        or terminated it) is dropped with every other pooled one, which are likely dead too;
+        with `again`, for work safe to repeat, it then runs once more on a new connection."""
         pool = self._require_pool()
-        try:
-            return await pool.fetch(query, *args)
-        except DATABASE_ERRORS as exc:
-            raise self._error(what, exc) from exc
+        for last in (not again, True):
+            try:
+                async with pool.acquire() as conn:
+                    try:
+                        return await work(conn)
+                    except DATABASE_ERRORS as exc:
+                        if is_connection_lost(exc):
+                            await self._drop_connections(pool, conn)
+                        raise
+            except DATABASE_ERRORS as exc:
+                if last or not is_connection_lost(exc):
+                    raise self._error(what, exc) from exc
+        raise AssertionError("unreachable")
 
-    async def _fetchval(self, what: str, query: str, *args: Any) -> Any:
-        pool = self._require_pool()
-        try:
-            return await pool.fetchval(query, *args)
-        except DATABASE_ERRORS as exc:
-            raise self._error(what, exc) from exc
+    @staticmethod
+    async def _drop_connections(pool: asyncpg.Pool, conn: Connection) -> None:
+        with contextlib.suppress(asyncpg.InterfaceError):  # asyncpg may have released it
+            conn.terminate()
+        await pool.expire_connections()
+
+    async def _fetch(self, what: str, query: str, *args: Any, again: bool = False) -> list[Any]:
+        return await self._on_pool(what, lambda conn: conn.fetch(query, *args), again)
+
+    async def _fetchval(self, what: str, query: str, *args: Any, again: bool = False) -> Any:
+        rows = await self._fetch(what, query, *args, again=again)
+        return rows[0][0] if rows else None
 
     # -- the protocol ----------------------------------------------------------------------
 
     async def now(self) -> float:
-        value: float = await self._fetchval("reading the clock", self._queries.now)
+        value: float = await self._fetchval("reading the clock", self._queries.now, again=True)
         return value
 
     async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
@@ -176,11 +216,8 @@ class PostgresBackend:
                     f"asyncpg pool), got {type(connection).__name__}"
                 )
             return await self._enqueue_on(connection, jobs)
-        pool = self._require_pool()
-        try:
-            return await self._enqueue_on(pool, jobs)
-        except DATABASE_ERRORS as exc:
-            raise self._error("enqueueing", exc) from exc
+        # safe to repeat: a job already stored is not stored again
+        return await self._on_pool("enqueueing", lambda conn: self._enqueue_on(conn, jobs), True)
 
     async def _enqueue_on(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
         if all(job.key is None for job in jobs):
@@ -221,6 +258,7 @@ class PostgresBackend:
             [b.attempt for b in beats],
             [b.progress for b in beats],
             float(lease),
+            again=True,
         )
         return [
             LeaseStatus.LOST
@@ -245,7 +283,7 @@ class PostgresBackend:
         valid = [job_id for job_id in wanted if job_id is not None]
         if not valid:
             return [None] * len(ids)
-        rows = await self._fetch("reading jobs", self._queries.get, valid)
+        rows = await self._fetch("reading jobs", self._queries.get, valid, again=True)
         found = {row[0]: job_record(row) for row in rows}
         return [None if job_id is None else found.get(job_id) for job_id in wanted]
 
@@ -255,7 +293,11 @@ class PostgresBackend:
         if not valid:
             return [None] * len(ids)
         rows = await self._fetch(
-            "cancelling jobs", self._queries.cancel, valid, None if ttl is None else float(ttl)
+            "cancelling jobs",
+            self._queries.cancel,
+            valid,
+            None if ttl is None else float(ttl),
+            again=True,
         )
         states = {row[0]: STATES[row[1]] for row in rows}
         return [None if job_id is None else states.get(job_id) for job_id in wanted]
@@ -272,11 +314,11 @@ class PostgresBackend:
     async def reclaim(self) -> list[str]:
         settings = self.settings
         rows = await self._fetch(
-            "reclaiming expired leases", self._queries.reclaim, settings.reclaim_batch
+            "reclaiming expired leases", self._queries.reclaim, settings.reclaim_batch, again=True
         )
         for _ in range(settings.prune_rounds):
             pruned = await self._fetchval(
-                "pruning expired jobs", self._queries.prune, settings.prune_batch
+                "pruning expired jobs", self._queries.prune, settings.prune_batch, again=True
             )
             if pruned < settings.prune_batch:
                 break
@@ -288,7 +330,7 @@ class PostgresBackend:
         woken = listener.watch_queues(queues)
         try:
             due = await self._fetchval(
-                "checking for due jobs", self._queries.next_due, list(queues)
+                "checking for due jobs", self._queries.next_due, list(queues), again=True
             )
             if due is not None and due <= 0:
                 return
@@ -325,7 +367,10 @@ class PostgresBackend:
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
         rows = await self._fetch(
-            "counting jobs", self._queries.stats, None if queues is None else list(queues)
+            "counting jobs",
+            self._queries.stats,
+            None if queues is None else list(queues),
+            again=True,
         )
         counts: dict[str, dict[JobState, int]] = {
             queue: dict.fromkeys(JobState, 0) for queue in queues or ()

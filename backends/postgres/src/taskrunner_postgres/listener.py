@@ -156,6 +156,10 @@ class Listener:
                 await self._connect()
                 failures = 0
                 await self._watch_health()
+                log.warning(
+                    "LISTEN connection to %s lost; reconnecting (polling meanwhile)",
+                    redact(self._url),
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

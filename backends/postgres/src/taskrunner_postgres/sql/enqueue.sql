@@ -1,4 +1,5 @@
 -- Store a batch of jobs that carry no dedup key, and wake the workers of their queues.
+-- A job whose id is already stored (a repeated statement) is left as it is.
 -- $1 ids, $2 tasks, $3 queues, $4 payloads, $5 priorities, $6 max attempts,
 -- $7 delays in seconds, $8 due times in epoch seconds (NULL: now + delay).
 WITH input AS (
@@ -15,6 +16,7 @@ inserted AS (
            priority, due, max_attempts, payload
     FROM input
     ORDER BY ord
+    ON CONFLICT DO NOTHING
     RETURNING queue
 )
 SELECT pg_notify('{queued_channel}', q.queue)

@@ -1,5 +1,6 @@
 -- Store a batch of jobs some of which carry a dedup key. A job whose key is held by a stored
--- job (or by an earlier job of the batch) is not stored. Wakes the workers of the queues.
+-- job (or by an earlier job of the batch) is not stored, nor one whose id is (a repeated
+-- statement). Wakes the workers of the queues.
 -- $1..$8 as in enqueue.sql, $9 keys (NULL: none).
 -- Answers, per job in order, the id of the job holding its slot: its own id when stored,
 -- the key holder's otherwise, NULL if the holder is not visible to this statement yet.
@@ -19,17 +20,18 @@ inserted AS (
            priority, due, max_attempts, payload, key
     FROM input
     ORDER BY ord
-    ON CONFLICT (key) WHERE key IS NOT NULL DO NOTHING
+    ON CONFLICT DO NOTHING
     RETURNING id, key, queue
 ),
 woken AS (
     SELECT count(pg_notify('{queued_channel}', q.queue)) AS queues
     FROM (SELECT DISTINCT queue FROM inserted) AS q
 )
-SELECT COALESCE(mine.id, batch.id, held.id)::text
+SELECT COALESCE(mine.id, own.id, batch.id, held.id)::text
 FROM input AS i
 CROSS JOIN woken
 LEFT JOIN inserted AS mine ON mine.id = i.id
+LEFT JOIN {schema}.jobs AS own ON mine.id IS NULL AND own.id = i.id
 LEFT JOIN inserted AS batch ON mine.id IS NULL AND batch.key = i.key
-LEFT JOIN {schema}.jobs AS held ON mine.id IS NULL AND batch.id IS NULL AND held.key = i.key
+LEFT JOIN {schema}.jobs AS held ON mine.id IS NULL AND held.key = i.key
 ORDER BY i.ord;

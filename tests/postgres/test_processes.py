@@ -1,0 +1,210 @@
+"""Real `taskrunner run` processes on Postgres: many jobs once each, SIGKILL and SIGTERM,
+recurring ticks, lost connections, poison rows. Workers record every attempt they run in a
+ledger table (see `tests/postgres/apps`)."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from taskrunner import JobState, TaskRunner
+from taskrunner.job import JobError
+from tests.helpers import eventually
+from tests.postgres.apps import LEDGER_TABLE
+from tests.procs import WorkerProcess, worker_processes
+
+pytestmark = pytest.mark.slow
+
+LEDGER_APP = "tests.postgres.apps.ledger:runner"
+RECURRING_APP = "tests.postgres.apps.recurring:runner"
+
+
+@pytest.fixture
+async def runner(pg_url: str, schema: str, admin: asyncpg.Connection) -> AsyncIterator[TaskRunner]:
+    """A runner on the test schema with the ledger apps' task names, and the ledger table."""
+    runner = TaskRunner(pg_url)
+
+    @runner.task(name="record")
+    async def record(n: int) -> int: ...
+
+    @runner.task(name="slow", retries=1)
+    async def slow(seconds: float) -> str: ...
+
+    await runner.connect()
+    await admin.execute(LEDGER_TABLE.format(schema=f'"{schema}"'))
+    try:
+        yield runner
+    finally:
+        await runner.close()
+
+
+@contextmanager
+def workers(
+    app: str, count: int, pg_url: str, tmp_path: Path, *args: str
+) -> Iterator[list[WorkerProcess]]:
+    with worker_processes(app, count, "--url", pg_url, *args, log_dir=tmp_path) as procs:
+        yield procs
+
+
+async def started(procs: list[WorkerProcess]) -> None:
+    for proc in procs:
+        await proc.wait_for_output("started on")
+
+
+async def stop(procs: list[WorkerProcess], expected: int = 0) -> None:
+    for proc in procs:
+        proc.signal(signal.SIGTERM)
+    for proc in procs:
+        assert await proc.wait(60) == expected, proc.output()
+
+
+async def count_in(runner: TaskRunner, state: JobState) -> int:
+    stats = await runner.stats()
+    return sum(counts[state] for counts in stats.values())
+
+
+async def finished(runner: TaskRunner, total: int) -> bool:
+    """True once `total` jobs are finished (in any finished state)."""
+    stats = await runner.stats()
+    return sum(n for counts in stats.values() for s, n in counts.items() if s.finished) >= total
+
+
+async def ledger(admin: asyncpg.Connection, schema: str) -> list[asyncpg.Record]:
+    return await admin.fetch(f'SELECT job_id::text, attempt, pid FROM "{schema}".ledger')
+
+
+async def test_several_workers_run_5000_jobs_exactly_once(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    record = runner.tasks["record"]
+    with workers(LEDGER_APP, 3, pg_url, tmp_path, "--concurrency", "20") as procs:
+        await started(procs)
+        for start in range(0, 5000, 500):
+            await runner.enqueue_many(record.prepare(n) for n in range(start, start + 500))
+        await eventually(lambda: finished(runner, 5000), timeout=120)
+        await stop(procs)
+    rows = await ledger(admin, schema)
+    assert len(rows) == 5000
+    assert len({r["job_id"] for r in rows}) == 5000
+    assert {r["attempt"] for r in rows} == {1}
+
+
+async def test_sigkilled_worker_job_is_rescued_after_its_lease(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    lease = ("--lease", "1.5", "--concurrency", "1")
+    with workers(LEDGER_APP, 1, pg_url, tmp_path, *lease) as (doomed,):
+        await started([doomed])
+        job = await runner.tasks["slow"].enqueue(1.0)
+        await eventually(lambda: state_is(runner, job.id, JobState.RUNNING))
+        doomed.kill()
+        with workers(LEDGER_APP, 1, pg_url, tmp_path, *lease) as (rescuer,):
+            await started([rescuer])
+            assert await job.result(timeout=60) == "slept"
+            await stop([rescuer])
+    info = await job.info()
+    assert (info.attempt, info.max_attempts) == (2, 2)
+    rows = await ledger(admin, schema)
+    assert [(r["attempt"], r["pid"]) for r in rows] == [(2, rescuer.pid)]
+
+
+async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
+    return (await runner.get_job(job_id)).state is state
+
+
+async def test_sigterm_lets_the_running_job_finish_and_takes_no_more(
+    runner: TaskRunner, pg_url: str, tmp_path: Path
+) -> None:
+    with workers(LEDGER_APP, 1, pg_url, tmp_path, "--concurrency", "1") as (worker,):
+        await started([worker])
+        running = await runner.tasks["slow"].enqueue(0.5)
+        await eventually(lambda: state_is(runner, running.id, JobState.RUNNING))
+        waiting = await runner.tasks["record"].enqueue(1)
+        await stop([worker])
+    assert (await running.info()).state is JobState.SUCCEEDED
+    assert (await waiting.info()).state is JobState.QUEUED
+
+
+async def test_recurring_job_runs_once_per_tick_with_three_workers(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    with workers(RECURRING_APP, 3, pg_url, tmp_path) as procs:
+        await started(procs)
+        await eventually(lambda: ran_at_least(admin, schema, 3), timeout=60)
+        await stop(procs)
+    rows = await ledger(admin, schema)
+    assert len({r["job_id"] for r in rows}) == len(rows)  # no tick job ran twice
+    keys = await admin.fetch(
+        f'SELECT key FROM "{schema}".jobs WHERE id = ANY($1::uuid[]) ORDER BY run_at',
+        [r["job_id"] for r in rows],
+    )
+    ticks = [float(k["key"].rsplit(":", 1)[1]) for k in keys]
+    assert len(ticks) == len(rows)
+    assert [b - a for a, b in itertools.pairwise(ticks)] == [1.0] * (len(ticks) - 1)
+
+
+async def ran_at_least(admin: asyncpg.Connection, schema: str, count: int) -> bool:
+    return int(await admin.fetchval(f'SELECT count(*) FROM "{schema}".ledger')) >= count
+
+
+async def test_workers_ride_out_terminated_connections(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    record = runner.tasks["record"]
+    total = 3000
+    args = ("--concurrency", "10", "--lease", "3")
+    with workers(LEDGER_APP, 2, pg_url, tmp_path, *args) as procs:
+        await started(procs)
+        await runner.enqueue_many(record.prepare(n) for n in range(total))
+        for share in (0.2, 0.4, 0.6):
+            await eventually(lambda s=share: finished(runner, int(total * s)), timeout=60)
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = $1",
+                f"taskrunner-test-{schema}",
+            )
+            assert killed >= 2  # at least each worker's LISTEN connection
+        await eventually(lambda: finished(runner, total), timeout=120)
+        assert all(proc.proc.poll() is None for proc in procs)
+        late = await record.enqueue(-1)  # the workers still take new work
+        assert await late.result(timeout=30) == -1
+        await stop(procs)
+    assert await count_in(runner, JobState.SUCCEEDED) == total + 1
+    rows = await ledger(admin, schema)
+    runs = {(r["job_id"], r["attempt"]) for r in rows}
+    assert len(runs) == len(rows)  # an attempt runs at most once
+    assert len({r["job_id"] for r in rows}) == total + 1  # no job lost
+
+
+async def test_poison_rows_fail_with_a_clear_error_and_the_worker_goes_on(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    garbled, unknown = str(uuid.uuid4()), str(uuid.uuid4())
+    await admin.execute(
+        f'INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload) '
+        "VALUES ($1, 'record', 'default', 'queued', now(), 3, 'not json'::bytea), "
+        "($2, 'no.such.task', 'default', 'queued', now(), 3, '{\"args\":[]}'::bytea)",
+        garbled,
+        unknown,
+    )
+    with workers(LEDGER_APP, 1, pg_url, tmp_path) as (worker,):
+        await started([worker])
+        good = await runner.tasks["record"].enqueue(7)
+        assert await good.result(timeout=30) == 7
+        for job_id, kind, text in (
+            (garbled, "UndecodablePayload", "not valid JSON"),
+            (unknown, "UnknownTask", "no task named 'no.such.task'"),
+        ):
+            info = await runner.get_job(job_id)
+            assert info.state is JobState.FAILED and info.attempt == 1
+            assert isinstance(info.error, JobError)
+            assert info.error.type == kind and text in info.error.message
+        assert worker.proc.poll() is None
+        await stop([worker])
