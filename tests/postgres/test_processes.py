@@ -4,6 +4,7 @@ ledger table (see `tests/postgres/apps`)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import signal
 import uuid
@@ -32,10 +33,12 @@ async def runner(pg_url: str, schema: str, admin: asyncpg.Connection) -> AsyncIt
     runner = TaskRunner(pg_url)
 
     @runner.task(name="record")
-    async def record(n: int) -> int: ...
+    async def record(n: int) -> int:
+        return n
 
     @runner.task(name="slow", retries=1)
-    async def slow(seconds: float) -> str: ...
+    async def slow(seconds: float) -> str:
+        return "slept"
 
     await runner.connect()
     await admin.execute(LEDGER_TABLE.format(schema=f'"{schema}"'))
@@ -163,8 +166,8 @@ async def test_workers_ride_out_terminated_connections(
     with workers(LEDGER_APP, 2, pg_url, tmp_path, *args) as procs:
         await started(procs)
         await runner.enqueue_many(record.prepare(n) for n in range(total))
-        for share in (0.2, 0.4, 0.6):
-            await eventually(lambda s=share: finished(runner, int(total * s)), timeout=60)
+        for done in (total // 5, total * 2 // 5, total * 3 // 5):
+            await eventually(functools.partial(finished, runner, done), timeout=60)
             killed = await admin.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE application_name = $1",
