@@ -236,6 +236,8 @@ class Worker:
                 continue
             try:
                 records = await backend.claim(self.queues, free, self.id, settings.lease)
+                if failures:
+                    log.warning("worker %s: the backend answers again; taking jobs", self.id)
                 failures = 0
             except Exception as exc:
                 failures += 1

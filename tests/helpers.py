@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,6 +49,13 @@ class CountingBackend(MemoryBackend):
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
         self._tick("get")
         return await super().get(ids)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def runner_on(backend: Backend | None = None, **options: Any) -> TaskRunner:

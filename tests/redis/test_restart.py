@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,18 +13,12 @@ import pytest
 import redis
 
 from taskrunner import JobState
-from tests.helpers import eventually
+from tests.helpers import eventually, free_port
 from tests.procs import worker_processes
 from tests.redis.apps.ledger import make_runner
 
 APP = "tests.redis.apps.ledger:runner"
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
