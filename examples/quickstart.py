@@ -70,8 +70,10 @@ async def main() -> None:
         try:
             await doomed.result(timeout=5)
         except JobFailed as failed:
-            say(f"parse failed for good: {failed.error.type if failed.error else ''}: "
-                f"{failed.error.message if failed.error else ''}")
+            say(
+                f"parse failed for good: {failed.error.type if failed.error else ''}: "
+                f"{failed.error.message if failed.error else ''}"
+            )
         say(f"send_reminder returned {await reminder.result(timeout=5)!r}")
         await asyncio.sleep(1.0)  # let the recurring job tick once more
 

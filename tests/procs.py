@@ -19,13 +19,16 @@ REPO = Path(__file__).resolve().parent.parent
 class WorkerProcess:
     """One `python -m taskrunner run APP ...` process, its output in a log file."""
 
-    def __init__(self, app: str, *args: str, log_dir: Path,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, app: str, *args: str, log_dir: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.log_path = log_dir / f"worker-{os.getpid()}-{id(self)}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "taskrunner", "run", app, *args],
-            cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
@@ -50,8 +53,9 @@ class WorkerProcess:
         with anyio.fail_after(timeout):
             while text not in self.output():
                 if self.proc.poll() is not None:
-                    raise AssertionError(f"worker exited before printing {text!r}:\n"
-                                         f"{self.output()}")
+                    raise AssertionError(
+                        f"worker exited before printing {text!r}:\n{self.output()}"
+                    )
                 await anyio.sleep(0.02)
 
     def kill(self) -> None:
@@ -62,8 +66,9 @@ class WorkerProcess:
 
 
 @contextmanager
-def worker_processes(app: str, count: int, *args: str, log_dir: Path,
-                     env: Mapping[str, str] | None = None) -> Iterator[list[WorkerProcess]]:
+def worker_processes(
+    app: str, count: int, *args: str, log_dir: Path, env: Mapping[str, str] | None = None
+) -> Iterator[list[WorkerProcess]]:
     """Start `count` workers; whatever happens, none outlives the block."""
     procs: list[WorkerProcess] = []
     try:
