@@ -362,6 +362,8 @@ class PostgresBackend:
                     return None
                 limit = remaining if listener.healthy else min(remaining, self.settings.poll)
                 await asyncio.wait({woken}, timeout=limit)
+                if not woken.done() and loop.time() >= deadline:
+                    return None
             finally:
                 listener.unwatch_finished(canonical, woken)
 
