@@ -21,7 +21,7 @@ from taskrunner.errors import SerializationError, TaskrunnerError
 from taskrunner.job import JobError, JobRecord
 from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
 from taskrunner.serialization import decode_payload, encode_result
-from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
+from taskrunner.task import Task
 
 if TYPE_CHECKING:
     from taskrunner.worker import Worker
@@ -134,13 +134,8 @@ class Execution:
         self.worker.counters.succeeded += 1
         if log.isEnabledFor(logging.DEBUG):
             log.debug("job %s (%s) succeeded on attempt %d", record.id, record.task, record.attempt)
-        return Outcome(
-            record.id,
-            record.attempt,
-            OutcomeKind.SUCCEEDED,
-            result=result,
-            ttl=self._result_ttl(task),
-        )
+        ttl = self.worker.result_ttl(task)
+        return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result, None, 0.0, ttl)
 
     async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         timeout = task.settings.timeout
@@ -166,21 +161,13 @@ class Execution:
                 ) from None
             raise
 
-    def _result_ttl(self, task: Task[..., Any]) -> float | None:
-        ttl = task.settings.result_ttl
-        if ttl is None:
-            ttl = self.worker.runner.result_ttl
-        if task.settings.schedule is not None and ttl is not None:
-            ttl = max(ttl, MIN_SCHEDULED_RESULT_TTL)
-        return ttl
-
     def _cancelled(self, task: Task[..., Any]) -> Outcome | None:
         record, counters = self.record, self.worker.counters
         if self.reason == "requested":
             counters.cancelled += 1
             log.info("job %s (%s) cancelled while running", record.id, record.task)
             return Outcome(
-                record.id, record.attempt, OutcomeKind.CANCELLED, ttl=self._result_ttl(task)
+                record.id, record.attempt, OutcomeKind.CANCELLED, ttl=self.worker.result_ttl(task)
             )
         if self.reason == "shutdown":
             counters.released += 1

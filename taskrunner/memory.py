@@ -45,27 +45,13 @@ class _Job:
     expires_at: float | None = None
 
     def record(self) -> JobRecord:
+        # positional, in JobRecord's field order: this runs once per claim
         return JobRecord(
-            id=self.id,
-            task=self.task,
-            queue=self.queue,
-            payload=self.payload,
-            state=self.state,
-            priority=self.priority,
-            attempt=self.attempt,
-            max_attempts=self.max_attempts,
-            enqueued_at=self.enqueued_at,
-            run_at=self.run_at,
-            key=self.key,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            lease_until=self.lease_until,
-            worker=self.worker,
-            result=self.result,
-            error=self.error,
-            progress=self.progress,
-            cancel_requested=self.cancel_requested,
-        )
+            self.id, self.task, self.queue, self.payload, self.state, self.priority,
+            self.attempt, self.max_attempts, self.enqueued_at, self.run_at, self.key,
+            self.started_at, self.finished_at, self.lease_until, self.worker, self.result,
+            self.error, self.progress, self.cancel_requested,
+        )  # fmt: skip
 
 
 class MemoryBackend:
@@ -105,8 +91,11 @@ class MemoryBackend:
         counts[state] += delta
 
     def _set_state(self, job: _Job, state: JobState) -> None:
-        self._count(job, job.state, -1)
-        self._count(job, state, +1)
+        counts = self._counts.get(job.queue)
+        if counts is None:
+            counts = self._counts[job.queue] = dict.fromkeys(JobState, 0)
+        counts[job.state] -= 1
+        counts[state] += 1
         if job.state is JobState.RUNNING:
             self._running.pop(job.id, None)
         elif state is JobState.RUNNING:

@@ -24,6 +24,7 @@ from taskrunner.backend import Beat, LeaseStatus, Outcome
 from taskrunner.errors import ConfigurationError
 from taskrunner.execution import Execution
 from taskrunner.scheduler import run_scheduler
+from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
 
 if TYPE_CHECKING:
     from taskrunner.runner import TaskRunner
@@ -138,6 +139,7 @@ class Worker:
         self._beat_now = asyncio.Event()
         self.thread_limiter = anyio.CapacityLimiter(settings.concurrency)
         self._main: asyncio.Task[None] | None = None
+        self._result_ttls: dict[str, float | None] = {}
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queues={list(self.queues)}>"
@@ -286,6 +288,19 @@ class Worker:
         if outcome is not None:
             self._outbox.pending.append(outcome)
             self._outbox.wake.set()
+
+    def result_ttl(self, task: Task[..., Any]) -> float | None:
+        """How long a finished job of `task` is kept (worked out once per task)."""
+        try:
+            return self._result_ttls[task.name]
+        except KeyError:
+            ttl = task.settings.result_ttl
+            if ttl is None:
+                ttl = self.runner.result_ttl
+            if task.settings.schedule is not None and ttl is not None:
+                ttl = max(ttl, MIN_SCHEDULED_RESULT_TTL)
+            self._result_ttls[task.name] = ttl
+            return ttl
 
     def progress_reported(self) -> None:
         self._beat_now.set()
