@@ -15,8 +15,8 @@ Keys (P is the prefix; one queue's keys share the hash tag {queue}):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -73,9 +73,9 @@ class RedisBackend:
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
-        async with self._errors("connecting"):
+        with self._errors("connecting"):
             await client.ping()
-        self._client, self._scripts = client, Scripts.register(client)
+        self._client, self._scripts = client, Scripts(client)
 
     async def close(self) -> None:
         if self._waiters is not None:
@@ -85,12 +85,8 @@ class RedisBackend:
             client, self._client = self._client, None
             await client.aclose()
 
-    @asynccontextmanager
-    async def _errors(self, doing: str) -> AsyncIterator[None]:
-        try:
-            yield
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            raise BackendError(f"Redis at {redact(self.url)} failed while {doing}: {exc}") from exc
+    def _errors(self, doing: str) -> _Translated:
+        return _Translated(self.url, doing)
 
     def _connected(self) -> tuple[Redis, Scripts]:
         if self._client is None or self._scripts is None:
@@ -104,7 +100,7 @@ class RedisBackend:
 
     async def now(self) -> float:
         client, _ = self._connected()
-        async with self._errors("reading the clock"):
+        with self._errors("reading the clock"):
             seconds, micro = await client.time()
         return seconds + micro / 1_000_000
 
@@ -128,9 +124,9 @@ class RedisBackend:
             ]
             for job in jobs
         ]
-        async with self._errors("enqueuing"):
-            ids = await scripts.enqueue(
-                args=[self.prefix, orjson.dumps(header), *(job.payload for job in jobs)]
+        with self._errors("enqueuing"):
+            ids = await scripts.run(
+                "enqueue", [self.prefix, orjson.dumps(header), *(job.payload for job in jobs)]
             )
         return [i.decode() for i in ids]
 
@@ -139,8 +135,8 @@ class RedisBackend:
     ) -> list[JobRecord]:
         _, scripts = self._connected()
         lease_us = micros(lease)
-        async with self._errors("claiming jobs"):
-            answer = await scripts.claim(args=[self.prefix, worker, lease_us, limit, *queues])
+        with self._errors("claiming jobs"):
+            answer = await scripts.run("claim", [self.prefix, worker, lease_us, limit, *queues])
         now_us = int(answer[0])
         return [parse_claimed(row, now_us, lease_us, worker) for row in answer[1:]]
 
@@ -156,8 +152,8 @@ class RedisBackend:
                 "0" if beat.progress is None else "1",
                 beat.progress or b"",
             ]
-        async with self._errors("renewing leases"):
-            statuses = await scripts.heartbeat(args=args)
+        with self._errors("renewing leases"):
+            statuses = await scripts.run("heartbeat", args)
         return [LeaseStatus(s.decode()) for s in statuses]
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -175,19 +171,20 @@ class RedisBackend:
             for o in outcomes
         ]
         data = [o.result or o.error or b"" for o in outcomes]
-        async with self._errors("reporting outcomes"):
-            applied = await scripts.finish(args=[self.prefix, orjson.dumps(header), *data])
+        with self._errors("reporting outcomes"):
+            applied = await scripts.run("finish", [self.prefix, orjson.dumps(header), *data])
         return [flag == 1 for flag in applied]
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
         if not ids:
             return []
         client, _ = self._connected()
-        async with self._errors("reading jobs"), client.pipeline(transaction=False) as pipe:
-            pipe.time()
-            for job_id in ids:
-                pipe.hmget(f"{self.prefix}:job:{job_id}", FIELDS)
-            answers = await pipe.execute()
+        with self._errors("reading jobs"):
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.time()
+                for job_id in ids:
+                    pipe.hmget(f"{self.prefix}:job:{job_id}", FIELDS)
+                answers = await pipe.execute()
         seconds, micro = answers[0]
         now_us = seconds * 1_000_000 + micro
         return [
@@ -197,28 +194,28 @@ class RedisBackend:
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
         _, scripts = self._connected()
-        async with self._errors("cancelling jobs"):
-            states = await scripts.cancel(
-                args=[self.prefix, -1 if ttl is None else micros(ttl), *ids]
+        with self._errors("cancelling jobs"):
+            states = await scripts.run(
+                "cancel", [self.prefix, -1 if ttl is None else micros(ttl), *ids]
             )
         return [JobState(s.decode()) if s else None for s in states]
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         _, scripts = self._connected()
-        async with self._errors("retrying jobs"):
-            done = await scripts.retry(args=[self.prefix, *ids])
+        with self._errors("retrying jobs"):
+            done = await scripts.run("retry", [self.prefix, *ids])
         return [flag == 1 for flag in done]
 
     async def reclaim(self) -> list[str]:
         _, scripts = self._connected()
-        async with self._errors("reclaiming expired leases"):
-            ids = await scripts.reclaim(args=[self.prefix, RECLAIM_BATCH])
+        with self._errors("reclaiming expired leases"):
+            ids = await scripts.run("reclaim", [self.prefix, RECLAIM_BATCH])
         return [i.decode() for i in ids]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
         client, scripts = self._connected()
-        async with self._errors("waiting for jobs"):
-            until_due = await scripts.next_due(args=[self.prefix, *queues])
+        with self._errors("waiting for jobs"):
+            until_due = await scripts.run("next_due", [self.prefix, *queues])
             if until_due == 0:
                 return
             if until_due > 0:
@@ -233,7 +230,7 @@ class RedisBackend:
         waiters = self._waiters
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        async with self._errors("waiting for a job to finish"):
+        with self._errors("waiting for a job to finish"):
             await waiters.start()
             event = waiters.add(job_id)
             try:
@@ -257,8 +254,8 @@ class RedisBackend:
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
         _, scripts = self._connected()
-        async with self._errors("reading stats"):
-            rows = await scripts.stats(args=[self.prefix, *(queues or ())])
+        with self._errors("reading stats"):
+            rows = await scripts.run("stats", [self.prefix, *(queues or ())])
         return {
             row[0].decode(): dict(zip(_STATE_ORDER, map(int, row[1:]), strict=True)) for row in rows
         }
@@ -272,7 +269,7 @@ class RedisBackend:
         client, scripts = self._connected()
         before = "" if finished_before is None else micros(finished_before)
         deleted = 0
-        async with self._errors("purging jobs"):
+        with self._errors("purging jobs"):
             if queue is not None:
                 queues = [queue]
             else:
@@ -282,8 +279,28 @@ class RedisBackend:
                 for state in states:
                     offset = 0
                     while offset >= 0:
-                        count, offset = await scripts.purge(
-                            args=[self.prefix, before, PURGE_BATCH, name, state.value, offset]
+                        count, offset = await scripts.run(
+                            "purge", [self.prefix, before, PURGE_BATCH, name, state.value, offset]
                         )
                         deleted += count
         return deleted
+
+
+class _Translated:
+    """Turns a lost connection into a BackendError that names the server (never its password)."""
+
+    __slots__ = ("doing", "url")
+
+    def __init__(self, url: str, doing: str) -> None:
+        self.url, self.doing = url, doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+            raise BackendError(
+                f"Redis at {redact(self.url)} failed while {self.doing}: {exc}"
+            ) from exc
