@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import entry_points
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
@@ -18,8 +19,15 @@ _KNOWN_PACKAGES = {
 }
 
 
+_SECRET_PARAMETER = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
+
+
 def redact(url: str) -> str:
     """The URL with any password replaced by ***, safe for logs and error messages."""
+    return _SECRET_PARAMETER.sub(r"\1***", _redact_credentials(url))
+
+
+def _redact_credentials(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:

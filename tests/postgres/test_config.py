@@ -69,3 +69,12 @@ async def test_transactional_enqueue_needs_an_asyncpg_connection() -> None:
 
     with pytest.raises(ConfigurationError, match="asyncpg connection"):
         await runner.backend.enqueue([noop.prepare().new], connection=object())
+
+
+def test_a_password_given_as_a_query_parameter_is_hidden_too() -> None:
+    backend = PostgresBackend(
+        "postgresql://app@localhost/app?password=hunter2&sslmode=require&sslpassword=keypass"
+    )
+    shown = repr(backend)
+    assert "hunter2" not in shown and "keypass" not in shown
+    assert "sslmode=require" in shown

@@ -244,7 +244,12 @@ class PostgresBackend:
         if limit <= 0 or not queues:
             return []
         rows = await self._fetch(
-            "claiming jobs", self._queries.claim, list(queues), limit, worker, float(lease)
+            "claiming jobs",
+            self._queries.claim,
+            list(dict.fromkeys(queues)),
+            limit,
+            worker,
+            float(lease),
         )
         return [job_record(row) for row in rows]
 
