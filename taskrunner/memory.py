@@ -32,6 +32,7 @@ class _Job:
     enqueued_at: float
     run_at: float
     state: JobState
+    seq: int = 0  # enqueue order: breaks ties between jobs due at the same time
     version: int = 0  # bumped whenever the job enters a queue, so stale heap entries are skipped
     attempt: int = 0
     started_at: float | None = None
@@ -107,12 +108,12 @@ class MemoryBackend:
         job.version += 1
         if job.run_at <= now:
             self._set_state(job, JobState.QUEUED)
-            entry = (job.priority, job.run_at, next(self._seq), job.version, job.id)
+            entry = (job.priority, job.run_at, job.seq, job.version, job.id)
             heapq.heappush(self._ready.setdefault(job.queue, []), entry)
             self._wakeup.set()
         else:
             self._set_state(job, JobState.SCHEDULED)
-            heapq.heappush(self._delayed, (job.run_at, next(self._seq), job.version, job.id))
+            heapq.heappush(self._delayed, (job.run_at, job.seq, job.version, job.id))
             # a waiting worker must recompute how long to sleep
             self._wakeup.set()
 
@@ -177,6 +178,7 @@ class MemoryBackend:
                 enqueued_at=now,
                 run_at=run_at,
                 state=JobState.QUEUED,
+                seq=next(self._seq),
             )
             self._jobs[job.id] = job
             self._count(job, JobState.QUEUED, +1)

@@ -1,0 +1,298 @@
+"""A model of what a backend must do, and a Hypothesis state machine that holds a real
+backend to it: every job in exactly one state, no job claimable twice under a live lease,
+stale fencing tokens never change a job, and `stats` agree with the jobs.
+
+Times are real but unambiguous: jobs are due now or in an hour, and leases last either
+an hour or SHORT seconds, which the `leases_expire` rule waits out before reclaiming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
+from taskrunner.ids import new_job_id
+from taskrunner.job import JobState
+
+T = TypeVar("T")
+SHORT = 0.05
+LONG = 3600.0
+LATER = 3600.0
+QUEUES = ("a", "b")
+WAITING = (JobState.QUEUED, JobState.SCHEDULED)
+FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass
+class ModelJob:
+    id: str
+    queue: str
+    priority: int
+    key: str | None
+    state: JobState
+    run_at: int  # the model's step counter when the job became due (or will, if scheduled)
+    seq: int  # enqueue order
+    max_attempts: int
+    attempt: int = 0
+    short_lease: bool = False
+    cancel_requested: bool = False
+    expiring: bool = False  # finished with ttl 0: gone at the next reclaim
+
+
+class BackendMachine(RuleBasedStateMachine):
+    """Subclasses set `make_backend` (an async factory) and `drop_backend`."""
+
+    make_backend: Callable[[], Awaitable[Backend]]
+    drop_backend: Callable[[Backend], Awaitable[None]]
+
+    jobs_bundle = Bundle("jobs")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.backend: Backend = self.run(type(self).make_backend())
+        self.jobs: dict[str, ModelJob] = {}
+        self.keys: dict[str, str] = {}
+        self.step = 0
+        self.seq = 0
+
+    def run(self, work: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(work)
+
+    def teardown(self) -> None:
+        try:
+            self.run(type(self).drop_backend(self.backend))
+        finally:
+            self.loop.close()
+
+    def tick(self) -> int:
+        self.step += 1
+        return self.step
+
+    # -- rules -----------------------------------------------------------------------------
+
+    @initialize(target=jobs_bundle)
+    def first_job(self) -> str:
+        return self.enqueue_one("a", 0, None, False)
+
+    @rule(
+        target=jobs_bundle,
+        queue=st.sampled_from(QUEUES),
+        priority=st.sampled_from([-1, 0, 1]),
+        key=st.sampled_from([None, None, "k1", "k2"]),
+        later=st.booleans(),
+    )
+    def enqueue(self, queue: str, priority: int, key: str | None, later: bool) -> str:
+        return self.enqueue_one(queue, priority, key, later)
+
+    def enqueue_one(self, queue: str, priority: int, key: str | None, later: bool) -> str:
+        new = NewJob(
+            id=new_job_id(),
+            task="model.task",
+            queue=queue,
+            payload=b"{}",
+            priority=priority,
+            max_attempts=2,
+            key=key,
+            delay=LATER if later else 0.0,
+        )
+        (answer,) = self.run(self.backend.enqueue([new]))
+        now = self.tick()
+        holder = self.keys.get(key) if key is not None else None
+        if holder is not None:
+            assert answer == holder, "a held dedup key must return its holder"
+            return holder
+        assert answer == new.id
+        self.seq += 1
+        self.jobs[new.id] = ModelJob(
+            id=new.id,
+            queue=queue,
+            priority=priority,
+            key=key,
+            state=JobState.SCHEDULED if later else JobState.QUEUED,
+            run_at=now,
+            seq=self.seq,
+            max_attempts=2,
+        )
+        if key is not None:
+            self.keys[key] = new.id
+        return new.id
+
+    @rule(
+        queues=st.sampled_from([("a",), ("b",), ("a", "b")]),
+        limit=st.integers(1, 3),
+        short=st.booleans(),
+    )
+    def claim(self, queues: tuple[str, ...], limit: int, short: bool) -> None:
+        claimed = self.run(self.backend.claim(queues, limit, "w", SHORT if short else LONG))
+        self.tick()
+        due = sorted(
+            (j for j in self.jobs.values() if j.state is JobState.QUEUED and j.queue in queues),
+            key=lambda j: (j.priority, j.run_at, j.seq),
+        )
+        expected = [j.id for j in due[:limit]]
+        assert [r.id for r in claimed] == expected, "claim order or eligibility differs"
+        for record in claimed:
+            job = self.jobs[record.id]
+            job.state, job.attempt = JobState.RUNNING, job.attempt + 1
+            job.short_lease, job.cancel_requested = short, False
+            assert record.attempt == job.attempt
+
+    @rule(job_id=jobs_bundle, stale=st.booleans(), short=st.booleans())
+    def heartbeat(self, job_id: str, stale: bool, short: bool) -> None:
+        job = self.jobs.get(job_id)
+        attempt = (job.attempt if job else 1) - (1 if stale else 0)
+        (status,) = self.run(
+            self.backend.heartbeat([Beat(job_id, attempt)], SHORT if short else LONG)
+        )
+        self.tick()
+        if job is None or job.state is not JobState.RUNNING or attempt != job.attempt:
+            assert status is LeaseStatus.LOST
+            return
+        assert status is (LeaseStatus.CANCEL if job.cancel_requested else LeaseStatus.HELD)
+        job.short_lease = short
+
+    @rule(
+        job_id=jobs_bundle,
+        stale=st.booleans(),
+        kind=st.sampled_from(list(OutcomeKind)),
+        later=st.booleans(),
+        expire=st.booleans(),
+    )
+    def finish(
+        self, job_id: str, stale: bool, kind: OutcomeKind, later: bool, expire: bool
+    ) -> None:
+        job = self.jobs.get(job_id)
+        attempt = (job.attempt if job else 1) - (1 if stale else 0)
+        outcome = Outcome(
+            job_id,
+            attempt,
+            kind,
+            result=b"1",
+            error=b'{"type":"E"}',
+            delay=LATER if later else 0.0,
+            ttl=0.0 if expire else None,
+        )
+        (accepted,) = self.run(self.backend.finish([outcome]))
+        now = self.tick()
+        owns = job is not None and job.state is JobState.RUNNING and attempt == job.attempt
+        assert accepted == owns, "only the attempt that owns a job may finish it"
+        if not owns or job is None:
+            return
+        if kind in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED):
+            job.state = JobState(kind.value)
+            job.expiring = expire
+        elif kind is OutcomeKind.RETRY:
+            job.state = JobState.SCHEDULED if later else JobState.QUEUED
+            job.run_at = now
+        else:  # released: due again as it was, with its attempt given back
+            job.state = JobState.QUEUED
+            job.max_attempts += 1
+
+    @rule(job_id=jobs_bundle)
+    def cancel(self, job_id: str) -> None:
+        (state,) = self.run(self.backend.cancel([job_id], ttl=None))
+        self.tick()
+        job = self.jobs.get(job_id)
+        if job is None:
+            assert state is None
+            return
+        if job.state in WAITING:
+            job.state = JobState.CANCELLED
+        elif job.state is JobState.RUNNING:
+            job.cancel_requested = True
+        assert state is job.state
+
+    @rule(job_id=jobs_bundle)
+    def retry(self, job_id: str) -> None:
+        (done,) = self.run(self.backend.retry([job_id]))
+        now = self.tick()
+        job = self.jobs.get(job_id)
+        expected = job is not None and job.state in (
+            JobState.FAILED,
+            JobState.CANCELLED,
+            JobState.SCHEDULED,
+        )
+        assert done == expected
+        if job is None or not expected:
+            return
+        if job.state in FINISHED:
+            job.max_attempts = max(job.max_attempts, job.attempt + 1)
+            job.cancel_requested = job.expiring = False
+        job.state, job.run_at = JobState.QUEUED, now
+
+    @precondition(
+        lambda self: any(
+            (j.state is JobState.RUNNING and j.short_lease) or j.expiring
+            for j in self.jobs.values()
+        )
+    )
+    @rule()
+    def leases_expire(self) -> None:
+        time.sleep(SHORT * 2)
+        put_back = self.run(self.backend.reclaim())
+        self.tick()
+        expected = {
+            j.id for j in self.jobs.values() if j.state is JobState.RUNNING and j.short_lease
+        }
+        assert set(put_back) == expected
+        for job_id in expected:
+            self.jobs[job_id].state = JobState.QUEUED
+        for job in [j for j in self.jobs.values() if j.expiring]:
+            del self.jobs[job.id]
+            if job.key is not None and self.keys.get(job.key) == job.id:
+                del self.keys[job.key]
+
+    # -- invariants ------------------------------------------------------------------------
+
+    @invariant()
+    def every_job_is_where_the_model_says(self) -> None:
+        if not self.jobs:
+            return
+        ids = list(self.jobs)
+        records = self.run(self.backend.get(ids))
+        for job_id, record in zip(ids, records, strict=True):
+            job = self.jobs[job_id]
+            assert record is not None, f"job {job_id} vanished"
+            assert (record.state, record.attempt, record.max_attempts) == (
+                job.state,
+                job.attempt,
+                job.max_attempts,
+            ), (record, job)
+            if job.state is JobState.RUNNING:
+                assert record.cancel_requested == job.cancel_requested
+
+    @invariant()
+    def stats_agree_with_the_jobs(self) -> None:
+        stats: dict[str, dict[JobState, int]] = self.run(self.backend.stats(list(QUEUES)))
+        for queue in QUEUES:
+            expected = dict.fromkeys(JobState, 0)
+            for job in self.jobs.values():
+                if job.queue == queue:
+                    expected[job.state] += 1
+            assert stats[queue] == expected, (queue, stats[queue], expected)
+
+
+def settings_for(examples: int, steps: int) -> Any:
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )

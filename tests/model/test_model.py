@@ -1,0 +1,71 @@
+"""The backend model run against memory, Redis and Postgres."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from taskrunner.backend import Backend
+from taskrunner.memory import MemoryBackend
+from tests.model.machine import BackendMachine, settings_for
+
+REDIS = os.environ.get("TASKRUNNER_TEST_REDIS", "redis://127.0.0.1:6379/0")
+POSTGRES = os.environ.get("TASKRUNNER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class MemoryMachine(BackendMachine):
+    @staticmethod
+    async def make_backend() -> Backend:
+        return MemoryBackend()
+
+    @staticmethod
+    async def drop_backend(backend: Backend) -> None:
+        await backend.close()
+
+
+class RedisMachine(BackendMachine):
+    @staticmethod
+    async def make_backend() -> Backend:
+        from taskrunner_redis import RedisBackend
+
+        backend = RedisBackend(f"{REDIS}?prefix=trmodel-{secrets.token_hex(6)}")
+        await backend.connect()
+        return backend
+
+    @staticmethod
+    async def drop_backend(backend: Backend) -> None:
+        from tests.redis.conftest import delete_prefix
+
+        await backend.close()
+        await delete_prefix(REDIS, backend.prefix)  # type: ignore[attr-defined]
+
+
+class PostgresMachine(BackendMachine):
+    @staticmethod
+    async def make_backend() -> Backend:
+        from taskrunner_postgres import PostgresBackend
+
+        schema = f"model_{secrets.token_hex(6)}"
+        backend = PostgresBackend(f"{POSTGRES}?schema={schema}")
+        await backend.connect()
+        return backend
+
+    @staticmethod
+    async def drop_backend(backend: Backend) -> None:
+        import asyncpg
+
+        await backend.close()
+        conn = await asyncpg.connect(POSTGRES)
+        try:
+            schema = backend.settings.schema  # type: ignore[attr-defined]
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+TestMemoryModel = MemoryMachine.TestCase
+TestMemoryModel.settings = settings_for(examples=60, steps=40)
+TestRedisModel = RedisMachine.TestCase
+TestRedisModel.settings = settings_for(examples=15, steps=30)
+TestPostgresModel = PostgresMachine.TestCase
+TestPostgresModel.settings = settings_for(examples=10, steps=30)
