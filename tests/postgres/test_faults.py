@@ -87,15 +87,26 @@ async def test_completion_that_fails_to_write_is_retried_and_the_job_not_rerun(
     owner, other = runner_with(pg_url, flaky), runner_with(pg_url)
     task = owner.task(name="work")(work)
     other.task(name="work")(work)
+    settings = {**QUICK, "lease": 1.5}
     async with owner, other:
         job = await task.enqueue()
-        async with owner.worker(**QUICK), other.worker(**QUICK):
+        async with owner.worker(**settings), other.worker(**settings):
             await eventually(lambda: runs == [1])
-            await anyio.sleep(3 * QUICK["lease"])  # leases would have run out without beats
+            (first,) = await flaky.get([job.id])
+            assert first is not None and first.lease_until is not None
+            # the unreported outcome's heartbeats keep renewing the lease past its first end
+            later = first.lease_until + 1
+            await eventually(lambda: lease_renewed_past(flaky, job.id, later))
             assert (await job.info()).state is JobState.RUNNING
             flaky.healed = True
             assert await job.result(timeout=30) == "done"
     assert runs == [1]
+
+
+async def lease_renewed_past(backend: PostgresBackend, job_id: str, when: float) -> bool:
+    (record,) = await backend.get([job_id])
+    assert record is not None and record.state is JobState.RUNNING, record
+    return record.lease_until is not None and record.lease_until > when
 
 
 async def test_listen_connection_is_reestablished(
