@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.namespaces import ServerDown, Servers
-from harness.plan import BACKENDS, DEFAULT_WORKLOADS, workload
+from harness.plan import BACKENDS, DEFAULT_WORKLOADS, PEERS, workload
 from harness.report import footnotes, save, table
 from harness.session import Options, default_log_dir, run_session
 
@@ -45,6 +45,16 @@ def _scalar(raw: str) -> int | float | str:
     return raw
 
 
+def _peers(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    unknown = set(names) - {peer.name for peer in PEERS}
+    if unknown:
+        raise SystemExit(f"unknown peers: {', '.join(sorted(unknown))}")
+    return names
+
+
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=BACKENDS, required=True)
@@ -54,6 +64,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", default=",".join(DEFAULT_WORKLOADS), help="workloads, comma-separated"
     )
     parser.add_argument("--only-taskrunner", action="store_true", help="skip the peers")
+    parser.add_argument("--peers", default=None, help="only these peers, comma-separated")
     parser.add_argument("--size", action="append", default=[], metavar="WORKLOAD.FIELD=VALUE")
     parser.add_argument("--redis-url", default=Servers.redis)
     parser.add_argument("--postgres-url", default=Servers.postgres)
@@ -73,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds or (1 if args.quick else 3),
         quick=args.quick,
         only_taskrunner=args.only_taskrunner,
+        peers=_peers(args.peers),
         sizes=parse_sizes(args.size),
         servers=Servers(redis=args.redis_url, postgres=args.postgres_url),
     )

@@ -25,6 +25,7 @@ class Options:
     rounds: int
     quick: bool
     only_taskrunner: bool
+    peers: tuple[str, ...] | None = None
     sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
     servers: Servers = field(default_factory=Servers)
 
@@ -52,7 +53,12 @@ def run_session(options: Options, log_dir: Path) -> Results:
         options.servers.check(options.backend)
     candidates = [TASKRUNNER]
     if not options.only_taskrunner:
-        candidates += [peer for peer in PEERS if options.backend in peer.backends]
+        candidates += [
+            peer
+            for peer in PEERS
+            if options.backend in peer.backends
+            and (options.peers is None or peer.name in options.peers)
+        ]
     pythons: dict[str, Path] = {}
     for lib in candidates:
         why = _prepare(lib, options, log_dir, pythons)
