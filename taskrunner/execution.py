@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
 
+from taskrunner import faults
 from taskrunner.backend import Beat, Outcome, OutcomeKind
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import SerializationError, TaskrunnerError
@@ -127,6 +128,8 @@ class Execution:
             return self._failure(task, exc)
         finally:
             _current.reset(token)
+        if faults.ARMED is not None:
+            faults.reached("after_handler")
         try:
             result = encode_result(value)
         except SerializationError as exc:
@@ -193,6 +196,8 @@ class Execution:
             return self._give_up(error)
         if delay is None:
             delay = self._backoff(settings.backoff or self.worker.runner.backoff)
+        if faults.ARMED is not None:
+            faults.reached("scheduling_retry")
         self.worker.counters.retried += 1
         log.info(
             "job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1fs",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from taskrunner import validation
+from taskrunner import faults, validation
 from taskrunner.backend import Beat, LeaseStatus, Outcome
 from taskrunner.errors import ConfigurationError
 from taskrunner.execution import Execution
@@ -245,6 +245,8 @@ class Worker:
                 failures += 1
                 await self._backend_trouble("claim", exc, failures)
                 continue
+            if records and faults.ARMED is not None:
+                faults.reached("after_claim")
             for record in records:
                 self._start(Execution(self, record))
             if records:
@@ -368,6 +370,8 @@ class Worker:
         outbox = self._outbox
         batch, outbox.pending = outbox.pending, []
         outbox.inflight = batch
+        if faults.ARMED is not None:
+            faults.reached("before_complete")
         try:
             accepted = await self.runner.backend.finish(batch)
         except BaseException:
@@ -375,6 +379,8 @@ class Worker:
             raise
         finally:
             outbox.inflight = []
+        if faults.ARMED is not None:
+            faults.reached("after_complete")
         self._slot_free.set()  # reported outcomes may have made jobs due (burst mode re-checks)
         for outcome, ok in zip(batch, accepted, strict=True):
             if not ok:
