@@ -52,7 +52,7 @@ async def test_skewed_workers_respect_due_times_and_leases(
     await runner.close()
 
 
-async def test_the_skew_is_real(tmp_path: Path) -> None:
+def test_the_skew_is_real(tmp_path: Path) -> None:
     # the app really moves the worker's wall clock: a sanity check of the test's premise
     import subprocess
     import sys
