@@ -7,6 +7,7 @@ delivery-guarantees page). CHAOS_SEED replays a run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import secrets
@@ -23,6 +24,7 @@ import pytest
 from taskrunner import JobState, TaskRunner, TaskrunnerError
 from tests.chaos.apps.ledger import make_runner
 from tests.chaos.conftest import POSTGRES, Ledger, drop_schema
+from tests.helpers import eventually
 from tests.procs import WorkerProcess
 from tests.redis.server import RedisServer
 
@@ -120,10 +122,8 @@ async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 async def tolerant(work: Callable[[], Awaitable[None]]) -> None:
     """Run a check that may meet the backend mid-restart; a failure there is not the test's."""
-    try:
+    with contextlib.suppress(TaskrunnerError, OSError, asyncpg.PostgresError):
         await work()
-    except (TaskrunnerError, OSError, asyncpg.PostgresError):
-        pass
 
 
 async def test_chaos_soak_loses_nothing(target: Target, ledger: Ledger, tmp_path: Path) -> None:
@@ -180,9 +180,7 @@ async def test_chaos_soak_loses_nothing(target: Target, ledger: Ledger, tmp_path
                 return False
             return stats[JobState.SUCCEEDED] + stats[JobState.FAILED] == jobs_total
 
-        with anyio.fail_after(300):
-            while not await all_finished():
-                await anyio.sleep(0.25)
+        await eventually(all_finished, timeout=300)
         soak.stop_all()
         for proc in soak.workers:
             await proc.wait(60)
