@@ -67,12 +67,9 @@ async def test_memory_stays_flat_through_many_jobs_and_an_outage(tmp_path: Path)
             server.stop()  # the outage: every claim, heartbeat and report fails
             await anyio.sleep(outage)
             server.start()
-            while await finished() < total:
-                await anyio.sleep(0.1)
+            await eventually(all_done, timeout=patience)
             samples.append(rss_mib())
-            with anyio.fail_after(30):
-                while worker._outbox.unreported:
-                    await anyio.sleep(0.05)
+            await eventually(lambda: not worker._outbox.unreported)  # the maps empty out
             assert worker.running == 0
             assert worker._running == {}
         stats = (await runner.stats())["default"]
