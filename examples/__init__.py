@@ -1,0 +1,1 @@
+"""Runnable examples; each module's docstring gives the command that runs it."""

@@ -1,0 +1,1 @@
+"""The worker-dyno example: see app.py."""

@@ -1,0 +1,221 @@
+"""Fixtures for the example tests: a local HTTP server standing in for the internet, fresh
+memory backends for the examples' module-level runners, and the real Redis and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from taskrunner import TaskRunner
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+REDIS_URL = os.environ.get("TASKRUNNER_TEST_REDIS", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "TASKRUNNER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+# -- a local web server --------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    """What the local server answers for one path."""
+
+    body: bytes
+    content_type: str = "application/octet-stream"
+    status: int = 200
+    fail_first: int = 0  # answer 503 to this many requests first
+    hold: threading.Event | None = None  # wait for this event before answering
+    requests: int = 0
+
+
+@dataclass
+class LocalServer:
+    """An HTTP server on 127.0.0.1 serving `routes`; everything else is a 404."""
+
+    base_url: str
+    routes: dict[str, Route] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def add(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str = "text/plain",
+        *,
+        fail_first: int = 0,
+        hold: threading.Event | None = None,
+    ) -> str:
+        self.routes[path] = Route(body, content_type, fail_first=fail_first, hold=hold)
+        return self.url(path)
+
+
+@pytest.fixture
+def local_server() -> Iterator[LocalServer]:
+    server_state = LocalServer("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            route = server_state.routes.get(self.path)
+            if route is None:
+                self.answer(404, b"not found", "text/plain")
+                return
+            route.requests += 1
+            if route.hold is not None:
+                route.hold.wait(10)
+            if route.requests <= route.fail_first:
+                self.answer(503, b"busy, try later", "text/plain")
+            else:
+                self.answer(route.status, route.body, route.content_type)
+
+        def answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    server_state.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server_state
+    finally:
+        for route in server_state.routes.values():
+            if route.hold is not None:
+                route.hold.set()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+# -- in-process apps ---------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def serve_app(app: FastAPI, runner: TaskRunner) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (and so its embedded worker) around an httpx client that
+    talks to the app in process, on a fresh memory backend."""
+    runner.use_url("memory://")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as client:
+            yield client
+
+
+async def eventually_json(
+    client: httpx.AsyncClient, path: str, done: str, timeout: float = 10.0
+) -> dict[str, object]:
+    """GET `path` until the JSON answer's `done` field is truthy."""
+    async with asyncio.timeout(timeout):
+        while True:
+            response = await client.get(path)
+            response.raise_for_status()
+            data: dict[str, object] = response.json()
+            if data.get(done):
+                return data
+            await asyncio.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def shell_env(**extra: str) -> dict[str, str]:
+    """The environment for a command line of an example: this virtualenv's tools first."""
+    env = {k: v for k, v in os.environ.items() if k != "TASKRUNNER_URL"}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def without_uv_run(command: str) -> str:
+    """`uv run X` as the test runs it: X from this virtualenv (already synced)."""
+    assert command.startswith("uv run "), command
+    return command.removeprefix("uv run ")
+
+
+# -- Redis and Postgres --------------------------------------------------------------------------
+
+
+def _unreachable(what: str, exc: BaseException) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is not reachable: {exc}")
+    pytest.skip(f"{what} is not reachable: {exc}")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of the test's own; every key under it is deleted afterwards."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as exc:
+        _unreachable(f"Redis at {REDIS_URL}", exc)
+    prefix = f"trexample-{secrets.token_hex(6)}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+async def redis_client() -> aioredis.Redis:
+    return aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A schema name of the test's own; the schema is dropped afterwards."""
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run("SELECT 1"))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        _unreachable("Postgres", exc)
+    name = f"example_{secrets.token_hex(6)}"
+    try:
+        yield name
+    finally:
+        asyncio.run(run(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+def have(command: str) -> bool:
+    return shutil.which(command, path=str(VENV_BIN)) is not None

@@ -1,0 +1,106 @@
+"""examples/worker_dyno: both Procfile lines run as processes against the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.examples.conftest import REDIS_URL, REPO, free_port, shell_env
+
+DYNO = REPO / "examples" / "worker_dyno"
+
+
+def procfile() -> dict[str, str]:
+    lines = (DYNO / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+@contextmanager
+def process(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run one Procfile command as Heroku does (a shell in the app's directory)."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"], cwd=DYNO, env=env, stdout=out, stderr=out
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
+def test_the_procfile_declares_a_web_and_a_worker_process() -> None:
+    kinds = procfile()
+    assert set(kinds) == {"web", "worker"}
+    assert kinds["worker"].startswith("taskrunner run app:runner")
+    # the module docstring's commands are the Procfile's, run with `uv run`
+    from examples.worker_dyno import app
+
+    assert app.__doc__ is not None
+    documented = [line.strip() for line in app.__doc__.splitlines()]
+    assert f"uv run {kinds['worker']}" in documented
+    assert f"uv run {kinds['web'].replace('$PORT', '8000')}" in documented
+
+
+async def test_web_and_worker_processes_share_redis(redis_prefix: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = shell_env(
+        TASKRUNNER_URL=f"{REDIS_URL}?prefix={redis_prefix}",
+        REDIS_URL=REDIS_URL,
+        APP_KEY_PREFIX=f"{redis_prefix}-app",
+        REPORT_EVERY="1",
+        PORT=str(port),
+    )
+    kinds = procfile()
+    with (
+        process(kinds["worker"], env, tmp_path / "worker.log") as worker,
+        process(kinds["web"], env, tmp_path / "web.log") as web,
+    ):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            async with asyncio.timeout(20):
+                while True:
+                    assert web.poll() is None, (tmp_path / "web.log").read_text()
+                    try:
+                        await client.get("/queue")
+                        break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.1)
+
+            jobs = []
+            for page in ["/pricing", "/pricing", "/docs"]:
+                answer = await client.post("/views", params={"page": page})
+                assert answer.status_code == 202
+                jobs.append(answer.json()["job"])
+
+            async with asyncio.timeout(20):
+                for job in jobs:
+                    while (await client.get(f"/jobs/{job}")).json()["state"] != "succeeded":
+                        assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+                        await asyncio.sleep(0.05)
+                # the recurring job ticks every second and publishes what the worker stored
+                while True:
+                    report = await client.get("/report")
+                    if report.status_code == 200 and report.json()["views"] == {
+                        "/docs": 1,
+                        "/pricing": 2,
+                    }:
+                        break
+                    await asyncio.sleep(0.1)
+            queue = (await client.get("/queue")).json()
+            assert queue["default"]["succeeded"] >= 4  # three views and at least one report
+            assert queue["default"].get("running", 0) <= 1
+
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.wait, 30) == 0  # a clean drain exits 0
+        web.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(web.wait, 30)
+    log = (tmp_path / "worker.log").read_text()
+    assert "SIGTERM received: no new jobs" in log
+    assert "stopped: " in log and "0 put back" in log
