@@ -45,6 +45,8 @@ T = TypeVar("T")
 
 def is_connection_lost(exc: BaseException) -> bool:
     """True for errors that mean the connection died, not that the statement was wrong."""
+    if isinstance(exc, asyncpg.QueryCanceledError):  # a statement timeout, say
+        return False
     return isinstance(
         exc,
         asyncpg.PostgresConnectionError
@@ -77,11 +79,13 @@ class PostgresBackend:
         self._dsn, self.settings = parse_url(url, settings)
         self._queries = Queries.load(self.settings)
         self._pool: asyncpg.Pool | None = None
-        self._listener = Listener(self._dsn, url, self.settings, self._queries)
         given = {name for name, _ in parse_qsl(urlsplit(url).query)}
         self._server_settings = {"jit": "off"}
         if "application_name" not in given:
             self._server_settings["application_name"] = "taskrunner"
+        self._listener = Listener(
+            self._dsn, url, self.settings, self._queries, self._server_settings
+        )
 
     def __repr__(self) -> str:
         return f"PostgresBackend({redact(self.url)!r}, schema={self.settings.schema!r})"

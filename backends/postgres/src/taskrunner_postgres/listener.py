@@ -33,8 +33,16 @@ FINISHED_LINGER = 30.0  # keep listening for finished jobs this long after the l
 class Listener:
     """The LISTEN connection of one backend, and the futures of those waiting on it."""
 
-    def __init__(self, dsn: str, url: str, settings: PostgresSettings, queries: Queries) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        url: str,
+        settings: PostgresSettings,
+        queries: Queries,
+        server_settings: dict[str, str],
+    ) -> None:
         self._dsn = dsn
+        self._server_settings = server_settings
         self._url = url
         self._settings = settings
         self._queries = queries
@@ -178,7 +186,11 @@ class Listener:
 
     async def _connect(self) -> None:
         self._lost.clear()
-        conn = await asyncpg.connect(self._dsn, timeout=self._settings.connect_timeout)
+        conn = await asyncpg.connect(
+            self._dsn,
+            timeout=self._settings.connect_timeout,
+            server_settings=self._server_settings,
+        )
         self._conn = conn
         conn.add_termination_listener(lambda _conn: self._lost.set())
         async with self._lock:
