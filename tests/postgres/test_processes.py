@@ -127,7 +127,7 @@ async def test_sigterm_lets_the_running_job_finish_and_takes_no_more(
 ) -> None:
     with workers(LEDGER_APP, 1, pg_url, tmp_path, "--concurrency", "1") as (worker,):
         await started([worker])
-        running = await runner.tasks["slow"].enqueue(0.5)
+        running = await runner.tasks["slow"].enqueue(1.5)
         await eventually(lambda: state_is(runner, running.id, JobState.RUNNING))
         waiting = await runner.tasks["record"].enqueue(1)
         await stop([worker])
