@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shutil
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +20,6 @@ import asyncpg
 import httpx
 import pytest
 import redis
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from taskrunner import TaskRunner
@@ -158,6 +157,24 @@ def shell_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def spawn(
+    command: str, cwd: Path, env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a command line in a shell, as a Procfile runner does, output to `log`; the
+    process is killed on the way out if it is still running."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"], cwd=cwd, env=env, stdout=out, stderr=out
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+
 def without_uv_run(command: str) -> str:
     """`uv run X` as the test runs it: X from this virtualenv (already synced)."""
     assert command.startswith("uv run "), command
@@ -191,10 +208,6 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
-async def redis_client() -> aioredis.Redis:
-    return aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
-
-
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
     """A schema name of the test's own; the schema is dropped afterwards."""
@@ -215,7 +228,3 @@ def pg_schema() -> Iterator[str]:
         yield name
     finally:
         asyncio.run(run(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-
-
-def have(command: str) -> bool:
-    return shutil.which(command, path=str(VENV_BIN)) is not None

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.examples.conftest import REDIS_URL, REPO, free_port, shell_env
+from tests.examples.conftest import REDIS_URL, REPO, free_port, shell_env, spawn
 
 DYNO = REPO / "examples" / "worker_dyno"
 
@@ -19,21 +16,6 @@ DYNO = REPO / "examples" / "worker_dyno"
 def procfile() -> dict[str, str]:
     lines = (DYNO / "Procfile").read_text().splitlines()
     return dict(line.split(": ", 1) for line in lines if line.strip())
-
-
-@contextmanager
-def process(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run one Procfile command as Heroku does (a shell in the app's directory)."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            ["bash", "-c", f"exec {command}"], cwd=DYNO, env=env, stdout=out, stderr=out
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
 
 
 def test_the_procfile_declares_a_web_and_a_worker_process() -> None:
@@ -60,8 +42,8 @@ async def test_web_and_worker_processes_share_redis(redis_prefix: str, tmp_path:
     )
     kinds = procfile()
     with (
-        process(kinds["worker"], env, tmp_path / "worker.log") as worker,
-        process(kinds["web"], env, tmp_path / "web.log") as web,
+        spawn(kinds["worker"], DYNO, env, tmp_path / "worker.log") as worker,
+        spawn(kinds["web"], DYNO, env, tmp_path / "web.log") as web,
     ):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             async with asyncio.timeout(20):
