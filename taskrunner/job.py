@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +71,29 @@ class JobProgress:
             return None
 
 
+class AttemptOutcome(enum.StrEnum):
+    """How one attempt ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # and no attempt follows
+    RETRY = "retry"  # failed; another attempt follows
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # put back unfinished by a stopping worker
+    LOST = "lost"  # its lease expired: the worker died or went silent
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One attempt of a job, as the backend recorded it when the attempt ended."""
+
+    attempt: int
+    worker: str | None
+    started_at: float | None
+    ended_at: float
+    outcome: AttemptOutcome
+    error: bytes | None = None
+
+
 @dataclass(slots=True)
 class JobRecord:
     """A job as a backend stores it (read-only by convention; see `taskrunner.backend`).
@@ -100,10 +123,41 @@ class JobRecord:
     error: bytes | None = None
     progress: bytes | None = None
     cancel_requested: bool = False
+    attempts: list[AttemptRecord] | None = None  # filled by `get` where the backend keeps them
 
 
 def _time(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptInfo:
+    """One attempt of a job: when and where it ran, and how it ended."""
+
+    attempt: int
+    worker: str | None
+    started_at: datetime | None
+    ended_at: datetime
+    outcome: AttemptOutcome
+    error: JobError | None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the attempt ran, if its start is known."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    @classmethod
+    def from_record(cls, record: AttemptRecord) -> AttemptInfo:
+        return cls(
+            attempt=record.attempt,
+            worker=record.worker,
+            started_at=_time(record.started_at),
+            ended_at=datetime.fromtimestamp(record.ended_at, UTC),
+            outcome=record.outcome,
+            error=None if record.error is None else JobError.decode(record.error),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +183,7 @@ class JobInfo:
     error: JobError | None
     progress: JobProgress | None
     cancel_requested: bool
+    attempts: list[AttemptInfo] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -162,4 +217,5 @@ class JobInfo:
             error=None if record.error is None else JobError.decode(record.error),
             progress=None if record.progress is None else JobProgress.decode(record.progress),
             cancel_requested=record.cancel_requested,
+            attempts=[AttemptInfo.from_record(a) for a in record.attempts or ()],
         )

@@ -12,12 +12,14 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from taskrunner.activity import ActivityLog
 from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
 from taskrunner.errors import ConfigurationError
-from taskrunner.job import FINISHED_STATES, JobRecord, JobState
+from taskrunner.inspection import JobFilter, QueueActivity, WorkerRecord
+from taskrunner.job import FINISHED_STATES, AttemptOutcome, AttemptRecord, JobRecord, JobState
 
 
 @dataclass(slots=True)
@@ -44,6 +46,7 @@ class _Job:
     progress: bytes | None = None
     cancel_requested: bool = False
     expires_at: float | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
 
     def record(self) -> JobRecord:
         # positional, in JobRecord's field order: this runs once per claim
@@ -71,6 +74,8 @@ class MemoryBackend:
         self._seq = itertools.count()
         self._wakeup = asyncio.Event()
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._activity = ActivityLog()
+        self._workers: dict[str, tuple[WorkerRecord, float]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -236,8 +241,19 @@ class MemoryBackend:
             accepted.append(True)
         return accepted
 
+    def _ended(
+        self, job: _Job, now: float, outcome: AttemptOutcome, error: bytes | None = None
+    ) -> None:
+        """Log the end of the job's current attempt."""
+        job.attempts.append(
+            AttemptRecord(job.attempt, job.worker, job.started_at, now, outcome, error)
+        )
+        runtime = now - job.started_at if job.started_at is not None else 0.0
+        self._activity.record(job.queue, now, runtime, outcome)
+
     def _apply(self, job: _Job, outcome: Outcome, now: float) -> None:
         kind = outcome.kind
+        self._ended(job, now, AttemptOutcome(kind.value), outcome.error)
         if kind is OutcomeKind.SUCCEEDED:
             job.result = outcome.result
             self._finish(job, JobState.SUCCEEDED, now, outcome.ttl)
@@ -258,8 +274,15 @@ class MemoryBackend:
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
         self._promote(self._clock())
-        jobs = self._jobs
-        return [job.record() if (job := jobs.get(i)) is not None else None for i in ids]
+        return [self._full_record(job_id) for job_id in ids]
+
+    def _full_record(self, job_id: str) -> JobRecord | None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return None
+        record = job.record()
+        record.attempts = list(job.attempts)
+        return record
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
         now = self._clock()
@@ -308,6 +331,7 @@ class MemoryBackend:
             if job.lease_until is not None and job.lease_until <= now
         ]
         for job in expired:
+            self._ended(job, now, AttemptOutcome.LOST)
             job.lease_until = None
             job.worker = None
             self._queue(job, now)
@@ -376,3 +400,56 @@ class MemoryBackend:
             job.version += 1
             self._delete(job)
         return len(doomed)
+
+    # -- inspection --------------------------------------------------------------------------
+
+    async def list_jobs(
+        self, where: JobFilter, limit: int, before: str | None = None
+    ) -> list[JobRecord]:
+        self._promote(self._clock())
+        found: list[JobRecord] = []
+        for job in reversed(self._jobs.values()):  # enqueue order is id order
+            if before is not None and job.id >= before:
+                continue
+            if (
+                (where.queue is not None and job.queue != where.queue)
+                or (where.state is not None and job.state is not where.state)
+                or (where.task is not None and job.task != where.task)
+                or (where.since is not None and job.enqueued_at < where.since)
+                or (where.until is not None and job.enqueued_at >= where.until)
+            ):
+                continue
+            found.append(job.record())
+            if len(found) >= limit:
+                break
+        return found
+
+    async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
+        now = self._clock()
+        self._promote(now)
+        names = self._activity.queues() + list(self._counts) if queues is None else queues
+        result: dict[str, QueueActivity] = {}
+        for queue in dict.fromkeys(names):
+            snapshot = self._activity.snapshot(queue)
+            due = [
+                job.run_at
+                for job in self._jobs.values()
+                if job.queue == queue and job.state is JobState.QUEUED
+            ]
+            snapshot.oldest_due_at = min(due, default=None)
+            result[queue] = snapshot
+        return result
+
+    async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
+        now = self._clock()
+        worker.last_seen = now
+        self._workers[worker.id] = (worker, now + ttl)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        self._workers.pop(worker_id, None)
+
+    async def workers(self) -> list[WorkerRecord]:
+        now = self._clock()
+        for worker_id in [w for w, (_, until) in self._workers.items() if until <= now]:
+            del self._workers[worker_id]
+        return [worker for worker, _ in self._workers.values()]

@@ -6,6 +6,8 @@ import asyncio
 import inspect
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar, overload
 
@@ -14,11 +16,13 @@ from taskrunner.backend import Backend
 from taskrunner.context import State
 from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
 from taskrunner.handle import Job
+from taskrunner.inspection import Inspection, JobFilter, WorkerRecord
 from taskrunner.job import JobInfo, JobState
 from taskrunner.plugins import load_backend, redact
 from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff
 from taskrunner.schedules import Schedule
 from taskrunner.serialization import DEFAULT_MAX_PAYLOAD
+from taskrunner.stats import DEFAULT_WINDOW, QueueStats, Stats, queue_stats
 from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
 
 if TYPE_CHECKING:
@@ -281,9 +285,63 @@ class TaskRunner:
                 raise JobNotFound(f"no job with id {job_id!r}")
         return done
 
-    async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
-        """Per queue, how many jobs are in each state."""
-        return await (await self._backend()).stats(queues)
+    async def stats(
+        self, queues: Sequence[str] | None = None, window: float = DEFAULT_WINDOW
+    ) -> Stats:
+        """Per queue: how many jobs are in each state (`stats["q"][JobState.QUEUED]`), and,
+        where the backend records activity, throughput, failure rate and runtimes over the
+        last `window` seconds and the age of the longest-waiting due job; plus the workers
+        alive (`stats.workers`)."""
+        backend = await self._backend()
+        counts = await backend.stats(queues)
+        if not isinstance(backend, Inspection):
+            return Stats({q: QueueStats(c, window=window) for q, c in counts.items()}, [])
+        activity = await backend.activity(list(counts) if queues is None else queues)
+        now = await backend.now()
+        return Stats(
+            {q: queue_stats(c, activity.get(q), now, window) for q, c in counts.items()},
+            await backend.workers(),
+        )
+
+    async def list_jobs(
+        self,
+        *,
+        queue: str | None = None,
+        state: JobState | str | None = None,
+        task: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> JobPage:
+        """Jobs matching every given filter, newest first, `limit` at a time. For the next
+        page pass the answer's `next` as `before`. `since`/`until` bound the enqueue time."""
+        backend = await self._inspection()
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}")
+        where = JobFilter(
+            queue=None if queue is None else validation.queue_name(queue),
+            state=None if state is None else parse_state(state),
+            task=None if task is None else validation.task_name(task),
+            since=None if since is None else aware(since, "since").timestamp(),
+            until=None if until is None else aware(until, "until").timestamp(),
+        )
+        records = await backend.list_jobs(where, limit, before)
+        jobs = [JobInfo.from_record(record) for record in records]
+        return JobPage(jobs, jobs[-1].id if len(jobs) == limit else None)
+
+    async def workers(self) -> list[WorkerRecord]:
+        """The workers alive now (empty on a backend that keeps no worker registry)."""
+        backend = await self._backend()
+        return await backend.workers() if isinstance(backend, Inspection) else []
+
+    async def _inspection(self) -> Inspection:
+        backend = await self._backend()
+        if not isinstance(backend, Inspection):
+            raise ConfigurationError(
+                f"the {type(backend).__name__} cannot list jobs or report activity"
+            )
+        return backend
 
     async def purge(
         self, states: Sequence[JobState], older_than: float | None = None, queue: str | None = None
@@ -306,6 +364,28 @@ class TaskRunner:
         from taskrunner.worker import Worker, WorkerSettings
 
         return Worker(self, WorkerSettings(**settings))
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of `list_jobs`: its jobs, and the cursor for the next page (None: last)."""
+
+    jobs: list[JobInfo]
+    next: str | None
+
+
+def parse_state(state: JobState | str) -> JobState:
+    try:
+        return JobState(state)
+    except ValueError:
+        names = ", ".join(s.value for s in JobState)
+        raise ConfigurationError(f"unknown job state {state!r}; one of: {names}") from None
+
+
+def aware(moment: datetime, what: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise ConfigurationError(f"{what}= must be a timezone-aware datetime, got {moment!r}")
+    return moment
 
 
 def default_task_name(fn: Callable[..., Any]) -> str:

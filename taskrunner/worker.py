@@ -8,6 +8,7 @@ back jobs of dead workers) and the scheduler (enqueues recurring ticks).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -23,6 +24,7 @@ from taskrunner import faults, validation
 from taskrunner.backend import Beat, LeaseStatus, Outcome
 from taskrunner.errors import ConfigurationError
 from taskrunner.execution import Execution
+from taskrunner.inspection import Inspection, WorkerRecord
 from taskrunner.scheduler import run_scheduler
 from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
 
@@ -140,6 +142,7 @@ class Worker:
         self.thread_limiter = anyio.CapacityLimiter(settings.concurrency)
         self._main: asyncio.Task[None] | None = None
         self._result_ttls: dict[str, float | None] = {}
+        self.started_at = 0.0  # on the backend's clock, once running
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queues={list(self.queues)}>"
@@ -183,6 +186,7 @@ class Worker:
         """Run until stopped (or, in burst mode, until nothing is due)."""
         runner, settings = self.runner, self.settings
         await runner.connect()
+        self.started_at = await runner.backend.now()
         await runner.start_resources()
         log.info(
             "worker %s started on %s, queues %s, concurrency %d",
@@ -204,6 +208,7 @@ class Worker:
                 await self._drain()
                 loops.cancel_scope.cancel()
             await self._flush_all()
+            await self._retire()
         finally:
             await runner.stop_resources()
         log.info(
@@ -393,30 +398,64 @@ class Worker:
                 )
 
     async def _heartbeat_loop(self) -> None:
-        settings, backend = self.settings, self.runner.backend
+        interval = self.settings.heartbeat_interval
+        announced_at = float("-inf")
         while True:
-            with anyio.move_on_after(settings.heartbeat_interval):
+            loop_time = asyncio.get_running_loop().time()
+            if loop_time - announced_at >= interval:
+                announced_at = loop_time
+                await self._announce()
+            await self._renew_leases()
+            await anyio.sleep(min(0.1, interval))
+            with anyio.move_on_after(interval):
                 await self._beat_now.wait()
             self._beat_now.clear()
-            executions = list(self._running.values())
-            unreported = self._outbox.unreported
-            if not executions and not unreported:
-                continue
-            beats = [e.beat() for e in executions]
-            beats += [Beat(o.job_id, o.attempt) for o in unreported]
-            try:
-                statuses = await backend.heartbeat(beats, settings.lease)
-            except Exception as exc:
-                log.warning(
-                    "worker %s: heartbeat failed (%s: %s)", self.id, type(exc).__name__, exc
-                )
-                continue
-            for execution, status in zip(executions, statuses, strict=False):
-                if status is LeaseStatus.CANCEL:
-                    execution.cancel("requested")
-                elif status is LeaseStatus.LOST and execution.record.id in self._running:
-                    execution.cancel("lost")
-            await anyio.sleep(min(0.1, settings.heartbeat_interval))
+
+    async def _renew_leases(self) -> None:
+        executions = list(self._running.values())
+        unreported = self._outbox.unreported
+        if not executions and not unreported:
+            return
+        beats = [e.beat() for e in executions]
+        beats += [Beat(o.job_id, o.attempt) for o in unreported]
+        try:
+            statuses = await self.runner.backend.heartbeat(beats, self.settings.lease)
+        except Exception as exc:
+            log.warning("worker %s: heartbeat failed (%s: %s)", self.id, type(exc).__name__, exc)
+            return
+        for execution, status in zip(executions, statuses, strict=False):
+            if status is LeaseStatus.CANCEL:
+                execution.cancel("requested")
+            elif status is LeaseStatus.LOST and execution.record.id in self._running:
+                execution.cancel("lost")
+
+    def _record(self) -> WorkerRecord:
+        return WorkerRecord(
+            id=self.id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.queues,
+            concurrency=self.settings.concurrency,
+            running=len(self._running),
+            started_at=self.started_at,
+        )
+
+    async def _announce(self) -> None:
+        """Tell the backend this worker is alive (where it keeps a registry of workers)."""
+        backend = self.runner.backend
+        if not isinstance(backend, Inspection):
+            return
+        try:
+            ttl = max(3 * self.settings.heartbeat_interval, self.settings.lease)
+            await backend.register_worker(self._record(), ttl)
+        except Exception as exc:
+            log.debug("worker %s: could not announce itself (%s)", self.id, exc)
+
+    async def _retire(self) -> None:
+        backend = self.runner.backend
+        if isinstance(backend, Inspection):
+            with contextlib.suppress(Exception):
+                await backend.unregister_worker(self.id)
 
     async def _reclaim_loop(self) -> None:
         backend, every = self.runner.backend, self.settings.reclaim_every

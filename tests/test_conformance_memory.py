@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from taskrunner.memory import MemoryBackend
-from taskrunner.testing import BackendConformance
+from taskrunner.testing import BackendConformance, InspectionConformance
 
 
-class TestMemoryBackend(BackendConformance):
+class TestMemoryBackend(BackendConformance, InspectionConformance):
     @pytest.fixture
     def backend(self) -> MemoryBackend:
         return MemoryBackend()

@@ -13,5 +13,6 @@ providing a `backend` fixture that yields a connected, empty backend of its own:
 """
 
 from taskrunner.testing.conformance import BackendConformance, new_job
+from taskrunner.testing.inspection import InspectionConformance
 
-__all__ = ["BackendConformance", "new_job"]
+__all__ = ["BackendConformance", "InspectionConformance", "new_job"]
