@@ -144,3 +144,13 @@ class InspectionConformance:
         assert [w.id for w in await registry.workers()] == [a.id]
         await registry.unregister_worker(a.id)
         assert await registry.workers() == []
+
+    async def test_list_running_jobs(self, backend: Backend) -> None:
+        jobs = [new_job() for _ in range(3)]
+        await backend.enqueue(jobs)
+        await backend.claim(["default"], 2, WORKER, 30)
+        listing = inspect(backend)
+        running = await listing.list_jobs(JobFilter(state=JobState.RUNNING), 10)
+        assert [r.id for r in running] == [jobs[1].id, jobs[0].id]
+        page = await listing.list_jobs(JobFilter(state=JobState.RUNNING), 1, before=jobs[1].id)
+        assert [r.id for r in page] == [jobs[0].id]

@@ -31,6 +31,7 @@ from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
 from taskrunner_redis.finished import FinishedWaiters
+from taskrunner_redis.inspection import RedisInspection
 from taskrunner_redis.records import FIELDS, micros, parse_claimed, parse_record
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
@@ -47,7 +48,7 @@ _STATE_ORDER = (
 )
 
 
-class RedisBackend:
+class RedisBackend(RedisInspection):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from taskrunner.job import JobRecord, JobState
+import orjson
+
+from taskrunner.job import AttemptOutcome, AttemptRecord, JobRecord, JobState
 
 MICROS = 1_000_000
 # the fields `get` reads of a job hash, in this order
@@ -27,6 +29,7 @@ FIELDS = (
     "error",
     "progress",
     "cancel",
+    "attempts",
 )
 
 
@@ -78,6 +81,7 @@ def parse_record(
         error,
         progress,
         cancel,
+        attempts,
     ) = values
     try:
         job_state = JobState((state or b"").decode())
@@ -86,7 +90,7 @@ def parse_record(
     run_at_us = _int(run_at)
     if job_state is JobState.SCHEDULED and now_us is not None and run_at_us <= now_us:
         job_state = JobState.QUEUED  # due: it waits in the same set, claimable
-    return JobRecord(
+    record = JobRecord(
         id=job_id.decode() if isinstance(job_id, bytes) else job_id,
         task=(task or b"").decode(),
         queue=(queue or b"").decode(),
@@ -106,7 +110,50 @@ def parse_record(
         error=error,
         progress=progress,
         cancel_requested=cancel == b"1",
+        attempts=parse_attempts(attempts),
     )
+    _add_final_attempt(record)
+    return record
+
+
+def _add_final_attempt(record: JobRecord) -> None:
+    """Add the attempt that finished the job, which the scripts do not log (common.lua)."""
+    attempts = record.attempts if record.attempts is not None else []
+    if (
+        record.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+        and record.attempt > 0
+        and record.started_at is not None
+        and record.finished_at is not None
+        and (not attempts or attempts[-1].attempt < record.attempt)
+    ):
+        attempts.append(
+            AttemptRecord(
+                attempt=record.attempt,
+                worker=record.worker,
+                started_at=record.started_at,
+                ended_at=record.finished_at,
+                outcome=AttemptOutcome(record.state.value),
+                error=record.error if record.state is JobState.FAILED else None,
+            )
+        )
+
+
+def parse_attempts(log: bytes | None) -> list[AttemptRecord]:
+    """The attempt log: one JSON object per line (see attempt_ended in common.lua)."""
+    attempts = []
+    for line in (log or b"").splitlines():
+        entry = orjson.loads(line)
+        attempts.append(
+            AttemptRecord(
+                attempt=int(entry["attempt"]),
+                worker=entry["worker"] or None,
+                started_at=int(entry["started_at"]) / MICROS if entry["started_at"] else None,
+                ended_at=int(entry["ended_at"]) / MICROS,
+                outcome=AttemptOutcome(entry["outcome"]),
+                error=entry["error"].encode() if entry["error"] else None,
+            )
+        )
+    return attempts
 
 
 def parse_claimed(

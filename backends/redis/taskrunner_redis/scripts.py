@@ -15,7 +15,7 @@ from redis.exceptions import NoScriptError
 
 SCRIPT_NAMES = (
     "enqueue", "claim", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge", "stats",
-    "next_due",
+    "next_due", "activity", "register_worker", "workers",
 )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ for i = 3, #ARGV do
     states[#states + 1] = ''
   elseif state == 'queued' or state == 'scheduled' then
     take_ready(id, job[2], job[3])
-    finish_job(id, job[2], 'cancelled', now, ttl)
+    finish_job(id, job[2], 'cancelled', now, ttl, 'waiting')
     states[#states + 1] = 'cancelled'
   elseif state == 'running' then
     redis.call('HSET', jk, 'cancel', 1)

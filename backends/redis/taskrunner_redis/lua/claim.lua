@@ -39,11 +39,12 @@ for i = 1, math.min(limit, #candidates) do
         'the job hash lacks task, payload, max_attempts or enqueued_at, or its attempt is ' ..
         'not a number: it was not written by taskrunner'}))
       if type(counted) ~= 'number' then redis.call('HSET', jk, 'attempt', 1) end
-      finish_job(id, q, 'failed', now, -1)
+      finish_job(id, q, 'failed', now, -1, 'waiting')
     else
       redis.call('HSET', jk, 'state', 'running', 'started_at', now, 'lease_until', now + lease,
                  'worker', worker, 'cancel', 0)
       redis.call('ZADD', queue_key(q, 'leases'), now + lease, id)
+      index_move(id, q, 'waiting', 'running')
       claimed[#claimed + 1] = {id, job[1], job[5], job[2], job[6], counted, job[3], job[4],
                                job[7], job[8]}
     end

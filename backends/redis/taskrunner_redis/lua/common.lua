@@ -44,8 +44,10 @@ local function notify_finished(id)
 end
 
 -- move a job to a finished state; ttl_us < 0 keeps its record until purged
-local function finish_job(id, q, state, now, ttl_us)
+local function finish_job(id, q, state, now, ttl_us, from)
   local jk = job_key(id)
+  if from ~= 'running' then redis.call('ZREM', queue_key(q, 'ix:' .. from), id) end
+  redis.call('ZADD', queue_key(q, 'ix:' .. state), 0, id)
   redis.call('HSET', jk, 'state', state, 'finished_at', now)
   redis.call('HDEL', jk, 'lease_until')
   local expires = '+inf'
@@ -63,9 +65,88 @@ end
 
 local function delete_job(id)
   local jk = job_key(id)
-  local key = redis.call('HGET', jk, 'key')
+  local job = redis.call('HMGET', jk, 'key', 'queue', 'state')
+  local key, q, state = job[1], job[2], job[3]
   if key and redis.call('GET', dedup_key(key)) == id then
     redis.call('DEL', dedup_key(key))
   end
+  if q then
+    local group = state
+    if state == 'queued' or state == 'scheduled' then group = 'waiting' end
+    redis.call('ZREM', queue_key(q, 'ix:all'), id)
+    if group then redis.call('ZREM', queue_key(q, 'ix:' .. group), id) end
+  end
   redis.call('DEL', jk)
+end
+
+-- indexes for listing: per queue, job ids sorted lexicographically (UUIDv7: by creation),
+-- one set for all jobs and one per group: waiting, running, succeeded, failed, cancelled
+local function index_key(q, group) return queue_key(q, 'ix:' .. group) end
+
+-- running jobs are listed from the lease set, so 'running' has no index of its own
+local function index_move(id, q, from, to)
+  if from and from ~= 'running' then redis.call('ZREM', index_key(q, from), id) end
+  if to and to ~= 'running' then redis.call('ZADD', index_key(q, to), 0, id) end
+end
+
+local function fmt(n) return string.format('%d', n) end
+
+local function log_attempt(jk, attempt, worker, started_at, ended_at, outcome, err)
+  local line = cjson.encode({attempt = attempt, worker = worker or false,
+                             started_at = started_at or false, ended_at = ended_at,
+                             outcome = outcome, error = err or false})
+  local log = redis.call('HGET', jk, 'attempts')
+  if log then line = log .. '\n' .. line end
+  redis.call('HSET', jk, 'attempts', line)
+end
+
+-- A finished job's last attempt is not logged when it ends: the job's own fields say how
+-- it ended, and readers add it. Before such a job runs again, log it for real.
+local function log_final_attempt(id)
+  local jk = job_key(id)
+  local job = redis.call('HMGET', jk, 'attempt', 'worker', 'started_at', 'finished_at', 'state',
+                         'error', 'attempts')
+  local attempt = tonumber(job[1]) or 0
+  if attempt == 0 or not job[3] or not job[4] then return end
+  local logged = job[7] and string.match(job[7], '"attempt":' .. attempt .. '[,}]')
+  if not logged then
+    local err = false
+    if job[5] == 'failed' then err = job[6] end
+    log_attempt(jk, attempt, job[2], job[3], job[4], job[5], err)
+  end
+end
+
+-- activity gathered during one script run, written once at its end by flush_activity
+local activity = {}
+
+-- the end of the job's current attempt: counted as activity, and logged unless it ends
+-- the job (see log_final_attempt)
+local function attempt_ended(id, q, now, outcome, err)
+  local jk = job_key(id)
+  local job = redis.call('HMGET', jk, 'attempt', 'worker', 'started_at')
+  if not FINISHED[outcome] then
+    log_attempt(jk, tonumber(job[1]) or 0, job[2], job[3], fmt(now), outcome, err)
+  end
+  local runtime = 0
+  if job[3] then runtime = now - tonumber(job[3]) end
+  local queue = activity[q]
+  if not queue then
+    queue = {recent = {}, counts = {}}
+    activity[q] = queue
+  end
+  queue.recent[#queue.recent + 1] = fmt(now) .. ':' .. fmt(runtime) .. ':' .. outcome
+  local field = fmt(math.floor(now / 60000000)) .. ':' .. outcome
+  queue.counts[field] = (queue.counts[field] or 0) + 1
+end
+
+local function flush_activity()
+  for q, queue in pairs(activity) do
+    local recent = queue_key(q, 'recent')
+    redis.call('LPUSH', recent, unpack(queue.recent))
+    redis.call('LTRIM', recent, 0, 999)
+    for field, count in pairs(queue.counts) do
+      redis.call('HINCRBY', queue_key(q, 'minutes'), field, count)
+    end
+  end
+  activity = {}
 end

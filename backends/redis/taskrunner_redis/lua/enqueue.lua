@@ -28,6 +28,8 @@ for i, job in ipairs(cjson.decode(ARGV[2])) do
                'enqueued_at', now, 'run_at', run_at)
     if key then redis.call('HSET', jk, 'key', key) end
     put_ready(id, q, prio, run_at)
+    redis.call('ZADD', index_key(q, 'all'), 0, id)
+    index_move(id, q, false, 'waiting')
     if state == 'queued' then due[q] = (due[q] or 0) + 1 end
     if not due[q] then due[q] = 0 end
     ids[#ids + 1] = id

@@ -13,14 +13,17 @@ for i, outcome in ipairs(cjson.decode(ARGV[2])) do
   else
     local q, prio = job[3], job[4]
     redis.call('ZREM', queue_key(q, 'leases'), id)
+    local err = false
+    if kind == 'failed' or kind == 'retry' then err = data end
+    attempt_ended(id, q, now, kind, err)
     if kind == 'succeeded' then
       redis.call('HSET', jk, 'result', data)
-      finish_job(id, q, 'succeeded', now, ttl)
+      finish_job(id, q, 'succeeded', now, ttl, 'running')
     elseif kind == 'failed' then
       redis.call('HSET', jk, 'error', data)
-      finish_job(id, q, 'failed', now, ttl)
+      finish_job(id, q, 'failed', now, ttl, 'running')
     elseif kind == 'cancelled' then
-      finish_job(id, q, 'cancelled', now, ttl)
+      finish_job(id, q, 'cancelled', now, ttl, 'running')
     else
       local run_at = tonumber(job[5])
       redis.call('HDEL', jk, 'lease_until', 'worker')
@@ -34,9 +37,11 @@ for i, outcome in ipairs(cjson.decode(ARGV[2])) do
       if run_at > now then state = 'scheduled' end
       redis.call('HSET', jk, 'state', state)
       put_ready(id, q, prio, run_at)
+      index_move(id, q, 'running', 'waiting')
       if state == 'queued' then wake(q, 1) end
     end
     applied[#applied + 1] = 1
   end
 end
+flush_activity()
 return applied

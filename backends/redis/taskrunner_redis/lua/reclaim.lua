@@ -10,12 +10,19 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
     local jk = job_key(id)
     local job = redis.call('HMGET', jk, 'state', 'priority', 'run_at')
     if job[1] == 'running' then
+      attempt_ended(id, q, now, 'lost', false)
       redis.call('HDEL', jk, 'lease_until', 'worker')
       redis.call('HSET', jk, 'state', 'queued')
       put_ready(id, q, job[2], tonumber(job[3]))
+      index_move(id, q, 'running', 'waiting')
       wake(q, 1)
       requeued[#requeued + 1] = id
     end
+  end
+  local minutes = queue_key(q, 'minutes')
+  local oldest = math.floor(now / 60000000) - 60
+  for _, field in ipairs(redis.call('HKEYS', minutes)) do
+    if tonumber(string.match(field, '^(%d+):')) < oldest then redis.call('HDEL', minutes, field) end
   end
   for state, _ in pairs(FINISHED) do
     local done = queue_key(q, 'done:' .. state)
@@ -25,4 +32,5 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
     end
   end
 end
+flush_activity()
 return requeued

@@ -10,6 +10,7 @@ for i = 2, #ARGV do
   local state, q, prio = job[1], job[2], job[3]
   local ok = 0
   if state == 'failed' or state == 'cancelled' then
+    log_final_attempt(id)
     redis.call('ZREM', queue_key(q, 'done:' .. state), id)
     redis.call('PERSIST', jk)
     if job[7] then redis.call('PERSIST', dedup_key(job[7])) end
@@ -17,6 +18,7 @@ for i = 2, #ARGV do
     redis.call('HSET', jk, 'state', 'queued', 'run_at', now, 'cancel', 0, 'max_attempts',
                math.max(tonumber(job[5]), tonumber(job[4]) + 1))
     put_ready(id, q, prio, now)
+    index_move(id, q, state, 'waiting')
     wake(q, 1)
     ok = 1
   elseif (state == 'scheduled' or state == 'queued') and tonumber(job[6]) > now then

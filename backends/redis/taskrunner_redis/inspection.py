@@ -1,0 +1,195 @@
+"""The Redis side of `taskrunner.inspection`: listing jobs, activity and live workers.
+
+Listing walks per-queue indexes of job ids (UUIDv7, so lexicographic order is creation
+order), newest first, merging queues lazily, and filters the records it reads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from redis.asyncio import Redis
+
+from taskrunner.inspection import JobFilter, QueueActivity, WorkerRecord
+from taskrunner.job import AttemptOutcome, JobRecord, JobState
+from taskrunner_redis.records import MICROS, micros
+
+if TYPE_CHECKING:
+    from taskrunner_redis.backend import _Translated
+    from taskrunner_redis.scripts import Scripts
+
+PAGE = 200  # ids read from one index per round trip
+SCAN_LIMIT = 20_000  # ids looked at for one page of results at the most
+CLOCK_MARGIN = 300.0  # ids are stamped by the client's clock, enqueue times by Redis's
+_GROUPS = {JobState.QUEUED: "waiting", JobState.SCHEDULED: "waiting", JobState.RUNNING: "running",
+           JobState.SUCCEEDED: "succeeded", JobState.FAILED: "failed",
+           JobState.CANCELLED: "cancelled"}  # fmt: skip
+
+
+def id_floor(seconds: float) -> str:
+    """The smallest UUIDv7 string made at `seconds`: a lexicographic bound for ids."""
+    stamp = f"{max(int(seconds * 1000), 0):012x}"
+    return f"{stamp[:8]}-{stamp[8:]}-0000-0000-000000000000"
+
+
+class _Index:
+    """One queue's index read newest first, a page at a time."""
+
+    def __init__(self, client: Redis, key: str, high: str, low: str) -> None:
+        self.client, self.key, self.high, self.low = client, key, high, low
+        self.ids: deque[str] = deque()
+        self.exhausted = False
+
+    async def head(self) -> str | None:
+        if not self.ids and not self.exhausted:
+            page = await self.client.zrevrangebylex(self.key, self.high, self.low, 0, PAGE)
+            self.ids.extend(i.decode() if isinstance(i, bytes) else i for i in page)
+            self.exhausted = len(page) < PAGE
+            if self.ids:
+                self.high = "(" + self.ids[-1]
+        return self.ids[0] if self.ids else None
+
+
+class _LeaseIndex(_Index):
+    """A queue's running jobs, from its lease set (small: at most what its workers run)."""
+
+    async def head(self) -> str | None:
+        if not self.exhausted:
+            self.exhausted = True
+            members = await self.client.zrange(self.key, 0, -1)
+            names = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+            ids = sorted(names, reverse=True)
+            self.ids.extend(i for i in ids if _within(i, self.high, self.low))
+        return self.ids[0] if self.ids else None
+
+
+def _within(job_id: str, high: str, low: str) -> bool:
+    """Whether an id lies within ZRANGEBYLEX-style bounds ('+', '-', '(' or '[' + id)."""
+    if high != "+" and not (job_id < high[1:] or (high[0] == "[" and job_id == high[1:])):
+        return False
+    return low == "-" or job_id > low[1:] or (low[0] == "[" and job_id == low[1:])
+
+
+class RedisInspection:
+    """Mixed into RedisBackend."""
+
+    prefix: str
+
+    if TYPE_CHECKING:
+
+        def _connected(self) -> tuple[Redis, Scripts]: ...
+        def _errors(self, doing: str) -> _Translated: ...
+        async def get(self, ids: Sequence[str]) -> list[JobRecord | None]: ...
+
+    async def list_jobs(
+        self, where: JobFilter, limit: int, before: str | None = None
+    ) -> list[JobRecord]:
+        client, _ = self._connected()
+        with self._errors("listing jobs"):
+            if where.queue is not None:
+                queues = [where.queue]
+            else:
+                members = await client.smembers(f"{self.prefix}:queues")
+                queues = [m.decode() if isinstance(m, bytes) else m for m in members]
+            group = "all" if where.state is None else _GROUPS[where.state]
+            high = "+" if before is None else "(" + before
+            if where.until is not None:
+                high = min(high, "(" + id_floor(where.until + CLOCK_MARGIN), key=lambda b: b[1:])
+            low = "-" if where.since is None else "[" + id_floor(where.since - CLOCK_MARGIN)
+            indexes = [
+                _LeaseIndex(client, f"{self.prefix}:{{{q}}}:leases", high, low)
+                if group == "running"
+                else _Index(client, f"{self.prefix}:{{{q}}}:ix:{group}", high, low)
+                for q in queues
+            ]
+            found: list[JobRecord] = []
+            looked = 0
+            while len(found) < limit and looked < SCAN_LIMIT:
+                ids = await self._newest(indexes, PAGE)
+                if not ids:
+                    break
+                looked += len(ids)
+                for record in await self.get(ids):
+                    if record is not None and _matches(record, where):
+                        found.append(record)
+                        if len(found) == limit:
+                            break
+            return found
+
+    @staticmethod
+    async def _newest(indexes: list[_Index], count: int) -> list[str]:
+        """The next `count` ids across the indexes, newest first."""
+        ids: list[str] = []
+        while len(ids) < count:
+            heads = [(head, index) for index in indexes if (head := await index.head())]
+            if not heads:
+                break
+            _, index = max(heads, key=lambda pair: pair[0])
+            ids.append(index.ids.popleft())
+        return ids
+
+    async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
+        _, scripts = self._connected()
+        with self._errors("reading activity"):
+            rows = await scripts.run("activity", [self.prefix, *(queues or ())])
+        return {row[0].decode(): _activity(row) for row in rows}
+
+    async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
+        _, scripts = self._connected()
+        info = asdict(worker)
+        del info["last_seen"]
+        with self._errors("registering a worker"):
+            await scripts.run(
+                "register_worker", [self.prefix, worker.id, orjson.dumps(info), micros(ttl)]
+            )
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        client, _ = self._connected()
+        with self._errors("unregistering a worker"):
+            await client.hdel(f"{self.prefix}:workers", worker_id)
+            await client.zrem(f"{self.prefix}:workers:alive", worker_id)
+
+    async def workers(self) -> list[WorkerRecord]:
+        _, scripts = self._connected()
+        with self._errors("listing workers"):
+            rows = await scripts.run("workers", [self.prefix])
+        return [_worker(orjson.loads(row)) for row in rows if row is not None]
+
+
+def _matches(record: JobRecord, where: JobFilter) -> bool:
+    return (
+        (where.state is None or record.state is where.state)
+        and (where.task is None or record.task == where.task)
+        and (where.since is None or record.enqueued_at >= where.since)
+        and (where.until is None or record.enqueued_at < where.until)
+    )
+
+
+def _activity(row: list[Any]) -> QueueActivity:
+    _, recent, minutes, due = row
+    entries = []
+    for entry in recent:
+        ended, runtime, outcome = entry.decode().split(":")
+        entries.append((int(ended) / MICROS, int(runtime) / MICROS, AttemptOutcome(outcome)))
+    per_minute: dict[int, dict[AttemptOutcome, int]] = {}
+    for field, count in zip(minutes[::2], minutes[1::2], strict=True):
+        minute, outcome = field.decode().split(":")
+        per_minute.setdefault(int(minute), {})[AttemptOutcome(outcome)] = int(count)
+    return QueueActivity(entries, per_minute, int(due) / MICROS if due else None)
+
+
+def _worker(info: dict[str, Any]) -> WorkerRecord:
+    return WorkerRecord(
+        id=info["id"],
+        hostname=info["hostname"],
+        pid=int(info["pid"]),
+        queues=tuple(info["queues"]),
+        concurrency=int(info["concurrency"]),
+        running=int(info["running"]),
+        started_at=float(info["started_at"]),
+        last_seen=int(info["last_seen"]) / MICROS,
+    )
