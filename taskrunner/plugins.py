@@ -33,13 +33,11 @@ def _redact_credentials(url: str) -> str:
     except ValueError:
         return "<unparsable URL>"
     if parts.password is None:
-        if "@" in url:  # credentials urlsplit could not find (a malformed URL): hide them all
-            scheme = url.split(":", 1)[0] if ":" in url.split("@", 1)[0] else ""
-            return (
-                f"{scheme}:***@{url.rsplit('@', 1)[1]}"
-                if scheme
-                else f"***@{url.rsplit('@', 1)[1]}"
-            )
+        if not parts.netloc and "@" in url:
+            # credentials urlsplit could not place (e.g. redis:/user:pw@host): hide them all
+            head, host = url.rsplit("@", 1)
+            scheme = head.split(":", 1)[0] + ":" if ":" in head else ""
+            return f"{scheme}***@{host}"
         return url
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""

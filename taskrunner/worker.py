@@ -391,8 +391,9 @@ class Worker:
             if not ok:
                 self.counters.rejected += 1
                 log.warning(
-                    "job %s: outcome of attempt %d rejected: another attempt owns "
-                    "the job now (its lease expired)",
+                    "job %s: outcome of attempt %d rejected: the job no longer runs that "
+                    "attempt (its lease expired and another took over, or a resent report "
+                    "had already been applied)",
                     outcome.job_id,
                     outcome.attempt,
                 )

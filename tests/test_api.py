@@ -70,6 +70,8 @@ def test_redact_hides_passwords() -> None:
     assert redact("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
     assert redact("postgresql://app:pw@db/app") == "postgresql://app:***@db/app"
     assert redact("memory://") == "memory://"
+    assert redact("postgresql://postgres@db/app") == "postgresql://postgres@db/app"
+    assert redact("redis:/user:pw@host/0") == "redis:***@host/0"
     assert "pw" not in repr(TaskRunner("memory://u:pw@x"))
 
 
