@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from taskrunner.serialization import compact, decode_payload, decode_result
+
 
 class JobState(enum.StrEnum):
     """Where a job is in its life."""
@@ -38,8 +40,8 @@ class JobError:
     traceback: str = ""
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {"type": self.type, "message": self.message, "traceback": self.traceback}
+        return compact(
+            orjson.dumps({"type": self.type, "message": self.message, "traceback": self.traceback})
         )
 
     @classmethod
@@ -60,7 +62,9 @@ class JobProgress:
     message: str | None = None
 
     def encode(self) -> bytes:
-        return orjson.dumps({"done": self.done, "total": self.total, "message": self.message})
+        return compact(
+            orjson.dumps({"done": self.done, "total": self.total, "message": self.message})
+        )
 
     @classmethod
     def decode(cls, raw: bytes) -> JobProgress | None:
@@ -191,8 +195,6 @@ class JobInfo:
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobInfo:
-        from taskrunner.serialization import decode_payload, decode_result
-
         try:
             args, kwargs = decode_payload(record.payload)
         except Exception:

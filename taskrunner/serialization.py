@@ -16,9 +16,15 @@ DEFAULT_MAX_PAYLOAD = 1024 * 1024
 _STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
+def compact(raw: bytes) -> bytes:
+    """A tight copy of bytes from orjson, whose results each hold a 4 KiB buffer whatever
+    their length: what is stored (payloads, results, errors) must not keep those around."""
+    return bytes(memoryview(raw))
+
+
 def _dumps(value: object, what: str) -> bytes:
     try:
-        return orjson.dumps(value, option=_STRICT)
+        return compact(orjson.dumps(value, option=_STRICT))
     except TypeError as exc:
         raise SerializationError(
             f"{what} cannot be sent as JSON ({exc}); pass str, int, float, bool, None, "

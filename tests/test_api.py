@@ -351,3 +351,17 @@ async def test_runner_as_context_manager_connects_and_closes() -> None:
     async with TaskRunner() as runner:
         assert runner._connected
     assert not runner._connected
+
+
+def test_stored_bytes_are_compact() -> None:
+    import sys
+    import tracemalloc
+
+    from taskrunner.serialization import encode_payload, encode_result
+
+    tracemalloc.start()
+    kept = [encode_payload([i], {}) for i in range(200)] + [encode_result(i) for i in range(200)]
+    used = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    # orjson's own bytes each hold about 4 KiB; a job's stored payload must not
+    assert used / len(kept) < 4 * sys.getsizeof(kept[0])
