@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from taskrunner.errors import TaskrunnerError
-from taskrunner.plugins import load_backend, redact, scheme_of
+from taskrunner.plugins import redact, scheme_of
 from taskrunner.runner import TaskRunner
 
 app = typer.Typer(
@@ -60,6 +60,21 @@ def load_runner(path: str, url: str | None) -> TaskRunner:
         except TaskrunnerError as exc:
             raise fail(str(exc)) from None
     return runner
+
+
+def open_runner(app_path: str | None, url: str | None) -> TaskRunner:
+    """The app's runner, or (without an app) a runner for `url` or TASKRUNNER_URL."""
+    if app_path is not None:
+        return load_runner(app_path, url)
+    target = url or os.environ.get("TASKRUNNER_URL") or ""
+    if not target:
+        raise fail(
+            "no backend URL: give the app (module.path:runner), --url, or set TASKRUNNER_URL"
+        )
+    try:
+        return TaskRunner(target)
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
 
 
 def setup_logging(level: str) -> None:
@@ -167,17 +182,8 @@ def migrate(
     ] = None,
 ) -> None:
     """Apply the backend's pending schema migrations (run it in a release step)."""
-    if app_path is not None:
-        runner = load_runner(app_path, url)
-        backend, target = runner.backend, runner.url
-    else:
-        target = url or os.environ.get("TASKRUNNER_URL") or ""
-        if not target:
-            raise fail("no backend URL: pass --url postgresql://... or set TASKRUNNER_URL")
-        try:
-            backend = load_backend(target)
-        except TaskrunnerError as exc:
-            raise fail(str(exc)) from None
+    runner = open_runner(app_path, url)
+    backend, target = runner.backend, runner.url
     apply = getattr(backend, "migrate", None)
     if apply is None:
         typer.echo(f"the {scheme_of(target)}:// backend needs no migrations; nothing to do")
@@ -196,3 +202,6 @@ def migrate(
 
 def main() -> None:
     app()
+
+
+from taskrunner import commands as _commands  # noqa: E402,F401  (registers the commands)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -42,11 +43,11 @@ def redis_available() -> None:
 
 
 @pytest.fixture
-async def redis_prefix(redis_available: None) -> AsyncIterator[str]:
-    """A key prefix of this test's own, deleted afterwards."""
+def redis_prefix(redis_available: None) -> Iterator[str]:
+    """A key prefix of this test's own, deleted afterwards (for sync and async tests)."""
     prefix = f"trtest-{uuid.uuid4().hex[:12]}"
     yield prefix
-    await delete_prefix(REDIS_URL, prefix)
+    asyncio.run(delete_prefix(REDIS_URL, prefix))
 
 
 @pytest.fixture
