@@ -72,6 +72,7 @@ class OutOfStock(Exception):
     pass
 
 
+# --8<-- [start:place_order]
 async def place_order(
     conn: Connection, email: str, sku: str, quantity: int
 ) -> tuple[int, Job[str]]:
@@ -93,6 +94,9 @@ async def place_order(
         if left is None or left < 0:
             raise OutOfStock(f"not enough {sku} left")  # rolls back the order and the job
     return order_id, job
+
+
+# --8<-- [end:place_order]
 
 
 # -- the job: runs after the commit, on a worker -----------------------------------------------

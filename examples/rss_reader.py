@@ -94,6 +94,7 @@ def parse_feed(document: bytes) -> dict[str, Any]:
 # -- the web app -------------------------------------------------------------------------------
 
 
+# --8<-- [start:lifespan]
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # connect to the backend, then run a worker for as long as the app runs; on shutdown
@@ -103,6 +104,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="RSS reader", lifespan=lifespan)
+# --8<-- [end:lifespan]
 
 
 @app.get("/", response_class=HTMLResponse)
@@ -116,12 +118,16 @@ async def home() -> str:
     )
 
 
+# --8<-- [start:enqueue]
 @app.post("/feeds")
 async def add_feed(url: Annotated[str, Form()]) -> RedirectResponse:
     if urlsplit(url).scheme not in ("http", "https"):
         raise HTTPException(400, "the feed URL must start with http:// or https://")
     job = await fetch_feed.enqueue(url)  # stored for a worker; returns at once
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+# --8<-- [end:enqueue]
 
 
 async def find_job(job_id: str) -> JobInfo:
