@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from taskrunner.errors import TaskrunnerError
+from taskrunner.logs import setup_logging
 from taskrunner.plugins import redact, scheme_of
 from taskrunner.runner import TaskRunner
 
@@ -77,14 +78,6 @@ def open_runner(app_path: str | None, url: str | None) -> TaskRunner:
         raise fail(str(exc)) from None
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 @app.callback()
 def main_callback() -> None:
     """taskrunner: background jobs for asyncio apps."""
@@ -112,9 +105,16 @@ def run(
     ] = 30.0,
     burst: Annotated[bool, typer.Option(help="Exit once no job is due.")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_format: Annotated[
+        str, typer.Option(help="text, or json: one JSON object per line, with job fields.")
+    ] = "text",
 ) -> None:
     """Run a worker until SIGTERM or SIGINT (a second signal stops at once)."""
-    setup_logging(log_level)
+    if log_format not in ("text", "json"):
+        raise fail(f"--log-format must be text or json, not {log_format!r}")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
+    setup_logging(log_level, log_format)
     runner = load_runner(app_path, url)
     from taskrunner.worker import WorkerSettings
 

@@ -9,6 +9,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,6 +21,7 @@ from taskrunner.backend import Beat, Outcome, OutcomeKind
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import SerializationError, TaskrunnerError
 from taskrunner.job import JobError, JobRecord
+from taskrunner.logs import job_event
 from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
 from taskrunner.serialization import decode_payload, encode_result
 from taskrunner.task import Task
@@ -56,7 +58,7 @@ def error_of(exc: BaseException) -> JobError:
 class Execution:
     """Runs one claimed attempt in its own asyncio task and reports back to the worker."""
 
-    __slots__ = ("context", "reason", "record", "task", "worker")
+    __slots__ = ("context", "reason", "record", "started", "task", "worker")
 
     def __init__(self, worker: Worker, record: JobRecord) -> None:
         self.worker = worker
@@ -64,6 +66,7 @@ class Execution:
         self.task: asyncio.Task[None] | None = None
         self.context: JobContext | None = None
         self.reason: CancelReason | None = None
+        self.started = time.monotonic()
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -116,6 +119,7 @@ class Execution:
         except SerializationError as exc:
             return self._give_up(JobError("UndecodablePayload", str(exc)))
         self.context = ctx = JobContext(record, runner.state, notify=self.worker.progress_reported)
+        job_event(log, logging.INFO, record, "running", worker=self.worker.id)
         token = _current.set(ctx)
         try:
             value = await self._call(task, args, kwargs)
@@ -135,8 +139,7 @@ class Execution:
         except SerializationError as exc:
             return self._give_up(JobError("UnserializableResult", str(exc)))
         self.worker.counters.succeeded += 1
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("job %s (%s) succeeded on attempt %d", record.id, record.task, record.attempt)
+        job_event(log, logging.INFO, record, "succeeded", started=self.started)
         ttl = self.worker.result_ttl(task)
         return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result, None, 0.0, ttl)
 
@@ -168,20 +171,36 @@ class Execution:
         record, counters = self.record, self.worker.counters
         if self.reason == "requested":
             counters.cancelled += 1
-            log.info("job %s (%s) cancelled while running", record.id, record.task)
+            job_event(
+                log,
+                logging.INFO,
+                record,
+                "cancelled",
+                "asked to stop while running",
+                started=self.started,
+            )
             return Outcome(
                 record.id, record.attempt, OutcomeKind.CANCELLED, ttl=self.worker.result_ttl(task)
             )
         if self.reason == "shutdown":
             counters.released += 1
-            log.info("job %s (%s) put back: the worker is stopping", record.id, record.task)
+            job_event(
+                log,
+                logging.INFO,
+                record,
+                "queued",
+                "put back: the worker is stopping",
+                started=self.started,
+            )
             return Outcome(record.id, record.attempt, OutcomeKind.RELEASED)
         counters.lost += 1
-        log.warning(
-            "job %s (%s): attempt %d lost its lease to another worker; stopped it",
-            record.id,
-            record.task,
-            record.attempt,
+        job_event(
+            log,
+            logging.WARNING,
+            record,
+            "lost",
+            "its lease expired and another attempt took the job; stopped this one",
+            started=self.started,
         )
         return None
 
@@ -199,15 +218,16 @@ class Execution:
         if faults.ARMED is not None:
             faults.reached("scheduling_retry")
         self.worker.counters.retried += 1
-        log.info(
-            "job %s (%s) attempt %d/%d failed (%s: %s); retrying in %.1fs",
-            record.id,
-            record.task,
-            record.attempt,
-            record.max_attempts,
-            error.type,
-            error.message,
-            delay,
+        job_event(
+            log,
+            logging.INFO,
+            record,
+            "scheduled",
+            f"{error.type}: {error.message}; retrying in {delay:.1f}s",
+            started=self.started,
+            delay=delay,
+            error_type=error.type,
+            error_message=error.message,
         )
         return Outcome(
             record.id, record.attempt, OutcomeKind.RETRY, error=error.encode(), delay=delay
@@ -240,14 +260,15 @@ class Execution:
     def _give_up(self, error: JobError) -> Outcome:
         record = self.record
         self.worker.counters.failed += 1
-        log.warning(
-            "job %s (%s) failed on attempt %d/%d: %s: %s",
-            record.id,
-            record.task,
-            record.attempt,
-            record.max_attempts,
-            error.type,
-            error.message,
+        job_event(
+            log,
+            logging.WARNING,
+            record,
+            "failed",
+            f"{error.type}: {error.message}",
+            started=self.started,
+            error_type=error.type,
+            error_message=error.message,
         )
         return Outcome(
             record.id,

@@ -85,7 +85,7 @@ async def test_a_late_answer_from_a_rescued_attempt_is_refused(
         assert done.attempt == 2
         frozen.signal(signal.SIGCONT)
         await eventually(
-            lambda: "rejected" in frozen.output() or "lost its lease" in frozen.output(), timeout=30
+            lambda: "rejected" in frozen.output() or " lost, attempt" in frozen.output(), timeout=30
         )
         frozen.signal(signal.SIGTERM)
         await frozen.wait(30)
