@@ -60,8 +60,12 @@ def test_job_event_respects_the_level() -> None:
     from taskrunner.job import JobRecord, JobState
 
     seen: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = seen.append  # type: ignore[method-assign]
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Keep()
     logger = logging.getLogger("taskrunner.test-level")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
