@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -108,6 +108,15 @@ def run(
     log_format: Annotated[
         str, typer.Option(help="text, or json: one JSON object per line, with job fields.")
     ] = "text",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Serve Prometheus metrics on this port (extra: metrics)."
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address for the metrics server.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run a worker until SIGTERM or SIGINT (a second signal stops at once)."""
     if log_format not in ("text", "json"):
@@ -128,8 +137,16 @@ def run(
         )
     except TaskrunnerError as exc:
         raise fail(str(exc)) from None
+    metrics = None
+    if metrics_port is not None:
+        from taskrunner.metrics import WorkerMetrics
+
+        try:
+            metrics = WorkerMetrics()
+        except TaskrunnerError as exc:
+            raise fail(str(exc)) from None
     try:
-        put_back = asyncio.run(_run_worker(runner, settings))
+        put_back = asyncio.run(_run_worker(runner, settings, metrics, metrics_port, metrics_host))
     except TaskrunnerError as exc:
         raise fail(str(exc), 1) from None
     except OSError as exc:  # connection refused and the like
@@ -138,11 +155,21 @@ def run(
         raise typer.Exit(EXIT_PUT_BACK)
 
 
-async def _run_worker(runner: TaskRunner, settings: object) -> int:
+async def _run_worker(
+    runner: TaskRunner, settings: object, metrics: Any, metrics_port: int | None, host: str
+) -> int:
     from taskrunner.worker import Worker, WorkerSettings
 
     assert isinstance(settings, WorkerSettings)
     worker = Worker(runner, settings)
+    watching: asyncio.Task[None] | None = None
+    if metrics is not None and metrics_port is not None:
+        from taskrunner.metrics import serve
+
+        metrics.attach(worker)
+        serve(metrics, metrics_port, host)
+        watching = asyncio.create_task(metrics.watch_queues(worker))
+        log.info("metrics on http://%s:%d/metrics", host, metrics_port)
     loop = asyncio.get_running_loop()
     received = 0
 
@@ -167,6 +194,8 @@ async def _run_worker(runner: TaskRunner, settings: object) -> int:
     try:
         await worker.run()
     finally:
+        if watching is not None:
+            watching.cancel()
         await runner.close()
     return worker.counters.released
 

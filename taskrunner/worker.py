@@ -13,7 +13,8 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from taskrunner.backend import Beat, LeaseStatus, Outcome
 from taskrunner.errors import ConfigurationError
 from taskrunner.execution import Execution
 from taskrunner.inspection import Inspection, WorkerRecord
+from taskrunner.job import AttemptOutcome, JobRecord
 from taskrunner.scheduler import run_scheduler
 from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
 
@@ -143,6 +145,9 @@ class Worker:
         self._main: asyncio.Task[None] | None = None
         self._result_ttls: dict[str, float | None] = {}
         self.started_at = 0.0  # on the backend's clock, once running
+        # observers, e.g. taskrunner.metrics: each attempt's end, and jobs rescued by reclaim
+        self.on_attempt_end: Callable[[JobRecord, AttemptOutcome, float], None] | None = None
+        self.on_rescue: Callable[[int], object] | None = None
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queues={list(self.queues)}>"
@@ -260,6 +265,9 @@ class Worker:
                 continue
             if settings.burst:
                 if not self._running and not self._outbox.unreported:
+                    # jobs of a dead worker are due again once put back: look before leaving
+                    if await self._reclaim_once():
+                        continue
                     return
                 # a running or unreported attempt may still make a job due (a retry)
                 self._slot_free.clear()
@@ -291,6 +299,9 @@ class Worker:
     def finished(self, execution: Execution, outcome: Outcome | None) -> None:
         """Called by an execution when its attempt ended, with what to tell the backend."""
         self._running.pop(execution.record.id, None)
+        if self.on_attempt_end is not None:
+            ended = AttemptOutcome.LOST if outcome is None else AttemptOutcome(outcome.kind.value)
+            self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
         self._slot_free.set()
         if outcome is not None:
             self._outbox.pending.append(outcome)
@@ -459,18 +470,25 @@ class Worker:
                 await backend.unregister_worker(self.id)
 
     async def _reclaim_loop(self) -> None:
-        backend, every = self.runner.backend, self.settings.reclaim_every
+        every = self.settings.reclaim_every
         while True:
             await anyio.sleep(every * (0.75 + secrets.randbelow(500) / 1000))
-            try:
-                ids = await backend.reclaim()
-            except Exception as exc:
-                log.warning("worker %s: reclaim failed (%s: %s)", self.id, type(exc).__name__, exc)
-                continue
-            if ids:
-                log.warning(
-                    "worker %s: put back %d jobs whose worker stopped heartbeating: %s",
-                    self.id,
-                    len(ids),
-                    ", ".join(ids[:10]),
-                )
+            await self._reclaim_once()
+
+    async def _reclaim_once(self) -> int:
+        """Put back jobs whose worker stopped renewing their lease; answers how many."""
+        try:
+            ids = await self.runner.backend.reclaim()
+        except Exception as exc:
+            log.warning("worker %s: reclaim failed (%s: %s)", self.id, type(exc).__name__, exc)
+            return 0
+        if ids:
+            if self.on_rescue is not None:
+                self.on_rescue(len(ids))
+            log.warning(
+                "worker %s: put back %d jobs whose worker stopped heartbeating: %s",
+                self.id,
+                len(ids),
+                ", ".join(ids[:10]),
+            )
+        return len(ids)

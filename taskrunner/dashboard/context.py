@@ -1,0 +1,119 @@
+"""What every view gets: the runner, the request's session, and how to build links and pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from taskrunner.dashboard.html import Html, escape, fragment, join, render
+from taskrunner.dashboard.security import Guard, Session
+from taskrunner.plugins import redact
+from taskrunner.runner import TaskRunner
+
+NOTICES = {
+    "retried": "The job is queued again.",
+    "cancelled": "The job is cancelled.",
+    "cancel-requested": "The job is running: its worker was asked to stop it.",
+    "not-retryable": "Only failed, cancelled and scheduled jobs can be retried.",
+    "finished": "The job had already finished: nothing to cancel.",
+    "gone": "That job no longer exists.",
+}
+NAV = (("/", "Overview"), ("/jobs", "Jobs"), ("/jobs?state=failed", "Failed"),
+       ("/schedules", "Schedules"))  # fmt: skip
+
+
+def base_path(request: Request) -> str:
+    """Where the dashboard is mounted ('' at the root), for links and the cookie path."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def route_path(request: Request) -> str:
+    """The request's path inside the dashboard, with its query string."""
+    path = request.url.path
+    base = base_path(request)
+    if base and path.startswith(base):
+        path = path[len(base) :] or "/"
+    return path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A path inside the dashboard to go back to; anything else (another site) is dropped."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return default
+    return target
+
+
+@dataclass
+class View:
+    """One request as a view sees it."""
+
+    request: Request
+    runner: TaskRunner
+    guard: Guard
+    session: Session
+    title: str
+
+    @property
+    def base(self) -> str:
+        return base_path(self.request)
+
+    def url(self, path: str, **query: str | None) -> str:
+        given = {k: v for k, v in query.items() if v}
+        return self.base + path + (("?" + urlencode(given)) if given else "")
+
+    def csrf_field(self) -> Html:
+        return fragment(
+            '<input type="hidden" name="csrf" value="{}">', self.guard.csrf_token(self.session)
+        )
+
+    def redirect(self, path: str, **query: str | None) -> RedirectResponse:
+        return RedirectResponse(self.url(path, **query), status_code=303)
+
+    def page(self, title: str, body: Html, status: int = 200) -> HTMLResponse:
+        notice = NOTICES.get(self.request.query_params.get("notice", ""))
+        here = route_path(self.request)
+        nav = join(
+            fragment(
+                '<a href="{}"{}>{}</a>',
+                self.base + path,
+                Html(' aria-current="page"') if path == here else "",
+                label,
+            )
+            for path, label in NAV
+        )
+        logout = (
+            fragment(
+                '<form method="post" action="{}" class="logout">{}<button>Log out</button></form>',
+                self.url("/logout"),
+                self.csrf_field(),
+            )
+            if self.guard.protected and not self.session.bearer
+            else ""
+        )
+        page = render(
+            "layout.html",
+            title=title,
+            site=self.title,
+            base=self.base,
+            nav=nav,
+            logout=logout,
+            backend=redact(self.runner.url),
+            notice=fragment('<p class="notice" role="status">{}</p>', notice) if notice else "",
+            body=body,
+        )
+        return HTMLResponse(page, status_code=status)
+
+    def message(self, title: str, text: str, status: int) -> HTMLResponse:
+        return self.page(title, fragment("<h1>{}</h1><p>{}</p>", title, text), status)
+
+
+def empty_row(columns: int, text: str) -> Html:
+    return fragment('<tr><td colspan="{}" class="empty">{}</td></tr>', columns, text)
+
+
+__all__ = ["Html", "View", "base_path", "empty_row", "escape", "route_path", "safe_next"]

@@ -1,0 +1,88 @@
+"""Prometheus metrics for a worker (`taskrunner run --metrics-port 9100`).
+
+Needs the `metrics` extra: `pip install "taskrunner[metrics]"` (prometheus-client).
+Metrics: taskrunner_attempts_total{queue,task,outcome}, taskrunner_attempt_seconds{queue,
+task} (a histogram of runtimes), taskrunner_jobs{queue,state} (jobs stored, refreshed from
+the backend) and taskrunner_lease_rescues_total (jobs put back after their worker went silent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from taskrunner.errors import ConfigurationError
+from taskrunner.job import AttemptOutcome, JobRecord
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from taskrunner.worker import Worker
+
+log = logging.getLogger("taskrunner.metrics")
+BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+
+
+class WorkerMetrics:
+    """Counts what a worker does into a Prometheus registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        try:
+            from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+        except ImportError:
+            raise ConfigurationError(
+                "metrics need prometheus-client: pip install 'taskrunner[metrics]'"
+            ) from None
+        self.registry = registry if registry is not None else REGISTRY
+        self.attempts = Counter(
+            "taskrunner_attempts",
+            "Job attempts that ended, by outcome.",
+            ["queue", "task", "outcome"],
+            registry=self.registry,
+        )
+        self.runtime = Histogram(
+            "taskrunner_attempt_seconds",
+            "How long attempts ran.",
+            ["queue", "task"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.jobs = Gauge(
+            "taskrunner_jobs",
+            "Jobs stored, by queue and state.",
+            ["queue", "state"],
+            registry=self.registry,
+        )
+        self.rescues = Counter(
+            "taskrunner_lease_rescues",
+            "Jobs put back because their worker stopped renewing its lease.",
+            registry=self.registry,
+        )
+
+    def attach(self, worker: Worker) -> None:
+        worker.on_attempt_end = self.attempt_ended
+        worker.on_rescue = self.rescues.inc
+
+    def attempt_ended(self, record: JobRecord, outcome: AttemptOutcome, seconds: float) -> None:
+        self.attempts.labels(record.queue, record.task, outcome.value).inc()
+        self.runtime.labels(record.queue, record.task).observe(seconds)
+
+    async def watch_queues(self, worker: Worker, every: float = 10.0) -> None:
+        """Refresh the per-queue job counts from the backend until cancelled."""
+        while True:
+            try:
+                counts = await worker.runner.backend.stats(worker.queues)
+                for queue, by_state in counts.items():
+                    for state, count in by_state.items():
+                        self.jobs.labels(queue, state.value).set(count)
+            except Exception as exc:
+                log.debug("metrics: could not read queue counts (%s)", exc)
+            await asyncio.sleep(every)
+
+
+def serve(metrics: WorkerMetrics, port: int, host: str) -> None:
+    """Serve /metrics over HTTP from a background thread."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host, registry=metrics.registry)
