@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
 
-from taskrunner import faults
+from taskrunner import faults, tracing
 from taskrunner.backend import Beat, Outcome, OutcomeKind
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import SerializationError, TaskrunnerError
 from taskrunner.job import JobError, JobRecord
 from taskrunner.logs import job_event
 from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
-from taskrunner.serialization import decode_payload, encode_result
+from taskrunner.serialization import decode_call, encode_result
 from taskrunner.task import Task
 
 if TYPE_CHECKING:
@@ -115,14 +115,18 @@ class Execution:
                 )
             )
         try:
-            args, kwargs = decode_payload(record.payload)
+            args, kwargs, meta = decode_call(record.payload)
         except SerializationError as exc:
             return self._give_up(JobError("UndecodablePayload", str(exc)))
         self.context = ctx = JobContext(record, runner.state, notify=self.worker.progress_reported)
         job_event(log, logging.INFO, record, "running", worker=self.worker.id)
         token = _current.set(ctx)
         try:
-            value = await self._call(task, args, kwargs)
+            carrier = meta.get("trace") if meta else None
+            if carrier and tracing.ENABLED:
+                value = await self._traced_call(task, args, kwargs, carrier)
+            else:
+                value = await self._call(task, args, kwargs)
         except asyncio.CancelledError:
             if self.reason is None:
                 raise
@@ -142,6 +146,16 @@ class Execution:
         job_event(log, logging.INFO, record, "succeeded", started=self.started)
         ttl = self.worker.result_ttl(task)
         return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result, None, 0.0, ttl)
+
+    async def _traced_call(
+        self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any], carrier: Any
+    ) -> Any:
+        with tracing.attempt_span(self.record, carrier) as span:
+            try:
+                return await self._call(task, args, kwargs)
+            except BaseException as exc:
+                tracing.record_failure(span, exc)
+                raise
 
     async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         timeout = task.settings.timeout

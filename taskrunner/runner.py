@@ -11,7 +11,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar, overload
 
-from taskrunner import validation
+from taskrunner import tracing, validation
 from taskrunner.backend import Backend
 from taskrunner.context import State
 from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
@@ -231,7 +231,11 @@ class TaskRunner:
             return []
         if not self._connected:
             await self.connect()
-        ids = await self.backend.enqueue([p.new for p in batch], connection)
+        if tracing.ENABLED:
+            with tracing.enqueue_span(batch[0].new.task, batch[0].new.queue, len(batch)):
+                ids = await self.backend.enqueue([p.new for p in batch], connection)
+        else:
+            ids = await self.backend.enqueue([p.new for p in batch], connection)
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
 
     async def get_job(self, job_id: str) -> JobInfo:

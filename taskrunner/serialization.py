@@ -33,10 +33,17 @@ def _dumps(value: object, what: str) -> bytes:
 
 
 def encode_payload(
-    args: Sequence[Any], kwargs: Mapping[str, Any], max_size: int = DEFAULT_MAX_PAYLOAD
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    max_size: int = DEFAULT_MAX_PAYLOAD,
+    meta: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """Encode a call's arguments, refusing what JSON cannot carry or what is too large."""
-    payload = _dumps({"args": list(args), "kwargs": dict(kwargs)}, "the task's arguments")
+    """Encode a call's arguments, refusing what JSON cannot carry or what is too large.
+    `meta` travels with them for taskrunner itself (e.g. the trace context)."""
+    call: dict[str, Any] = {"args": list(args), "kwargs": dict(kwargs)}
+    if meta:
+        call["meta"] = dict(meta)
+    payload = _dumps(call, "the task's arguments")
     if len(payload) > max_size:
         raise PayloadTooLarge(
             f"the task's arguments encode to {len(payload)} bytes, over the limit of "
@@ -47,19 +54,25 @@ def encode_payload(
 
 
 def decode_payload(payload: bytes) -> tuple[list[Any], dict[str, Any]]:
-    """Decode a payload; raise SerializationError if it is not one `encode_payload` makes."""
+    """A payload's args and kwargs; SerializationError if `encode_payload` did not make it."""
+    args, kwargs, _ = decode_call(payload)
+    return args, kwargs
+
+
+def decode_call(payload: bytes) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
+    """A payload's args, kwargs and meta (see `encode_payload`)."""
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise SerializationError(f"the job's payload is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise SerializationError("the job's payload is not a JSON object with args and kwargs")
-    args, kwargs = data.get("args", []), data.get("kwargs", {})
-    if not isinstance(args, list) or not isinstance(kwargs, dict):
+    args, kwargs, meta = data.get("args", []), data.get("kwargs", {}), data.get("meta", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict) or not isinstance(meta, dict):
         raise SerializationError(
             "the job's payload has args that are not a list or kwargs that are not an object"
         )
-    return args, kwargs
+    return args, kwargs, meta
 
 
 def encode_result(value: object) -> bytes:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from taskrunner import validation
+from taskrunner import tracing, validation
 from taskrunner.backend import NewJob
 from taskrunner.errors import ConfigurationError
 from taskrunner.ids import new_job_id
@@ -152,7 +152,7 @@ class Task(Generic[P, T]):
             id=new_job_id(),
             task=settings.name,
             queue=opts.queue or settings.queue,
-            payload=encode_payload(args, kwargs, self.runner.max_payload),
+            payload=encode_payload(args, kwargs, self.runner.max_payload, _meta()),
             priority=settings.priority if opts.priority is None else opts.priority,
             max_attempts=settings.retries + 1,
             key=opts.key,
@@ -207,3 +207,11 @@ class SyncTask(Task[P, T]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
         value: T = self.fn(*args, **kwargs)
         return value
+
+
+def _meta() -> dict[str, Any] | None:
+    """What travels with a job besides its arguments: the caller's trace context."""
+    if not tracing.ENABLED:
+        return None
+    carrier = tracing.outgoing_context()
+    return {"trace": carrier} if carrier else None
