@@ -22,7 +22,8 @@ from taskrunner.retry import Backoff, Retry, fixed
 from taskrunner.runner import TaskRunner
 from taskrunner.schedules import Schedule, cron, every
 from taskrunner.task import PreparedJob, Task
-from taskrunner.worker import Worker, WorkerSettings
+from taskrunner.worker import Worker
+from taskrunner.worker_settings import WorkerSettings
 
 __all__ = [
     "Backend",

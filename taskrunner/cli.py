@@ -125,7 +125,7 @@ def run(
         raise fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     setup_logging(log_level, log_format)
     runner = load_runner(app_path, url)
-    from taskrunner.worker import WorkerSettings
+    from taskrunner.worker_settings import WorkerSettings
 
     try:
         settings = WorkerSettings(
@@ -158,7 +158,8 @@ def run(
 async def _run_worker(
     runner: TaskRunner, settings: object, metrics: Any, metrics_port: int | None, host: str
 ) -> int:
-    from taskrunner.worker import Worker, WorkerSettings
+    from taskrunner.worker import Worker
+    from taskrunner.worker_settings import WorkerSettings
 
     assert isinstance(settings, WorkerSettings)
     worker = Worker(runner, settings)
@@ -234,3 +235,4 @@ def main() -> None:
 
 
 from taskrunner import commands as _commands  # noqa: E402,F401  (registers the commands)
+from taskrunner.dashboard import command as _dashboard_command  # noqa: E402,F401  (taskrunner dashboard)

@@ -365,7 +365,8 @@ class TaskRunner:
     def worker(self, **settings: Any) -> Worker:
         """A worker for this runner's tasks, as an async context manager to embed in an app:
         `async with runner.worker(concurrency=20): ...`. Settings: see `WorkerSettings`."""
-        from taskrunner.worker import Worker, WorkerSettings
+        from taskrunner.worker import Worker
+        from taskrunner.worker_settings import WorkerSettings
 
         return Worker(self, WorkerSettings(**settings))
 
