@@ -235,4 +235,4 @@ def main() -> None:
 
 
 from taskrunner import commands as _commands  # noqa: E402,F401  (registers the commands)
-from taskrunner.dashboard import command as _dashboard_command  # noqa: E402,F401  (taskrunner dashboard)
+from taskrunner.dashboard import command as _dashboard  # noqa: E402,F401  (taskrunner dashboard)

@@ -64,7 +64,9 @@ class View:
 
     def url(self, path: str, **query: str | None) -> str:
         given = {k: v for k, v in query.items() if v}
-        return self.base + path + (("?" + urlencode(given)) if given else "")
+        if not given:
+            return self.base + path
+        return self.base + path + ("&" if "?" in path else "?") + urlencode(given)
 
     def csrf_field(self) -> Html:
         return fragment(

@@ -32,6 +32,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port."""
+    host = host.strip()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.partition(":")[0] if host.count(":") == 1 else host
+
+
 def check_bind(host: str, protected: bool) -> None:
     """Refuse to listen beyond this machine without a password or token."""
     if not protected and not is_loopback(host):

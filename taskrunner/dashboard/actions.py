@@ -1,0 +1,41 @@
+"""What changes state: retry and cancel (POST only, behind auth and CSRF checks in `app`)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.responses import JSONResponse, Response
+
+from taskrunner.dashboard.context import View, safe_next
+from taskrunner.errors import JobNotFound
+from taskrunner.job import JobState
+
+
+def _answer(view: View, job_id: str, notice: str, ok: bool, form: dict[str, str]) -> Response:
+    if view.session.bearer and "next" not in form:  # a script: answer in JSON
+        return JSONResponse({"job": job_id, "done": ok, "notice": notice}, 200 if ok else 409)
+    path, _, query = safe_next(form.get("next"), f"/jobs/{job_id}").partition("?")
+    kept = urlencode([(k, v) for k, v in parse_qsl(query) if k != "notice"])
+    return view.redirect(f"{path}?{kept}" if kept else path, notice=notice)
+
+
+async def retry(view: View, form: dict[str, str]) -> Response:
+    job_id = str(view.request.path_params["job_id"])
+    try:
+        done = await view.runner.retry(job_id)
+    except JobNotFound:
+        return _answer(view, job_id, "gone", False, form)
+    return _answer(view, job_id, "retried" if done else "not-retryable", done, form)
+
+
+async def cancel(view: View, form: dict[str, str]) -> Response:
+    job_id = str(view.request.path_params["job_id"])
+    try:
+        before = await view.runner.get_job(job_id)
+        if before.state.finished:
+            return _answer(view, job_id, "finished", False, form)
+        state = await view.runner.cancel(job_id)
+    except JobNotFound:
+        return _answer(view, job_id, "gone", False, form)
+    notice = "cancel-requested" if state is JobState.RUNNING else "cancelled"
+    return _answer(view, job_id, notice, True, form)

@@ -1,0 +1,94 @@
+"""`taskrunner dashboard`: serve the dashboard with uvicorn, on 127.0.0.1 unless protected."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from taskrunner.cli import app, fail, open_runner
+from taskrunner.dashboard import MISSING_EXTRA
+from taskrunner.dashboard.security import check_bind, is_loopback
+from taskrunner.errors import ConfigurationError
+from taskrunner.plugins import redact, scheme_of
+from taskrunner.runner import TaskRunner
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@app.command("dashboard")
+def serve_dashboard(
+    app_path: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[APP]", help="module.path:runner (shows its schedules), or give --url."
+        ),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Backend URL (default: the app's, else TASKRUNNER_URL).")
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; other than loopback needs auth.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8001,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TASKRUNNER_DASHBOARD_TOKEN",
+            help="Require this token (login form or Authorization: Bearer).",
+        ),
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="TASKRUNNER_DASHBOARD_PASSWORD", help="Require this password."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the web dashboard: queues, jobs, failures with tracebacks, schedules."""
+    try:
+        import uvicorn
+
+        from taskrunner.dashboard.app import dashboard
+    except ImportError:
+        raise fail(MISSING_EXTRA) from None
+    if log_level.lower() not in LOG_LEVELS:
+        raise fail(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    if token is not None and password is not None:
+        raise fail("give --token or --password, not both")
+    try:
+        check_bind(host, protected=token is not None or password is not None)
+    except ConfigurationError as exc:
+        raise fail(str(exc)) from None
+    runner = open_runner(app_path, url)
+    try:
+        web_app = dashboard(runner, token=token, password=password)
+    except ConfigurationError as exc:
+        raise fail(str(exc)) from None
+    if scheme_of(runner.url) == "memory":
+        typer.echo(
+            "note: memory:// lives in one process: this dashboard sees only its own jobs",
+            err=True,
+        )
+    if not is_loopback(host):
+        typer.echo(
+            "note: serve it behind HTTPS (a TLS proxy): plain HTTP shows the password or token "
+            "to the network",
+            err=True,
+        )
+    typer.echo(f"dashboard for {redact(runner.url)} on http://{host}:{port}/", err=True)
+    config = uvicorn.Config(web_app, host=host, port=port, log_level=log_level.lower())
+    serve(runner, config)
+
+
+def serve(runner: TaskRunner, config: Any) -> None:
+    """Run uvicorn until SIGINT or SIGTERM, then close the runner's connection."""
+    import uvicorn
+
+    async def run() -> None:
+        try:
+            await uvicorn.Server(config).serve()
+        finally:
+            await runner.close()
+
+    asyncio.run(run())
