@@ -94,9 +94,7 @@ async def place_order(
         if left is None or left < 0:
             raise OutOfStock(f"not enough {sku} left")  # rolls back the order and the job
     return order_id, job
-
-
-# --8<-- [end:place_order]
+    # --8<-- [end:place_order]
 
 
 # -- the job: runs after the commit, on a worker -----------------------------------------------

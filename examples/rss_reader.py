@@ -125,9 +125,7 @@ async def add_feed(url: Annotated[str, Form()]) -> RedirectResponse:
         raise HTTPException(400, "the feed URL must start with http:// or https://")
     job = await fetch_feed.enqueue(url)  # stored for a worker; returns at once
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
-
-
-# --8<-- [end:enqueue]
+    # --8<-- [end:enqueue]
 
 
 async def find_job(job_id: str) -> JobInfo:

@@ -116,6 +116,7 @@ def local_server() -> Iterator[LocalServer]:
 # -- in-process apps ---------------------------------------------------------------------------
 
 
+# --8<-- [start:serve_app]
 @asynccontextmanager
 async def serve_app(app: FastAPI, runner: TaskRunner) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan (and so its embedded worker) around an httpx client that
@@ -125,6 +126,7 @@ async def serve_app(app: FastAPI, runner: TaskRunner) -> AsyncIterator[httpx.Asy
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as client:
             yield client
+            # --8<-- [end:serve_app]
 
 
 async def eventually_json(

@@ -2,6 +2,7 @@
 
 - Python blocks run, page by page, in order, in one namespace per page, the way they read:
   top-level `await` runs on one event loop per page (as in `python -m asyncio`).
+- The conformance-suite example of the testing page runs as a pytest module of its own.
 - Python blocks with a `title="file.py"` are files of a walkthrough that its own test
   writes out and runs with the page's commands (test_getting_started.py).
 - Blocks that only hold `--8<-- "examples/..."` lines include a file of an example that
@@ -9,6 +10,7 @@
 - Shell blocks: `taskrunner ...` command lines are parsed by the real CLI; paths and
   modules of the examples that commands name must exist.
 - YAML blocks (Kubernetes manifests) parse, and the worker's grace fits in the pod's.
+- TOML blocks parse, and register entry points in the group taskrunner reads.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import ast
 import asyncio
 import inspect
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ import pytest
 import yaml
 
 import taskrunner
+import taskrunner.plugins
 from tests.examples.conftest import REPO
 from tests.examples.markdown_blocks import (
     Block,
@@ -57,8 +63,12 @@ def test_every_block_is_run_checked_or_included() -> None:
         for block in code_blocks(page):
             if block.included:
                 for path in block.included:
-                    assert path.startswith("examples/"), f"{block.where}: include {path}"
                     assert (REPO / path).is_file(), f"{block.where}: no file {path}"
+                    if path.startswith("tests/examples/test_"):
+                        continue  # a test of the suite: it runs itself
+                    assert path.startswith(("examples/", "tests/examples/conftest.py")), (
+                        f"{block.where}: include {path}, not an example"
+                    )
                     # the example's own test names it: by path, or as a module
                     module = path.removesuffix(".py").replace("/", ".")
                     named = path in EXAMPLE_TESTS or module in EXAMPLE_TESTS
@@ -71,7 +81,7 @@ def test_every_block_is_run_checked_or_included() -> None:
                     assert page.name in WALKTHROUGHS, (
                         f"{block.where}: a titled Python block outside a walkthrough"
                     )
-            elif block.language not in SHELL | {"yaml"}:
+            elif block.language not in SHELL | {"yaml", "toml"}:
                 pytest.fail(f"{block.where}: a {block.language or 'plain'} block no test checks")
 
 
@@ -104,6 +114,26 @@ def test_python_blocks_run(
     monkeypatch.delenv("TASKRUNNER_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     run_blocks([block for block in blocks if block.title is None])
+
+
+def test_the_conformance_suite_runs_as_the_testing_page_shows(tmp_path: Path) -> None:
+    (block,) = [
+        block
+        for block in code_blocks(REPO / "docs" / "testing.md")
+        if "(BackendConformance)" in block.body
+    ]
+    module = tmp_path / "test_my_backend.py"
+    module.write_text(block.body)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    passed = re.search(r"(\d+) passed", done.stdout)
+    assert passed is not None and int(passed[1]) >= 30, done.stdout
 
 
 # -- shell -----------------------------------------------------------------------------------
@@ -165,6 +195,20 @@ def test_kubernetes_manifests_give_workers_time_to_drain() -> None:
                     assert pod["terminationGracePeriodSeconds"] > grace, block.where
                     checked += 1
     assert checked, "the workers page shows a Kubernetes Deployment"
+
+
+# -- TOML ------------------------------------------------------------------------------------
+
+
+def test_toml_blocks_register_backends_where_taskrunner_looks() -> None:
+    groups = {
+        group
+        for _, blocks in blocks_of({"toml"})
+        for block in blocks
+        for group in tomllib.loads(block.body)["project"]["entry-points"]
+    }
+    assert groups == {"taskrunner.backends"}
+    assert groups == {taskrunner.plugins.GROUP}
 
 
 # -- the API reference -----------------------------------------------------------------------

@@ -53,6 +53,7 @@ async def test_a_posted_feed_is_fetched_in_the_background(local_server: LocalSer
         assert '<a href="http://news.test/1">First &amp; foremost</a>' in shown
 
 
+# --8<-- [start:atom]
 async def test_atom_feeds_and_a_server_that_recovers(local_server: LocalServer) -> None:
     feed = local_server.add("/atom.xml", ATOM, "application/atom+xml", fail_first=1)
     async with serve_app(rss_reader.app, rss_reader.runner) as client:
@@ -65,6 +66,7 @@ async def test_atom_feeds_and_a_server_that_recovers(local_server: LocalServer) 
         "title": "An Atom feed",
         "entries": [{"title": "Only entry", "link": "http://atom.test/1"}],
     }
+    # --8<-- [end:atom]
 
 
 async def test_what_is_not_a_feed_fails_at_once_with_a_reason(local_server: LocalServer) -> None:
