@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
@@ -55,6 +56,7 @@ def dashboard(
     password: str | None = None,
     secret_key: bytes | None = None,
     title: str = "taskrunner",
+    close_runner: bool = False,
 ) -> Starlette:
     """A Starlette app showing `runner`'s queues and jobs, to mount in an ASGI app
     (`app.mount("/jobs", dashboard(runner, token=...))`) or serve on its own.
@@ -64,7 +66,8 @@ def dashboard(
     the dashboard answers only requests to and from this machine (a loopback Host and
     client). Retry and cancel are POSTs checked for a CSRF token and their Origin.
     `secret_key` signs the session cookies (default: random, so sessions end on restart;
-    give one when several processes serve the dashboard).
+    give one when several processes serve the dashboard). With `close_runner`, the app
+    closes the runner's backend connection when it shuts down (when it is served alone).
     """
     if token is not None and password is not None:
         raise ConfigurationError("give the dashboard a token or a password, not both")
@@ -89,7 +92,18 @@ def dashboard(
         Route("/login", gate.login, methods=["GET", "POST"]),
         Route("/logout", gate.action(logout), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=closing(runner) if close_runner else None)
+
+
+def closing(runner: TaskRunner) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runner.close()
+
+    return lifespan
 
 
 async def script(view: View) -> Response:

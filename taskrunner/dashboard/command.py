@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +11,6 @@ from taskrunner.dashboard import MISSING_EXTRA
 from taskrunner.dashboard.security import check_bind, is_loopback
 from taskrunner.errors import ConfigurationError
 from taskrunner.plugins import redact, scheme_of
-from taskrunner.runner import TaskRunner
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -62,7 +60,7 @@ def serve_dashboard(
         raise fail(str(exc)) from None
     runner = open_runner(app_path, url)
     try:
-        web_app = dashboard(runner, token=token, password=password)
+        web_app = dashboard(runner, token=token, password=password, close_runner=True)
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
     if scheme_of(runner.url) == "memory":
@@ -78,17 +76,11 @@ def serve_dashboard(
         )
     typer.echo(f"dashboard for {redact(runner.url)} on http://{host}:{port}/", err=True)
     config = uvicorn.Config(web_app, host=host, port=port, log_level=log_level.lower())
-    serve(runner, config)
+    serve(config)
 
 
-def serve(runner: TaskRunner, config: Any) -> None:
-    """Run uvicorn until SIGINT or SIGTERM, then close the runner's connection."""
+def serve(config: Any) -> None:
+    """Run uvicorn until SIGINT or SIGTERM (the app closes the runner as it shuts down)."""
     import uvicorn
 
-    async def run() -> None:
-        try:
-            await uvicorn.Server(config).serve()
-        finally:
-            await runner.close()
-
-    asyncio.run(run())
+    uvicorn.Server(config).run()

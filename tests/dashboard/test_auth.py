@@ -1,0 +1,154 @@
+"""Who gets in: login form, bearer token, signed cookie, local-only mode without auth."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskrunner import ConfigurationError
+from taskrunner.dashboard import dashboard
+from taskrunner.dashboard.security import LOGIN_FAILURES_ALLOWED
+from tests.dashboard.conftest import ORIGIN, TOKEN, Seeded, client_for, log_in, make_runner
+
+
+async def test_every_page_needs_auth(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, token=TOKEN)
+    async with client_for(app) as client:
+        for path in ("/", "/jobs?state=failed", f"/jobs/{seeded.failed}", "/schedules"):
+            response = await client.get(path)
+            assert response.status_code == 303, path
+            assert response.headers["location"].startswith("/login")
+            assert seeded.failed not in response.text
+        job_page = await client.get(f"/jobs/{seeded.failed}")
+        assert job_page.headers["location"] == f"/login?next=%2Fjobs%2F{seeded.failed}"
+        for path in ("/api/stats", f"/api/jobs/{seeded.failed}", "/api/jobs"):
+            response = await client.get(path)
+            assert response.status_code == 401, path
+            assert "queues" not in response.text and seeded.failed not in response.text
+        assert (await client.get("/static/dashboard.js")).status_code == 401
+        login = await client.get("/login")
+        assert login.status_code == 200 and 'type="password"' in login.text
+        assert (await client.get("/static/dashboard.css")).status_code == 200  # for the form
+
+
+async def test_bearer_token(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, token=TOKEN)
+    async with client_for(app) as client:
+        wrong = await client.get("/api/stats", headers={"authorization": "Bearer nope-nope"})
+        assert wrong.status_code == 401
+        page = await client.get("/", headers={"authorization": f"Bearer {TOKEN}x"})
+        assert page.status_code == 401
+        right = await client.get("/api/stats", headers={"authorization": f"Bearer {TOKEN}"})
+        assert right.status_code == 200
+        assert "default" in right.json()["queues"]
+        job = await client.get(
+            f"/api/jobs/{seeded.failed}", headers={"authorization": f"Bearer {TOKEN}"}
+        )
+        assert job.json()["state"] == "failed"
+        assert "set-cookie" not in right.headers
+
+
+async def test_login_form_sets_a_strict_httponly_cookie(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, password=TOKEN)
+    async with client_for(app) as client:
+        wrong = await client.post(
+            "/login", data={"password": "guess-guess"}, headers={"origin": ORIGIN}
+        )
+        assert wrong.status_code == 401
+        assert "set-cookie" not in wrong.headers
+        assert "Wrong password or token" in wrong.text
+        right = await client.post(
+            "/login",
+            data={"password": TOKEN, "next": f"/jobs/{seeded.failed}"},
+            headers={"origin": ORIGIN},
+        )
+        assert right.status_code == 303
+        assert right.headers["location"] == f"/jobs/{seeded.failed}"
+        cookie = right.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+        assert TOKEN.lower() not in cookie
+        page = await client.get(f"/jobs/{seeded.failed}")
+        assert page.status_code == 200 and "ValueError" in page.text
+
+
+async def test_login_goes_back_only_inside_the_dashboard(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, token=TOKEN)
+    async with client_for(app) as client:
+        for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+            response = await client.post(
+                "/login", data={"password": TOKEN, "next": target}, headers={"origin": ORIGIN}
+            )
+            assert response.headers["location"] == "/", target
+
+
+async def test_tampered_or_foreign_cookies_are_refused(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, token=TOKEN)
+    other = dashboard(seeded.runner, token=TOKEN)  # another key: its cookies mean nothing here
+    async with client_for(app) as client, client_for(other) as stranger:
+        await log_in(stranger)
+        foreign = stranger.cookies["taskrunner_dashboard"]
+        for value in (foreign, foreign[:-2] + "xx", "abc.123.def", ""):
+            client.cookies.set("taskrunner_dashboard", value)
+            response = await client.get("/")
+            assert response.status_code == 303, value
+            assert response.headers["location"] == "/login"
+
+
+async def test_login_from_another_site_is_refused(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, token=TOKEN)
+    async with client_for(app) as client:
+        response = await client.post(
+            "/login", data={"password": TOKEN}, headers={"origin": "http://evil.example"}
+        )
+        assert response.status_code == 403
+        assert "set-cookie" not in response.headers
+
+
+async def test_repeated_wrong_passwords_are_slowed_down() -> None:
+    runner = make_runner(None)
+    app = dashboard(runner, password=TOKEN)
+    async with client_for(app) as client:
+        for _ in range(LOGIN_FAILURES_ALLOWED):
+            response = await client.post(
+                "/login", data={"password": "wrong-wrong"}, headers={"origin": ORIGIN}
+            )
+            assert response.status_code == 401
+        blocked = await client.post("/login", data={"password": TOKEN}, headers={"origin": ORIGIN})
+        assert blocked.status_code == 429
+        assert "set-cookie" not in blocked.headers
+    async with client_for(app, client=("127.0.0.2", 1)) as elsewhere:
+        await log_in(elsewhere)  # another address is not blocked
+
+
+async def test_without_auth_only_local_requests_are_answered(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner)
+    for base in ("http://127.0.0.1:8001", "http://localhost:8001", "http://[::1]:8001"):
+        async with client_for(app, base) as client:
+            assert (await client.get("/")).status_code == 200, base
+    # DNS rebinding: a site whose name points at 127.0.0.1 sends its own Host
+    async with client_for(app, "http://evil.example:8001") as client:
+        response = await client.get(f"/jobs/{seeded.failed}")
+        assert response.status_code == 403
+        assert seeded.failed not in response.text
+        assert (await client.get("/api/stats")).status_code == 403
+    async with client_for(app, client=("192.168.1.20", 50000)) as client:
+        assert (await client.get("/")).status_code == 403
+
+
+def test_settings_are_checked() -> None:
+    runner = make_runner(None)
+    with pytest.raises(ConfigurationError, match="not both"):
+        dashboard(runner, token=TOKEN, password=TOKEN)
+    with pytest.raises(ConfigurationError, match="8 characters"):
+        dashboard(runner, token="short")
+
+
+async def test_security_headers(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, token=TOKEN)
+    async with client_for(app) as client:
+        await log_in(client)
+        response = await client.get("/")
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert "unsafe-inline" not in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"

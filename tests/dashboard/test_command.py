@@ -1,0 +1,125 @@
+"""`taskrunner dashboard`: the bind rule, its options, the missing extra, and a real server."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from taskrunner import ConfigurationError
+from taskrunner.cli import app
+from taskrunner.dashboard import command
+from taskrunner.dashboard.security import check_bind
+from tests.dashboard.conftest import TOKEN
+from tests.helpers import free_port
+
+cli = CliRunner()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.5", "localhost", "::1", "[::1]"])
+def test_loopback_needs_no_auth(host: str) -> None:
+    check_bind(host, protected=False)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "10.0.0.1", "example.com"])
+def test_other_addresses_need_auth(host: str) -> None:
+    with pytest.raises(ConfigurationError, match="refusing to serve"):
+        check_bind(host, protected=False)
+    check_bind(host, protected=True)
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Stands in for uvicorn: records what would have been served."""
+    calls: list[Any] = []
+
+    def fake_serve(config: Any) -> None:
+        calls.append(config)
+
+    monkeypatch.setattr(command, "serve", fake_serve)
+    monkeypatch.delenv("TASKRUNNER_DASHBOARD_TOKEN", raising=False)
+    monkeypatch.delenv("TASKRUNNER_DASHBOARD_PASSWORD", raising=False)
+    return calls
+
+
+def test_refuses_0_0_0_0_without_auth(served: list[Any]) -> None:
+    result = cli.invoke(app, ["dashboard", "--url", "memory://", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "refusing to serve the dashboard on 0.0.0.0" in result.output
+    assert served == []
+
+
+def test_listens_anywhere_with_a_token(served: list[Any]) -> None:
+    args = ["dashboard", "--url", "memory://", "--host", "0.0.0.0", "--port", "9123"]
+    result = cli.invoke(app, [*args, "--token", TOKEN])
+    assert result.exit_code == 0, result.output
+    (config,) = served
+    assert (config.host, config.port) == ("0.0.0.0", 9123)
+    assert "HTTPS" in result.output
+
+
+def test_password_from_the_environment(served: list[Any]) -> None:
+    env = {"TASKRUNNER_DASHBOARD_PASSWORD": TOKEN}
+    result = cli.invoke(app, ["dashboard", "--url", "memory://", "--host", "::"], env=env)
+    assert result.exit_code == 0, result.output
+    assert served[0].host == "::"
+
+
+def test_default_is_loopback(served: list[Any]) -> None:
+    result = cli.invoke(app, ["dashboard", "--url", "memory://"])
+    assert result.exit_code == 0, result.output
+    assert (served[0].host, served[0].port) == ("127.0.0.1", 8001)
+
+
+def test_bad_options(served: list[Any]) -> None:
+    both = cli.invoke(
+        app, ["dashboard", "--url", "memory://", "--token", TOKEN, "--password", TOKEN]
+    )
+    assert both.exit_code == 2 and "not both" in both.output
+    short = cli.invoke(app, ["dashboard", "--url", "memory://", "--token", "abc"])
+    assert short.exit_code == 2 and "8 characters" in short.output
+    assert served == []
+
+
+def test_says_which_extra_is_missing(served: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    result = cli.invoke(app, ["dashboard", "--url", "memory://"])
+    assert result.exit_code == 2
+    assert 'pip install "taskrunner[dashboard]"' in result.output
+
+
+@pytest.mark.slow
+def test_serves_for_real() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from taskrunner.cli import main; main()", "dashboard",
+         "--url", "memory://", "--port", str(port), "--token", TOKEN, "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(
+                    f"http://127.0.0.1:{port}/api/stats",
+                    headers={"authorization": f"Bearer {TOKEN}"},
+                )
+                break
+            except httpx.ConnectError:
+                assert proc.poll() is None, proc.communicate()[1].decode()
+                assert time.monotonic() < deadline, "the dashboard did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200 and response.json()["backend"] == "memory://"
+        refused = httpx.get(f"http://127.0.0.1:{port}/")
+        assert refused.status_code == 303
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, -signal.SIGTERM), err.decode()  # uvicorn re-raises it
