@@ -49,6 +49,11 @@ class _Outbox:
         return self.pending + self.inflight
 
 
+def _read_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class Worker:
     """Runs a runner's jobs. Embed it with `async with runner.worker(...)`, or `await
     worker.run()` until `worker.stop()` (as `taskrunner run` does on SIGTERM)."""
@@ -266,6 +271,9 @@ class Worker:
         with anyio.move_on_after(grace):
             await self._until(asyncio.shield(everything_done), self._hard_stop)
         everything_done.cancel()
+        # the gather ends with CancelledError once the jobs end: read it, or asyncio logs
+        # "exception was never retrieved" at ERROR on every stop that puts jobs back
+        everything_done.add_done_callback(_read_outcome)
         leftover = list(self._running.values())
         if leftover:
             log.warning(
