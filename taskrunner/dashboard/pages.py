@@ -192,7 +192,8 @@ def error_block(info: JobInfo) -> Html:
     if info.error is None:
         return Html("")
     return fragment(
-        '<section class="error-box"><h2>Error</h2><p>{}</p>{}</section>',
+        '<section class="error-box"><h2>{}</h2><p>{}</p>{}</section>',
+        "Error" if info.state is JobState.FAILED else "Last error",
         error_summary(info.error),
         traceback_block(info.error, open_=True),
     )

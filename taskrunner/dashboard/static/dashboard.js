@@ -69,7 +69,9 @@
     var chart = document.getElementById("chart");
     if (!chart) return;
     var nodes = [];
-    var W = 720, H = 180, left = 36, bottom = 20, top = 10;
+    var W = Math.max(Math.round(chart.getBoundingClientRect().width) || 720, 300);
+    var H = 180, left = 36, bottom = 20, top = 10;
+    chart.setAttribute("viewBox", "0 0 " + W + " " + H);
     if (!series) {
       nodes.push(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "this backend records no activity"));
       chart.replaceChildren.apply(chart, nodes);

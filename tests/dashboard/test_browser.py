@@ -1,0 +1,144 @@
+"""The dashboard in a real browser: Debian's headless Chromium, driven by Playwright.
+
+The server runs in the test's own event loop (uvicorn on a free 127.0.0.1 port), so the test
+checks the outcome of a click through the runner itself. Without /usr/bin/chromium the test
+skips, unless CI is set: then it fails (`.ci/run` installs the browser).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from taskrunner import JobState
+from taskrunner.dashboard import dashboard
+from tests.dashboard.conftest import TOKEN, XSS_MESSAGE, Seeded, make_runner, seed
+from tests.helpers import free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SCREENSHOTS = os.environ.get("TASKRUNNER_SCREENSHOTS")  # a folder to keep screenshots in
+
+
+def need_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[str, Seeded]]:
+    """A seeded runner's dashboard (password-protected) on a free port of 127.0.0.1."""
+    need_chromium()
+    runner = make_runner(None)
+    seeded = await seed(runner)
+    port = free_port()
+    config = uvicorn.Config(
+        dashboard(runner, password=TOKEN), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(20):
+            while not server.started:
+                assert not serving.done(), "the dashboard server stopped"
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}", seeded
+    finally:
+        server.should_exit = True
+        await serving
+        await runner.close()
+
+
+async def test_log_in_see_the_failure_and_retry_it(served: tuple[str, Seeded]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    base, seeded = served
+    dialogs: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+
+            await page.goto(base + "/")
+            await expect(page).to_have_url(re.compile(r"/login$"))
+            await page.get_by_label("Password or token").fill("not-the-password")
+            await page.get_by_role("button", name="Log in").click()
+            await expect(page.get_by_role("alert")).to_contain_text("Wrong password")
+            await page.get_by_label("Password or token").fill(TOKEN)
+            await page.get_by_role("button", name="Log in").click()
+
+            # the overview: counts, and the chart drawn by the polling script
+            await expect(page.get_by_role("heading", name="Queues")).to_be_visible()
+            await expect(page.locator("#updated")).to_contain_text("updated")
+            await expect(page.locator("#chart rect").first).to_be_attached()
+            await screenshot(page, "overview")
+
+            await page.get_by_role("link", name="Failed", exact=True).click()
+            await expect(page.get_by_role("heading", name="Failed jobs")).to_be_visible()
+            row = page.locator(f'tr[data-job="{seeded.failed}"]')
+            await expect(row).to_contain_text("ValueError")
+            await expect(row).to_contain_text(XSS_MESSAGE)  # shown as text, not run
+            await page.locator("details.traceback summary").first.click()
+            await expect(page.locator("details.traceback pre").first).to_contain_text(
+                "Traceback (most recent call last)"
+            )
+            await screenshot(page, "failed")
+
+            await row.get_by_role("button", name="Retry").click()
+            await expect(page.get_by_role("status")).to_contain_text("queued again")
+            assert (await seeded.runner.get_job(seeded.failed)).state is JobState.QUEUED
+
+            await page.goto(f"{base}/jobs/{seeded.failed}")
+            await expect(page.locator("h1 .state")).to_have_text("queued")
+            await screenshot(page, "job")
+
+            await page.get_by_role("link", name="Schedules").click()
+            tick = page.locator("tr", has_text="dash.tick")
+            await expect(tick).to_contain_text("every 0:05:00")
+            await expect(tick.locator("time")).to_have_count(1)
+            assert dialogs == [], "a script from job data ran"
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def screenshot(page: object, name: str) -> None:
+    if SCREENSHOTS:
+        from playwright.async_api import Page
+
+        assert isinstance(page, Page)
+        await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def test_without_chromium_skips_or_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tests.dashboard.test_browser as this
+
+    monkeypatch.setattr(this, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        need_chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="is missing"):
+        need_chromium()
