@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl, urlencode
 from starlette.responses import JSONResponse, Response
 
 from taskrunner.dashboard.context import View, safe_next
+from taskrunner.dashboard.pages import valid_job_id
 from taskrunner.errors import JobNotFound
 from taskrunner.job import JobState
 
@@ -19,8 +20,15 @@ def _answer(view: View, job_id: str, notice: str, ok: bool, form: dict[str, str]
     return view.redirect(f"{path}?{kept}" if kept else path, notice=notice)
 
 
-async def retry(view: View, form: dict[str, str]) -> Response:
+def _job_id(view: View) -> str | None:
     job_id = str(view.request.path_params["job_id"])
+    return job_id if valid_job_id(job_id) else None
+
+
+async def retry(view: View, form: dict[str, str]) -> Response:
+    job_id = _job_id(view)
+    if job_id is None:
+        return view.message("No such job", "That is not a job id.", 404)
     try:
         done = await view.runner.retry(job_id)
     except JobNotFound:
@@ -29,7 +37,9 @@ async def retry(view: View, form: dict[str, str]) -> Response:
 
 
 async def cancel(view: View, form: dict[str, str]) -> Response:
-    job_id = str(view.request.path_params["job_id"])
+    job_id = _job_id(view)
+    if job_id is None:
+        return view.message("No such job", "That is not a job id.", 404)
     try:
         before = await view.runner.get_job(job_id)
         if before.state.finished:

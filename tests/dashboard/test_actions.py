@@ -104,6 +104,15 @@ async def test_actions_need_auth_and_post(seeded: Seeded) -> None:
         assert anonymous.status_code == 401
         await log_in(client)
         assert (await client.get(f"/jobs/{seeded.failed}/retry")).status_code == 405
+        odd = await client.post(
+            "/jobs/a%0d%0aSet-Cookie:x=1/retry",
+            headers={"authorization": f"Bearer {TOKEN}"},
+        )
+        assert odd.status_code == 404 and "set-cookie" not in odd.headers
+        unknown = await client.post(
+            "/jobs/0000-0000/cancel", headers={"authorization": f"Bearer {TOKEN}"}
+        )
+        assert unknown.status_code == 409 and unknown.json()["notice"] == "gone"
         assert await state_of(seeded, seeded.failed) is JobState.FAILED
 
 
