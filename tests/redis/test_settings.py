@@ -170,3 +170,16 @@ async def test_rediss_verifies_the_server_certificate(tls_redis: tuple[int, Path
     untrusted = RedisBackend(f"rediss://localhost:{port}/0")
     with pytest.raises(BackendError, match="certificate verify failed"):
         await untrusted.connect()
+
+
+async def test_more_concurrent_calls_than_connections_wait_their_turn(redis_url: str) -> None:
+    import asyncio
+
+    backend = RedisBackend(f"{redis_url}&max_connections=5")
+    await backend.connect()
+    try:
+        jobs = [new_job() for _ in range(300)]
+        ids = await asyncio.gather(*(backend.enqueue([job]) for job in jobs))
+        assert [i[0] for i in ids] == [job.id for job in jobs]
+    finally:
+        await backend.close()

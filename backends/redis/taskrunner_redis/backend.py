@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -37,6 +37,7 @@ from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 
 RECLAIM_BATCH = 500
+POOL_WAIT = 30.0  # seconds a call waits for a free connection
 PURGE_BATCH = 1000
 _STATE_ORDER = (
     JobState.QUEUED,
@@ -68,12 +69,15 @@ class RedisBackend(RedisInspection):
         # a connection the server closed (a restart, a failover) is replaced and the command
         # sent again: every script is safe to repeat (enqueue skips ids it already stored,
         # outcomes are fenced, claims a lost reply made expire like a dead worker's)
-        client = Redis.from_url(
+        # callers beyond the pool's size (100 unless the URL says max_connections=N) wait for
+        # a free connection instead of failing, as a busy web app enqueuing would
+        pool = BlockingConnectionPool.from_url(
             self.settings.url,
-            decode_responses=False,
+            timeout=POOL_WAIT,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        client = Redis(connection_pool=pool)
         with self._errors("connecting"):
             await client.ping()
         self._client, self._scripts = client, Scripts(client)
