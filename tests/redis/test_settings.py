@@ -183,3 +183,24 @@ async def test_more_concurrent_calls_than_connections_wait_their_turn(redis_url:
         assert [i[0] for i in ids] == [job.id for job in jobs]
     finally:
         await backend.close()
+
+
+async def test_a_blocking_wait_ends_before_the_socket_times_out(redis_url: str) -> None:
+    from taskrunner_redis.backend import LONGEST_BLOCK, SOCKET_TIMEOUT
+
+    backend = RedisBackend(redis_url)
+    await backend.connect()
+    try:
+        assert backend._client is not None
+        kwargs = backend._client.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == SOCKET_TIMEOUT > LONGEST_BLOCK + 5
+        await backend.wait(["idle-queue"], 0.2)  # returns on its timeout, without an error
+    finally:
+        await backend.close()
+    custom = RedisBackend(f"{redis_url}&socket_timeout=60")
+    await custom.connect()
+    try:
+        assert custom._client is not None
+        assert custom._client.connection_pool.connection_kwargs["socket_timeout"] == 60
+    finally:
+        await custom.close()

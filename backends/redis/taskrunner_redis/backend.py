@@ -38,6 +38,8 @@ from taskrunner_redis.settings import parse_url
 
 RECLAIM_BATCH = 500
 POOL_WAIT = 30.0  # seconds a call waits for a free connection
+SOCKET_TIMEOUT = 30.0  # seconds a reply may take before the connection counts as dead
+LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 _STATE_ORDER = (
     JobState.QUEUED,
@@ -74,6 +76,10 @@ class RedisBackend(RedisInspection):
         pool = BlockingConnectionPool.from_url(
             self.settings.url,
             timeout=POOL_WAIT,
+            # a blocking wait (BLPOP) lasts up to LONGEST_BLOCK: reads must outlast it (the
+            # URL's own socket_timeout=..., if any, wins)
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_keepalive=True,
             retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
@@ -226,7 +232,7 @@ class RedisBackend(RedisInspection):
             if until_due > 0:
                 timeout = min(timeout, until_due / 1_000_000)
             keys = [self._queue_key(queue, "wake") for queue in queues]
-            await client.blpop(keys, timeout=max(timeout, 0.001))
+            await client.blpop(keys, timeout=min(max(timeout, 0.001), LONGEST_BLOCK))
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
         client, _ = self._connected()
