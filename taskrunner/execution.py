@@ -87,11 +87,21 @@ class Execution:
         outcome: Outcome | None = None
         try:
             outcome = await self._attempt()
+            if self.context is not None and self.context.progress_reported:
+                await self._report_last_progress()
         except Exception as exc:  # a bug of ours: never leave the job running unreported
             log.exception("job %s: the worker failed to run it", self.record.id)
             outcome = self._give_up(error_of(exc))
         finally:
             self.worker.finished(self, outcome)
+
+    async def _report_last_progress(self) -> None:
+        """Progress goes out with heartbeats; what a task reported since the last one would
+        be lost when it ends, so it gets one beat of its own."""
+        try:
+            await self.worker.runner.backend.heartbeat([self.beat()], self.worker.settings.lease)
+        except Exception as exc:
+            log.debug("job %s: could not store its last progress (%s)", self.record.id, exc)
 
     async def _attempt(self) -> Outcome | None:
         record, runner = self.record, self.worker.runner

@@ -65,7 +65,8 @@ class TaskRunner:
         backoff: BackoffLike = DEFAULT_BACKOFF,
         default_queue: str = "default",
     ) -> None:
-        self.url = url or os.environ.get("TASKRUNNER_URL") or "memory://"
+        given = url or getattr(backend, "url", None)
+        self.url = given or os.environ.get("TASKRUNNER_URL") or "memory://"
         self.backend: Backend = backend if backend is not None else load_backend(self.url)
         if max_payload <= 0:
             raise ConfigurationError(f"max_payload must be a positive byte count: {max_payload}")

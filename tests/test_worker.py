@@ -520,3 +520,22 @@ def test_worker_settings_reject_bad_values() -> None:
         runner.worker(queues=["bad queue"])
     with pytest.raises(ConfigurationError, match="heartbeat"):
         runner.worker(lease=1, heartbeat=2)
+
+
+async def test_the_last_progress_report_is_kept_when_the_task_ends_at_once() -> None:
+    runner = runner_on()
+
+    @runner.task
+    async def quick_import() -> None:
+        current_job().report_progress(10, 10, "all rows imported")
+
+    job = await quick_import.enqueue()
+    await drain(runner)
+    progress = (await runner.get_job(job.id)).progress
+    assert progress is not None
+    assert (progress.done, progress.total, progress.message) == (10, 10, "all rows imported")
+
+
+def test_a_runner_built_on_a_backend_reports_its_url() -> None:
+    backend = MemoryBackend("memory://reports")
+    assert TaskRunner(backend=backend).url == "memory://reports"
