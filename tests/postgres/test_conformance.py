@@ -1,4 +1,4 @@
-"""The core's backend conformance suite, on Postgres."""
+"""The core's backend and inspection conformance suites, on Postgres."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from taskrunner.testing import BackendConformance
+from taskrunner.testing import BackendConformance, InspectionConformance
 from taskrunner_postgres import PostgresBackend
 
 
-class TestPostgresBackend(BackendConformance):
+class TestPostgresBackend(BackendConformance, InspectionConformance):
     @pytest.fixture
     async def backend(self, pg_url: str) -> AsyncIterator[PostgresBackend]:
         backend = PostgresBackend(pg_url)

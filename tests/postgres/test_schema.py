@@ -35,6 +35,7 @@ COLUMNS = {
     "progress": ("bytea", True),
     "result": ("bytea", True),
     "error": ("bytea", True),
+    "attempts": ("jsonb", True),  # 0002
 }
 # index -> its definition after "ON <schema>.jobs USING btree "
 INDEXES = {
@@ -44,6 +45,14 @@ INDEXES = {
     "jobs_running_idx": "(lease_until) WHERE (state = 'running'::text)",
     "jobs_expiring_idx": "(expires_at) WHERE (expires_at IS NOT NULL)",
     "jobs_key_idx": "(key) WHERE (key IS NOT NULL)",
+    "jobs_list_idx": "(queue, state, id) WHERE (state <> 'running'::text)",  # 0002
+}
+# the other tables (0002) -> their primary key
+TABLES = {
+    "migrations": "(version)",
+    "jobs": "(id)",
+    "tallies": "(queue, minute, slot)",
+    "workers": "(id)",
 }
 
 
@@ -66,6 +75,12 @@ async def test_migrations_yield_the_declared_schema(
     assert found == INDEXES
     unique = {i["indexname"] for i in indexes if i["indexdef"].startswith("CREATE UNIQUE")}
     assert unique == {"jobs_pkey", "jobs_key_idx"}
+    keys = await admin.fetch(
+        "SELECT tablename, indexdef FROM pg_indexes "
+        "WHERE schemaname = $1 AND indexname LIKE '%_pkey'",
+        schema,
+    )
+    assert {k["tablename"]: k["indexdef"].split(" USING btree ", 1)[1] for k in keys} == TABLES
     versions = await admin.fetch(f'SELECT version, name FROM "{schema}".migrations ORDER BY 1')
     assert [(v["version"], v["name"]) for v in versions] == [
         (m.version, m.name) for m in known_migrations()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -19,13 +18,17 @@ import asyncpg
 
 from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome
 from taskrunner.errors import BackendError, ConfigurationError
+from taskrunner.inspection import MINUTES_KEPT, Inspection
 from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
 from taskrunner_postgres.config import PostgresSettings, parse_url
+from taskrunner_postgres.inspection import PostgresInspection
 from taskrunner_postgres.listener import Listener
 from taskrunner_postgres.migrations import apply_migrations, pending_migrations
 from taskrunner_postgres.records import (
     STATES,
+    attempt_records,
+    canonical_id,
     enqueue_arguments,
     finish_arguments,
     job_record,
@@ -40,6 +43,16 @@ DATABASE_ERRORS = (
     TimeoutError,
 )
 KEY_RACE_ROUNDS = 5
+ATTEMPTS_COLUMN = 19  # in a row of sql/get.sql, after the record's columns
+# the count columns of sql/stats.sql, in order
+COUNTED_STATES = (
+    JobState.QUEUED,
+    JobState.SCHEDULED,
+    JobState.RUNNING,
+    JobState.SUCCEEDED,
+    JobState.FAILED,
+    JobState.CANCELLED,
+)
 T = TypeVar("T")
 
 
@@ -57,15 +70,7 @@ def is_connection_lost(exc: BaseException) -> bool:
     )
 
 
-def canonical_id(job_id: str) -> str | None:
-    """The id as Postgres prints it, or None if it is not a UUID (so no job has it)."""
-    try:
-        return str(uuid.UUID(job_id))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-class PostgresBackend:
+class PostgresBackend(PostgresInspection):
     """Jobs in a Postgres table, claimed with `FOR UPDATE SKIP LOCKED`.
 
     `url` is a `postgresql://` URL; its query string may set `schema`, `migrate`, `pool_min`
@@ -293,7 +298,10 @@ class PostgresBackend:
         if not valid:
             return [None] * len(ids)
         rows = await self._fetch("reading jobs", self._queries.get, valid, again=True)
-        found = {row[0]: job_record(row) for row in rows}
+        found: dict[str, JobRecord] = {}
+        for row in rows:
+            record = found[row[0]] = job_record(row)
+            record.attempts = attempt_records(record, row[ATTEMPTS_COLUMN])
         return [None if job_id is None else found.get(job_id) for job_id in wanted]
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
@@ -331,6 +339,13 @@ class PostgresBackend:
             )
             if pruned < settings.prune_batch:
                 break
+        await self._fetch(
+            "tidying counts and activity",
+            self._queries.tidy,
+            settings.schema,
+            MINUTES_KEPT,
+            again=True,
+        )
         return [row[0] for row in rows]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
@@ -386,8 +401,8 @@ class PostgresBackend:
         counts: dict[str, dict[JobState, int]] = {
             queue: dict.fromkeys(JobState, 0) for queue in queues or ()
         }
-        for queue, state, count in rows:
-            counts.setdefault(queue, dict.fromkeys(JobState, 0))[STATES[state]] = count
+        for queue, *by_state in rows:
+            counts[queue] = dict(zip(COUNTED_STATES, by_state, strict=True))
         return counts
 
     async def purge(
@@ -413,3 +428,4 @@ if TYPE_CHECKING:
     from taskrunner_postgres.migrations import Connection
 
     _conforms: type[Backend] = PostgresBackend
+    _inspects: type[Inspection] = PostgresBackend

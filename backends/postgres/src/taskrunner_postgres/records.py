@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from taskrunner.backend import NewJob, Outcome
-from taskrunner.job import JobRecord, JobState
+from taskrunner.inspection import WorkerRecord
+from taskrunner.job import AttemptOutcome, AttemptRecord, JobRecord, JobState
 
 STATES: dict[str, JobState] = {state.value: state for state in JobState}
+OUTCOMES: dict[str, AttemptOutcome] = {outcome.value: outcome for outcome in AttemptOutcome}
+
+
+def canonical_id(job_id: str) -> str | None:
+    """The id as Postgres prints it, or None if it is not a UUID (so no job has it)."""
+    try:
+        return str(uuid.UUID(job_id))
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def job_record(row: Any) -> JobRecord:
@@ -64,3 +79,62 @@ def finish_arguments(outcomes: Sequence[Outcome]) -> list[list[Any]]:
         [float(o.delay) for o in outcomes],
         [None if o.ttl is None else float(o.ttl) for o in outcomes],
     ]
+
+
+def attempt_records(record: JobRecord, logged: str | None) -> list[AttemptRecord]:
+    """Every attempt of a job that ended, oldest first: those logged in its `attempts`
+    column (JSON text), then the one that finished it, which its own fields tell."""
+    attempts = [] if logged is None else [_attempt(entry) for entry in orjson.loads(logged)]
+    if (
+        record.state.finished
+        and record.attempt > 0
+        and record.started_at is not None
+        and record.finished_at is not None
+        and not any(a.attempt == record.attempt for a in attempts)
+    ):
+        outcome = AttemptOutcome(record.state.value)
+        attempts.append(
+            AttemptRecord(
+                record.attempt,
+                record.worker,
+                record.started_at,
+                record.finished_at,
+                outcome,
+                record.error if outcome is AttemptOutcome.FAILED else None,
+            )
+        )
+    return attempts
+
+
+def _attempt(entry: dict[str, Any]) -> AttemptRecord:
+    error = entry.get("error")
+    started_at = entry.get("started_at")
+    return AttemptRecord(
+        attempt=int(entry["attempt"]),
+        worker=entry.get("worker"),
+        started_at=None if started_at is None else float(started_at),
+        ended_at=float(entry["ended_at"]),
+        outcome=OUTCOMES.get(entry["outcome"], AttemptOutcome.FAILED),
+        error=None if error is None else _unbase64(error),
+    )
+
+
+def _unbase64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text)  # Postgres breaks its base64 into lines: skipped here
+    except (binascii.Error, ValueError):
+        return text.encode()
+
+
+def worker_record(row: Any) -> WorkerRecord:
+    """A WorkerRecord from a row of `sql/workers.sql`."""
+    return WorkerRecord(
+        id=row[0],
+        hostname=row[1],
+        pid=row[2],
+        queues=tuple(row[3]),
+        concurrency=row[4],
+        running=row[5],
+        started_at=row[6],
+        last_seen=row[7],
+    )

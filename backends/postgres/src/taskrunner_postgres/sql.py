@@ -1,9 +1,10 @@
 """The backend's SQL, read from the package's `.sql` files and bound to one schema.
 
 The files name the schema as `{schema}`, the NOTIFY channels as `{queued_channel}` and
-`{finished_channel}`, and the columns of a job record as `{record}` (the text of
-`sql/record.sql`). Only these validated names are ever put into SQL text; every value
-travels as a query parameter.
+`{finished_channel}`, and shared parts by their file's name: `{record}` (the columns of a
+job record, `sql/record.sql`), `{tally}` (a CTE that keeps the counts and the recent
+activity) and `{list_where}` (the filters of a listing). Only these validated names are
+ever put into SQL text; every value travels as a query parameter.
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ def read_resource(folder: str, name: str) -> str:
     return (files(PACKAGE) / folder / name).read_text(encoding="utf-8")
 
 
+PARTS = ("record", "tally", "list_where")
+
+
 def render(text: str, settings: PostgresSettings) -> str:
-    """Put the schema, channel names and record columns into a SQL file's text."""
+    """Put the shared parts, schema and channel names into a SQL file's text."""
+    for part in PARTS:
+        text = text.replace("{" + part + "}", read_resource("sql", f"{part}.sql").strip())
     return (
-        text.replace("{record}", read_resource("sql", "record.sql").strip())
-        .replace("{schema}", f'"{settings.schema}"')
+        text.replace("{schema}", f'"{settings.schema}"')
         .replace("{queued_channel}", settings.queued_channel)
         .replace("{finished_channel}", settings.finished_channel)
     )
@@ -50,6 +55,17 @@ class Queries:
     next_due: str
     stats: str
     purge: str
+    tidy: str
+    list_jobs_all: str
+    list_jobs: str
+    list_jobs_queue: str
+    activity_queues: str
+    activity_minutes: str
+    activity_recent: str
+    oldest_due: str
+    register_worker: str
+    unregister_worker: str
+    workers: str
     now: str
     ping: str
     migrations_lock: str

@@ -1,15 +1,32 @@
 -- Cancel the queued and scheduled jobs among $1 (kept $2 seconds, NULL: until purged) and
 -- flag the running ones for their worker. Answers each stored job's id and state after.
-WITH changed AS (
-    UPDATE {schema}.jobs AS j
-    SET state = CASE WHEN j.state = 'running' THEN 'running' ELSE 'cancelled' END,
-        cancel_requested = j.cancel_requested OR j.state = 'running',
-        finished_at = CASE WHEN j.state = 'running' THEN j.finished_at ELSE now() END,
-        expires_at = CASE WHEN j.state = 'running' THEN j.expires_at
-                          ELSE now() + make_interval(secs => $2) END
+WITH targets AS (
+    SELECT j.id, j.state
+    FROM {schema}.jobs AS j
     WHERE j.id = ANY($1::uuid[]) AND j.state IN ('queued', 'scheduled', 'running')
-    RETURNING j.id, j.state
+    FOR UPDATE
 ),
+changed AS (
+    UPDATE {schema}.jobs AS j
+    SET state = CASE WHEN t.state = 'running' THEN 'running' ELSE 'cancelled' END,
+        cancel_requested = j.cancel_requested OR t.state = 'running',
+        finished_at = CASE WHEN t.state = 'running' THEN j.finished_at ELSE now() END,
+        expires_at = CASE WHEN t.state = 'running' THEN j.expires_at
+                          ELSE now() + make_interval(secs => $2) END
+    FROM targets AS t
+    WHERE j.id = t.id
+    RETURNING j.id, j.queue, t.state AS old, j.state, j.run_at
+),
+changes AS (
+    SELECT c.queue, NULL::bigint AS minute, c.old, c.state AS new, NULL::text AS outcome
+    FROM changed AS c
+    WHERE c.state = 'cancelled'
+    UNION ALL
+    SELECT c.queue, floor(date_part('epoch', c.run_at) / 60)::bigint, c.old, c.state, NULL
+    FROM changed AS c
+    WHERE c.state = 'cancelled' AND c.old = 'scheduled'
+),
+{tally},
 woken AS (
     SELECT count(pg_notify('{finished_channel}', c.id::text)) AS jobs
     FROM changed AS c

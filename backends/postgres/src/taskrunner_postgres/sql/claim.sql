@@ -2,6 +2,7 @@
 -- lowest priority number first, then earliest due, then first enqueued. Each queue's best
 -- candidates come from its partial indexes (queued jobs, and scheduled jobs now due), rows
 -- other workers are taking are skipped, and the best $2 of all candidates are claimed.
+-- A claim changes no tallies (see migrations/0002_inspection.sql).
 WITH candidates AS (
     SELECT c.id, c.priority, c.run_at, c.seq
     FROM unnest($1::text[]) AS q(name)

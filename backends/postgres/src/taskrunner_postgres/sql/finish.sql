@@ -1,7 +1,9 @@
 -- Apply the outcomes of attempts that still own their job (the attempt is the fencing
 -- token). $1 ids, $2 attempts, $3 kinds (succeeded, failed, cancelled, retry, released),
 -- $4 results, $5 errors, $6 retry delays in seconds, $7 retention in seconds (NULL: until
--- purged). Wakes waiters of finished jobs and workers of queues that got a job back.
+-- purged). An attempt after which the job runs again is logged on the job (the one that
+-- finishes it is told by the job's own columns); every one is tallied.
+-- Wakes waiters of finished jobs and workers of queues that got a job back.
 -- Answers the positions (from 1) of the outcomes applied.
 WITH relaxed AS (
     -- a lost outcome only means the attempt runs again: no need to wait for the WAL flush
@@ -27,11 +29,30 @@ applied AS (
         expires_at = CASE WHEN o.ends THEN now() + make_interval(secs => o.ttl) END,
         worker = CASE WHEN o.ends THEN j.worker END,
         seq = CASE WHEN o.ends THEN j.seq ELSE nextval('{schema}.job_seq') END,
-        lease_until = NULL
+        lease_until = NULL,
+        attempts = CASE WHEN o.ends THEN j.attempts
+                        ELSE COALESCE(j.attempts, '[]'::jsonb) || jsonb_build_array(
+                            jsonb_build_object(
+                                'attempt', j.attempt,
+                                'worker', j.worker,
+                                'started_at', date_part('epoch', j.started_at),
+                                'ended_at', date_part('epoch', now()),
+                                'outcome', o.kind,
+                                'error', encode(o.error, 'base64'))) END
     FROM outcomes AS o
     WHERE j.id = o.id AND j.attempt = o.attempt AND j.state = 'running'
-    RETURNING o.ord, o.ends, j.id, j.queue
-)
+    RETURNING o.ord, o.ends, o.kind, j.id, j.queue, j.state, j.run_at
+),
+changes AS (
+    SELECT a.queue, NULL::bigint AS minute, 'running' AS old, a.state AS new,
+           a.kind AS outcome
+    FROM applied AS a
+    UNION ALL
+    SELECT a.queue, floor(date_part('epoch', a.run_at) / 60)::bigint, 'running', a.state, NULL
+    FROM applied AS a
+    WHERE a.state = 'scheduled'
+),
+{tally}
 SELECT a.ord,
        pg_notify(CASE WHEN a.ends THEN '{finished_channel}' ELSE '{queued_channel}' END,
                  CASE WHEN a.ends THEN a.id::text ELSE a.queue END)

@@ -1,4 +1,4 @@
--- The stored records of the jobs $1.
-SELECT {record}
+-- The stored records of the jobs $1, with the attempts that ended.
+SELECT {record}, j.attempts
 FROM {schema}.jobs AS j
 WHERE j.id = ANY($1::uuid[]);

@@ -11,6 +11,12 @@ deleted AS (
     DELETE FROM {schema}.jobs AS j
     USING doomed AS d
     WHERE j.id = d.id
-    RETURNING 1
-)
+    RETURNING j.queue, j.state
+),
+changes AS (
+    SELECT d.queue, NULL::bigint AS minute, d.state AS old, NULL::text AS new,
+           NULL::text AS outcome
+    FROM deleted AS d
+),
+{tally}
 SELECT count(*) FROM deleted;

@@ -1,5 +1,6 @@
 -- Put back in their queue up to $1 running jobs whose lease expired (their worker stopped
--- heartbeating), skipping rows another statement holds. Answers their ids.
+-- heartbeating), skipping rows another statement holds; their attempts are logged and
+-- tallied as lost. Answers their ids.
 WITH expired AS (
     SELECT j.id
     FROM {schema}.jobs AS j
@@ -10,10 +11,23 @@ WITH expired AS (
 ),
 requeued AS (
     UPDATE {schema}.jobs AS j
-    SET state = 'queued', lease_until = NULL, worker = NULL, seq = nextval('{schema}.job_seq')
+    SET state = 'queued', lease_until = NULL, worker = NULL, seq = nextval('{schema}.job_seq'),
+        attempts = COALESCE(j.attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+            'attempt', j.attempt,
+            'worker', j.worker,
+            'started_at', date_part('epoch', j.started_at),
+            'ended_at', date_part('epoch', now()),
+            'outcome', 'lost',
+            'error', NULL))
     FROM expired AS e
     WHERE j.id = e.id
     RETURNING j.id, j.queue
-)
+),
+changes AS (
+    SELECT r.queue, NULL::bigint AS minute, 'running' AS old, 'queued' AS new,
+           'lost' AS outcome
+    FROM requeued AS r
+),
+{tally}
 SELECT r.id::text, pg_notify('{queued_channel}', r.queue)
 FROM requeued AS r;

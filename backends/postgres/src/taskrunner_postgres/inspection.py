@@ -1,0 +1,179 @@
+"""The Postgres side of `taskrunner.inspection`: listing jobs, recent activity, live workers.
+
+Listing reads job ids newest first from an index and merges the branches: for a queue and
+each stored state the filter allows, `(queue, state, id)`; across queues, the same for each
+queue in turn (skipping from one to the next along the index); without queue or state, the
+primary key. Running jobs, few, come from their own partial index. Ids are UUIDv7, so id
+order is creation order, and enqueue-time bounds narrow the id range before the exact test
+on `enqueued_at`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from taskrunner.inspection import (
+    MINUTES_KEPT,
+    RECENT_LIMIT,
+    JobFilter,
+    QueueActivity,
+    WorkerRecord,
+)
+from taskrunner.job import AttemptOutcome, JobRecord, JobState
+from taskrunner_postgres.records import OUTCOMES, canonical_id, job_record, worker_record
+
+if TYPE_CHECKING:
+    from taskrunner_postgres.migrations import Connection
+    from taskrunner_postgres.sql import Queries
+
+T = TypeVar("T")
+
+CLOCK_MARGIN = 300.0  # ids are stamped by the enqueuing client's clock, enqueue times by ours
+LOWEST_ID = "00000000-0000-0000-0000-000000000000"
+HIGHEST_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+STORED_STATES = ("queued", "scheduled", "running", "succeeded", "failed", "cancelled")
+# the stored states whose rows may show as each state (a due scheduled job shows as queued)
+_READ: dict[JobState, tuple[str, ...]] = {state: (state.value,) for state in JobState}
+_READ[JobState.QUEUED] = ("queued", "scheduled")
+# the outcome columns of sql/activity_minutes.sql, in order
+_MINUTE_OUTCOMES = (
+    AttemptOutcome.SUCCEEDED,
+    AttemptOutcome.FAILED,
+    AttemptOutcome.RETRY,
+    AttemptOutcome.CANCELLED,
+    AttemptOutcome.RELEASED,
+    AttemptOutcome.LOST,
+)
+
+
+def id_floor(seconds: float) -> str:
+    """The smallest UUIDv7 made at `seconds`: a bound for ids in canonical text form."""
+    stamp = f"{min(max(int(seconds * 1000), 0), (1 << 48) - 1):012x}"
+    return f"{stamp[:8]}-{stamp[8:]}-0000-0000-000000000000"
+
+
+def id_bounds(where: JobFilter, before: str | None) -> tuple[str, str]:
+    """The id range [low, high) that holds every job `where` and `before` allow (`before`
+    in canonical form)."""
+    high = HIGHEST_ID if before is None else before
+    if where.until is not None:
+        high = min(high, id_floor(where.until + CLOCK_MARGIN))
+    low = LOWEST_ID if where.since is None else id_floor(where.since - CLOCK_MARGIN)
+    return low, high
+
+
+def listing(
+    queries: Queries, where: JobFilter, limit: int, before: str | None
+) -> tuple[str, list[Any]] | None:
+    """The statement that lists the jobs `where` allows, and its arguments; None when no
+    job can match (`before` is not a job id, or the bounds leave no ids)."""
+    if before is not None:
+        before = canonical_id(before)
+        if before is None:
+            return None
+    low, high = id_bounds(where, before)
+    if limit <= 0 or low >= high:
+        return None
+    arguments: list[Any] = [limit, where.task, high, low, where.since, where.until]
+    if where.queue is None and where.state is None:
+        return queries.list_jobs_all, arguments
+    arguments.append(list(STORED_STATES if where.state is None else _READ[where.state]))
+    arguments.append(None if where.state is None else where.state.value)
+    if where.queue is None:
+        return queries.list_jobs, arguments
+    return queries.list_jobs_queue, [*arguments, where.queue]
+
+
+async def fetch_planned(conn: Connection, query: str, arguments: Sequence[Any]) -> list[Any]:
+    """Run `query` planned for these arguments. A statement asyncpg caches may be run with
+    Postgres's generic plan after a few runs, which knows no LIMIT: for `ORDER BY id DESC
+    LIMIT $1` it may then prefer reading a whole state of a queue and sorting it to walking
+    the index newest first. An unnamed statement is planned anew at every run."""
+    statement = await conn.prepare(query, name="")
+    return await statement.fetch(*arguments)
+
+
+class PostgresInspection:
+    """Mixed into PostgresBackend."""
+
+    _queries: Queries
+
+    if TYPE_CHECKING:
+
+        async def _on_pool(
+            self, what: str, work: Callable[[Connection], Awaitable[T]], again: bool
+        ) -> T: ...
+        async def _fetch(
+            self, what: str, query: str, *args: Any, again: bool = False
+        ) -> list[Any]: ...
+        async def _fetchval(
+            self, what: str, query: str, *args: Any, again: bool = False
+        ) -> Any: ...
+
+    async def list_jobs(
+        self, where: JobFilter, limit: int, before: str | None = None
+    ) -> list[JobRecord]:
+        found = listing(self._queries, where, limit, before)
+        if found is None:
+            return []
+        query, arguments = found
+        rows = await self._on_pool(
+            "listing jobs", lambda conn: fetch_planned(conn, query, arguments), True
+        )
+        return [job_record(row) for row in rows]
+
+    async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
+        queries = self._queries
+
+        async def read(conn: Connection) -> dict[str, QueueActivity]:
+            if queues is None:
+                names = sorted(row[0] for row in await conn.fetch(queries.activity_queues))
+            else:
+                names = list(dict.fromkeys(queues))
+            found = {name: QueueActivity() for name in names}
+            if not names:
+                return found
+            for queue, minute, *counts in await conn.fetch(
+                queries.activity_minutes, names, MINUTES_KEPT
+            ):
+                by_outcome = {o: n for o, n in zip(_MINUTE_OUTCOMES, counts, strict=True) if n}
+                if by_outcome:
+                    found[queue].per_minute[minute] = by_outcome
+            for queue, ended_at, runtime, outcome in await fetch_planned(
+                conn, queries.activity_recent, [names, RECENT_LIMIT, MINUTES_KEPT]
+            ):
+                found[queue].recent.append(
+                    (ended_at, max(runtime, 0.0), OUTCOMES.get(outcome, AttemptOutcome.FAILED))
+                )
+            for activity in found.values():
+                activity.recent.sort(key=lambda entry: entry[0], reverse=True)
+            for queue, due in await conn.fetch(queries.oldest_due, names):
+                found[queue].oldest_due_at = due
+            return found
+
+        return await self._on_pool("reading activity", read, True)
+
+    async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
+        await self._fetch(
+            "registering a worker",
+            self._queries.register_worker,
+            worker.id,
+            worker.hostname,
+            worker.pid,
+            list(worker.queues),
+            worker.concurrency,
+            worker.running,
+            float(worker.started_at),
+            float(ttl),
+            again=True,
+        )
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._fetch(
+            "unregistering a worker", self._queries.unregister_worker, worker_id, again=True
+        )
+
+    async def workers(self) -> list[WorkerRecord]:
+        rows = await self._fetch("listing workers", self._queries.workers, again=True)
+        return [worker_record(row) for row in rows]

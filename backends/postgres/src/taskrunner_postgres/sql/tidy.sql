@@ -1,0 +1,69 @@
+-- Upkeep run with reclaim, by one connection at a time ($1: the schema name; others skip
+-- it). Folds the tallies of minutes other than this one and the last into slot 0 (rows
+-- seldom written again: a statement writes to the minute its transaction started in, or
+-- to the one a scheduled job is due in), and those older than $2 minutes into minute 0
+-- (keeping the job counts, dropping the attempts and the scheduled jobs, long due); forgets
+-- workers that expired. Rows a statement holds are skipped: upkeep never waits. Answers
+-- whether it ran.
+WITH turn AS (
+    SELECT pg_try_advisory_xact_lock(hashtext('taskrunner.tidy'), hashtext($1)) AS mine,
+           floor(date_part('epoch', now()) / 60)::bigint AS minute
+),
+loose AS (
+    SELECT t.queue, t.minute, t.slot
+    FROM {schema}.tallies AS t, turn
+    WHERE turn.mine AND t.minute NOT IN (turn.minute, turn.minute - 1) AND t.slot <> 0
+       OR turn.mine AND t.minute <= turn.minute - $2::integer AND t.minute <> 0
+    FOR UPDATE OF t SKIP LOCKED
+),
+taken AS (
+    DELETE FROM {schema}.tallies AS t
+    USING loose AS l
+    WHERE t.queue = l.queue AND t.minute = l.minute AND t.slot = l.slot
+    RETURNING t.*
+),
+folded AS (
+    INSERT INTO {schema}.tallies AS t (queue, minute, slot, unfinished, scheduled, succeeded,
+                                       failed, cancelled, ended_succeeded, ended_failed,
+                                       ended_retry, ended_cancelled, ended_released,
+                                       ended_lost)
+    SELECT k.queue, k.minute, 0,
+           sum(k.unfinished), sum(k.scheduled), sum(k.succeeded), sum(k.failed),
+           sum(k.cancelled), sum(k.ended_succeeded), sum(k.ended_failed), sum(k.ended_retry),
+           sum(k.ended_cancelled), sum(k.ended_released), sum(k.ended_lost)
+    FROM (
+        SELECT x.*
+        FROM taken AS x, turn
+        WHERE x.minute > turn.minute - $2::integer
+        UNION ALL
+        SELECT x.queue, 0, x.slot, x.unfinished, 0, x.succeeded, x.failed, x.cancelled,
+               0, 0, 0, 0, 0, 0
+        FROM taken AS x, turn
+        WHERE x.minute <= turn.minute - $2::integer
+    ) AS k
+    GROUP BY k.queue, k.minute
+    ON CONFLICT (queue, minute, slot) DO UPDATE
+    SET unfinished = t.unfinished + excluded.unfinished,
+        scheduled = t.scheduled + excluded.scheduled,
+        succeeded = t.succeeded + excluded.succeeded,
+        failed = t.failed + excluded.failed,
+        cancelled = t.cancelled + excluded.cancelled,
+        ended_succeeded = t.ended_succeeded + excluded.ended_succeeded,
+        ended_failed = t.ended_failed + excluded.ended_failed,
+        ended_retry = t.ended_retry + excluded.ended_retry,
+        ended_cancelled = t.ended_cancelled + excluded.ended_cancelled,
+        ended_released = t.ended_released + excluded.ended_released,
+        ended_lost = t.ended_lost + excluded.ended_lost
+),
+expired AS (
+    SELECT w.id
+    FROM {schema}.workers AS w, turn
+    WHERE turn.mine AND w.expires_at <= now()
+    FOR UPDATE OF w SKIP LOCKED
+),
+gone AS (
+    DELETE FROM {schema}.workers AS w
+    USING expired AS e
+    WHERE w.id = e.id
+)
+SELECT turn.mine FROM turn;

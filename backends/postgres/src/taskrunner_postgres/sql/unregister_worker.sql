@@ -1,0 +1,2 @@
+-- Forget worker $1.
+DELETE FROM {schema}.workers WHERE id = $1;

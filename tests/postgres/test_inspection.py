@@ -1,0 +1,274 @@
+"""Inspection on Postgres beyond the conformance suite: the counts kept by the statements
+agree with the table at every step (and after upkeep folds them), a schema upgraded from
+0001 counts the jobs it already holds, attempts survive a retry by hand, and the runner's
+views (attempts, listing, stats, workers) work with a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from taskrunner import JobState, TaskRunner, current_job
+from taskrunner.backend import Outcome, OutcomeKind
+from taskrunner.inspection import AttemptOutcome, JobFilter
+from taskrunner.testing.conformance import WORKER, claim_one, new_job
+from taskrunner_postgres import PostgresBackend, PostgresSettings
+from taskrunner_postgres.migrations import known_migrations
+from taskrunner_postgres.sql import Queries
+from tests.helpers import drain, eventually
+
+TRUTH = """
+SELECT queue,
+       CASE WHEN state = 'scheduled' AND run_at <= now() THEN 'queued' ELSE state END,
+       count(*)
+FROM "{schema}".jobs
+GROUP BY 1, 2
+"""
+
+
+async def truth(admin: asyncpg.Connection, schema: str) -> dict[str, dict[JobState, int]]:
+    counts: dict[str, dict[JobState, int]] = {}
+    for queue, state, count in await admin.fetch(TRUTH.format(schema=schema)):
+        counts.setdefault(queue, dict.fromkeys(JobState, 0))[JobState(state)] = count
+    return counts
+
+
+async def agree(backend: PostgresBackend, admin: asyncpg.Connection, schema: str) -> None:
+    expected = await truth(admin, schema)
+    stats = await backend.stats()
+    assert stats == expected
+    for queue, counts in expected.items():
+        assert (await backend.stats([queue]))[queue] == counts
+
+
+async def test_counts_follow_every_kind_of_change(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    due = [new_job(queue="a") for _ in range(6)] + [new_job(queue="b") for _ in range(2)]
+    later = [new_job(queue="a", delay=3600) for _ in range(3)]
+    soon = new_job(queue="b", delay=0.3)
+    keyed = [new_job(queue="a", key="k1"), new_job(queue="b", key="k2", delay=3600)]
+    await backend.enqueue(due)
+    await backend.enqueue([*later, soon])
+    await backend.enqueue(keyed)
+    await backend.enqueue([new_job(queue="a", key="k1")])  # held: nothing stored
+    await agree(backend, admin, schema)
+
+    claimed = await backend.claim(["a"], 6, WORKER, 30)
+    await agree(backend, admin, schema)
+    kinds = [
+        Outcome(claimed[0].id, 1, OutcomeKind.SUCCEEDED, result=b"1"),
+        Outcome(claimed[1].id, 1, OutcomeKind.FAILED, error=b"{}"),
+        Outcome(claimed[2].id, 1, OutcomeKind.RETRY, error=b"{}"),
+        Outcome(claimed[3].id, 1, OutcomeKind.RETRY, error=b"{}", delay=3600),
+        Outcome(claimed[4].id, 1, OutcomeKind.RELEASED),
+        Outcome(claimed[5].id, 1, OutcomeKind.CANCELLED, ttl=0),
+    ]
+    await backend.finish(kinds)
+    await agree(backend, admin, schema)
+
+    await asyncio.sleep(0.4)  # `soon` is due now: counted as queued
+    await agree(backend, admin, schema)
+    running = await backend.claim(["b"], 3, WORKER, 0.2)  # takes the due scheduled one too
+    assert soon.id in {r.id for r in running}
+    await agree(backend, admin, schema)
+
+    await backend.cancel([later[0].id, due[7].id, running[0].id], ttl=None)
+    await agree(backend, admin, schema)
+    assert await backend.retry([claimed[1].id, later[1].id, later[0].id, claimed[3].id]) == [
+        True,
+        True,
+        True,
+        True,
+    ]
+    await agree(backend, admin, schema)
+
+    await asyncio.sleep(0.3)
+    assert len(await backend.reclaim()) == 3  # lost leases; also prunes the cancelled job
+    await agree(backend, admin, schema)
+    assert await backend.purge([JobState.QUEUED, JobState.SCHEDULED], queue="b") > 0
+    await agree(backend, admin, schema)
+    assert await backend.purge([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]) > 0
+    await agree(backend, admin, schema)
+
+
+async def test_upkeep_folds_the_tallies_and_keeps_the_counts(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    await backend.enqueue([new_job(queue="a") for _ in range(4)])
+    await backend.enqueue([new_job(queue="a", delay=7200)])
+    for _ in range(3):
+        job = await claim_one(backend, queue="a")
+        await backend.finish([Outcome(job.id, 1, OutcomeKind.SUCCEEDED, result=b"1")])
+    before = await backend.stats()
+    tallies = f'"{schema}".tallies'
+    minute = "floor(date_part('epoch', now()) / 60)::bigint"
+    # age the rows: some a few minutes (folded into slot 0), some past the hour (into
+    # minute 0); the scheduled job's row, due in two hours, stays where it is
+    await admin.execute(f"UPDATE {tallies} SET minute = minute - 5 WHERE minute = {minute}")
+    await backend.enqueue([new_job(queue="a")])
+    await backend.claim(["a"], 1, WORKER, 30)
+    await admin.execute(f"UPDATE {tallies} SET minute = minute - 90 WHERE minute = {minute}")
+    await backend.enqueue([new_job(queue="b")])  # another row, of this minute
+    rows_before = await admin.fetchval(f"SELECT count(*) FROM {tallies}")
+    assert rows_before >= 4
+
+    await backend.reclaim()
+    after = await backend.stats()
+    assert after["a"] == {**before["a"], JobState.QUEUED: 1, JobState.RUNNING: 1}
+    assert after["b"][JobState.QUEUED] == 1
+    await agree(backend, admin, schema)
+    rows = await admin.fetch(f"SELECT minute, slot FROM {tallies} WHERE queue = 'a'")
+    assert all(r["slot"] == 0 for r in rows)  # another connection's rows: all folded
+    assert 0 in {r["minute"] for r in rows}
+    per_minute = (await backend.activity(["a"]))["a"].per_minute
+    # five minutes old, so still counted
+    assert sum(n.get(AttemptOutcome.SUCCEEDED, 0) for n in per_minute.values()) == 3
+
+
+async def test_upgrading_from_0001_counts_the_jobs_already_there(
+    pg_url: str, admin: asyncpg.Connection, schema: str
+) -> None:
+    settings = PostgresSettings(schema=schema)
+    queries = Queries.load(settings)
+    first = known_migrations()[0]
+    await admin.execute(queries.migrations_create)
+    await admin.execute(first.sql(settings))
+    await admin.execute(queries.migrations_record, first.version, first.name)
+    await admin.execute(
+        f'INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload) '
+        "SELECT gen_random_uuid(), 't', 'q' || (g % 2), "
+        "(ARRAY['queued', 'scheduled', 'scheduled', 'running', 'succeeded', 'failed', "
+        "'cancelled'])[g % 7 + 1], "
+        "CASE WHEN g % 7 = 1 THEN now() + interval '1 day' ELSE now() END, 1, ''::bytea "
+        "FROM generate_series(1, 70) AS g"
+    )
+    backend = PostgresBackend(pg_url)
+    await backend.connect()
+    try:
+        assert (await backend.stats())["q0"][JobState.SCHEDULED] == 5
+        await agree(backend, admin, schema)
+    finally:
+        await backend.close()
+
+
+async def test_a_retry_by_hand_keeps_the_attempt_that_failed(backend: PostgresBackend) -> None:
+    job = new_job(max_attempts=1)
+    await backend.enqueue([job])
+    await claim_one(backend, worker="w1")
+    error = b'{"type":"ValueError","message":"' + b"x" * 5000 + b'","traceback":""}'
+    await backend.finish([Outcome(job.id, 1, OutcomeKind.FAILED, error=error)])
+    (failed,) = await backend.get([job.id])
+    assert failed is not None and failed.attempts is not None
+    assert [(a.attempt, a.worker, a.outcome, a.error) for a in failed.attempts] == [
+        (1, "w1", AttemptOutcome.FAILED, error)
+    ]
+    assert await backend.retry([job.id]) == [True]
+    (queued,) = await backend.get([job.id])
+    assert queued is not None and queued.attempts == failed.attempts  # logged on the job
+    await claim_one(backend, worker="w2")
+    await backend.finish([Outcome(job.id, 2, OutcomeKind.SUCCEEDED, result=b"1")])
+    (done,) = await backend.get([job.id])
+    assert done is not None and done.attempts is not None
+    assert [(a.attempt, a.worker, a.outcome) for a in done.attempts] == [
+        (1, "w1", AttemptOutcome.FAILED),
+        (2, "w2", AttemptOutcome.SUCCEEDED),
+    ]
+    assert done.attempts[0].error == error  # a long error survives its base64 line breaks
+
+
+async def test_a_job_cancelled_while_waiting_shows_no_attempt_of_its_own(
+    backend: PostgresBackend,
+) -> None:
+    job = new_job(max_attempts=3)
+    await backend.enqueue([job])
+    await claim_one(backend)
+    await backend.finish([Outcome(job.id, 1, OutcomeKind.RETRY, error=b"{}", delay=3600)])
+    await backend.cancel([job.id], ttl=None)
+    (record,) = await backend.get([job.id])
+    assert record is not None and record.state is JobState.CANCELLED
+    assert [(a.attempt, a.outcome) for a in record.attempts or []] == [(1, AttemptOutcome.RETRY)]
+    assert await backend.retry([job.id]) == [True]
+    (again,) = await backend.get([job.id])
+    assert again is not None and again.attempts == record.attempts
+
+
+async def test_listing_takes_odd_cursors_and_bounds(backend: PostgresBackend) -> None:
+    jobs = [new_job() for _ in range(3)]
+    await backend.enqueue(jobs)
+    assert await backend.list_jobs(JobFilter(), 10, before="not-a-uuid") == []
+    assert await backend.list_jobs(JobFilter(since=4e12), 10) == []  # far future
+    assert [r.id for r in await backend.list_jobs(JobFilter(until=4e12), 10)] == [
+        j.id for j in reversed(jobs)
+    ]
+    upper = await backend.list_jobs(JobFilter(), 10, before=jobs[2].id.upper())
+    assert [r.id for r in upper] == [jobs[1].id, jobs[0].id]
+
+
+@pytest.fixture
+async def runner(pg_url: str) -> AsyncIterator[TaskRunner]:
+    runner = TaskRunner(pg_url)
+    await runner.connect()
+    try:
+        yield runner
+    finally:
+        await runner.close()
+
+
+async def test_the_runner_shows_attempts_listing_stats_and_workers(runner: TaskRunner) -> None:
+    @runner.task(retries=2, backoff=0)
+    async def flaky() -> str:
+        if current_job().attempt < 3:
+            raise ConnectionError(f"attempt {current_job().attempt} timed out")
+        return "ok"
+
+    @runner.task(retries=0)
+    async def sometimes(fail: bool) -> None:
+        if fail:
+            raise ValueError("asked to fail")
+
+    @runner.task(queue="idle")
+    async def waits() -> None:
+        return None
+
+    job = await flaky.enqueue()
+    await runner.enqueue_many(sometimes.prepare(i % 4 == 0) for i in range(20))
+    await drain(runner, queues=("default",))
+    info = await runner.get_job(job.id)
+    assert [(a.attempt, a.outcome) for a in info.attempts] == [
+        (1, AttemptOutcome.RETRY),
+        (2, AttemptOutcome.RETRY),
+        (3, AttemptOutcome.SUCCEEDED),
+    ]
+    first = info.attempts[0]
+    assert first.error is not None and first.error.type == "ConnectionError"
+    assert "in flaky" in first.error.traceback
+    assert first.worker is not None and first.duration is not None and first.duration >= 0
+
+    waiting = await waits.enqueue()
+    page = await runner.list_jobs(limit=2)
+    assert page.jobs[0].id == waiting.id and page.next == page.jobs[1].id
+    failed = await runner.list_jobs(state="failed", limit=10)
+    assert len(failed.jobs) == 5 and failed.next is None
+    assert [j.id for j in (await runner.list_jobs(queue="idle")).jobs] == [waiting.id]
+
+    stats = await runner.stats(window=60)
+    default = stats["default"]
+    assert default[JobState.SUCCEEDED] == 16 and default[JobState.FAILED] == 5
+    assert default.throughput == pytest.approx(23 / 60)  # 21 jobs, two retries
+    assert default.failure_rate == pytest.approx(7 / 23)
+    assert default.runtime_p50 is not None and default.runtime_p95 is not None
+    assert 0 <= default.runtime_p50 <= default.runtime_p95
+    assert default.oldest_queued_age is None
+    idle = stats["idle"]
+    assert idle[JobState.QUEUED] == 1
+    assert idle.oldest_queued_age is not None and idle.oldest_queued_age >= 0
+
+    async with runner.worker(concurrency=3, queues=["idle"]) as worker:
+        await eventually(runner.workers)
+        (seen,) = (await runner.stats()).workers
+        assert (seen.id, seen.concurrency, seen.queues) == (worker.id, 3, ("idle",))
+    assert await runner.workers() == []
