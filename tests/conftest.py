@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import inspect
+import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,3 +20,18 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     # before collection so that parametrized tests get it too
     if collector.funcnamefilter(name) and inspect.iscoroutinefunction(obj):  # type: ignore[attr-defined]
         pytest.mark.anyio(obj)
+
+
+@pytest.fixture(params=["redis", "postgres"])
+def shared_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A URL for a namespace of the test's own on Redis, then on Postgres (cleaned up)."""
+    from tests.chaos.conftest import POSTGRES, REDIS, drop_schema
+    from tests.redis.conftest import delete_prefix
+
+    name = f"shared_{secrets.token_hex(5)}"
+    if request.param == "redis":
+        yield f"{REDIS}?prefix={name}"
+        asyncio.run(delete_prefix(REDIS, name))
+    else:
+        yield f"{POSTGRES}?schema={name}&application_name=chaos-{name}"
+        asyncio.run(drop_schema(name))

@@ -1,5 +1,5 @@
 """The operations commands (jobs, job, retry, cancel, purge, stats --check, enqueue) against
-a real Redis: a shared backend is what they are for."""
+real Redis and Postgres: a shared backend is what they are for."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def invoke(*args: str) -> Any:
 
 
 @pytest.fixture
-def seeded(redis_url: str) -> dict[str, str]:
+def seeded(shared_url: str) -> dict[str, str]:
     async def seed(runner: TaskRunner) -> dict[str, str]:
         fetch = runner.tasks["ops.fetch"]
         ok = await fetch.enqueue("https://example.com/rss")
@@ -61,67 +61,67 @@ def seeded(redis_url: str) -> dict[str, str]:
         waiting = await fetch.options(delay=3600).enqueue("https://later.example/rss")
         return {"ok": ok.id, "bad": bad.id, "waiting": waiting.id}
 
-    return run(redis_url, seed)
+    return run(shared_url, seed)
 
 
-def test_jobs_lists_newest_first_and_filters(redis_url: str, seeded: dict[str, str]) -> None:
-    out = invoke("jobs", "--url", redis_url, "--json")
+def test_jobs_lists_newest_first_and_filters(shared_url: str, seeded: dict[str, str]) -> None:
+    out = invoke("jobs", "--url", shared_url, "--json")
     assert out.exit_code == 0, out.output
     listed = orjson.loads(out.output)["jobs"]
     assert [j["id"] for j in listed] == [seeded["waiting"], seeded["bad"], seeded["ok"]]
-    failed = orjson.loads(invoke("jobs", "--url", redis_url, "--state", "failed", "--json").output)[
-        "jobs"
-    ]
+    failed = orjson.loads(
+        invoke("jobs", "--url", shared_url, "--state", "failed", "--json").output
+    )["jobs"]
     assert [j["id"] for j in failed] == [seeded["bad"]]
     assert failed[0]["error"]["type"] == "ValueError"
-    table = invoke("jobs", "--url", redis_url, "--limit", "2")
+    table = invoke("jobs", "--url", shared_url, "--limit", "2")
     assert table.exit_code == 0 and seeded["waiting"] in table.output
     assert f"--before {seeded['bad']}" in table.output
 
 
-def test_job_shows_attempts_and_the_traceback(redis_url: str, seeded: dict[str, str]) -> None:
-    out = invoke("job", seeded["bad"], "--url", redis_url)
+def test_job_shows_attempts_and_the_traceback(shared_url: str, seeded: dict[str, str]) -> None:
+    out = invoke("job", seeded["bad"], "--url", shared_url)
     assert out.exit_code == 0, out.output
     assert "failed" in out.output and "cannot parse https://broken.example/rss" in out.output
     assert "Traceback" in out.output
-    data = orjson.loads(invoke("job", seeded["ok"], "--url", redis_url, "--json").output)
+    data = orjson.loads(invoke("job", seeded["ok"], "--url", shared_url, "--json").output)
     assert (data["state"], data["result"], data["args"]) == (
         "succeeded",
         23,
         ["https://example.com/rss"],
     )
     assert [a["outcome"] for a in data["attempts"]] == ["succeeded"]
-    missing = invoke("job", "no-such-job", "--url", redis_url)
+    missing = invoke("job", "no-such-job", "--url", shared_url)
     assert missing.exit_code == 1 and "no job with id 'no-such-job'" in missing.output
 
 
-def test_retry_one_or_every_failed_job(redis_url: str, seeded: dict[str, str]) -> None:
-    out = invoke("retry", seeded["bad"], "--url", redis_url)
+def test_retry_one_or_every_failed_job(shared_url: str, seeded: dict[str, str]) -> None:
+    out = invoke("retry", seeded["bad"], "--url", shared_url)
     assert out.exit_code == 0 and "queued 1 job again" in out.output
-    refused = invoke("retry", seeded["ok"], "--url", redis_url)
+    refused = invoke("retry", seeded["ok"], "--url", shared_url)
     assert refused.exit_code == 1 and "is succeeded" in refused.output
-    run(redis_url, drained)
-    assert invoke("retry", "--failed", "--url", redis_url).output.strip() == "queued 1 job again"
-    assert invoke("retry", "--url", redis_url).exit_code == 2
+    run(shared_url, drained)
+    assert invoke("retry", "--failed", "--url", shared_url).output.strip() == "queued 1 job again"
+    assert invoke("retry", "--url", shared_url).exit_code == 2
 
 
-def test_cancel_and_purge(redis_url: str, seeded: dict[str, str]) -> None:
-    out = invoke("cancel", seeded["waiting"], "--url", redis_url)
+def test_cancel_and_purge(shared_url: str, seeded: dict[str, str]) -> None:
+    out = invoke("cancel", seeded["waiting"], "--url", shared_url)
     assert out.exit_code == 0 and "cancelled" in out.output
-    again = invoke("cancel", seeded["waiting"], "--url", redis_url)
+    again = invoke("cancel", seeded["waiting"], "--url", shared_url)
     assert again.exit_code == 1 and "already cancelled" in again.output
     assert (
         "deleted 0 jobs"
-        in invoke("purge", "--url", redis_url, "--state", "succeeded", "--older-than", "1d").output
+        in invoke("purge", "--url", shared_url, "--state", "succeeded", "--older-than", "1d").output
     )
-    out = invoke("purge", "--url", redis_url, "--state", "succeeded", "--state", "cancelled")
+    out = invoke("purge", "--url", shared_url, "--state", "succeeded", "--state", "cancelled")
     assert out.exit_code == 0 and "deleted 2 jobs" in out.output
-    bad = invoke("purge", "--url", redis_url, "--state", "done")
+    bad = invoke("purge", "--url", shared_url, "--state", "done")
     assert bad.exit_code == 2 and "unknown job state 'done'" in bad.output
 
 
-def test_stats_and_check_thresholds(redis_url: str, seeded: dict[str, str]) -> None:
-    data = orjson.loads(invoke("stats", "--url", redis_url, "--json").output)
+def test_stats_and_check_thresholds(shared_url: str, seeded: dict[str, str]) -> None:
+    data = orjson.loads(invoke("stats", "--url", shared_url, "--json").output)
     feeds = data["queues"]["feeds"]
     assert feeds["counts"] == {
         "queued": 0,
@@ -132,33 +132,33 @@ def test_stats_and_check_thresholds(redis_url: str, seeded: dict[str, str]) -> N
         "cancelled": 0,
     }
     assert feeds["failure_rate"] == 0.5
-    table = invoke("stats", "--url", redis_url)
+    table = invoke("stats", "--url", shared_url)
     assert table.exit_code == 0 and "feeds" in table.output
-    calm = invoke("stats", "--url", redis_url, "--check", "--max-queued", "10")
+    calm = invoke("stats", "--url", shared_url, "--check", "--max-queued", "10")
     assert calm.exit_code == 0
-    alarm = invoke("stats", "--url", redis_url, "--check", "--max-failure-rate", "0.2")
+    alarm = invoke("stats", "--url", shared_url, "--check", "--max-failure-rate", "0.2")
     assert alarm.exit_code == 1
     assert "CHECK FAILED: queue feeds: 50% of attempts failed" in alarm.output
 
 
-def test_check_catches_a_long_wait(redis_url: str) -> None:
+def test_check_catches_a_long_wait(shared_url: str) -> None:
     async def stale(runner: TaskRunner) -> None:
         await runner.tasks["ops.fetch"].enqueue("https://example.com/rss")
         await asyncio.sleep(1.2)
 
-    run(redis_url, stale)
-    out = invoke("stats", "--url", redis_url, "--check", "--max-age", "1s", "--max-queued", "0")
+    run(shared_url, stale)
+    out = invoke("stats", "--url", shared_url, "--check", "--max-age", "1s", "--max-queued", "0")
     assert out.exit_code == 1
     assert "a job has waited" in out.output and "1 jobs queued (most allowed 0)" in out.output
 
 
-def test_enqueue_by_name_without_the_task_code(redis_url: str) -> None:
+def test_enqueue_by_name_without_the_task_code(shared_url: str) -> None:
     out = invoke(
         "enqueue",
         "ops.fetch",
         '["https://example.com/a"]',
         "--url",
-        redis_url,
+        shared_url,
         "--queue",
         "feeds",
         "--key",
@@ -171,7 +171,7 @@ def test_enqueue_by_name_without_the_task_code(redis_url: str) -> None:
         "ops.fetch",
         '["https://example.com/a"]',
         "--url",
-        redis_url,
+        shared_url,
         "--queue",
         "feeds",
         "--key",
@@ -183,12 +183,12 @@ def test_enqueue_by_name_without_the_task_code(redis_url: str) -> None:
         await drained(runner)
         return await runner.get_job(job_id)
 
-    info = run(redis_url, check)
+    info = run(shared_url, check)
     assert (info.state, info.result) == (JobState.SUCCEEDED, len("https://example.com/a"))
     for args, message in (("{oops", "not JSON"), ("42", "must be a JSON list")):
-        bad = invoke("enqueue", "ops.fetch", args, "--url", redis_url)
+        bad = invoke("enqueue", "ops.fetch", args, "--url", shared_url)
         assert bad.exit_code == 2 and message in bad.output
-    assert "task name" in invoke("enqueue", "bad name", "[]", "--url", redis_url).output
+    assert "task name" in invoke("enqueue", "bad name", "[]", "--url", shared_url).output
 
 
 def test_commands_need_a_backend() -> None:
