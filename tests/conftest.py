@@ -35,3 +35,13 @@ def shared_url(request: pytest.FixtureRequest) -> Iterator[str]:
     else:
         yield f"{POSTGRES}?schema={name}&application_name=chaos-{name}"
         asyncio.run(drop_schema(name))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A Postgres URL for a schema of the test's own, dropped afterwards."""
+    from tests.chaos.conftest import POSTGRES, drop_schema
+
+    name = f"tpg_{secrets.token_hex(5)}"
+    yield f"{POSTGRES}?schema={name}&application_name=chaos-{name}"
+    asyncio.run(drop_schema(name))

@@ -1,5 +1,6 @@
 """Fixtures for the dashboard tests: a runner with a failing, a succeeding and a recurring
-task, on the memory backend and on the real Redis (own key prefix), seeded with jobs."""
+task, on the memory backend, the real Redis (own key prefix) and Postgres (own schema),
+seeded with jobs."""
 
 from __future__ import annotations
 
@@ -60,9 +61,12 @@ async def seed(runner: TaskRunner) -> Seeded:
     return Seeded(runner, failed.id, succeeded.id, delayed.id)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "postgres"])
 def backend_url(request: pytest.FixtureRequest) -> str | None:
-    return None if request.param == "memory" else str(request.getfixturevalue("redis_url"))
+    if request.param == "memory":
+        return None
+    fixture = "redis_url" if request.param == "redis" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
 
 
 @pytest.fixture
