@@ -30,7 +30,9 @@ def test_defaults() -> None:
     assert settings.schema == "taskrunner" and settings.migrate
 
 
-@pytest.mark.parametrize("schema", ["", "Jobs", "jobs;drop", "1jobs", 'a"b', "x" * 51, "my-jobs"])
+@pytest.mark.parametrize(
+    "schema", ["", "Jobs", "jobs;drop", "1jobs", 'a"b', "x" * 51, "my-jobs", "pg_jobs"]
+)
 def test_schema_must_be_a_plain_identifier(schema: str) -> None:
     with pytest.raises(ConfigurationError, match="schema"):
         PostgresBackend(f"postgresql://localhost/app?schema={schema}")

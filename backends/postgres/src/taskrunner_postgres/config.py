@@ -47,10 +47,15 @@ class PostgresSettings:
     connect_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.schema, str) or not SCHEMA_NAME.fullmatch(self.schema):
+        if (
+            not isinstance(self.schema, str)
+            or not SCHEMA_NAME.fullmatch(self.schema)
+            or self.schema.startswith("pg_")
+        ):
             raise ConfigurationError(
                 f"schema {self.schema!r} is not allowed: use lowercase letters, digits and _ "
-                "(starting with a letter or _), at most 50 characters"
+                "(starting with a letter or _), at most 50 characters, not starting with pg_ "
+                "(Postgres reserves those)"
             )
         if not 0 <= self.pool_min <= self.pool_max or self.pool_max < 1:
             raise ConfigurationError(
