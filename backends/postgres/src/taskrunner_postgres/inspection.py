@@ -107,9 +107,6 @@ class PostgresInspection:
         async def _fetch(
             self, what: str, query: str, *args: Any, again: bool = False
         ) -> list[Any]: ...
-        async def _fetchval(
-            self, what: str, query: str, *args: Any, again: bool = False
-        ) -> Any: ...
 
     async def list_jobs(
         self, where: JobFilter, limit: int, before: str | None = None
