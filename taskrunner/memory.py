@@ -66,7 +66,7 @@ class MemoryBackend(MemoryInspection):
         self.url = url
         self._clock = clock
         self._jobs: dict[str, _Job] = {}
-        self._keys: dict[str, str] = {}
+        self._keys: dict[tuple[str, str], str] = {}  # (queue, dedup key) -> holder's id
         self._ready: dict[str, list[tuple[int, float, int, int, str]]] = {}
         self._delayed: list[tuple[float, int, int, str]] = []
         self._expiring: list[tuple[float, str]] = []
@@ -149,8 +149,8 @@ class MemoryBackend(MemoryInspection):
         del self._jobs[job.id]
         self._count(job, job.state, -1)
         self._running.pop(job.id, None)
-        if job.key is not None and self._keys.get(job.key) == job.id:
-            del self._keys[job.key]
+        if job.key is not None and self._keys.get((job.queue, job.key)) == job.id:
+            del self._keys[job.queue, job.key]
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -166,12 +166,12 @@ class MemoryBackend(MemoryInspection):
             if new.id in self._jobs:  # the same job sent again: keep what is stored
                 ids.append(new.id)
                 continue
-            if new.key is not None:
-                holder = self._keys.get(new.key)
+            if new.key is not None:  # a key is unique within its queue
+                holder = self._keys.get((new.queue, new.key))
                 if holder is not None:
                     ids.append(holder)
                     continue
-                self._keys[new.key] = new.id
+                self._keys[new.queue, new.key] = new.id
             run_at = new.at if new.at is not None else now + new.delay
             job = _Job(
                 id=new.id,

@@ -316,6 +316,23 @@ class BackendConformance:
         a, b = new_job(key="same"), new_job(key="same")
         assert await backend.enqueue([a, b]) == [a.id, a.id]
 
+    async def test_dedup_key_is_scoped_to_its_queue(self, backend: Backend) -> None:
+        first, second = new_job(queue="a", key="feed:42"), new_job(queue="b", key="feed:42")
+        assert await backend.enqueue([first]) == [first.id]
+        assert await backend.enqueue([second]) == [second.id]
+        stored = await backend.get([first.id, second.id])
+        assert [r.queue if r else None for r in stored] == ["a", "b"]
+        assert (await claim_one(backend, queue="a")).id == first.id
+        assert (await claim_one(backend, queue="b")).id == second.id
+        # within one batch too, each queue keeping its own first job
+        c, d, e = (new_job(queue=q, key="same") for q in ("c", "d", "c"))
+        assert await backend.enqueue([c, d, e]) == [c.id, d.id, c.id]
+        # deleting one queue's holder frees the key there only
+        await backend.finish([Outcome(first.id, 1, OutcomeKind.SUCCEEDED, result=b"1")])
+        assert await backend.purge([JobState.SUCCEEDED], queue="a") == 1
+        again_a, again_b = new_job(queue="a", key="feed:42"), new_job(queue="b", key="feed:42")
+        assert await backend.enqueue([again_a, again_b]) == [again_a.id, second.id]
+
     async def test_finished_job_holds_its_key_until_its_record_expires(
         self, backend: Backend
     ) -> None:

@@ -66,7 +66,7 @@ class BackendMachine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.backend: Backend = self.run(type(self).make_backend())
         self.jobs: dict[str, ModelJob] = {}
-        self.keys: dict[str, str] = {}
+        self.keys: dict[tuple[str, str], str] = {}  # (queue, key) -> holder: unique per queue
         self.step = 0
         self.seq = 0
 
@@ -112,7 +112,7 @@ class BackendMachine(RuleBasedStateMachine):
         )
         (answer,) = self.run(self.backend.enqueue([new]))
         now = self.tick()
-        holder = self.keys.get(key) if key is not None else None
+        holder = self.keys.get((queue, key)) if key is not None else None
         if holder is not None:
             assert answer == holder, "a held dedup key must return its holder"
             return holder
@@ -129,7 +129,7 @@ class BackendMachine(RuleBasedStateMachine):
             max_attempts=2,
         )
         if key is not None:
-            self.keys[key] = new.id
+            self.keys[queue, key] = new.id
         return new.id
 
     @rule(
@@ -254,8 +254,8 @@ class BackendMachine(RuleBasedStateMachine):
             self.jobs[job_id].state = JobState.QUEUED
         for job in [j for j in self.jobs.values() if j.expiring]:
             del self.jobs[job.id]
-            if job.key is not None and self.keys.get(job.key) == job.id:
-                del self.keys[job.key]
+            if job.key is not None and self.keys.get((job.queue, job.key)) == job.id:
+                del self.keys[job.queue, job.key]
 
     # -- invariants ------------------------------------------------------------------------
 
