@@ -44,8 +44,8 @@ INDEXES = {
     "jobs_scheduled_idx": "(queue, run_at) WHERE (state = 'scheduled'::text)",
     "jobs_running_idx": "(lease_until) WHERE (state = 'running'::text)",
     "jobs_expiring_idx": "(expires_at) WHERE (expires_at IS NOT NULL)",
-    "jobs_key_idx": "(key) WHERE (key IS NOT NULL)",
     "jobs_list_idx": "(queue, state, id) WHERE (state <> 'running'::text)",  # 0002
+    "jobs_queue_key_idx": "(queue, key) WHERE (key IS NOT NULL)",  # 0003
 }
 # the other tables (0002) -> their primary key
 TABLES = {
@@ -74,7 +74,7 @@ async def test_migrations_yield_the_declared_schema(
     found = {i["indexname"]: i["indexdef"].split(" USING btree ", 1)[1] for i in indexes}
     assert found == INDEXES
     unique = {i["indexname"] for i in indexes if i["indexdef"].startswith("CREATE UNIQUE")}
-    assert unique == {"jobs_pkey", "jobs_key_idx"}
+    assert unique == {"jobs_pkey", "jobs_queue_key_idx"}
     keys = await admin.fetch(
         "SELECT tablename, indexdef FROM pg_indexes "
         "WHERE schemaname = $1 AND indexname LIKE '%_pkey'",

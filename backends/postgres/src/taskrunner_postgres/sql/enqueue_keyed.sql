@@ -1,6 +1,7 @@
--- Store a batch of jobs some of which carry a dedup key. A job whose key is held by a stored
--- job (or by an earlier job of the batch) is not stored, nor one whose id is (a repeated
--- statement). Counts the jobs stored and wakes the workers of their queues.
+-- Store a batch of jobs some of which carry a dedup key. A key is unique within its queue: a
+-- job whose (queue, key) is held by a stored job (or by an earlier job of the batch) is not
+-- stored, nor one whose id is (a repeated statement). Counts the jobs stored and wakes the
+-- workers of their queues.
 -- $1..$8 as in enqueue.sql, $9 keys (NULL: none).
 -- Answers, per job in order, the id of the job holding its slot: its own id when stored,
 -- the key holder's otherwise, NULL if the holder is not visible to this statement yet.
@@ -42,6 +43,6 @@ FROM input AS i
 CROSS JOIN woken
 LEFT JOIN inserted AS mine ON mine.id = i.id
 LEFT JOIN {schema}.jobs AS own ON mine.id IS NULL AND own.id = i.id
-LEFT JOIN inserted AS batch ON mine.id IS NULL AND batch.key = i.key
-LEFT JOIN {schema}.jobs AS held ON mine.id IS NULL AND held.key = i.key
+LEFT JOIN inserted AS batch ON mine.id IS NULL AND batch.queue = i.queue AND batch.key = i.key
+LEFT JOIN {schema}.jobs AS held ON mine.id IS NULL AND held.queue = i.queue AND held.key = i.key
 ORDER BY i.ord;
