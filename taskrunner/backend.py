@@ -48,7 +48,9 @@ class OutcomeKind(enum.StrEnum):
 class Outcome:
     """The end of one attempt, guarded by its fencing token (`attempt`).
 
-    `ttl` is how long a finished job's record is kept (None: until purged).
+    `ttl` is how long a finished job's record is kept (None: until purged). `queue` is the
+    job's queue when the caller knows it: a backend that keeps each queue apart (Redis) finds
+    the job without a lookup.
     """
 
     job_id: str
@@ -58,15 +60,20 @@ class Outcome:
     error: bytes | None = None
     delay: float = 0.0
     ttl: float | None = None
+    queue: str | None = None
 
 
 @dataclass(slots=True)
 class Beat:
-    """A heartbeat for one running attempt, with the progress it reported since the last."""
+    """A heartbeat for one running attempt, with the progress it reported since the last.
+
+    `queue`, when known, saves a backend that keeps each queue apart a lookup (see Outcome).
+    """
 
     job_id: str
     attempt: int
     progress: bytes | None = None
+    queue: str | None = None
 
 
 class LeaseStatus(enum.StrEnum):
@@ -91,8 +98,11 @@ class Backend(Protocol):
         """The backend's clock, in seconds since the epoch."""
 
     async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
-        """Store new jobs atomically. A job whose `key` is held by a stored job is not
-        stored; its slot in the answer holds the id of the job that holds the key.
+        """Store new jobs atomically. A `key` is unique within its queue: a job whose `key`
+        is held by a stored job of the same queue (or by an earlier job of the same batch on
+        that queue) is not stored, and its slot in the answer holds the id of the job that
+        holds the key; the same key on another queue does not conflict. A job whose id is
+        stored already is left as it is and answers its own id.
 
         `connection` is the caller's own database connection, for backends that can store
         jobs inside the caller's transaction; others raise ConfigurationError if it is given.

@@ -81,7 +81,7 @@ class Execution:
         if ctx is not None and ctx.progress_reported and ctx.progress is not None:
             ctx.progress_reported = False
             progress = ctx.progress.encode()
-        return Beat(self.record.id, self.record.attempt, progress)
+        return Beat(self.record.id, self.record.attempt, progress, self.record.queue)
 
     async def _run(self) -> None:
         outcome: Outcome | None = None
@@ -93,6 +93,8 @@ class Execution:
             log.exception("job %s: the worker failed to run it", self.record.id)
             outcome = self._give_up(error_of(exc))
         finally:
+            if outcome is not None:
+                outcome.queue = self.record.queue
             self.worker.finished(self, outcome)
 
     async def _report_last_progress(self) -> None:

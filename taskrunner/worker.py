@@ -364,7 +364,7 @@ class Worker:
         if not executions and not unreported:
             return
         beats = [e.beat() for e in executions]
-        beats += [Beat(o.job_id, o.attempt) for o in unreported]
+        beats += [Beat(o.job_id, o.attempt, queue=o.queue) for o in unreported]
         try:
             statuses = await self.runner.backend.heartbeat(beats, self.settings.lease)
         except Exception as exc:
