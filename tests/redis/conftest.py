@@ -16,18 +16,25 @@ REDIS_URL = os.environ.get("TASKRUNNER_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 async def delete_prefix(url: str, prefix: str) -> None:
+    """Delete a test's keys, one key per command (a cluster refuses DEL across slots)."""
     client = aioredis.Redis.from_url(url)
     try:
         batch: list[bytes] = []
         async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             batch.append(key)
             if len(batch) >= 1000:
-                await client.delete(*batch)
+                await _delete(client, batch)
                 batch.clear()
-        if batch:
-            await client.delete(*batch)
+        await _delete(client, batch)
     finally:
         await client.aclose()
+
+
+async def _delete(client: aioredis.Redis, keys: list[bytes]) -> None:
+    async with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.unlink(key)
+        await pipe.execute()
 
 
 @pytest.fixture(scope="session")

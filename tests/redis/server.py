@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -13,10 +14,15 @@ from tests.helpers import free_port
 
 
 class RedisServer:
-    """A redis-server of the test's own, with an append-only file fsynced on every write."""
+    """A redis-server of the test's own, with an append-only file fsynced on every write.
 
-    def __init__(self, directory: Path) -> None:
+    With `cluster=True` it runs in cluster mode as a one-node cluster holding every slot:
+    it answers CROSSSLOT to any command whose keys span slots, as a real cluster does.
+    """
+
+    def __init__(self, directory: Path, cluster: bool = False) -> None:
         self.directory = directory
+        self.cluster = cluster
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -40,6 +46,7 @@ class RedisServer:
                 "",
                 "--dir",
                 str(self.directory),
+                *self._cluster_options(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -48,11 +55,36 @@ class RedisServer:
         while True:
             try:
                 redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
-                return
+                break
             except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+        if self.cluster:
+            self._take_every_slot(deadline)
+
+    def _cluster_options(self) -> list[str]:
+        if not self.cluster:
+            return []
+        nodes = self.directory / f"nodes-{self.port}.conf"
+        return ["--cluster-enabled", "yes", "--cluster-config-file", str(nodes)]
+
+    def _take_every_slot(self, deadline: float) -> None:
+        client = redis.Redis(port=self.port, decode_responses=True)
+
+        def cluster(subcommand: str, *args: object) -> Any:
+            # one string, "CLUSTER INFO", for redis-py to parse the answer into a dict
+            return client.execute_command(f"CLUSTER {subcommand}", *args)  # type: ignore[no-untyped-call]
+
+        try:
+            if int(cluster("INFO")["cluster_slots_assigned"]) == 0:
+                cluster("ADDSLOTSRANGE", 0, 16383)
+            while cluster("INFO")["cluster_state"] != "ok":
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the one-node Redis cluster did not come up")
+                time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

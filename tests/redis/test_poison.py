@@ -41,7 +41,7 @@ async def test_poison_jobs_fail_clearly_and_the_worker_carries_on(
                 "run_at": 1,
             },
         }.items():
-            await client.hset(f"{redis_prefix}:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
+            await client.hset(f"{redis_prefix}:{{default}}:job:{job_id}", mapping=fields)  # type: ignore[arg-type]
             await client.zadd(f"{redis_prefix}:{{default}}:ready:0", {job_id: 1})
             await client.zadd(f"{redis_prefix}:{{default}}:prios", {"0": 0})
     finally:

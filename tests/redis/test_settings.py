@@ -54,10 +54,9 @@ async def test_every_key_of_a_queue_shares_its_hash_tag(
         keys = [key async for key in client.scan_iter(match=f"{redis_prefix}:*")]
     finally:
         await client.aclose()
-    queue_keys = [k for k in keys if ":job:" not in k and not k.endswith(":queues")]
-    assert queue_keys
+    queue_keys = [k for k in keys if k != f"{redis_prefix}:queues"]
     assert all(k.startswith(f"{redis_prefix}:{{feeds}}:") for k in queue_keys), keys
-    assert f"{redis_prefix}:job:{claimed.id}" in keys
+    assert f"{redis_prefix}:{{feeds}}:job:{claimed.id}" in keys
 
 
 @pytest.fixture

@@ -1,21 +1,14 @@
 """`RedisBackend`: the Backend protocol over Redis, one Lua script per state change.
 
-Keys (P is the prefix; one queue's keys share the hash tag {queue}):
-  P:job:<id>                hash: the job
-  P:key:<key>               string: id of the job holding a dedup key
-  P:queues                  set: every queue name seen
-  P:{q}:prios               sorted set: priority levels with waiting jobs
-  P:{q}:ready:<priority>    sorted set: waiting jobs (queued or scheduled) by due time
-  P:{q}:leases              sorted set: running jobs by lease expiry
-  P:{q}:done:<state>        sorted set: finished jobs by retention expiry (+inf: kept)
-  P:{q}:wake                list: tokens that wake blocked workers
-  P:waiting:<id>, channel P:finished: wake `wait_finished` callers
+Each script works on one queue's keys, which share a hash tag (see keys.py), so the layout
+fits Redis Cluster: calls about several queues become one script run per queue, sent in one
+round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +25,8 @@ from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
 from taskrunner_redis.finished import FinishedWaiters
 from taskrunner_redis.inspection import RedisInspection
+from taskrunner_redis.keys import Keys
+from taskrunner_redis.locate import QueueLocator
 from taskrunner_redis.records import FIELDS, micros, parse_claimed, parse_record
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
@@ -58,9 +53,12 @@ class RedisBackend(RedisInspection):
         self.url = url
         self.settings = parse_url(url)
         self.prefix = self.settings.prefix
+        self.keys = Keys(self.prefix)
         self._client: Redis | None = None
         self._scripts: Scripts | None = None
         self._waiters: FinishedWaiters | None = None
+        self._locator = QueueLocator(self.keys)
+        self._registered: set[str] = set()  # queues this process has added to P:queues
 
     def __repr__(self) -> str:
         return f"RedisBackend({redact(self.url)!r}, prefix={self.prefix!r})"
@@ -104,8 +102,42 @@ class RedisBackend(RedisInspection):
             raise BackendError("the Redis backend is not connected: call connect() first")
         return self._client, self._scripts
 
-    def _queue_key(self, queue: str, suffix: str) -> str:
-        return f"{self.prefix}:{{{queue}}}:{suffix}"
+    async def _per_queue(
+        self,
+        script: str,
+        queues: Sequence[str | None],
+        arguments: Callable[[list[int]], list[Any]],
+        missing: Any,
+    ) -> list[Any]:
+        """Run `script` once per queue on the items of that queue (their indexes go to
+        `arguments`), in one round trip; answers per item, `missing` where the queue is None."""
+        _, scripts = self._connected()
+        groups: dict[str, list[int]] = {}
+        for i, queue in enumerate(queues):
+            if queue is not None:
+                groups.setdefault(queue, []).append(i)
+        calls = [
+            (script, self.keys.route(queue), [self.prefix, queue, *arguments(items)])
+            for queue, items in groups.items()
+        ]
+        answers = await scripts.run_many(calls) if calls else []
+        out = [missing] * len(queues)
+        for items, answer in zip(groups.values(), answers, strict=True):
+            for i, value in zip(items, answer, strict=True):
+                out[i] = value
+        return out
+
+    async def _locate(self, ids: Sequence[str]) -> list[str | None]:
+        client, _ = self._connected()
+        return await self._locator.locate(client, ids)
+
+    async def _register(self, queues: Iterable[str]) -> None:
+        """List the queues in P:queues (reclaim, stats and purge go through it)."""
+        new = set(queues) - self._registered
+        if new:
+            client, _ = self._connected()
+            await client.sadd(self.keys.queues, *new)
+            self._registered |= new
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -121,25 +153,29 @@ class RedisBackend(RedisInspection):
                 "the Redis backend cannot enqueue inside a caller's transaction; "
                 "connection= works with the Postgres backend"
             )
-        _, scripts = self._connected()
-        header = [
-            [
-                job.id,
-                job.task,
-                job.queue,
-                str(job.priority),
-                job.max_attempts,
-                job.key or False,
-                micros(job.delay),
-                False if job.at is None else micros(job.at),
+
+        def arguments(items: list[int]) -> list[Any]:
+            header = [
+                [
+                    job.id,
+                    job.task,
+                    str(job.priority),
+                    job.max_attempts,
+                    job.key or False,
+                    micros(job.delay),
+                    False if job.at is None else micros(job.at),
+                ]
+                for job in (jobs[i] for i in items)
             ]
-            for job in jobs
-        ]
+            return [orjson.dumps(header), *(jobs[i].payload for i in items)]
+
+        queues = [job.queue for job in jobs]
         with self._errors("enqueuing"):
-            ids = await scripts.run(
-                "enqueue", [self.prefix, orjson.dumps(header), *(job.payload for job in jobs)]
-            )
-        return [i.decode() for i in ids]
+            await self._register(queues)
+            answers = await self._per_queue("enqueue", queues, arguments, None)
+        ids = [i.decode() for i in answers]
+        self._locator.remember(zip(ids, queues, strict=True))
+        return ids
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float
@@ -147,110 +183,181 @@ class RedisBackend(RedisInspection):
         _, scripts = self._connected()
         lease_us = micros(lease)
         with self._errors("claiming jobs"):
-            answer = await scripts.run("claim", [self.prefix, worker, lease_us, limit, *queues])
-        now_us = int(answer[0])
-        return [parse_claimed(row, now_us, lease_us, worker) for row in answer[1:]]
+            shares = {queues[0]: limit} if len(queues) == 1 else await self._shares(queues, limit)
+            calls = [
+                ("claim", self.keys.route(q), [self.prefix, q, worker, lease_us, n])
+                for q, n in shares.items()
+            ]
+            answers = await scripts.run_many(calls) if calls else []
+        claimed = [
+            parse_claimed(row, int(answer[0]), lease_us, worker)
+            for answer in answers
+            for row in answer[1:]
+        ]
+        if len(answers) > 1:
+            claimed.sort(key=lambda r: (r.priority, r.run_at, r.id))
+        self._locator.remember((r.id, r.queue) for r in claimed)
+        return claimed
+
+    async def _shares(self, queues: Sequence[str], limit: int) -> dict[str, int]:
+        """How many jobs to claim from each queue: the best `limit` due jobs across them."""
+        _, scripts = self._connected()
+        calls = [("peek", self.keys.route(q), [self.prefix, q, limit]) for q in queues]
+        heads = await scripts.run_many(calls)
+        candidates = [
+            (int(head[i]), int(head[i + 1]), head[i + 2], queue)
+            for queue, head in zip(queues, heads, strict=True)
+            for i in range(0, len(head), 3)
+        ]
+        shares: dict[str, int] = {}
+        for *_, queue in sorted(candidates)[:limit]:
+            shares[queue] = shares.get(queue, 0) + 1
+        return shares
 
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
         if not beats:
             return []
-        _, scripts = self._connected()
-        args: list[Any] = [self.prefix, micros(lease)]
-        for beat in beats:
-            args += [
-                beat.job_id,
-                beat.attempt,
-                "0" if beat.progress is None else "1",
-                beat.progress or b"",
-            ]
+
+        def arguments(items: list[int]) -> list[Any]:
+            args: list[Any] = [micros(lease)]
+            for beat in (beats[i] for i in items):
+                args += [
+                    beat.job_id,
+                    beat.attempt,
+                    "0" if beat.progress is None else "1",
+                    beat.progress or b"",
+                ]
+            return args
+
         with self._errors("renewing leases"):
-            statuses = await scripts.run("heartbeat", args)
+            queues = await self._queues_of(beats)
+            statuses = await self._per_queue("heartbeat", queues, arguments, b"lost")
         return [LeaseStatus(s.decode()) for s in statuses]
+
+    async def _queues_of(self, items: Sequence[Beat] | Sequence[Outcome]) -> list[str | None]:
+        """The queues of the jobs beats or outcomes are about, looking up those not given."""
+        queues = [item.queue for item in items]
+        unknown = [i for i, queue in enumerate(queues) if queue is None]
+        if unknown:
+            found = await self._locate([items[i].job_id for i in unknown])
+            for i, queue in zip(unknown, found, strict=True):
+                queues[i] = queue
+        return queues
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         if not outcomes:
             return []
-        _, scripts = self._connected()
-        header = [
-            [
-                o.job_id,
-                o.attempt,
-                o.kind.value,
-                micros(o.delay),
-                -1 if o.ttl is None else micros(o.ttl),
+
+        def arguments(items: list[int]) -> list[Any]:
+            chosen = [outcomes[i] for i in items]
+            header = [
+                [
+                    o.job_id,
+                    o.attempt,
+                    o.kind.value,
+                    micros(o.delay),
+                    -1 if o.ttl is None else micros(o.ttl),
+                ]
+                for o in chosen
             ]
-            for o in outcomes
-        ]
-        data = [o.result or o.error or b"" for o in outcomes]
+            return [orjson.dumps(header), *(o.result or o.error or b"" for o in chosen)]
+
         with self._errors("reporting outcomes"):
-            applied = await scripts.run("finish", [self.prefix, orjson.dumps(header), *data])
+            queues = await self._queues_of(outcomes)
+            applied = await self._per_queue("finish", queues, arguments, 0)
         return [flag == 1 for flag in applied]
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
         if not ids:
             return []
-        client, _ = self._connected()
         with self._errors("reading jobs"):
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.time()
-                for job_id in ids:
-                    pipe.hmget(f"{self.prefix}:job:{job_id}", FIELDS)
-                answers = await pipe.execute()
-        seconds, micro = answers[0]
+            queues = await self._locate(ids)
+            return await self._read(list(zip(ids, queues, strict=True)))
+
+    async def _read(self, jobs: Sequence[tuple[str, str | None]]) -> list[JobRecord | None]:
+        """The records of jobs whose queues are known (None: no queue holds the job)."""
+        client, _ = self._connected()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.time()
+            for job_id, queue in jobs:
+                if queue is not None:
+                    pipe.hmget(self.keys.job(queue, job_id), FIELDS)
+            answers = iter(await pipe.execute())
+        seconds, micro = next(answers)
         now_us = seconds * 1_000_000 + micro
         return [
-            parse_record(job_id, values, now_us)
-            for job_id, values in zip(ids, answers[1:], strict=True)
+            None if queue is None else parse_record(job_id, next(answers), now_us)
+            for job_id, queue in jobs
         ]
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
-        _, scripts = self._connected()
+        ttl_us = -1 if ttl is None else micros(ttl)
         with self._errors("cancelling jobs"):
-            states = await scripts.run(
-                "cancel", [self.prefix, -1 if ttl is None else micros(ttl), *ids]
+            queues = await self._locate(ids)
+            states = await self._per_queue(
+                "cancel", queues, lambda items: [ttl_us, *(ids[i] for i in items)], b""
             )
         return [JobState(s.decode()) if s else None for s in states]
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
-        _, scripts = self._connected()
         with self._errors("retrying jobs"):
-            done = await scripts.run("retry", [self.prefix, *ids])
+            queues = await self._locate(ids)
+            done = await self._per_queue("retry", queues, lambda items: [ids[i] for i in items], 0)
         return [flag == 1 for flag in done]
 
     async def reclaim(self) -> list[str]:
-        _, scripts = self._connected()
+        client, scripts = self._connected()
         with self._errors("reclaiming expired leases"):
-            ids = await scripts.run("reclaim", [self.prefix, RECLAIM_BATCH])
-        return [i.decode() for i in ids]
+            async with client.pipeline(transaction=False) as pipe:
+                if self._registered:  # again: Redis may have lost the set (a restart)
+                    pipe.sadd(self.keys.queues, *self._registered)
+                pipe.smembers(self.keys.queues)
+                *_, members = await pipe.execute()
+            calls = [
+                ("reclaim", self.keys.route(q), [self.prefix, q, RECLAIM_BATCH])
+                for q in sorted(_names(members))
+            ]
+            answers = await scripts.run_many(calls) if calls else []
+        return [i.decode() for answer in answers for i in answer]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
         client, scripts = self._connected()
         with self._errors("waiting for jobs"):
-            until_due = await scripts.run("next_due", [self.prefix, *queues])
-            if until_due == 0:
+            calls = [("next_due", self.keys.route(q), [self.prefix, q]) for q in queues]
+            waits = [w for w in await scripts.run_many(calls) if w >= 0]
+            if waits and min(waits) == 0:
                 return
-            if until_due > 0:
-                timeout = min(timeout, until_due / 1_000_000)
-            keys = [self._queue_key(queue, "wake") for queue in queues]
-            await client.blpop(keys, timeout=min(max(timeout, 0.001), LONGEST_BLOCK))
+            if waits:
+                timeout = min(timeout, min(waits) / 1_000_000)
+            timeout = min(max(timeout, 0.001), LONGEST_BLOCK)
+            keys = [self.keys.queue(queue, "wake") for queue in queues]
+            if len(keys) == 1:
+                await client.blpop(keys, timeout=timeout)
+            else:
+                await _first_wake(client, keys, timeout)
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
         client, _ = self._connected()
         if self._waiters is None:
-            self._waiters = FinishedWaiters(client, f"{self.prefix}:finished")
+            self._waiters = FinishedWaiters(client, self.keys.channel)
         waiters = self._waiters
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         with self._errors("waiting for a job to finish"):
+            (queue,) = await self._locate([job_id])
+            if queue is None:
+                return None
             await waiters.start()
             event = waiters.add(job_id)
             try:
                 await client.set(
-                    f"{self.prefix}:waiting:{job_id}", b"1", px=round((timeout + 5) * 1000)
+                    self.keys.queue(queue, f"waiting:{job_id}"),
+                    b"1",
+                    px=round((timeout + 5) * 1000),
                 )
                 while True:
                     event.clear()
-                    (record,) = await self.get([job_id])
+                    (record,) = await self._read([(job_id, queue)])
                     if record is None or record.state.finished:
                         return record if record is not None and record.state.finished else None
                     remaining = deadline - loop.time()
@@ -263,12 +370,22 @@ class RedisBackend(RedisInspection):
             finally:
                 waiters.remove(job_id, event)
 
+    async def _all_queues(self, queues: Sequence[str] | None) -> list[str]:
+        """The queues asked for, or every known queue."""
+        if queues:
+            return list(queues)
+        client, _ = self._connected()
+        return sorted(_names(await client.smembers(self.keys.queues)))
+
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
         _, scripts = self._connected()
         with self._errors("reading stats"):
-            rows = await scripts.run("stats", [self.prefix, *(queues or ())])
+            names = await self._all_queues(queues)
+            calls = [("stats", self.keys.route(q), [self.prefix, q]) for q in names]
+            rows = await scripts.run_many(calls) if calls else []
         return {
-            row[0].decode(): dict(zip(_STATE_ORDER, map(int, row[1:]), strict=True)) for row in rows
+            name: dict(zip(_STATE_ORDER, map(int, row), strict=True))
+            for name, row in zip(names, rows, strict=True)
         }
 
     async def purge(
@@ -277,24 +394,46 @@ class RedisBackend(RedisInspection):
         finished_before: float | None = None,
         queue: str | None = None,
     ) -> int:
-        client, scripts = self._connected()
+        _, scripts = self._connected()
         before = "" if finished_before is None else micros(finished_before)
         deleted = 0
         with self._errors("purging jobs"):
-            if queue is not None:
-                queues = [queue]
-            else:
-                members = await client.smembers(f"{self.prefix}:queues")
-                queues = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
-            for name in queues:
+            for name in await self._all_queues(None if queue is None else [queue]):
                 for state in states:
                     offset = 0
                     while offset >= 0:
                         count, offset = await scripts.run(
-                            "purge", [self.prefix, before, PURGE_BATCH, name, state.value, offset]
+                            "purge",
+                            self.keys.route(name),
+                            [self.prefix, name, state.value, before, PURGE_BATCH, offset],
                         )
                         deleted += count
         return deleted
+
+
+def _names(members: Iterable[bytes | str]) -> list[str]:
+    return [m.decode() if isinstance(m, bytes) else m for m in members]
+
+
+async def _first_wake(client: Redis, keys: Sequence[str], timeout: float) -> None:
+    """Block on several queues' wake lists until one has a token (or the time is up).
+
+    One BLPOP per list, each on its own connection: a BLPOP on several keys must keep to one
+    cluster slot, and each queue has its own. The others are cancelled once one returns.
+    """
+
+    async def block(key: str) -> None:
+        await client.blpop([key], timeout=timeout)
+
+    waits = [asyncio.create_task(block(key)) for key in keys]
+    try:
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a lost connection surfaces here
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 class _Translated:

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from taskrunner.inspection import JobFilter, QueueActivity, WorkerRecord
 from taskrunner.job import AttemptOutcome, JobRecord, JobState
+from taskrunner_redis.keys import Keys
 from taskrunner_redis.records import MICROS, micros
 
 if TYPE_CHECKING:
@@ -39,8 +40,8 @@ def id_floor(seconds: float) -> str:
 class _Index:
     """One queue's index read newest first, a page at a time."""
 
-    def __init__(self, client: Redis, key: str, high: str, low: str) -> None:
-        self.client, self.key, self.high, self.low = client, key, high, low
+    def __init__(self, client: Redis, queue: str, key: str, high: str, low: str) -> None:
+        self.client, self.queue, self.key, self.high, self.low = client, queue, key, high, low
         self.ids: deque[str] = deque()
         self.exhausted = False
 
@@ -78,42 +79,40 @@ class RedisInspection:
     """Mixed into RedisBackend."""
 
     prefix: str
+    keys: Keys
 
     if TYPE_CHECKING:
 
         def _connected(self) -> tuple[Redis, Scripts]: ...
         def _errors(self, doing: str) -> _Translated: ...
-        async def get(self, ids: Sequence[str]) -> list[JobRecord | None]: ...
+        async def _all_queues(self, queues: Sequence[str] | None) -> list[str]: ...
+        async def _read(self, jobs: Sequence[tuple[str, str | None]]) -> list[JobRecord | None]: ...
 
     async def list_jobs(
         self, where: JobFilter, limit: int, before: str | None = None
     ) -> list[JobRecord]:
         client, _ = self._connected()
         with self._errors("listing jobs"):
-            if where.queue is not None:
-                queues = [where.queue]
-            else:
-                members = await client.smembers(f"{self.prefix}:queues")
-                queues = [m.decode() if isinstance(m, bytes) else m for m in members]
+            queues = await self._all_queues(None if where.queue is None else [where.queue])
             group = "all" if where.state is None else _GROUPS[where.state]
             high = "+" if before is None else "(" + before
             if where.until is not None:
                 high = min(high, "(" + id_floor(where.until + CLOCK_MARGIN), key=lambda b: b[1:])
             low = "-" if where.since is None else "[" + id_floor(where.since - CLOCK_MARGIN)
             indexes = [
-                _LeaseIndex(client, f"{self.prefix}:{{{q}}}:leases", high, low)
+                _LeaseIndex(client, q, self.keys.queue(q, "leases"), high, low)
                 if group == "running"
-                else _Index(client, f"{self.prefix}:{{{q}}}:ix:{group}", high, low)
+                else _Index(client, q, self.keys.queue(q, f"ix:{group}"), high, low)
                 for q in queues
             ]
             found: list[JobRecord] = []
             looked = 0
             while len(found) < limit and looked < SCAN_LIMIT:
-                ids = await self._newest(indexes, PAGE)
-                if not ids:
+                jobs = await self._newest(indexes, PAGE)
+                if not jobs:
                     break
-                looked += len(ids)
-                for record in await self.get(ids):
+                looked += len(jobs)
+                for record in await self._read(jobs):
                     if record is not None and _matches(record, where):
                         found.append(record)
                         if len(found) == limit:
@@ -121,22 +120,24 @@ class RedisInspection:
             return found
 
     @staticmethod
-    async def _newest(indexes: list[_Index], count: int) -> list[str]:
-        """The next `count` ids across the indexes, newest first."""
-        ids: list[str] = []
-        while len(ids) < count:
+    async def _newest(indexes: list[_Index], count: int) -> list[tuple[str, str | None]]:
+        """The next `count` ids across the indexes, newest first, with their queues."""
+        jobs: list[tuple[str, str | None]] = []
+        while len(jobs) < count:
             heads = [(head, index) for index in indexes if (head := await index.head())]
             if not heads:
                 break
             _, index = max(heads, key=lambda pair: pair[0])
-            ids.append(index.ids.popleft())
-        return ids
+            jobs.append((index.ids.popleft(), index.queue))
+        return jobs
 
     async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
         _, scripts = self._connected()
         with self._errors("reading activity"):
-            rows = await scripts.run("activity", [self.prefix, *(queues or ())])
-        return {row[0].decode(): _activity(row) for row in rows}
+            names = await self._all_queues(queues)
+            calls = [("activity", self.keys.route(q), [self.prefix, q]) for q in names]
+            rows = await scripts.run_many(calls) if calls else []
+        return {name: _activity(row) for name, row in zip(names, rows, strict=True)}
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         _, scripts = self._connected()
@@ -144,19 +145,21 @@ class RedisInspection:
         del info["last_seen"]
         with self._errors("registering a worker"):
             await scripts.run(
-                "register_worker", [self.prefix, worker.id, orjson.dumps(info), micros(ttl)]
+                "register_worker",
+                self.keys.workers_alive,
+                [self.prefix, worker.id, orjson.dumps(info), micros(ttl)],
             )
 
     async def unregister_worker(self, worker_id: str) -> None:
         client, _ = self._connected()
         with self._errors("unregistering a worker"):
-            await client.hdel(f"{self.prefix}:workers", worker_id)
-            await client.zrem(f"{self.prefix}:workers:alive", worker_id)
+            await client.hdel(self.keys.workers_info, worker_id)
+            await client.zrem(self.keys.workers_alive, worker_id)
 
     async def workers(self) -> list[WorkerRecord]:
         _, scripts = self._connected()
         with self._errors("listing workers"):
-            rows = await scripts.run("workers", [self.prefix])
+            rows = await scripts.run("workers", self.keys.workers_alive, [self.prefix])
         return [_worker(orjson.loads(row)) for row in rows if row is not None]
 
 
@@ -170,7 +173,7 @@ def _matches(record: JobRecord, where: JobFilter) -> bool:
 
 
 def _activity(row: list[Any]) -> QueueActivity:
-    _, recent, minutes, due = row
+    recent, minutes, due = row
     entries = []
     for entry in recent:
         ended, runtime, outcome = entry.decode().split(":")

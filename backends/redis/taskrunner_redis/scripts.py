@@ -1,12 +1,14 @@
 """The Lua scripts, loaded from package files with the shared prelude prepended.
 
 Scripts are called with EVALSHA directly (cheaper than redis-py's script wrapper) and loaded
-again when Redis answers NOSCRIPT, as it does after a restart.
+again when Redis answers NOSCRIPT, as it does after a restart. Each call declares one key,
+which names the slot (the queue) the script works in.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
@@ -14,9 +16,12 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 SCRIPT_NAMES = (
-    "enqueue", "claim", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge", "stats",
-    "next_due", "activity", "register_worker", "workers",
+    "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
+    "stats", "next_due", "activity", "register_worker", "workers",
 )  # fmt: skip
+
+# one script run: the script's name, the key it declares, its arguments
+Call = tuple[str, str, list[Any]]
 
 
 def _source(name: str) -> str:
@@ -24,7 +29,7 @@ def _source(name: str) -> str:
 
 
 class Scripts:
-    """Runs the scripts by name: `await scripts.run("claim", args)`."""
+    """Runs the scripts by name: `await scripts.run("claim", key, args)`."""
 
     def __init__(self, client: Redis) -> None:
         self._client = client
@@ -35,13 +40,29 @@ class Scripts:
             for name, source in self._sources.items()
         }
 
-    async def run(self, name: str, args: list[Any]) -> Any:
+    async def run(self, name: str, key: str, args: list[Any]) -> Any:
         try:
-            return await self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._shas[name], 0, *args
-            )
+            return await self._evalsha(name, key, args)
         except NoScriptError:
             await self._client.script_load(self._sources[name])
-            return await self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._shas[name], 0, *args
-            )
+            return await self._evalsha(name, key, args)
+
+    async def run_many(self, calls: Sequence[Call]) -> list[Any]:
+        """Run the calls in one round trip (each still atomic on its own); answers in order."""
+        if len(calls) == 1:
+            return [await self.run(*calls[0])]
+        async with self._client.pipeline(transaction=False) as pipe:
+            for name, key, args in calls:
+                pipe.execute_command("EVALSHA", self._shas[name], 1, key, *args)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, answer in enumerate(answers):
+            if isinstance(answer, NoScriptError):
+                answers[i] = await self.run(*calls[i])  # that call did not run: run it now
+            elif isinstance(answer, Exception):
+                raise answer
+        return answers
+
+    async def _evalsha(self, name: str, key: str, args: list[Any]) -> Any:
+        return await self._client.execute_command(  # type: ignore[no-untyped-call]
+            "EVALSHA", self._shas[name], 1, key, *args
+        )

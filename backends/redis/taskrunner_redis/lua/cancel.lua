@@ -1,18 +1,19 @@
--- ARGV: prefix, ttl_us (negative: keep), id... Returns each job's state afterwards ('' for
--- unknown ids).
+-- ARGV: prefix, queue, ttl_us (negative: keep), id... Returns each job's state afterwards
+-- ('' for unknown ids).
+local q = ARGV[2]
 local now = now_us()
-local ttl = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
 local states = {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local id = ARGV[i]
-  local jk = job_key(id)
-  local job = redis.call('HMGET', jk, 'state', 'queue', 'priority')
+  local jk = job_key(q, id)
+  local job = redis.call('HMGET', jk, 'state', 'priority')
   local state = job[1]
   if not state then
     states[#states + 1] = ''
   elseif state == 'queued' or state == 'scheduled' then
-    take_ready(id, job[2], job[3])
-    finish_job(id, job[2], 'cancelled', now, ttl, 'waiting')
+    take_ready(id, q, job[2])
+    finish_job(id, q, 'cancelled', now, ttl, 'waiting')
     states[#states + 1] = 'cancelled'
   elseif state == 'running' then
     redis.call('HSET', jk, 'cancel', 1)

@@ -1,4 +1,7 @@
 -- Shared by every script (prepended when the scripts are loaded). ARGV[1] is the key prefix.
+-- Every script but the worker registry's works on one queue, named by ARGV[2], and touches
+-- only keys under that queue's hash tag {queue} (one Redis Cluster slot); KEYS[1] is one of
+-- them, so a cluster client routes the call to the node holding the queue.
 -- Times are integer microseconds since the epoch on the Redis clock. Numbers are passed to
 -- redis.call as Lua numbers (converted exactly); never concatenate a time into a string.
 local P = ARGV[1]
@@ -9,9 +12,9 @@ local function now_us()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
-local function job_key(id) return P .. ':job:' .. id end
-local function dedup_key(key) return P .. ':key:' .. key end
 local function queue_key(q, suffix) return P .. ':{' .. q .. '}:' .. suffix end
+local function job_key(q, id) return queue_key(q, 'job:' .. id) end
+local function dedup_key(q, key) return queue_key(q, 'key:' .. key) end
 local function ready_key(q, prio) return queue_key(q, 'ready:' .. prio) end
 
 -- a job waiting to run (queued, or scheduled for later) sits in its priority's sorted set
@@ -37,15 +40,15 @@ local function wake(q, n)
   redis.call('LTRIM', key, 0, 15)
 end
 
-local function notify_finished(id)
-  if redis.call('EXISTS', P .. ':waiting:' .. id) == 1 then
+local function notify_finished(id, q)
+  if redis.call('EXISTS', queue_key(q, 'waiting:' .. id)) == 1 then
     redis.call('PUBLISH', P .. ':finished', id)
   end
 end
 
 -- move a job to a finished state; ttl_us < 0 keeps its record until purged
 local function finish_job(id, q, state, now, ttl_us, from)
-  local jk = job_key(id)
+  local jk = job_key(q, id)
   if from ~= 'running' then redis.call('ZREM', queue_key(q, 'ix:' .. from), id) end
   redis.call('ZADD', queue_key(q, 'ix:' .. state), 0, id)
   redis.call('HSET', jk, 'state', state, 'finished_at', now)
@@ -57,25 +60,23 @@ local function finish_job(id, q, state, now, ttl_us, from)
     local seconds = math.ceil(ttl_us / 1000000) + 60
     redis.call('EXPIRE', jk, seconds)
     local key = redis.call('HGET', jk, 'key')
-    if key then redis.call('EXPIRE', dedup_key(key), seconds) end
+    if key then redis.call('EXPIRE', dedup_key(q, key), seconds) end
   end
   redis.call('ZADD', queue_key(q, 'done:' .. state), expires, id)
-  notify_finished(id)
+  notify_finished(id, q)
 end
 
-local function delete_job(id)
-  local jk = job_key(id)
-  local job = redis.call('HMGET', jk, 'key', 'queue', 'state')
-  local key, q, state = job[1], job[2], job[3]
-  if key and redis.call('GET', dedup_key(key)) == id then
-    redis.call('DEL', dedup_key(key))
+local function delete_job(id, q)
+  local jk = job_key(q, id)
+  local job = redis.call('HMGET', jk, 'key', 'state')
+  local key, state = job[1], job[2]
+  if key and redis.call('GET', dedup_key(q, key)) == id then
+    redis.call('DEL', dedup_key(q, key))
   end
-  if q then
-    local group = state
-    if state == 'queued' or state == 'scheduled' then group = 'waiting' end
-    redis.call('ZREM', queue_key(q, 'ix:all'), id)
-    if group then redis.call('ZREM', queue_key(q, 'ix:' .. group), id) end
-  end
+  local group = state
+  if state == 'queued' or state == 'scheduled' then group = 'waiting' end
+  redis.call('ZREM', queue_key(q, 'ix:all'), id)
+  if group then redis.call('ZREM', queue_key(q, 'ix:' .. group), id) end
   redis.call('DEL', jk)
 end
 
@@ -102,8 +103,8 @@ end
 
 -- A finished job's last attempt is not logged when it ends: the job's own fields say how
 -- it ended, and readers add it. Before such a job runs again, log it for real.
-local function log_final_attempt(id)
-  local jk = job_key(id)
+local function log_final_attempt(id, q)
+  local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'attempt', 'worker', 'started_at', 'finished_at', 'state',
                          'error', 'attempts')
   local attempt = tonumber(job[1]) or 0
@@ -122,7 +123,7 @@ local activity = {}
 -- the end of the job's current attempt: counted as activity, and logged unless it ends
 -- the job (see log_final_attempt)
 local function attempt_ended(id, q, now, outcome, err)
-  local jk = job_key(id)
+  local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'attempt', 'worker', 'started_at')
   if not FINISHED[outcome] then
     log_attempt(jk, tonumber(job[1]) or 0, job[2], job[3], fmt(now), outcome, err)
@@ -149,4 +150,25 @@ local function flush_activity()
     end
   end
   activity = {}
+end
+
+-- up to `limit` of the queue's due jobs as {priority, due, id, priority level}, best first:
+-- lowest priority number, then earliest due, then lowest id
+local function due_candidates(q, now, limit)
+  local candidates = {}
+  for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
+    local got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'WITHSCORES',
+                           'LIMIT', 0, limit)
+    for j = 1, #got, 2 do
+      candidates[#candidates + 1] = {tonumber(prio), tonumber(got[j + 1]), got[j], prio}
+    end
+    -- levels come in priority order: a full level leaves nothing for the ones after it
+    if #got >= 2 * limit then break end
+  end
+  table.sort(candidates, function(a, b)
+    if a[1] ~= b[1] then return a[1] < b[1] end
+    if a[2] ~= b[2] then return a[2] < b[2] end
+    return a[3] < b[3]
+  end)
+  return candidates
 end

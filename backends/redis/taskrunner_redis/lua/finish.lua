@@ -1,17 +1,18 @@
--- ARGV: prefix, a JSON list with one [id, attempt, kind, delay_us, ttl_us (negative: keep)]
--- per outcome, then each outcome's data (result or error). Applies each outcome only if its
--- attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome.
+-- ARGV: prefix, queue, a JSON list with one [id, attempt, kind, delay_us, ttl_us (negative:
+-- keep)] per outcome, then each outcome's data (result or error). Applies each outcome only
+-- if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome.
+local q = ARGV[2]
 local now = now_us()
 local applied = {}
-for i, outcome in ipairs(cjson.decode(ARGV[2])) do
-  local id, attempt, kind, data = outcome[1], outcome[2], outcome[3], ARGV[2 + i]
+for i, outcome in ipairs(cjson.decode(ARGV[3])) do
+  local id, attempt, kind, data = outcome[1], outcome[2], outcome[3], ARGV[3 + i]
   local delay, ttl = outcome[4], outcome[5]
-  local jk = job_key(id)
-  local job = redis.call('HMGET', jk, 'state', 'attempt', 'queue', 'priority', 'run_at')
+  local jk = job_key(q, id)
+  local job = redis.call('HMGET', jk, 'state', 'attempt', 'priority', 'run_at')
   if job[1] ~= 'running' or tonumber(job[2]) ~= attempt then
     applied[#applied + 1] = 0
   else
-    local q, prio = job[3], job[4]
+    local prio = job[3]
     redis.call('ZREM', queue_key(q, 'leases'), id)
     local err = false
     if kind == 'failed' or kind == 'retry' then err = data end
@@ -25,7 +26,7 @@ for i, outcome in ipairs(cjson.decode(ARGV[2])) do
     elseif kind == 'cancelled' then
       finish_job(id, q, 'cancelled', now, ttl, 'running')
     else
-      local run_at = tonumber(job[5])
+      local run_at = tonumber(job[4])
       redis.call('HDEL', jk, 'lease_until', 'worker')
       if kind == 'retry' then
         run_at = now + delay

@@ -1,17 +1,18 @@
--- ARGV: prefix, finished_before_us ('' for any), batch, queue, state, offset. Deletes jobs of
--- one queue in one state, examining at most `batch` of them from rank `offset` on (finished
+-- ARGV: prefix, queue, state, finished_before_us ('' for any), batch, offset. Deletes jobs of
+-- the queue in one state, examining at most `batch` of them from rank `offset` on (finished
 -- states) or from the head (waiting states). Returns {deleted, next offset or -1 when done}.
+local q, state = ARGV[2], ARGV[3]
 local now = now_us()
-local before, batch, q, state = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local before, batch = ARGV[4], tonumber(ARGV[5])
 local offset = tonumber(ARGV[6])
 local deleted = 0
 if FINISHED[state] then
   local done = queue_key(q, 'done:' .. state)
   local members = redis.call('ZRANGE', done, offset, offset + batch - 1)
   for _, id in ipairs(members) do
-    local finished_at = tonumber(redis.call('HGET', job_key(id), 'finished_at') or '0')
+    local finished_at = tonumber(redis.call('HGET', job_key(q, id), 'finished_at') or '0')
     if before == '' or finished_at < tonumber(before) then
-      delete_job(id)
+      delete_job(id, q)
       redis.call('ZREM', done, id)
       deleted = deleted + 1
     end
@@ -28,7 +29,7 @@ for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', ready_key(q, prio), low, high,
                                  'LIMIT', 0, batch - deleted)) do
     take_ready(id, q, prio)
-    delete_job(id)
+    delete_job(id, q)
     deleted = deleted + 1
   end
   if deleted >= batch then return {deleted, 0} end

@@ -1,0 +1,42 @@
+"""The names of our Redis keys. P is the prefix; every key of one queue carries the hash tag
+{queue}, so a queue lives in one Redis Cluster slot and each script touches one slot:
+
+  P:{q}:job:<id>            hash: a job of the queue
+  P:{q}:key:<key>           string: id of the queue's job holding a dedup key
+  P:{q}:prios               sorted set: priority levels with waiting jobs
+  P:{q}:ready:<priority>    sorted set: waiting jobs (queued or scheduled) by due time
+  P:{q}:leases              sorted set: running jobs by lease expiry
+  P:{q}:done:<state>        sorted set: finished jobs by retention expiry (+inf: kept)
+  P:{q}:ix:<group>          sorted sets: job ids for listing (all, waiting, and each end)
+  P:{q}:recent, :minutes    list and hash: recent attempts and per-minute counts
+  P:{q}:wake                list: tokens that wake blocked workers
+  P:{q}:waiting:<id>        string: someone waits for the job to finish (see finished.py)
+  P:queues                  set: every queue name seen
+  P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
+  channel P:finished        ids of finished jobs someone waits for
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    """Key names under one prefix."""
+
+    __slots__ = ("channel", "prefix", "queues", "workers_alive", "workers_info")
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.queues = f"{prefix}:queues"
+        self.workers_info = f"{prefix}:{{@workers}}:info"
+        self.workers_alive = f"{prefix}:{{@workers}}:alive"
+        self.channel = f"{prefix}:finished"
+
+    def queue(self, queue: str, suffix: str) -> str:
+        return f"{self.prefix}:{{{queue}}}:{suffix}"
+
+    def job(self, queue: str, job_id: str) -> str:
+        return f"{self.prefix}:{{{queue}}}:job:{job_id}"
+
+    def route(self, queue: str) -> str:
+        """The key a queue's scripts declare, so a cluster client sends them to its node."""
+        return f"{self.prefix}:{{{queue}}}:prios"
