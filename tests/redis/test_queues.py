@@ -130,3 +130,20 @@ def test_the_locator_forgets_the_oldest_ids_first() -> None:
     locator = QueueLocator(Keys("p"), size=3)
     locator.remember([("a", "q1"), ("b", "q1"), ("c", "q2"), ("d", "q2")])
     assert locator._queues == {"b": "q1", "c": "q2", "d": "q2"}
+
+
+async def test_calls_spanning_queues_reload_scripts_redis_forgot(
+    redis_backend: RedisBackend,
+) -> None:
+    await redis_backend.enqueue([new_job(queue="emails"), new_job(queue="feeds")])
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.script_flush()  # as after a restart
+    finally:
+        await client.aclose()
+
+    stats = await redis_backend.stats(["emails", "feeds"])
+    assert {name: counts[JobState.QUEUED] for name, counts in stats.items()} == {
+        "emails": 1,
+        "feeds": 1,
+    }
