@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     log_dir = args.out or default_log_dir(args.backend)
     try:
-        results = run_session(options, log_dir)
+        with options.servers.exclusive(args.backend):
+            results = run_session(options, log_dir)
     except ServerDown as error:
         print(f"cannot run on {args.backend}: {error}", file=sys.stderr)
         return 2

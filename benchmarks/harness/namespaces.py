@@ -3,10 +3,17 @@ emptied before and after every adapter run so that runs cannot see each other's 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import shutil
 import socket
 import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.plan import LibrarySpec
@@ -44,6 +51,21 @@ class Servers:
             self._redis("SELECT", str(lib.redis_db), "FLUSHDB")
         elif backend == "postgres":
             self._psql(f'DROP DATABASE IF EXISTS "{lib.postgres_database}" WITH (FORCE)')
+
+    @contextlib.contextmanager
+    def exclusive(self, backend: str) -> Iterator[None]:
+        """Hold the backend's servers for this run: a second harness run on the same servers
+        (another shell, a CI job) waits here instead of emptying our namespaces mid-run."""
+        server = {"redis": self.redis, "postgres": self.postgres}.get(backend, "memory")
+        digest = hashlib.sha1(server.encode()).hexdigest()[:12]
+        path = Path(tempfile.gettempdir()) / f"taskrunner-benchmarks-{digest}.lock"
+        with path.open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"another benchmark run is using {backend}; waiting", file=sys.stderr)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def check(self, backend: str) -> None:
         """Raise ServerDown with a hint when the backend's server does not answer."""
