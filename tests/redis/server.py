@@ -27,6 +27,10 @@ class RedisServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def log(self) -> Path:
+        return self.directory / f"redis-{self.port}.log"
+
+    @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
@@ -47,9 +51,11 @@ class RedisServer:
                 "--dir",
                 str(self.directory),
                 *self._cluster_options(),
+                "--logfile",
+                str(self.log),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 10
         while True:
@@ -57,6 +63,11 @@ class RedisServer:
                 redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
                 break
             except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"redis-server exited with {self.proc.returncode}; its log, "
+                        f"{self.log}, ends: {self.log.read_text()[-2000:]}"
+                    ) from None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
@@ -67,7 +78,16 @@ class RedisServer:
         if not self.cluster:
             return []
         nodes = self.directory / f"nodes-{self.port}.conf"
-        return ["--cluster-enabled", "yes", "--cluster-config-file", str(nodes)]
+        # the bus port defaults to port + 10000, which is past 65535 for a high free port
+        bus = str(free_port())
+        return [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(nodes),
+            "--cluster-port",
+            bus,
+        ]
 
     def _take_every_slot(self, deadline: float) -> None:
         client = redis.Redis(port=self.port, decode_responses=True)
