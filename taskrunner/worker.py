@@ -178,6 +178,8 @@ class Worker:
                 self._slot_free.clear()
                 await self._until(self._slot_free.wait(), self._stopping)
                 continue
+            # whether anything could still make a job due, as the claim reads the backend
+            settled = not self._running and not self._outbox.unreported
             try:
                 records = await backend.claim(self.queues, free, self.id, settings.lease)
                 if failures:
@@ -197,6 +199,8 @@ class Worker:
                 continue
             if settings.burst:
                 if not self._running and not self._outbox.unreported:
+                    if not settled:
+                        continue  # an outcome landed after the claim read: look again
                     # jobs of a dead worker are due again once put back: look before leaving
                     if await self._reclaim_once():
                         continue

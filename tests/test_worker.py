@@ -539,3 +539,30 @@ async def test_the_last_progress_report_is_kept_when_the_task_ends_at_once() -> 
 def test_a_runner_built_on_a_backend_reports_its_url() -> None:
     backend = MemoryBackend("memory://reports")
     assert TaskRunner(backend=backend).url == "memory://reports"
+
+
+async def test_burst_waits_for_a_retry_reported_while_a_claim_was_answering() -> None:
+    """An empty claim that was read before an outcome landed says nothing about the retry
+    that outcome made due: a burst worker claims again instead of leaving."""
+
+    class SlowAnswers(MemoryBackend):
+        async def claim(self, *args: Any, **kwargs: Any) -> Any:
+            records = await super().claim(*args, **kwargs)  # read now...
+            await anyio.sleep(0.05)  # ...answered late, after the outcome below landed
+            return records
+
+        async def finish(self, outcomes: Any) -> list[bool]:
+            await anyio.sleep(0.01)
+            return await super().finish(outcomes)
+
+    runner = runner_on(SlowAnswers())
+
+    @runner.task(retries=1, backoff=0)
+    async def flaky() -> str:
+        if current_job().attempt == 1:
+            raise ConnectionError("first attempt fails")
+        return "ok"
+
+    job = await flaky.enqueue()
+    await drain(runner)
+    assert await job.result(timeout=1) == "ok"
