@@ -147,3 +147,36 @@ async def test_calls_spanning_queues_reload_scripts_redis_forgot(
         "emails": 1,
         "feeds": 1,
     }
+
+
+async def test_only_jobs_someone_waits_for_are_announced(
+    redis_backend: RedisBackend, redis_prefix: str
+) -> None:
+    waited, other = new_job(queue="emails"), new_job(queue="emails")
+    await redis_backend.enqueue([waited, other])
+    assert await redis_backend.wait_finished(waited.id, 0.01) is None  # listed 5 s more
+    waiters = f"{redis_prefix}:{{emails}}:waiters"
+    client = aioredis.Redis.from_url(REDIS_URL)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        await pubsub.subscribe(f"{redis_prefix}:finished")
+        assert await client.zcard(waiters) == 1
+        records = await redis_backend.claim(["emails"], 2, WORKER, 30)
+        await redis_backend.finish(
+            [Outcome(r.id, r.attempt, OutcomeKind.SUCCEEDED, result=b"1") for r in records]
+        )
+        messages = []
+        with anyio.move_on_after(1):
+            while True:
+                message = await pubsub.get_message(timeout=1)
+                if message is not None:
+                    messages.append(message["data"])
+        assert messages == [waited.id.encode()]
+        assert await client.zcard(waiters) == 0  # announced once, then forgotten
+
+        await client.zadd(waiters, {"gave-up": 1})  # a wait that ended long ago
+        await redis_backend.reclaim()
+        assert await client.zcard(waiters) == 0
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await client.aclose()

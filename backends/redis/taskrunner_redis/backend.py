@@ -337,7 +337,7 @@ class RedisBackend(RedisInspection):
                 await _first_wake(client, keys, timeout)
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
-        client, _ = self._connected()
+        client, scripts = self._connected()
         if self._waiters is None:
             self._waiters = FinishedWaiters(client, self.keys.channel)
         waiters = self._waiters
@@ -350,10 +350,10 @@ class RedisBackend(RedisInspection):
             await waiters.start()
             event = waiters.add(job_id)
             try:
-                await client.set(
-                    self.keys.queue(queue, f"waiting:{job_id}"),
-                    b"1",
-                    px=round((timeout + 5) * 1000),
+                await scripts.run(
+                    "watch",
+                    self.keys.route(queue),
+                    [self.prefix, queue, job_id, micros(timeout + 5)],
                 )
                 while True:
                     event.clear()

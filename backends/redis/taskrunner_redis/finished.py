@@ -1,7 +1,8 @@
 """Waking `wait_finished` callers without polling: Redis pub/sub on one channel.
 
-A waiter sets a short-lived `waiting:<id>` flag before checking the job; the finish script
-publishes the id only when that flag exists, so jobs nobody waits for cost nothing extra.
+A waiter lists the job in its queue's `waiters` set, with a deadline, before checking the
+job; the script that finishes a listed job publishes its id. A script run that finds the set
+empty, as a busy queue nobody waits on does, looks no further: one check per run, not per job.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@
   P:{q}:ix:<group>          sorted sets: job ids for listing (all, waiting, and each end)
   P:{q}:recent, :minutes    list and hash: recent attempts and per-minute counts
   P:{q}:wake                list: tokens that wake blocked workers
-  P:{q}:waiting:<id>        string: someone waits for the job to finish (see finished.py)
+  P:{q}:waiters             sorted set: jobs someone waits for, until when (see finished.py)
   P:queues                  set: every queue name seen
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for

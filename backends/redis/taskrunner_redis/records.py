@@ -104,7 +104,8 @@ def parse_record(
         key=_text(key),
         started_at=_time(started_at),
         finished_at=_time(finished_at),
-        lease_until=_time(lease_until),
+        # a finished job's hash keeps its last lease (common.lua: finish_job): not a lease
+        lease_until=_time(lease_until) if job_state is JobState.RUNNING else None,
         worker=_text(worker),
         result=result,
         error=error,

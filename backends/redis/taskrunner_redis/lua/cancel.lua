@@ -7,13 +7,13 @@ local states = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'priority')
+  local job = redis.call('HMGET', jk, 'state', 'priority', 'key')
   local state = job[1]
   if not state then
     states[#states + 1] = ''
   elseif state == 'queued' or state == 'scheduled' then
     take_ready(id, q, job[2])
-    finish_job(id, q, 'cancelled', now, ttl, 'waiting')
+    finish_job(id, q, 'cancelled', now, ttl, 'waiting', job[3])
     states[#states + 1] = 'cancelled'
   elseif state == 'running' then
     redis.call('HSET', jk, 'cancel', 1)
@@ -22,4 +22,5 @@ for i = 4, #ARGV do
     states[#states + 1] = state
   end
 end
+flush(now)
 return states

@@ -40,30 +40,81 @@ local function wake(q, n)
   redis.call('LTRIM', key, 0, 15)
 end
 
-local function notify_finished(id, q)
-  if redis.call('EXISTS', queue_key(q, 'waiting:' .. id)) == 1 then
-    redis.call('PUBLISH', P .. ':finished', id)
+-- callers of wait_finished list the jobs they wait for in the queue's `waiters` sorted set
+-- (score: until when, on the Redis clock); most script runs find it empty, and look once
+local someone_waits = nil
+
+local function notify_finished(id, q, now)
+  local key = queue_key(q, 'waiters')
+  if someone_waits == nil then someone_waits = redis.call('ZCARD', key) > 0 end
+  if someone_waits then
+    local until_us = redis.call('ZSCORE', key, id)
+    if until_us then
+      redis.call('ZREM', key, id)
+      if tonumber(until_us) >= now then redis.call('PUBLISH', P .. ':finished', id) end
+    end
   end
 end
 
--- move a job to a finished state; ttl_us < 0 keeps its record until purged
-local function finish_job(id, q, state, now, ttl_us, from)
+-- Sorted-set writes that many jobs of one script run make to the same keys (leases, indexes,
+-- retention) are gathered and sent as one command per key by flush_later, at the script's
+-- end: removals first, then additions. A script never adds and then removes the same member.
+local later_adds, later_removals = {}, {}
+
+local function later_list(sets, key)
+  local members = sets[key]
+  if not members then
+    members = {}
+    sets[key] = members
+  end
+  return members
+end
+
+local function later_zadd(key, score, id)
+  local members = later_list(later_adds, key)
+  members[#members + 1] = score
+  members[#members + 1] = id
+end
+
+local function later_zrem(key, id)
+  local members = later_list(later_removals, key)
+  members[#members + 1] = id
+end
+
+local function chunked(command, key, args, step)
+  for i = 1, #args, step do
+    redis.call(command, key, unpack(args, i, math.min(i + step - 1, #args)))
+  end
+end
+
+local function flush_later()
+  for key, ids in pairs(later_removals) do chunked('ZREM', key, ids, 1000) end
+  for key, pairs_ in pairs(later_adds) do chunked('ZADD', key, pairs_, 1000) end
+  later_adds, later_removals = {}, {}
+end
+
+-- move a job to a finished state; ttl_us < 0 keeps its record until purged. `key` is the
+-- job's dedup key (or false); `field`, `value` one more field to store (result or error).
+-- The hash keeps its lease_until, which readers ignore once the job is not running.
+local function finish_job(id, q, state, now, ttl_us, from, key, field, value)
   local jk = job_key(q, id)
   if from ~= 'running' then redis.call('ZREM', queue_key(q, 'ix:' .. from), id) end
-  redis.call('ZADD', queue_key(q, 'ix:' .. state), 0, id)
-  redis.call('HSET', jk, 'state', state, 'finished_at', now)
-  redis.call('HDEL', jk, 'lease_until')
+  later_zadd(queue_key(q, 'ix:' .. state), 0, id)
+  if field then
+    redis.call('HSET', jk, 'state', state, 'finished_at', now, field, value)
+  else
+    redis.call('HSET', jk, 'state', state, 'finished_at', now)
+  end
   local expires = '+inf'
   if ttl_us >= 0 then
     expires = now + ttl_us
     -- Redis expiry is the safety net; reclaim prunes on time so counts stay exact
     local seconds = math.ceil(ttl_us / 1000000) + 60
     redis.call('EXPIRE', jk, seconds)
-    local key = redis.call('HGET', jk, 'key')
     if key then redis.call('EXPIRE', dedup_key(q, key), seconds) end
   end
-  redis.call('ZADD', queue_key(q, 'done:' .. state), expires, id)
-  notify_finished(id, q)
+  later_zadd(queue_key(q, 'done:' .. state), expires, id)
+  notify_finished(id, q, now)
 end
 
 local function delete_job(id, q)
@@ -120,55 +171,55 @@ end
 -- activity gathered during one script run, written once at its end by flush_activity
 local activity = {}
 
--- the end of the job's current attempt: counted as activity, and logged unless it ends
--- the job (see log_final_attempt)
-local function attempt_ended(id, q, now, outcome, err)
-  local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'attempt', 'worker', 'started_at')
+-- the end of the job's current attempt (its number, worker and start as stored): counted as
+-- activity, and logged unless it ends the job (see log_final_attempt)
+local function attempt_ended(id, q, now, outcome, err, attempt, worker, started_at)
   if not FINISHED[outcome] then
-    log_attempt(jk, tonumber(job[1]) or 0, job[2], job[3], fmt(now), outcome, err)
+    log_attempt(job_key(q, id), tonumber(attempt) or 0, worker, started_at, fmt(now), outcome, err)
   end
   local runtime = 0
-  if job[3] then runtime = now - tonumber(job[3]) end
+  if started_at then runtime = now - tonumber(started_at) end
   local queue = activity[q]
   if not queue then
     queue = {recent = {}, counts = {}}
     activity[q] = queue
   end
   queue.recent[#queue.recent + 1] = fmt(now) .. ':' .. fmt(runtime) .. ':' .. outcome
-  local field = fmt(math.floor(now / 60000000)) .. ':' .. outcome
-  queue.counts[field] = (queue.counts[field] or 0) + 1
+  queue.counts[outcome] = (queue.counts[outcome] or 0) + 1
 end
 
-local function flush_activity()
+local function flush_activity(now)
+  local minute = fmt(math.floor(now / 60000000))
   for q, queue in pairs(activity) do
     local recent = queue_key(q, 'recent')
-    redis.call('LPUSH', recent, unpack(queue.recent))
+    chunked('LPUSH', recent, queue.recent, 1000)
     redis.call('LTRIM', recent, 0, 999)
-    for field, count in pairs(queue.counts) do
-      redis.call('HINCRBY', queue_key(q, 'minutes'), field, count)
+    for outcome, count in pairs(queue.counts) do
+      redis.call('HINCRBY', queue_key(q, 'minutes'), minute .. ':' .. outcome, count)
     end
   end
   activity = {}
 end
 
+-- the end of every script that finishes jobs or ends attempts
+local function flush(now)
+  flush_later()
+  flush_activity(now)
+end
+
 -- up to `limit` of the queue's due jobs as {priority, due, id, priority level}, best first:
--- lowest priority number, then earliest due, then lowest id
+-- lowest priority number, then earliest due, then lowest id. Levels are read in priority
+-- order and each comes sorted by due time, then id (ZRANGEBYSCORE's order), so the list is
+-- in order as gathered.
 local function due_candidates(q, now, limit)
   local candidates = {}
   for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
     local got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'WITHSCORES',
-                           'LIMIT', 0, limit)
+                           'LIMIT', 0, limit - #candidates)
     for j = 1, #got, 2 do
       candidates[#candidates + 1] = {tonumber(prio), tonumber(got[j + 1]), got[j], prio}
     end
-    -- levels come in priority order: a full level leaves nothing for the ones after it
-    if #got >= 2 * limit then break end
+    if #candidates >= limit then break end
   end
-  table.sort(candidates, function(a, b)
-    if a[1] ~= b[1] then return a[1] < b[1] end
-    if a[2] ~= b[2] then return a[2] < b[2] end
-    return a[3] < b[3]
-  end)
   return candidates
 end

@@ -8,23 +8,22 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
   local id, attempt, kind, data = outcome[1], outcome[2], outcome[3], ARGV[3 + i]
   local delay, ttl = outcome[4], outcome[5]
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'attempt', 'priority', 'run_at')
+  local job = redis.call('HMGET', jk, 'state', 'attempt', 'priority', 'run_at', 'worker',
+                         'started_at', 'key')
   if job[1] ~= 'running' or tonumber(job[2]) ~= attempt then
     applied[#applied + 1] = 0
   else
     local prio = job[3]
-    redis.call('ZREM', queue_key(q, 'leases'), id)
+    later_zrem(queue_key(q, 'leases'), id)
     local err = false
     if kind == 'failed' or kind == 'retry' then err = data end
-    attempt_ended(id, q, now, kind, err)
+    attempt_ended(id, q, now, kind, err, job[2], job[5], job[6])
     if kind == 'succeeded' then
-      redis.call('HSET', jk, 'result', data)
-      finish_job(id, q, 'succeeded', now, ttl, 'running')
+      finish_job(id, q, 'succeeded', now, ttl, 'running', job[7], 'result', data)
     elseif kind == 'failed' then
-      redis.call('HSET', jk, 'error', data)
-      finish_job(id, q, 'failed', now, ttl, 'running')
+      finish_job(id, q, 'failed', now, ttl, 'running', job[7], 'error', data)
     elseif kind == 'cancelled' then
-      finish_job(id, q, 'cancelled', now, ttl, 'running')
+      finish_job(id, q, 'cancelled', now, ttl, 'running', job[7])
     else
       local run_at = tonumber(job[4])
       redis.call('HDEL', jk, 'lease_until', 'worker')
@@ -44,5 +43,5 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
     applied[#applied + 1] = 1
   end
 end
-flush_activity()
+flush(now)
 return applied

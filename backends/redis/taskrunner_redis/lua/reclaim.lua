@@ -4,13 +4,15 @@ local q = ARGV[2]
 local now = now_us()
 local batch = tonumber(ARGV[3])
 local requeued = {}
+redis.call('ZREMRANGEBYSCORE', queue_key(q, 'waiters'), '-inf', now) -- waits that ended
 local leases = queue_key(q, 'leases')
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, batch)) do
   redis.call('ZREM', leases, id)
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'priority', 'run_at')
+  local job = redis.call('HMGET', jk, 'state', 'priority', 'run_at', 'attempt', 'worker',
+                         'started_at')
   if job[1] == 'running' then
-    attempt_ended(id, q, now, 'lost', false)
+    attempt_ended(id, q, now, 'lost', false, job[4], job[5], job[6])
     redis.call('HDEL', jk, 'lease_until', 'worker')
     redis.call('HSET', jk, 'state', 'queued')
     put_ready(id, q, job[2], tonumber(job[3]))
@@ -31,5 +33,5 @@ for state, _ in pairs(FINISHED) do
     redis.call('ZREM', done, id)
   end
 end
-flush_activity()
+flush(now)
 return requeued
