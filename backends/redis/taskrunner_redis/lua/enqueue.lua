@@ -6,6 +6,7 @@ local q = ARGV[2]
 local now = now_us()
 local ids = {}
 local due = 0
+local levels = {} -- priority levels added to the queue's prios in this run
 for i, job in ipairs(cjson.decode(ARGV[3])) do
   local id, task, prio, max_attempts, key = job[1], job[2], job[3], job[4], job[5]
   local payload = ARGV[3 + i]
@@ -24,16 +25,27 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     if job[7] then run_at = job[7] end
     local state = 'queued'
     if run_at > now then state = 'scheduled' end
-    redis.call('HSET', jk, 'task', task, 'queue', q, 'payload', payload, 'state', state,
-               'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
-               'enqueued_at', now, 'run_at', run_at)
-    if key then redis.call('HSET', jk, 'key', key) end
-    put_ready(id, q, prio, run_at)
-    redis.call('ZADD', index_key(q, 'all'), 0, id)
-    index_move(id, q, false, 'waiting')
+    if key then
+      redis.call('HSET', jk, 'task', task, 'queue', q, 'payload', payload, 'state', state,
+                 'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
+                 'enqueued_at', now, 'run_at', run_at, 'key', key)
+    else
+      redis.call('HSET', jk, 'task', task, 'queue', q, 'payload', payload, 'state', state,
+                 'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
+                 'enqueued_at', now, 'run_at', run_at)
+    end
+    -- as put_ready and index_move do, gathered into one command per key (flush_later)
+    later_zadd(ready_key(q, prio), run_at, id)
+    if not levels[prio] then
+      levels[prio] = true
+      later_zadd(queue_key(q, 'prios'), tonumber(prio), prio)
+    end
+    later_zadd(index_key(q, 'all'), 0, id)
+    later_zadd(index_key(q, 'waiting'), 0, id)
     if state == 'queued' then due = due + 1 end
     ids[#ids + 1] = id
   end
 end
+flush_later()
 if due > 0 then wake(q, due) end
 return ids
