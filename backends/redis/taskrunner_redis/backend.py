@@ -129,7 +129,7 @@ class RedisBackend(RedisInspection):
 
     async def _locate(self, ids: Sequence[str]) -> list[str | None]:
         client, _ = self._connected()
-        return await self._locator.locate(client, ids)
+        return await self._locator.locate(client, ids, lambda: self._all_queues(None))
 
     async def _register(self, queues: Iterable[str]) -> None:
         """List the queues in P:queues (reclaim, stats and purge go through it)."""

@@ -7,7 +7,7 @@ job never changes queue), and asks Redis about the rest: one EXISTS per known qu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from redis.asyncio import Redis
 
@@ -31,14 +31,18 @@ class QueueLocator:
         while len(queues) > self._size:
             del queues[next(iter(queues))]  # the oldest entry
 
-    async def locate(self, client: Redis, ids: Sequence[str]) -> list[str | None]:
-        """Each job's queue; None where no known queue holds it."""
+    async def locate(
+        self,
+        client: Redis,
+        ids: Sequence[str],
+        known_queues: Callable[[], Awaitable[list[str]]],
+    ) -> list[str | None]:
+        """Each job's queue; None where none of the `known_queues` holds it."""
         found: list[str | None] = [self._queues.get(job_id) for job_id in ids]
         unknown = [i for i, queue in enumerate(found) if queue is None]
         if not unknown:
             return found
-        members = await client.smembers(self._keys.queues)
-        queues = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        queues = await known_queues()
         if not queues:
             return found
         async with client.pipeline(transaction=False) as pipe:
