@@ -20,7 +20,7 @@ from taskrunner import faults, tracing
 from taskrunner.backend import Beat, Outcome, OutcomeKind
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import SerializationError, TaskrunnerError
-from taskrunner.job import JobError, JobRecord
+from taskrunner.job import MESSAGE_LIMIT, JobError, JobRecord, cut
 from taskrunner.logs import job_event
 from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
 from taskrunner.serialization import decode_call, encode_result
@@ -39,20 +39,28 @@ class TaskTimeout(TaskrunnerError, TimeoutError):
     """An attempt ran longer than its task's `timeout`."""
 
 
+def message_of(exc: BaseException) -> str:
+    """`str(exc)`, cut to `MESSAGE_LIMIT` characters, for records and log lines."""
+    try:
+        message = str(exc)
+    except Exception as broken:  # an exception whose __str__ itself fails
+        return f"<str() of the exception failed: {type(broken).__name__}>"
+    return cut(message, MESSAGE_LIMIT)
+
+
 def error_of(exc: BaseException) -> JobError:
+    """What to record of an exception: its qualified type name, its message (at most
+    `MESSAGE_LIMIT` characters) and its traceback (at most `TRACEBACK_LIMIT`)."""
     cls = type(exc)
     name = cls.__qualname__
     if cls.__module__ != "builtins":
         name = f"{cls.__module__}.{name}"
+    message = message_of(exc)
     try:
-        message = str(exc)
         text = "".join(traceback.format_exception(exc))
-    except Exception as broken:  # an exception whose __str__ itself fails
-        message = f"<str() of the exception failed: {type(broken).__name__}>"
+    except Exception:  # the __str__ that failed above fails here again
         text = ""
-    if len(text) > TRACEBACK_LIMIT:
-        text = "...\n" + text[-TRACEBACK_LIMIT:]
-    return JobError(name, message, text)
+    return JobError(name, message, cut(text, TRACEBACK_LIMIT))
 
 
 class Execution:
@@ -129,7 +137,7 @@ class Execution:
         try:
             args, kwargs, meta = decode_call(record.payload)
         except SerializationError as exc:
-            return self._give_up(JobError("UndecodablePayload", str(exc)))
+            return self._give_up(JobError("UndecodablePayload", message_of(exc)))
         self.context = ctx = JobContext(record, runner.state, notify=self.worker.progress_reported)
         job_event(log, logging.INFO, record, "running", worker=self.worker.id)
         token = _current.set(ctx)
@@ -153,7 +161,7 @@ class Execution:
         try:
             result = encode_result(value)
         except SerializationError as exc:
-            return self._give_up(JobError("UnserializableResult", str(exc)))
+            return self._give_up(JobError("UnserializableResult", message_of(exc)))
         self.worker.counters.succeeded += 1
         job_event(log, logging.INFO, record, "succeeded", started=self.started)
         ttl = self.worker.result_ttl(task)
@@ -166,7 +174,7 @@ class Execution:
             try:
                 return await self._call(task, args, kwargs)
             except BaseException as exc:
-                tracing.record_failure(span, exc)
+                tracing.record_failure(span, exc, error_of(exc))
                 raise
 
     async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -272,7 +280,7 @@ class Execution:
                 return float(delay)
             problem = f"returned {delay!r}"
         except Exception as exc:
-            problem = f"raised {type(exc).__name__}: {exc}"
+            problem = f"raised {type(exc).__name__}: {message_of(exc)}"
         log.error(
             "job %s: the backoff for attempt %d %s (expected seconds from 0 to %d); "
             "using the default backoff",
@@ -285,6 +293,7 @@ class Execution:
 
     def _give_up(self, error: JobError) -> Outcome:
         record = self.record
+        error = JobError(error.type, cut(error.message, MESSAGE_LIMIT), error.traceback)
         self.worker.counters.failed += 1
         job_event(
             log,
