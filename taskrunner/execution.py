@@ -39,6 +39,12 @@ class TaskTimeout(TaskrunnerError, TimeoutError):
     """An attempt ran longer than its task's `timeout`."""
 
 
+class StrayCancellation(TaskrunnerError):
+    """A task raised `CancelledError` although the worker did not cancel it (most often a
+    cancelled inner operation whose `CancelledError` escaped the task). Its attempt fails
+    and is retried like any exception; the `CancelledError` is its `__cause__`."""
+
+
 def message_of(exc: BaseException) -> str:
     """`str(exc)`, cut to `MESSAGE_LIMIT` characters, for records and log lines."""
     try:
@@ -61,6 +67,17 @@ def error_of(exc: BaseException) -> JobError:
     except Exception:  # the __str__ that failed above fails here again
         text = ""
     return JobError(name, message, cut(text, TRACEBACK_LIMIT))
+
+
+def _stray(exc: asyncio.CancelledError) -> StrayCancellation:
+    detail = message_of(exc)
+    error = StrayCancellation(
+        "the task raised CancelledError although the worker did not cancel it (a cancelled "
+        "inner operation whose CancelledError escaped the task?)"
+        + (f": {detail}" if detail else "")
+    )
+    error.__cause__ = exc
+    return error
 
 
 class Execution:
@@ -147,13 +164,17 @@ class Execution:
                 value = await self._traced_call(task, args, kwargs, carrier)
             else:
                 value = await self._call(task, args, kwargs)
-        except asyncio.CancelledError:
-            if self.reason is None:
-                raise
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return self._cancelled(task)
-        except Exception as exc:
-            return self._failure(task, exc)
+        except asyncio.CancelledError as exc:
+            current = asyncio.current_task()
+            assert current is not None
+            if self.reason is not None:
+                current.uncancel()
+                return self._cancelled(task)
+            if current.cancelling():
+                raise  # cancelled from outside the worker: the event loop is closing
+            return self._failure(task, _stray(exc))
+        except BaseException as exc:  # SystemExit from argparse, KeyboardInterrupt...: the
+            return self._failure(task, exc)  # task's failure, never the worker's end
         finally:
             _current.reset(token)
         if faults.ARMED is not None:
@@ -238,7 +259,7 @@ class Execution:
         )
         return None
 
-    def _failure(self, task: Task[..., Any], exc: Exception) -> Outcome:
+    def _failure(self, task: Task[..., Any], exc: BaseException) -> Outcome:
         record, settings = self.record, task.settings
         error = error_of(exc)
         if isinstance(exc, Retry):

@@ -4,16 +4,116 @@ attempt claimed again by its own worker, tasks raising `BaseException`s or `Canc
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 import logging
 
+import anyio
+import anyio.to_thread
 import pytest
 
-from taskrunner import JobState, current_job
+from taskrunner import JobState, Task, current_job
 from taskrunner.execution import TRACEBACK_LIMIT
 from taskrunner.job import MESSAGE_LIMIT, JobError
 from taskrunner.logs import JsonFormatter
-from tests.helpers import drain, runner_on
+from tests.helpers import drain, eventually, runner_on
+
+# -- items 2 and 3: BaseExceptions and CancelledError raised by a task ---------------------
+
+
+async def test_a_task_raising_system_exit_or_keyboard_interrupt_fails_not_the_worker() -> None:
+    runner = runner_on()
+    release = anyio.Event()
+
+    @runner.task
+    def parse(argv: list[str]) -> int:
+        parser = argparse.ArgumentParser(prog="resize")
+        parser.add_argument("--width", type=int, required=True)
+        return int(parser.parse_args(argv).width)
+
+    @runner.task
+    async def quits() -> None:
+        raise SystemExit(0)
+
+    @runner.task
+    def interrupted() -> None:
+        raise KeyboardInterrupt("stop here")
+
+    @runner.task
+    async def beside() -> str:
+        await release.wait()
+        return "finished"
+
+    running_beside = await beside.enqueue()
+    bad_input = await parse.enqueue(["--width", "wide"])
+    exit_zero = await quits.enqueue()
+    interrupt = await interrupted.enqueue()
+    async with runner.worker() as worker:
+        await eventually(lambda: worker.counters.failed == 3, timeout=5)
+        release.set()
+        assert await running_beside.result(timeout=5) == "finished"
+        good = await parse.enqueue(["--width", "640"])
+        assert await good.result(timeout=5) == 640  # the worker still takes work
+    errors = {}
+    for name, job in (("parse", bad_input), ("quits", exit_zero), ("interrupt", interrupt)):
+        info = await runner.get_job(job.id)
+        assert info.state is JobState.FAILED and info.attempt == 1  # not in retry_on
+        assert info.error is not None
+        errors[name] = (info.error.type, info.error.message)
+    assert errors == {
+        "parse": ("SystemExit", "2"),
+        "quits": ("SystemExit", "0"),
+        "interrupt": ("KeyboardInterrupt", "stop here"),
+    }
+
+
+async def test_a_base_exception_in_retry_on_is_retried() -> None:
+    runner = runner_on()
+
+    @runner.task(retries=1, backoff=0, retry_on=(Exception, SystemExit))
+    async def flaky_cli() -> str:
+        if current_job().attempt == 1:
+            raise SystemExit(3)
+        return "ok"
+
+    job = await flaky_cli.enqueue()
+    await drain(runner)
+    assert await job.result(timeout=1) == "ok"
+    info = await runner.get_job(job.id)
+    assert info.attempts[0].error is not None and info.attempts[0].error.type == "SystemExit"
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["async", "def"])
+async def test_a_cancelled_error_the_task_raises_itself_is_a_failed_attempt(
+    in_thread: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = runner_on()
+
+    def outcome() -> str:
+        if current_job().attempt == 1:
+            raise asyncio.CancelledError("the inner request was cancelled")
+        return "fetched"
+
+    async def fetch() -> str:
+        return outcome()
+
+    task: Task[[], str] = runner.task(retries=1, backoff=0, name="fetch")(
+        outcome if in_thread else fetch
+    )
+    job = await task.enqueue()
+    with caplog.at_level(logging.INFO, logger="taskrunner.job"):
+        await drain(runner)
+    info = await runner.get_job(job.id)
+    assert (info.state, info.attempt) == (JobState.SUCCEEDED, 2)  # retried by its policy
+    first = info.attempts[0].error
+    assert first is not None
+    assert first.type == "taskrunner.execution.StrayCancellation"
+    assert "raised CancelledError although the worker did not cancel it" in first.message
+    assert "the inner request was cancelled" in first.message
+    assert "CancelledError" in first.traceback
+    assert any("StrayCancellation" in r.getMessage() for r in caplog.records)
+
 
 # -- item 14: huge exception messages ------------------------------------------------------
 
