@@ -83,7 +83,7 @@ def _stray(exc: asyncio.CancelledError) -> StrayCancellation:
 class Execution:
     """Runs one claimed attempt in its own asyncio task and reports back to the worker."""
 
-    __slots__ = ("context", "reason", "record", "started", "task", "worker")
+    __slots__ = ("context", "previous", "reason", "record", "started", "task", "worker")
 
     def __init__(self, worker: Worker, record: JobRecord) -> None:
         self.worker = worker
@@ -92,6 +92,14 @@ class Execution:
         self.context: JobContext | None = None
         self.reason: CancelReason | None = None
         self.started = time.monotonic()
+        # a stale attempt of the same job still ending in this worker: the task waits for it
+        self.previous: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The job and attempt this execution runs: a worker may run two attempts of one job
+        (it claimed the job again after its lease ran out)."""
+        return self.record.id, self.record.attempt
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -159,6 +167,8 @@ class Execution:
         job_event(log, logging.INFO, record, "running", worker=self.worker.id)
         token = _current.set(ctx)
         try:
+            if self.previous is not None:
+                await asyncio.wait([self.previous])  # never two attempts of a job at once
             carrier = meta.get("trace") if meta else None
             if carrier and tracing.ENABLED:
                 value = await self._traced_call(task, args, kwargs, carrier)

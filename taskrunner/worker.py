@@ -66,7 +66,7 @@ class Worker:
         self.queues: tuple[str, ...] = settings.queues or tuple(
             sorted({runner.default_queue} | {t.settings.queue for t in runner.tasks.values()})
         )
-        self._running: dict[str, Execution] = {}
+        self._running: dict[tuple[str, int], Execution] = {}  # by (job id, attempt)
         self._outbox = _Outbox()
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -229,12 +229,20 @@ class Worker:
 
     def _start(self, execution: Execution) -> None:
         self.counters.started += 1
-        self._running[execution.record.id] = execution
+        job_id, attempt = execution.key
+        # this worker claimed the job again: its lease ran out (a stalled heartbeat) and the
+        # job was put back while the previous attempt still ran here. That one is stale.
+        stale = self._running.get((job_id, attempt - 1))
+        if stale is not None:
+            stale.cancel("lost")
+            execution.previous = stale.task  # a def function may take a while to return
+        self._running[execution.key] = execution
         execution.start()
 
     def finished(self, execution: Execution, outcome: Outcome | None) -> None:
         """Called by an execution when its attempt ended, with what to tell the backend."""
-        self._running.pop(execution.record.id, None)
+        if self._running.get(execution.key) is execution:
+            del self._running[execution.key]
         if self.on_attempt_end is not None:
             ended = AttemptOutcome.LOST if outcome is None else AttemptOutcome(outcome.kind.value)
             self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
@@ -377,7 +385,7 @@ class Worker:
         for execution, status in zip(executions, statuses, strict=False):
             if status is LeaseStatus.CANCEL:
                 execution.cancel("requested")
-            elif status is LeaseStatus.LOST and execution.record.id in self._running:
+            elif status is LeaseStatus.LOST and self._running.get(execution.key) is execution:
                 execution.cancel("lost")
 
     def _record(self) -> WorkerRecord:

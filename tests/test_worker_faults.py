@@ -8,16 +8,78 @@ import argparse
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 
 import anyio
 import anyio.to_thread
 import pytest
 
 from taskrunner import JobState, Task, current_job
+from taskrunner.backend import Beat, LeaseStatus
 from taskrunner.execution import TRACEBACK_LIMIT
 from taskrunner.job import MESSAGE_LIMIT, JobError
 from taskrunner.logs import JsonFormatter
+from taskrunner.memory import MemoryBackend
 from tests.helpers import drain, eventually, runner_on
+
+# -- item 1: a worker that claims its own job again ----------------------------------------
+
+
+class StallingBackend(MemoryBackend):
+    """Heartbeats stall while `path_open` is clear (a slow network path); a stalled one
+    then answers late or, with `fail_stalled`, fails."""
+
+    def __init__(self, *, fail_stalled: bool) -> None:
+        super().__init__()
+        self.path_open = asyncio.Event()
+        self.path_open.set()
+        self.fail_stalled = fail_stalled
+
+    async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
+        if not self.path_open.is_set():
+            await self.path_open.wait()
+            if self.fail_stalled:
+                raise ConnectionError("the heartbeat timed out")
+        return await super().heartbeat(beats, lease)
+
+
+@pytest.mark.parametrize("fail_stalled", [False, True], ids=["late-answer", "failed-beat"])
+async def test_a_job_claimed_again_by_its_own_worker_runs_once_more_and_succeeds(
+    fail_stalled: bool,
+) -> None:
+    backend = StallingBackend(fail_stalled=fail_stalled)
+    runner = runner_on(backend)
+    lease = 0.5
+    runs: list[int] = []
+    ended: list[int] = []
+    never, release = anyio.Event(), anyio.Event()
+
+    @runner.task(retries=5, backoff=0)
+    async def sync_account() -> str:
+        attempt = current_job().attempt
+        runs.append(attempt)
+        try:
+            await (never if attempt == 1 else release).wait()
+        finally:
+            ended.append(attempt)
+        return "synced"
+
+    job = await sync_account.enqueue()
+    settings = {"lease": lease, "heartbeat": 0.05, "reclaim_interval": 0.05, "concurrency": 2}
+    async with runner.worker(**settings) as worker:
+        await eventually(lambda: runs == [1])
+        backend.path_open.clear()  # beats stall: the lease runs out, the job is put back
+        await eventually(lambda: runs == [1, 2])  # ...and this worker claims it again
+        backend.path_open.set()
+        await eventually(lambda: ended == [1])  # the stale attempt is stopped
+        await anyio.sleep(4 * lease)  # the new attempt's lease must be renewed meanwhile
+        release.set()
+        assert await job.result(timeout=5) == "synced"
+    assert runs == [1, 2] and ended == [1, 2]
+    info = await runner.get_job(job.id)
+    assert (info.state, info.attempt) == (JobState.SUCCEEDED, 2)
+    assert worker.counters.lost == 1
+
 
 # -- items 2 and 3: BaseExceptions and CancelledError raised by a task ---------------------
 
