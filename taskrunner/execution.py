@@ -1,6 +1,9 @@
 """One attempt of one job: decode, call the task, turn what happened into an `Outcome`.
 
 Retry and backoff policy is decided here, in the core: the backend only applies outcomes.
+A plain `def` task runs in a thread, which nothing can interrupt: when its attempt times out
+or is cancelled, the attempt keeps its slot (and its lease) until the function returns, so
+that two attempts of one job never run at once; only a stopping worker leaves it behind.
 """
 
 from __future__ import annotations
@@ -80,10 +83,40 @@ def _stray(exc: asyncio.CancelledError) -> StrayCancellation:
     return error
 
 
+def _captured(run: Callable[[], Any]) -> tuple[bool, Any]:
+    """Call `run` (in a thread): whether it returned, and its value or what it raised. The
+    exception travels as a value so that it reaches the attempt as raised (asyncio turns a
+    future's `CancelledError` into a cancelled future)."""
+    try:
+        return True, run()
+    except BaseException as exc:
+        return False, exc
+
+
+def _read_result(future: asyncio.Future[Any]) -> None:
+    """Mark an abandoned thread's outcome as read: asyncio would log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _timed_out(timeout: float | None, detail: str) -> TaskTimeout:
+    return TaskTimeout(f"the attempt ran longer than the task's timeout of {timeout:g}s{detail}")
+
+
 class Execution:
     """Runs one claimed attempt in its own asyncio task and reports back to the worker."""
 
-    __slots__ = ("context", "previous", "reason", "record", "started", "task", "worker")
+    __slots__ = (
+        "context",
+        "joining",
+        "leaving",
+        "previous",
+        "reason",
+        "record",
+        "started",
+        "task",
+        "worker",
+    )
 
     def __init__(self, worker: Worker, record: JobRecord) -> None:
         self.worker = worker
@@ -92,6 +125,8 @@ class Execution:
         self.context: JobContext | None = None
         self.reason: CancelReason | None = None
         self.started = time.monotonic()
+        self.joining = False  # the attempt is over, its `def` function still runs
+        self.leaving = asyncio.Event()  # the worker stops: wait for no thread any longer
         # a stale attempt of the same job still ending in this worker: the task waits for it
         self.previous: asyncio.Task[None] | None = None
 
@@ -105,9 +140,20 @@ class Execution:
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def cancel(self, reason: CancelReason) -> None:
-        if self.reason is None and self.task is not None and not self.task.done():
-            self.reason = reason
-            self.task.cancel()
+        """Stop the attempt for `reason`. An attempt waiting for its `def` function to return
+        keeps waiting, `reason` deciding its outcome, unless the worker is leaving."""
+        if self.task is None or self.task.done():
+            return
+        if reason == "shutdown":
+            self.leaving.set()
+        if self.reason is not None:
+            return
+        if self.joining:
+            if reason != "shutdown":  # a timed-out attempt asked to stop, or taken over
+                self.reason = reason
+            return
+        self.reason = reason
+        self.task.cancel()
 
     def beat(self) -> Beat:
         ctx, progress = self.context, None
@@ -210,27 +256,83 @@ class Execution:
 
     async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         timeout = task.settings.timeout
-        if task.is_async:
-            if timeout is None:
-                return await task.fn(*args, **kwargs)
-            call = task.fn(*args, **kwargs)
-        else:
+        if not task.is_async:
             run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
-            call = anyio.to_thread.run_sync(
-                run, abandon_on_cancel=True, limiter=self.worker.thread_limiter
-            )
-            if timeout is None:
-                return await call
+            return await self._in_thread(run, timeout)
+        if timeout is None:
+            return await task.fn(*args, **kwargs)
         try:
             async with asyncio.timeout(timeout) as scope:
-                return await call
+                return await task.fn(*args, **kwargs)
         except TimeoutError:
             if scope.expired():
-                raise TaskTimeout(
-                    f"the attempt ran longer than the task's timeout of "
-                    f"{timeout:g}s and was cancelled"
-                ) from None
+                raise _timed_out(timeout, " and was cancelled") from None
             raise
+
+    async def _in_thread(self, run: Callable[[], Any], timeout: float | None) -> Any:
+        """Call a `def` task's function in one of the worker's threads. When the attempt
+        times out, is asked to stop or loses its lease, its outcome waits until the function
+        returns (see `_join`); the worker stopping cuts the wait short."""
+        thread = asyncio.ensure_future(
+            anyio.to_thread.run_sync(
+                _captured, run, abandon_on_cancel=True, limiter=self.worker.thread_limiter
+            )
+        )
+        thread.add_done_callback(_read_result)
+        try:
+            async with asyncio.timeout(timeout) as scope:
+                returned, value = await asyncio.shield(thread)
+                if returned:
+                    return value
+                raise value
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            why = f"ran longer than the task's timeout of {timeout:g}s"
+        except asyncio.CancelledError:
+            if self.reason is None or self.reason == "shutdown" or thread.done():
+                if not thread.done():
+                    self._leave_behind(thread)
+                raise  # the function's own CancelledError, or the worker leaving
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            why = "was asked to stop" if self.reason == "requested" else "lost its lease"
+        await self._join(thread, why)
+        if self.reason is not None:
+            raise asyncio.CancelledError
+        ran = time.monotonic() - self.started
+        if thread.done():
+            raise _timed_out(timeout, f"; its def function returned only after {ran:.1f}s")
+        raise _timed_out(timeout, "; its def function still ran when the worker stopped")
+
+    async def _join(self, thread: asyncio.Future[Any], why: str) -> None:
+        """Wait, holding the attempt's slot and renewing its lease, until the `def` function
+        that runs in `thread` returns, or the worker stops."""
+        self.joining = True
+        job_event(
+            log,
+            logging.WARNING,
+            self.record,
+            "running",
+            f"the attempt {why}, but a def task cannot be interrupted: its outcome (and any "
+            "retry) waits until the function returns; its slot stays taken meanwhile",
+            started=self.started,
+        )
+        leaving = asyncio.ensure_future(self.leaving.wait())
+        try:
+            await asyncio.wait((thread, leaving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+        if not thread.done():
+            self._leave_behind(thread)
+
+    def _leave_behind(self, thread: asyncio.Future[Any]) -> None:
+        thread.cancel()  # the function runs on in its thread; nothing waits for it any more
+        log.warning(
+            "job %s: attempt %d ends while its def function still runs in its thread, which "
+            "cannot be interrupted: the worker stops waiting for it (it ends with the process)",
+            self.record.id,
+            self.record.attempt,
+        )
 
     def _cancelled(self, task: Task[..., Any]) -> Outcome | None:
         record, counters = self.record, self.worker.counters

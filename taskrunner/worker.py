@@ -49,11 +49,6 @@ class _Outbox:
         return self.pending + self.inflight
 
 
-def _read_outcome(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 class Worker:
     """Runs a runner's jobs. Embed it with `async with runner.worker(...)`, or `await
     worker.run()` until `worker.stop()` (as `taskrunner run` does on SIGTERM)."""
@@ -274,18 +269,16 @@ class Worker:
             return
         grace = 0.0 if self._hard_stop.is_set() else self.settings.grace
         log.info(
-            "worker %s stopping: waiting up to %.0fs for %d running jobs",
+            "worker %s stopping: waiting up to %gs for %d running jobs",
             self.id,
             grace,
             len(self._running),
         )
-        everything_done = asyncio.gather(*(e.task for e in self._running.values() if e.task))
+        running = [e.task for e in self._running.values() if e.task]
         with anyio.move_on_after(grace):
-            await self._until(asyncio.shield(everything_done), self._hard_stop)
-        everything_done.cancel()
-        # the gather ends with CancelledError once the jobs end: read it, or asyncio logs
-        # "exception was never retrieved" at ERROR on every stop that puts jobs back
-        everything_done.add_done_callback(_read_outcome)
+            # asyncio.wait, not gather: cancelling a gather would cancel the jobs without a
+            # reason, before `cancel("shutdown")` below gives them theirs
+            await self._until(asyncio.wait(running), self._hard_stop)
         leftover = list(self._running.values())
         if leftover:
             log.warning(

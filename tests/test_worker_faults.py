@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Sequence
 
 import anyio
@@ -78,6 +79,37 @@ async def test_a_job_claimed_again_by_its_own_worker_runs_once_more_and_succeeds
     assert runs == [1, 2] and ended == [1, 2]
     info = await runner.get_job(job.id)
     assert (info.state, info.attempt) == (JobState.SUCCEEDED, 2)
+    assert worker.counters.lost == 1
+
+
+async def test_a_def_task_claimed_again_starts_only_once_its_stale_attempt_returned() -> None:
+    backend = StallingBackend(fail_stalled=True)
+    runner = runner_on(backend)
+    calls: list[int] = []
+    stale_may_return = threading.Event()
+
+    @runner.task(retries=5, backoff=0)
+    def reindex() -> int:
+        attempt = current_job().attempt
+        calls.append(attempt)
+        if attempt == 1:
+            stale_may_return.wait(30)
+        return attempt
+
+    job = await reindex.enqueue()
+    settings = {"lease": 0.5, "heartbeat": 0.05, "reclaim_interval": 0.05, "concurrency": 2}
+    async with runner.worker(**settings) as worker:
+        try:
+            await eventually(lambda: calls == [1])
+            backend.path_open.clear()
+            await eventually(lambda: worker.counters.started == 2)  # claimed again
+            backend.path_open.set()
+            await anyio.sleep(0.5)
+            assert calls == [1]  # the new attempt waits: the stale one's function still runs
+        finally:
+            stale_may_return.set()
+        assert await job.result(timeout=5) == 2
+    assert calls == [1, 2]
     assert worker.counters.lost == 1
 
 
@@ -175,6 +207,113 @@ async def test_a_cancelled_error_the_task_raises_itself_is_a_failed_attempt(
     assert "the inner request was cancelled" in first.message
     assert "CancelledError" in first.traceback
     assert any("StrayCancellation" in r.getMessage() for r in caplog.records)
+
+
+# -- item 4: `timeout=` on `def` tasks -----------------------------------------------------
+
+
+class Overlaps:
+    """Counts how many calls of a `def` task run at once, in all and per job."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now: dict[str, int] = {}
+        self.most_in_all = 0
+        self.most_per_job = 0
+
+    def enter(self, job_id: str) -> None:
+        with self.lock:
+            self.now[job_id] = self.now.get(job_id, 0) + 1
+            self.most_per_job = max(self.most_per_job, self.now[job_id])
+            self.most_in_all = max(self.most_in_all, sum(self.now.values()))
+
+    def leave(self, job_id: str) -> None:
+        with self.lock:
+            self.now[job_id] -= 1
+
+
+async def test_a_def_task_past_its_timeout_keeps_its_slot_until_its_function_returns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner = runner_on()
+    overlaps = Overlaps()
+    unblock = threading.Event()
+
+    @runner.task(timeout=0.05, retries=2, backoff=0)
+    def export(n: int) -> None:
+        job_id = current_job().id
+        overlaps.enter(job_id)
+        try:
+            unblock.wait(0.6)  # more than one lease past the timeout
+        finally:
+            overlaps.leave(job_id)
+
+    jobs = await runner.enqueue_many(export.prepare(n) for n in range(3))
+    settings = {"concurrency": 2, "lease": 0.3, "heartbeat": 0.05, "reclaim_interval": 0.05}
+    try:
+        with caplog.at_level(logging.WARNING, logger="taskrunner.job"):
+            await drain(runner, **settings)
+    finally:
+        unblock.set()
+    assert overlaps.most_per_job == 1  # never two attempts of one job at once
+    assert overlaps.most_in_all == 2  # never more threads than slots
+    for info in await runner.get_jobs([job.id for job in jobs]):
+        assert info is not None and info.state is JobState.FAILED and info.attempt == 3
+        assert info.error is not None and info.error.type == "taskrunner.execution.TaskTimeout"
+        assert [a.outcome.value for a in info.attempts] == ["retry", "retry", "failed"]  # none lost
+    assert any("waits until the function returns" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("timeout", [None, 0.05], ids=["running", "timed-out"])
+async def test_a_stop_does_not_wait_past_grace_for_a_def_task_that_never_returns(
+    timeout: float | None,
+) -> None:
+    runner = runner_on()
+    unblock = threading.Event()
+
+    @runner.task(timeout=timeout, retries=0)
+    def stuck() -> None:
+        unblock.wait(30)
+
+    job = await stuck.enqueue()
+    try:
+        with anyio.fail_after(10):
+            async with runner.worker(grace=0.3) as worker:
+                await eventually(lambda: worker.running == 1)
+                await anyio.sleep(0.2)
+        info = await runner.get_job(job.id)
+    finally:
+        unblock.set()
+    if timeout is None:  # put back, as any job still running at the end of grace
+        assert (info.state, info.attempt, worker.counters.released) == (JobState.QUEUED, 1, 1)
+    else:  # its attempt had timed out already: that is what is recorded
+        assert info.state is JobState.FAILED
+        assert info.error is not None and "TaskTimeout" in info.error.type
+
+
+async def test_a_running_def_task_asked_to_cancel_ends_cancelled_once_its_function_returns() -> (
+    None
+):
+    runner = runner_on()
+    started, unblock = threading.Event(), threading.Event()
+
+    @runner.task
+    def crunch() -> None:
+        started.set()
+        unblock.wait(30)
+
+    job = await crunch.enqueue()
+    async with runner.worker(heartbeat=0.02, lease=1) as worker:
+        try:
+            await anyio.to_thread.run_sync(started.wait, 5)
+            await job.cancel()
+            await anyio.sleep(0.2)  # several heartbeats: the function still runs
+            assert worker.running == 1
+            assert (await runner.get_job(job.id)).state is JobState.RUNNING
+        finally:
+            unblock.set()
+        await eventually(lambda: worker.counters.cancelled == 1)
+    assert (await runner.get_job(job.id)).state is JobState.CANCELLED
 
 
 # -- item 14: huge exception messages ------------------------------------------------------

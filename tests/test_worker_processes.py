@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.apps import DIR_ENV
+from tests.apps import DIR_ENV, STATES_FILE
 from tests.procs import WorkerProcess
 
 pytestmark = pytest.mark.slow
@@ -56,3 +56,21 @@ async def test_tasks_raising_system_exit_or_keyboard_interrupt_fail_and_the_work
         "interrupted": ["failed", "KeyboardInterrupt"],
     }
     assert "usage: resize" in worker.output()  # argparse's own message, then the failure
+
+
+async def test_threads_that_never_return_do_not_keep_the_worker_from_exiting(
+    tmp_path: Path,
+) -> None:
+    worker, signals = start("tests.apps.stuck:runner", tmp_path, "--grace", "0.5")
+    try:
+        await wait_for_file(worker, signals / "started-hangs")
+        await wait_for_file(worker, signals / "leaked")
+        worker.signal(signal.SIGTERM)
+        assert await worker.wait(30) == 1, worker.output()  # 1: a job was put back
+    finally:
+        worker.kill()
+    states = json.loads((signals / STATES_FILE).read_text())
+    assert states == {"hangs": "queued", "leaks": "succeeded"}
+    log = worker.output()
+    assert "its def function still runs in its thread" in log
+    assert "leaked-by-a-task" in log  # named in the warning about threads left running
