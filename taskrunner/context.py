@@ -67,8 +67,9 @@ class JobContext:
     def report_progress(
         self, done: float, total: float | None = None, message: str | None = None
     ) -> None:
-        """Record how far the task got; it is stored with the job at the next heartbeat.
-        A `message` over `MESSAGE_LIMIT` characters is cut."""
+        """Record how far the task got; it is stored with the job by a heartbeat that the
+        report asks for at once (from any thread). A `message` over `MESSAGE_LIMIT`
+        characters is cut."""
         if message is not None:
             message = cut(message, MESSAGE_LIMIT)
         self.progress = JobProgress(float(done), None if total is None else float(total), message)

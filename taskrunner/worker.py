@@ -70,6 +70,7 @@ class Worker:
         self._beat_now = asyncio.Event()
         self.thread_limiter = anyio.CapacityLimiter(settings.concurrency)
         self._main: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._result_ttls: dict[str, float | None] = {}
         self.started_at = 0.0  # on the backend's clock, once running
         # observers, e.g. taskrunner.metrics: each attempt's end, and jobs rescued by reclaim
@@ -117,6 +118,7 @@ class Worker:
     async def run(self) -> None:
         """Run until stopped (or, in burst mode, until nothing is due)."""
         runner, settings = self.runner, self.settings
+        self._loop = asyncio.get_running_loop()
         await runner.connect()
         self.started_at = await runner.backend.now()
         await runner.start_resources()
@@ -260,7 +262,20 @@ class Worker:
             return ttl
 
     def progress_reported(self) -> None:
-        self._beat_now.set()
+        """Ask for a heartbeat now, to store a task's progress; callable from any thread
+        (a `def` task reports from its own)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            in_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            in_loop = False
+        if in_loop:
+            self._beat_now.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the worker is gone
+                loop.call_soon_threadsafe(self._beat_now.set)
 
     # -- shutdown --------------------------------------------------------------------------
 

@@ -316,6 +316,44 @@ async def test_a_running_def_task_asked_to_cancel_ends_cancelled_once_its_functi
     assert (await runner.get_job(job.id)).state is JobState.CANCELLED
 
 
+# -- item 8: progress from `def` tasks -----------------------------------------------------
+
+
+class ProgressWatch(MemoryBackend):
+    """Sets `stored` (a thread event) when a heartbeat brings progress."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored = threading.Event()
+
+    async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
+        statuses = await super().heartbeat(beats, lease)
+        if any(beat.progress is not None for beat in beats):
+            self.stored.set()
+        return statuses
+
+
+async def test_progress_from_a_def_task_is_stored_at_once_by_an_idle_worker() -> None:
+    backend = ProgressWatch()
+    runner = runner_on(backend)
+    unblock = threading.Event()
+
+    @runner.task
+    def import_rows() -> None:
+        unblock.wait(0.5)  # the worker is idle by now: its heartbeat waits for 20 s
+        current_job().report_progress(1, 10, "first row imported")
+        unblock.wait(30)
+
+    await import_rows.enqueue()
+    async with runner.worker(lease=60, poll=30, reclaim_interval=30):  # beats every 20 s
+        try:
+            # wait in a thread: nothing of the test's own wakes the event loop meanwhile
+            stored = await anyio.to_thread.run_sync(backend.stored.wait, 3.0)
+        finally:
+            unblock.set()
+    assert stored
+
+
 # -- item 14: huge exception messages ------------------------------------------------------
 
 
