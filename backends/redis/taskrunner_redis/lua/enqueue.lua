@@ -5,7 +5,7 @@
 local q = ARGV[2]
 local now = now_us()
 local ids = {}
-local due = 0
+local wakes = 0 -- idle workers to wake: one per job due now or sooner than the others
 local levels = {} -- priority levels added to the queue's prios in this run
 for i, job in ipairs(cjson.decode(ARGV[3])) do
   local id, task, prio, max_attempts, key = job[1], job[2], job[3], job[4], job[5]
@@ -42,10 +42,10 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     end
     later_zadd(index_key(q, 'all'), 0, id)
     later_zadd(index_key(q, 'waiting'), 0, id)
-    if state == 'queued' then due = due + 1 end
+    if state == 'queued' or sooner_than_waiting(q, run_at) then wakes = wakes + 1 end
     ids[#ids + 1] = id
   end
 end
 flush_later()
-if due > 0 then wake(q, due) end
+if wakes > 0 then wake(q, wakes) end
 return ids
