@@ -54,9 +54,9 @@ async def one_at_a_time(runner: TaskRunner) -> list[JobInfo | None]:
     """A delayed job, then a job retried after a fixed backoff, each into an idle worker."""
     ids = []
     async with runner.worker(concurrency=4, poll=POLL):
-        for task, options in (("due.delayed", {"delay": 0.7}), ("due.flaky", {})):
+        for task, delay in (("due.delayed", 0.7), ("due.flaky", 0.0)):
             await anyio.sleep(0.3)  # the worker has found nothing due and waits
-            job = await runner.tasks[task].options(**options).enqueue()
+            job = await runner.tasks[task].options(delay=delay).enqueue()
             with anyio.fail_after(POLL / 2):
                 await job.result()
             ids.append(job.id)

@@ -1,10 +1,11 @@
 -- ARGV: prefix, queue, a JSON list with one [id, task, priority, max_attempts, key or false,
--- delay_us, at_us or false] per job, then each job's payload. Returns each job's id, or the
--- id of the job holding its dedup key in the queue. Storing an id that exists already changes
+-- delay_us, at_us or false] per job, then each job's payload. Returns 1 if the queue is
+-- marked as listed in P:queues (0: the client must list it), then each job's id, or the id of
+-- the job holding its dedup key in the queue. Storing an id that exists already changes
 -- nothing, so a retry is safe.
 local q = ARGV[2]
 local now = now_us()
-local ids = {}
+local ids = {redis.call('EXISTS', queue_key(q, 'listed'))}
 local wakes = 0 -- idle workers to wake: one per job due now or sooner than the others
 local levels = {} -- priority levels added to the queue's prios in this run
 for i, job in ipairs(cjson.decode(ARGV[3])) do
