@@ -17,12 +17,14 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
+from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.finished import FinishedWaiters
 from taskrunner_redis.inspection import RedisInspection
 from taskrunner_redis.keys import Keys
@@ -84,8 +86,13 @@ class RedisBackend(RedisInspection):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         client = Redis(connection_pool=pool)
-        with self._errors("connecting"):
-            await client.ping()
+        try:
+            with self._errors("connecting"):
+                await client.ping()
+                await check_eviction_policy(client, redact(self.url), self.settings.allow_eviction)
+        except BaseException:
+            await client.aclose(close_connection_pool=True)
+            raise
         self._client, self._scripts = client, Scripts(client)
 
     async def close(self) -> None:
@@ -94,7 +101,7 @@ class RedisBackend(RedisInspection):
             self._waiters = None
         if self._client is not None:
             client, self._client = self._client, None
-            await client.aclose()
+            await client.aclose(close_connection_pool=True)  # the pool is ours to close
 
     def _errors(self, doing: str) -> _Translated:
         return _Translated(self.url, doing)
@@ -472,7 +479,8 @@ async def _first_wake(client: Redis, keys: Sequence[str], timeout: float) -> Non
 
 
 class _Translated:
-    """Turns a lost connection into a BackendError that names the server (never its password)."""
+    """Turns a lost connection, or a write refused by a full Redis, into a BackendError that
+    names the server (never its password)."""
 
     __slots__ = ("doing", "url")
 
@@ -488,4 +496,10 @@ class _Translated:
         if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
             raise BackendError(
                 f"Redis at {redact(self.url)} failed while {self.doing}: {exc}"
+            ) from exc
+        if isinstance(exc, OutOfMemoryError):
+            raise BackendError(
+                f"Redis at {redact(self.url)} is full (used memory > maxmemory) and refused a "
+                f"write while {self.doing}: raise maxmemory, purge finished jobs or let "
+                f"workers drain the queues ({exc})"
             ) from exc
