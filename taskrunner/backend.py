@@ -48,7 +48,9 @@ class OutcomeKind(enum.StrEnum):
 class Outcome:
     """The end of one attempt, guarded by its fencing token (`attempt`).
 
-    `ttl` is how long a finished job's record is kept (None: until purged). `queue` is the
+    `ttl` is how long a finished job's record is kept (None: until purged): once it has
+    passed, on the backend's clock, every read treats the record as gone and its dedup key
+    as free, whether or not `reclaim` has deleted it yet. `queue` is the
     job's queue when the caller knows it: a backend that keeps each queue apart (Redis) finds
     the job without a lookup.
     """
@@ -101,7 +103,8 @@ class Backend(Protocol):
         """Store new jobs atomically. A `key` is unique within its queue: a job whose `key`
         is held by a stored job of the same queue (or by an earlier job of the same batch on
         that queue) is not stored, and its slot in the answer holds the id of the job that
-        holds the key; the same key on another queue does not conflict. A job whose id is
+        holds the key; the same key on another queue does not conflict. A record whose
+        retention has ended holds no key: the new job takes its place. A job whose id is
         stored already is left as it is and answers its own id.
 
         `connection` is the caller's own database connection, for backends that can store
@@ -122,7 +125,8 @@ class Backend(Protocol):
         """Apply each outcome if its attempt still owns the job; False where it does not."""
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
-        """The stored records, None for unknown ids."""
+        """The stored records, None for unknown ids and for records whose retention has
+        ended (as every read here treats them)."""
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
         """Cancel queued or scheduled jobs at once; flag running ones for their worker.

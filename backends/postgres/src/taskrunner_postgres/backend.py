@@ -232,17 +232,20 @@ class PostgresBackend(PostgresInspection):
         if all(job.key is None for job in jobs):
             await target.execute(self._queries.enqueue, *enqueue_arguments(jobs, keyed=False))
             return [job.id for job in jobs]
-        rows = await target.fetch(self._queries.enqueue_keyed, *enqueue_arguments(jobs, True))
-        ids: list[str | None] = [row[0] for row in rows]
-        for _ in range(KEY_RACE_ROUNDS):
+        ids: list[str | None] = [None] * len(jobs)
+        pending = list(range(len(jobs)))
+        for _ in range(KEY_RACE_ROUNDS + 1):
+            keyed = enqueue_arguments([jobs[i] for i in pending], keyed=True)
+            rows = await target.fetch(self._queries.enqueue_keyed, *keyed)
+            expired = [holder for holder, holder_expired in rows if holder_expired]
+            if expired:  # a record past its retention holds no key: the next round takes it
+                await target.execute(self._queries.drop_expired, expired)
+            for i, (holder, holder_expired) in zip(pending, rows, strict=True):
+                ids[i] = None if holder_expired else holder
             # a key holder committed (or was deleted) while the statement ran: ask again
-            missing = [i for i, job_id in enumerate(ids) if job_id is None]
-            if not missing:
+            pending = [i for i in pending if ids[i] is None]
+            if not pending:
                 break
-            again = [jobs[i] for i in missing]
-            rows = await target.fetch(self._queries.enqueue_keyed, *enqueue_arguments(again, True))
-            for i, row in zip(missing, rows, strict=True):
-                ids[i] = row[0]
         if any(job_id is None for job_id in ids):
             raise BackendError("enqueue: a dedup key kept changing hands; try again")
         return [job_id for job_id in ids if job_id is not None]

@@ -1,12 +1,22 @@
 -- ARGV: prefix, queue, a JSON list with one [id, task, priority, max_attempts, key or false,
 -- delay_us, at_us or false] per job, then each job's payload. Returns each job's id, or the
 -- id of the job holding its dedup key in the queue. Storing an id that exists already changes
--- nothing, so a retry is safe.
+-- nothing, so a retry is safe. A holder whose retention has ended (or whose hash is gone) is
+-- deleted here, and the new job takes the key.
 local q = ARGV[2]
 local now = now_us()
 local ids = {}
 local due = 0
 local levels = {} -- priority levels added to the queue's prios in this run
+
+local function holds_key(holder)
+  local job = redis.call('HMGET', job_key(q, holder), 'state', 'expires_at')
+  if job[1] and not expired(job[2], now) then return true end
+  if job[1] then redis.call('ZREM', queue_key(q, 'done:' .. job[1]), holder) end
+  delete_job(holder, q)
+  return false
+end
+
 for i, job in ipairs(cjson.decode(ARGV[3])) do
   local id, task, prio, max_attempts, key = job[1], job[2], job[3], job[4], job[5]
   local payload = ARGV[3 + i]
@@ -16,6 +26,7 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     holder = id -- a replay of this enqueue (the client retried after losing the reply)
   elseif key then
     holder = redis.call('GET', dedup_key(q, key))
+    if holder and not holds_key(holder) then holder = false end
     if not holder then redis.call('SET', dedup_key(q, key), id) end
   end
   if holder then

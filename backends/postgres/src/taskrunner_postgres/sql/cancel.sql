@@ -1,5 +1,6 @@
 -- Cancel the queued and scheduled jobs among $1 (kept $2 seconds, NULL: until purged) and
--- flag the running ones for their worker. Answers each stored job's id and state after.
+-- flag the running ones for their worker. Answers each stored job's id and state after
+-- (not for records past their retention: they count as gone).
 WITH targets AS (
     SELECT j.id, j.state
     FROM {schema}.jobs AS j
@@ -39,4 +40,4 @@ SELECT j.id::text,
 FROM {schema}.jobs AS j
 CROSS JOIN woken
 LEFT JOIN changed AS c ON c.id = j.id
-WHERE j.id = ANY($1::uuid[]);
+WHERE j.id = ANY($1::uuid[]) AND {unexpired};
