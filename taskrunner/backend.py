@@ -12,7 +12,8 @@ where frozen construction costs twice as much. Treat them as read-only.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -157,3 +158,21 @@ class Backend(Protocol):
     ) -> int:
         """Delete jobs in finished `states` (optionally only those finished before a time, or
         in one queue). Answers how many were deleted."""
+
+
+@runtime_checkable
+class CancelSignals(Protocol):
+    """An optional ability: telling workers at once that a running job was asked to stop.
+
+    Without it, a worker learns of a cancel request at its next heartbeat (every `lease / 3`
+    seconds). A signal is only a wake-up: the worker then renews its leases at once, and the
+    heartbeat's `LeaseStatus.CANCEL` is still what stops the job. So a signal may be lost (a
+    listening connection that drops) or sent for a job that ended meanwhile: the regular
+    heartbeat catches what was missed, and a needless beat costs one round trip.
+    """
+
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs, made through any client of the same
+        store. Once entered, the context yields an iterator of batches of job ids, each
+        batch the requests recorded since the last one was read. Leaving stops listening.
+        """

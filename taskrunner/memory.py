@@ -11,13 +11,15 @@ import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskrunner.activity import ActivityLog
 from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
 from taskrunner.errors import ConfigurationError
+from taskrunner.fanout import Fanout
 from taskrunner.inspection import WorkerRecord
 from taskrunner.job import FINISHED_STATES, AttemptOutcome, AttemptRecord, JobRecord, JobState
 from taskrunner.memory_inspection import MemoryInspection
@@ -77,6 +79,7 @@ class MemoryBackend(MemoryInspection):
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._activity = ActivityLog()
         self._workers: dict[str, tuple[WorkerRecord, float]] = {}
+        self._cancel_requests = Fanout()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -304,6 +307,7 @@ class MemoryBackend(MemoryInspection):
         self._expire(now)
         self._promote(now)
         states: list[JobState | None] = []
+        asked: list[str] = []
         for job_id in ids:
             job = self._jobs.get(job_id)
             if job is None:
@@ -313,8 +317,15 @@ class MemoryBackend(MemoryInspection):
                 self._finish(job, JobState.CANCELLED, now, ttl)
             elif job.state is JobState.RUNNING:
                 job.cancel_requested = True
+                asked.append(job_id)
             states.append(job.state)
+        if asked:
+            self._cancel_requests.publish(asked)
         return states
+
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs (see `CancelSignals`)."""
+        return self._cancel_requests.inbox()
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         now = self._clock()

@@ -11,7 +11,15 @@ from typing import Any
 import anyio
 import pytest
 
-from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
+from taskrunner.backend import (
+    Backend,
+    Beat,
+    CancelSignals,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+)
 from taskrunner.ids import new_job_id
 from taskrunner.job import JobRecord, JobState
 
@@ -59,11 +67,18 @@ async def state_of(backend: Backend, job_id: str) -> JobState | None:
 
 @pytest.mark.anyio
 class BackendConformance:
-    """Subclass with a `backend` fixture yielding a connected, empty backend."""
+    """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
+    instances share one store (a server), override `peer` to yield a second one."""
 
     @pytest.fixture
     def anyio_backend(self) -> str:
         return "asyncio"
+
+    @pytest.fixture
+    def peer(self, backend: Backend) -> Backend:
+        """Another client of the store `backend` uses, as another process would hold: by
+        default `backend` itself."""
+        return backend
 
     # -- enqueue and get ---------------------------------------------------------------------
 
@@ -384,6 +399,23 @@ class BackendConformance:
         assert await backend.heartbeat([Beat(job.id, record.attempt)], 30) == [LeaseStatus.CANCEL]
         await backend.finish([Outcome(job.id, record.attempt, OutcomeKind.CANCELLED)])
         assert await state_of(backend, job.id) is JobState.CANCELLED
+
+    async def test_cancel_of_a_running_job_is_signalled_to_listeners(
+        self, backend: Backend, peer: Backend
+    ) -> None:
+        if not isinstance(peer, CancelSignals):
+            pytest.skip("the backend has no CancelSignals: workers see cancels at heartbeats")
+        running, queued = new_job(), new_job()
+        await backend.enqueue([running])
+        await claim_one(backend)
+        await backend.enqueue([queued])
+        async with peer.cancel_requests() as requests:
+            await backend.cancel([queued.id, running.id], ttl=None)
+            with anyio.fail_after(5):
+                assert await anext(requests) == [running.id]  # the queued one needs no worker
+            await backend.cancel([running.id], ttl=None)  # asked again: told again
+            with anyio.fail_after(5):
+                assert await anext(requests) == [running.id]
 
     async def test_cancel_finished_job_changes_nothing(self, backend: Backend) -> None:
         job = new_job()

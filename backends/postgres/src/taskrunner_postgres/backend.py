@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
-from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome
+from taskrunner.backend import Backend, Beat, CancelSignals, LeaseStatus, NewJob, Outcome
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.inspection import MINUTES_KEPT, Inspection
 from taskrunner.job import JobRecord, JobState
@@ -322,6 +323,11 @@ class PostgresBackend(PostgresInspection):
         states = {row[0]: STATES[row[1]] for row in rows}
         return [None if job_id is None else states.get(job_id) for job_id in wanted]
 
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs (see `CancelSignals`): `cancel()`
+        notifies them, and the backend's LISTEN connection hears them."""
+        return self._listener.cancel_requests()
+
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         wanted = [canonical_id(job_id) for job_id in ids]
         valid = [job_id for job_id in wanted if job_id is not None]
@@ -432,3 +438,4 @@ if TYPE_CHECKING:
 
     _conforms: type[Backend] = PostgresBackend
     _inspects: type[Inspection] = PostgresBackend
+    _signals: type[CancelSignals] = PostgresBackend
