@@ -14,7 +14,7 @@ import pytest
 from taskrunner.backend import Backend, Outcome, OutcomeKind
 from taskrunner.inspection import AttemptOutcome, Inspection, JobFilter, WorkerRecord
 from taskrunner.job import JobState
-from taskrunner.testing.conformance import SHORT, WORKER, claim_one, new_job
+from taskrunner.testing.conformance import SHORT, WORKER, claim_one, finish_expiring, new_job
 
 
 def inspect(backend: Backend) -> Any:
@@ -74,6 +74,25 @@ class InspectionConformance:
         queued_two = await listing.list_jobs(JobFilter(state=JobState.QUEUED, task="t.two"), 10)
         assert [r.id for r in queued_two] == [j.id for j in reversed(b)]
         assert await listing.list_jobs(JobFilter(queue="nowhere"), 10) == []
+
+    async def test_list_jobs_leaves_out_expired_records(self, backend: Backend) -> None:
+        expiring = await finish_expiring(backend)
+        kept = new_job()
+        await backend.enqueue([kept])
+        listing = inspect(backend)
+        assert len(await listing.list_jobs(JobFilter(), 10)) == 4
+        await anyio.sleep(SHORT + 0.1)  # no reclaim: listing must judge retention itself
+        for where in (
+            JobFilter(),
+            JobFilter(queue="default"),
+            JobFilter(task="tests.noop"),
+            JobFilter(state=JobState.SUCCEEDED),
+            JobFilter(queue="default", state=JobState.FAILED),
+            JobFilter(state=JobState.CANCELLED, task="tests.noop"),
+        ):
+            listed = [r.id for r in await listing.list_jobs(where, 10)]
+            assert not {job.id for job in expiring} & set(listed), where
+        assert [r.id for r in await listing.list_jobs(JobFilter(), 10)] == [kept.id]
 
     async def test_list_jobs_by_enqueue_time(self, backend: Backend) -> None:
         old = new_job()

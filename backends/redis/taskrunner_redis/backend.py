@@ -8,7 +8,8 @@ round trip.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +25,7 @@ from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
+from taskrunner_redis.cancels import CancelChannel
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.finished import FinishedWaiters
 from taskrunner_redis.inspection import RedisInspection
@@ -59,6 +61,7 @@ class RedisBackend(RedisInspection):
         self._client: Redis | None = None
         self._scripts: Scripts | None = None
         self._waiters: FinishedWaiters | None = None
+        self._cancels = CancelChannel(self.keys.cancels)
         self._locator = QueueLocator(self.keys)
         # the queues this process enqueued to or takes jobs from: listed again in P:queues by
         # every reclaim and by reads that find one missing (Redis may have lost the set)
@@ -96,6 +99,7 @@ class RedisBackend(RedisInspection):
         self._client, self._scripts = client, Scripts(client)
 
     async def close(self) -> None:
+        await self._cancels.close()
         if self._waiters is not None:
             await self._waiters.close()
             self._waiters = None
@@ -335,7 +339,17 @@ class RedisBackend(RedisInspection):
             states = await self._per_queue(
                 "cancel", queues, lambda items: [ttl_us, *(ids[i] for i in items)], b""
             )
+        asked = [job_id for job_id, state in zip(ids, states, strict=True) if state == b"running"]
+        if asked:
+            client, _ = self._connected()
+            await self._cancels.publish(client, asked)
         return [JobState(s.decode()) if s else None for s in states]
+
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs (see `CancelSignals`), on one
+        subscription per backend."""
+        client, _ = self._connected()
+        return self._cancels.listen(client)
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         with self._errors("retrying jobs"):

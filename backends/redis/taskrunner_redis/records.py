@@ -30,6 +30,7 @@ FIELDS = (
     "progress",
     "cancel",
     "attempts",
+    "expires_at",
 )
 
 
@@ -55,7 +56,8 @@ def _time(value: bytes | None) -> float | None:
 def parse_record(
     job_id: bytes | str, values: Sequence[bytes | None], now_us: int | None = None
 ) -> JobRecord | None:
-    """A JobRecord from a script's or HMGET's answer; None if the hash is gone.
+    """A JobRecord from a script's or HMGET's answer; None if the hash is gone, or if the
+    job finished and its retention ended by `now_us` (reclaim deletes it later).
 
     A hash some other program wrote may lack fields: they read as empty, and a state that is
     not one of ours reads as failed, so such a job can still be looked at and purged.
@@ -82,11 +84,19 @@ def parse_record(
         progress,
         cancel,
         attempts,
+        expires_at,
     ) = values
     try:
         job_state = JobState((state or b"").decode())
     except ValueError:
         job_state = JobState.FAILED
+    if (
+        now_us is not None
+        and expires_at is not None
+        and job_state.finished
+        and _int(expires_at) <= now_us
+    ):
+        return None
     run_at_us = _int(run_at)
     if job_state is JobState.SCHEDULED and now_us is not None and run_at_us <= now_us:
         job_state = JobState.QUEUED  # due: it waits in the same set, claimable

@@ -79,6 +79,11 @@ class PostgresSettings:
         """The NOTIFY channel that carries ids of jobs that just finished."""
         return f"{self.schema}.finished"
 
+    @property
+    def cancel_channel(self) -> str:
+        """The NOTIFY channel that carries ids of running jobs someone asked to stop."""
+        return f"{self.schema}.cancel"
+
 
 def _flag(name: str, value: str, url: str) -> bool:
     lowered = value.lower()

@@ -117,6 +117,13 @@ local function flush_later()
   later_adds, later_removals = {}, {}
 end
 
+-- whether a finished job's retention (its expires_at field) has ended by `now`: from then
+-- on every reader treats the job as gone, before reclaim deletes it
+local function expired(expires_at, now)
+  local t = tonumber(expires_at)
+  return t ~= nil and t <= now
+end
+
 -- move a job to a finished state; ttl_us < 0 keeps its record until purged. `key` is the
 -- job's dedup key (or false); `field`, `value` one more field to store (result or error).
 -- The hash keeps its lease_until, which readers ignore once the job is not running.
@@ -124,15 +131,19 @@ local function finish_job(id, q, state, now, ttl_us, from, key, field, value)
   local jk = job_key(q, id)
   if from ~= 'running' then redis.call('ZREM', queue_key(q, 'ix:' .. from), id) end
   later_zadd(queue_key(q, 'ix:' .. state), 0, id)
+  local fields = {'state', state, 'finished_at', now}
   if field then
-    redis.call('HSET', jk, 'state', state, 'finished_at', now, field, value)
-  else
-    redis.call('HSET', jk, 'state', state, 'finished_at', now)
+    fields[5], fields[6] = field, value
   end
   local expires = '+inf'
   if ttl_us >= 0 then
     expires = now + ttl_us
-    -- Redis expiry is the safety net; reclaim prunes on time so counts stay exact
+    fields[#fields + 1] = 'expires_at'
+    fields[#fields + 1] = expires
+  end
+  redis.call('HSET', jk, unpack(fields))
+  if ttl_us >= 0 then
+    -- Redis expiry is the safety net: readers judge expires_at, reclaim deletes on time
     local seconds = math.ceil(ttl_us / 1000000) + 60
     redis.call('EXPIRE', jk, seconds)
     if key then redis.call('EXPIRE', dedup_key(q, key), seconds) end
