@@ -6,6 +6,7 @@ own clock, which a test cannot fake for Redis or Postgres.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -26,6 +27,9 @@ from taskrunner.job import JobRecord, JobState
 pytestmark = pytest.mark.anyio
 
 SHORT = 0.3  # a lease or delay that runs out during a test
+DUE_IN = 0.7  # a job written while a worker waits falls due this much later
+IDLE_POLL = 30.0  # the longest an idle worker waits in the tests of due times
+ON_TIME = 1.5  # slack after a due time, far below IDLE_POLL: proves the wait ended by itself
 WORKER = "worker-a"
 
 
@@ -63,6 +67,26 @@ async def finish_expiring(backend: Backend) -> list[NewJob]:
 async def state_of(backend: Backend, job_id: str) -> JobState | None:
     (record,) = await backend.get([job_id])
     return None if record is None else record.state
+
+
+async def claimed_after(backend: Backend, write: Callable[[], Awaitable[None]]) -> float:
+    """Seconds from `write` (which makes a job due later) until an idle worker, blocked in
+    `wait` with a poll far longer than that, claimed the job."""
+    claimed = anyio.Event()
+
+    async def idle_worker() -> None:
+        while not await backend.claim(["default"], 1, WORKER, 30):
+            await backend.wait(["default"], IDLE_POLL)
+        claimed.set()
+
+    with anyio.fail_after(IDLE_POLL / 2):  # the bound that proves a wait ended before its poll
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(idle_worker)
+            await anyio.sleep(0.2)  # the worker has found nothing and blocks in wait()
+            started = anyio.current_time()
+            await write()
+            await claimed.wait()
+    return anyio.current_time() - started
 
 
 @pytest.mark.anyio
@@ -198,6 +222,29 @@ class BackendConformance:
         with anyio.fail_after(10):
             while not await backend.claim(["default"], 1, WORKER, 30):
                 await backend.wait(["default"], 60)
+
+    async def test_an_idle_wait_ends_when_a_job_enqueued_during_it_falls_due(
+        self, backend: Backend
+    ) -> None:
+        async def enqueue_delayed() -> None:
+            await backend.enqueue([new_job(delay=DUE_IN)])
+
+        waited = await claimed_after(backend, enqueue_delayed)
+        assert waited < DUE_IN + ON_TIME
+
+    async def test_an_idle_wait_ends_when_a_retry_written_during_it_falls_due(
+        self, backend: Backend
+    ) -> None:
+        job = new_job()
+        await backend.enqueue([job])
+        record = await claim_one(backend)
+
+        async def retry_later() -> None:
+            retry = Outcome(job.id, record.attempt, OutcomeKind.RETRY, error=b"{}", delay=DUE_IN)
+            assert await backend.finish([retry]) == [True]
+
+        waited = await claimed_after(backend, retry_later)
+        assert waited < DUE_IN + ON_TIME
 
     # -- leases, heartbeats and fencing ------------------------------------------------------
 

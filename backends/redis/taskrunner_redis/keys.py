@@ -11,6 +11,7 @@
   P:{q}:recent, :minutes    list and hash: recent attempts and per-minute counts
   P:{q}:wake                list: tokens that wake blocked workers
   P:{q}:waiters             sorted set: jobs someone waits for, until when (see finished.py)
+  P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)
   P:queues                  set: every queue name seen
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for

@@ -40,6 +40,30 @@ local function wake(q, n)
   redis.call('LTRIM', key, 0, 15)
 end
 
+-- the due time of the queue's earliest waiting job (queued or scheduled), or false
+local function earliest_due(q)
+  local earliest = false
+  for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
+    local head = redis.call('ZRANGE', ready_key(q, prio), 0, 0, 'WITHSCORES')
+    if head[2] and (not earliest or tonumber(head[2]) < earliest) then
+      earliest = tonumber(head[2])
+    end
+  end
+  return earliest
+end
+
+-- An idle worker blocks until the earliest due time it read (next_due) or the end of its
+-- poll. A job put to wait until a time before the queue's earliest must wake one, to read
+-- it again: whether `run_at` is such a time. The earliest is read once per script run,
+-- before the run's first waiting job is written; a write in between that made a job due
+-- sooner has woken a worker already, which reads everything once the run ends.
+local earliest_before_run = nil
+
+local function sooner_than_waiting(q, run_at)
+  if earliest_before_run == nil then earliest_before_run = earliest_due(q) end
+  return not earliest_before_run or run_at < earliest_before_run
+end
+
 -- callers of wait_finished list the jobs they wait for in the queue's `waiters` sorted set
 -- (score: until when, on the Redis clock); most script runs find it empty, and look once
 local someone_waits = nil
