@@ -12,7 +12,7 @@ from taskrunner import tracing, validation
 from taskrunner.backend import NewJob
 from taskrunner.errors import ConfigurationError
 from taskrunner.ids import new_job_id
-from taskrunner.retry import seconds
+from taskrunner.retry import due_at, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.serialization import encode_payload
 
@@ -94,11 +94,7 @@ def make_options(
     if delay is not None:
         changes["delay"], changes["at"] = seconds(delay, "delay"), None
     if at is not None:
-        if not isinstance(at, datetime) or at.tzinfo is None:
-            raise ConfigurationError(
-                f"at= must be a timezone-aware datetime (e.g. datetime.now(UTC)), got {at!r}"
-            )
-        changes["at"], changes["delay"] = at.timestamp(), 0.0
+        changes["at"], changes["delay"] = due_at(at, "at="), 0.0
     if key is not None:
         changes["key"] = validation.dedup_key(key)
     if priority is not None:
