@@ -300,20 +300,26 @@ def enqueue(
     if not isinstance(given, list | dict):
         raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
     args, kwargs = (given, {}) if isinstance(given, list) else ([], given)
+    wait = 0.0 if delay is None else duration(delay, "--delay")
+    try:
+        name = validation.task_name(task)
+        dedup_key = None if key is None else validation.dedup_key(key)
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
 
     async def work(runner: TaskRunner) -> Job[Any]:
-        known = runner.tasks.get(task)
+        known = runner.tasks.get(name)
         new = NewJob(
             id=new_job_id(),
-            task=validation.task_name(task),
+            task=name,
             queue=validation.queue_name(
                 queue or (known.settings.queue if known else runner.default_queue)
             ),
             payload=encode_payload(args, kwargs, runner.max_payload),
             priority=known.settings.priority if known else 0,
             max_attempts=(known.settings.retries if known else 3) + 1,
-            key=None if key is None else validation.dedup_key(key),
-            delay=0.0 if delay is None else duration(delay, "--delay"),
+            key=dedup_key,
+            delay=wait,
         )
         (job_id,) = await runner.backend.enqueue([new])
         return Job(runner, job_id, job_id != new.id)
