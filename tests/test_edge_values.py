@@ -11,7 +11,13 @@ import orjson
 import pytest
 from typer.testing import CliRunner, Result
 
-from taskrunner import ConfigurationError, InvalidName, SerializationError, TaskRunner
+from taskrunner import (
+    ConfigurationError,
+    InvalidName,
+    JobState,
+    SerializationError,
+    TaskRunner,
+)
 from taskrunner.cli import app
 from taskrunner.memory import MemoryBackend
 from taskrunner.worker_settings import WorkerSettings
@@ -87,9 +93,14 @@ def test_worker_numbers_that_are_not_finite_or_too_large_are_refused() -> None:
         ("--concurrency", "99999999999999999999", "concurrency must be"),
     ):
         assert_one_line_error(invoke("run", app_path, option, value), message)
-    for settings in ({"lease": math.nan}, {"poll": math.inf}, {"reclaim_interval": -1.0}):
+    settings: list[dict[str, Any]] = [
+        {"lease": math.nan},
+        {"poll": math.inf},
+        {"reclaim_interval": -1.0},
+    ]
+    for given in settings:
         with pytest.raises(ConfigurationError, match="must be a number of seconds"):
-            WorkerSettings(**settings)
+            WorkerSettings(**given)
 
 
 async def test_stats_and_purge_refuse_windows_and_ages_out_of_range() -> None:
@@ -104,7 +115,7 @@ async def test_stats_and_purge_refuse_windows_and_ages_out_of_range() -> None:
         with pytest.raises(ConfigurationError, match="window"):
             await runner.stats(window=window)
     with pytest.raises(ConfigurationError, match="older_than"):
-        await runner.purge(["succeeded"], older_than=1e300)
+        await runner.purge([JobState.SUCCEEDED], older_than=1e300)
 
 
 async def test_non_finite_arguments_are_refused_naming_where_they_are() -> None:
