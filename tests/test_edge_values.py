@@ -92,7 +92,7 @@ def test_worker_numbers_that_are_not_finite_or_too_large_are_refused() -> None:
         ("--grace", "1e300", "grace must be"),
         ("--concurrency", "99999999999999999999", "concurrency must be"),
     ):
-        assert_one_line_error(invoke("run", app_path, option, value), message)
+        assert_one_line_error(invoke("run", app_path, "--burst", option, value), message)
     settings: list[dict[str, Any]] = [
         {"lease": math.nan},
         {"poll": math.inf},
