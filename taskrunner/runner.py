@@ -71,8 +71,8 @@ class TaskRunner:
         if max_payload <= 0:
             raise ConfigurationError(f"max_payload must be a positive byte count: {max_payload}")
         self.max_payload = max_payload
-        self.result_ttl = result_ttl
-        self.failed_ttl = failed_ttl
+        self.result_ttl = None if result_ttl is None else seconds(result_ttl, "result_ttl")
+        self.failed_ttl = None if failed_ttl is None else seconds(failed_ttl, "failed_ttl")
         self.backoff = as_backoff(backoff)
         self.default_queue = validation.queue_name(default_queue)
         self.tasks: dict[str, Task[..., Any]] = {}

@@ -144,3 +144,17 @@ def test_a_dedup_key_with_a_lone_surrogate_is_refused() -> None:
 
     with pytest.raises(InvalidName, match="not valid Unicode"):
         ok.options(key=LONE_SURROGATE)
+
+
+def test_retention_and_timeouts_out_of_range_are_refused() -> None:
+    for value in (math.nan, -1.0, 1e13):
+        with pytest.raises(ConfigurationError, match="result_ttl"):
+            TaskRunner("memory://", result_ttl=value)
+        with pytest.raises(ConfigurationError, match="failed_ttl"):
+            TaskRunner("memory://", failed_ttl=value)
+    runner = TaskRunner("memory://", backend=MemoryBackend())
+    for timeout in (math.nan, 1e13):
+        with pytest.raises(ConfigurationError, match="timeout"):
+            runner.task(name="edge.slow", timeout=timeout)(lambda: None)
+    with pytest.raises(ConfigurationError, match="result_ttl"):
+        runner.task(name="edge.kept", result_ttl=math.inf)(lambda: None)
