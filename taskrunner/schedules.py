@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from taskrunner.errors import ConfigurationError
+from taskrunner.retry import MAX_SECONDS
 
 
 class Schedule(Protocol):
@@ -66,8 +67,11 @@ def every(*, seconds: float = 0, minutes: float = 0, hours: float = 0, days: flo
     except OverflowError:
         raise ConfigurationError(f"every(...) interval is too large: {parts}") from None
     total = interval.total_seconds()
-    if total < 1:
-        raise ConfigurationError(f"every(...) needs an interval of at least 1 second, got {total}s")
+    if not 1 <= total <= MAX_SECONDS:
+        raise ConfigurationError(
+            f"every(...) needs an interval of at least 1 second and at most ten years "
+            f"({MAX_SECONDS}s), got {total}s"
+        )
     return Every(total)
 
 

@@ -7,6 +7,7 @@ own clock, which a test cannot fake for Redis or Postgres.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -22,7 +23,7 @@ from taskrunner.backend import (
     OutcomeKind,
 )
 from taskrunner.ids import new_job_id
-from taskrunner.job import JobRecord, JobState
+from taskrunner.job import JobInfo, JobRecord, JobState
 
 pytestmark = pytest.mark.anyio
 
@@ -30,6 +31,9 @@ SHORT = 0.3  # a lease or delay that runs out during a test
 DUE_IN = 0.7  # a job written while a worker waits falls due this much later
 IDLE_POLL = 30.0  # the longest an idle worker waits in the tests of due times
 ON_TIME = 1.5  # slack after a due time, far below IDLE_POLL: proves the wait ended by itself
+# a due time in the year 160,000: the core refuses it, but plain SQL or an older version may
+# have stored it, and reads must neither fail nor move it
+BEYOND_YEAR_9999 = 5e12
 WORKER = "worker-a"
 
 
@@ -205,6 +209,15 @@ class BackendConformance:
         assert [r.id for r in claimed] == [past.id]
         (record,) = await backend.get([future.id])
         assert record is not None and record.run_at == pytest.approx(now + 3600, abs=0.01)
+
+    async def test_a_due_time_beyond_the_year_9999_reads_back(self, backend: Backend) -> None:
+        job = new_job(at=BEYOND_YEAR_9999)
+        await backend.enqueue([job])
+        (record,) = await backend.get([job.id])
+        assert record is not None and record.state is JobState.SCHEDULED
+        assert record.run_at == pytest.approx(BEYOND_YEAR_9999, rel=1e-9)
+        assert JobInfo.from_record(record).run_at == datetime.max.replace(tzinfo=UTC)
+        assert await backend.claim(["default"], 5, WORKER, 30) == []
 
     async def test_wait_returns_when_a_job_is_enqueued(self, backend: Backend) -> None:
         async def enqueue_soon() -> None:

@@ -13,8 +13,15 @@ import pytest
 
 from taskrunner.backend import Backend, Outcome, OutcomeKind
 from taskrunner.inspection import AttemptOutcome, Inspection, JobFilter, WorkerRecord
-from taskrunner.job import JobState
-from taskrunner.testing.conformance import SHORT, WORKER, claim_one, finish_expiring, new_job
+from taskrunner.job import JobInfo, JobState
+from taskrunner.testing.conformance import (
+    BEYOND_YEAR_9999,
+    SHORT,
+    WORKER,
+    claim_one,
+    finish_expiring,
+    new_job,
+)
 
 
 def inspect(backend: Backend) -> Any:
@@ -114,6 +121,14 @@ class InspectionConformance:
         scheduled = await listing.list_jobs(JobFilter(state=JobState.SCHEDULED), 10)
         assert [r.id for r in queued] == [due.id]
         assert [r.id for r in scheduled] == [later.id]
+
+    async def test_list_jobs_reads_a_due_time_beyond_the_year_9999(self, backend: Backend) -> None:
+        job = new_job(at=BEYOND_YEAR_9999)
+        await backend.enqueue([job])
+        (record,) = await inspect(backend).list_jobs(JobFilter(state=JobState.SCHEDULED), 10)
+        assert record.id == job.id
+        assert record.run_at == pytest.approx(BEYOND_YEAR_9999, rel=1e-9)
+        assert JobInfo.from_record(record).run_at.year == 9999
 
     async def test_activity_counts_recent_attempts_and_the_oldest_wait(
         self, backend: Backend

@@ -49,8 +49,22 @@ def _int(value: bytes | None, default: int = 0) -> int:
         return default
 
 
+def _micros(value: bytes | None) -> float:
+    """A time in microseconds as stored: digits, or past the year 5138 a Lua number's text
+    (2.53402300799e+17), which an enqueue before the ten-year cap could write."""
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return 0
+
+
 def _time(value: bytes | None) -> float | None:
-    return None if value is None else _int(value) / MICROS
+    return None if value is None else _micros(value) / MICROS
 
 
 def parse_record(
@@ -94,10 +108,10 @@ def parse_record(
         now_us is not None
         and expires_at is not None
         and job_state.finished
-        and _int(expires_at) <= now_us
+        and _micros(expires_at) <= now_us
     ):
         return None
-    run_at_us = _int(run_at)
+    run_at_us = _micros(run_at)
     if job_state is JobState.SCHEDULED and now_us is not None and run_at_us <= now_us:
         job_state = JobState.QUEUED  # due: it waits in the same set, claimable
     record = JobRecord(
@@ -109,7 +123,7 @@ def parse_record(
         priority=_int(priority),
         attempt=_int(attempt),
         max_attempts=_int(max_attempts, 1),
-        enqueued_at=_int(enqueued_at) / MICROS,
+        enqueued_at=_micros(enqueued_at) / MICROS,
         run_at=run_at_us / MICROS,
         key=_text(key),
         started_at=_time(started_at),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from taskrunner.errors import ConfigurationError
+from taskrunner.plugins import check_url, redact
 
 DEFAULT_PREFIX = "taskrunner"
 _PREFIX = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -27,11 +28,12 @@ class RedisSettings:
 
 
 def parse_url(url: str) -> RedisSettings:
-    parts = urlsplit(url)
+    parts = urlsplit(check_url(url))
     if parts.scheme not in ("redis", "rediss"):
         raise ConfigurationError(
             f"the Redis backend takes redis:// or rediss:// URLs, not {parts.scheme}://"
         )
+    _check_port(parts, url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     prefix = DEFAULT_PREFIX
     allow_eviction = False
@@ -51,3 +53,13 @@ def parse_url(url: str) -> RedisSettings:
         )
     url = urlunsplit(parts._replace(query=urlencode(rest)))
     return RedisSettings(url, prefix, allow_eviction)
+
+
+def _check_port(parts: SplitResult, url: str) -> None:
+    """Refuse what redis-py would meet with a bare ValueError that quotes the port's text."""
+    try:
+        _ = parts.port  # parsed on access
+    except ValueError:
+        raise ConfigurationError(
+            f"the port in the Redis URL {redact(url)!r} is not a number from 0 to 65535"
+        ) from None
