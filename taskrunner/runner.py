@@ -19,7 +19,7 @@ from taskrunner.handle import Job
 from taskrunner.inspection import Inspection, JobFilter, WorkerRecord
 from taskrunner.job import JobInfo, JobState
 from taskrunner.plugins import load_backend, redact
-from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff
+from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.stats import DEFAULT_WINDOW, QueueStats, Stats, queue_stats
@@ -71,8 +71,8 @@ class TaskRunner:
         if max_payload <= 0:
             raise ConfigurationError(f"max_payload must be a positive byte count: {max_payload}")
         self.max_payload = max_payload
-        self.result_ttl = result_ttl
-        self.failed_ttl = failed_ttl
+        self.result_ttl = None if result_ttl is None else seconds(result_ttl, "result_ttl")
+        self.failed_ttl = None if failed_ttl is None else seconds(failed_ttl, "failed_ttl")
         self.backoff = as_backoff(backoff)
         self.default_queue = validation.queue_name(default_queue)
         self.tasks: dict[str, Task[..., Any]] = {}
@@ -297,6 +297,8 @@ class TaskRunner:
         where the backend records activity, throughput, failure rate and runtimes over the
         last `window` seconds and the age of the longest-waiting due job; plus the workers
         alive (`stats.workers`)."""
+        if seconds(window, "window") == 0:
+            raise ConfigurationError(f"window must be more than 0 seconds, got {window!r}")
         backend = await self._backend()
         counts = await backend.stats(queues)
         if not isinstance(backend, Inspection):
@@ -352,8 +354,9 @@ class TaskRunner:
         self, states: Sequence[JobState], older_than: float | None = None, queue: str | None = None
     ) -> int:
         """Delete jobs in `states` (finished more than `older_than` seconds ago, if given)."""
+        age = None if older_than is None else seconds(older_than, "older_than")
         backend = await self._backend()
-        before = None if older_than is None else await backend.now() - older_than
+        before = None if age is None else await backend.now() - age
         return await backend.purge(states, before, queue)
 
     async def _backend(self) -> Backend:
