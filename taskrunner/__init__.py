@@ -15,7 +15,7 @@ from taskrunner.errors import (
     SerializationError,
     TaskrunnerError,
 )
-from taskrunner.execution import TaskTimeout
+from taskrunner.execution import StrayCancellation, TaskTimeout
 from taskrunner.handle import Job
 from taskrunner.job import JobError, JobInfo, JobProgress, JobState
 from taskrunner.retry import Backoff, Retry, fixed
@@ -48,6 +48,7 @@ __all__ = [
     "Schedule",
     "SerializationError",
     "State",
+    "StrayCancellation",
     "Task",
     "TaskRunner",
     "TaskTimeout",

@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +30,7 @@ log = logging.getLogger("taskrunner.cli")
 
 EXIT_USAGE = 2
 EXIT_PUT_BACK = 1
+THREADS_EXIT_WAIT = 1.0  # seconds ending threads get before `taskrunner run` leaves them
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -151,8 +154,36 @@ def run(
         raise fail(str(exc), 1) from None
     except OSError as exc:  # connection refused and the like
         raise fail(f"cannot reach the backend at {redact(runner.url)}: {exc}", 1) from None
-    if put_back:
-        raise typer.Exit(EXIT_PUT_BACK)
+    code = EXIT_PUT_BACK if put_back else 0
+    _exit_past_running_threads(code)
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_past_running_threads(code: int) -> None:
+    """Exit now with `code` if threads that tasks left running (a `def` function that never
+    returned, a non-daemon thread a task started) would keep the interpreter from exiting:
+    they end with the process. Threads that are ending get a moment first."""
+    deadline = time.monotonic() + THREADS_EXIT_WAIT
+    for thread in _non_daemon_threads():
+        thread.join(max(deadline - time.monotonic(), 0.0))
+    left = _non_daemon_threads()
+    if not left:
+        return
+    log.warning(
+        "%d threads started by tasks still run (%s); exiting without waiting for them",
+        len(left),
+        ", ".join(sorted(thread.name for thread in left)),
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _non_daemon_threads() -> list[threading.Thread]:
+    current = threading.current_thread()
+    return [t for t in threading.enumerate() if t is not current and not t.daemon and t.is_alive()]
 
 
 async def _run_worker(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from taskrunner.errors import TaskrunnerError
-from taskrunner.job import JobProgress, JobRecord
+from taskrunner.job import MESSAGE_LIMIT, JobProgress, JobRecord, cut
 
 
 class State(SimpleNamespace):
@@ -67,7 +67,11 @@ class JobContext:
     def report_progress(
         self, done: float, total: float | None = None, message: str | None = None
     ) -> None:
-        """Record how far the task got; it is stored with the job at the next heartbeat."""
+        """Record how far the task got; it is stored with the job by a heartbeat that the
+        report asks for at once (from any thread). A `message` over `MESSAGE_LIMIT`
+        characters is cut."""
+        if message is not None:
+            message = cut(message, MESSAGE_LIMIT)
         self.progress = JobProgress(float(done), None if total is None else float(total), message)
         self.progress_reported = True
         if self.notify is not None:

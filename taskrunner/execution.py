@@ -1,6 +1,9 @@
 """One attempt of one job: decode, call the task, turn what happened into an `Outcome`.
 
 Retry and backoff policy is decided here, in the core: the backend only applies outcomes.
+A plain `def` task runs in a thread, which nothing can interrupt: when its attempt times out
+or is cancelled, the attempt keeps its slot (and its lease) until the function returns, so
+that two attempts of one job never run at once; only a stopping worker leaves it behind.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from taskrunner import faults, tracing
 from taskrunner.backend import Beat, Outcome, OutcomeKind
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import SerializationError, TaskrunnerError
-from taskrunner.job import JobError, JobRecord
+from taskrunner.job import MESSAGE_LIMIT, JobError, JobRecord, cut
 from taskrunner.logs import job_event
 from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
 from taskrunner.serialization import decode_call, encode_result
@@ -39,26 +42,81 @@ class TaskTimeout(TaskrunnerError, TimeoutError):
     """An attempt ran longer than its task's `timeout`."""
 
 
+class StrayCancellation(TaskrunnerError):
+    """A task raised `CancelledError` although the worker did not cancel it (most often a
+    cancelled inner operation whose `CancelledError` escaped the task). Its attempt fails
+    and is retried like any exception; the `CancelledError` is its `__cause__`."""
+
+
+def message_of(exc: BaseException) -> str:
+    """`str(exc)`, cut to `MESSAGE_LIMIT` characters, for records and log lines."""
+    try:
+        message = str(exc)
+    except Exception as broken:  # an exception whose __str__ itself fails
+        return f"<str() of the exception failed: {type(broken).__name__}>"
+    return cut(message, MESSAGE_LIMIT)
+
+
 def error_of(exc: BaseException) -> JobError:
+    """What to record of an exception: its qualified type name, its message (at most
+    `MESSAGE_LIMIT` characters) and its traceback (at most `TRACEBACK_LIMIT`)."""
     cls = type(exc)
     name = cls.__qualname__
     if cls.__module__ != "builtins":
         name = f"{cls.__module__}.{name}"
+    message = message_of(exc)
     try:
-        message = str(exc)
         text = "".join(traceback.format_exception(exc))
-    except Exception as broken:  # an exception whose __str__ itself fails
-        message = f"<str() of the exception failed: {type(broken).__name__}>"
+    except Exception:  # the __str__ that failed above fails here again
         text = ""
-    if len(text) > TRACEBACK_LIMIT:
-        text = "...\n" + text[-TRACEBACK_LIMIT:]
-    return JobError(name, message, text)
+    return JobError(name, message, cut(text, TRACEBACK_LIMIT))
+
+
+def _stray(exc: asyncio.CancelledError) -> StrayCancellation:
+    detail = message_of(exc)
+    error = StrayCancellation(
+        "the task raised CancelledError although the worker did not cancel it (a cancelled "
+        "inner operation whose CancelledError escaped the task?)"
+        + (f": {detail}" if detail else "")
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _captured(run: Callable[[], Any]) -> tuple[bool, Any]:
+    """Call `run` (in a thread): whether it returned, and its value or what it raised. The
+    exception travels as a value so that it reaches the attempt as raised (asyncio turns a
+    future's `CancelledError` into a cancelled future)."""
+    try:
+        return True, run()
+    except BaseException as exc:
+        return False, exc
+
+
+def _read_result(future: asyncio.Future[Any]) -> None:
+    """Mark an abandoned thread's outcome as read: asyncio would log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _timed_out(timeout: float | None, detail: str) -> TaskTimeout:
+    return TaskTimeout(f"the attempt ran longer than the task's timeout of {timeout:g}s{detail}")
 
 
 class Execution:
     """Runs one claimed attempt in its own asyncio task and reports back to the worker."""
 
-    __slots__ = ("context", "reason", "record", "started", "task", "worker")
+    __slots__ = (
+        "context",
+        "joining",
+        "leaving",
+        "previous",
+        "reason",
+        "record",
+        "started",
+        "task",
+        "worker",
+    )
 
     def __init__(self, worker: Worker, record: JobRecord) -> None:
         self.worker = worker
@@ -67,14 +125,35 @@ class Execution:
         self.context: JobContext | None = None
         self.reason: CancelReason | None = None
         self.started = time.monotonic()
+        self.joining = False  # the attempt is over, its `def` function still runs
+        self.leaving = asyncio.Event()  # the worker stops: wait for no thread any longer
+        # a stale attempt of the same job still ending in this worker: the task waits for it
+        self.previous: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The job and attempt this execution runs: a worker may run two attempts of one job
+        (it claimed the job again after its lease ran out)."""
+        return self.record.id, self.record.attempt
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     def cancel(self, reason: CancelReason) -> None:
-        if self.reason is None and self.task is not None and not self.task.done():
-            self.reason = reason
-            self.task.cancel()
+        """Stop the attempt for `reason`. An attempt waiting for its `def` function to return
+        keeps waiting, `reason` deciding its outcome, unless the worker is leaving."""
+        if self.task is None or self.task.done():
+            return
+        if reason == "shutdown":
+            self.leaving.set()
+        if self.reason is not None:
+            return
+        if self.joining:
+            if reason != "shutdown":  # a timed-out attempt asked to stop, or taken over
+                self.reason = reason
+            return
+        self.reason = reason
+        self.task.cancel()
 
     def beat(self) -> Beat:
         ctx, progress = self.context, None
@@ -129,23 +208,29 @@ class Execution:
         try:
             args, kwargs, meta = decode_call(record.payload)
         except SerializationError as exc:
-            return self._give_up(JobError("UndecodablePayload", str(exc)))
+            return self._give_up(JobError("UndecodablePayload", message_of(exc)))
         self.context = ctx = JobContext(record, runner.state, notify=self.worker.progress_reported)
         job_event(log, logging.INFO, record, "running", worker=self.worker.id)
         token = _current.set(ctx)
         try:
+            if self.previous is not None:
+                await asyncio.wait([self.previous])  # never two attempts of a job at once
             carrier = meta.get("trace") if meta else None
             if carrier and tracing.ENABLED:
                 value = await self._traced_call(task, args, kwargs, carrier)
             else:
                 value = await self._call(task, args, kwargs)
-        except asyncio.CancelledError:
-            if self.reason is None:
-                raise
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return self._cancelled(task)
-        except Exception as exc:
-            return self._failure(task, exc)
+        except asyncio.CancelledError as exc:
+            current = asyncio.current_task()
+            assert current is not None
+            if self.reason is not None:
+                current.uncancel()
+                return self._cancelled(task)
+            if current.cancelling():
+                raise  # cancelled from outside the worker: the event loop is closing
+            return self._failure(task, _stray(exc))
+        except BaseException as exc:  # SystemExit from argparse, KeyboardInterrupt...: the
+            return self._failure(task, exc)  # task's failure, never the worker's end
         finally:
             _current.reset(token)
         if faults.ARMED is not None:
@@ -153,7 +238,7 @@ class Execution:
         try:
             result = encode_result(value)
         except SerializationError as exc:
-            return self._give_up(JobError("UnserializableResult", str(exc)))
+            return self._give_up(JobError("UnserializableResult", message_of(exc)))
         self.worker.counters.succeeded += 1
         job_event(log, logging.INFO, record, "succeeded", started=self.started)
         ttl = self.worker.result_ttl(task)
@@ -166,32 +251,88 @@ class Execution:
             try:
                 return await self._call(task, args, kwargs)
             except BaseException as exc:
-                tracing.record_failure(span, exc)
+                tracing.record_failure(span, exc, error_of(exc))
                 raise
 
     async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         timeout = task.settings.timeout
-        if task.is_async:
-            if timeout is None:
-                return await task.fn(*args, **kwargs)
-            call = task.fn(*args, **kwargs)
-        else:
+        if not task.is_async:
             run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
-            call = anyio.to_thread.run_sync(
-                run, abandon_on_cancel=True, limiter=self.worker.thread_limiter
-            )
-            if timeout is None:
-                return await call
+            return await self._in_thread(run, timeout)
+        if timeout is None:
+            return await task.fn(*args, **kwargs)
         try:
             async with asyncio.timeout(timeout) as scope:
-                return await call
+                return await task.fn(*args, **kwargs)
         except TimeoutError:
             if scope.expired():
-                raise TaskTimeout(
-                    f"the attempt ran longer than the task's timeout of "
-                    f"{timeout:g}s and was cancelled"
-                ) from None
+                raise _timed_out(timeout, " and was cancelled") from None
             raise
+
+    async def _in_thread(self, run: Callable[[], Any], timeout: float | None) -> Any:
+        """Call a `def` task's function in one of the worker's threads. When the attempt
+        times out, is asked to stop or loses its lease, its outcome waits until the function
+        returns (see `_join`); the worker stopping cuts the wait short."""
+        thread = asyncio.ensure_future(
+            anyio.to_thread.run_sync(
+                _captured, run, abandon_on_cancel=True, limiter=self.worker.thread_limiter
+            )
+        )
+        thread.add_done_callback(_read_result)
+        try:
+            async with asyncio.timeout(timeout) as scope:
+                returned, value = await asyncio.shield(thread)
+                if returned:
+                    return value
+                raise value
+        except TimeoutError:
+            if not scope.expired():
+                raise
+            why = f"ran longer than the task's timeout of {timeout:g}s"
+        except asyncio.CancelledError:
+            if self.reason is None or self.reason == "shutdown" or thread.done():
+                if not thread.done():
+                    self._leave_behind(thread)
+                raise  # the function's own CancelledError, or the worker leaving
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            why = "was asked to stop" if self.reason == "requested" else "lost its lease"
+        await self._join(thread, why)
+        if self.reason is not None:
+            raise asyncio.CancelledError
+        ran = time.monotonic() - self.started
+        if thread.done():
+            raise _timed_out(timeout, f"; its def function returned only after {ran:.1f}s")
+        raise _timed_out(timeout, "; its def function still ran when the worker stopped")
+
+    async def _join(self, thread: asyncio.Future[Any], why: str) -> None:
+        """Wait, holding the attempt's slot and renewing its lease, until the `def` function
+        that runs in `thread` returns, or the worker stops."""
+        self.joining = True
+        job_event(
+            log,
+            logging.WARNING,
+            self.record,
+            "running",
+            f"the attempt {why}, but a def task cannot be interrupted: its outcome (and any "
+            "retry) waits until the function returns; its slot stays taken meanwhile",
+            started=self.started,
+        )
+        leaving = asyncio.ensure_future(self.leaving.wait())
+        try:
+            await asyncio.wait((thread, leaving), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leaving.cancel()
+        if not thread.done():
+            self._leave_behind(thread)
+
+    def _leave_behind(self, thread: asyncio.Future[Any]) -> None:
+        thread.cancel()  # the function runs on in its thread; nothing waits for it any more
+        log.warning(
+            "job %s: attempt %d ends while its def function still runs in its thread, which "
+            "cannot be interrupted: the worker stops waiting for it (it ends with the process)",
+            self.record.id,
+            self.record.attempt,
+        )
 
     def _cancelled(self, task: Task[..., Any]) -> Outcome | None:
         record, counters = self.record, self.worker.counters
@@ -230,7 +371,7 @@ class Execution:
         )
         return None
 
-    def _failure(self, task: Task[..., Any], exc: Exception) -> Outcome:
+    def _failure(self, task: Task[..., Any], exc: BaseException) -> Outcome:
         record, settings = self.record, task.settings
         error = error_of(exc)
         if isinstance(exc, Retry):
@@ -272,7 +413,7 @@ class Execution:
                 return float(delay)
             problem = f"returned {delay!r}"
         except Exception as exc:
-            problem = f"raised {type(exc).__name__}: {exc}"
+            problem = f"raised {type(exc).__name__}: {message_of(exc)}"
         log.error(
             "job %s: the backoff for attempt %d %s (expected seconds from 0 to %d); "
             "using the default backoff",
@@ -285,6 +426,7 @@ class Execution:
 
     def _give_up(self, error: JobError) -> Outcome:
         record = self.record
+        error = JobError(error.type, cut(error.message, MESSAGE_LIMIT), error.traceback)
         self.worker.counters.failed += 1
         job_event(
             log,

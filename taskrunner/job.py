@@ -30,6 +30,20 @@ class JobState(enum.StrEnum):
 
 FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
+MESSAGE_LIMIT = 8 * 1024  # characters kept of an error's or a progress report's message
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters; else its start and end, `limit`
+    characters in all, around a marker that says how much was cut."""
+    if len(text) <= limit:
+        return text
+    marker = f" [... {{}} of {len(text)} characters cut ...] "
+    room = max(limit - len(marker) - len(str(len(text))), 0)
+    head = room // 4
+    tail = room - head
+    return text[:head] + marker.format(len(text) - room) + text[len(text) - tail :]
+
 
 @dataclass(frozen=True, slots=True)
 class JobError:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from taskrunner.job import JobRecord
+from taskrunner.job import JobError, JobRecord
 
 try:
     from opentelemetry import propagate, trace
@@ -74,7 +74,10 @@ def attempt_span(record: JobRecord, carrier: dict[str, Any]) -> Iterator[Any]:
         yield span
 
 
-def record_failure(span: Any, exc: BaseException) -> None:
+def record_failure(span: Any, exc: BaseException, error: JobError) -> None:
+    """Mark the attempt's span failed by `exc`, with the message and traceback the worker
+    records of it (`error`: cut to size, like in the job's record and the logs)."""
     if span is not None:
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        cut_to_size = {"exception.message": error.message, "exception.stacktrace": error.traceback}
+        span.record_exception(exc, attributes=cut_to_size)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {error.message}"))

@@ -56,11 +56,6 @@ def _backoff(failures: int) -> float:
     return ceiling * (0.5 + secrets.randbelow(1000) / 2000)
 
 
-def _read_outcome(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 class Worker:
     """Runs a runner's jobs. Embed it with `async with runner.worker(...)`, or `await
     worker.run()` until `worker.stop()` (as `taskrunner run` does on SIGTERM)."""
@@ -73,7 +68,7 @@ class Worker:
         self.queues: tuple[str, ...] = settings.queues or tuple(
             sorted({runner.default_queue} | {t.settings.queue for t in runner.tasks.values()})
         )
-        self._running: dict[str, Execution] = {}
+        self._running: dict[tuple[str, int], Execution] = {}  # by (job id, attempt)
         self._outbox = _Outbox()
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -82,6 +77,7 @@ class Worker:
         self._beat_now = asyncio.Event()
         self.thread_limiter = anyio.CapacityLimiter(settings.concurrency)
         self._main: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._result_ttls: dict[str, float | None] = {}
         self.started_at = 0.0  # on the backend's clock, once running
         # observers, e.g. taskrunner.metrics: each attempt's end, and jobs rescued by reclaim
@@ -129,6 +125,7 @@ class Worker:
     async def run(self) -> None:
         """Run until stopped (or, in burst mode, until nothing is due)."""
         runner, settings = self.runner, self.settings
+        self._loop = asyncio.get_running_loop()
         await runner.connect()
         self.started_at = await runner.backend.now()
         await runner.start_resources()
@@ -237,12 +234,20 @@ class Worker:
 
     def _start(self, execution: Execution) -> None:
         self.counters.started += 1
-        self._running[execution.record.id] = execution
+        job_id, attempt = execution.key
+        # this worker claimed the job again: its lease ran out (a stalled heartbeat) and the
+        # job was put back while the previous attempt still ran here. That one is stale.
+        stale = self._running.get((job_id, attempt - 1))
+        if stale is not None:
+            stale.cancel("lost")
+            execution.previous = stale.task  # a def function may take a while to return
+        self._running[execution.key] = execution
         execution.start()
 
     def finished(self, execution: Execution, outcome: Outcome | None) -> None:
         """Called by an execution when its attempt ended, with what to tell the backend."""
-        self._running.pop(execution.record.id, None)
+        if self._running.get(execution.key) is execution:
+            del self._running[execution.key]
         if self.on_attempt_end is not None:
             ended = AttemptOutcome.LOST if outcome is None else AttemptOutcome(outcome.kind.value)
             self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
@@ -265,7 +270,20 @@ class Worker:
             return ttl
 
     def progress_reported(self) -> None:
-        self._beat_now.set()
+        """Ask for a heartbeat now, to store a task's progress; callable from any thread
+        (a `def` task reports from its own)."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            in_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            in_loop = False
+        if in_loop:
+            self._beat_now.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the worker is gone
+                loop.call_soon_threadsafe(self._beat_now.set)
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -274,18 +292,16 @@ class Worker:
             return
         grace = 0.0 if self._hard_stop.is_set() else self.settings.grace
         log.info(
-            "worker %s stopping: waiting up to %.0fs for %d running jobs",
+            "worker %s stopping: waiting up to %gs for %d running jobs",
             self.id,
             grace,
             len(self._running),
         )
-        everything_done = asyncio.gather(*(e.task for e in self._running.values() if e.task))
+        running = [e.task for e in self._running.values() if e.task]
         with anyio.move_on_after(grace):
-            await self._until(asyncio.shield(everything_done), self._hard_stop)
-        everything_done.cancel()
-        # the gather ends with CancelledError once the jobs end: read it, or asyncio logs
-        # "exception was never retrieved" at ERROR on every stop that puts jobs back
-        everything_done.add_done_callback(_read_outcome)
+            # asyncio.wait, not gather: cancelling a gather would cancel the jobs without a
+            # reason, before `cancel("shutdown")` below gives them theirs
+            await self._until(asyncio.wait(running), self._hard_stop)
         leftover = list(self._running.values())
         if leftover:
             log.warning(
@@ -385,7 +401,7 @@ class Worker:
         for execution, status in zip(executions, statuses, strict=False):
             if status is LeaseStatus.CANCEL:
                 execution.cancel("requested")
-            elif status is LeaseStatus.LOST and execution.record.id in self._running:
+            elif status is LeaseStatus.LOST and self._running.get(execution.key) is execution:
                 execution.cancel("lost")
 
     async def _cancel_signal_loop(self) -> None:

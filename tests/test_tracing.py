@@ -10,6 +10,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from taskrunner import current_job
+from taskrunner.execution import TRACEBACK_LIMIT
+from taskrunner.job import MESSAGE_LIMIT
 from taskrunner.serialization import decode_call
 from tests.helpers import drain, runner_on
 
@@ -56,6 +58,26 @@ async def test_the_attempt_continues_the_trace_of_the_request() -> None:
     assert first.status.status_code is StatusCode.ERROR
     assert any(event.name == "exception" for event in first.events)
     assert second.status.status_code is not StatusCode.ERROR
+
+
+async def test_a_huge_exception_message_is_cut_in_the_span() -> None:
+    runner = runner_on()
+
+    @runner.task(name="t.load", retries=0)
+    async def load() -> None:
+        raise ValueError("row 1 is broken: " + "x" * 5_000_000)
+
+    with trace.get_tracer("tests").start_as_current_span("POST /loads"):
+        await load.enqueue()
+    await drain(runner)
+    (run,) = [s for s in EXPORTER.get_finished_spans() if s.name == "run t.load"]
+    assert run.status.description is not None
+    assert len(run.status.description) <= MESSAGE_LIMIT + 100
+    assert "of 5000017 characters cut" in run.status.description
+    (event,) = [e for e in run.events if e.name == "exception"]
+    assert event.attributes is not None
+    assert len(str(event.attributes["exception.message"])) <= MESSAGE_LIMIT
+    assert len(str(event.attributes["exception.stacktrace"])) <= TRACEBACK_LIMIT
 
 
 async def test_without_a_trace_nothing_is_added() -> None:

@@ -123,6 +123,33 @@ async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
     return (await runner.get_job(job_id)).state is state
 
 
+async def test_a_job_its_own_worker_claims_again_runs_once_more_and_succeeds(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    """A worker frozen past its lease (SIGSTOP) while another process puts its job back
+    claims the job again once it thaws, while the first attempt still runs there: that
+    attempt is stopped, and the job succeeds after one extra run (it used to loop until
+    its attempts ran out)."""
+    with workers(LEDGER_APP, 1, pg_url, tmp_path, "--lease", "1", "--concurrency", "2") as (
+        worker,
+    ):
+        await started([worker])
+        job = await runner.tasks["slow"].enqueue(5.0)
+        await eventually(lambda: state_is(runner, job.id, JobState.RUNNING))
+        worker.signal(signal.SIGSTOP)
+        try:
+            await anyio.sleep(2.5)  # the lease runs out
+            assert await runner.backend.reclaim() == [job.id]  # as another worker would
+        finally:
+            worker.signal(signal.SIGCONT)
+        assert await job.result(timeout=60) == "slept"
+        await stop([worker])
+    info = await job.info()
+    assert (info.state, info.attempt) == (JobState.SUCCEEDED, 2)
+    rows = await ledger(admin, schema)
+    assert [(r["attempt"], r["pid"]) for r in rows] == [(2, worker.pid)]
+
+
 async def test_sigterm_lets_the_running_job_finish_and_takes_no_more(
     runner: TaskRunner, pg_url: str, tmp_path: Path
 ) -> None:

@@ -95,6 +95,31 @@ async def test_a_late_answer_from_a_rescued_attempt_is_refused(
     assert after.finished_at == done.finished_at
 
 
+async def test_a_job_its_own_worker_claims_again_runs_once_more_and_succeeds(
+    runner: TaskRunner, ledger: Ledger, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A worker frozen past its lease (SIGSTOP) while another process puts its job back
+    claims the job again once it thaws, while the first attempt still runs there: that
+    attempt is stopped, and the job succeeds after one extra run (it used to loop)."""
+    job = await record_task(runner).enqueue(3, sleep=5.0)
+    args = ("--lease", "1", "--concurrency", "2")
+    with worker_processes(APP, 1, *args, log_dir=tmp_path, env=worker_env) as (worker,):
+        await eventually(ledger.started)
+        worker.signal(signal.SIGSTOP)
+        try:
+            await anyio.sleep(2.5)  # the lease runs out
+            assert await runner.backend.reclaim() == [job.id]  # as another worker would
+        finally:
+            worker.signal(signal.SIGCONT)
+        assert await job.result(timeout=60) == 3
+        worker.signal(signal.SIGTERM)
+        assert await worker.wait(30) == 0, worker.output()
+    info = await runner.get_job(job.id)
+    assert (info.state, info.attempt) == (JobState.SUCCEEDED, 2)
+    assert await ledger.started() == [f"{job.id}:1", f"{job.id}:2"]
+    assert await ledger.entries() == [f"{job.id}:2"]  # the stale attempt was stopped
+
+
 async def test_sigterm_drains_within_grace_and_puts_back_the_rest(
     runner: TaskRunner, ledger: Ledger, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
