@@ -18,7 +18,7 @@ import pytest
 from taskrunner import JobState, Task, current_job
 from taskrunner.backend import Beat, LeaseStatus
 from taskrunner.execution import TRACEBACK_LIMIT
-from taskrunner.job import MESSAGE_LIMIT, JobError
+from taskrunner.job import MESSAGE_LIMIT, JobError, JobRecord
 from taskrunner.logs import JsonFormatter
 from taskrunner.memory import MemoryBackend
 from tests.helpers import drain, eventually, runner_on
@@ -28,7 +28,8 @@ from tests.helpers import drain, eventually, runner_on
 
 class StallingBackend(MemoryBackend):
     """Heartbeats stall while `path_open` is clear (a slow network path); a stalled one
-    then answers late or, with `fail_stalled`, fails."""
+    then answers late or, with `fail_stalled`, fails. The path opens again as soon as a job
+    is claimed for a second attempt, so the new attempt's lease is renewed from its start."""
 
     def __init__(self, *, fail_stalled: bool) -> None:
         super().__init__()
@@ -43,6 +44,14 @@ class StallingBackend(MemoryBackend):
                 raise ConnectionError("the heartbeat timed out")
         return await super().heartbeat(beats, lease)
 
+    async def claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease: float
+    ) -> list[JobRecord]:
+        records = await super().claim(queues, limit, worker, lease)
+        if any(record.attempt > 1 for record in records):
+            self.path_open.set()
+        return records
+
 
 @pytest.mark.parametrize("fail_stalled", [False, True], ids=["late-answer", "failed-beat"])
 async def test_a_job_claimed_again_by_its_own_worker_runs_once_more_and_succeeds(
@@ -50,7 +59,7 @@ async def test_a_job_claimed_again_by_its_own_worker_runs_once_more_and_succeeds
 ) -> None:
     backend = StallingBackend(fail_stalled=fail_stalled)
     runner = runner_on(backend)
-    lease = 0.5
+    lease = 1.0
     runs: list[int] = []
     ended: list[int] = []
     never, release = anyio.Event(), anyio.Event()
@@ -71,7 +80,6 @@ async def test_a_job_claimed_again_by_its_own_worker_runs_once_more_and_succeeds
         await eventually(lambda: runs == [1])
         backend.path_open.clear()  # beats stall: the lease runs out, the job is put back
         await eventually(lambda: runs == [1, 2])  # ...and this worker claims it again
-        backend.path_open.set()
         await eventually(lambda: ended == [1])  # the stale attempt is stopped
         await anyio.sleep(4 * lease)  # the new attempt's lease must be renewed meanwhile
         release.set()
