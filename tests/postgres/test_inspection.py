@@ -1,7 +1,8 @@
-"""Inspection on Postgres beyond the conformance suite: the counts kept by the statements
-agree with the table at every step (and after upkeep folds them), a schema upgraded from
-0001 counts the jobs it already holds, attempts survive a retry by hand, and the runner's
-views (attempts, listing, stats, workers) work with a real worker."""
+"""Inspection on Postgres beyond the conformance suite: the counts kept by the triggers
+agree with the table at every step, whatever writes it (and after upkeep folds them), each
+attempt that ends is counted once, a schema upgraded from 0001 counts the jobs it already
+holds, attempts survive a retry by hand, and the runner's views (attempts, listing, stats,
+workers) work with a real worker."""
 
 from __future__ import annotations
 
@@ -95,6 +96,76 @@ async def test_counts_follow_every_kind_of_change(
     await agree(backend, admin, schema)
 
 
+PLAIN_INSERT = """
+INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload, attempt,
+                             started_at, lease_until, worker)
+SELECT gen_random_uuid(), 't', 'q' || (g % 2),
+       (ARRAY['queued', 'scheduled', 'scheduled', 'running', 'succeeded', 'failed',
+              'cancelled'])[g % 7 + 1],
+       CASE WHEN g % 7 = 1 THEN now() + interval '1 day'
+            WHEN g % 7 = 2 THEN now() + interval '0.4 seconds'
+            ELSE now() END,
+       3, ''::bytea, CASE WHEN g % 7 = 3 THEN 1 ELSE 0 END,
+       CASE WHEN g % 7 = 3 THEN now() END, CASE WHEN g % 7 = 3 THEN now() + interval '1 hour' END,
+       CASE WHEN g % 7 = 3 THEN 'by-hand' END
+FROM generate_series(1, 70) AS g
+"""
+
+
+async def test_counts_stay_true_whatever_writes_the_table(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    jobs = f'"{schema}".jobs'
+    await admin.execute(PLAIN_INSERT.format(schema=schema))
+    await agree(backend, admin, schema)
+    await backend.enqueue([new_job(queue="q0") for _ in range(3)])
+    await backend.enqueue([new_job(queue="q1", delay=3600)])
+    await agree(backend, admin, schema)  # the backend's own writes are not counted twice
+
+    # states, queues and due times changed by hand, one row or many per statement
+    await admin.execute(f"UPDATE {jobs} SET state = 'succeeded' WHERE state = 'queued'")
+    await agree(backend, admin, schema)
+    await admin.execute(
+        f"UPDATE {jobs} SET state = 'queued', lease_until = NULL WHERE state = 'running'"
+    )
+    await agree(backend, admin, schema)
+    await admin.execute(
+        f"UPDATE {jobs} SET queue = 'q2' WHERE id IN (SELECT id FROM {jobs} "
+        "WHERE state = 'scheduled' AND queue = 'q1' LIMIT 3)"
+    )
+    await admin.execute(
+        f"UPDATE {jobs} SET run_at = now() + interval '2 hours' "
+        "WHERE state = 'scheduled' AND queue = 'q0'"
+    )
+    await admin.execute(f"UPDATE {jobs} SET state = 'failed' WHERE state = 'cancelled'")
+    await agree(backend, admin, schema)
+    await admin.execute(  # due in a day: no longer counted as scheduled then
+        f"UPDATE {jobs} SET state = 'running' WHERE state = 'scheduled' AND queue = 'q1'"
+    )
+    await admin.execute(
+        f"UPDATE {jobs} SET id = gen_random_uuid(), state = 'cancelled' "
+        "WHERE queue = 'q0' AND state = 'succeeded'"
+    )
+    await agree(backend, admin, schema)
+    await asyncio.sleep(0.5)  # the jobs due in 0.4 s now count as queued
+    await agree(backend, admin, schema)
+
+    # rows deleted by hand, then the backend at work on what is left
+    await admin.execute(f"DELETE FROM {jobs} WHERE state = 'failed' AND queue = 'q0'")
+    await admin.execute(f"DELETE FROM {jobs} WHERE state = 'scheduled' AND queue = 'q2'")
+    await agree(backend, admin, schema)
+    claimed = await backend.claim(["q0", "q1"], 5, WORKER, 30)
+    assert claimed
+    await backend.finish([Outcome(r.id, r.attempt, OutcomeKind.SUCCEEDED) for r in claimed])
+    await backend.reclaim()  # folds the tallies
+    await agree(backend, admin, schema)
+    await admin.execute(f"TRUNCATE {jobs}")
+    await agree(backend, admin, schema)
+    assert await backend.stats() == {}
+    await backend.enqueue([new_job(queue="q0")])
+    await agree(backend, admin, schema)
+
+
 async def test_upkeep_folds_the_tallies_and_keeps_the_counts(
     backend: PostgresBackend, admin: asyncpg.Connection, schema: str
 ) -> None:
@@ -127,6 +198,26 @@ async def test_upkeep_folds_the_tallies_and_keeps_the_counts(
     per_minute = (await backend.activity(["a"]))["a"].per_minute
     # five minutes old, so still counted
     assert sum(n.get(AttemptOutcome.SUCCEEDED, 0) for n in per_minute.values()) == 3
+
+
+async def test_upkeep_folds_the_seconds_and_forgets_those_past_the_hour(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    for _ in range(3):
+        await backend.enqueue([new_job(queue="a")])
+        job = await claim_one(backend, queue="a")
+        await backend.finish([Outcome(job.id, 1, OutcomeKind.SUCCEEDED, result=b"1")])
+    ended = f'"{schema}".ended'
+    await admin.execute(f"UPDATE {ended} SET second = second - 300")  # five minutes ago
+    second = "floor(date_part('epoch', now()))::bigint"
+    await admin.execute(  # past the hour: forgotten, from another connection or folded
+        f"INSERT INTO {ended} (queue, second, slot, failed) "
+        f"VALUES ('a', {second} - 3800, 0, 4), ('a', {second} - 3800, 12345, 5)"
+    )
+    await backend.reclaim()
+    rows = await admin.fetch(f"SELECT second, slot, succeeded, failed FROM {ended}")
+    assert all(r["slot"] == 0 for r in rows)
+    assert sum(r["succeeded"] for r in rows) == 3 and sum(r["failed"] for r in rows) == 0
 
 
 async def test_upgrading_from_0001_counts_the_jobs_already_there(

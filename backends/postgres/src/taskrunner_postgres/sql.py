@@ -2,10 +2,9 @@
 
 The files name the schema as `{schema}`, the NOTIFY channels as `{queued_channel}` and
 `{finished_channel}`, and shared parts by their file's name: `{record}` (the columns of a
-job record, `sql/record.sql`), `{tally}` (a CTE that keeps the counts and the recent
-activity; it uses `{tally_merge}`, the upsert that adds to a tally) and `{list_where}`
-(the filters of a listing). Only these validated names are ever put into SQL text; every
-value travels as a query parameter.
+job record, `sql/record.sql`), `{tally_merge}` (the upsert that adds to a tally) and
+`{list_where}` (the filters of a listing). Only these validated names are ever put into
+SQL text; every value travels as a query parameter.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ def read_resource(folder: str, name: str) -> str:
     return (files(PACKAGE) / folder / name).read_text(encoding="utf-8")
 
 
-PARTS = ("record", "tally", "tally_merge", "list_where")  # tally holds tally_merge
+PARTS = ("record", "tally_merge", "list_where")
 
 
 def render(text: str, settings: PostgresSettings) -> str:
