@@ -7,6 +7,8 @@ workers) work with a real worker."""
 from __future__ import annotations
 
 import asyncio
+import math
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -15,6 +17,7 @@ import pytest
 from taskrunner import JobState, TaskRunner, current_job
 from taskrunner.backend import Outcome, OutcomeKind
 from taskrunner.inspection import AttemptOutcome, JobFilter
+from taskrunner.stats import ended_since
 from taskrunner.testing.conformance import WORKER, claim_one, new_job
 from taskrunner_postgres import PostgresBackend, PostgresSettings
 from taskrunner_postgres.migrations import known_migrations
@@ -164,6 +167,44 @@ async def test_counts_stay_true_whatever_writes_the_table(
     assert await backend.stats() == {}
     await backend.enqueue([new_job(queue="q0")])
     await agree(backend, admin, schema)
+
+
+async def test_attempts_ended_by_any_statement_are_counted_once(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    start = await backend.now()
+    await backend.enqueue([new_job(queue="a") for _ in range(7)])
+    claimed = await backend.claim(["a"], 7, WORKER, 0.2)
+    kinds = [
+        Outcome(claimed[0].id, 1, OutcomeKind.SUCCEEDED, result=b"1"),
+        Outcome(claimed[1].id, 1, OutcomeKind.FAILED, error=b"{}"),
+        Outcome(claimed[2].id, 1, OutcomeKind.RETRY, error=b"{}"),
+        Outcome(claimed[3].id, 1, OutcomeKind.RETRY, error=b"{}", delay=3600),
+        Outcome(claimed[4].id, 1, OutcomeKind.RELEASED),
+        Outcome(claimed[5].id, 1, OutcomeKind.CANCELLED),
+    ]
+    await backend.finish(kinds)
+    await asyncio.sleep(0.3)
+    assert await backend.reclaim() == [claimed[6].id]  # its lease ran out: lost
+    by_hand = await claim_one(backend, queue="a")
+    await admin.execute(
+        f"UPDATE \"{schema}\".jobs SET state = 'queued' WHERE id = $1", uuid.UUID(by_hand.id)
+    )  # put back by hand, nothing logged: lost too
+    expected = {
+        AttemptOutcome.SUCCEEDED: 1,
+        AttemptOutcome.FAILED: 1,
+        AttemptOutcome.RETRY: 2,
+        AttemptOutcome.RELEASED: 1,
+        AttemptOutcome.CANCELLED: 1,
+        AttemptOutcome.LOST: 2,
+    }
+    activity = (await backend.activity(["a"], since=start))["a"]
+    assert ended_since(activity, math.floor(start)) == expected  # per second, then minute
+    per_minute: dict[AttemptOutcome, int] = {}
+    for counts in activity.per_minute.values():
+        for outcome, n in counts.items():
+            per_minute[outcome] = per_minute.get(outcome, 0) + n
+    assert per_minute == expected
 
 
 async def test_upkeep_folds_the_tallies_and_keeps_the_counts(
@@ -349,7 +390,8 @@ async def test_the_runner_shows_attempts_listing_stats_and_workers(runner: TaskR
     stats = await runner.stats(window=60)
     default = stats["default"]
     assert default[JobState.SUCCEEDED] == 16 and default[JobState.FAILED] == 5
-    assert default.throughput == pytest.approx(23 / 60)  # 21 jobs, two retries
+    assert default.span is not None and 60 <= default.span < 61  # from a whole second
+    assert default.throughput == pytest.approx(23 / default.span)  # 21 jobs, two retries
     assert default.failure_rate == pytest.approx(7 / 23)
     assert default.runtime_p50 is not None and default.runtime_p95 is not None
     assert 0 <= default.runtime_p50 <= default.runtime_p95

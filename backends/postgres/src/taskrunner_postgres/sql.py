@@ -61,6 +61,7 @@ class Queries:
     list_jobs_queue: str
     activity_queues: str
     activity_minutes: str
+    activity_seconds: str
     activity_recent: str
     oldest_due: str
     register_worker: str
