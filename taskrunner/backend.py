@@ -12,7 +12,8 @@ where frozen construction costs twice as much. Treat them as read-only.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -48,7 +49,9 @@ class OutcomeKind(enum.StrEnum):
 class Outcome:
     """The end of one attempt, guarded by its fencing token (`attempt`).
 
-    `ttl` is how long a finished job's record is kept (None: until purged). `queue` is the
+    `ttl` is how long a finished job's record is kept (None: until purged): once it has
+    passed, on the backend's clock, every read treats the record as gone and its dedup key
+    as free, whether or not `reclaim` has deleted it yet. `queue` is the
     job's queue when the caller knows it: a backend that keeps each queue apart (Redis) finds
     the job without a lookup.
     """
@@ -101,7 +104,8 @@ class Backend(Protocol):
         """Store new jobs atomically. A `key` is unique within its queue: a job whose `key`
         is held by a stored job of the same queue (or by an earlier job of the same batch on
         that queue) is not stored, and its slot in the answer holds the id of the job that
-        holds the key; the same key on another queue does not conflict. A job whose id is
+        holds the key; the same key on another queue does not conflict. A record whose
+        retention has ended holds no key: the new job takes its place. A job whose id is
         stored already is left as it is and answers its own id.
 
         `connection` is the caller's own database connection, for backends that can store
@@ -122,7 +126,8 @@ class Backend(Protocol):
         """Apply each outcome if its attempt still owns the job; False where it does not."""
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
-        """The stored records, None for unknown ids."""
+        """The stored records, None for unknown ids and for records whose retention has
+        ended (as every read here treats them)."""
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
         """Cancel queued or scheduled jobs at once; flag running ones for their worker.
@@ -153,3 +158,21 @@ class Backend(Protocol):
     ) -> int:
         """Delete jobs in finished `states` (optionally only those finished before a time, or
         in one queue). Answers how many were deleted."""
+
+
+@runtime_checkable
+class CancelSignals(Protocol):
+    """An optional ability: telling workers at once that a running job was asked to stop.
+
+    Without it, a worker learns of a cancel request at its next heartbeat (every `lease / 3`
+    seconds). A signal is only a wake-up: the worker then renews its leases at once, and the
+    heartbeat's `LeaseStatus.CANCEL` is still what stops the job. So a signal may be lost (a
+    listening connection that drops) or sent for a job that ended meanwhile: the regular
+    heartbeat catches what was missed, and a needless beat costs one round trip.
+    """
+
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs, made through any client of the same
+        store. Once entered, the context yields an iterator of batches of job ids, each
+        batch the requests recorded since the last one was read. Leaving stops listening.
+        """

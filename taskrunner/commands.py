@@ -26,6 +26,7 @@ from taskrunner.ids import new_job_id
 from taskrunner.job import JobState
 from taskrunner.plugins import redact
 from taskrunner.render import job_dict, jobs_table, print_job, stats_dict, stats_tables
+from taskrunner.retry import MAX_SECONDS
 from taskrunner.runner import TaskRunner, parse_state
 from taskrunner.serialization import encode_payload
 from taskrunner.stats import Stats
@@ -44,12 +45,20 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def duration(text: str) -> float:
-    """Seconds from '90', '90s', '15m', '12h' or '7d'."""
+def duration(text: str, option: str, *, positive: bool = False) -> float:
+    """Seconds from '90', '90s', '15m', '12h' or '7d', at most ten years (more than zero
+    with `positive`); a usage error naming `option` otherwise."""
     match = _DURATION.fullmatch(text.strip())
     if not match:
-        raise fail(f"cannot read {text!r} as a duration: use e.g. 90, 90s, 15m, 12h or 7d")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+        raise fail(
+            f"{option}: cannot read {text!r} as a duration: use e.g. 90, 90s, 15m, 12h or 7d"
+        )
+    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if value > MAX_SECONDS:
+        raise fail(f"{option} {text} is too long: at most ten years ({MAX_SECONDS // 86400}d)")
+    if positive and value == 0:
+        raise fail(f"{option} must be longer than 0, e.g. 5m")
+    return value
 
 
 def with_runner(
@@ -93,7 +102,9 @@ def list_jobs(
     json_out: JsonOpt = False,
 ) -> None:
     """List jobs, newest first."""
-    since_at = None if since is None else datetime.now(UTC) - timedelta(seconds=duration(since))
+    since_at = (
+        None if since is None else datetime.now(UTC) - timedelta(seconds=duration(since, "--since"))
+    )
     page = with_runner(
         app_path,
         url,
@@ -197,7 +208,7 @@ def purge(
         queue = None if queue is None else validation.queue_name(queue)
     except TaskrunnerError as exc:
         raise fail(str(exc)) from None
-    age = None if older_than is None else duration(older_than)
+    age = None if older_than is None else duration(older_than, "--older-than")
     count = with_runner(app_path, url, lambda runner: runner.purge(states, age, queue))
     typer.echo(f"deleted {count} job{'s' if count != 1 else ''}")
 
@@ -213,7 +224,9 @@ def stats(
         bool,
         typer.Option("--check", help="Exit 1 if a --max-* threshold is crossed (for monitors)."),
     ] = False,
-    max_queued: Annotated[int | None, typer.Option(help="Most jobs waiting in a queue.")] = None,
+    max_queued: Annotated[
+        int | None, typer.Option(min=0, help="Most jobs waiting in a queue.")
+    ] = None,
     max_age: Annotated[
         str | None, typer.Option(help="Longest a due job may wait, e.g. 5m.")
     ] = None,
@@ -223,7 +236,8 @@ def stats(
     ] = None,
 ) -> None:
     """Counts by state, throughput, failure rate, runtimes and waits per queue; workers."""
-    seconds = duration(window)
+    seconds = duration(window, "--window", positive=True)
+    max_wait = None if max_age is None else duration(max_age, "--max-age")
     report = with_runner(app_path, url, lambda runner: runner.stats(queue or None, seconds))
     if json_out:
         print_json(stats_dict(report))
@@ -232,8 +246,7 @@ def stats(
         for table in stats_tables(report):
             console.print(table)
     if check:
-        limits = (max_queued, None if max_age is None else duration(max_age), max_failure_rate)
-        crossed = crossed_thresholds(report, *limits)
+        crossed = crossed_thresholds(report, max_queued, max_wait, max_failure_rate)
         for line in crossed:
             typer.echo(f"CHECK FAILED: {line}", err=True)
         if crossed:
@@ -287,20 +300,26 @@ def enqueue(
     if not isinstance(given, list | dict):
         raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
     args, kwargs = (given, {}) if isinstance(given, list) else ([], given)
+    wait = 0.0 if delay is None else duration(delay, "--delay")
+    try:
+        name = validation.task_name(task)
+        dedup_key = None if key is None else validation.dedup_key(key)
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
 
     async def work(runner: TaskRunner) -> Job[Any]:
-        known = runner.tasks.get(task)
+        known = runner.tasks.get(name)
         new = NewJob(
             id=new_job_id(),
-            task=validation.task_name(task),
+            task=name,
             queue=validation.queue_name(
                 queue or (known.settings.queue if known else runner.default_queue)
             ),
             payload=encode_payload(args, kwargs, runner.max_payload),
             priority=known.settings.priority if known else 0,
             max_attempts=(known.settings.retries if known else 3) + 1,
-            key=None if key is None else validation.dedup_key(key),
-            delay=0.0 if delay is None else duration(delay),
+            key=dedup_key,
+            delay=wait,
         )
         (job_id,) = await runner.backend.enqueue([new])
         return Job(runner, job_id, job_id != new.id)

@@ -130,8 +130,22 @@ class JobRecord:
     attempts: list[AttemptRecord] | None = None  # filled by `get` where the backend keeps them
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def utc_time(seconds: float) -> datetime:
+    """The UTC moment `seconds` after the epoch. A stored time beyond what a datetime holds
+    (written by plain SQL or an older version) reads as its first or last moment instead of
+    failing the read."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):
+        return _LATEST if seconds > 0 else _EARLIEST
+
+
 def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+    return None if value is None else utc_time(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +172,7 @@ class AttemptInfo:
             attempt=record.attempt,
             worker=record.worker,
             started_at=_time(record.started_at),
-            ended_at=datetime.fromtimestamp(record.ended_at, UTC),
+            ended_at=utc_time(record.ended_at),
             outcome=record.outcome,
             error=None if record.error is None else JobError.decode(record.error),
         )
@@ -210,8 +224,8 @@ class JobInfo:
             key=record.key,
             args=args,
             kwargs=kwargs,
-            enqueued_at=datetime.fromtimestamp(record.enqueued_at, UTC),
-            run_at=datetime.fromtimestamp(record.run_at, UTC),
+            enqueued_at=utc_time(record.enqueued_at),
+            run_at=utc_time(record.run_at),
             started_at=_time(record.started_at),
             finished_at=_time(record.finished_at),
             worker=record.worker,

@@ -11,13 +11,15 @@ import contextlib
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskrunner.activity import ActivityLog
 from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
 from taskrunner.errors import ConfigurationError
+from taskrunner.fanout import Fanout
 from taskrunner.inspection import WorkerRecord
 from taskrunner.job import FINISHED_STATES, AttemptOutcome, AttemptRecord, JobRecord, JobState
 from taskrunner.memory_inspection import MemoryInspection
@@ -77,6 +79,7 @@ class MemoryBackend(MemoryInspection):
         self._finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._activity = ActivityLog()
         self._workers: dict[str, tuple[WorkerRecord, float]] = {}
+        self._cancel_requests = Fanout()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -145,6 +148,17 @@ class MemoryBackend(MemoryInspection):
                 if not waiter.done():
                     waiter.set_result(None)
 
+    def _expire(self, now: float) -> None:
+        """Drop the finished records whose retention has ended. Every read and enqueue calls
+        this first, so an expired record is never seen and never holds its key, whether or
+        not a worker's reclaim has run."""
+        expiring = self._expiring
+        while expiring and expiring[0][0] <= now:
+            expires_at, job_id = heapq.heappop(expiring)
+            old = self._jobs.get(job_id)
+            if old is not None and old.expires_at == expires_at and old.state in FINISHED_STATES:
+                self._delete(old)
+
     def _delete(self, job: _Job) -> None:
         del self._jobs[job.id]
         self._count(job, job.state, -1)
@@ -161,6 +175,7 @@ class MemoryBackend(MemoryInspection):
                 "connection= works with the Postgres backend"
             )
         now = self._clock()
+        self._expire(now)
         ids: list[str] = []
         for new in jobs:
             if new.id in self._jobs:  # the same job sent again: keep what is stored
@@ -274,7 +289,9 @@ class MemoryBackend(MemoryInspection):
             self._queue(job, now)
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
-        self._promote(self._clock())
+        now = self._clock()
+        self._expire(now)
+        self._promote(now)
         return [self._full_record(job_id) for job_id in ids]
 
     def _full_record(self, job_id: str) -> JobRecord | None:
@@ -287,8 +304,10 @@ class MemoryBackend(MemoryInspection):
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
         now = self._clock()
+        self._expire(now)
         self._promote(now)
         states: list[JobState | None] = []
+        asked: list[str] = []
         for job_id in ids:
             job = self._jobs.get(job_id)
             if job is None:
@@ -298,11 +317,19 @@ class MemoryBackend(MemoryInspection):
                 self._finish(job, JobState.CANCELLED, now, ttl)
             elif job.state is JobState.RUNNING:
                 job.cancel_requested = True
+                asked.append(job_id)
             states.append(job.state)
+        if asked:
+            self._cancel_requests.publish(asked)
         return states
+
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs (see `CancelSignals`)."""
+        return self._cancel_requests.inbox()
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         now = self._clock()
+        self._expire(now)
         self._promote(now)
         done: list[bool] = []
         for job_id in ids:
@@ -336,12 +363,7 @@ class MemoryBackend(MemoryInspection):
             job.lease_until = None
             job.worker = None
             self._queue(job, now)
-        expiring = self._expiring
-        while expiring and expiring[0][0] <= now:
-            expires_at, job_id = heapq.heappop(expiring)
-            old = self._jobs.get(job_id)
-            if old is not None and old.expires_at == expires_at and old.state in FINISHED_STATES:
-                self._delete(old)
+        self._expire(now)
         return [job.id for job in expired]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
@@ -356,6 +378,7 @@ class MemoryBackend(MemoryInspection):
             await asyncio.wait_for(self._wakeup.wait(), timeout)
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
+        self._expire(self._clock())
         job = self._jobs.get(job_id)
         if job is None:
             return None
@@ -370,11 +393,14 @@ class MemoryBackend(MemoryInspection):
             if waiter in waiters:
                 waiters.remove(waiter)
             return None
+        self._expire(self._clock())
         job = self._jobs.get(job_id)
         return job.record() if job is not None else None
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
-        self._promote(self._clock())
+        now = self._clock()
+        self._expire(now)
+        self._promote(now)
         names = self._counts.keys() if queues is None else queues
         return {
             queue: dict(self._counts.get(queue) or dict.fromkeys(JobState, 0)) for queue in names
@@ -386,6 +412,7 @@ class MemoryBackend(MemoryInspection):
         finished_before: float | None = None,
         queue: str | None = None,
     ) -> int:
+        self._expire(self._clock())
         wanted = set(states) - {JobState.RUNNING}
         doomed = [
             job

@@ -25,11 +25,14 @@ class MemoryInspection:
     if TYPE_CHECKING:
 
         def _promote(self, now: float) -> None: ...
+        def _expire(self, now: float) -> None: ...
 
     async def list_jobs(
         self, where: JobFilter, limit: int, before: str | None = None
     ) -> list[JobRecord]:
-        self._promote(self._clock())
+        now = self._clock()
+        self._expire(now)
+        self._promote(now)
         found: list[JobRecord] = []
         for job in reversed(self._jobs.values()):  # enqueue order is id order
             if before is not None and job.id >= before:

@@ -20,6 +20,11 @@ _KNOWN_PACKAGES = {
 
 
 _SECRET_PARAMETER = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
+_AUTHORITY_END = re.compile(r"[/?#]")
+ENCODE_HINT = (
+    "percent-encode the user name and password (/ as %2F, ? as %3F, # as %23, @ as %40, "
+    "[ as %5B, ] as %5D), e.g. with urllib.parse.quote(password, safe='')"
+)
 
 
 def redact(url: str) -> str:
@@ -27,11 +32,45 @@ def redact(url: str) -> str:
     return _SECRET_PARAMETER.sub(r"\1***", _redact_credentials(url))
 
 
-def _redact_credentials(url: str) -> str:
+def check_url(url: str) -> str:
+    """The URL, if its credentials can be told apart from its host; else ConfigurationError,
+    which names the fix and never the password (one with an unencoded / ? # @ [ or ])."""
+    if _misplaced_at(url):
+        raise ConfigurationError(
+            f"backend URL {redact(url)!r} has an '@' after the one that ends the password, "
+            f"so the password cannot be told apart from the host: {ENCODE_HINT}"
+        )
+    if not _splittable(url):
+        raise ConfigurationError(f"backend URL {redact(url)!r} cannot be parsed: {ENCODE_HINT}")
+    return url
+
+
+def _misplaced_at(url: str) -> bool:
+    """True if an '@' follows the first one or the URL's authority (where urlsplit and the
+    drivers end the host): the mark of a password with an unencoded / ? # or @ in it."""
+    _, separator, rest = url.partition("://")
+    if not separator:
+        return False
+    authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
+    return authority.count("@") > 1 or "@" in rest[len(authority) :]
+
+
+def _splittable(url: str) -> bool:
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
+        urlsplit(url)
+    except ValueError:  # brackets that do not make an IPv6 address
+        return False
+    return True
+
+
+def _redact_credentials(url: str) -> str:
+    scheme, separator, rest = url.partition("://")
+    if separator and "@" in rest and (_misplaced_at(url) or not _splittable(url)):
+        # no parser can tell where the password ends: hide all up to the last '@'
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    if not _splittable(url):
+        return url  # without an '@' there are no credentials to hide
+    parts = urlsplit(url)
     if parts.password is None:
         if not parts.netloc and "@" in url:
             # credentials urlsplit could not place (e.g. redis:/user:pw@host): hide them all
@@ -56,6 +95,7 @@ def scheme_of(url: str) -> str:
 def load_backend(url: str) -> Backend:
     """Create the backend registered for the URL's scheme (not yet connected)."""
     scheme = scheme_of(url)
+    check_url(url)
     found = {ep.name: ep for ep in entry_points(group=GROUP)}
     entry = found.get(scheme)
     if entry is None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +20,66 @@ STATE_STYLES = {
     JobState.QUEUED: "cyan", JobState.SCHEDULED: "blue", JobState.RUNNING: "yellow",
     JobState.SUCCEEDED: "green", JobState.FAILED: "red", JobState.CANCELLED: "magenta",
 }  # fmt: skip
+
+
+MASK = "***"
+# a name holds a secret when, lower-cased and without separators, it contains one of these
+# or ends with "token" (`csrf_token`, `accessToken`; not `max_tokens` or `tokenizer`)
+SECRET_NAME_PARTS = ("password", "passwd", "passphrase", "secret", "apikey", "privatekey",
+                     "credential", "authorization")  # fmt: skip
+_SEPARATORS = re.compile(r"[^a-z0-9]")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a parameter or key called `name` looks like it holds a secret: `password`,
+    `api_key`, `client_secret`, `X-Api-Key`, `access_token`, `Authorization`..."""
+    flat = _SEPARATORS.sub("", name.lower())
+    return flat.endswith("token") or any(part in flat for part in SECRET_NAME_PARTS)
+
+
+def mask_secrets(value: Any) -> Any:
+    """`value` (JSON-like data) with whatever sits under a key named like a secret, at any
+    depth, replaced by `***`."""
+    if isinstance(value, dict):
+        return {
+            key: MASK if isinstance(key, str) and is_secret_name(key) else mask_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def masked_job(info: JobInfo, fn: Callable[..., Any] | None) -> JobInfo:
+    """`info` as it may be shown to people: the values of arguments whose parameter is named
+    like a secret (and of such keys inside arguments and the result) replaced by `***`.
+
+    `fn` is the task's function, which names the positional arguments; without it (the task
+    code is not loaded) no positional value can be told safe, so all of them are masked.
+    """
+    args = info.args
+    if args is not None:
+        names = positional_names(fn, len(args))
+        args = [
+            MASK if name is None or is_secret_name(name) else mask_secrets(value)
+            for name, value in zip(names, args, strict=True)
+        ]
+    return dataclasses.replace(
+        info, args=args, kwargs=mask_secrets(info.kwargs), result=mask_secrets(info.result)
+    )
+
+
+def positional_names(fn: Callable[..., Any] | None, count: int) -> list[str | None]:
+    """The parameter names `count` positional arguments of `fn` bind to (None: unknown)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values()) if fn else []
+    except (TypeError, ValueError):  # a callable without a signature to read
+        parameters = []
+    positional = [
+        p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    rest = next((p.name for p in parameters if p.kind is p.VAR_POSITIONAL), None)
+    return [positional[i] if i < len(positional) else rest for i in range(count)]
 
 
 def when(moment: datetime | None) -> str:

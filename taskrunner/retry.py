@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from taskrunner.errors import ConfigurationError
 
-MAX_SECONDS = 10 * 365 * 24 * 3600  # the longest delay or backoff taken
+MAX_SECONDS = 10 * 365 * 24 * 3600  # the longest delay, backoff or wait for a due time taken
+_YEAR = 365.25 * 24 * 3600
 
 
 class Retry(Exception):
@@ -40,9 +42,26 @@ def seconds(value: float | timedelta, what: str) -> float:
     return float(value)
 
 
+def due_at(at: datetime, what: str) -> float:
+    """Epoch seconds of an aware datetime no more than ten years (`MAX_SECONDS`) ahead."""
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        raise ConfigurationError(
+            f"{what} must be a timezone-aware datetime (e.g. datetime.now(UTC)), got {at!r}"
+        )
+    moment = at.timestamp()
+    ahead = moment - time.time()
+    if ahead > MAX_SECONDS:
+        raise ConfigurationError(
+            f"{what} {at.isoformat()} is {ahead / _YEAR:.0f} years ahead; a job may be due "
+            "at most ten years from now"
+        )
+    return moment
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential backoff: `base * factor ** (attempt - 1)`, capped at `max_delay`.
+    """Exponential backoff: `base * factor ** (attempt - 1)`, capped at `max_delay` (and at
+    ten years, `MAX_SECONDS`).
 
     With `jitter` the delay is drawn uniformly from its upper half, so failures that happened
     together do not retry together.
@@ -54,7 +73,7 @@ class Backoff:
     jitter: bool = True
 
     def __post_init__(self) -> None:
-        if self.base < 0 or self.factor < 1 or self.max_delay < 0:
+        if not (self.base >= 0 and self.factor >= 1 and self.max_delay >= 0):  # NaN too
             raise ConfigurationError(
                 "Backoff needs base >= 0, factor >= 1 and max_delay >= 0, got "
                 f"base={self.base}, factor={self.factor}, max_delay={self.max_delay}"
@@ -63,7 +82,7 @@ class Backoff:
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt number `attempt` (1 for the first)."""
         exponent = min(attempt - 1, 64)
-        delay = min(self.max_delay, self.base * self.factor**exponent)
+        delay = min(self.max_delay, MAX_SECONDS, self.base * self.factor**exponent)
         if self.jitter:
             delay = delay / 2 + rand() * delay / 2
         return delay

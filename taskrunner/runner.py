@@ -19,7 +19,7 @@ from taskrunner.handle import Job
 from taskrunner.inspection import Inspection, JobFilter, WorkerRecord
 from taskrunner.job import JobInfo, JobState
 from taskrunner.plugins import load_backend, redact
-from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff
+from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.stats import (
@@ -78,8 +78,8 @@ class TaskRunner:
         if max_payload <= 0:
             raise ConfigurationError(f"max_payload must be a positive byte count: {max_payload}")
         self.max_payload = max_payload
-        self.result_ttl = result_ttl
-        self.failed_ttl = failed_ttl
+        self.result_ttl = None if result_ttl is None else seconds(result_ttl, "result_ttl")
+        self.failed_ttl = None if failed_ttl is None else seconds(failed_ttl, "failed_ttl")
         self.backoff = as_backoff(backoff)
         self.default_queue = validation.queue_name(default_queue)
         self.tasks: dict[str, Task[..., Any]] = {}
@@ -363,8 +363,9 @@ class TaskRunner:
         self, states: Sequence[JobState], older_than: float | None = None, queue: str | None = None
     ) -> int:
         """Delete jobs in `states` (finished more than `older_than` seconds ago, if given)."""
+        age = None if older_than is None else seconds(older_than, "older_than")
         backend = await self._backend()
-        before = None if older_than is None else await backend.now() - older_than
+        before = None if age is None else await backend.now() - age
         return await backend.purge(states, before, queue)
 
     async def _backend(self) -> Backend:

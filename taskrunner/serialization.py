@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,9 @@ def encode_payload(
     if meta:
         call["meta"] = dict(meta)
     payload = _dumps(call, "the task's arguments")
+    if b"null" in payload:  # orjson writes NaN and the infinities as null: look for them
+        _refuse_non_finite(args, "args")
+        _refuse_non_finite(kwargs, "kwargs")
     if len(payload) > max_size:
         raise PayloadTooLarge(
             f"the task's arguments encode to {len(payload)} bytes, over the limit of "
@@ -51,6 +55,22 @@ def encode_payload(
             "or raise max_payload on the TaskRunner"
         )
     return payload
+
+
+def _refuse_non_finite(value: object, path: str) -> None:
+    """SerializationError naming where in the arguments a NaN or infinity is."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SerializationError(
+                f"the task's arguments cannot be sent as JSON: {path} is {value!r}, and JSON "
+                "has no NaN or infinity; pass None, a string or a finite number"
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_non_finite(item, f"{path}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_non_finite(item, f"{path}[{index}]")
 
 
 def decode_payload(payload: bytes) -> tuple[list[Any], dict[str, Any]]:

@@ -12,7 +12,7 @@ from taskrunner import tracing, validation
 from taskrunner.backend import NewJob
 from taskrunner.errors import ConfigurationError
 from taskrunner.ids import new_job_id
-from taskrunner.retry import seconds
+from taskrunner.retry import MAX_SECONDS, due_at, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.serialization import encode_payload
 
@@ -50,8 +50,12 @@ class TaskSettings:
             raise ConfigurationError(
                 f"task {self.name!r}: retries must be an int >= 0, got {self.retries!r}"
             )
-        if self.timeout is not None and self.timeout <= 0:
-            raise ConfigurationError(f"task {self.name!r}: timeout must be > 0 seconds or None")
+        if self.timeout is not None and not 0 < self.timeout <= MAX_SECONDS:  # NaN too
+            raise ConfigurationError(
+                f"task {self.name!r}: timeout must be > 0 seconds (at most ten years) or None"
+            )
+        if self.result_ttl is not None:
+            seconds(self.result_ttl, f"task {self.name!r}: result_ttl")
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
             raise ConfigurationError(f"task {self.name!r}: retry_on must be exception types")
         if (
@@ -94,11 +98,7 @@ def make_options(
     if delay is not None:
         changes["delay"], changes["at"] = seconds(delay, "delay"), None
     if at is not None:
-        if not isinstance(at, datetime) or at.tzinfo is None:
-            raise ConfigurationError(
-                f"at= must be a timezone-aware datetime (e.g. datetime.now(UTC)), got {at!r}"
-            )
-        changes["at"], changes["delay"] = at.timestamp(), 0.0
+        changes["at"], changes["delay"] = due_at(at, "at="), 0.0
     if key is not None:
         changes["key"] = validation.dedup_key(key)
     if priority is not None:

@@ -43,7 +43,20 @@ def dedup_key(key: object) -> str:
         raise InvalidName(f"dedup key is {len(key)} characters; at most {KEY_MAX} are allowed")
     if any(ord(c) < 32 or ord(c) == 127 for c in key):
         raise InvalidName(f"dedup key {key!r} contains control characters")
+    if not key.isascii():
+        _check_encodable("dedup key", key)
     return key
+
+
+def _check_encodable(what: str, text: str) -> None:
+    """Refuse text that UTF-8 cannot carry (a lone surrogate, e.g. from undecodable bytes)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidName(
+            f"{what} {text!r} is not valid Unicode text ({exc.reason} at position "
+            f"{exc.start}): pass text that encodes as UTF-8"
+        ) from None
 
 
 def priority(value: object) -> int:

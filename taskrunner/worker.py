@@ -1,8 +1,9 @@
 """The worker: claims due jobs, runs them within a concurrency limit, reports outcomes.
 
 Loops of one worker: claim (fills free slots, waits on the backend when idle), heartbeat
-(renews leases, picks up cancel requests), flush (sends outcomes in batches), reclaim (puts
-back jobs of dead workers) and the scheduler (enqueues recurring ticks).
+(renews leases, picks up cancel requests), cancel signals (beats at once when a backend says
+a running job was asked to stop), flush (sends outcomes in batches), reclaim (puts back jobs
+of dead workers) and the scheduler (enqueues recurring ticks).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from taskrunner import faults
-from taskrunner.backend import Beat, LeaseStatus, Outcome
+from taskrunner.backend import Beat, CancelSignals, LeaseStatus, Outcome
 from taskrunner.execution import Execution
 from taskrunner.inspection import Inspection, WorkerRecord
 from taskrunner.job import AttemptOutcome, JobRecord
@@ -47,6 +48,12 @@ class _Outbox:
     @property
     def unreported(self) -> list[Outcome]:
         return self.pending + self.inflight
+
+
+def _backoff(failures: int) -> float:
+    """Seconds to wait after `failures` failed calls in a row: growing, jittered, at most 10."""
+    ceiling: float = min(0.1 * 2 ** min(failures, 10), 10.0)
+    return ceiling * (0.5 + secrets.randbelow(1000) / 2000)
 
 
 def _read_outcome(future: asyncio.Future[Any]) -> None:
@@ -135,6 +142,7 @@ class Worker:
         try:
             async with anyio.create_task_group() as loops:
                 loops.start_soon(self._heartbeat_loop)
+                loops.start_soon(self._cancel_signal_loop)
                 loops.start_soon(self._flush_loop)
                 loops.start_soon(self._reclaim_loop)
                 scheduled = [t for t in runner.tasks.values() if t.settings.schedule is not None]
@@ -216,7 +224,7 @@ class Worker:
                 await self._backend_trouble("wait", exc, failures)
 
     async def _backend_trouble(self, what: str, exc: Exception, failures: int) -> None:
-        delay = min(0.1 * 2 ** min(failures, 10), 10.0) * (0.5 + secrets.randbelow(1000) / 2000)
+        delay = _backoff(failures)
         log.warning(
             "worker %s: %s failed (%s: %s); retrying in %.1fs",
             self.id,
@@ -379,6 +387,36 @@ class Worker:
                 execution.cancel("requested")
             elif status is LeaseStatus.LOST and execution.record.id in self._running:
                 execution.cancel("lost")
+
+    async def _cancel_signal_loop(self) -> None:
+        """Beat at once when the backend signals a cancel request for a job running here:
+        the heartbeat's answer then stops the job. Without signals (a backend that has none,
+        or one that fails or misses a request), the regular heartbeat still does."""
+        backend = self.runner.backend
+        if not isinstance(backend, CancelSignals):
+            return
+        failures = 0
+        while True:
+            try:
+                async with backend.cancel_requests() as requests:
+                    failures = 0
+                    async for ids in requests:
+                        running = {e.record.id for e in self._running.values()}
+                        if not running.isdisjoint(ids):
+                            self._beat_now.set()
+                return
+            except Exception as exc:
+                failures += 1
+                delay = _backoff(failures)
+                log.warning(
+                    "worker %s: listening for cancel requests failed (%s: %s); retrying in "
+                    "%.1fs (meanwhile heartbeats pick them up)",
+                    self.id,
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                await anyio.sleep(delay)
 
     def _record(self) -> WorkerRecord:
         return WorkerRecord(

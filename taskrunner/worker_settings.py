@@ -10,6 +10,17 @@ from typing import Any
 
 from taskrunner import validation
 from taskrunner.errors import ConfigurationError
+from taskrunner.retry import MAX_SECONDS
+
+MAX_CONCURRENCY = 100_000  # jobs one worker claims and runs at once, at the most
+
+
+def _check_seconds(name: str, value: float, *, zero_allowed: bool) -> None:
+    if not (0 <= value <= MAX_SECONDS and (zero_allowed or value > 0)):  # NaN fails too
+        least = "0" if zero_allowed else "more than 0"
+        raise ConfigurationError(
+            f"{name} must be a number of seconds from {least} to ten years, got {value!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +50,11 @@ class WorkerSettings:
         if (
             isinstance(self.concurrency, bool)
             or not isinstance(self.concurrency, int)
-            or self.concurrency < 1
+            or not 1 <= self.concurrency <= MAX_CONCURRENCY
         ):
-            raise ConfigurationError(f"concurrency must be an int >= 1, got {self.concurrency!r}")
+            raise ConfigurationError(
+                f"concurrency must be an int from 1 to {MAX_CONCURRENCY}, got {self.concurrency!r}"
+            )
         if self.queues is not None:
             given: Any = self.queues
             queues = tuple(
@@ -51,8 +64,9 @@ class WorkerSettings:
                 raise ConfigurationError("queues must name at least one queue (or be None)")
             object.__setattr__(self, "queues", queues)
         for name in ("grace", "lease", "poll"):
-            if getattr(self, name) < 0 or (name != "grace" and getattr(self, name) == 0):
-                raise ConfigurationError(f"{name} must be a positive number of seconds")
+            _check_seconds(name, getattr(self, name), zero_allowed=name == "grace")
+        if self.reclaim_interval is not None:
+            _check_seconds("reclaim_interval", self.reclaim_interval, zero_allowed=False)
         if self.heartbeat is not None and not 0 < self.heartbeat < self.lease:
             raise ConfigurationError("heartbeat must be positive and shorter than lease")
 

@@ -304,6 +304,106 @@ def test_cron_every_thirty_minutes_across_spring_forward() -> None:
     ]
 
 
+# -- cron: Vixie cron's rule for fixed-hour and hourly expressions ----------------------------
+#
+# In 2024, Europe/Paris skips 02:00-02:59 on March 31 and repeats it on October 27;
+# America/New_York skips 02:00-02:59 on March 10 and repeats 01:00-01:59 on November 3.
+CHANGES = {
+    ("Europe/Paris", "spring"): date(2024, 3, 31),
+    ("Europe/Paris", "fall"): date(2024, 10, 27),
+    ("America/New_York", "spring"): date(2024, 3, 10),
+    ("America/New_York", "fall"): date(2024, 11, 3),
+}
+
+
+def ticks_on(expression: str, tz: str, day: date) -> list[str]:
+    """The ticks whose local date is `day`, as local times with their UTC offset."""
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, datetime.min.time(), zone).timestamp() - 1
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).timestamp()
+    return [local(t, zone).strftime("%H:%M%z") for t in ticks(cron(expression, tz=tz), start, end)]
+
+
+@pytest.mark.parametrize(
+    ("tz", "change", "expression", "expected"),
+    [
+        # the repeated hour: once, in its first pass
+        ("Europe/Paris", "fall", "30 2 * * *", ["02:30+0200"]),
+        ("Europe/Paris", "fall", "*/20 2 * * *", ["02:00+0200", "02:20+0200", "02:40+0200"]),
+        ("Europe/Paris", "fall", "0 1 * * *", ["01:00+0200"]),
+        ("America/New_York", "fall", "30 1 * * *", ["01:30-0400"]),
+        ("America/New_York", "fall", "*/20 1 * * *", ["01:00-0400", "01:20-0400", "01:40-0400"]),
+        ("America/New_York", "fall", "0 1 * * *", ["01:00-0400"]),
+        ("America/New_York", "fall", "*/20 2 * * *", ["02:00-0500", "02:20-0500", "02:40-0500"]),
+        # the skipped hour: once, at the jump
+        ("Europe/Paris", "spring", "30 2 * * *", ["03:00+0200"]),
+        ("Europe/Paris", "spring", "*/20 2 * * *", ["03:00+0200"]),
+        ("Europe/Paris", "spring", "* 2 * * *", ["03:00+0200"]),
+        ("Europe/Paris", "spring", "0 1 * * *", ["01:00+0100"]),
+        ("America/New_York", "spring", "30 2 * * *", ["03:00-0400"]),
+        ("America/New_York", "spring", "*/20 2 * * *", ["03:00-0400"]),
+        ("America/New_York", "spring", "0 1 * * *", ["01:00-0500"]),
+        # a skipped time whose jump is also a matching time: one run, not two
+        ("Europe/Paris", "spring", "0 1-3 * * *", ["01:00+0100", "03:00+0200"]),
+        # any hour field that does not cover all 24 hours is a fixed hour
+        (
+            "Europe/Paris",
+            "fall",
+            "0 */2 * * *",
+            ["00:00+0200", "02:00+0200"] + [f"{h:02}:00+0100" for h in range(4, 24, 2)],
+        ),
+        (
+            "Europe/Paris",
+            "spring",
+            "0 */2 * * *",
+            ["00:00+0100", "03:00+0200"] + [f"{h:02}:00+0200" for h in range(4, 24, 2)],
+        ),
+        ("America/New_York", "fall", "15 1,2 * * *", ["01:15-0400", "02:15-0500"]),
+    ],
+)
+def test_cron_fixed_hour_runs_once_across_dst_changes(
+    tz: str, change: str, expression: str, expected: list[str]
+) -> None:
+    assert ticks_on(expression, tz, CHANGES[tz, change]) == expected
+
+
+@pytest.mark.parametrize(("tz", "change"), list(CHANGES))
+@pytest.mark.parametrize(("expression", "period"), [("*/15 * * * *", 900), ("0 * * * *", 3600)])
+def test_cron_hourly_or_finer_runs_by_the_new_local_time(
+    tz: str, change: str, expression: str, period: int
+) -> None:
+    """In both passes of a repeated hour, never in a skipped one: one tick per `period` of
+    real time, whatever the clocks do."""
+    day = CHANGES[tz, change]
+    found = ticks_on(expression, tz, day)
+    hours_in_day = 23 if change == "spring" else 25
+    assert len(found) == hours_in_day * 3600 // period
+    zone = ZoneInfo(tz)
+    start = datetime.combine(day, datetime.min.time(), zone).timestamp()
+    chained = list(ticks(cron(expression, tz=tz), start - 1, start + hours_in_day * 3600))
+    assert all(b - a == period for a, b in pairwise(chained))
+    if change == "spring":
+        assert not [t for t in found if t.startswith("02:")]
+
+
+@pytest.mark.parametrize(
+    ("expression", "hourly"),
+    [
+        ("*/15 * * * *", True),
+        ("0 * * * *", True),
+        ("0 */1 * * *", True),
+        ("0 0-23 * * *", True),
+        ("30 2 * * *", False),
+        ("*/20 2 * * *", False),
+        ("0 */2 * * *", False),
+        ("0 1-3 * * *", False),
+        ("0 0-22 * * *", False),
+    ],
+)
+def test_cron_hourly_means_the_hour_field_covers_every_hour(expression: str, hourly: bool) -> None:
+    assert cron(expression).hourly is hourly
+
+
 YEAR_START, YEAR_END = utc(2024, 1, 1), utc(2025, 1, 1)
 DAILY = ["30 2 * * *", "0 2 * * *", "0 3 * * *", "59 1 * * *", "0 0 * * *", "15 1 * * *"]
 ZONES = ["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "America/Santiago"]
@@ -351,19 +451,31 @@ def test_cron_never_goes_backwards_or_repeats_across_dst(tz: str, expression: st
         assert len(set(found)) == len(found)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
-    expression=st.sampled_from(["*/30 * * * *", "0 * * * *", "30 2 * * *", "*/20 1-3 * * *"]),
+    expression=st.sampled_from(
+        [
+            "*/30 * * * *",
+            "0 * * * *",
+            "30 2 * * *",
+            "*/20 1-3 * * *",
+            "*/20 2 * * *",
+            "* 1 * * *",
+            "0 */2 * * *",
+        ]
+    ),
     offset=st.floats(min_value=0, max_value=3 * 86400, allow_nan=False),
-    window=st.sampled_from(["spring", "fall"]),
+    change=st.sampled_from(list(CHANGES)),
 )
 def test_cron_next_after_any_instant_is_the_next_chained_tick(
-    expression: str, offset: float, window: str
+    expression: str, offset: float, change: tuple[str, str]
 ) -> None:
     """Asking from an arbitrary instant (in a gap, in a fold) gives the same tick as the
     chain of ticks from before the change: no tick skipped, none invented."""
-    start = paris(2024, 3, 30) if window == "spring" else paris(2024, 10, 26)
-    schedule = cron(expression, tz="Europe/Paris")
+    tz = change[0]
+    day_before = CHANGES[change] - timedelta(days=1)
+    start = datetime.combine(day_before, datetime.min.time(), ZoneInfo(tz)).timestamp()
+    schedule = cron(expression, tz=tz)
     chain = list(ticks(schedule, start, start + 4 * 86400))
     asked = start + offset
     assert schedule.next_after(asked) == min(t for t in chain if t > asked)

@@ -61,7 +61,7 @@ async def jobs(view: View) -> Response:
         )
     except TaskrunnerError as exc:
         return JSONResponse({"error": str(exc)}, 400)
-    return JSONResponse({"jobs": [job_dict(j) for j in page.jobs], "next": page.next})
+    return JSONResponse({"jobs": [job_dict(view.shown(j)) for j in page.jobs], "next": page.next})
 
 
 async def job(view: View) -> Response:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from urllib.parse import parse_qsl, urlencode
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -17,8 +19,10 @@ from taskrunner.dashboard.context import View, base_path, route_path, safe_next
 from taskrunner.dashboard.html import escape, render, static_file
 from taskrunner.dashboard.security import (
     SESSION_MAX_AGE,
+    THROTTLED_FAILURE_DELAY,
     Guard,
     Session,
+    Verdict,
     host_name,
     is_loopback,
     same_origin,
@@ -38,6 +42,11 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+TOO_MANY_FAILURES = (
+    "Wrong password or token, and too many failed attempts from your address: wait a few "
+    "minutes. The right one is still accepted."
+)
 
 PageView = Callable[[View], Awaitable[Response]]
 ActionView = Callable[[View, dict[str, str]], Awaitable[Response]]
@@ -64,7 +73,9 @@ def dashboard(
     With `token` or `password`, every request needs it: the login form (a signed, HttpOnly,
     SameSite=Strict session cookie) or an `Authorization: Bearer` header. Without either,
     the dashboard answers only requests to and from this machine (a loopback Host and
-    client). Retry and cancel are POSTs checked for a CSRF token and their Origin.
+    client). Wrong credentials are throttled per client address, the right one is always
+    let in; argument values named like secrets show as `***`. Retry and cancel are POSTs
+    checked for a CSRF token and their Origin.
     `secret_key` signs the session cookies (default: random, so sessions end on restart;
     give one when several processes serve the dashboard). With `close_runner`, the app
     closes the runner's backend connection when it shuts down (when it is served alone).
@@ -162,12 +173,15 @@ class Gate:
                 "This dashboard has no password or token, so it only answers requests made "
                 "on this machine (to localhost or 127.0.0.1).",
             )
-        bearer = self.guard.bearer(request.headers.get("authorization"))
-        if bearer is False:
+        client = client_address(request)
+        bearer = self.guard.bearer(client, request.headers.get("authorization"))
+        if bearer is Verdict.WRONG:
             return refuse(kind, 401, "Wrong token.")
-        if kind is Kind.ACTION and not origin_ok(request, bearer is True):
+        if bearer is Verdict.THROTTLED:
+            return await self.throttled(client, refuse(kind, 429, TOO_MANY_FAILURES))
+        if kind is Kind.ACTION and not origin_ok(request, bearer is Verdict.ADMITTED):
             return refuse(kind, 403, "Cross-origin request refused.")
-        if bearer:
+        if bearer is Verdict.ADMITTED:
             return Session("bearer", bearer=True)
         session = self.guard.session_from_cookie(request.cookies.get(COOKIE))
         if session is not None:
@@ -197,18 +211,30 @@ class Gate:
             return finish(request, login_form(request, target, ""))
         if not origin_ok(request, False):
             return finish(request, refuse(Kind.ACTION, 403, "Cross-origin request refused."))
-        client = request.client.host if request.client else "?"
-        if self.guard.login_blocked(client):
-            text = "Too many failed attempts: wait a few minutes."
-            return finish(request, login_form(request, target, text, 429))
+        client = client_address(request)
         form = await read_form(request) or {}
         target = safe_next(form.get("next"), "/")
-        if not self.guard.credential_matches(form.get("password", "")):
-            self.guard.login_failed(client)
+        verdict = self.guard.judge(client, form.get("password", ""))
+        if verdict is Verdict.THROTTLED:
+            form_page = login_form(request, target, TOO_MANY_FAILURES, 429)
+            return finish(request, await self.throttled(client, form_page))
+        if verdict is Verdict.WRONG:
             return finish(request, login_form(request, target, "Wrong password or token.", 401))
         _, cookie = self.guard.new_cookie()
         request.state.new_cookie = cookie
         return finish(request, redirect_to(request, target))
+
+    async def throttled(self, client: str, response: Response) -> Response:
+        """`response` to a wrong credential from a throttled address, given late."""
+        await anyio.sleep(THROTTLED_FAILURE_DELAY)
+        wait = self.guard.failures.throttled_for(client)
+        response.headers["retry-after"] = str(max(1, math.ceil(wait)))
+        return response
+
+
+def client_address(request: Request) -> str:
+    """The address the request came from (behind a proxy: the proxy's)."""
+    return request.client.host if request.client else "?"
 
 
 def local_request(request: Request) -> bool:

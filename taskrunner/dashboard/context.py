@@ -10,7 +10,9 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from taskrunner.dashboard.html import Html, escape, fragment, join, render
 from taskrunner.dashboard.security import Guard, Session
+from taskrunner.job import JobInfo
 from taskrunner.plugins import redact
+from taskrunner.render import masked_job
 from taskrunner.runner import TaskRunner
 
 NOTICES = {
@@ -67,6 +69,11 @@ class View:
         if not given:
             return self.base + path
         return self.base + path + ("&" if "?" in path else "?") + urlencode(given)
+
+    def shown(self, info: JobInfo) -> JobInfo:
+        """`info` as the dashboard shows it: arguments named like secrets masked."""
+        task = self.runner.tasks.get(info.task)
+        return masked_job(info, task.fn if task is not None else None)
 
     def csrf_field(self) -> Html:
         return fragment(

@@ -181,11 +181,25 @@ async def job(view: View) -> Response:
         cancel=" (cancel requested)" if info.cancel_requested else "",
         progress=progress or "\u2013",
         arguments=as_json({"args": info.args, "kwargs": info.kwargs}),
+        arguments_note=arguments_note(view, info),
         result=as_json(info.result) if info.state is JobState.SUCCEEDED else "\u2013",
         error=error_block(info),
         attempt_rows=attempt_rows(info.attempts) or empty_row(7, "No attempt has ended yet."),
     )
     return view.page(f"Job {info.id}", body)
+
+
+def arguments_note(view: View, info: JobInfo) -> Html:
+    """Why positional values show as *** when the dashboard lacks the task's code."""
+    if not info.args or info.task in view.runner.tasks:
+        return Html("")
+    return fragment(
+        '<p class="note">{}</p>',
+        "Positional values are hidden: without this task's code the dashboard cannot tell "
+        "which of them are secrets. Start it with the app (taskrunner dashboard "
+        "module.path:runner) to see them. Values named like secrets (password, token, "
+        "secret, api_key...) are always hidden.",
+    )
 
 
 def error_block(info: JobInfo) -> Html:
@@ -200,10 +214,11 @@ def error_block(info: JobInfo) -> Html:
 
 
 async def find(view: View, job_id: str) -> JobInfo | None:
+    """The job, as the dashboard may show it (see `View.shown`), or None."""
     if not valid_job_id(job_id):
         return None
     try:
-        return await view.runner.get_job(job_id)
+        return view.shown(await view.runner.get_job(job_id))
     except JobNotFound:
         return None
 

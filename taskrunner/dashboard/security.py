@@ -1,9 +1,11 @@
 """Who may use the dashboard: the bind rule, credentials, signed session cookies, CSRF tokens
-and same-origin checks. Pure functions and one small class, with no Starlette in them."""
+and same-origin checks, and the throttle on wrong credentials. Pure functions and small
+classes, with no Starlette in them."""
 
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import hmac
 import ipaddress
@@ -18,6 +20,7 @@ from taskrunner.errors import ConfigurationError
 SESSION_MAX_AGE = 12 * 3600
 LOGIN_FAILURES_ALLOWED = 10  # per client address, in LOGIN_FAILURE_WINDOW
 LOGIN_FAILURE_WINDOW = 300.0
+THROTTLED_FAILURE_DELAY = 1.0  # seconds before answering a failure from a throttled address
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -67,6 +70,52 @@ class Session:
     fresh: bool = False  # made by this request: its cookie must be set on the response
 
 
+class Verdict(enum.Enum):
+    """What a presented credential (login form or bearer token) earns."""
+
+    ADMITTED = "admitted"
+    WRONG = "wrong"
+    THROTTLED = "throttled"  # wrong, from an address with too many recent failures
+
+
+@dataclass
+class FailureLog:
+    """Recent failed credentials per client address, to slow down guessing.
+
+    Only failures are counted and only time clears them: a correct credential neither
+    waits for nor resets anything. Resetting on success would let anyone who shares an
+    address with a legitimate user (everyone behind one proxy) start a fresh allowance each
+    time that user, or a script holding the token, signs in, and so interleave guesses
+    forever. Refusing a throttled address outright would lock that user out with the
+    guesser. The price: an address that keeps guessing stays throttled, but its correct
+    credential still gets in, so a throttle can slow one client's guessing and cannot stop
+    guesses spread over many connections or addresses; a long random token is the defence.
+    """
+
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def failed(self, client: str) -> None:
+        """Count one failure from `client`."""
+        if client not in self._failures and len(self._failures) >= 10_000:
+            self._failures.pop(next(iter(self._failures)))  # many addresses: forget the oldest
+        # the last LOGIN_FAILURES_ALLOWED failures tell whether the address is throttled
+        entries = self._failures.setdefault(client, deque(maxlen=LOGIN_FAILURES_ALLOWED))
+        entries.append(time.monotonic())
+
+    def throttled_for(self, client: str) -> float:
+        """Seconds until `client` is no longer throttled (0: not throttled)."""
+        entries = self._failures.get(client)
+        if not entries:
+            return 0.0
+        now = time.monotonic()
+        if entries[-1] <= now - LOGIN_FAILURE_WINDOW:
+            del self._failures[client]  # every failure it remembers is too old to count
+            return 0.0
+        if len(entries) < LOGIN_FAILURES_ALLOWED:
+            return 0.0
+        return max(0.0, entries[0] + LOGIN_FAILURE_WINDOW - now)
+
+
 @dataclass
 class Guard:
     """The secrets of one dashboard: the credential (None: local use only) and the key that
@@ -74,7 +123,7 @@ class Guard:
 
     credential: str | None
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    failures: FailureLog = field(default_factory=FailureLog)
 
     @property
     def protected(self) -> bool:
@@ -86,14 +135,22 @@ class Guard:
         # compare digests, so the time taken says nothing about the length either
         return hmac.compare_digest(_digest(given), _digest(self.credential))
 
-    def bearer(self, authorization: str | None) -> bool | None:
-        """None without an `Authorization: Bearer` header, else whether its token is right."""
+    def judge(self, client: str, given: str) -> Verdict:
+        """Check a credential presented by `client`: the correct one is always admitted,
+        throttled or not; a wrong one is counted against the client's address."""
+        if self.credential_matches(given):
+            return Verdict.ADMITTED
+        self.failures.failed(client)
+        return Verdict.THROTTLED if self.failures.throttled_for(client) else Verdict.WRONG
+
+    def bearer(self, client: str, authorization: str | None) -> Verdict | None:
+        """None without an `Authorization: Bearer` header, else what its token earns."""
         if not authorization:
             return None
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer":
             return None
-        return self.credential_matches(token.strip())
+        return self.judge(client, token.strip())
 
     def _sign(self, message: str) -> str:
         return _b64(hmac.new(self.key, message.encode("ascii"), hashlib.sha256).digest())
@@ -122,23 +179,6 @@ class Guard:
 
     def csrf_matches(self, session: Session, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(str(given), self.csrf_token(session))
-
-    def login_blocked(self, client: str) -> bool:
-        failures = self._failures.get(client)
-        if failures is None:
-            return False
-        cutoff = time.monotonic() - LOGIN_FAILURE_WINDOW
-        while failures and failures[0] < cutoff:
-            failures.popleft()
-        if not failures:
-            del self._failures[client]
-            return False
-        return len(failures) >= LOGIN_FAILURES_ALLOWED
-
-    def login_failed(self, client: str) -> None:
-        if len(self._failures) > 10_000:  # many addresses: forget the oldest
-            self._failures.pop(next(iter(self._failures)))
-        self._failures.setdefault(client, deque()).append(time.monotonic())
 
 
 def _authority(url: str) -> str | None:

@@ -6,18 +6,34 @@ own clock, which a test cannot fake for Redis or Postgres.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 import pytest
 
-from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
+from taskrunner.backend import (
+    Backend,
+    Beat,
+    CancelSignals,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+)
 from taskrunner.ids import new_job_id
-from taskrunner.job import JobRecord, JobState
+from taskrunner.job import JobInfo, JobRecord, JobState
 
 pytestmark = pytest.mark.anyio
 
 SHORT = 0.3  # a lease or delay that runs out during a test
+DUE_IN = 0.7  # a job written while a worker waits falls due this much later
+IDLE_POLL = 30.0  # the longest an idle worker waits in the tests of due times
+ON_TIME = 1.5  # slack after a due time, far below IDLE_POLL: proves the wait ended by itself
+# a due time in the year 160,000: the core refuses it, but plain SQL or an older version may
+# have stored it, and reads must neither fail nor move it
+BEYOND_YEAR_9999 = 5e12
 WORKER = "worker-a"
 
 
@@ -36,18 +52,61 @@ async def claim_one(
     return record
 
 
+async def finish_expiring(backend: Backend) -> list[NewJob]:
+    """Three jobs with dedup keys, each ended with a retention of SHORT seconds: one
+    succeeded, one failed, and one cancelled while it waited."""
+    done, failed, cancelled = (new_job(key=f"expiring:{n}") for n in range(3))
+    await backend.enqueue([done, failed, cancelled])
+    await backend.cancel([cancelled.id], ttl=SHORT)
+    await backend.claim(["default"], 2, WORKER, 30)
+    await backend.finish(
+        [
+            Outcome(done.id, 1, OutcomeKind.SUCCEEDED, result=b"1", ttl=SHORT),
+            Outcome(failed.id, 1, OutcomeKind.FAILED, error=b"{}", ttl=SHORT),
+        ]
+    )
+    return [done, failed, cancelled]
+
+
 async def state_of(backend: Backend, job_id: str) -> JobState | None:
     (record,) = await backend.get([job_id])
     return None if record is None else record.state
 
 
+async def claimed_after(backend: Backend, write: Callable[[], Awaitable[None]]) -> float:
+    """Seconds from `write` (which makes a job due later) until an idle worker, blocked in
+    `wait` with a poll far longer than that, claimed the job."""
+    claimed = anyio.Event()
+
+    async def idle_worker() -> None:
+        while not await backend.claim(["default"], 1, WORKER, 30):
+            await backend.wait(["default"], IDLE_POLL)
+        claimed.set()
+
+    with anyio.fail_after(IDLE_POLL / 2):  # the bound that proves a wait ended before its poll
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(idle_worker)
+            await anyio.sleep(0.2)  # the worker has found nothing and blocks in wait()
+            started = anyio.current_time()
+            await write()
+            await claimed.wait()
+    return anyio.current_time() - started
+
+
 @pytest.mark.anyio
 class BackendConformance:
-    """Subclass with a `backend` fixture yielding a connected, empty backend."""
+    """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
+    instances share one store (a server), override `peer` to yield a second one."""
 
     @pytest.fixture
     def anyio_backend(self) -> str:
         return "asyncio"
+
+    @pytest.fixture
+    def peer(self, backend: Backend) -> Backend:
+        """Another client of the store `backend` uses, as another process would hold: by
+        default `backend` itself."""
+        return backend
 
     # -- enqueue and get ---------------------------------------------------------------------
 
@@ -151,6 +210,15 @@ class BackendConformance:
         (record,) = await backend.get([future.id])
         assert record is not None and record.run_at == pytest.approx(now + 3600, abs=0.01)
 
+    async def test_a_due_time_beyond_the_year_9999_reads_back(self, backend: Backend) -> None:
+        job = new_job(at=BEYOND_YEAR_9999)
+        await backend.enqueue([job])
+        (record,) = await backend.get([job.id])
+        assert record is not None and record.state is JobState.SCHEDULED
+        assert record.run_at == pytest.approx(BEYOND_YEAR_9999, rel=1e-9)
+        assert JobInfo.from_record(record).run_at == datetime.max.replace(tzinfo=UTC)
+        assert await backend.claim(["default"], 5, WORKER, 30) == []
+
     async def test_wait_returns_when_a_job_is_enqueued(self, backend: Backend) -> None:
         async def enqueue_soon() -> None:
             await anyio.sleep(0.05)
@@ -167,6 +235,29 @@ class BackendConformance:
         with anyio.fail_after(10):
             while not await backend.claim(["default"], 1, WORKER, 30):
                 await backend.wait(["default"], 60)
+
+    async def test_an_idle_wait_ends_when_a_job_enqueued_during_it_falls_due(
+        self, backend: Backend
+    ) -> None:
+        async def enqueue_delayed() -> None:
+            await backend.enqueue([new_job(delay=DUE_IN)])
+
+        waited = await claimed_after(backend, enqueue_delayed)
+        assert waited < DUE_IN + ON_TIME
+
+    async def test_an_idle_wait_ends_when_a_retry_written_during_it_falls_due(
+        self, backend: Backend
+    ) -> None:
+        job = new_job()
+        await backend.enqueue([job])
+        record = await claim_one(backend)
+
+        async def retry_later() -> None:
+            retry = Outcome(job.id, record.attempt, OutcomeKind.RETRY, error=b"{}", delay=DUE_IN)
+            assert await backend.finish([retry]) == [True]
+
+        waited = await claimed_after(backend, retry_later)
+        assert waited < DUE_IN + ON_TIME
 
     # -- leases, heartbeats and fencing ------------------------------------------------------
 
@@ -369,6 +460,23 @@ class BackendConformance:
         await backend.finish([Outcome(job.id, record.attempt, OutcomeKind.CANCELLED)])
         assert await state_of(backend, job.id) is JobState.CANCELLED
 
+    async def test_cancel_of_a_running_job_is_signalled_to_listeners(
+        self, backend: Backend, peer: Backend
+    ) -> None:
+        if not isinstance(peer, CancelSignals):
+            pytest.skip("the backend has no CancelSignals: workers see cancels at heartbeats")
+        running, queued = new_job(), new_job()
+        await backend.enqueue([running])
+        await claim_one(backend)
+        await backend.enqueue([queued])
+        async with peer.cancel_requests() as requests:
+            await backend.cancel([queued.id, running.id], ttl=None)
+            with anyio.fail_after(5):
+                assert await anext(requests) == [running.id]  # the queued one needs no worker
+            await backend.cancel([running.id], ttl=None)  # asked again: told again
+            with anyio.fail_after(5):
+                assert await anext(requests) == [running.id]
+
     async def test_cancel_finished_job_changes_nothing(self, backend: Backend) -> None:
         job = new_job()
         await backend.enqueue([job])
@@ -393,6 +501,65 @@ class BackendConformance:
         records = await backend.get([short.id, kept.id])
         assert records[0] is None
         assert records[1] is not None and records[1].state is JobState.FAILED
+
+    async def test_expired_records_are_gone_without_a_reclaim(self, backend: Backend) -> None:
+        # no worker runs, so nothing tidies up: every read must judge retention itself
+        expiring = await finish_expiring(backend)
+        kept = new_job(key="kept")
+        await backend.enqueue([kept])
+        await claim_one(backend)
+        await backend.finish([Outcome(kept.id, 1, OutcomeKind.FAILED, error=b"{}", ttl=3600)])
+        ids = [job.id for job in expiring]
+        assert [r.state if r else None for r in await backend.get(ids)] == [
+            JobState.SUCCEEDED,
+            JobState.FAILED,
+            JobState.CANCELLED,
+        ]
+        await anyio.sleep(SHORT + 0.1)
+        records = await backend.get([*ids, kept.id])
+        assert records[:3] == [None, None, None]
+        assert records[3] is not None and records[3].state is JobState.FAILED
+        for job_id in ids:
+            assert await backend.wait_finished(job_id, 0.05) is None
+        assert await backend.cancel(ids, ttl=None) == [None, None, None]
+        assert await backend.retry(ids) == [False, False, False]
+        counts = (await backend.stats(["default"]))["default"]
+        assert (counts[JobState.SUCCEEDED], counts[JobState.FAILED]) == (0, 1)
+        assert counts[JobState.CANCELLED] == 0
+        assert await backend.purge([JobState.SUCCEEDED, JobState.CANCELLED]) == 0
+
+    async def test_an_expired_key_never_blocks_an_enqueue(self, backend: Backend) -> None:
+        expiring = await finish_expiring(backend)
+        again = [new_job(key=job.key) for job in expiring]
+        assert await backend.enqueue(again) == [job.id for job in expiring]  # still held
+        await anyio.sleep(SHORT + 0.1)
+        fresh = [new_job(key=job.key) for job in expiring]
+        assert await backend.enqueue(fresh) == [job.id for job in fresh]
+        records = await backend.get([job.id for job in fresh])
+        assert [r.state if r else None for r in records] == [JobState.QUEUED] * 3
+        counts = (await backend.stats(["default"]))["default"]
+        assert counts[JobState.QUEUED] == 3
+        assert sum(counts.values()) == 3
+        # the new holders hold their keys in turn
+        assert await backend.enqueue([new_job(key=job.key) for job in expiring]) == [
+            job.id for job in fresh
+        ]
+
+    async def test_racing_enqueues_for_an_expired_key_store_one_job(self, backend: Backend) -> None:
+        (holder, *_) = await finish_expiring(backend)
+        await anyio.sleep(SHORT + 0.1)
+        rivals = [new_job(key=holder.key) for _ in range(8)]
+        answers: list[list[str]] = []
+
+        async def enqueue(job: NewJob) -> None:
+            answers.append(await backend.enqueue([job]))
+
+        async with anyio.create_task_group() as tg:
+            for job in rivals:
+                tg.start_soon(enqueue, job)
+        winners = {answer for (answer,) in answers}
+        assert len(winners) == 1 and winners <= {job.id for job in rivals}
+        assert (await backend.stats(["default"]))["default"][JobState.QUEUED] == 1
 
     async def test_stats_count_jobs_by_queue_and_state(self, backend: Backend) -> None:
         await backend.enqueue([new_job(queue="a") for _ in range(3)])

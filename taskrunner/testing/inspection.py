@@ -14,9 +14,16 @@ import pytest
 
 from taskrunner.backend import Backend, Outcome, OutcomeKind
 from taskrunner.inspection import AttemptOutcome, Inspection, JobFilter, WorkerRecord
-from taskrunner.job import JobState
+from taskrunner.job import JobInfo, JobState
 from taskrunner.runner import TaskRunner
-from taskrunner.testing.conformance import SHORT, WORKER, claim_one, new_job
+from taskrunner.testing.conformance import (
+    BEYOND_YEAR_9999,
+    SHORT,
+    WORKER,
+    claim_one,
+    finish_expiring,
+    new_job,
+)
 
 
 def inspect(backend: Backend) -> Any:
@@ -77,6 +84,25 @@ class InspectionConformance:
         assert [r.id for r in queued_two] == [j.id for j in reversed(b)]
         assert await listing.list_jobs(JobFilter(queue="nowhere"), 10) == []
 
+    async def test_list_jobs_leaves_out_expired_records(self, backend: Backend) -> None:
+        expiring = await finish_expiring(backend)
+        kept = new_job()
+        await backend.enqueue([kept])
+        listing = inspect(backend)
+        assert len(await listing.list_jobs(JobFilter(), 10)) == 4
+        await anyio.sleep(SHORT + 0.1)  # no reclaim: listing must judge retention itself
+        for where in (
+            JobFilter(),
+            JobFilter(queue="default"),
+            JobFilter(task="tests.noop"),
+            JobFilter(state=JobState.SUCCEEDED),
+            JobFilter(queue="default", state=JobState.FAILED),
+            JobFilter(state=JobState.CANCELLED, task="tests.noop"),
+        ):
+            listed = [r.id for r in await listing.list_jobs(where, 10)]
+            assert not {job.id for job in expiring} & set(listed), where
+        assert [r.id for r in await listing.list_jobs(JobFilter(), 10)] == [kept.id]
+
     async def test_list_jobs_by_enqueue_time(self, backend: Backend) -> None:
         old = new_job()
         await backend.enqueue([old])
@@ -97,6 +123,14 @@ class InspectionConformance:
         scheduled = await listing.list_jobs(JobFilter(state=JobState.SCHEDULED), 10)
         assert [r.id for r in queued] == [due.id]
         assert [r.id for r in scheduled] == [later.id]
+
+    async def test_list_jobs_reads_a_due_time_beyond_the_year_9999(self, backend: Backend) -> None:
+        job = new_job(at=BEYOND_YEAR_9999)
+        await backend.enqueue([job])
+        (record,) = await inspect(backend).list_jobs(JobFilter(state=JobState.SCHEDULED), 10)
+        assert record.id == job.id
+        assert record.run_at == pytest.approx(BEYOND_YEAR_9999, rel=1e-9)
+        assert JobInfo.from_record(record).run_at.year == 9999
 
     async def test_activity_counts_recent_attempts_and_the_oldest_wait(
         self, backend: Backend

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 
 from taskrunner import ConfigurationError
 from taskrunner.dashboard import dashboard
-from taskrunner.dashboard.security import LOGIN_FAILURES_ALLOWED
+from taskrunner.dashboard.security import (
+    LOGIN_FAILURE_WINDOW,
+    LOGIN_FAILURES_ALLOWED,
+    THROTTLED_FAILURE_DELAY,
+)
 from tests.dashboard.conftest import ORIGIN, TOKEN, Seeded, client_for, log_in, make_runner
 
 
@@ -103,20 +110,45 @@ async def test_login_from_another_site_is_refused(seeded: Seeded) -> None:
         assert "set-cookie" not in response.headers
 
 
-async def test_repeated_wrong_passwords_are_slowed_down() -> None:
-    runner = make_runner(None)
-    app = dashboard(runner, password=TOKEN)
-    async with client_for(app) as client:
-        for _ in range(LOGIN_FAILURES_ALLOWED):
-            response = await client.post(
-                "/login", data={"password": "wrong-wrong"}, headers={"origin": ORIGIN}
-            )
-            assert response.status_code == 401
-        blocked = await client.post("/login", data={"password": TOKEN}, headers={"origin": ORIGIN})
-        assert blocked.status_code == 429
-        assert "set-cookie" not in blocked.headers
+async def wrong_login(client: httpx.AsyncClient) -> httpx.Response:
+    return await client.post("/login", data={"password": "wrong-wrong"}, headers={"origin": ORIGIN})
+
+
+async def test_repeated_wrong_passwords_are_slowed_down_but_the_right_one_gets_in() -> None:
+    """Everyone behind one proxy shares its address: a guesser there must not lock out the
+    others, and their logins must not give the guesser a fresh allowance."""
+    app = dashboard(make_runner(None), password=TOKEN)
+    async with client_for(app) as guesser, client_for(app) as colleague:
+        for _ in range(LOGIN_FAILURES_ALLOWED - 1):
+            assert (await wrong_login(guesser)).status_code == 401
+        started = time.monotonic()
+        throttled = await wrong_login(guesser)
+        assert time.monotonic() - started >= THROTTLED_FAILURE_DELAY  # answered late
+        assert throttled.status_code == 429
+        assert 0 < int(throttled.headers["retry-after"]) <= LOGIN_FAILURE_WINDOW
+        assert "set-cookie" not in throttled.headers
+        await log_in(colleague)  # same address, right password: in at once
+        assert (await colleague.get("/")).status_code == 200
+        # the colleague's login reset nothing: the guesser is still throttled
+        assert (await wrong_login(guesser)).status_code == 429
     async with client_for(app, client=("127.0.0.2", 1)) as elsewhere:
-        await log_in(elsewhere)  # another address is not blocked
+        assert (await wrong_login(elsewhere)).status_code == 401  # another address
+
+
+async def test_wrong_bearer_tokens_count_and_the_right_one_always_gets_in() -> None:
+    app = dashboard(make_runner(None), token=TOKEN)
+    wrong = {"authorization": "Bearer not-the-token"}
+    right = {"authorization": f"Bearer {TOKEN}"}
+    async with client_for(app) as client:
+        for _ in range(LOGIN_FAILURES_ALLOWED - 1):
+            assert (await client.get("/api/stats", headers=wrong)).status_code == 401
+        throttled = await client.get("/api/stats", headers=wrong)
+        assert throttled.status_code == 429 and "retry-after" in throttled.headers
+        assert "queues" not in throttled.text
+        assert (await wrong_login(client)).status_code == 429  # one count per address
+        assert (await client.get("/api/stats", headers=right)).status_code == 200
+        assert (await client.get("/", headers=right)).status_code == 200
+        await log_in(client)
 
 
 async def test_without_auth_only_local_requests_are_answered(seeded: Seeded) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from taskrunner import TaskRunner
 from taskrunner.dashboard import dashboard
 from taskrunner.memory import MemoryBackend
+from taskrunner.render import is_secret_name
 from tests.dashboard.conftest import (
     ORIGIN,
     TOKEN,
@@ -155,3 +158,99 @@ async def test_mounted_under_a_prefix() -> None:
         assert f'action="/ops/jobs/jobs/{seeded.failed}/retry"' in page
         overview = (await client.get("/ops/jobs/")).text
         assert 'data-stats-url="/ops/jobs/api/stats"' in overview
+
+
+SECRETS = ("hunter2-pw", "k-123-key", "tok-9-nested", "oauth-access-abc", "csrf-xyz")
+
+
+def runner_with_secrets(url: str | None) -> TaskRunner:
+    runner = make_runner(url)
+
+    @runner.task(name="dash.login")
+    async def login(user: str, password: str, *, api_key: str, options: dict[str, Any]) -> Any:
+        return {"access_token": "oauth-access-abc", "total_tokens": 12, "user": user}
+
+    return runner
+
+
+async def test_arguments_named_like_secrets_are_masked(backend_url: str | None) -> None:
+    runner = runner_with_secrets(backend_url)
+    try:
+        options = {"retries": 3, "headers": [{"X-CSRF-Token": "csrf-xyz", "page": 2}]}
+        job = await runner.tasks["dash.login"].enqueue(
+            "bob", "hunter2-pw", api_key="k-123-key", options={**options, "token": "tok-9-nested"}
+        )
+        await runner.worker(burst=True, queues=["default"]).run()
+        app = dashboard(runner, token=TOKEN)
+        bearer = {"authorization": f"Bearer {TOKEN}"}
+        async with client_for(app) as client:
+            await log_in(client)
+            page = (await client.get(f"/jobs/{job.id}")).text
+            one = (await client.get(f"/api/jobs/{job.id}", headers=bearer)).json()
+            listed = (await client.get("/api/jobs", headers=bearer)).json()["jobs"]
+        for text in (page, str(one), str(listed)):
+            for secret in SECRETS:
+                assert secret not in text
+        assert one["args"] == ["bob", "***"]
+        assert one["kwargs"] == {
+            "api_key": "***",
+            "options": {**options, "headers": [{"X-CSRF-Token": "***", "page": 2}], "token": "***"},
+        }
+        assert one["result"] == {"access_token": "***", "total_tokens": 12, "user": "bob"}
+        [row] = [j for j in listed if j["id"] == job.id]
+        assert (row["args"], row["kwargs"], row["result"]) == (
+            one["args"],
+            one["kwargs"],
+            one["result"],
+        )
+        assert "&quot;bob&quot;" in page and "&quot;***&quot;" in page
+        assert "&quot;total_tokens&quot;: 12" in page
+    finally:
+        await runner.close()
+
+
+async def test_without_the_task_code_positional_values_are_masked() -> None:
+    """The dashboard cannot tell which positional value is a password without the task's
+    signature, so it shows none of them (and says why)."""
+    producer = runner_with_secrets(None)
+    job = await producer.tasks["dash.login"].enqueue(
+        "bob", "hunter2-pw", api_key="k-123-key", options={"page": 2}
+    )
+    viewer = TaskRunner("memory://", backend=producer.backend)  # no task code loaded
+    async with client_for(dashboard(viewer, token=TOKEN)) as client:
+        await log_in(client)
+        page = (await client.get(f"/jobs/{job.id}")).text
+        data = (await client.get(f"/api/jobs/{job.id}")).json()
+    assert "hunter2-pw" not in page and "k-123-key" not in page
+    assert data["args"] == ["***", "***"]
+    assert data["kwargs"] == {"api_key": "***", "options": {"page": 2}}
+    assert "without this task&#x27;s code" in page
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("password", True),
+        ("db_password", True),
+        ("passwd", True),
+        ("token", True),
+        ("access_token", True),
+        ("csrfToken", True),
+        ("secret", True),
+        ("client_secret", True),
+        ("api_key", True),
+        ("apiKey", True),
+        ("X-Api-Key", True),
+        ("private_key", True),
+        ("Authorization", True),
+        ("credentials", True),
+        ("user", False),
+        ("max_tokens", False),
+        ("total_tokens", False),
+        ("tokenizer", False),
+        ("key", False),
+        ("author", False),
+    ],
+)
+def test_which_names_count_as_secrets(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret

@@ -50,7 +50,6 @@ class ModelJob:
     attempt: int = 0
     short_lease: bool = False
     cancel_requested: bool = False
-    expiring: bool = False  # finished with ttl 0: gone at the next reclaim
 
 
 class BackendMachine(RuleBasedStateMachine):
@@ -195,7 +194,8 @@ class BackendMachine(RuleBasedStateMachine):
             return
         if kind in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED):
             job.state = JobState(kind.value)
-            job.expiring = expire
+            if expire:  # a retention of 0: the record is gone at once, and so is its key
+                self.forget(job)
         elif kind is OutcomeKind.RETRY:
             job.state = JobState.SCHEDULED if later else JobState.QUEUED
             job.run_at = now
@@ -232,14 +232,11 @@ class BackendMachine(RuleBasedStateMachine):
             return
         if job.state in FINISHED:
             job.max_attempts = max(job.max_attempts, job.attempt + 1)
-            job.cancel_requested = job.expiring = False
+            job.cancel_requested = False
         job.state, job.run_at = JobState.QUEUED, now
 
     @precondition(
-        lambda self: any(
-            (j.state is JobState.RUNNING and j.short_lease) or j.expiring
-            for j in self.jobs.values()
-        )
+        lambda self: any(j.state is JobState.RUNNING and j.short_lease for j in self.jobs.values())
     )
     @rule()
     def leases_expire(self) -> None:
@@ -252,10 +249,12 @@ class BackendMachine(RuleBasedStateMachine):
         assert set(put_back) == expected
         for job_id in expected:
             self.jobs[job_id].state = JobState.QUEUED
-        for job in [j for j in self.jobs.values() if j.expiring]:
-            del self.jobs[job.id]
-            if job.key is not None and self.keys.get((job.queue, job.key)) == job.id:
-                del self.keys[job.queue, job.key]
+
+    def forget(self, job: ModelJob) -> None:
+        """A record whose retention ended: no read finds it, and its key is free."""
+        del self.jobs[job.id]
+        if job.key is not None and self.keys.get((job.queue, job.key)) == job.id:
+            del self.keys[job.queue, job.key]
 
     # -- invariants ------------------------------------------------------------------------
 

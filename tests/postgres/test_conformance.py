@@ -19,3 +19,12 @@ class TestPostgresBackend(BackendConformance, InspectionConformance):
             yield backend
         finally:
             await backend.close()
+
+    @pytest.fixture
+    async def peer(self, pg_url: str, backend: PostgresBackend) -> AsyncIterator[PostgresBackend]:
+        peer = PostgresBackend(pg_url)  # after `backend`, which created the schema
+        await peer.connect()
+        try:
+            yield peer
+        finally:
+            await peer.close()

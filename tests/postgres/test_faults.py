@@ -168,3 +168,31 @@ async def test_wait_finished_listens_instead_of_polling(pg_url: str) -> None:
         assert backend.reads == 2
     finally:
         await backend.close()
+
+
+async def test_cancel_requests_are_heard_again_after_the_listen_connection_drops(
+    pg_url: str, admin: asyncpg.Connection, schema: str
+) -> None:
+    listening, sender = PostgresBackend(pg_url), PostgresBackend(pg_url)
+    await listening.connect()
+    await sender.connect()
+    try:
+        job = new_job()
+        await sender.enqueue([job])
+        await sender.claim(["default"], 1, "w-1", 30)
+        async with listening.cancel_requests() as requests:
+            listener = listening._listener
+            assert listener.healthy
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = $1",
+                f"taskrunner-test-{schema}",
+            )
+            await eventually(lambda: not listener.healthy)
+            await eventually(lambda: listener.healthy)
+            await sender.cancel([job.id], ttl=None)
+            with anyio.fail_after(5):
+                assert await anext(requests) == [job.id]
+    finally:
+        await listening.close()
+        await sender.close()

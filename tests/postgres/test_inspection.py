@@ -29,6 +29,7 @@ SELECT queue,
        CASE WHEN state = 'scheduled' AND run_at <= now() THEN 'queued' ELSE state END,
        count(*)
 FROM "{schema}".jobs
+WHERE expires_at IS NULL OR expires_at > now()
 GROUP BY 1, 2
 """
 

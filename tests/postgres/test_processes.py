@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 import asyncpg
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import JobFailed, JobState, TaskRunner
 from taskrunner.job import JobError
 from tests.helpers import eventually
 from tests.postgres.apps import LEDGER_TABLE
@@ -211,3 +212,19 @@ async def test_poison_rows_fail_with_a_clear_error_and_the_worker_goes_on(
             assert info.error.type == kind and text in info.error.message
         assert worker.proc.poll() is None
         await stop([worker])
+
+
+async def test_a_cancel_reaches_a_running_job_in_a_worker_process_at_once(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    # the worker renews its leases every 30 s: only the notified request stops the job sooner
+    with workers(LEDGER_APP, 1, pg_url, tmp_path, "--lease", "90") as (worker,):
+        await started([worker])
+        await anyio.sleep(1.0)  # past the beat a worker makes as it starts
+        job = await runner.tasks["slow"].enqueue(3600)
+        await eventually(lambda: state_is(runner, job.id, JobState.RUNNING), timeout=30)
+        assert await runner.cancel(job.id) is JobState.RUNNING
+        with pytest.raises(JobFailed, match="cancelled"):
+            await job.result(timeout=10)
+        await stop([worker])
+    assert await ledger(admin, schema) == []  # the attempt never completed

@@ -2,27 +2,55 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 
 from tests.helpers import free_port
+
+
+@contextmanager
+def running_server(directory: Path, **settings: Any) -> Iterator[RedisServer]:
+    """A started `RedisServer(directory, **settings)`, stopped afterwards; the test is
+    skipped where redis-server is not installed."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(directory, **settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class RedisServer:
     """A redis-server of the test's own, with an append-only file fsynced on every write.
 
     With `cluster=True` it runs in cluster mode as a one-node cluster holding every slot:
-    it answers CROSSSLOT to any command whose keys span slots, as a real cluster does.
+    it answers CROSSSLOT to any command whose keys span slots, as a real cluster does. With
+    `persistent=False` it keeps nothing on disk, so a restart empties it. `options` are
+    more redis-server settings (e.g. `["--maxmemory", "2mb"]`).
     """
 
-    def __init__(self, directory: Path, cluster: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        cluster: bool = False,
+        persistent: bool = True,
+        options: Sequence[str] = (),
+    ) -> None:
         self.directory = directory
         self.cluster = cluster
+        self.persistent = persistent
+        self.options = list(options)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -43,7 +71,7 @@ class RedisServer:
                 "--bind",
                 "127.0.0.1",
                 "--appendonly",
-                "yes",
+                "yes" if self.persistent else "no",
                 "--appendfsync",
                 "always",
                 "--save",
@@ -51,6 +79,7 @@ class RedisServer:
                 "--dir",
                 str(self.directory),
                 *self._cluster_options(),
+                *self.options,
                 "--logfile",
                 str(self.log),
             ],

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from taskrunner.testing import BackendConformance, InspectionConformance
@@ -10,3 +12,10 @@ class TestRedisBackend(BackendConformance, InspectionConformance):
     @pytest.fixture
     def backend(self, redis_backend: RedisBackend) -> RedisBackend:
         return redis_backend
+
+    @pytest.fixture
+    async def peer(self, redis_url: str) -> AsyncIterator[RedisBackend]:
+        peer = RedisBackend(redis_url)
+        await peer.connect()
+        yield peer
+        await peer.close()

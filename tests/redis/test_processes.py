@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
-from taskrunner import JobState, Task, TaskRunner
+from taskrunner import JobFailed, JobState, Task, TaskRunner
 from tests.helpers import eventually
 from tests.procs import worker_processes
 from tests.redis.apps.ledger import make_runner
@@ -138,3 +139,20 @@ async def test_a_recurring_job_runs_once_per_tick_with_three_processes(
     assert len(ticks) == len(set(ticks)), ticks
     seconds = sorted(float(key.rsplit(":", 1)[1]) for key in ticks)
     assert seconds == [seconds[0] + i for i in range(len(seconds))]
+
+
+async def test_a_cancel_reaches_a_running_job_in_a_worker_process_at_once(
+    runner: TaskRunner, ledger: Ledger, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    # the worker renews its leases every 30 s: only the pushed request stops the job sooner
+    with worker_processes(APP, 1, "--lease", "90", log_dir=tmp_path, env=worker_env) as (proc,):
+        await proc.wait_for_output("started on")
+        await anyio.sleep(1.0)  # past the beat a worker makes as it starts
+        job = await record_task(runner).enqueue(1, sleep=3600)
+        await eventually(ledger.started, timeout=30)
+        assert await runner.cancel(job.id) is JobState.RUNNING
+        with pytest.raises(JobFailed, match="cancelled"):
+            await job.result(timeout=10)
+        proc.signal(signal.SIGTERM)
+        assert await proc.wait(30) == 0, proc.output()
+    assert await ledger.entries() == []  # the attempt never completed

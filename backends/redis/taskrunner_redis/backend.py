@@ -8,7 +8,8 @@ round trip.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
@@ -17,12 +18,15 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.job import JobRecord, JobState
 from taskrunner.plugins import redact
+from taskrunner_redis.cancels import CancelChannel
+from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.finished import FinishedWaiters
 from taskrunner_redis.inspection import RedisInspection
 from taskrunner_redis.keys import Keys
@@ -57,8 +61,11 @@ class RedisBackend(RedisInspection):
         self._client: Redis | None = None
         self._scripts: Scripts | None = None
         self._waiters: FinishedWaiters | None = None
+        self._cancels = CancelChannel(self.keys.cancels)
         self._locator = QueueLocator(self.keys)
-        self._registered: set[str] = set()  # queues this process has added to P:queues
+        # the queues this process enqueued to or takes jobs from: listed again in P:queues by
+        # every reclaim and by reads that find one missing (Redis may have lost the set)
+        self._registered: set[str] = set()
 
     def __repr__(self) -> str:
         return f"RedisBackend({redact(self.url)!r}, prefix={self.prefix!r})"
@@ -82,17 +89,23 @@ class RedisBackend(RedisInspection):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         client = Redis(connection_pool=pool)
-        with self._errors("connecting"):
-            await client.ping()
+        try:
+            with self._errors("connecting"):
+                await client.ping()
+                await check_eviction_policy(client, redact(self.url), self.settings.allow_eviction)
+        except BaseException:
+            await client.aclose(close_connection_pool=True)
+            raise
         self._client, self._scripts = client, Scripts(client)
 
     async def close(self) -> None:
+        await self._cancels.close()
         if self._waiters is not None:
             await self._waiters.close()
             self._waiters = None
         if self._client is not None:
             client, self._client = self._client, None
-            await client.aclose()
+            await client.aclose(close_connection_pool=True)  # the pool is ours to close
 
     def _errors(self, doing: str) -> _Translated:
         return _Translated(self.url, doing)
@@ -111,6 +124,20 @@ class RedisBackend(RedisInspection):
     ) -> list[Any]:
         """Run `script` once per queue on the items of that queue (their indexes go to
         `arguments`), in one round trip; answers per item, `missing` where the queue is None."""
+        out = [missing] * len(queues)
+        for _, items, answer in await self._runs_per_queue(script, queues, arguments):
+            for i, value in zip(items, answer, strict=True):
+                out[i] = value
+        return out
+
+    async def _runs_per_queue(
+        self,
+        script: str,
+        queues: Sequence[str | None],
+        arguments: Callable[[list[int]], list[Any]],
+    ) -> list[tuple[str, list[int], Any]]:
+        """Run `script` once per queue as `_per_queue` does; each queue's name, the indexes
+        of its items and the script's whole answer."""
         _, scripts = self._connected()
         groups: dict[str, list[int]] = {}
         for i, queue in enumerate(queues):
@@ -121,23 +148,30 @@ class RedisBackend(RedisInspection):
             for queue, items in groups.items()
         ]
         answers = await scripts.run_many(calls) if calls else []
-        out = [missing] * len(queues)
-        for items, answer in zip(groups.values(), answers, strict=True):
-            for i, value in zip(items, answer, strict=True):
-                out[i] = value
-        return out
+        return list(zip(groups, groups.values(), answers, strict=True))
 
     async def _locate(self, ids: Sequence[str]) -> list[str | None]:
         client, _ = self._connected()
         return await self._locator.locate(client, ids, lambda: self._all_queues(None))
 
     async def _register(self, queues: Iterable[str]) -> None:
-        """List the queues in P:queues (reclaim, stats and purge go through it)."""
+        """List the queues in P:queues (reclaim, stats and lookups go through it), once per
+        process; reclaim lists them again should Redis lose the set."""
         new = set(queues) - self._registered
         if new:
-            client, _ = self._connected()
-            await client.sadd(self.keys.queues, *new)
+            await self._list(new)
             self._registered |= new
+
+    async def _list(self, queues: Iterable[str]) -> None:
+        """Add the queues to P:queues, then mark each as listed (the enqueue script reads the
+        mark: a queue whose mark is gone, as after Redis lost its data, is listed again)."""
+        client, _ = self._connected()
+        names = sorted(set(queues))
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.sadd(self.keys.queues, *names)
+            for queue in names:
+                pipe.set(self.keys.queue(queue, "listed"), 1)
+            await pipe.execute()
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -170,10 +204,17 @@ class RedisBackend(RedisInspection):
             return [orjson.dumps(header), *(jobs[i].payload for i in items)]
 
         queues = [job.queue for job in jobs]
+        ids = [""] * len(jobs)
         with self._errors("enqueuing"):
-            await self._register(queues)
-            answers = await self._per_queue("enqueue", queues, arguments, None)
-        ids = [i.decode() for i in answers]
+            runs = await self._runs_per_queue("enqueue", queues, arguments)
+            # each answer starts with whether the queue is listed in P:queues
+            unlisted = [queue for queue, _, (listed, *_) in runs if not listed]
+            if unlisted:
+                await self._list(unlisted)
+        for _, items, (_, *answers) in runs:
+            for i, job_id in zip(items, answers, strict=True):
+                ids[i] = job_id.decode()
+        self._registered.update(queues)
         self._locator.remember(zip(ids, queues, strict=True))
         return ids
 
@@ -183,6 +224,7 @@ class RedisBackend(RedisInspection):
         _, scripts = self._connected()
         lease_us = micros(lease)
         with self._errors("claiming jobs"):
+            await self._register(queues)  # a worker lists what it takes jobs from
             shares = {queues[0]: limit} if len(queues) == 1 else await self._shares(queues, limit)
             calls = [
                 ("claim", self.keys.route(q), [self.prefix, q, worker, lease_us, n])
@@ -297,7 +339,17 @@ class RedisBackend(RedisInspection):
             states = await self._per_queue(
                 "cancel", queues, lambda items: [ttl_us, *(ids[i] for i in items)], b""
             )
+        asked = [job_id for job_id, state in zip(ids, states, strict=True) if state == b"running"]
+        if asked:
+            client, _ = self._connected()
+            await self._cancels.publish(client, asked)
         return [JobState(s.decode()) if s else None for s in states]
+
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs (see `CancelSignals`), on one
+        subscription per backend."""
+        client, _ = self._connected()
+        return self._cancels.listen(client)
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         with self._errors("retrying jobs"):
@@ -371,11 +423,15 @@ class RedisBackend(RedisInspection):
                 waiters.remove(job_id, event)
 
     async def _all_queues(self, queues: Sequence[str] | None) -> list[str]:
-        """The queues asked for, or every known queue."""
+        """The queues asked for, or every known queue (those of this process listed again
+        if Redis lost them)."""
         if queues:
             return list(queues)
         client, _ = self._connected()
-        return sorted(_names(await client.smembers(self.keys.queues)))
+        known = set(_names(await client.smembers(self.keys.queues)))
+        if lost := self._registered - known:
+            await client.sadd(self.keys.queues, *lost)
+        return sorted(known | lost)
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
         _, scripts = self._connected()
@@ -437,7 +493,8 @@ async def _first_wake(client: Redis, keys: Sequence[str], timeout: float) -> Non
 
 
 class _Translated:
-    """Turns a lost connection into a BackendError that names the server (never its password)."""
+    """Turns a lost connection, or a write refused by a full Redis, into a BackendError that
+    names the server (never its password)."""
 
     __slots__ = ("doing", "url")
 
@@ -453,4 +510,10 @@ class _Translated:
         if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
             raise BackendError(
                 f"Redis at {redact(self.url)} failed while {self.doing}: {exc}"
+            ) from exc
+        if isinstance(exc, OutOfMemoryError):
+            raise BackendError(
+                f"Redis at {redact(self.url)} is full (used memory > maxmemory) and refused a "
+                f"write while {self.doing}: raise maxmemory, purge finished jobs or let "
+                f"workers drain the queues ({exc})"
             ) from exc

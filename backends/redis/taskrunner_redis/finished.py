@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import random
 
 from redis.asyncio import Redis
 
-log = logging.getLogger("taskrunner.redis")
+from taskrunner_redis.subscription import stay_subscribed
 
 
 class FinishedWaiters:
@@ -54,33 +52,14 @@ class FinishedWaiters:
                 event.set()
 
     async def _listen(self) -> None:
-        failures = 0
-        while True:
-            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self._channel)
-                self._subscribed.set()
-                failures = 0
-                self._wake_all()  # messages may have been missed while unsubscribed
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        self._wake(message["data"].decode())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._subscribed.clear()
-                failures += 1
-                delay = min(0.1 * 2**failures, 5.0) * random.uniform(0.5, 1.0)
-                log.warning(
-                    "finished-job subscription lost (%s: %s); resubscribing in %.1fs",
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await stay_subscribed(
+            self._client,
+            self._channel,
+            lambda data: self._wake(data.decode()),
+            subscribed=self._subscribed,
+            on_subscribed=self._wake_all,  # messages may have been missed while unsubscribed
+            what="finished-job",
+        )
 
     async def close(self) -> None:
         if self._task is not None:

@@ -12,9 +12,11 @@
   P:{q}:seconds:<minute>    hash: per-second counts of one minute (expires after an hour)
   P:{q}:wake                list: tokens that wake blocked workers
   P:{q}:waiters             sorted set: jobs someone waits for, until when (see finished.py)
+  P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)
   P:queues                  set: every queue name seen
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for
+  channel P:cancels         ids of running jobs asked to stop (see cancels.py)
 """
 
 from __future__ import annotations
@@ -41,3 +43,8 @@ class Keys:
     def route(self, queue: str) -> str:
         """The key a queue's scripts declare, so a cluster client sends them to its node."""
         return f"{self.prefix}:{{{queue}}}:prios"
+
+    @property
+    def cancels(self) -> str:
+        """The pub/sub channel of cancel requests for running jobs."""
+        return f"{self.prefix}:cancels"

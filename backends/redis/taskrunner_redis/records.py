@@ -30,6 +30,7 @@ FIELDS = (
     "progress",
     "cancel",
     "attempts",
+    "expires_at",
 )
 
 
@@ -48,14 +49,29 @@ def _int(value: bytes | None, default: int = 0) -> int:
         return default
 
 
+def _micros(value: bytes | None) -> float:
+    """A time in microseconds as stored: digits, or past the year 5138 a Lua number's text
+    (2.53402300799e+17), which an enqueue before the ten-year cap could write."""
+    if value is None:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return 0
+
+
 def _time(value: bytes | None) -> float | None:
-    return None if value is None else _int(value) / MICROS
+    return None if value is None else _micros(value) / MICROS
 
 
 def parse_record(
     job_id: bytes | str, values: Sequence[bytes | None], now_us: int | None = None
 ) -> JobRecord | None:
-    """A JobRecord from a script's or HMGET's answer; None if the hash is gone.
+    """A JobRecord from a script's or HMGET's answer; None if the hash is gone, or if the
+    job finished and its retention ended by `now_us` (reclaim deletes it later).
 
     A hash some other program wrote may lack fields: they read as empty, and a state that is
     not one of ours reads as failed, so such a job can still be looked at and purged.
@@ -82,12 +98,20 @@ def parse_record(
         progress,
         cancel,
         attempts,
+        expires_at,
     ) = values
     try:
         job_state = JobState((state or b"").decode())
     except ValueError:
         job_state = JobState.FAILED
-    run_at_us = _int(run_at)
+    if (
+        now_us is not None
+        and expires_at is not None
+        and job_state.finished
+        and _micros(expires_at) <= now_us
+    ):
+        return None
+    run_at_us = _micros(run_at)
     if job_state is JobState.SCHEDULED and now_us is not None and run_at_us <= now_us:
         job_state = JobState.QUEUED  # due: it waits in the same set, claimable
     record = JobRecord(
@@ -99,7 +123,7 @@ def parse_record(
         priority=_int(priority),
         attempt=_int(attempt),
         max_attempts=_int(max_attempts, 1),
-        enqueued_at=_int(enqueued_at) / MICROS,
+        enqueued_at=_micros(enqueued_at) / MICROS,
         run_at=run_at_us / MICROS,
         key=_text(key),
         started_at=_time(started_at),

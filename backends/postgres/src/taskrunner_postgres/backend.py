@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
-from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome
+from taskrunner.backend import Backend, Beat, CancelSignals, LeaseStatus, NewJob, Outcome
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.inspection import MINUTES_KEPT, Inspection
 from taskrunner.job import JobRecord, JobState
@@ -232,17 +233,20 @@ class PostgresBackend(PostgresInspection):
         if all(job.key is None for job in jobs):
             await target.execute(self._queries.enqueue, *enqueue_arguments(jobs, keyed=False))
             return [job.id for job in jobs]
-        rows = await target.fetch(self._queries.enqueue_keyed, *enqueue_arguments(jobs, True))
-        ids: list[str | None] = [row[0] for row in rows]
-        for _ in range(KEY_RACE_ROUNDS):
+        ids: list[str | None] = [None] * len(jobs)
+        pending = list(range(len(jobs)))
+        for _ in range(KEY_RACE_ROUNDS + 1):
+            keyed = enqueue_arguments([jobs[i] for i in pending], keyed=True)
+            rows = await target.fetch(self._queries.enqueue_keyed, *keyed)
+            expired = [holder for holder, holder_expired in rows if holder_expired]
+            if expired:  # a record past its retention holds no key: the next round takes it
+                await target.execute(self._queries.drop_expired, expired)
+            for i, (holder, holder_expired) in zip(pending, rows, strict=True):
+                ids[i] = None if holder_expired else holder
             # a key holder committed (or was deleted) while the statement ran: ask again
-            missing = [i for i, job_id in enumerate(ids) if job_id is None]
-            if not missing:
+            pending = [i for i in pending if ids[i] is None]
+            if not pending:
                 break
-            again = [jobs[i] for i in missing]
-            rows = await target.fetch(self._queries.enqueue_keyed, *enqueue_arguments(again, True))
-            for i, row in zip(missing, rows, strict=True):
-                ids[i] = row[0]
         if any(job_id is None for job_id in ids):
             raise BackendError("enqueue: a dedup key kept changing hands; try again")
         return [job_id for job_id in ids if job_id is not None]
@@ -318,6 +322,11 @@ class PostgresBackend(PostgresInspection):
         )
         states = {row[0]: STATES[row[1]] for row in rows}
         return [None if job_id is None else states.get(job_id) for job_id in wanted]
+
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        """Listen for cancel requests of running jobs (see `CancelSignals`): `cancel()`
+        notifies them, and the backend's LISTEN connection hears them."""
+        return self._listener.cancel_requests()
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         wanted = [canonical_id(job_id) for job_id in ids]
@@ -429,3 +438,4 @@ if TYPE_CHECKING:
 
     _conforms: type[Backend] = PostgresBackend
     _inspects: type[Inspection] = PostgresBackend
+    _signals: type[CancelSignals] = PostgresBackend

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from taskrunner.errors import ConfigurationError
-from taskrunner.plugins import redact
+from taskrunner.plugins import check_url, redact
 
 DEFAULT_SCHEMA = "taskrunner"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")
@@ -79,6 +79,11 @@ class PostgresSettings:
         """The NOTIFY channel that carries ids of jobs that just finished."""
         return f"{self.schema}.finished"
 
+    @property
+    def cancel_channel(self) -> str:
+        """The NOTIFY channel that carries ids of running jobs someone asked to stop."""
+        return f"{self.schema}.cancel"
+
 
 def _flag(name: str, value: str, url: str) -> bool:
     lowered = value.lower()
@@ -102,7 +107,7 @@ def parse_url(url: str, base: PostgresSettings | None = None) -> tuple[str, Post
     Parameters in the URL override those of `base`.
     """
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(check_url(url))
     except ValueError:
         raise ConfigurationError(f"cannot parse the Postgres URL {redact(url)!r}") from None
     if parts.scheme.lower() not in ("postgres", "postgresql"):

@@ -1,8 +1,10 @@
 """Wake-ups by LISTEN/NOTIFY on one dedicated connection, re-established when it drops.
 
-Two channels per schema: `<schema>.queued` carries the name of a queue where a job may have
-become due, `<schema>.finished` the id of a job that just finished. The finished channel is
-only listened to while someone waits for a job, so workers are not sent every finished id.
+Three channels per schema: `<schema>.queued` carries the name of a queue where a job may have
+become due, `<schema>.finished` the id of a job that just finished, `<schema>.cancel` the id
+of a running job someone asked to stop. The finished channel is only listened to while someone
+waits for a job, so workers are not sent every finished id; the cancel channel only while a
+worker listens for cancel requests, so a web process is not sent them.
 
 While the connection is down, `healthy` is False and callers fall back to polling; every
 waiter is woken when the connection is lost or comes back, since notifications sent in
@@ -15,11 +17,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import asyncpg
 
+from taskrunner.fanout import Fanout, Inbox
 from taskrunner.plugins import redact
 from taskrunner_postgres.config import PostgresSettings
 from taskrunner_postgres.sql import Queries
@@ -55,6 +58,8 @@ class Listener:
         self._lost = asyncio.Event()
         self._listening_finished = False
         self._finish_idle_since: float | None = None
+        self._cancel_requests = Fanout()
+        self._listening_cancels = False
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -99,7 +104,8 @@ class Listener:
         self._finish_idle_since = None
         if not self._listening_finished:
             async with self._lock:
-                await self._listen_finished()
+                if self._ready.is_set():
+                    await self._listen_finished()
         return future
 
     def unwatch_finished(self, job_id: str, future: asyncio.Future[None]) -> None:
@@ -111,6 +117,18 @@ class Listener:
                 del self._finish_waiters[job_id]
         if not self._finish_waiters:
             self._finish_idle_since = asyncio.get_running_loop().time()
+
+    @contextlib.asynccontextmanager
+    async def cancel_requests(self) -> AsyncIterator[Inbox]:
+        """An inbox of the ids of running jobs asked to stop while the block runs. While the
+        connection is down, requests are missed (the workers' heartbeats catch them)."""
+        async with self._cancel_requests.inbox() as inbox:
+            await self.start()
+            if not self._listening_cancels:
+                async with self._lock:
+                    if self._ready.is_set():
+                        await self._listen_cancels()
+            yield inbox
 
     # -- notifications -----------------------------------------------------------------------
 
@@ -124,6 +142,9 @@ class Listener:
             if not future.done():
                 future.set_result(None)
 
+    def _on_cancel(self, conn: Any, pid: int, channel: str, payload: object) -> None:
+        self._cancel_requests.publish([str(payload)])
+
     def _wake_all(self) -> None:
         futures = list(self._queue_waiters)
         futures += [f for waiters in self._finish_waiters.values() for f in waiters]
@@ -134,15 +155,30 @@ class Listener:
     # -- the connection ----------------------------------------------------------------------
 
     async def _listen_finished(self) -> None:
+        if not self._listening_finished:
+            self._listening_finished = await self._listen_more(
+                self._settings.finished_channel, self._on_finished
+            )
+
+    async def _listen_cancels(self) -> None:
+        if not self._listening_cancels:
+            self._listening_cancels = await self._listen_more(
+                self._settings.cancel_channel, self._on_cancel
+            )
+
+    async def _listen_more(self, channel: str, callback: Callable[..., None]) -> bool:
+        """LISTEN on one more channel; False if that failed (the connection then counts as
+        lost and is replaced)."""
         conn = self._conn
-        if conn is None or self._listening_finished or not self._ready.is_set():
-            return
+        if conn is None:
+            return False
         try:
-            await conn.add_listener(self._settings.finished_channel, self._on_finished)
-            self._listening_finished = True
+            await conn.add_listener(channel, callback)
+            return True
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            log.warning("listening for finished jobs failed (%s); polling", type(exc).__name__)
+            log.warning("LISTEN %s failed (%s); reconnecting", channel, type(exc).__name__)
             self._lost.set()
+            return False
 
     async def _unlisten_finished_if_idle(self) -> None:
         idle_since, conn = self._finish_idle_since, self._conn
@@ -156,6 +192,12 @@ class Listener:
         ):
             await conn.remove_listener(self._settings.finished_channel, self._on_finished)
             self._listening_finished = False
+
+    async def _unlisten_cancels_if_idle(self) -> None:
+        conn = self._conn
+        if conn is not None and self._listening_cancels and not self._cancel_requests.listened:
+            await conn.remove_listener(self._settings.cancel_channel, self._on_cancel)
+            self._listening_cancels = False
 
     async def _supervise(self) -> None:
         failures = 0
@@ -195,9 +237,11 @@ class Listener:
         conn.add_termination_listener(lambda _conn: self._lost.set())
         async with self._lock:
             await conn.add_listener(self._settings.queued_channel, self._on_queued)
-            self._ready.set()
             if self._finish_waiters:
                 await self._listen_finished()
+            if self._cancel_requests.listened:
+                await self._listen_cancels()
+            self._ready.set()
         self._tried.set()
         self._wake_all()  # what was notified while we were away is lost: re-check
 
@@ -212,11 +256,12 @@ class Listener:
             async with self._lock:
                 await conn.fetchval(self._queries.ping, timeout=HEALTH_INTERVAL)
                 await self._unlisten_finished_if_idle()
+                await self._unlisten_cancels_if_idle()
 
     async def _disconnect(self) -> None:
         was_ready = self._ready.is_set()
         self._ready.clear()
-        self._listening_finished = False
+        self._listening_finished = self._listening_cancels = False
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.terminate()

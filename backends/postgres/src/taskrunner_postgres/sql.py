@@ -1,10 +1,12 @@
 """The backend's SQL, read from the package's `.sql` files and bound to one schema.
 
-The files name the schema as `{schema}`, the NOTIFY channels as `{queued_channel}` and
-`{finished_channel}`, and shared parts by their file's name: `{record}` (the columns of a
-job record, `sql/record.sql`), `{tally_merge}` (the upsert that adds to a tally) and
-`{list_where}` (the filters of a listing). Only these validated names are ever put into
-SQL text; every value travels as a query parameter.
+The files name the schema as `{schema}`, the NOTIFY channels as `{queued_channel}`,
+`{finished_channel}` and `{cancel_channel}`, and shared parts by their file's name:
+`{record}` (the columns of a job record, `sql/record.sql`), `{tally_merge}` (the upsert that
+adds to a tally), `{list_where}` (the filters of a listing) and `{unexpired}` (the job `j`
+is within its retention: every read treats a record past it as gone, before reclaim deletes
+it). Only these validated names are ever put into SQL text; every value travels as a query
+parameter.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def read_resource(folder: str, name: str) -> str:
     return (files(PACKAGE) / folder / name).read_text(encoding="utf-8")
 
 
-PARTS = ("record", "tally_merge", "list_where")
+# a part may hold the parts after it: list_where holds unexpired
+PARTS = ("record", "tally_merge", "list_where", "unexpired")
 
 
 def render(text: str, settings: PostgresSettings) -> str:
@@ -35,6 +38,7 @@ def render(text: str, settings: PostgresSettings) -> str:
         text.replace("{schema}", f'"{settings.schema}"')
         .replace("{queued_channel}", settings.queued_channel)
         .replace("{finished_channel}", settings.finished_channel)
+        .replace("{cancel_channel}", settings.cancel_channel)
     )
 
 
@@ -55,6 +59,7 @@ class Queries:
     next_due: str
     stats: str
     purge: str
+    drop_expired: str
     tidy: str
     list_jobs_all: str
     list_jobs: str

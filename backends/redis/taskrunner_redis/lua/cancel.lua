@@ -1,5 +1,5 @@
 -- ARGV: prefix, queue, ttl_us (negative: keep), id... Returns each job's state afterwards
--- ('' for unknown ids).
+-- ('' for unknown ids and for finished jobs whose retention has ended).
 local q = ARGV[2]
 local now = now_us()
 local ttl = tonumber(ARGV[3])
@@ -7,9 +7,9 @@ local states = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'priority', 'key')
+  local job = redis.call('HMGET', jk, 'state', 'priority', 'key', 'expires_at')
   local state = job[1]
-  if not state then
+  if not state or expired(job[4], now) then
     states[#states + 1] = ''
   elseif state == 'queued' or state == 'scheduled' then
     take_ready(id, q, job[2])

@@ -40,6 +40,30 @@ local function wake(q, n)
   redis.call('LTRIM', key, 0, 15)
 end
 
+-- the due time of the queue's earliest waiting job (queued or scheduled), or false
+local function earliest_due(q)
+  local earliest = false
+  for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
+    local head = redis.call('ZRANGE', ready_key(q, prio), 0, 0, 'WITHSCORES')
+    if head[2] and (not earliest or tonumber(head[2]) < earliest) then
+      earliest = tonumber(head[2])
+    end
+  end
+  return earliest
+end
+
+-- An idle worker blocks until the earliest due time it read (next_due) or the end of its
+-- poll. A job put to wait until a time before the queue's earliest must wake one, to read
+-- it again: whether `run_at` is such a time. The earliest is read once per script run,
+-- before the run's first waiting job is written; a write in between that made a job due
+-- sooner has woken a worker already, which reads everything once the run ends.
+local earliest_before_run = nil
+
+local function sooner_than_waiting(q, run_at)
+  if earliest_before_run == nil then earliest_before_run = earliest_due(q) end
+  return not earliest_before_run or run_at < earliest_before_run
+end
+
 -- callers of wait_finished list the jobs they wait for in the queue's `waiters` sorted set
 -- (score: until when, on the Redis clock); most script runs find it empty, and look once
 local someone_waits = nil
@@ -93,6 +117,13 @@ local function flush_later()
   later_adds, later_removals = {}, {}
 end
 
+-- whether a finished job's retention (its expires_at field) has ended by `now`: from then
+-- on every reader treats the job as gone, before reclaim deletes it
+local function expired(expires_at, now)
+  local t = tonumber(expires_at)
+  return t ~= nil and t <= now
+end
+
 -- move a job to a finished state; ttl_us < 0 keeps its record until purged. `key` is the
 -- job's dedup key (or false); `field`, `value` one more field to store (result or error).
 -- The hash keeps its lease_until, which readers ignore once the job is not running.
@@ -100,15 +131,19 @@ local function finish_job(id, q, state, now, ttl_us, from, key, field, value)
   local jk = job_key(q, id)
   if from ~= 'running' then redis.call('ZREM', queue_key(q, 'ix:' .. from), id) end
   later_zadd(queue_key(q, 'ix:' .. state), 0, id)
+  local fields = {'state', state, 'finished_at', now}
   if field then
-    redis.call('HSET', jk, 'state', state, 'finished_at', now, field, value)
-  else
-    redis.call('HSET', jk, 'state', state, 'finished_at', now)
+    fields[5], fields[6] = field, value
   end
   local expires = '+inf'
   if ttl_us >= 0 then
     expires = now + ttl_us
-    -- Redis expiry is the safety net; reclaim prunes on time so counts stay exact
+    fields[#fields + 1] = 'expires_at'
+    fields[#fields + 1] = expires
+  end
+  redis.call('HSET', jk, unpack(fields))
+  if ttl_us >= 0 then
+    -- Redis expiry is the safety net: readers judge expires_at, reclaim deletes on time
     local seconds = math.ceil(ttl_us / 1000000) + 60
     redis.call('EXPIRE', jk, seconds)
     if key then redis.call('EXPIRE', dedup_key(q, key), seconds) end

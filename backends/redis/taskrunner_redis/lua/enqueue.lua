@@ -1,12 +1,23 @@
 -- ARGV: prefix, queue, a JSON list with one [id, task, priority, max_attempts, key or false,
--- delay_us, at_us or false] per job, then each job's payload. Returns each job's id, or the
--- id of the job holding its dedup key in the queue. Storing an id that exists already changes
--- nothing, so a retry is safe.
+-- delay_us, at_us or false] per job, then each job's payload. Returns 1 if the queue is
+-- marked as listed in P:queues (0: the client must list it), then each job's id, or the id of
+-- the job holding its dedup key in the queue. Storing an id that exists already changes
+-- nothing, so a retry is safe. A holder whose retention has ended (or whose hash is gone) is
+-- deleted here, and the new job takes the key.
 local q = ARGV[2]
 local now = now_us()
-local ids = {}
-local due = 0
+local ids = {redis.call('EXISTS', queue_key(q, 'listed'))}
+local wakes = 0 -- idle workers to wake: one per job due now or sooner than the others
 local levels = {} -- priority levels added to the queue's prios in this run
+
+local function holds_key(holder)
+  local job = redis.call('HMGET', job_key(q, holder), 'state', 'expires_at')
+  if job[1] and not expired(job[2], now) then return true end
+  if job[1] then redis.call('ZREM', queue_key(q, 'done:' .. job[1]), holder) end
+  delete_job(holder, q)
+  return false
+end
+
 for i, job in ipairs(cjson.decode(ARGV[3])) do
   local id, task, prio, max_attempts, key = job[1], job[2], job[3], job[4], job[5]
   local payload = ARGV[3 + i]
@@ -16,6 +27,7 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     holder = id -- a replay of this enqueue (the client retried after losing the reply)
   elseif key then
     holder = redis.call('GET', dedup_key(q, key))
+    if holder and not holds_key(holder) then holder = false end
     if not holder then redis.call('SET', dedup_key(q, key), id) end
   end
   if holder then
@@ -42,10 +54,10 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     end
     later_zadd(index_key(q, 'all'), 0, id)
     later_zadd(index_key(q, 'waiting'), 0, id)
-    if state == 'queued' then due = due + 1 end
+    if state == 'queued' or sooner_than_waiting(q, run_at) then wakes = wakes + 1 end
     ids[#ids + 1] = id
   end
 end
 flush_later()
-if due > 0 then wake(q, due) end
+if wakes > 0 then wake(q, wakes) end
 return ids

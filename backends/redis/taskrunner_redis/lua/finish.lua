@@ -35,10 +35,10 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
       end
       local state = 'queued'
       if run_at > now then state = 'scheduled' end
+      if state == 'queued' or sooner_than_waiting(q, run_at) then wake(q, 1) end
       redis.call('HSET', jk, 'state', state)
       put_ready(id, q, prio, run_at)
       index_move(id, q, 'running', 'waiting')
-      if state == 'queued' then wake(q, 1) end
     end
     applied[#applied + 1] = 1
   end

@@ -1,6 +1,7 @@
 -- ARGV: prefix, queue, state, finished_before_us ('' for any), batch, offset. Deletes jobs of
 -- the queue in one state, examining at most `batch` of them from rank `offset` on (finished
--- states) or from the head (waiting states). Returns {deleted, next offset or -1 when done}.
+-- states) or from the head (waiting states). Returns {deleted, next offset or -1 when done};
+-- finished jobs whose retention had ended are deleted but not counted (they were gone).
 local q, state = ARGV[2], ARGV[3]
 local now = now_us()
 local before, batch = ARGV[4], tonumber(ARGV[5])
@@ -8,17 +9,20 @@ local offset = tonumber(ARGV[6])
 local deleted = 0
 if FINISHED[state] then
   local done = queue_key(q, 'done:' .. state)
-  local members = redis.call('ZRANGE', done, offset, offset + batch - 1)
-  for _, id in ipairs(members) do
+  local members = redis.call('ZRANGE', done, offset, offset + batch - 1, 'WITHSCORES')
+  local examined, removed = #members / 2, 0
+  for i = 1, #members, 2 do
+    local id = members[i]
     local finished_at = tonumber(redis.call('HGET', job_key(q, id), 'finished_at') or '0')
     if before == '' or finished_at < tonumber(before) then
       delete_job(id, q)
       redis.call('ZREM', done, id)
-      deleted = deleted + 1
+      removed = removed + 1
+      if not expired(members[i + 1], now) then deleted = deleted + 1 end
     end
   end
-  if #members < batch then return {deleted, -1} end
-  return {deleted, offset + #members - deleted}
+  if examined < batch then return {deleted, -1} end
+  return {deleted, offset + examined - removed}
 end
 if (state ~= 'queued' and state ~= 'scheduled') or before ~= '' then
   return {0, -1} -- running jobs are never purged; waiting jobs have no finish time

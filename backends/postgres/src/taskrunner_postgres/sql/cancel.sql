@@ -1,5 +1,7 @@
 -- Cancel the queued and scheduled jobs among $1 (kept $2 seconds, NULL: until purged) and
--- flag the running ones for their worker. Answers each stored job's id and state after.
+-- flag the running ones for their worker (notified at once on the cancel channel; its
+-- heartbeat reads the flag). Answers each stored job's id and state after (not for records
+-- past their retention: they count as gone).
 WITH targets AS (
     SELECT j.id, j.state
     FROM {schema}.jobs AS j
@@ -18,9 +20,11 @@ changed AS (
     RETURNING j.id, j.state
 ),
 woken AS (
-    SELECT count(pg_notify('{finished_channel}', c.id::text)) AS jobs
+    -- those waiting for a cancelled job, and the workers of a running one
+    SELECT count(pg_notify(CASE WHEN c.state = 'cancelled' THEN '{finished_channel}'
+                                ELSE '{cancel_channel}' END,
+                           c.id::text)) AS jobs
     FROM changed AS c
-    WHERE c.state = 'cancelled'
 )
 SELECT j.id::text,
        COALESCE(c.state,
@@ -29,4 +33,4 @@ SELECT j.id::text,
 FROM {schema}.jobs AS j
 CROSS JOIN woken
 LEFT JOIN changed AS c ON c.id = j.id
-WHERE j.id = ANY($1::uuid[]);
+WHERE j.id = ANY($1::uuid[]) AND {unexpired};

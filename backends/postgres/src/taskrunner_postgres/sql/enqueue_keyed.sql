@@ -4,7 +4,9 @@
 -- got jobs.
 -- $1..$8 as in enqueue.sql, $9 keys (NULL: none).
 -- Answers, per job in order, the id of the job holding its slot: its own id when stored,
--- the key holder's otherwise, NULL if the holder is not visible to this statement yet.
+-- the key holder's otherwise, NULL if the holder is not visible to this statement yet; and
+-- whether that holder's retention has ended (a record past it holds no key: the caller
+-- deletes it with drop_expired.sql and asks again).
 WITH input AS (
     SELECT t.*,
            CASE WHEN t.at IS NULL THEN now() + make_interval(secs => t.delay)
@@ -28,7 +30,9 @@ woken AS (
     SELECT count(pg_notify('{queued_channel}', q.queue)) AS queues
     FROM (SELECT DISTINCT queue FROM inserted) AS q
 )
-SELECT COALESCE(mine.id, own.id, batch.id, held.id)::text
+SELECT COALESCE(mine.id, own.id, batch.id, held.id)::text,
+       COALESCE(mine.id IS NULL AND own.id IS NULL AND batch.id IS NULL
+                AND held.expires_at <= now(), false)
 FROM input AS i
 CROSS JOIN woken
 LEFT JOIN inserted AS mine ON mine.id = i.id

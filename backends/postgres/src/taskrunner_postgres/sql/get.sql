@@ -1,4 +1,4 @@
--- The stored records of the jobs $1, with the attempts that ended.
+-- The stored records of the jobs $1, with the attempts that ended (none past retention).
 SELECT {record}, j.attempts
 FROM {schema}.jobs AS j
-WHERE j.id = ANY($1::uuid[]);
+WHERE j.id = ANY($1::uuid[]) AND {unexpired};

@@ -1,10 +1,11 @@
 -- Make the failed or cancelled jobs among $1 due now with one more attempt allowed, and
--- the scheduled ones not yet due, due now. The attempt that had finished a job is logged
--- on it first (unless it is already, or none ran). Answers the ids of the jobs changed.
+-- the scheduled ones not yet due, due now; a record past its retention counts as gone. The
+-- attempt that had finished a job is logged on it first (unless it is already, or none
+-- ran). Answers the ids of the jobs changed.
 WITH targets AS (
     SELECT j.id, j.state, j.run_at
     FROM {schema}.jobs AS j
-    WHERE j.id = ANY($1::uuid[])
+    WHERE j.id = ANY($1::uuid[]) AND {unexpired}
       AND (j.state IN ('failed', 'cancelled') OR (j.state = 'scheduled' AND j.run_at > now()))
     FOR UPDATE
 ),

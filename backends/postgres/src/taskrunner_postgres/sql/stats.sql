@@ -2,7 +2,9 @@
 -- that holds a job): queued, scheduled, running, succeeded, failed, cancelled. Read from the
 -- tallies (see migrations/0002_inspection.sql), with the running jobs counted from their
 -- partial index and the scheduled ones due later this minute from theirs: no count grows
--- with the number of waiting or finished jobs.
+-- with the number of waiting or finished jobs. Finished jobs past their retention are not
+-- counted: those reclaim has not deleted yet are read along jobs_expiring_idx (a few when
+-- workers run; all of them when none has run since they expired).
 WITH clock AS (
     SELECT floor(date_part('epoch', now()) / 60)::bigint AS minute
 ),
@@ -23,6 +25,15 @@ running AS (
     WHERE j.state = 'running'
     GROUP BY j.queue
 ),
+expired AS (
+    SELECT j.queue,
+           count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE j.state = 'failed') AS failed,
+           count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled
+    FROM {schema}.jobs AS j
+    WHERE j.expires_at <= now() AND ($1::text[] IS NULL OR j.queue = ANY($1::text[]))
+    GROUP BY j.queue
+),
 waiting AS (
     SELECT c.queue, COALESCE(c.scheduled_later, 0) + soon.jobs AS scheduled
     FROM totals AS c, clock
@@ -37,11 +48,12 @@ SELECT c.queue,
        c.unfinished - w.scheduled - COALESCE(r.jobs, 0),
        w.scheduled,
        COALESCE(r.jobs, 0),
-       c.succeeded,
-       c.failed,
-       c.cancelled
+       c.succeeded - COALESCE(e.succeeded, 0),
+       c.failed - COALESCE(e.failed, 0),
+       c.cancelled - COALESCE(e.cancelled, 0)
 FROM totals AS c
 JOIN waiting AS w ON w.queue = c.queue
 LEFT JOIN running AS r ON r.queue = c.queue
+LEFT JOIN expired AS e ON e.queue = c.queue
 WHERE $1::text[] IS NOT NULL
    OR (c.unfinished, c.succeeded, c.failed, c.cancelled) <> (0, 0, 0, 0);

@@ -1,0 +1,1 @@
+(j.expires_at IS NULL OR j.expires_at > now())
