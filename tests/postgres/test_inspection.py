@@ -143,6 +143,13 @@ async def test_counts_stay_true_whatever_writes_the_table(
     )
     await admin.execute(f"UPDATE {jobs} SET state = 'failed' WHERE state = 'cancelled'")
     await agree(backend, admin, schema)
+    for due in ("infinity", "-infinity", "infinity"):  # times only SQL can store
+        await admin.execute(
+            f"UPDATE {jobs} SET run_at = $1::text::timestamptz WHERE id IN "
+            f"(SELECT id FROM {jobs} WHERE state = 'scheduled' AND queue = 'q0' LIMIT 2)",
+            due,
+        )
+        await agree(backend, admin, schema)
     await admin.execute(  # due in a day: no longer counted as scheduled then
         f"UPDATE {jobs} SET state = 'running' WHERE state = 'scheduled' AND queue = 'q1'"
     )

@@ -15,6 +15,9 @@
 -- entry of `attempts`: retry, released or lost), or 'lost' when it logged none (a job put
 -- back by hand). It is counted per minute in `tallies` and per second in `ended`.
 --
+-- A due time of 'infinity' (which only SQL can store) counts in the minute of 1e13 s, past
+-- any finite time Postgres holds.
+--
 -- `ended` lets a stats window start at any second: readers take the whole minutes after the
 -- one a window starts in from `tallies`, and that minute's seconds from here. Rows are per
 -- connection, as in tallies; upkeep (sql/tidy.sql) folds those of past minutes into slot 0
@@ -55,7 +58,8 @@ BEGIN
                clock.sign * (c.state = 'cancelled')::integer AS cancelled
         FROM changed AS c, clock
         UNION ALL
-        SELECT c.queue, floor(date_part('epoch', c.run_at) / 60)::bigint, 0, clock.sign, 0, 0, 0
+        SELECT c.queue, floor(least(date_part('epoch', c.run_at), 1e13) / 60)::bigint,
+               0, clock.sign, 0, 0, 0
         FROM changed AS c, clock
         WHERE c.state = 'scheduled' AND c.run_at >= to_timestamp((clock.minute + 1) * 60)
     )
@@ -140,7 +144,7 @@ BEGIN
                (c.outcome IS NOT DISTINCT FROM 'lost')::integer AS ended_lost
         FROM changes AS c, clock
         UNION ALL
-        SELECT c.queue, floor(date_part('epoch', c.run_at) / 60)::bigint,
+        SELECT c.queue, floor(least(date_part('epoch', c.run_at), 1e13) / 60)::bigint,
                0, c.sign, 0, 0, 0, 0, 0, 0, 0, 0, 0
         FROM changes AS c, clock
         WHERE c.state = 'scheduled' AND c.run_at >= to_timestamp((clock.second / 60 + 1) * 60)
@@ -233,7 +237,7 @@ ON CONFLICT (queue, minute, slot) DO UPDATE
         failed = excluded.failed, cancelled = excluded.cancelled;
 
 INSERT INTO {schema}.tallies AS t (queue, minute, slot, scheduled)
-SELECT j.queue, floor(date_part('epoch', j.run_at) / 60)::bigint, 0, count(*)
+SELECT j.queue, floor(least(date_part('epoch', j.run_at), 1e13) / 60)::bigint, 0, count(*)
 FROM {schema}.jobs AS j
 WHERE j.state = 'scheduled'
   AND j.run_at >= to_timestamp((floor(date_part('epoch', now()) / 60) + 1) * 60)
