@@ -196,13 +196,18 @@ async def test_attempts_ended_by_any_statement_are_counted_once(
     await admin.execute(
         f"UPDATE \"{schema}\".jobs SET state = 'queued' WHERE id = $1", uuid.UUID(by_hand.id)
     )  # put back by hand, nothing logged: lost too
+    odd = await claim_one(backend, queue="a")
+    await admin.execute(  # put back by hand with attempts that are not a list: lost
+        f"UPDATE \"{schema}\".jobs SET state = 'queued', attempts = '{{\"a\": 1}}' WHERE id = $1",
+        uuid.UUID(odd.id),
+    )
     expected = {
         AttemptOutcome.SUCCEEDED: 1,
         AttemptOutcome.FAILED: 1,
         AttemptOutcome.RETRY: 2,
         AttemptOutcome.RELEASED: 1,
         AttemptOutcome.CANCELLED: 1,
-        AttemptOutcome.LOST: 2,
+        AttemptOutcome.LOST: 3,
     }
     activity = (await backend.activity(["a"], since=start))["a"]
     assert ended_since(activity, math.floor(start)) == expected  # per second, then minute

@@ -110,8 +110,10 @@ BEGIN
                CASE WHEN r.id IS NULL OR a.id IS NULL OR r.state <> 'running'
                          OR a.state = 'running' THEN NULL
                     WHEN a.state IN ('succeeded', 'failed', 'cancelled') THEN a.state
-                    WHEN jsonb_array_length(COALESCE(a.attempts, '[]'::jsonb))
-                         > jsonb_array_length(COALESCE(r.attempts, '[]'::jsonb))
+                    WHEN jsonb_typeof(a.attempts) IS DISTINCT FROM 'array' THEN 'lost'
+                    WHEN jsonb_array_length(a.attempts)
+                         > CASE WHEN jsonb_typeof(r.attempts) = 'array'
+                                THEN jsonb_array_length(r.attempts) ELSE 0 END
                          AND a.attempts -> -1 ->> 'outcome' IN ('retry', 'released')
                     THEN a.attempts -> -1 ->> 'outcome'
                     ELSE 'lost' END AS outcome
