@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from taskrunner.inspection import MINUTES_KEPT, RECENT_LIMIT, AttemptOutcome, QueueActivity
+from taskrunner.inspection import (
+    MINUTES_KEPT,
+    RECENT_LIMIT,
+    SECONDS_KEPT,
+    AttemptOutcome,
+    QueueActivity,
+)
+
+Buckets = dict[int, dict[AttemptOutcome, int]]
 
 
 @dataclass(slots=True)
@@ -13,11 +21,23 @@ class _Queue:
     recent: deque[tuple[float, float, AttemptOutcome]] = field(
         default_factory=lambda: deque(maxlen=RECENT_LIMIT)
     )
-    per_minute: dict[int, dict[AttemptOutcome, int]] = field(default_factory=dict)
+    per_minute: Buckets = field(default_factory=dict)
+    per_second: Buckets = field(default_factory=dict)
+
+
+def _count(buckets: Buckets, bucket: int, outcome: AttemptOutcome, kept: int) -> None:
+    """Add one attempt to `bucket`; a new bucket drops those `kept` or more before it."""
+    counts = buckets.get(bucket)
+    if counts is None:
+        counts = buckets[bucket] = {}
+        for old in [b for b in buckets if b <= bucket - kept]:
+            del buckets[old]
+    counts[outcome] = counts.get(outcome, 0) + 1
 
 
 class ActivityLog:
-    """The last attempts that ended in each queue, and per-minute counts for the last hour."""
+    """The last attempts that ended in each queue, and counts per minute and per second
+    for the last hour."""
 
     def __init__(self) -> None:
         self._queues: dict[str, _Queue] = {}
@@ -27,21 +47,22 @@ class ActivityLog:
         if log is None:
             log = self._queues[queue] = _Queue()
         log.recent.appendleft((ended_at, runtime, outcome))
-        minute = int(ended_at // 60)
-        counts = log.per_minute.get(minute)
-        if counts is None:
-            counts = log.per_minute[minute] = {}
-            for old in [m for m in log.per_minute if m <= minute - MINUTES_KEPT]:
-                del log.per_minute[old]
-        counts[outcome] = counts.get(outcome, 0) + 1
+        _count(log.per_minute, int(ended_at // 60), outcome, MINUTES_KEPT)
+        _count(log.per_second, int(ended_at // 1), outcome, SECONDS_KEPT)
 
-    def snapshot(self, queue: str) -> QueueActivity:
+    def snapshot(self, queue: str, since: float | None = None) -> QueueActivity:
         log = self._queues.get(queue)
         if log is None:
             return QueueActivity()
+        per_second: Buckets = {}
+        if since is not None:
+            first = int(since // 1)
+            end = (first // 60 + 1) * 60
+            per_second = {s: dict(c) for s, c in log.per_second.items() if first <= s < end}
         return QueueActivity(
             recent=list(log.recent),
             per_minute={minute: dict(counts) for minute, counts in log.per_minute.items()},
+            per_second=per_second,
         )
 
     def queues(self) -> list[str]:

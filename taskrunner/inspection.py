@@ -34,6 +34,9 @@ class QueueActivity:
     # attempts that ended per minute (epoch seconds // 60), by outcome, for the last hour
     per_minute: dict[int, dict[AttemptOutcome, int]] = field(default_factory=dict)
     oldest_due_at: float | None = None
+    # attempts that ended per second (epoch seconds), by outcome, in the minute that the
+    # `since` given to `activity` falls in, from that second on (empty without `since`)
+    per_second: dict[int, dict[AttemptOutcome, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -61,6 +64,9 @@ __all__ = [
 
 RECENT_LIMIT = 1000  # attempts kept per queue for runtime percentiles
 MINUTES_KEPT = 60
+# a window an hour long starts in the minute before the MINUTES_KEPT last ones: its seconds
+# are kept that much longer
+SECONDS_KEPT = (MINUTES_KEPT + 1) * 60
 
 
 @runtime_checkable
@@ -73,8 +79,12 @@ class Inspection(Protocol):
         """Up to `limit` jobs matching `where`, newest first (by id); with `before`, only
         jobs older than that id (the paging cursor)."""
 
-    async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
-        """Recent work of each queue (None: every queue the backend knows)."""
+    async def activity(
+        self, queues: Sequence[str] | None = None, since: float | None = None
+    ) -> dict[str, QueueActivity]:
+        """Recent work of each queue (None: every queue the backend knows). With `since`
+        (a time within the last hour), `per_second` holds the counts of the seconds from
+        `since`, rounded down to its second, to the end of that minute."""
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         """Record that `worker` is alive now; it counts as alive for `ttl` seconds."""

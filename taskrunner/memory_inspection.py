@@ -50,13 +50,15 @@ class MemoryInspection:
                 break
         return found
 
-    async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
+    async def activity(
+        self, queues: Sequence[str] | None = None, since: float | None = None
+    ) -> dict[str, QueueActivity]:
         now = self._clock()
         self._promote(now)
         names = self._activity.queues() + list(self._counts) if queues is None else queues
         result: dict[str, QueueActivity] = {}
         for queue in dict.fromkeys(names):
-            snapshot = self._activity.snapshot(queue)
+            snapshot = self._activity.snapshot(queue, since)
             due = [
                 job.run_at
                 for job in self._jobs.values()

@@ -209,6 +209,7 @@ def stats_dict(stats: Stats) -> dict[str, Any]:
                 "runtime_p95": queue.runtime_p95,
                 "oldest_queued_age": queue.oldest_queued_age,
                 "window": queue.window,
+                "span": queue.span,
             }
             for name, queue in stats.items()
         },
@@ -232,7 +233,7 @@ def stats_tables(stats: Stats) -> list[Table]:
         "p50",
         "p95",
         "oldest wait",
-        title=f"last {seconds(_window(stats))}",
+        title=_recent_title(stats),
     )
     for name, queue in sorted(stats.items()):
         counts.add_row(name, *(str(queue.get(s, 0)) for s in JobState))
@@ -257,5 +258,11 @@ def stats_tables(stats: Stats) -> list[Table]:
     return [counts, recent, workers]
 
 
-def _window(stats: Stats) -> float | None:
-    return next((queue.window for queue in stats.values()), None)
+def _recent_title(stats: Stats) -> str:
+    """Which span the recent figures cover (counted from the start of a whole second)."""
+    queue = next(iter(stats.values()), None)
+    if queue is None:
+        return "recent activity"
+    if queue.span is None:
+        return f"last {seconds(queue.window)}"
+    return f"last {seconds(queue.window)} (counted over {seconds(queue.span)})"

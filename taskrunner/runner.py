@@ -22,7 +22,14 @@ from taskrunner.plugins import load_backend, redact
 from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.serialization import DEFAULT_MAX_PAYLOAD
-from taskrunner.stats import DEFAULT_WINDOW, QueueStats, Stats, queue_stats
+from taskrunner.stats import (
+    DEFAULT_WINDOW,
+    QueueStats,
+    Stats,
+    check_window,
+    queue_stats,
+    window_start,
+)
 from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
 
 if TYPE_CHECKING:
@@ -295,16 +302,18 @@ class TaskRunner:
     ) -> Stats:
         """Per queue: how many jobs are in each state (`stats["q"][JobState.QUEUED]`), and,
         where the backend records activity, throughput, failure rate and runtimes over the
-        last `window` seconds and the age of the longest-waiting due job; plus the workers
-        alive (`stats.workers`)."""
-        if seconds(window, "window") == 0:
-            raise ConfigurationError(f"window must be more than 0 seconds, got {window!r}")
+        last `window` seconds (from 1 to 3600, counted from the start of the second the
+        window begins in: see `QueueStats.span`) and the age of the longest-waiting due job;
+        plus the workers alive (`stats.workers`)."""
+        check_window(window)
         backend = await self._backend()
         counts = await backend.stats(queues)
         if not isinstance(backend, Inspection):
             return Stats({q: QueueStats(c, window=window) for q, c in counts.items()}, [])
-        activity = await backend.activity(list(counts) if queues is None else queues)
         now = await backend.now()
+        activity = await backend.activity(
+            list(counts) if queues is None else queues, since=window_start(now, window)
+        )
         return Stats(
             {q: queue_stats(c, activity.get(q), now, window) for q, c in counts.items()},
             await backend.workers(),

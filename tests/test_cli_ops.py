@@ -141,6 +141,23 @@ def test_stats_and_check_thresholds(shared_url: str, seeded: dict[str, str]) -> 
     assert "CHECK FAILED: queue feeds: 50% of attempts failed" in alarm.output
 
 
+def test_check_counts_only_its_window(shared_url: str, seeded: dict[str, str]) -> None:
+    asyncio.run(asyncio.sleep(2.2))  # the seeded failure is now outside a 1 s window
+    args = ("stats", "--url", shared_url, "--check", "--max-failure-rate", "0.2")
+    short = invoke(*args, "--window", "1s")
+    assert short.exit_code == 0 and "check passed" in short.output
+    data = orjson.loads(invoke("stats", "--url", shared_url, "--window", "1s", "--json").output)
+    feeds = data["queues"]["feeds"]
+    assert (feeds["throughput_per_second"], feeds["failure_rate"]) == (0.0, None)
+    assert feeds["window"] == 1 and 1 <= feeds["span"] < 2
+    assert invoke(*args, "--window", "1m").exit_code == 1
+    table = invoke("stats", "--url", shared_url, "--window", "5s")
+    assert "last 5.0s (counted over 5." in table.output
+    too_long = invoke(*args, "--window", "2h")
+    assert too_long.exit_code == 1
+    assert "window must be from 1 to 3600 seconds" in too_long.output
+
+
 def test_check_catches_a_long_wait(shared_url: str) -> None:
     async def stale(runner: TaskRunner) -> None:
         await runner.tasks["ops.fetch"].enqueue("https://example.com/rss")

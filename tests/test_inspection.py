@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from taskrunner import ConfigurationError, JobState, current_job
+from taskrunner.backend import Outcome, OutcomeKind
 from taskrunner.inspection import AttemptOutcome
 from taskrunner.memory import MemoryBackend
 from taskrunner.stats import percentile
+from taskrunner.testing.conformance import WORKER, new_job
 from tests.helpers import drain, eventually, runner_on
 
 
@@ -96,7 +99,8 @@ async def test_stats_report_throughput_failures_runtimes_and_waits() -> None:
     stats = await runner.stats(window=60)
     default = stats["default"]
     assert default[JobState.SUCCEEDED] == 15 and default[JobState.FAILED] == 5
-    assert default.throughput == pytest.approx(20 / 60)
+    assert default.span is not None and 60 <= default.span < 61  # from a whole second
+    assert default.throughput == pytest.approx(20 / default.span)
     assert default.failure_rate == pytest.approx(0.25)
     assert default.runtime_p50 is not None and default.runtime_p95 is not None
     assert 0 <= default.runtime_p50 <= default.runtime_p95
@@ -134,6 +138,44 @@ async def test_a_backend_without_inspection_still_counts() -> None:
     with pytest.raises(ConfigurationError, match="cannot list jobs"):
         await runner.list_jobs()
     await drain(runner)  # the worker runs without a registry
+
+
+# seconds before "now" at which attempts end, around minute and hour edges
+ENDED_AGO = [3600.4, 3599.5, 3590.0, 1800.2, 61.3, 60.0, 59.7, 5.2, 4.9, 1.01, 0.3, 0.0]
+WINDOWS = [1, 1.5, 5, 59.5, 60, 61, 300, 3599, 3600]
+
+
+@pytest.mark.parametrize("now", [1_800_000_000.0, 1_800_000_059.95, 1_800_000_030.5])
+async def test_stats_count_exactly_the_seconds_of_the_window(now: float) -> None:
+    clock = [now - max(ENDED_AGO)]
+    backend = MemoryBackend(clock=lambda: clock[0])
+    runner = runner_on(backend)
+    outcomes = [OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.RETRY]
+    ended: list[tuple[float, OutcomeKind]] = []
+    for i, ago in enumerate(sorted(ENDED_AGO, reverse=True)):
+        clock[0] = now - ago
+        await backend.enqueue([new_job()])
+        (job,) = await backend.claim(["default"], 1, WORKER, 30)
+        kind = outcomes[i % 3]
+        await backend.finish([Outcome(job.id, 1, kind, result=b"1", error=b"{}", delay=3600)])
+        ended.append((clock[0], kind))
+    clock[0] = now
+    for window in WINDOWS:
+        stats = (await runner.stats(window=window))["default"]
+        start = math.floor(now - window)
+        counted = [kind for at, kind in ended if at >= start]
+        span = stats.span
+        assert span is not None and window <= span < window + 1
+        assert span == pytest.approx(now - start)
+        assert stats.throughput == pytest.approx(len(counted) / span), window
+        failing = sum(kind is not OutcomeKind.SUCCEEDED for kind in counted)
+        assert stats.failure_rate == pytest.approx(failing / len(counted)), window
+
+
+@pytest.mark.parametrize("window", [0, 0.5, -5, 3600.5, 86400, math.nan, math.inf])
+async def test_stats_refuse_a_window_they_cannot_count(window: float) -> None:
+    with pytest.raises(ConfigurationError, match="window must be from 1 to 3600 seconds"):
+        await runner_on().stats(window=window)
 
 
 def test_percentile_is_nearest_rank() -> None:

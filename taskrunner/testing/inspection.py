@@ -6,6 +6,7 @@ A backend that implements `Inspection` subclasses `InspectionConformance` with t
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import anyio
@@ -14,6 +15,7 @@ import pytest
 from taskrunner.backend import Backend, Outcome, OutcomeKind
 from taskrunner.inspection import AttemptOutcome, Inspection, JobFilter, WorkerRecord
 from taskrunner.job import JobInfo, JobState
+from taskrunner.runner import TaskRunner
 from taskrunner.testing.conformance import (
     BEYOND_YEAR_9999,
     SHORT,
@@ -161,6 +163,26 @@ class InspectionConformance:
         (stored,) = await backend.get([later.id])
         assert stored is not None
         assert activity.oldest_due_at == pytest.approx(stored.run_at, abs=0.001)
+
+    async def test_stats_count_a_window_to_the_second(self, backend: Backend) -> None:
+        # a window counts what ended from the start of the second it begins in: an attempt
+        # that ended two seconds ago is outside a one-second window, even in the same minute
+        await backend.enqueue([new_job(queue="q"), new_job(queue="q")])
+        done = await claim_one(backend, queue="q")
+        await backend.finish([Outcome(done.id, 1, OutcomeKind.SUCCEEDED, result=b"1")])
+        await anyio.sleep(2.2)
+        failed = await claim_one(backend, queue="q")
+        await backend.finish([Outcome(failed.id, 1, OutcomeKind.FAILED, error=b"{}")])
+        runner = TaskRunner(backend=backend)
+        for window, ended, failure_rate in [(1.0, 1, 1.0), (10.0, 2, 0.5)]:
+            stats = (await runner.stats(["q"], window=window))["q"]
+            assert stats.span is not None and window <= stats.span < window + 1
+            assert stats.throughput == pytest.approx(ended / stats.span)
+            assert stats.failure_rate == failure_rate
+        since = await backend.now() - 1
+        activity = (await inspect(backend).activity(["q"], since=since))["q"]
+        first = math.floor(since)
+        assert all(first <= second < (first // 60 + 1) * 60 for second in activity.per_second)
 
     async def test_workers_register_expire_and_unregister(self, backend: Backend) -> None:
         registry = inspect(backend)

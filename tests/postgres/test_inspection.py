@@ -1,11 +1,14 @@
-"""Inspection on Postgres beyond the conformance suite: the counts kept by the statements
-agree with the table at every step (and after upkeep folds them), a schema upgraded from
-0001 counts the jobs it already holds, attempts survive a retry by hand, and the runner's
-views (attempts, listing, stats, workers) work with a real worker."""
+"""Inspection on Postgres beyond the conformance suite: the counts kept by the triggers
+agree with the table at every step, whatever writes it (and after upkeep folds them), each
+attempt that ends is counted once, a schema upgraded from 0001 counts the jobs it already
+holds, attempts survive a retry by hand, and the runner's views (attempts, listing, stats,
+workers) work with a real worker."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -14,6 +17,7 @@ import pytest
 from taskrunner import JobState, TaskRunner, current_job
 from taskrunner.backend import Outcome, OutcomeKind
 from taskrunner.inspection import AttemptOutcome, JobFilter
+from taskrunner.stats import ended_since
 from taskrunner.testing.conformance import WORKER, claim_one, new_job
 from taskrunner_postgres import PostgresBackend, PostgresSettings
 from taskrunner_postgres.migrations import known_migrations
@@ -96,6 +100,124 @@ async def test_counts_follow_every_kind_of_change(
     await agree(backend, admin, schema)
 
 
+PLAIN_INSERT = """
+INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload, attempt,
+                             started_at, lease_until, worker)
+SELECT gen_random_uuid(), 't', 'q' || (g % 2),
+       (ARRAY['queued', 'scheduled', 'scheduled', 'running', 'succeeded', 'failed',
+              'cancelled'])[g % 7 + 1],
+       CASE WHEN g % 7 = 1 THEN now() + interval '1 day'
+            WHEN g % 7 = 2 THEN now() - interval '1 second'
+            ELSE now() END,
+       3, ''::bytea, CASE WHEN g % 7 = 3 THEN 1 ELSE 0 END,
+       CASE WHEN g % 7 = 3 THEN now() END, CASE WHEN g % 7 = 3 THEN now() + interval '1 hour' END,
+       CASE WHEN g % 7 = 3 THEN 'by-hand' END
+FROM generate_series(1, 70) AS g
+"""
+
+
+async def test_counts_stay_true_whatever_writes_the_table(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    jobs = f'"{schema}".jobs'
+    await admin.execute(PLAIN_INSERT.format(schema=schema))
+    await agree(backend, admin, schema)
+    await backend.enqueue([new_job(queue="q0") for _ in range(3)])
+    await backend.enqueue([new_job(queue="q1", delay=3600)])
+    await agree(backend, admin, schema)  # the backend's own writes are not counted twice
+
+    # states, queues and due times changed by hand, one row or many per statement
+    await admin.execute(f"UPDATE {jobs} SET state = 'succeeded' WHERE state = 'queued'")
+    await agree(backend, admin, schema)
+    await admin.execute(
+        f"UPDATE {jobs} SET state = 'queued', lease_until = NULL WHERE state = 'running'"
+    )
+    await agree(backend, admin, schema)
+    await admin.execute(
+        f"UPDATE {jobs} SET queue = 'q2' WHERE id IN (SELECT id FROM {jobs} "
+        "WHERE state = 'scheduled' AND queue = 'q1' LIMIT 3)"
+    )
+    await admin.execute(
+        f"UPDATE {jobs} SET run_at = now() + interval '2 hours' "
+        "WHERE state = 'scheduled' AND queue = 'q0'"
+    )
+    await admin.execute(f"UPDATE {jobs} SET state = 'failed' WHERE state = 'cancelled'")
+    await agree(backend, admin, schema)
+    for due in ("infinity", "-infinity", "infinity"):  # times only SQL can store
+        await admin.execute(
+            f"UPDATE {jobs} SET run_at = $1::text::timestamptz WHERE id IN "
+            f"(SELECT id FROM {jobs} WHERE state = 'scheduled' AND queue = 'q0' LIMIT 2)",
+            due,
+        )
+        await agree(backend, admin, schema)
+    await admin.execute(  # due in a day: no longer counted as scheduled then
+        f"UPDATE {jobs} SET state = 'running' WHERE state = 'scheduled' AND queue = 'q1'"
+    )
+    await admin.execute(
+        f"UPDATE {jobs} SET id = gen_random_uuid(), state = 'cancelled' "
+        "WHERE queue = 'q0' AND state = 'succeeded'"
+    )
+    await agree(backend, admin, schema)
+
+    # rows deleted by hand, then the backend at work on what is left
+    await admin.execute(f"DELETE FROM {jobs} WHERE state = 'failed' AND queue = 'q0'")
+    await admin.execute(f"DELETE FROM {jobs} WHERE state = 'scheduled' AND queue = 'q2'")
+    await agree(backend, admin, schema)
+    claimed = await backend.claim(["q0", "q1"], 5, WORKER, 30)
+    assert claimed
+    await backend.finish([Outcome(r.id, r.attempt, OutcomeKind.SUCCEEDED) for r in claimed])
+    await backend.reclaim()  # folds the tallies
+    await agree(backend, admin, schema)
+    await admin.execute(f"TRUNCATE {jobs}")
+    await agree(backend, admin, schema)
+    assert await backend.stats() == {}
+    await backend.enqueue([new_job(queue="q0")])
+    await agree(backend, admin, schema)
+
+
+async def test_attempts_ended_by_any_statement_are_counted_once(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    start = await backend.now()
+    await backend.enqueue([new_job(queue="a") for _ in range(7)])
+    claimed = await backend.claim(["a"], 7, WORKER, 0.2)
+    kinds = [
+        Outcome(claimed[0].id, 1, OutcomeKind.SUCCEEDED, result=b"1"),
+        Outcome(claimed[1].id, 1, OutcomeKind.FAILED, error=b"{}"),
+        Outcome(claimed[2].id, 1, OutcomeKind.RETRY, error=b"{}"),
+        Outcome(claimed[3].id, 1, OutcomeKind.RETRY, error=b"{}", delay=3600),
+        Outcome(claimed[4].id, 1, OutcomeKind.RELEASED),
+        Outcome(claimed[5].id, 1, OutcomeKind.CANCELLED),
+    ]
+    await backend.finish(kinds)
+    await asyncio.sleep(0.3)
+    assert await backend.reclaim() == [claimed[6].id]  # its lease ran out: lost
+    by_hand = await claim_one(backend, queue="a")
+    await admin.execute(
+        f"UPDATE \"{schema}\".jobs SET state = 'queued' WHERE id = $1", uuid.UUID(by_hand.id)
+    )  # put back by hand, nothing logged: lost too
+    odd = await claim_one(backend, queue="a")
+    await admin.execute(  # put back by hand with attempts that are not a list: lost
+        f"UPDATE \"{schema}\".jobs SET state = 'queued', attempts = '{{\"a\": 1}}' WHERE id = $1",
+        uuid.UUID(odd.id),
+    )
+    expected = {
+        AttemptOutcome.SUCCEEDED: 1,
+        AttemptOutcome.FAILED: 1,
+        AttemptOutcome.RETRY: 2,
+        AttemptOutcome.RELEASED: 1,
+        AttemptOutcome.CANCELLED: 1,
+        AttemptOutcome.LOST: 3,
+    }
+    activity = (await backend.activity(["a"], since=start))["a"]
+    assert ended_since(activity, math.floor(start)) == expected  # per second, then minute
+    per_minute: dict[AttemptOutcome, int] = {}
+    for counts in activity.per_minute.values():
+        for outcome, n in counts.items():
+            per_minute[outcome] = per_minute.get(outcome, 0) + n
+    assert per_minute == expected
+
+
 async def test_upkeep_folds_the_tallies_and_keeps_the_counts(
     backend: PostgresBackend, admin: asyncpg.Connection, schema: str
 ) -> None:
@@ -130,6 +252,26 @@ async def test_upkeep_folds_the_tallies_and_keeps_the_counts(
     assert sum(n.get(AttemptOutcome.SUCCEEDED, 0) for n in per_minute.values()) == 3
 
 
+async def test_upkeep_folds_the_seconds_and_forgets_those_past_the_hour(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    for _ in range(3):
+        await backend.enqueue([new_job(queue="a")])
+        job = await claim_one(backend, queue="a")
+        await backend.finish([Outcome(job.id, 1, OutcomeKind.SUCCEEDED, result=b"1")])
+    ended = f'"{schema}".ended'
+    await admin.execute(f"UPDATE {ended} SET second = second - 300")  # five minutes ago
+    second = "floor(date_part('epoch', now()))::bigint"
+    await admin.execute(  # past the hour: forgotten, from another connection or folded
+        f"INSERT INTO {ended} (queue, second, slot, failed) "
+        f"VALUES ('a', {second} - 3800, 0, 4), ('a', {second} - 3800, 12345, 5)"
+    )
+    await backend.reclaim()
+    rows = await admin.fetch(f"SELECT second, slot, succeeded, failed FROM {ended}")
+    assert all(r["slot"] == 0 for r in rows)
+    assert sum(r["succeeded"] for r in rows) == 3 and sum(r["failed"] for r in rows) == 0
+
+
 async def test_upgrading_from_0001_counts_the_jobs_already_there(
     pg_url: str, admin: asyncpg.Connection, schema: str
 ) -> None:
@@ -151,6 +293,25 @@ async def test_upgrading_from_0001_counts_the_jobs_already_there(
     await backend.connect()
     try:
         assert (await backend.stats())["q0"][JobState.SCHEDULED] == 5
+        await agree(backend, admin, schema)
+    finally:
+        await backend.close()
+
+
+async def test_upgrading_to_0004_mends_counts_that_writes_by_hand_put_off(
+    pg_url: str, admin: asyncpg.Connection, schema: str
+) -> None:
+    settings = PostgresSettings(schema=schema)
+    queries = Queries.load(settings)
+    await admin.execute(queries.migrations_create)
+    for migration in known_migrations()[:3]:
+        await admin.execute(migration.sql(settings))
+        await admin.execute(queries.migrations_record, migration.version, migration.name)
+    await admin.execute(PLAIN_INSERT.format(schema=schema))  # 0003 counts none of them
+    backend = PostgresBackend(pg_url)
+    await backend.connect()
+    try:
+        assert (await backend.stats())["q0"][JobState.SCHEDULED] == 5  # due: queued
         await agree(backend, admin, schema)
     finally:
         await backend.close()
@@ -259,7 +420,8 @@ async def test_the_runner_shows_attempts_listing_stats_and_workers(runner: TaskR
     stats = await runner.stats(window=60)
     default = stats["default"]
     assert default[JobState.SUCCEEDED] == 16 and default[JobState.FAILED] == 5
-    assert default.throughput == pytest.approx(23 / 60)  # 21 jobs, two retries
+    assert default.span is not None and 60 <= default.span < 61  # from a whole second
+    assert default.throughput == pytest.approx(23 / default.span)  # 21 jobs, two retries
     assert default.failure_rate == pytest.approx(7 / 23)
     assert default.runtime_p50 is not None and default.runtime_p95 is not None
     assert 0 <= default.runtime_p50 <= default.runtime_p95

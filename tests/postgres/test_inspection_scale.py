@@ -180,8 +180,9 @@ async def test_counts_and_activity_of_a_million_jobs_read_no_table(
         # the last finished jobs of each queue, for runtime percentiles
         (queries.activity_recent, [queues, RECENT_LIMIT, MINUTES_KEPT], (CUSTOM,), 25_000),
         (queries.activity_minutes, [queues, MINUTES_KEPT], both, 0),
+        (queries.activity_seconds, [queues, int(await big.now()) - 300], both, 0),
     ):
         for plan in await plans(admin, query, args, modes):
             on_indexes(plan, most)
-    activity = await big.activity(queues)
+    activity = await big.activity(queues, since=await big.now() - 300)
     assert all(a.oldest_due_at is not None for a in activity.values())

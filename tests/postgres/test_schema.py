@@ -53,6 +53,14 @@ TABLES = {
     "jobs": "(id)",
     "tallies": "(queue, minute, slot)",
     "workers": "(id)",
+    "ended": "(queue, second, slot)",  # 0004
+}
+# the triggers that keep the tallies (0004) -> their timing and event
+TRIGGERS = {
+    "jobs_stored": ("AFTER", "INSERT"),
+    "jobs_updated": ("AFTER", "UPDATE"),
+    "jobs_deleted": ("AFTER", "DELETE"),
+    "jobs_truncated": ("AFTER", "TRUNCATE"),
 }
 
 
@@ -81,10 +89,25 @@ async def test_migrations_yield_the_declared_schema(
         schema,
     )
     assert {k["tablename"]: k["indexdef"].split(" USING btree ", 1)[1] for k in keys} == TABLES
+    triggers = await admin.fetch(
+        "SELECT t.tgname, t.tgtype FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = 'jobs' AND NOT t.tgisinternal",
+        schema,
+    )
+    assert {t["tgname"]: _timing_and_event(t["tgtype"]) for t in triggers} == TRIGGERS
     versions = await admin.fetch(f'SELECT version, name FROM "{schema}".migrations ORDER BY 1')
     assert [(v["version"], v["name"]) for v in versions] == [
         (m.version, m.name) for m in known_migrations()
     ]
+
+
+def _timing_and_event(tgtype: int) -> tuple[str, str]:
+    """A statement-level trigger's timing and its one event, from pg_trigger.tgtype's bits."""
+    assert not tgtype & 1, "a row-level trigger"
+    events = {4: "INSERT", 8: "DELETE", 16: "UPDATE", 32: "TRUNCATE"}
+    (event,) = [name for bit, name in events.items() if tgtype & bit]
+    return ("BEFORE" if tgtype & 2 else "AFTER", event)
 
 
 async def test_workers_starting_together_migrate_once(

@@ -6,6 +6,7 @@ order), newest first, merging queues lazily, and filters the records it reads.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -131,13 +132,17 @@ class RedisInspection:
             jobs.append((index.ids.popleft(), index.queue))
         return jobs
 
-    async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
+    async def activity(
+        self, queues: Sequence[str] | None = None, since: float | None = None
+    ) -> dict[str, QueueActivity]:
         _, scripts = self._connected()
+        first = None if since is None else math.floor(since)
         with self._errors("reading activity"):
             names = await self._all_queues(queues)
-            calls = [("activity", self.keys.route(q), [self.prefix, q]) for q in names]
+            argument = "" if first is None else first
+            calls = [("activity", self.keys.route(q), [self.prefix, q, argument]) for q in names]
             rows = await scripts.run_many(calls) if calls else []
-        return {name: _activity(row) for name, row in zip(names, rows, strict=True)}
+        return {name: _activity(row, first) for name, row in zip(names, rows, strict=True)}
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         _, scripts = self._connected()
@@ -172,17 +177,26 @@ def _matches(record: JobRecord, where: JobFilter) -> bool:
     )
 
 
-def _activity(row: list[Any]) -> QueueActivity:
-    recent, minutes, due = row
+def _activity(row: list[Any], first: int | None) -> QueueActivity:
+    recent, minutes, due, seconds = row
     entries = []
     for entry in recent:
         ended, runtime, outcome = entry.decode().split(":")
         entries.append((int(ended) / MICROS, int(runtime) / MICROS, AttemptOutcome(outcome)))
-    per_minute: dict[int, dict[AttemptOutcome, int]] = {}
-    for field, count in zip(minutes[::2], minutes[1::2], strict=True):
-        minute, outcome = field.decode().split(":")
-        per_minute.setdefault(int(minute), {})[AttemptOutcome(outcome)] = int(count)
-    return QueueActivity(entries, per_minute, int(due) / MICROS if due else None)
+    per_second = _buckets(seconds)
+    if first is not None:
+        per_second = {second: c for second, c in per_second.items() if second >= first}
+    oldest = int(due) / MICROS if due else None
+    return QueueActivity(entries, _buckets(minutes), oldest, per_second)
+
+
+def _buckets(flat: list[Any]) -> dict[int, dict[AttemptOutcome, int]]:
+    """Counts by time and outcome from a flat HGETALL of 'time:outcome' fields."""
+    buckets: dict[int, dict[AttemptOutcome, int]] = {}
+    for field, count in zip(flat[::2], flat[1::2], strict=True):
+        time, outcome = field.decode().split(":")
+        buckets.setdefault(int(time), {})[AttemptOutcome(outcome)] = int(count)
+    return buckets
 
 
 def _worker(info: dict[str, Any]) -> WorkerRecord:

@@ -9,6 +9,7 @@
   P:{q}:done:<state>        sorted set: finished jobs by retention expiry (+inf: kept)
   P:{q}:ix:<group>          sorted sets: job ids for listing (all, waiting, and each end)
   P:{q}:recent, :minutes    list and hash: recent attempts and per-minute counts
+  P:{q}:seconds:<minute>    hash: per-second counts of one minute (expires after an hour)
   P:{q}:wake                list: tokens that wake blocked workers
   P:{q}:waiters             sorted set: jobs someone waits for, until when (see finished.py)
   P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)

@@ -10,6 +10,7 @@ on `enqueued_at`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,8 +37,8 @@ STORED_STATES = ("queued", "scheduled", "running", "succeeded", "failed", "cance
 # the stored states whose rows may show as each state (a due scheduled job shows as queued)
 _READ: dict[JobState, tuple[str, ...]] = {state: (state.value,) for state in JobState}
 _READ[JobState.QUEUED] = ("queued", "scheduled")
-# the outcome columns of sql/activity_minutes.sql, in order
-_MINUTE_OUTCOMES = (
+# the outcome columns of sql/activity_minutes.sql and sql/activity_seconds.sql, in order
+_OUTCOME_COLUMNS = (
     AttemptOutcome.SUCCEEDED,
     AttemptOutcome.FAILED,
     AttemptOutcome.RETRY,
@@ -45,6 +46,11 @@ _MINUTE_OUTCOMES = (
     AttemptOutcome.RELEASED,
     AttemptOutcome.LOST,
 )
+
+
+def _by_outcome(counts: Sequence[int]) -> dict[AttemptOutcome, int]:
+    """The nonzero counts of a row of outcome columns (see _OUTCOME_COLUMNS)."""
+    return {o: n for o, n in zip(_OUTCOME_COLUMNS, counts, strict=True) if n}
 
 
 def id_floor(seconds: float) -> str:
@@ -120,7 +126,9 @@ class PostgresInspection:
         )
         return [job_record(row) for row in rows]
 
-    async def activity(self, queues: Sequence[str] | None = None) -> dict[str, QueueActivity]:
+    async def activity(
+        self, queues: Sequence[str] | None = None, since: float | None = None
+    ) -> dict[str, QueueActivity]:
         queries = self._queries
 
         async def read(conn: Connection) -> dict[str, QueueActivity]:
@@ -134,9 +142,14 @@ class PostgresInspection:
             for queue, minute, *counts in await conn.fetch(
                 queries.activity_minutes, names, MINUTES_KEPT
             ):
-                by_outcome = {o: n for o, n in zip(_MINUTE_OUTCOMES, counts, strict=True) if n}
-                if by_outcome:
+                if by_outcome := _by_outcome(counts):
                     found[queue].per_minute[minute] = by_outcome
+            if since is not None:
+                for queue, second, *counts in await conn.fetch(
+                    queries.activity_seconds, names, math.floor(since)
+                ):
+                    if by_outcome := _by_outcome(counts):
+                        found[queue].per_second[second] = by_outcome
             for queue, ended_at, runtime, outcome in await fetch_planned(
                 conn, queries.activity_recent, [names, RECENT_LIMIT, MINUTES_KEPT]
             ):

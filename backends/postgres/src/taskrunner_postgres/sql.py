@@ -2,11 +2,11 @@
 
 The files name the schema as `{schema}`, the NOTIFY channels as `{queued_channel}`,
 `{finished_channel}` and `{cancel_channel}`, and shared parts by their file's name:
-`{record}` (the columns of a job record, `sql/record.sql`), `{tally}` (a CTE that keeps the
-counts and the recent activity; it uses `{tally_merge}`, the upsert that adds to a tally),
-`{list_where}` (the filters of a listing) and `{unexpired}` (the job `j` is within its
-retention: every read treats a record past it as gone, before reclaim deletes it). Only
-these validated names are ever put into SQL text; every value travels as a query parameter.
+`{record}` (the columns of a job record, `sql/record.sql`), `{tally_merge}` (the upsert that
+adds to a tally), `{list_where}` (the filters of a listing) and `{unexpired}` (the job `j`
+is within its retention: every read treats a record past it as gone, before reclaim deletes
+it). Only these validated names are ever put into SQL text; every value travels as a query
+parameter.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def read_resource(folder: str, name: str) -> str:
     return (files(PACKAGE) / folder / name).read_text(encoding="utf-8")
 
 
-# a part may hold the parts after it: tally holds tally_merge, list_where holds unexpired
-PARTS = ("record", "tally", "tally_merge", "list_where", "unexpired")
+# a part may hold the parts after it: list_where holds unexpired
+PARTS = ("record", "tally_merge", "list_where", "unexpired")
 
 
 def render(text: str, settings: PostgresSettings) -> str:
@@ -66,6 +66,7 @@ class Queries:
     list_jobs_queue: str
     activity_queues: str
     activity_minutes: str
+    activity_seconds: str
     activity_recent: str
     oldest_due: str
     register_worker: str

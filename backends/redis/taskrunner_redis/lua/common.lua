@@ -223,15 +223,23 @@ local function attempt_ended(id, q, now, outcome, err, attempt, worker, started_
   queue.counts[outcome] = (queue.counts[outcome] or 0) + 1
 end
 
+-- counts per second sit in one hash per minute, kept until an hour-long window that starts
+-- in that minute has passed (taskrunner.inspection.SECONDS_KEPT)
+local SECONDS_KEPT = 3660
+
 local function flush_activity(now)
   local minute = fmt(math.floor(now / 60000000))
+  local second = fmt(math.floor(now / 1000000))
   for q, queue in pairs(activity) do
     local recent = queue_key(q, 'recent')
     chunked('LPUSH', recent, queue.recent, 1000)
     redis.call('LTRIM', recent, 0, 999)
+    local seconds = queue_key(q, 'seconds:' .. minute)
     for outcome, count in pairs(queue.counts) do
       redis.call('HINCRBY', queue_key(q, 'minutes'), minute .. ':' .. outcome, count)
+      redis.call('HINCRBY', seconds, second .. ':' .. outcome, count)
     end
+    redis.call('EXPIRE', seconds, SECONDS_KEPT)
   end
   activity = {}
 end

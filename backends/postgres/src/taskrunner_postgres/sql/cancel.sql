@@ -17,18 +17,8 @@ changed AS (
                           ELSE now() + make_interval(secs => $2) END
     FROM targets AS t
     WHERE j.id = t.id
-    RETURNING j.id, j.queue, t.state AS old, j.state, j.run_at
+    RETURNING j.id, j.state
 ),
-changes AS (
-    SELECT c.queue, NULL::bigint AS minute, c.old, c.state AS new, NULL::text AS outcome
-    FROM changed AS c
-    WHERE c.state = 'cancelled'
-    UNION ALL
-    SELECT c.queue, floor(date_part('epoch', c.run_at) / 60)::bigint, c.old, c.state, NULL
-    FROM changed AS c
-    WHERE c.state = 'cancelled' AND c.old = 'scheduled'
-),
-{tally},
 woken AS (
     -- those waiting for a cancelled job, and the workers of a running one
     SELECT count(pg_notify(CASE WHEN c.state = 'cancelled' THEN '{finished_channel}'

@@ -5,12 +5,6 @@ WITH deleted AS (
     DELETE FROM {schema}.jobs AS j
     WHERE j.id = ANY($1::uuid[]) AND j.expires_at <= now()
       AND j.state IN ('succeeded', 'failed', 'cancelled')
-    RETURNING j.queue, j.state
-),
-changes AS (
-    SELECT d.queue, NULL::bigint AS minute, d.state AS old, NULL::text AS new,
-           NULL::text AS outcome
-    FROM deleted AS d
-),
-{tally}
+    RETURNING j.id
+)
 SELECT count(*) FROM deleted;

@@ -1,5 +1,5 @@
--- Store a batch of jobs that carry no dedup key, count them, and wake the workers of their
--- queues.
+-- Store a batch of jobs that carry no dedup key and wake the workers of their queues (the
+-- jobs are counted by a trigger: see migrations/0004_tally_triggers.sql).
 -- A job whose id is already stored (a repeated statement) is left as it is.
 -- $1 ids, $2 tasks, $3 queues, $4 payloads, $5 priorities, $6 max attempts,
 -- $7 delays in seconds, $8 due times in epoch seconds (NULL: now + delay).
@@ -18,17 +18,7 @@ inserted AS (
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING
-    RETURNING queue, state, run_at
-),
-changes AS (
-    SELECT i.queue, NULL::bigint AS minute, NULL::text AS old, i.state AS new,
-           NULL::text AS outcome
-    FROM inserted AS i
-    UNION ALL
-    SELECT i.queue, floor(date_part('epoch', i.run_at) / 60)::bigint, NULL, i.state, NULL
-    FROM inserted AS i
-    WHERE i.state = 'scheduled'
-),
-{tally}
+    RETURNING queue
+)
 SELECT pg_notify('{queued_channel}', q.queue)
 FROM (SELECT DISTINCT queue FROM inserted) AS q;

@@ -1,7 +1,7 @@
 -- Store a batch of jobs some of which carry a dedup key. A key is unique within its queue: a
 -- job whose (queue, key) is held by a stored job (or by an earlier job of the batch) is not
--- stored, nor one whose id is (a repeated statement). Counts the jobs stored and wakes the
--- workers of their queues.
+-- stored, nor one whose id is (a repeated statement). Wakes the workers of the queues that
+-- got jobs.
 -- $1..$8 as in enqueue.sql, $9 keys (NULL: none).
 -- Answers, per job in order, the id of the job holding its slot: its own id when stored,
 -- the key holder's otherwise, NULL if the holder is not visible to this statement yet; and
@@ -24,18 +24,8 @@ inserted AS (
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING
-    RETURNING id, key, queue, state, run_at
+    RETURNING id, key, queue
 ),
-changes AS (
-    SELECT i.queue, NULL::bigint AS minute, NULL::text AS old, i.state AS new,
-           NULL::text AS outcome
-    FROM inserted AS i
-    UNION ALL
-    SELECT i.queue, floor(date_part('epoch', i.run_at) / 60)::bigint, NULL, i.state, NULL
-    FROM inserted AS i
-    WHERE i.state = 'scheduled'
-),
-{tally},
 woken AS (
     SELECT count(pg_notify('{queued_channel}', q.queue)) AS queues
     FROM (SELECT DISTINCT queue FROM inserted) AS q

@@ -2,7 +2,8 @@
 -- token). $1 ids, $2 attempts, $3 kinds (succeeded, failed, cancelled, retry, released),
 -- $4 results, $5 errors, $6 retry delays in seconds, $7 retention in seconds (NULL: until
 -- purged). An attempt after which the job runs again is logged on the job (the one that
--- finishes it is told by the job's own columns); every one is tallied.
+-- finishes it is told by the job's own columns), which also tells the trigger that counts
+-- it its outcome (see migrations/0004_tally_triggers.sql).
 -- Wakes waiters of finished jobs and workers of queues that got a job back.
 -- Answers the positions (from 1) of the outcomes applied.
 WITH relaxed AS (
@@ -41,18 +42,8 @@ applied AS (
                                 'error', encode(o.error, 'base64'))) END
     FROM outcomes AS o
     WHERE j.id = o.id AND j.attempt = o.attempt AND j.state = 'running'
-    RETURNING o.ord, o.ends, o.kind, j.id, j.queue, j.state, j.run_at
-),
-changes AS (
-    SELECT a.queue, NULL::bigint AS minute, 'running' AS old, a.state AS new,
-           a.kind AS outcome
-    FROM applied AS a
-    UNION ALL
-    SELECT a.queue, floor(date_part('epoch', a.run_at) / 60)::bigint, 'running', a.state, NULL
-    FROM applied AS a
-    WHERE a.state = 'scheduled'
-),
-{tally}
+    RETURNING o.ord, o.ends, j.id, j.queue
+)
 SELECT a.ord,
        pg_notify(CASE WHEN a.ends THEN '{finished_channel}' ELSE '{queued_channel}' END,
                  CASE WHEN a.ends THEN a.id::text ELSE a.queue END)

@@ -11,12 +11,6 @@ deleted AS (
     DELETE FROM {schema}.jobs AS j
     USING doomed AS d
     WHERE j.id = d.id
-    RETURNING j.queue, j.state
-),
-changes AS (
-    SELECT d.queue, NULL::bigint AS minute, d.state AS old, NULL::text AS new,
-           NULL::text AS outcome
-    FROM deleted AS d
-),
-{tally}
+    RETURNING j.id
+)
 SELECT count(*) FROM deleted;

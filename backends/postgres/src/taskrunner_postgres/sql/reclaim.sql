@@ -1,6 +1,6 @@
 -- Put back in their queue up to $1 running jobs whose lease expired (their worker stopped
--- heartbeating), skipping rows another statement holds; their attempts are logged and
--- tallied as lost. Answers their ids.
+-- heartbeating), skipping rows another statement holds; their attempts are logged as lost.
+-- Answers their ids.
 WITH expired AS (
     SELECT j.id
     FROM {schema}.jobs AS j
@@ -22,12 +22,6 @@ requeued AS (
     FROM expired AS e
     WHERE j.id = e.id
     RETURNING j.id, j.queue
-),
-changes AS (
-    SELECT r.queue, NULL::bigint AS minute, 'running' AS old, 'queued' AS new,
-           'lost' AS outcome
-    FROM requeued AS r
-),
-{tally}
+)
 SELECT r.id::text, pg_notify('{queued_channel}', r.queue)
 FROM requeued AS r;

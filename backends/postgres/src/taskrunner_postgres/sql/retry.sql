@@ -36,16 +36,7 @@ retried AS (
             END
     FROM targets AS t
     WHERE j.id = t.id
-    RETURNING j.id, j.queue, t.state AS old, t.run_at AS old_run_at
-),
-changes AS (
-    SELECT r.queue, NULL::bigint AS minute, r.old, 'queued' AS new, NULL::text AS outcome
-    FROM retried AS r
-    UNION ALL
-    SELECT r.queue, floor(date_part('epoch', r.old_run_at) / 60)::bigint, r.old, 'queued', NULL
-    FROM retried AS r
-    WHERE r.old = 'scheduled'
-),
-{tally}
+    RETURNING j.id, j.queue
+)
 SELECT r.id::text, pg_notify('{queued_channel}', r.queue)
 FROM retried AS r;

@@ -1,4 +1,4 @@
--- Adding a row of changes to a tally row (shared by tally.sql and tidy.sql).
+-- Adding a row of changes to a tally row (tidy.sql folding rows into slot 0).
 ON CONFLICT (queue, minute, slot) DO UPDATE
     SET unfinished = t.unfinished + excluded.unfinished,
         scheduled = t.scheduled + excluded.scheduled,

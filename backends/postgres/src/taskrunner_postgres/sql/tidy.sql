@@ -2,9 +2,10 @@
 -- it). Folds the tallies of minutes other than this one and the last into slot 0 (rows
 -- seldom written again: a statement writes to the minute its transaction started in, or
 -- to the one a scheduled job is due in), and those older than $2 minutes into minute 0
--- (keeping the job counts, dropping the attempts and the scheduled jobs, long due); forgets
--- workers that expired. Rows a statement holds are skipped: upkeep never waits. Answers
--- whether it ran.
+-- (keeping the job counts, dropping the attempts and the scheduled jobs, long due). Folds
+-- the per-second counts of attempts (`ended`) of minutes before the last into slot 0 too,
+-- and forgets those of minutes more than $2 ago. Forgets workers that expired. Rows a
+-- statement holds are skipped: upkeep never waits. Answers whether it ran.
 WITH turn AS (
     SELECT pg_try_advisory_xact_lock(hashtext('taskrunner.tidy'), hashtext($1)) AS mine,
            floor(date_part('epoch', now()) / 60)::bigint AS minute
@@ -43,6 +44,39 @@ folded AS (
     ) AS k
     GROUP BY k.queue, k.minute
     {tally_merge}
+),
+loose_seconds AS (
+    SELECT e.queue, e.second, e.slot
+    FROM {schema}.ended AS e, turn
+    WHERE turn.mine AND e.slot > 0 AND e.second < (turn.minute - 1) * 60
+    FOR UPDATE OF e SKIP LOCKED
+),
+taken_seconds AS (
+    DELETE FROM {schema}.ended AS e
+    USING loose_seconds AS l
+    WHERE e.queue = l.queue AND e.second = l.second AND e.slot = l.slot
+    RETURNING e.*
+),
+folded_seconds AS (
+    INSERT INTO {schema}.ended AS e (queue, second, slot, succeeded, failed, retry, cancelled,
+                                     released, lost)
+    SELECT k.queue, k.second, 0, sum(k.succeeded), sum(k.failed), sum(k.retry),
+           sum(k.cancelled), sum(k.released), sum(k.lost)
+    FROM taken_seconds AS k, turn
+    WHERE k.second >= (turn.minute - $2::integer) * 60
+    GROUP BY k.queue, k.second
+    ON CONFLICT (queue, second, slot) DO UPDATE
+        SET succeeded = e.succeeded + excluded.succeeded,
+            failed = e.failed + excluded.failed,
+            retry = e.retry + excluded.retry,
+            cancelled = e.cancelled + excluded.cancelled,
+            released = e.released + excluded.released,
+            lost = e.lost + excluded.lost
+),
+forgotten_seconds AS (
+    DELETE FROM {schema}.ended AS e
+    USING turn
+    WHERE turn.mine AND e.slot = 0 AND e.second < (turn.minute - $2::integer) * 60
 ),
 expired AS (
     SELECT w.id
