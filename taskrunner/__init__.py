@@ -1,6 +1,6 @@
 """taskrunner: an asyncio background-job runner with memory, Redis and Postgres backends."""
 
-from taskrunner.backend import Backend
+from taskrunner.backend import Backend, JobState
 from taskrunner.context import JobContext, State, current_job
 from taskrunner.errors import (
     BackendError,
@@ -8,22 +8,23 @@ from taskrunner.errors import (
     ConfigurationError,
     DuplicateTask,
     InvalidName,
+    JobError,
     JobFailed,
     JobNotFound,
     JobTimeout,
     PayloadTooLarge,
     SerializationError,
+    StrayCancellation,
     TaskrunnerError,
+    TaskTimeout,
 )
-from taskrunner.execution import StrayCancellation, TaskTimeout
 from taskrunner.handle import Job
-from taskrunner.job import JobError, JobInfo, JobProgress, JobState
+from taskrunner.job import JobInfo, JobProgress
 from taskrunner.retry import Backoff, Retry, fixed
 from taskrunner.runner import TaskRunner
 from taskrunner.schedules import Schedule, cron, every
 from taskrunner.task import PreparedJob, Task
-from taskrunner.worker import Worker
-from taskrunner.worker_settings import WorkerSettings
+from taskrunner.worker import Worker, WorkerSettings
 
 __all__ = [
     "Backend",

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+from taskrunner.backend import JobRecord
 from taskrunner.errors import TaskrunnerError
-from taskrunner.job import MESSAGE_LIMIT, JobProgress, JobRecord, cut
+from taskrunner.job import MESSAGE_LIMIT, JobProgress, cut
 
 
 class State(SimpleNamespace):

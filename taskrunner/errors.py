@@ -1,11 +1,29 @@
-"""The error tree: every error taskrunner raises derives from `TaskrunnerError`."""
+"""The error tree: every error taskrunner raises derives from `TaskrunnerError`.
+
+    TaskrunnerError
+    ├── ConfigurationError        a setting, option or argument is invalid
+    │   ├── BackendNotFound       no backend for a URL's scheme
+    │   ├── InvalidName           a task, queue or dedup key name is not allowed
+    │   └── DuplicateTask         two tasks under one name
+    ├── SerializationError        arguments or a result JSON cannot carry
+    │   └── PayloadTooLarge       an encoded payload over the size limit
+    ├── JobNotFound               no job with that id
+    ├── JobFailed                 the job ended without a result (`.error` says why)
+    ├── JobTimeout (TimeoutError) waiting for a job took longer than allowed
+    ├── BackendError              the backend could not carry out an operation
+    ├── TaskTimeout (TimeoutError)  an attempt ran past its task's timeout (in the job's error)
+    └── StrayCancellation         a task raised CancelledError the worker did not cause
+
+`JobError` is no exception: it is the record of one, kept with a failed attempt.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from taskrunner.job import JobError
+import orjson
+
+from taskrunner._json import compact
 
 
 class TaskrunnerError(Exception):
@@ -57,3 +75,36 @@ class JobTimeout(TaskrunnerError, TimeoutError):
 
 class BackendError(TaskrunnerError):
     """The backend could not carry out an operation (connection lost, server error)."""
+
+
+class TaskTimeout(TaskrunnerError, TimeoutError):
+    """An attempt ran longer than its task's `timeout`."""
+
+
+class StrayCancellation(TaskrunnerError):
+    """A task raised `CancelledError` although the worker did not cancel it (most often a
+    cancelled inner operation whose `CancelledError` escaped the task). Its attempt fails
+    and is retried like any exception; the `CancelledError` is its `__cause__`."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """Why an attempt failed: the exception's type, message and formatted traceback. Not an
+    exception itself: the record of one, kept with the job."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def encode(self) -> bytes:
+        return compact(
+            orjson.dumps({"type": self.type, "message": self.message, "traceback": self.traceback})
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> JobError:
+        try:
+            data = orjson.loads(raw)
+            return cls(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return cls("UndecodableError", raw.decode("utf-8", "replace"))

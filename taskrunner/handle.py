@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+from taskrunner.backend import JobState
 from taskrunner.errors import JobFailed, JobTimeout
-from taskrunner.job import JobInfo, JobState
+from taskrunner.job import JobInfo
 
 if TYPE_CHECKING:
     from taskrunner.runner import TaskRunner

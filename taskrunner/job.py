@@ -1,34 +1,18 @@
-"""What a job is: its states, the record a backend stores, and the view users read."""
+"""What users read about a job: `JobInfo`, its attempts and its progress, with the limits on
+stored messages. The record a backend stores is `taskrunner.backend.JobRecord`."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from taskrunner.serialization import compact, decode_payload, decode_result
-
-
-class JobState(enum.StrEnum):
-    """Where a job is in its life."""
-
-    QUEUED = "queued"
-    SCHEDULED = "scheduled"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        """True for the three states a job never leaves by itself."""
-        return self in FINISHED_STATES
-
-
-FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+from taskrunner._json import compact
+from taskrunner._serialization import decode_payload, decode_result
+from taskrunner.backend import AttemptOutcome, AttemptRecord, JobRecord, JobState
+from taskrunner.errors import JobError
 
 MESSAGE_LIMIT = 8 * 1024  # characters kept of an error's or a progress report's message
 
@@ -43,28 +27,6 @@ def cut(text: str, limit: int) -> str:
     head = room // 4
     tail = room - head
     return text[:head] + marker.format(len(text) - room) + text[len(text) - tail :]
-
-
-@dataclass(frozen=True, slots=True)
-class JobError:
-    """Why an attempt failed: the exception's type, message and formatted traceback."""
-
-    type: str
-    message: str
-    traceback: str = ""
-
-    def encode(self) -> bytes:
-        return compact(
-            orjson.dumps({"type": self.type, "message": self.message, "traceback": self.traceback})
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes) -> JobError:
-        try:
-            data = orjson.loads(raw)
-            return cls(str(data["type"]), str(data["message"]), str(data.get("traceback", "")))
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return cls("UndecodableError", raw.decode("utf-8", "replace"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,61 +49,6 @@ class JobProgress:
             return cls(float(data["done"]), data.get("total"), data.get("message"))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None
-
-
-class AttemptOutcome(enum.StrEnum):
-    """How one attempt ended."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"  # and no attempt follows
-    RETRY = "retry"  # failed; another attempt follows
-    CANCELLED = "cancelled"
-    RELEASED = "released"  # put back unfinished by a stopping worker
-    LOST = "lost"  # its lease expired: the worker died or went silent
-
-
-@dataclass(slots=True)
-class AttemptRecord:
-    """One attempt of a job, as the backend recorded it when the attempt ended."""
-
-    attempt: int
-    worker: str | None
-    started_at: float | None
-    ended_at: float
-    outcome: AttemptOutcome
-    error: bytes | None = None
-
-
-@dataclass(slots=True)
-class JobRecord:
-    """A job as a backend stores it (read-only by convention; see `taskrunner.backend`).
-
-    Times are seconds since the epoch on the backend's clock.
-
-    `payload`, `result`, `error` and `progress` are opaque bytes to the backend; the core
-    encodes and decodes them.
-    """
-
-    id: str
-    task: str
-    queue: str
-    payload: bytes
-    state: JobState
-    priority: int
-    attempt: int
-    max_attempts: int
-    enqueued_at: float
-    run_at: float
-    key: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    lease_until: float | None = None
-    worker: str | None = None
-    result: bytes | None = None
-    error: bytes | None = None
-    progress: bytes | None = None
-    cancel_requested: bool = False
-    attempts: list[AttemptRecord] | None = None  # filled by `get` where the backend keeps them
 
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)

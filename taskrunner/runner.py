@@ -11,17 +11,23 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar, overload
 
-from taskrunner import tracing, validation
-from taskrunner.backend import Backend
+from taskrunner import _validation as validation
+from taskrunner._serialization import DEFAULT_MAX_PAYLOAD
+from taskrunner.backend import (
+    Backend,
+    Inspection,
+    JobFilter,
+    JobState,
+    WorkerRecord,
+    load_backend,
+    redact,
+)
 from taskrunner.context import State
 from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
 from taskrunner.handle import Job
-from taskrunner.inspection import Inspection, JobFilter, WorkerRecord
-from taskrunner.job import JobInfo, JobState
-from taskrunner.plugins import load_backend, redact
+from taskrunner.job import JobInfo
 from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff, seconds
 from taskrunner.schedules import Schedule
-from taskrunner.serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.stats import (
     DEFAULT_WINDOW,
     QueueStats,
@@ -31,6 +37,7 @@ from taskrunner.stats import (
     window_start,
 )
 from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
+from taskrunner.telemetry import tracing
 
 if TYPE_CHECKING:
     from taskrunner.worker import Worker
@@ -378,8 +385,7 @@ class TaskRunner:
     def worker(self, **settings: Any) -> Worker:
         """A worker for this runner's tasks, as an async context manager to embed in an app:
         `async with runner.worker(concurrency=20): ...`. Settings: see `WorkerSettings`."""
-        from taskrunner.worker import Worker
-        from taskrunner.worker_settings import WorkerSettings
+        from taskrunner.worker import Worker, WorkerSettings
 
         return Worker(self, WorkerSettings(**settings))
 

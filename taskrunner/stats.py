@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from taskrunner.backend import AttemptOutcome, JobState, QueueActivity, WorkerRecord
+from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.errors import ConfigurationError
-from taskrunner.inspection import MINUTES_KEPT, AttemptOutcome, QueueActivity, WorkerRecord
-from taskrunner.job import JobState
 
 DEFAULT_WINDOW = 300.0
 WINDOW_MIN = 1.0  # attempts are counted per second

@@ -8,13 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
-from taskrunner import tracing, validation
-from taskrunner.backend import NewJob
+from taskrunner import _validation as validation
+from taskrunner._serialization import encode_payload
+from taskrunner.backend import NewJob, new_job_id
 from taskrunner.errors import ConfigurationError
-from taskrunner.ids import new_job_id
 from taskrunner.retry import MAX_SECONDS, due_at, seconds
 from taskrunner.schedules import Schedule
-from taskrunner.serialization import encode_payload
+from taskrunner.telemetry import tracing
 
 if TYPE_CHECKING:
     from taskrunner.handle import Job

@@ -9,8 +9,7 @@ from typing import Any
 import anyio
 
 from taskrunner import TaskRunner
-from taskrunner.backend import Backend, NewJob
-from taskrunner.job import JobRecord
+from taskrunner.backend import Backend, JobRecord, NewJob
 from taskrunner.memory import MemoryBackend
 
 

@@ -22,8 +22,8 @@ from taskrunner import (
     TaskRunner,
     TaskrunnerError,
 )
+from taskrunner.backend import redact
 from taskrunner.memory import MemoryBackend
-from taskrunner.plugins import redact
 from tests.helpers import CountingBackend, drain, runner_on
 
 
@@ -57,7 +57,7 @@ def test_unknown_scheme_names_what_to_install() -> None:
 
 def test_known_but_missing_backend_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
     # pretend no backend plugin is installed, whatever this environment has
-    monkeypatch.setattr("taskrunner.plugins.entry_points", lambda group: [])
+    monkeypatch.setattr("taskrunner.backend.plugins.entry_points", lambda group: [])
     with pytest.raises(BackendNotFound) as missing:
         TaskRunner("rediss://:hunter2@cache.internal:6380/0")
     assert "pip install 'taskrunner[redis]'" in str(missing.value)
@@ -357,7 +357,7 @@ def test_stored_bytes_are_compact() -> None:
     import sys
     import tracemalloc
 
-    from taskrunner.serialization import encode_payload, encode_result
+    from taskrunner._serialization import encode_payload, encode_result
 
     tracemalloc.start()
     kept = [encode_payload([i], {}) for i in range(200)] + [encode_result(i) for i in range(200)]

@@ -17,8 +17,7 @@ import anyio
 import pytest
 
 from taskrunner import BackendError, JobFailed, JobState, TaskRunner
-from taskrunner.backend import Backend, CancelSignals
-from taskrunner.fanout import Fanout
+from taskrunner.backend import Backend, CancelSignals, Fanout
 from taskrunner.memory import MemoryBackend
 from taskrunner_postgres import PostgresBackend
 from taskrunner_redis import RedisBackend

@@ -20,7 +20,7 @@ from taskrunner import (
 )
 from taskrunner.cli import app
 from taskrunner.memory import MemoryBackend
-from taskrunner.worker_settings import WorkerSettings
+from taskrunner.worker import WorkerSettings
 
 LONE_SURROGATE = "feed:\udc80"  # what undecodable bytes in argv or a header turn into
 

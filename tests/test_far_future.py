@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from taskrunner import ConfigurationError, JobState, Retry, TaskRunner, every
 from taskrunner.cli import app
+from taskrunner.cli.render import job_dict, jobs_table, print_job
 from taskrunner.memory import MemoryBackend
-from taskrunner.render import job_dict, jobs_table, print_job
 from taskrunner.retry import MAX_SECONDS, Backoff
 from taskrunner.testing import new_job
 from taskrunner.testing.conformance import BEYOND_YEAR_9999

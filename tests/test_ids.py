@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from taskrunner.ids import new_job_id
+from taskrunner.backend import new_job_id
 
 
 def test_ids_are_uuid7_and_increase_in_the_order_they_are_made() -> None:

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from taskrunner import ConfigurationError, JobState, current_job
-from taskrunner.backend import Outcome, OutcomeKind
-from taskrunner.inspection import AttemptOutcome
+from taskrunner.backend import AttemptOutcome, Outcome, OutcomeKind
 from taskrunner.memory import MemoryBackend
 from taskrunner.stats import percentile
 from taskrunner.testing.conformance import WORKER, new_job

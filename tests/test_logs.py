@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from taskrunner import current_job
-from taskrunner.logs import JsonFormatter, job_event
+from taskrunner.telemetry.logs import JsonFormatter, job_event
 from taskrunner.testing import new_job
 from tests.helpers import drain, runner_on
 
@@ -57,7 +57,7 @@ def test_json_formatter_writes_job_fields() -> None:
 
 
 def test_job_event_respects_the_level() -> None:
-    from taskrunner.job import JobRecord, JobState
+    from taskrunner.backend import JobRecord, JobState
 
     seen: list[logging.LogRecord] = []
 

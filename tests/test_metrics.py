@@ -10,7 +10,7 @@ import anyio
 from prometheus_client import CollectorRegistry
 
 from taskrunner import current_job
-from taskrunner.metrics import WorkerMetrics
+from taskrunner.telemetry.metrics import WorkerMetrics
 from tests.helpers import drain, eventually, free_port, runner_on
 from tests.procs import WorkerProcess
 

@@ -9,7 +9,7 @@ import pytest
 
 from taskrunner import ConfigurationError, JobState, TaskRunner, current_job, every
 from taskrunner.memory import MemoryBackend
-from taskrunner.scheduler import enqueue_next_ticks, tick_key
+from taskrunner.worker.scheduler import enqueue_next_ticks, tick_key
 from tests.helpers import eventually
 
 

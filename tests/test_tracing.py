@@ -10,9 +10,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from taskrunner import current_job
-from taskrunner.execution import TRACEBACK_LIMIT
+from taskrunner._serialization import decode_call
 from taskrunner.job import MESSAGE_LIMIT
-from taskrunner.serialization import decode_call
+from taskrunner.worker.execution import TRACEBACK_LIMIT
 from tests.helpers import drain, runner_on
 
 EXPORTER = InMemorySpanExporter()

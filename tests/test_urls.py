@@ -9,9 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from taskrunner import ConfigurationError, TaskRunner
-from taskrunner.backend import Backend
+from taskrunner.backend import Backend, redact
 from taskrunner.cli import app
-from taskrunner.plugins import redact
 from taskrunner_postgres import PostgresBackend
 from taskrunner_redis import RedisBackend
 

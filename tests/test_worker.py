@@ -14,8 +14,8 @@ from taskrunner import (
     TaskRunner,
     current_job,
 )
+from taskrunner._serialization import encode_payload
 from taskrunner.memory import MemoryBackend
-from taskrunner.serialization import encode_payload
 from taskrunner.testing import new_job
 from tests.helpers import drain, eventually, runner_on
 
@@ -112,7 +112,7 @@ async def test_timeout_fails_the_attempt() -> None:
     with pytest.raises(JobFailed) as failed:
         await job.result(timeout=1)
     assert failed.value.error is not None
-    assert failed.value.error.type == "taskrunner.execution.TaskTimeout"
+    assert failed.value.error.type == "taskrunner.errors.TaskTimeout"
     assert "timeout of 0.05s" in failed.value.error.message
     assert (await runner.get_job(job.id)).attempt == 2
 

@@ -16,11 +16,12 @@ import anyio.to_thread
 import pytest
 
 from taskrunner import JobState, Task, current_job
-from taskrunner.backend import Beat, LeaseStatus
-from taskrunner.execution import TRACEBACK_LIMIT
-from taskrunner.job import MESSAGE_LIMIT, JobError, JobRecord
-from taskrunner.logs import JsonFormatter
+from taskrunner.backend import Beat, JobRecord, LeaseStatus
+from taskrunner.errors import JobError
+from taskrunner.job import MESSAGE_LIMIT
 from taskrunner.memory import MemoryBackend
+from taskrunner.telemetry.logs import JsonFormatter
+from taskrunner.worker.execution import TRACEBACK_LIMIT
 from tests.helpers import drain, eventually, runner_on
 
 # -- item 1: a worker that claims its own job again ----------------------------------------
@@ -210,7 +211,7 @@ async def test_a_cancelled_error_the_task_raises_itself_is_a_failed_attempt(
     assert (info.state, info.attempt) == (JobState.SUCCEEDED, 2)  # retried by its policy
     first = info.attempts[0].error
     assert first is not None
-    assert first.type == "taskrunner.execution.StrayCancellation"
+    assert first.type == "taskrunner.errors.StrayCancellation"
     assert "raised CancelledError although the worker did not cancel it" in first.message
     assert "the inner request was cancelled" in first.message
     assert "CancelledError" in first.traceback
@@ -267,7 +268,7 @@ async def test_a_def_task_past_its_timeout_keeps_its_slot_until_its_function_ret
     assert overlaps.most_in_all == 2  # never more threads than slots
     for info in await runner.get_jobs([job.id for job in jobs]):
         assert info is not None and info.state is JobState.FAILED and info.attempt == 3
-        assert info.error is not None and info.error.type == "taskrunner.execution.TaskTimeout"
+        assert info.error is not None and info.error.type == "taskrunner.errors.TaskTimeout"
         assert [a.outcome.value for a in info.attempts] == ["retry", "retry", "failed"]  # none lost
     assert any("waits until the function returns" in r.getMessage() for r in caplog.records)
 

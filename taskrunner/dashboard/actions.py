@@ -6,10 +6,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.responses import JSONResponse, Response
 
+from taskrunner.backend import JobState
 from taskrunner.dashboard.context import View, safe_next
 from taskrunner.dashboard.pages import valid_job_id
 from taskrunner.errors import JobNotFound
-from taskrunner.job import JobState
 
 
 def _answer(view: View, job_id: str, notice: str, ok: bool, form: dict[str, str]) -> Response:

@@ -6,12 +6,12 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from taskrunner.backend import AttemptOutcome, Inspection, QueueActivity, redact
+from taskrunner.backend.inspection import MINUTES_KEPT
+from taskrunner.cli.render import job_dict, stats_dict
 from taskrunner.dashboard.context import View
 from taskrunner.dashboard.pages import PAGE_SIZE, find, valid_job_id
 from taskrunner.errors import TaskrunnerError
-from taskrunner.inspection import MINUTES_KEPT, AttemptOutcome, Inspection, QueueActivity
-from taskrunner.plugins import redact
-from taskrunner.render import job_dict, stats_dict
 
 _FAILED = (AttemptOutcome.FAILED, AttemptOutcome.RETRY, AttemptOutcome.LOST)
 

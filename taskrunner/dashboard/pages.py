@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
+from taskrunner.backend import Inspection, JobState
+from taskrunner.cli.render import seconds
 from taskrunner.dashboard.context import View, empty_row, route_path
 from taskrunner.dashboard.html import Html, fragment, join, render
 from taskrunner.dashboard.parts import (
@@ -23,9 +25,7 @@ from taskrunner.dashboard.parts import (
     when,
 )
 from taskrunner.errors import JobNotFound, TaskrunnerError
-from taskrunner.inspection import Inspection
-from taskrunner.job import JobInfo, JobState
-from taskrunner.render import seconds
+from taskrunner.job import JobInfo
 from taskrunner.stats import Stats
 
 JOB_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")

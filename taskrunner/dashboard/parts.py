@@ -7,10 +7,12 @@ from typing import Any
 
 import orjson
 
+from taskrunner.backend import JobState
+from taskrunner.cli.render import seconds
 from taskrunner.dashboard.context import View
 from taskrunner.dashboard.html import Html, fragment, join
-from taskrunner.job import AttemptInfo, JobError, JobInfo, JobState
-from taskrunner.render import seconds
+from taskrunner.errors import JobError
+from taskrunner.job import AttemptInfo, JobInfo
 
 RETRYABLE = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.SCHEDULED})
 CANCELLABLE = frozenset({JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING})

@@ -17,13 +17,15 @@ from taskrunner.backend import (
     Backend,
     Beat,
     CancelSignals,
+    JobRecord,
+    JobState,
     LeaseStatus,
     NewJob,
     Outcome,
     OutcomeKind,
+    new_job_id,
 )
-from taskrunner.ids import new_job_id
-from taskrunner.job import JobInfo, JobRecord, JobState
+from taskrunner.job import JobInfo
 
 pytestmark = pytest.mark.anyio
 

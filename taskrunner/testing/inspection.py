@@ -12,9 +12,17 @@ from typing import Any
 import anyio
 import pytest
 
-from taskrunner.backend import Backend, Outcome, OutcomeKind
-from taskrunner.inspection import AttemptOutcome, Inspection, JobFilter, WorkerRecord
-from taskrunner.job import JobInfo, JobState
+from taskrunner.backend import (
+    AttemptOutcome,
+    Backend,
+    Inspection,
+    JobFilter,
+    JobState,
+    Outcome,
+    OutcomeKind,
+    WorkerRecord,
+)
+from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner
 from taskrunner.testing.conformance import (
     BEYOND_YEAR_9999,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from taskrunner import JobState
-from taskrunner.faults import EXIT_CODE, POINTS
+from taskrunner._faults import EXIT_CODE, POINTS
 from tests.chaos.apps.ledger import make_runner
 from tests.chaos.conftest import Ledger
 from tests.procs import WorkerProcess

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from taskrunner import ConfigurationError
 from taskrunner.cli import app
-from taskrunner.dashboard import command
+from taskrunner.cli import dashboard as command
 from taskrunner.dashboard.security import check_bind
 from tests.dashboard.conftest import TOKEN
 from tests.helpers import free_port

@@ -10,9 +10,9 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from taskrunner import TaskRunner
+from taskrunner.cli.render import is_secret_name
 from taskrunner.dashboard import dashboard
 from taskrunner.memory import MemoryBackend
-from taskrunner.render import is_secret_name
 from tests.dashboard.conftest import (
     ORIGIN,
     TOKEN,

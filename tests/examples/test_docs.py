@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 import taskrunner
-import taskrunner.plugins
+import taskrunner.backend.plugins
 from tests.examples.conftest import REPO
 from tests.examples.markdown_blocks import (
     Block,
@@ -208,7 +208,7 @@ def test_toml_blocks_register_backends_where_taskrunner_looks() -> None:
         for group in tomllib.loads(block.body)["project"]["entry-points"]
     }
     assert groups == {"taskrunner.backends"}
-    assert groups == {taskrunner.plugins.GROUP}
+    assert groups == {taskrunner.backend.plugins.GROUP}
 
 
 # -- the API reference -----------------------------------------------------------------------

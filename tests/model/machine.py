@@ -24,9 +24,16 @@ from hypothesis.stateful import (
     rule,
 )
 
-from taskrunner.backend import Backend, Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
-from taskrunner.ids import new_job_id
-from taskrunner.job import JobState
+from taskrunner.backend import (
+    Backend,
+    Beat,
+    JobState,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+    new_job_id,
+)
 
 T = TypeVar("T")
 SHORT = 0.05

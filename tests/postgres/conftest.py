@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 
-from taskrunner.plugins import redact
+from taskrunner.backend import redact
 from taskrunner_postgres import PostgresBackend
 
 SERVER = os.environ.get("TASKRUNNER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from taskrunner import TaskRunner
+from taskrunner.backend import load_backend
 from taskrunner.errors import BackendError, ConfigurationError
-from taskrunner.plugins import load_backend
 from taskrunner_postgres import PostgresBackend, PostgresSettings
 from taskrunner_postgres.config import parse_url
 

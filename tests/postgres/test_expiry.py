@@ -8,8 +8,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from taskrunner.backend import NewJob, Outcome, OutcomeKind
-from taskrunner.job import JobState
+from taskrunner.backend import JobState, NewJob, Outcome, OutcomeKind
 from taskrunner.testing import new_job
 from taskrunner_postgres import PostgresBackend
 

@@ -10,9 +10,8 @@ import anyio
 import asyncpg
 
 from taskrunner import JobState, TaskRunner, current_job
-from taskrunner.backend import Beat, LeaseStatus, Outcome, OutcomeKind
+from taskrunner.backend import Beat, JobRecord, LeaseStatus, Outcome, OutcomeKind
 from taskrunner.errors import BackendError
-from taskrunner.job import JobRecord
 from taskrunner.testing import new_job
 from taskrunner_postgres import PostgresBackend, PostgresSettings
 from tests.helpers import eventually

@@ -15,8 +15,7 @@ import asyncpg
 import pytest
 
 from taskrunner import JobState, TaskRunner, current_job
-from taskrunner.backend import Outcome, OutcomeKind
-from taskrunner.inspection import AttemptOutcome, JobFilter
+from taskrunner.backend import AttemptOutcome, JobFilter, Outcome, OutcomeKind
 from taskrunner.stats import ended_since
 from taskrunner.testing.conformance import WORKER, claim_one, new_job
 from taskrunner_postgres import PostgresBackend, PostgresSettings

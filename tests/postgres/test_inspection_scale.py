@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from taskrunner.inspection import MINUTES_KEPT, RECENT_LIMIT, JobFilter
-from taskrunner.job import JobState
+from taskrunner.backend import JobFilter, JobState
+from taskrunner.backend.inspection import MINUTES_KEPT, RECENT_LIMIT
 from taskrunner_postgres import PostgresBackend
 from taskrunner_postgres.inspection import listing
 

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from taskrunner import JobFailed, JobState, TaskRunner
-from taskrunner.job import JobError
+from taskrunner.errors import JobError
 from tests.helpers import eventually
 from tests.postgres.apps import LEDGER_TABLE
 from tests.procs import WorkerProcess, worker_processes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from taskrunner.backend import Outcome, OutcomeKind
-from taskrunner.inspection import SECONDS_KEPT
+from taskrunner.backend.inspection import SECONDS_KEPT
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
 from tests.redis.conftest import REDIS_URL

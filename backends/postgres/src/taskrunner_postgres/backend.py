@@ -17,11 +17,20 @@ from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
-from taskrunner.backend import Backend, Beat, CancelSignals, LeaseStatus, NewJob, Outcome
+from taskrunner.backend import (
+    Backend,
+    Beat,
+    CancelSignals,
+    Inspection,
+    JobRecord,
+    JobState,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    redact,
+)
+from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.errors import BackendError, ConfigurationError
-from taskrunner.inspection import MINUTES_KEPT, Inspection
-from taskrunner.job import JobRecord, JobState
-from taskrunner.plugins import redact
 from taskrunner_postgres.config import PostgresSettings, parse_url
 from taskrunner_postgres.inspection import PostgresInspection
 from taskrunner_postgres.listener import Listener

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from taskrunner.backend import check_url, redact
 from taskrunner.errors import ConfigurationError
-from taskrunner.plugins import check_url, redact
 
 DEFAULT_SCHEMA = "taskrunner"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")

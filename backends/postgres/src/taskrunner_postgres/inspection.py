@@ -14,14 +14,15 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from taskrunner.inspection import (
-    MINUTES_KEPT,
-    RECENT_LIMIT,
+from taskrunner.backend import (
+    AttemptOutcome,
     JobFilter,
+    JobRecord,
+    JobState,
     QueueActivity,
     WorkerRecord,
 )
-from taskrunner.job import AttemptOutcome, JobRecord, JobState
+from taskrunner.backend.inspection import MINUTES_KEPT, RECENT_LIMIT
 from taskrunner_postgres.records import OUTCOMES, canonical_id, job_record, worker_record
 
 if TYPE_CHECKING:

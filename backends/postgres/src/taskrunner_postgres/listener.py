@@ -22,8 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from taskrunner.fanout import Fanout, Inbox
-from taskrunner.plugins import redact
+from taskrunner.backend import Fanout, Inbox, redact
 from taskrunner_postgres.config import PostgresSettings
 from taskrunner_postgres.sql import Queries
 

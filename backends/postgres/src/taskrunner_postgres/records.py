@@ -10,9 +10,15 @@ from typing import Any
 
 import orjson
 
-from taskrunner.backend import NewJob, Outcome
-from taskrunner.inspection import WorkerRecord
-from taskrunner.job import AttemptOutcome, AttemptRecord, JobRecord, JobState
+from taskrunner.backend import (
+    AttemptOutcome,
+    AttemptRecord,
+    JobRecord,
+    JobState,
+    NewJob,
+    Outcome,
+    WorkerRecord,
+)
 
 STATES: dict[str, JobState] = {state.value: state for state in JobState}
 OUTCOMES: dict[str, AttemptOutcome] = {outcome.value: outcome for outcome in AttemptOutcome}

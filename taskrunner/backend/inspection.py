@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from taskrunner.job import AttemptOutcome, AttemptRecord, JobRecord, JobState
+from taskrunner.backend.records import AttemptOutcome, JobRecord, JobState
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +52,6 @@ class WorkerRecord:
     started_at: float
     last_seen: float = 0.0
 
-
-__all__ = [
-    "AttemptOutcome",
-    "AttemptRecord",
-    "Inspection",
-    "JobFilter",
-    "QueueActivity",
-    "WorkerRecord",
-]
 
 RECENT_LIMIT = 1000  # attempts kept per queue for runtime percentiles
 MINUTES_KEPT = 60

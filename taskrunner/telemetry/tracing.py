@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from taskrunner.job import JobError, JobRecord
+from taskrunner.backend import JobRecord
+from taskrunner.errors import JobError
 
 try:
     from opentelemetry import propagate, trace

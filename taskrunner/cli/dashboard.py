@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from taskrunner.cli import app, fail, open_runner
+from taskrunner.backend import redact, scheme_of
+from taskrunner.cli._app import app, fail, open_runner
 from taskrunner.dashboard import MISSING_EXTRA
 from taskrunner.dashboard.security import check_bind, is_loopback
 from taskrunner.errors import ConfigurationError
-from taskrunner.plugins import redact, scheme_of
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

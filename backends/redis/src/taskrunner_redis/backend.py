@@ -21,10 +21,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome
+from taskrunner.backend import Beat, JobRecord, JobState, LeaseStatus, NewJob, Outcome, redact
 from taskrunner.errors import BackendError, ConfigurationError
-from taskrunner.job import JobRecord, JobState
-from taskrunner.plugins import redact
 from taskrunner_redis.cancels import CancelChannel
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.finished import FinishedWaiters

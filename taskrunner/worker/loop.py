@@ -22,14 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from taskrunner import faults
-from taskrunner.backend import Beat, CancelSignals, LeaseStatus, Outcome
-from taskrunner.execution import Execution
-from taskrunner.inspection import Inspection, WorkerRecord
-from taskrunner.job import AttemptOutcome, JobRecord
-from taskrunner.scheduler import run_scheduler
+from taskrunner import _faults as faults
+from taskrunner.backend import (
+    AttemptOutcome,
+    Beat,
+    CancelSignals,
+    Inspection,
+    JobRecord,
+    LeaseStatus,
+    Outcome,
+    WorkerRecord,
+)
 from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
-from taskrunner.worker_settings import WorkerCounters, WorkerSettings, new_worker_id
+from taskrunner.worker.execution import Execution
+from taskrunner.worker.scheduler import run_scheduler
+from taskrunner.worker.settings import WorkerCounters, WorkerSettings, new_worker_id
 
 if TYPE_CHECKING:
     from taskrunner.runner import TaskRunner

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from taskrunner._json import compact
 from taskrunner.errors import PayloadTooLarge, SerializationError
 
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
@@ -15,12 +16,6 @@ DEFAULT_MAX_PAYLOAD = 1024 * 1024
 # Types orjson would silently turn into strings or dicts: refuse them so a task never
 # receives something other than what the caller passed.
 _STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-
-
-def compact(raw: bytes) -> bytes:
-    """A tight copy of bytes from orjson, whose results each hold a 4 KiB buffer whatever
-    their length: what is stored (payloads, results, errors) must not keep those around."""
-    return bytes(memoryview(raw))
 
 
 def _dumps(value: object, what: str) -> bytes:

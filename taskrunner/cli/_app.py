@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
+from taskrunner.backend import redact, scheme_of
 from taskrunner.errors import TaskrunnerError
-from taskrunner.logs import setup_logging
-from taskrunner.plugins import redact, scheme_of
 from taskrunner.runner import TaskRunner
+from taskrunner.telemetry.logs import setup_logging
 
 app = typer.Typer(
     name="taskrunner",
@@ -128,7 +128,7 @@ def run(
         raise fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     setup_logging(log_level, log_format)
     runner = load_runner(app_path, url)
-    from taskrunner.worker_settings import WorkerSettings
+    from taskrunner.worker import WorkerSettings
 
     try:
         settings = WorkerSettings(
@@ -142,7 +142,7 @@ def run(
         raise fail(str(exc)) from None
     metrics = None
     if metrics_port is not None:
-        from taskrunner.metrics import WorkerMetrics
+        from taskrunner.telemetry.metrics import WorkerMetrics
 
         try:
             metrics = WorkerMetrics()
@@ -189,14 +189,13 @@ def _non_daemon_threads() -> list[threading.Thread]:
 async def _run_worker(
     runner: TaskRunner, settings: object, metrics: Any, metrics_port: int | None, host: str
 ) -> int:
-    from taskrunner.worker import Worker
-    from taskrunner.worker_settings import WorkerSettings
+    from taskrunner.worker import Worker, WorkerSettings
 
     assert isinstance(settings, WorkerSettings)
     worker = Worker(runner, settings)
     watching: asyncio.Task[None] | None = None
     if metrics is not None and metrics_port is not None:
-        from taskrunner.metrics import serve
+        from taskrunner.telemetry.metrics import serve
 
         metrics.attach(worker)
         serve(metrics, metrics_port, host)
@@ -265,5 +264,5 @@ def main() -> None:
     app()
 
 
-from taskrunner import commands as _commands  # noqa: E402,F401  (registers the commands)
-from taskrunner.dashboard import command as _dashboard  # noqa: E402,F401  (taskrunner dashboard)
+from taskrunner.cli import commands as _commands  # noqa: E402,F401  (registers the commands)
+from taskrunner.cli import dashboard as _dashboard  # noqa: E402,F401  (taskrunner dashboard)

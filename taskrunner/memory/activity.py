@@ -5,13 +5,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from taskrunner.inspection import (
-    MINUTES_KEPT,
-    RECENT_LIMIT,
-    SECONDS_KEPT,
-    AttemptOutcome,
-    QueueActivity,
-)
+from taskrunner.backend import AttemptOutcome, QueueActivity
+from taskrunner.backend.inspection import MINUTES_KEPT, RECENT_LIMIT, SECONDS_KEPT
 
 Buckets = dict[int, dict[AttemptOutcome, int]]
 

@@ -18,7 +18,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from taskrunner.fanout import Fanout, Inbox
+from taskrunner.backend import Fanout, Inbox
 from taskrunner_redis.subscription import stay_subscribed
 
 log = logging.getLogger("taskrunner.redis")

@@ -12,8 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Column, Table
 
-from taskrunner.inspection import WorkerRecord
-from taskrunner.job import AttemptInfo, JobInfo, JobState
+from taskrunner.backend import JobState, WorkerRecord
+from taskrunner.job import AttemptInfo, JobInfo
 from taskrunner.stats import Stats
 
 STATE_STYLES = {

@@ -15,10 +15,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from taskrunner.backend import NewJob
-from taskrunner.ids import new_job_id
+from taskrunner._serialization import encode_payload
+from taskrunner.backend import NewJob, new_job_id
 from taskrunner.runner import TaskRunner
-from taskrunner.serialization import encode_payload
 from taskrunner.task import PreparedJob, Task
 
 log = logging.getLogger("taskrunner.scheduler")

@@ -19,33 +19,24 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio.to_thread
 
-from taskrunner import faults, tracing
-from taskrunner.backend import Beat, Outcome, OutcomeKind
+from taskrunner import _faults as faults
+from taskrunner._serialization import decode_call, encode_result
+from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind
 from taskrunner.context import JobContext, _current
-from taskrunner.errors import SerializationError, TaskrunnerError
-from taskrunner.job import MESSAGE_LIMIT, JobError, JobRecord, cut
-from taskrunner.logs import job_event
+from taskrunner.errors import JobError, SerializationError, StrayCancellation, TaskTimeout
+from taskrunner.job import MESSAGE_LIMIT, cut
 from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
-from taskrunner.serialization import decode_call, encode_result
 from taskrunner.task import Task
+from taskrunner.telemetry import tracing
+from taskrunner.telemetry.logs import job_event
 
 if TYPE_CHECKING:
-    from taskrunner.worker import Worker
+    from taskrunner.worker.loop import Worker
 
 log = logging.getLogger("taskrunner.job")
 
 CancelReason = Literal["requested", "shutdown", "lost"]
 TRACEBACK_LIMIT = 32 * 1024
-
-
-class TaskTimeout(TaskrunnerError, TimeoutError):
-    """An attempt ran longer than its task's `timeout`."""
-
-
-class StrayCancellation(TaskrunnerError):
-    """A task raised `CancelledError` although the worker did not cancel it (most often a
-    cancelled inner operation whose `CancelledError` escaped the task). Its attempt fails
-    and is retried like any exception; the `CancelledError` is its `__cause__`."""
 
 
 def message_of(exc: BaseException) -> str:

@@ -4,87 +4,16 @@ Policy (retries, backoff, schedules, timeouts) lives in the core. A backend stor
 hands out leases and applies state changes atomically, judging every time on its own clock.
 Payloads, results, errors and progress are opaque bytes to it.
 
-The records that cross the boundary once per job (`NewJob`, `Outcome`, `Beat`, and
-`JobRecord`) are plain slotted dataclasses, not frozen ones: they are built on the hot path,
-where frozen construction costs twice as much. Treat them as read-only.
+The records it takes and answers live in `taskrunner.backend.records`.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from taskrunner.job import JobRecord, JobState
-
-
-@dataclass(slots=True)
-class NewJob:
-    """A job to store. Its due time is `at` (epoch seconds) when given, else now + `delay`."""
-
-    id: str
-    task: str
-    queue: str
-    payload: bytes
-    priority: int = 0
-    max_attempts: int = 1
-    key: str | None = None
-    delay: float = 0.0
-    at: float | None = None
-
-
-class OutcomeKind(enum.StrEnum):
-    """How an attempt ended, as the worker reports it to the backend."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    RETRY = "retry"  # back to the queue after `delay`; counts as an attempt
-    CANCELLED = "cancelled"
-    RELEASED = "released"  # put back unfinished on shutdown; gives back the attempt's budget
-
-
-@dataclass(slots=True)
-class Outcome:
-    """The end of one attempt, guarded by its fencing token (`attempt`).
-
-    `ttl` is how long a finished job's record is kept (None: until purged): once it has
-    passed, on the backend's clock, every read treats the record as gone and its dedup key
-    as free, whether or not `reclaim` has deleted it yet. `queue` is the
-    job's queue when the caller knows it: a backend that keeps each queue apart (Redis) finds
-    the job without a lookup.
-    """
-
-    job_id: str
-    attempt: int
-    kind: OutcomeKind
-    result: bytes | None = None
-    error: bytes | None = None
-    delay: float = 0.0
-    ttl: float | None = None
-    queue: str | None = None
-
-
-@dataclass(slots=True)
-class Beat:
-    """A heartbeat for one running attempt, with the progress it reported since the last.
-
-    `queue`, when known, saves a backend that keeps each queue apart a lookup (see Outcome).
-    """
-
-    job_id: str
-    attempt: int
-    progress: bytes | None = None
-    queue: str | None = None
-
-
-class LeaseStatus(enum.StrEnum):
-    """What the backend answers to a heartbeat."""
-
-    HELD = "held"  # lease renewed
-    LOST = "lost"  # another attempt owns the job now, or it is gone
-    CANCEL = "cancel"  # lease renewed, and someone asked to cancel the job
+from taskrunner.backend.records import Beat, JobRecord, JobState, LeaseStatus, NewJob, Outcome
 
 
 @runtime_checkable

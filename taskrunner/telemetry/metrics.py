@@ -12,8 +12,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from taskrunner.backend import AttemptOutcome, JobRecord
 from taskrunner.errors import ConfigurationError
-from taskrunner.job import AttemptOutcome, JobRecord
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
+from taskrunner.backend import check_url, redact
 from taskrunner.errors import ConfigurationError
-from taskrunner.plugins import check_url, redact
 
 DEFAULT_PREFIX = "taskrunner"
 _PREFIX = re.compile(r"[A-Za-z0-9_.\-]{1,64}")

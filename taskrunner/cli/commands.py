@@ -17,18 +17,15 @@ import orjson
 import typer
 from rich.console import Console
 
-from taskrunner import validation
-from taskrunner.backend import NewJob
-from taskrunner.cli import app, fail, open_runner
+from taskrunner import _validation as validation
+from taskrunner._serialization import encode_payload
+from taskrunner.backend import JobState, NewJob, new_job_id, redact
+from taskrunner.cli._app import app, fail, open_runner
+from taskrunner.cli.render import job_dict, jobs_table, print_job, stats_dict, stats_tables
 from taskrunner.errors import TaskrunnerError
 from taskrunner.handle import Job
-from taskrunner.ids import new_job_id
-from taskrunner.job import JobState
-from taskrunner.plugins import redact
-from taskrunner.render import job_dict, jobs_table, print_job, stats_dict, stats_tables
 from taskrunner.retry import MAX_SECONDS
 from taskrunner.runner import TaskRunner, parse_state
-from taskrunner.serialization import encode_payload
 from taskrunner.stats import Stats
 
 T = TypeVar("T")

@@ -16,13 +16,23 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from taskrunner.activity import ActivityLog
-from taskrunner.backend import Beat, LeaseStatus, NewJob, Outcome, OutcomeKind
+from taskrunner.backend import (
+    FINISHED_STATES,
+    AttemptOutcome,
+    AttemptRecord,
+    Beat,
+    Fanout,
+    JobRecord,
+    JobState,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+    WorkerRecord,
+)
 from taskrunner.errors import ConfigurationError
-from taskrunner.fanout import Fanout
-from taskrunner.inspection import WorkerRecord
-from taskrunner.job import FINISHED_STATES, AttemptOutcome, AttemptRecord, JobRecord, JobState
-from taskrunner.memory_inspection import MemoryInspection
+from taskrunner.memory.activity import ActivityLog
+from taskrunner.memory.inspection import MemoryInspection
 
 
 @dataclass(slots=True)

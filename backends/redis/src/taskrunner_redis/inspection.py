@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from redis.asyncio import Redis
 
-from taskrunner.inspection import JobFilter, QueueActivity, WorkerRecord
-from taskrunner.job import AttemptOutcome, JobRecord, JobState
+from taskrunner.backend import (
+    AttemptOutcome,
+    JobFilter,
+    JobRecord,
+    JobState,
+    QueueActivity,
+    WorkerRecord,
+)
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.records import MICROS, micros
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from taskrunner.job import JobRecord
+from taskrunner.backend import JobRecord
 
 JOB_FIELDS = ("job_id", "task", "queue", "attempt", "max_attempts", "state", "duration",
               "delay", "error_type", "error_message", "worker")  # fmt: skip

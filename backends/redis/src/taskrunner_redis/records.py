@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from taskrunner.job import AttemptOutcome, AttemptRecord, JobRecord, JobState
+from taskrunner.backend import AttemptOutcome, AttemptRecord, JobRecord, JobState
 
 MICROS = 1_000_000
 # the fields `get` reads of a job hash, in this order

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from taskrunner.activity import ActivityLog
-from taskrunner.inspection import JobFilter, QueueActivity, WorkerRecord
-from taskrunner.job import JobRecord, JobState
+from taskrunner.backend import JobFilter, JobRecord, JobState, QueueActivity, WorkerRecord
+from taskrunner.memory.activity import ActivityLog
 
 if TYPE_CHECKING:
-    from taskrunner.memory import _Job
+    from taskrunner.memory.backend import _Job
 
 
 class MemoryInspection:

@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
-from taskrunner.backend import Backend
+from taskrunner.backend.protocol import Backend
 from taskrunner.errors import BackendNotFound, ConfigurationError
 
 GROUP = "taskrunner.backends"

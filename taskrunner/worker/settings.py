@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from taskrunner import validation
+from taskrunner import _validation as validation
 from taskrunner.errors import ConfigurationError
 from taskrunner.retry import MAX_SECONDS
 

@@ -1,0 +1,56 @@
+"""The backend contract, for backend authors: the protocols a backend implements, the records
+that cross the boundary, how backends are found by URL scheme, and the small helpers every
+backend uses. A backend imports this package and `taskrunner.errors`, nothing else of
+taskrunner; this package imports nothing of taskrunner above it.
+
+- `protocol`: `Backend`, the batch-first core of atomic primitives, and the optional
+  abilities, each a protocol of its own (`CancelSignals`, ...).
+- `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
+- `inspection`: `Inspection`, what a backend can tell about past and present work.
+- `plugins`: backends registered under the `taskrunner.backends` entry-point group.
+- `ids`, `fanout`: job ids, and handing signals to every listener in a process.
+"""
+
+from taskrunner.backend.fanout import Fanout, Inbox
+from taskrunner.backend.ids import new_job_id
+from taskrunner.backend.inspection import Inspection, JobFilter, QueueActivity, WorkerRecord
+from taskrunner.backend.plugins import check_url, load_backend, redact, scheme_of
+from taskrunner.backend.protocol import Backend, CancelSignals
+from taskrunner.backend.records import (
+    FINISHED_STATES,
+    AttemptOutcome,
+    AttemptRecord,
+    Beat,
+    JobRecord,
+    JobState,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+)
+
+__all__ = [
+    "FINISHED_STATES",
+    "AttemptOutcome",
+    "AttemptRecord",
+    "Backend",
+    "Beat",
+    "CancelSignals",
+    "Fanout",
+    "Inbox",
+    "Inspection",
+    "JobFilter",
+    "JobRecord",
+    "JobState",
+    "LeaseStatus",
+    "NewJob",
+    "Outcome",
+    "OutcomeKind",
+    "QueueActivity",
+    "WorkerRecord",
+    "check_url",
+    "load_backend",
+    "new_job_id",
+    "redact",
+    "scheme_of",
+]

@@ -1,0 +1,154 @@
+"""The records that cross the backend boundary: a job as stored (`JobRecord`), a job to
+store (`NewJob`), the end of an attempt (`Outcome`) and a heartbeat (`Beat`), with the
+states and outcomes they name.
+
+The records that cross the boundary once per job (`NewJob`, `Outcome`, `Beat`, and
+`JobRecord`) are plain slotted dataclasses, not frozen ones: they are built on the hot path,
+where frozen construction costs twice as much. Treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True for the three states a job never leaves by itself."""
+        return self in FINISHED_STATES
+
+
+FINISHED_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+class AttemptOutcome(enum.StrEnum):
+    """How one attempt ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # and no attempt follows
+    RETRY = "retry"  # failed; another attempt follows
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # put back unfinished by a stopping worker
+    LOST = "lost"  # its lease expired: the worker died or went silent
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One attempt of a job, as the backend recorded it when the attempt ended."""
+
+    attempt: int
+    worker: str | None
+    started_at: float | None
+    ended_at: float
+    outcome: AttemptOutcome
+    error: bytes | None = None
+
+
+@dataclass(slots=True)
+class JobRecord:
+    """A job as a backend stores it (read-only by convention; see `taskrunner.backend`).
+
+    Times are seconds since the epoch on the backend's clock.
+
+    `payload`, `result`, `error` and `progress` are opaque bytes to the backend; the core
+    encodes and decodes them.
+    """
+
+    id: str
+    task: str
+    queue: str
+    payload: bytes
+    state: JobState
+    priority: int
+    attempt: int
+    max_attempts: int
+    enqueued_at: float
+    run_at: float
+    key: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    lease_until: float | None = None
+    worker: str | None = None
+    result: bytes | None = None
+    error: bytes | None = None
+    progress: bytes | None = None
+    cancel_requested: bool = False
+    attempts: list[AttemptRecord] | None = None  # filled by `get` where the backend keeps them
+
+
+@dataclass(slots=True)
+class NewJob:
+    """A job to store. Its due time is `at` (epoch seconds) when given, else now + `delay`."""
+
+    id: str
+    task: str
+    queue: str
+    payload: bytes
+    priority: int = 0
+    max_attempts: int = 1
+    key: str | None = None
+    delay: float = 0.0
+    at: float | None = None
+
+
+class OutcomeKind(enum.StrEnum):
+    """How an attempt ended, as the worker reports it to the backend."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETRY = "retry"  # back to the queue after `delay`; counts as an attempt
+    CANCELLED = "cancelled"
+    RELEASED = "released"  # put back unfinished on shutdown; gives back the attempt's budget
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The end of one attempt, guarded by its fencing token (`attempt`).
+
+    `ttl` is how long a finished job's record is kept (None: until purged): once it has
+    passed, on the backend's clock, every read treats the record as gone and its dedup key
+    as free, whether or not `reclaim` has deleted it yet. `queue` is the
+    job's queue when the caller knows it: a backend that keeps each queue apart (Redis) finds
+    the job without a lookup.
+    """
+
+    job_id: str
+    attempt: int
+    kind: OutcomeKind
+    result: bytes | None = None
+    error: bytes | None = None
+    delay: float = 0.0
+    ttl: float | None = None
+    queue: str | None = None
+
+
+@dataclass(slots=True)
+class Beat:
+    """A heartbeat for one running attempt, with the progress it reported since the last.
+
+    `queue`, when known, saves a backend that keeps each queue apart a lookup (see Outcome).
+    """
+
+    job_id: str
+    attempt: int
+    progress: bytes | None = None
+    queue: str | None = None
+
+
+class LeaseStatus(enum.StrEnum):
+    """What the backend answers to a heartbeat."""
+
+    HELD = "held"  # lease renewed
+    LOST = "lost"  # another attempt owns the job now, or it is gone
+    CANCEL = "cancel"  # lease renewed, and someone asked to cancel the job

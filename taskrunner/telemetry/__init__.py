@@ -1,0 +1,1 @@
+"""What a worker tells the world: structured logs, Prometheus metrics, OpenTelemetry traces."""
