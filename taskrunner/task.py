@@ -110,6 +110,22 @@ def make_options(
     return replace(base, **changes)
 
 
+def new_job(settings: TaskSettings, options: EnqueueOptions, payload: bytes) -> NewJob:
+    """The job one call of a task stores: the task's settings, overridden by the call's
+    options. Every way of enqueuing (a task, a recurring tick, the CLI) builds it here."""
+    return NewJob(
+        id=new_job_id(),
+        task=settings.name,
+        queue=options.queue or settings.queue,
+        payload=payload,
+        priority=settings.priority if options.priority is None else options.priority,
+        max_attempts=settings.retries + 1,
+        key=options.key,
+        delay=options.delay,
+        at=options.at,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedJob(Generic[T]):
     """A call of a task, ready to enqueue (alone or in a batch with `runner.enqueue_many`)."""
@@ -147,19 +163,8 @@ class Task(Generic[P, T]):
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob[T]:
         """Encode a call without enqueuing it, for `runner.enqueue_many`."""
-        opts, settings = self._options, self.settings
-        new = NewJob(
-            id=new_job_id(),
-            task=settings.name,
-            queue=opts.queue or settings.queue,
-            payload=encode_payload(args, kwargs, self.runner.max_payload, _meta()),
-            priority=settings.priority if opts.priority is None else opts.priority,
-            max_attempts=settings.retries + 1,
-            key=opts.key,
-            delay=opts.delay,
-            at=opts.at,
-        )
-        return PreparedJob(self, new)
+        payload = encode_payload(args, kwargs, self.runner.max_payload, _meta())
+        return PreparedJob(self, new_job(self.settings, self._options, payload))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
         """Store a job for a worker to run `fn(*args, **kwargs)`; returns at once."""

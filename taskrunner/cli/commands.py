@@ -19,7 +19,7 @@ from rich.console import Console
 
 from taskrunner import _validation as validation
 from taskrunner._serialization import encode_payload
-from taskrunner.backend import JobState, NewJob, new_job_id, redact
+from taskrunner.backend import JobState, redact
 from taskrunner.cli._app import app, fail, open_runner
 from taskrunner.cli.render import job_dict, jobs_table, print_job, stats_dict, stats_tables
 from taskrunner.errors import TaskrunnerError
@@ -27,6 +27,7 @@ from taskrunner.handle import Job
 from taskrunner.retry import MAX_SECONDS
 from taskrunner.runner import TaskRunner, parse_state
 from taskrunner.stats import Stats
+from taskrunner.task import EnqueueOptions, TaskSettings, new_job
 
 T = TypeVar("T")
 EXIT_FAILED = 1
@@ -306,18 +307,12 @@ def enqueue(
 
     async def work(runner: TaskRunner) -> Job[Any]:
         known = runner.tasks.get(name)
-        new = NewJob(
-            id=new_job_id(),
-            task=name,
-            queue=validation.queue_name(
-                queue or (known.settings.queue if known else runner.default_queue)
-            ),
-            payload=encode_payload(args, kwargs, runner.max_payload),
-            priority=known.settings.priority if known else 0,
-            max_attempts=(known.settings.retries if known else 3) + 1,
-            key=dedup_key,
-            delay=wait,
+        # a task this process does not know is enqueued with the defaults a task gets
+        settings = known.settings if known else TaskSettings(name, queue=runner.default_queue)
+        options = EnqueueOptions(
+            delay=wait, key=dedup_key, queue=None if queue is None else validation.queue_name(queue)
         )
+        new = new_job(settings, options, encode_payload(args, kwargs, runner.max_payload))
         (job_id,) = await runner.backend.enqueue([new])
         return Job(runner, job_id, job_id != new.id)
 

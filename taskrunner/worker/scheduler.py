@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from taskrunner._serialization import encode_payload
-from taskrunner.backend import NewJob, new_job_id
 from taskrunner.runner import TaskRunner
-from taskrunner.task import PreparedJob, Task
+from taskrunner.task import EnqueueOptions, PreparedJob, Task, new_job
 
 log = logging.getLogger("taskrunner.scheduler")
 
@@ -31,20 +30,8 @@ def tick_key(task_name: str, tick: float) -> str:
 
 
 def tick_job(task: Task[..., Any], tick: float) -> PreparedJob[Any]:
-    settings = task.settings
-    return PreparedJob(
-        task,
-        NewJob(
-            id=new_job_id(),
-            task=settings.name,
-            queue=settings.queue,
-            payload=encode_payload((), {}),
-            priority=settings.priority,
-            max_attempts=settings.retries + 1,
-            key=tick_key(settings.name, tick),
-            at=tick,
-        ),
-    )
+    options = EnqueueOptions(key=tick_key(task.name, tick), at=tick)
+    return PreparedJob(task, new_job(task.settings, options, encode_payload((), {})))
 
 
 async def enqueue_next_ticks(runner: TaskRunner, tasks: Sequence[Task[..., Any]]) -> float:
