@@ -18,10 +18,11 @@ import typer
 from rich.console import Console
 
 from taskrunner import _validation as validation
+from taskrunner._present import job_dict, stats_dict
 from taskrunner._serialization import encode_payload
 from taskrunner.backend import JobState, redact
 from taskrunner.cli._app import app, fail, open_runner
-from taskrunner.cli.render import job_dict, jobs_table, print_job, stats_dict, stats_tables
+from taskrunner.cli.render import jobs_table, print_job, stats_tables
 from taskrunner.errors import TaskrunnerError
 from taskrunner.handle import Job
 from taskrunner.retry import MAX_SECONDS
