@@ -11,7 +11,7 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 import orjson
@@ -115,14 +115,17 @@ def with_runner(
         finally:
             await runner.close()
 
+    return run_on_backend(run(), runner.url)
+
+
+def run_on_backend(work: Coroutine[Any, Any, T], url: str) -> T:
+    """Run `work` to its end; a taskrunner error or an unreachable backend becomes an exit."""
     try:
-        return asyncio.run(run())
+        return asyncio.run(work)
     except TaskrunnerError as exc:
         raise fail(str(exc), EXIT_FAILED) from None
-    except OSError as exc:
-        raise fail(
-            f"cannot reach the backend at {redact(runner.url)}: {exc}", EXIT_FAILED
-        ) from None
+    except OSError as exc:  # connection refused and the like
+        raise fail(f"cannot reach the backend at {redact(url)}: {exc}", EXIT_FAILED) from None
 
 
 def duration(text: str, option: str, *, positive: bool = False) -> float:

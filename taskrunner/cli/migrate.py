@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
 from taskrunner.backend import redact, scheme_of
-from taskrunner.cli._app import UrlOpt, fail, open_runner
-from taskrunner.errors import TaskrunnerError
+from taskrunner.cli._app import UrlOpt, open_runner, run_on_backend
 
 
 def migrate(
@@ -26,12 +24,7 @@ def migrate(
     if apply is None:
         typer.echo(f"the {scheme_of(target)}:// backend needs no migrations; nothing to do")
         return
-    try:
-        applied = asyncio.run(apply())
-    except TaskrunnerError as exc:
-        raise fail(str(exc), 1) from None
-    except OSError as exc:
-        raise fail(f"cannot reach the backend at {redact(target)}: {exc}", 1) from None
+    applied = run_on_backend(apply(), target)
     for name in applied:
         typer.echo(f"applied migration {name}")
     if not applied:

@@ -13,8 +13,7 @@ from typing import Annotated
 
 import typer
 
-from taskrunner.backend import redact
-from taskrunner.cli._app import fail, load_runner
+from taskrunner.cli._app import fail, load_runner, run_on_backend
 from taskrunner.errors import TaskrunnerError
 from taskrunner.runner import TaskRunner
 from taskrunner.telemetry.logs import setup_logging
@@ -83,12 +82,9 @@ def run(
         metrics = None if metrics_port is None else WorkerMetrics()
     except TaskrunnerError as exc:
         raise fail(str(exc)) from None
-    try:
-        put_back = asyncio.run(_run_worker(runner, settings, metrics, metrics_port, metrics_host))
-    except TaskrunnerError as exc:
-        raise fail(str(exc), 1) from None
-    except OSError as exc:  # connection refused and the like
-        raise fail(f"cannot reach the backend at {redact(runner.url)}: {exc}", 1) from None
+    put_back = run_on_backend(
+        _run_worker(runner, settings, metrics, metrics_port, metrics_host), runner.url
+    )
     code = EXIT_PUT_BACK if put_back else 0
     _exit_past_running_threads(code)
     if code:
