@@ -13,8 +13,9 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from taskrunner import ConfigurationError, JobState, Retry, TaskRunner, every
+from taskrunner._present import job_dict
 from taskrunner.cli import app
-from taskrunner.cli.render import job_dict, jobs_table, print_job
+from taskrunner.cli.render import jobs_table, print_job
 from taskrunner.memory import MemoryBackend
 from taskrunner.retry import MAX_SECONDS, Backoff
 from taskrunner.testing import new_job

@@ -1,5 +1,27 @@
-"""The `taskrunner` command line."""
+"""The `taskrunner` command line.
 
-from taskrunner.cli._app import app, main
+`_app` holds the app object and what the commands share; each command group lives in its own
+module and is registered here, in the order `taskrunner --help` lists them.
+"""
+
+from taskrunner.cli import dashboard, jobs, migrate, run, stats
+from taskrunner.cli._app import app
+
+app.command("run")(run.run)
+app.command("migrate")(migrate.migrate)
+app.command("jobs")(jobs.list_jobs)
+app.command("job")(jobs.show_job)
+app.command("retry")(jobs.retry)
+app.command("cancel")(jobs.cancel)
+app.command("purge")(jobs.purge)
+app.command("stats")(stats.stats)
+app.command("enqueue")(jobs.enqueue)
+app.command("dashboard")(dashboard.serve_dashboard)
+
+
+def main() -> None:
+    """The `taskrunner` console script."""
+    app()
+
 
 __all__ = ["app", "main"]

@@ -7,15 +7,27 @@ from typing import Annotated, Any
 import typer
 
 from taskrunner.backend import redact, scheme_of
-from taskrunner.cli._app import app, fail, open_runner
+from taskrunner.cli._app import UrlOpt, fail, open_runner
 from taskrunner.dashboard import MISSING_EXTRA
 from taskrunner.dashboard.security import check_bind, is_loopback
 from taskrunner.errors import ConfigurationError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+HostOpt = Annotated[str, typer.Option(help="Address to listen on; other than loopback needs auth.")]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TASKRUNNER_DASHBOARD_TOKEN",
+        help="Require this token (login form or Authorization: Bearer).",
+    ),
+]
+PasswordOpt = Annotated[
+    str | None,
+    typer.Option(envvar="TASKRUNNER_DASHBOARD_PASSWORD", help="Require this password."),
+]
 
-@app.command("dashboard")
+
 def serve_dashboard(
     app_path: Annotated[
         str | None,
@@ -23,24 +35,11 @@ def serve_dashboard(
             metavar="[APP]", help="module.path:runner (shows its schedules), or give --url."
         ),
     ] = None,
-    url: Annotated[
-        str | None, typer.Option(help="Backend URL (default: the app's, else TASKRUNNER_URL).")
-    ] = None,
-    host: Annotated[
-        str, typer.Option(help="Address to listen on; other than loopback needs auth.")
-    ] = "127.0.0.1",
+    url: UrlOpt = None,
+    host: HostOpt = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8001,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="TASKRUNNER_DASHBOARD_TOKEN",
-            help="Require this token (login form or Authorization: Bearer).",
-        ),
-    ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(envvar="TASKRUNNER_DASHBOARD_PASSWORD", help="Require this password."),
-    ] = None,
+    token: TokenOpt = None,
+    password: PasswordOpt = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the web dashboard: queues, jobs, failures with tracebacks, schedules."""

@@ -6,9 +6,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from taskrunner._present import job_dict, stats_dict
 from taskrunner.backend import AttemptOutcome, Inspection, QueueActivity, redact
 from taskrunner.backend.inspection import MINUTES_KEPT
-from taskrunner.cli.render import job_dict, stats_dict
 from taskrunner.dashboard.context import View
 from taskrunner.dashboard.pages import PAGE_SIZE, find, valid_job_id
 from taskrunner.errors import TaskrunnerError

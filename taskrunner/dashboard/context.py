@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from taskrunner._present import masked_job
 from taskrunner.backend import redact
-from taskrunner.cli.render import masked_job
 from taskrunner.dashboard.html import Html, escape, fragment, join, render
 from taskrunner.dashboard.security import Guard, Session
 from taskrunner.job import JobInfo

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from starlette.responses import Response
 
+from taskrunner._present import seconds
 from taskrunner.backend import Inspection, JobState
-from taskrunner.cli.render import seconds
 from taskrunner.dashboard.context import View, empty_row, route_path
 from taskrunner.dashboard.html import Html, fragment, join, render
 from taskrunner.dashboard.parts import (

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
+from taskrunner._present import seconds
 from taskrunner.backend import JobState
-from taskrunner.cli.render import seconds
 from taskrunner.dashboard.context import View
 from taskrunner.dashboard.html import Html, fragment, join
 from taskrunner.errors import JobError

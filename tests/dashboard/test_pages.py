@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from taskrunner import TaskRunner
-from taskrunner.cli.render import is_secret_name
+from taskrunner._present import is_secret_name
 from taskrunner.dashboard import dashboard
 from taskrunner.memory import MemoryBackend
 from tests.dashboard.conftest import (

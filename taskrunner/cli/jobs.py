@@ -1,4 +1,5 @@
-"""The operations commands of `taskrunner`: find jobs, act on them, watch queues.
+"""The commands that find jobs and act on them: `jobs`, `job`, `retry`, `cancel`, `purge`,
+`enqueue`.
 
 Each takes the app (`module.path:runner`) or just `--url` (or TASKRUNNER_URL): none of them
 needs the task code. Human output by default, `--json` for scripts.
@@ -6,86 +7,34 @@ needs the task code. Human output by default, `--json` for scripts.
 
 from __future__ import annotations
 
-import asyncio
-import re
-import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import typer
 from rich.console import Console
 
 from taskrunner import _validation as validation
+from taskrunner._present import job_dict
 from taskrunner._serialization import encode_payload
-from taskrunner.backend import JobState, redact
-from taskrunner.cli._app import app, fail, open_runner
-from taskrunner.cli.render import job_dict, jobs_table, print_job, stats_dict, stats_tables
+from taskrunner.backend import JobState
+from taskrunner.cli._app import (
+    AppArg,
+    AppOpt,
+    JsonOpt,
+    UrlOpt,
+    duration,
+    fail,
+    print_json,
+    with_runner,
+)
+from taskrunner.cli.render import jobs_table, print_job
 from taskrunner.errors import TaskrunnerError
 from taskrunner.handle import Job
-from taskrunner.retry import MAX_SECONDS
 from taskrunner.runner import TaskRunner, parse_state
-from taskrunner.stats import Stats
 from taskrunner.task import EnqueueOptions, TaskSettings, new_job
 
-T = TypeVar("T")
-EXIT_FAILED = 1
 
-AppArg = Annotated[
-    str | None, typer.Argument(metavar="[APP]", help="module.path:runner (or give --url).")
-]
-UrlOpt = Annotated[
-    str | None, typer.Option(help="Backend URL (default: the app's, else TASKRUNNER_URL).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration(text: str, option: str, *, positive: bool = False) -> float:
-    """Seconds from '90', '90s', '15m', '12h' or '7d', at most ten years (more than zero
-    with `positive`); a usage error naming `option` otherwise."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match:
-        raise fail(
-            f"{option}: cannot read {text!r} as a duration: use e.g. 90, 90s, 15m, 12h or 7d"
-        )
-    value = float(match.group(1)) * _UNITS[match.group(2)]
-    if value > MAX_SECONDS:
-        raise fail(f"{option} {text} is too long: at most ten years ({MAX_SECONDS // 86400}d)")
-    if positive and value == 0:
-        raise fail(f"{option} must be longer than 0, e.g. 5m")
-    return value
-
-
-def with_runner(
-    app_path: str | None, url: str | None, work: Callable[[TaskRunner], Awaitable[T]]
-) -> T:
-    runner = open_runner(app_path, url)
-
-    async def run() -> T:
-        try:
-            await runner.connect()
-            return await work(runner)
-        finally:
-            await runner.close()
-
-    try:
-        return asyncio.run(run())
-    except TaskrunnerError as exc:
-        raise fail(str(exc), EXIT_FAILED) from None
-    except OSError as exc:
-        raise fail(
-            f"cannot reach the backend at {redact(runner.url)}: {exc}", EXIT_FAILED
-        ) from None
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-@app.command("jobs")
 def list_jobs(
     app_path: AppArg = None,
     url: UrlOpt = None,
@@ -119,7 +68,6 @@ def list_jobs(
         console.print(f"more: --before {page.next}")
 
 
-@app.command("job")
 def show_job(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
     app_path: AppArg = None,
@@ -134,10 +82,9 @@ def show_job(
         print_job(Console(), info)
 
 
-@app.command("retry")
 def retry(
     job_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
-    app_path: Annotated[str | None, typer.Option("--app", help="module.path:runner")] = None,
+    app_path: AppOpt = None,
     url: UrlOpt = None,
     failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
     queue: Annotated[str | None, typer.Option(help="With --failed: only this queue.")] = None,
@@ -167,10 +114,9 @@ def retry(
     typer.echo(f"queued {count} job{'s' if count != 1 else ''} again")
 
 
-@app.command("cancel")
 def cancel(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
-    app_path: Annotated[str | None, typer.Option("--app", help="module.path:runner")] = None,
+    app_path: AppOpt = None,
     url: UrlOpt = None,
 ) -> None:
     """Cancel a job: at once if waiting, at its worker's next heartbeat if running."""
@@ -188,12 +134,11 @@ def cancel(
         typer.echo(f"job {job_id} {state.value}")
 
 
-@app.command("purge")
 def purge(
     state: Annotated[
         list[str], typer.Option("--state", help="Delete jobs in this state (repeat for several).")
     ],
-    app_path: Annotated[str | None, typer.Option("--app", help="module.path:runner")] = None,
+    app_path: AppOpt = None,
     url: UrlOpt = None,
     older_than: Annotated[
         str | None, typer.Option(help="Only jobs that finished longer ago than this, e.g. 7d.")
@@ -211,69 +156,6 @@ def purge(
     typer.echo(f"deleted {count} job{'s' if count != 1 else ''}")
 
 
-@app.command("stats")
-def stats(
-    app_path: AppArg = None,
-    url: UrlOpt = None,
-    queue: Annotated[list[str] | None, typer.Option(help="Only these queues.")] = None,
-    window: Annotated[str, typer.Option(help="Throughput and runtimes over this long.")] = "5m",
-    json_out: JsonOpt = False,
-    check: Annotated[
-        bool,
-        typer.Option("--check", help="Exit 1 if a --max-* threshold is crossed (for monitors)."),
-    ] = False,
-    max_queued: Annotated[
-        int | None, typer.Option(min=0, help="Most jobs waiting in a queue.")
-    ] = None,
-    max_age: Annotated[
-        str | None, typer.Option(help="Longest a due job may wait, e.g. 5m.")
-    ] = None,
-    max_failure_rate: Annotated[
-        float | None,
-        typer.Option(min=0, max=1, help="Highest share of failing attempts, e.g. 0.1."),
-    ] = None,
-) -> None:
-    """Counts by state, throughput, failure rate, runtimes and waits per queue; workers."""
-    seconds = duration(window, "--window", positive=True)
-    max_wait = None if max_age is None else duration(max_age, "--max-age")
-    report = with_runner(app_path, url, lambda runner: runner.stats(queue or None, seconds))
-    if json_out:
-        print_json(stats_dict(report))
-    else:
-        console = Console()
-        for table in stats_tables(report):
-            console.print(table)
-    if check:
-        crossed = crossed_thresholds(report, max_queued, max_wait, max_failure_rate)
-        for line in crossed:
-            typer.echo(f"CHECK FAILED: {line}", err=True)
-        if crossed:
-            raise typer.Exit(EXIT_FAILED)
-        typer.echo("check passed", err=True)
-
-
-def crossed_thresholds(
-    report: Stats, max_queued: int | None, max_age: float | None, max_failure_rate: float | None
-) -> list[str]:
-    crossed = []
-    for name, queue in sorted(report.items()):
-        waiting = queue.get(JobState.QUEUED, 0)
-        if max_queued is not None and waiting > max_queued:
-            crossed.append(f"queue {name}: {waiting} jobs queued (most allowed {max_queued})")
-        age = queue.oldest_queued_age
-        if max_age is not None and age is not None and age > max_age:
-            crossed.append(
-                f"queue {name}: a job has waited {age:.0f}s (most allowed {max_age:.0f}s)"
-            )
-        rate = queue.failure_rate
-        if max_failure_rate is not None and rate is not None and rate > max_failure_rate:
-            crossed.append(
-                f"queue {name}: {rate:.0%} of attempts failed (most allowed {max_failure_rate:.0%})"
-            )
-    return crossed
-
-
-@app.command("enqueue")
 def enqueue(
     task: Annotated[str, typer.Argument(help="The task's name, as workers register it.")],
     args_json: Annotated[
@@ -284,7 +166,7 @@ def enqueue(
             "as a JSON object, e.g. '[\"https://example.com/rss\"]'.",
         ),
     ] = "[]",
-    app_path: Annotated[str | None, typer.Option("--app", help="module.path:runner")] = None,
+    app_path: AppOpt = None,
     url: UrlOpt = None,
     delay: Annotated[str | None, typer.Option(help="Run no sooner than this, e.g. 10m.")] = None,
     queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,

@@ -1,0 +1,31 @@
+"""`taskrunner migrate`: apply the backend's pending schema migrations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from taskrunner.backend import redact, scheme_of
+from taskrunner.cli._app import UrlOpt, open_runner, run_on_backend
+
+
+def migrate(
+    app_path: Annotated[
+        str | None,
+        typer.Argument(metavar="[APP]", help="module.path:runner whose backend to migrate."),
+    ] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Apply the backend's pending schema migrations (run it in a release step)."""
+    runner = open_runner(app_path, url)
+    backend, target = runner.backend, runner.url
+    apply = getattr(backend, "migrate", None)
+    if apply is None:
+        typer.echo(f"the {scheme_of(target)}:// backend needs no migrations; nothing to do")
+        return
+    applied = run_on_backend(apply(), target)
+    for name in applied:
+        typer.echo(f"applied migration {name}")
+    if not applied:
+        typer.echo(f"{redact(target)}: schema already up to date")

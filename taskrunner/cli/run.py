@@ -1,0 +1,167 @@
+"""`taskrunner run`: a worker in the foreground until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Annotated
+
+import typer
+
+from taskrunner.cli._app import fail, load_runner, run_on_backend
+from taskrunner.errors import TaskrunnerError
+from taskrunner.runner import TaskRunner
+from taskrunner.telemetry.logs import setup_logging
+from taskrunner.telemetry.metrics import WorkerMetrics, serve
+from taskrunner.worker import Worker, WorkerSettings
+
+log = logging.getLogger("taskrunner.cli")
+
+EXIT_PUT_BACK = 1
+THREADS_EXIT_WAIT = 1.0  # seconds ending threads get before `taskrunner run` leaves them
+
+QueueOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--queue",
+        "-q",
+        help="Queue to take jobs from (repeat for several; default: all "
+        "queues of the app's tasks).",
+    ),
+]
+GraceOpt = Annotated[
+    float, typer.Option(min=0, help="Seconds running jobs get to finish after SIGTERM.")
+]
+LeaseOpt = Annotated[
+    float, typer.Option(min=0.1, help="Seconds before a silent worker's jobs go to others.")
+]
+LogFormatOpt = Annotated[
+    str, typer.Option(help="text, or json: one JSON object per line, with job fields.")
+]
+MetricsPortOpt = Annotated[
+    int | None,
+    typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port (extra: metrics)."),
+]
+
+
+def run(
+    app_path: Annotated[str, typer.Argument(metavar="APP", help="module.path:runner")],
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 10,
+    queue: QueueOpt = None,
+    url: Annotated[str | None, typer.Option(help="Backend URL (overrides the app's).")] = None,
+    grace: GraceOpt = 25.0,
+    lease: LeaseOpt = 30.0,
+    burst: Annotated[bool, typer.Option(help="Exit once no job is due.")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_format: LogFormatOpt = "text",
+    metrics_port: MetricsPortOpt = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address for the metrics server.")
+    ] = "127.0.0.1",
+) -> None:
+    """Run a worker until SIGTERM or SIGINT (a second signal stops at once)."""
+    if log_format not in ("text", "json"):
+        raise fail(f"--log-format must be text or json, not {log_format!r}")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
+    setup_logging(log_level, log_format)
+    runner = load_runner(app_path, url)
+    try:
+        settings = WorkerSettings(
+            concurrency=concurrency,
+            queues=tuple(queue) if queue else None,
+            grace=grace,
+            lease=lease,
+            burst=burst,
+        )
+        metrics = None if metrics_port is None else WorkerMetrics()
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
+    put_back = run_on_backend(
+        _run_worker(runner, settings, metrics, metrics_port, metrics_host), runner.url
+    )
+    code = EXIT_PUT_BACK if put_back else 0
+    _exit_past_running_threads(code)
+    if code:
+        raise typer.Exit(code)
+
+
+def _exit_past_running_threads(code: int) -> None:
+    """Exit now with `code` if threads that tasks left running (a `def` function that never
+    returned, a non-daemon thread a task started) would keep the interpreter from exiting:
+    they end with the process. Threads that are ending get a moment first."""
+    deadline = time.monotonic() + THREADS_EXIT_WAIT
+    for thread in _non_daemon_threads():
+        thread.join(max(deadline - time.monotonic(), 0.0))
+    left = _non_daemon_threads()
+    if not left:
+        return
+    log.warning(
+        "%d threads started by tasks still run (%s); exiting without waiting for them",
+        len(left),
+        ", ".join(sorted(thread.name for thread in left)),
+    )
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _non_daemon_threads() -> list[threading.Thread]:
+    current = threading.current_thread()
+    return [t for t in threading.enumerate() if t is not current and not t.daemon and t.is_alive()]
+
+
+async def _run_worker(
+    runner: TaskRunner,
+    settings: WorkerSettings,
+    metrics: WorkerMetrics | None,
+    metrics_port: int | None,
+    host: str,
+) -> int:
+    """Run the worker to its end; how many running jobs it put back."""
+    worker = Worker(runner, settings)
+    watching: asyncio.Task[None] | None = None
+    if metrics is not None and metrics_port is not None:
+        metrics.attach(worker)
+        serve(metrics, metrics_port, host)
+        watching = asyncio.create_task(metrics.watch_queues(worker))
+        log.info("metrics on http://%s:%d/metrics", host, metrics_port)
+    _stop_on_signals(worker, settings.grace)
+    try:
+        await worker.run()
+    finally:
+        if watching is not None:
+            watching.cancel()
+        await runner.close()
+    return worker.counters.released
+
+
+def _stop_on_signals(worker: Worker, grace: float) -> None:
+    """SIGTERM or SIGINT stops `worker` gently; the second one stops it at once."""
+    loop = asyncio.get_running_loop()
+    received = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal received
+        received += 1
+        name = signal.Signals(signum).name
+        if received == 1:
+            log.info(
+                "%s received: no new jobs; running ones get %.0fs to finish "
+                "(send it again to stop now)",
+                name,
+                grace,
+            )
+            worker.stop()
+        else:
+            log.info("%s received again: stopping now, putting running jobs back", name)
+            worker.stop(immediate=True)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
