@@ -83,12 +83,13 @@ class MemoryBackend:
                 task=new.task,
                 queue=new.queue,
                 payload=new.payload,
+                state=JobState.QUEUED,
                 priority=new.priority,
+                attempt=0,
                 max_attempts=new.max_attempts,
-                key=new.key,
                 enqueued_at=now,
                 run_at=run_at,
-                state=JobState.QUEUED,
+                key=new.key,
                 seq=next(store.seq),
             )
             store.jobs[job.id] = job

@@ -23,32 +23,14 @@ from taskrunner.memory.activity import ActivityLog
 
 
 @dataclass(slots=True)
-class StoredJob:
-    """One job as the store keeps it: a `JobRecord`'s fields plus the store's bookkeeping."""
+class StoredJob(JobRecord):
+    """One job as the store keeps it: a `JobRecord` (never handed out: `record` copies it)
+    plus the store's bookkeeping."""
 
-    id: str
-    task: str
-    queue: str
-    payload: bytes
-    priority: int
-    max_attempts: int
-    key: str | None
-    enqueued_at: float
-    run_at: float
-    state: JobState
+    attempts: list[AttemptRecord] = field(default_factory=list)
     seq: int = 0  # enqueue order: breaks ties between jobs due at the same time
     version: int = 0  # bumped whenever the job enters a queue, so stale heap entries are skipped
-    attempt: int = 0
-    started_at: float | None = None
-    finished_at: float | None = None
-    lease_until: float | None = None
-    worker: str | None = None
-    result: bytes | None = None
-    error: bytes | None = None
-    progress: bytes | None = None
-    cancel_requested: bool = False
     expires_at: float | None = None
-    attempts: list[AttemptRecord] = field(default_factory=list)
 
     def record(self) -> JobRecord:
         """The job as it crosses the boundary, without its attempts."""
