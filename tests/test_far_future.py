@@ -19,7 +19,7 @@ from taskrunner.cli.render import jobs_table, print_job
 from taskrunner.memory import MemoryBackend
 from taskrunner.retry import MAX_SECONDS, Backoff
 from taskrunner.testing import new_job
-from taskrunner.testing.conformance import BEYOND_YEAR_9999
+from taskrunner.testing.conformance.helpers import BEYOND_YEAR_9999
 
 ELEVEN_YEARS = timedelta(days=11 * 365)
 LAST_MOMENT = datetime.max.replace(tzinfo=UTC)

@@ -12,7 +12,7 @@ from taskrunner import ConfigurationError, JobState, current_job
 from taskrunner.backend import AttemptOutcome, Outcome, OutcomeKind
 from taskrunner.memory import MemoryBackend
 from taskrunner.stats import percentile
-from taskrunner.testing.conformance import WORKER, new_job
+from taskrunner.testing.conformance.helpers import WORKER, new_job
 from tests.helpers import drain, eventually, runner_on
 
 

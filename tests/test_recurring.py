@@ -60,13 +60,13 @@ async def test_after_downtime_the_pending_tick_runs_once() -> None:
         await eventually(lambda: _scheduled_count(backend) == 1)
         await anyio.sleep(0.1)  # a second run would have happened by now
     assert runs == [1]
-    (pending,) = [j for j in backend._jobs.values() if j.state is JobState.SCHEDULED]
+    (pending,) = [j for j in backend._store.jobs.values() if j.state is JobState.SCHEDULED]
     assert pending.run_at == every(hours=1).next_after(now[0])
     assert pending.key == tick_key(hourly.name, pending.run_at)
 
 
 def _scheduled_count(backend: MemoryBackend) -> int:
-    return sum(1 for job in backend._jobs.values() if job.state is JobState.SCHEDULED)
+    return sum(1 for job in backend._store.jobs.values() if job.state is JobState.SCHEDULED)
 
 
 async def test_enqueueing_a_tick_twice_keeps_one_job() -> None:
@@ -81,7 +81,7 @@ async def test_enqueueing_a_tick_twice_keeps_one_job() -> None:
     for _ in range(3):
         wait = await enqueue_next_ticks(runner, [report])
         assert wait == pytest.approx(every(minutes=5).next_after(now[0]) - now[0])
-    assert len(backend._jobs) == 1
+    assert len(backend._store.jobs) == 1
 
 
 def test_recurring_task_validation() -> None:

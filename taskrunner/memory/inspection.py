@@ -1,48 +1,43 @@
-"""The memory backend's side of `taskrunner.inspection`: listing jobs, activity, workers."""
+"""The memory backend's side of `taskrunner.backend.Inspection`: listing jobs, activity and
+the registry of workers, read from the same `Store` the backend changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 from taskrunner.backend import JobFilter, JobRecord, JobState, QueueActivity, WorkerRecord
-from taskrunner.memory.activity import ActivityLog
+from taskrunner.memory.store import Store, StoredJob
 
-if TYPE_CHECKING:
-    from taskrunner.memory.backend import _Job
+
+def _matches(job: StoredJob, where: JobFilter) -> bool:
+    return not (
+        (where.queue is not None and job.queue != where.queue)
+        or (where.state is not None and job.state is not where.state)
+        or (where.task is not None and job.task != where.task)
+        or (where.since is not None and job.enqueued_at < where.since)
+        or (where.until is not None and job.enqueued_at >= where.until)
+    )
 
 
 class MemoryInspection:
-    """Mixed into MemoryBackend, whose state it reads."""
+    """The inspection methods over `store`; the workers' registry is kept here."""
 
-    _jobs: dict[str, _Job]
-    _counts: dict[str, dict[JobState, int]]
-    _activity: ActivityLog
-    _workers: dict[str, tuple[WorkerRecord, float]]
-    _clock: Callable[[], float]
-
-    if TYPE_CHECKING:
-
-        def _promote(self, now: float) -> None: ...
-        def _expire(self, now: float) -> None: ...
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._workers: dict[str, tuple[WorkerRecord, float]] = {}
 
     async def list_jobs(
         self, where: JobFilter, limit: int, before: str | None = None
     ) -> list[JobRecord]:
-        now = self._clock()
-        self._expire(now)
-        self._promote(now)
+        store = self._store
+        now = store.clock()
+        store.expire(now)
+        store.promote(now)
         found: list[JobRecord] = []
-        for job in reversed(self._jobs.values()):  # enqueue order is id order
+        for job in reversed(store.jobs.values()):  # enqueue order is id order
             if before is not None and job.id >= before:
                 continue
-            if (
-                (where.queue is not None and job.queue != where.queue)
-                or (where.state is not None and job.state is not where.state)
-                or (where.task is not None and job.task != where.task)
-                or (where.since is not None and job.enqueued_at < where.since)
-                or (where.until is not None and job.enqueued_at >= where.until)
-            ):
+            if not _matches(job, where):
                 continue
             found.append(job.record())
             if len(found) >= limit:
@@ -52,15 +47,16 @@ class MemoryInspection:
     async def activity(
         self, queues: Sequence[str] | None = None, since: float | None = None
     ) -> dict[str, QueueActivity]:
-        now = self._clock()
-        self._promote(now)
-        names = self._activity.queues() + list(self._counts) if queues is None else queues
+        store = self._store
+        now = store.clock()
+        store.promote(now)
+        names = store.activity.queues() + list(store.counts) if queues is None else queues
         result: dict[str, QueueActivity] = {}
         for queue in dict.fromkeys(names):
-            snapshot = self._activity.snapshot(queue, since)
+            snapshot = store.activity.snapshot(queue, since)
             due = [
                 job.run_at
-                for job in self._jobs.values()
+                for job in store.jobs.values()
                 if job.queue == queue and job.state is JobState.QUEUED
             ]
             snapshot.oldest_due_at = min(due, default=None)
@@ -68,7 +64,7 @@ class MemoryInspection:
         return result
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
-        now = self._clock()
+        now = self._store.clock()
         worker.last_seen = now
         self._workers[worker.id] = (worker, now + ttl)
 
@@ -76,7 +72,7 @@ class MemoryInspection:
         self._workers.pop(worker_id, None)
 
     async def workers(self) -> list[WorkerRecord]:
-        now = self._clock()
+        now = self._store.clock()
         for worker_id in [w for w, (_, until) in self._workers.items() if until <= now]:
             del self._workers[worker_id]
         return [worker for worker, _ in self._workers.values()]

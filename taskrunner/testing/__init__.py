@@ -12,7 +12,7 @@ providing a `backend` fixture that yields a connected, empty backend of its own:
             await backend.close()
 """
 
-from taskrunner.testing.conformance import BackendConformance, new_job
-from taskrunner.testing.inspection import InspectionConformance
+from taskrunner.testing.conformance import BackendConformance, InspectionConformance
+from taskrunner.testing.conformance.helpers import new_job
 
 __all__ = ["BackendConformance", "InspectionConformance", "new_job"]

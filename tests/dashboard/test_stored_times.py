@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from taskrunner.dashboard import dashboard
 from taskrunner.testing import new_job
-from taskrunner.testing.conformance import BEYOND_YEAR_9999
+from taskrunner.testing.conformance.helpers import BEYOND_YEAR_9999
 from tests.dashboard.conftest import TOKEN, Seeded, client_for, log_in
 
 

@@ -17,7 +17,7 @@ import pytest
 from taskrunner import JobState, TaskRunner, current_job
 from taskrunner.backend import AttemptOutcome, JobFilter, Outcome, OutcomeKind
 from taskrunner.stats import ended_since
-from taskrunner.testing.conformance import WORKER, claim_one, new_job
+from taskrunner.testing.conformance.helpers import WORKER, claim_one, new_job
 from taskrunner_postgres import PostgresBackend, PostgresSettings
 from taskrunner_postgres.migrations import known_migrations
 from taskrunner_postgres.sql import Queries

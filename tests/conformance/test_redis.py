@@ -1,3 +1,6 @@
+"""The core's backend and inspection conformance suites, on Redis (in cluster mode too:
+see `tests/redis/test_cluster.py`)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

@@ -1,3 +1,5 @@
+"""The core's backend and inspection conformance suites, on the memory backend."""
+
 from __future__ import annotations
 
 import pytest

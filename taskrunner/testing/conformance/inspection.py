@@ -1,4 +1,4 @@
-"""Conformance tests of the inspection methods (see `taskrunner.inspection`).
+"""Conformance tests of the inspection methods (see `taskrunner.backend.Inspection`).
 
 A backend that implements `Inspection` subclasses `InspectionConformance` with the same
 `backend` fixture as for `BackendConformance`.
@@ -24,10 +24,11 @@ from taskrunner.backend import (
 )
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner
-from taskrunner.testing.conformance import (
+from taskrunner.testing.conformance.helpers import (
     BEYOND_YEAR_9999,
     SHORT,
     WORKER,
+    Suite,
     claim_one,
     finish_expiring,
     new_job,
@@ -39,13 +40,8 @@ def inspect(backend: Backend) -> Any:
     return backend
 
 
-@pytest.mark.anyio
-class InspectionConformance:
+class InspectionConformance(Suite):
     """Subclass with a `backend` fixture yielding a connected, empty backend."""
-
-    @pytest.fixture
-    def anyio_backend(self) -> str:
-        return "asyncio"
 
     async def test_every_attempt_is_kept_on_the_job(self, backend: Backend) -> None:
         job = new_job(max_attempts=3)

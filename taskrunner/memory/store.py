@@ -1,0 +1,157 @@
+"""The memory backend's state: the jobs, their indexes, the expiry heap and the waiters, with
+the primitive changes that keep them consistent. `backend` and `inspection` both work on it.
+
+Nothing here awaits: each change is atomic with respect to the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from taskrunner.backend import (
+    FINISHED_STATES,
+    AttemptOutcome,
+    AttemptRecord,
+    JobRecord,
+    JobState,
+)
+from taskrunner.memory.activity import ActivityLog
+
+
+@dataclass(slots=True)
+class StoredJob(JobRecord):
+    """One job as the store keeps it: a `JobRecord` (never handed out: `record` copies it)
+    plus the store's bookkeeping."""
+
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    seq: int = 0  # enqueue order: breaks ties between jobs due at the same time
+    version: int = 0  # bumped whenever the job enters a queue, so stale heap entries are skipped
+    expires_at: float | None = None
+
+    def record(self) -> JobRecord:
+        """The job as it crosses the boundary, without its attempts."""
+        # positional, in JobRecord's field order: this runs once per claim
+        return JobRecord(
+            self.id, self.task, self.queue, self.payload, self.state, self.priority,
+            self.attempt, self.max_attempts, self.enqueued_at, self.run_at, self.key,
+            self.started_at, self.finished_at, self.lease_until, self.worker, self.result,
+            self.error, self.progress, self.cancel_requested,
+        )  # fmt: skip
+
+
+class Store:
+    """All jobs in dicts and heaps of one process, on the clock `clock`."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.jobs: dict[str, StoredJob] = {}
+        self.keys: dict[tuple[str, str], str] = {}  # (queue, dedup key) -> holder's id
+        self.ready: dict[str, list[tuple[int, float, int, int, str]]] = {}
+        self.delayed: list[tuple[float, int, int, str]] = []
+        self.expiring: list[tuple[float, str]] = []
+        self.running: dict[str, StoredJob] = {}
+        self.counts: dict[str, dict[JobState, int]] = {}
+        self.seq = itertools.count()
+        self.wakeup = asyncio.Event()
+        self.finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self.activity = ActivityLog()
+
+    def count(self, job: StoredJob, state: JobState, delta: int) -> None:
+        """Add `delta` to the count of `job`'s queue in `state`."""
+        counts = self.counts.get(job.queue)
+        if counts is None:
+            counts = self.counts[job.queue] = dict.fromkeys(JobState, 0)
+        counts[state] += delta
+
+    def set_state(self, job: StoredJob, state: JobState) -> None:
+        """Move `job` to `state`, keeping the counts and the index of running jobs."""
+        counts = self.counts.get(job.queue)
+        if counts is None:
+            counts = self.counts[job.queue] = dict.fromkeys(JobState, 0)
+        counts[job.state] -= 1
+        counts[state] += 1
+        if job.state is JobState.RUNNING:
+            self.running.pop(job.id, None)
+        elif state is JobState.RUNNING:
+            self.running[job.id] = job
+        job.state = state
+
+    def queue(self, job: StoredJob, now: float) -> None:
+        """Put a job where claim finds it: ready if due, delayed otherwise."""
+        job.version += 1
+        if job.run_at <= now:
+            self.set_state(job, JobState.QUEUED)
+            entry = (job.priority, job.run_at, job.seq, job.version, job.id)
+            heapq.heappush(self.ready.setdefault(job.queue, []), entry)
+            self.wakeup.set()
+        else:
+            self.set_state(job, JobState.SCHEDULED)
+            heapq.heappush(self.delayed, (job.run_at, job.seq, job.version, job.id))
+            # a waiting worker must recompute how long to sleep
+            self.wakeup.set()
+
+    def promote(self, now: float) -> None:
+        """Queue the delayed jobs that are due by `now`."""
+        delayed = self.delayed
+        while delayed and delayed[0][0] <= now:
+            _, _, version, job_id = heapq.heappop(delayed)
+            job = self.jobs.get(job_id)
+            if job is not None and job.version == version and job.state is JobState.SCHEDULED:
+                self.queue(job, now)
+
+    def finish(self, job: StoredJob, state: JobState, now: float, ttl: float | None) -> None:
+        """End `job` in the finished `state`, kept `ttl` seconds, and wake its waiters."""
+        self.set_state(job, state)
+        job.finished_at = now
+        job.lease_until = None
+        job.version += 1
+        if ttl is not None:
+            job.expires_at = now + ttl
+            heapq.heappush(self.expiring, (job.expires_at, job.id))
+        waiters = self.finish_waiters.pop(job.id, None)
+        if waiters:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def expire(self, now: float) -> None:
+        """Drop the finished records whose retention has ended. Every read and enqueue calls
+        this first, so an expired record is never seen and never holds its key, whether or
+        not a worker's reclaim has run."""
+        expiring = self.expiring
+        while expiring and expiring[0][0] <= now:
+            expires_at, job_id = heapq.heappop(expiring)
+            old = self.jobs.get(job_id)
+            if old is not None and old.expires_at == expires_at and old.state in FINISHED_STATES:
+                self.delete(old)
+
+    def delete(self, job: StoredJob) -> None:
+        """Forget `job`, freeing its dedup key if it holds it."""
+        del self.jobs[job.id]
+        self.count(job, job.state, -1)
+        self.running.pop(job.id, None)
+        if job.key is not None and self.keys.get((job.queue, job.key)) == job.id:
+            del self.keys[job.queue, job.key]
+
+    def end_attempt(
+        self, job: StoredJob, now: float, outcome: AttemptOutcome, error: bytes | None = None
+    ) -> None:
+        """Log the end of the job's current attempt."""
+        job.attempts.append(
+            AttemptRecord(job.attempt, job.worker, job.started_at, now, outcome, error)
+        )
+        runtime = now - job.started_at if job.started_at is not None else 0.0
+        self.activity.record(job.queue, now, runtime, outcome)
+
+    def full_record(self, job_id: str) -> JobRecord | None:
+        """The job's record with its attempts, or None if there is no such job."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return None
+        record = job.record()
+        record.attempts = list(job.attempts)
+        return record

@@ -1,0 +1,30 @@
+"""Every backend-visible behaviour, as tests any backend can run (see `taskrunner.testing`).
+
+The tests are grouped by area, one module each, and `BackendConformance` gathers them:
+
+- `enqueue`: enqueue and get, dedup keys and the keys of expiring records.
+- `claim`: claim order, due times and waits, leases, heartbeats, reclaim and fencing.
+- `outcomes`: finish, retry outcomes and releases, retention, waiting for results.
+- `cancel`: cancel, cancel signals and manual retry.
+- `stats`: counts by queue and state, purge.
+- `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
+- `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
+
+Times here are short real delays (a few hundred milliseconds): a backend judges time on its
+own clock, which a test cannot fake for Redis or Postgres.
+"""
+
+from taskrunner.testing.conformance.cancel import CancelRetryTests
+from taskrunner.testing.conformance.claim import ClaimTests
+from taskrunner.testing.conformance.enqueue import EnqueueTests
+from taskrunner.testing.conformance.inspection import InspectionConformance
+from taskrunner.testing.conformance.outcomes import OutcomeTests
+from taskrunner.testing.conformance.stats import StatsTests
+
+
+class BackendConformance(EnqueueTests, ClaimTests, OutcomeTests, CancelRetryTests, StatsTests):
+    """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
+    instances share one store (a server), override `peer` to yield a second one."""
+
+
+__all__ = ["BackendConformance", "InspectionConformance"]

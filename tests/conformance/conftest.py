@@ -1,0 +1,15 @@
+"""The fixtures the conformance runs need: those of the Redis and Postgres tests, which give
+each test a namespace of its own on the shared server (a key prefix, a schema)."""
+
+from tests.postgres.conftest import pg_url, schema, server
+from tests.redis.conftest import redis_available, redis_backend, redis_prefix, redis_url
+
+__all__ = [
+    "pg_url",
+    "redis_available",
+    "redis_backend",
+    "redis_prefix",
+    "redis_url",
+    "schema",
+    "server",
+]
