@@ -36,6 +36,7 @@ from taskrunner.telemetry import tracing
 from taskrunner.telemetry.logs import job_event
 from taskrunner.worker.failures import TRACEBACK_LIMIT, error_of, stray, timed_out
 from taskrunner.worker.settings import WorkerCounters
+from taskrunner.worker.threads import leave_behind, start_thread
 
 __all__ = ["TRACEBACK_LIMIT", "CancelReason", "Execution", "Services"]
 
@@ -59,22 +60,6 @@ class Services:
     worker_id: str
     notify_progress: Callable[[], None]
     store_progress: Callable[[Beat], Awaitable[None]]
-
-
-def _captured(run: Callable[[], Any]) -> tuple[bool, Any]:
-    """Call `run` (in a thread): whether it returned, and its value or what it raised. The
-    exception travels as a value so that it reaches the attempt as raised (asyncio turns a
-    future's `CancelledError` into a cancelled future)."""
-    try:
-        return True, run()
-    except BaseException as exc:
-        return False, exc
-
-
-def _read_result(future: asyncio.Future[Any]) -> None:
-    """Mark an abandoned thread's outcome as read: asyncio would log it as never retrieved."""
-    if not future.cancelled():
-        future.exception()
 
 
 class Execution:
@@ -244,12 +229,7 @@ class Execution:
         """Call a `def` task's function in one of the worker's threads. When the attempt
         times out, is asked to stop or loses its lease, its outcome waits until the function
         returns (see `_join`); the worker stopping cuts the wait short."""
-        thread = asyncio.ensure_future(
-            anyio.to_thread.run_sync(
-                _captured, run, abandon_on_cancel=True, limiter=self.services.limiter
-            )
-        )
-        thread.add_done_callback(_read_result)
+        thread = start_thread(run, self.services.limiter)
         try:
             async with asyncio.timeout(timeout) as scope:
                 returned, value = await asyncio.shield(thread)
@@ -263,7 +243,7 @@ class Execution:
         except asyncio.CancelledError:
             if self.reason is None or self.reason == "shutdown" or thread.done():
                 if not thread.done():
-                    self._leave_behind(thread)
+                    leave_behind(thread, self.record)
                 raise  # the function's own CancelledError, or the worker leaving
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             why = "was asked to stop" if self.reason == "requested" else "lost its lease"
@@ -294,16 +274,7 @@ class Execution:
         finally:
             leaving.cancel()
         if not thread.done():
-            self._leave_behind(thread)
-
-    def _leave_behind(self, thread: asyncio.Future[Any]) -> None:
-        thread.cancel()  # the function runs on in its thread; nothing waits for it any more
-        log.warning(
-            "job %s: attempt %d ends while its def function still runs in its thread, which "
-            "cannot be interrupted: the worker stops waiting for it (it ends with the process)",
-            self.record.id,
-            self.record.attempt,
-        )
+            leave_behind(thread, self.record)
 
     def _cancelled(self, task: Task[..., Any]) -> Outcome | None:
         record, counters = self.record, self.services.counters

@@ -1,6 +1,7 @@
 """A worker's heartbeat: it renews the leases of the attempts it runs (and of the outcomes it
 has not reported yet), hands each attempt the answer (stop: cancel requested, or lease lost),
-and keeps the worker's entry in the backend's registry of workers."""
+keeps the worker's entry in the backend's registry of workers, and puts back the jobs of
+workers that stopped renewing theirs (reclaim)."""
 
 from __future__ import annotations
 
@@ -98,3 +99,24 @@ async def retire(backend: Backend, worker_id: str) -> None:
     if isinstance(backend, Inspection):
         with contextlib.suppress(Exception):
             await backend.unregister_worker(worker_id)
+
+
+async def reclaim(
+    backend: Backend, worker_id: str, on_rescue: Callable[[int], object] | None
+) -> int:
+    """Put back jobs whose worker stopped renewing their lease; answers how many."""
+    try:
+        ids = await backend.reclaim()
+    except Exception as exc:
+        log.warning("worker %s: reclaim failed (%s: %s)", worker_id, type(exc).__name__, exc)
+        return 0
+    if ids:
+        if on_rescue is not None:
+            on_rescue(len(ids))
+        log.warning(
+            "worker %s: put back %d jobs whose worker stopped heartbeating: %s",
+            worker_id,
+            len(ids),
+            ", ".join(ids[:10]),
+        )
+    return len(ids)

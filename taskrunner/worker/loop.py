@@ -364,8 +364,8 @@ class Worker:
             self.id,
         )
 
-    def _record(self) -> WorkerRecord:
-        return WorkerRecord(
+    async def _announce(self) -> None:
+        record = WorkerRecord(
             id=self.id,
             hostname=socket.gethostname(),
             pid=os.getpid(),
@@ -374,10 +374,8 @@ class Worker:
             running=len(self._running),
             started_at=self.started_at,
         )
-
-    async def _announce(self) -> None:
         ttl = max(3 * self.settings.heartbeat_interval, self.settings.lease)
-        await heartbeat.announce(self.runner.backend, self._record(), ttl)
+        await heartbeat.announce(self.runner.backend, record, ttl)
 
     async def _retire(self) -> None:
         await heartbeat.retire(self.runner.backend, self.id)
@@ -390,18 +388,4 @@ class Worker:
 
     async def _reclaim_once(self) -> int:
         """Put back jobs whose worker stopped renewing their lease; answers how many."""
-        try:
-            ids = await self.runner.backend.reclaim()
-        except Exception as exc:
-            log.warning("worker %s: reclaim failed (%s: %s)", self.id, type(exc).__name__, exc)
-            return 0
-        if ids:
-            if self.on_rescue is not None:
-                self.on_rescue(len(ids))
-            log.warning(
-                "worker %s: put back %d jobs whose worker stopped heartbeating: %s",
-                self.id,
-                len(ids),
-                ", ".join(ids[:10]),
-            )
-        return len(ids)
+        return await heartbeat.reclaim(self.runner.backend, self.id, self.on_rescue)
