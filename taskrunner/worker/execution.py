@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import anyio
-import anyio.to_thread
 
 from taskrunner import _faults as faults
 from taskrunner._serialization import decode_call, encode_result

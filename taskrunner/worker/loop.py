@@ -242,7 +242,7 @@ class Worker:
         await self.runner.backend.heartbeat([beat], self.settings.lease)
 
     def finished(self, execution: Execution, outcome: Outcome | None) -> None:
-        """Called by an execution when its attempt ended, with what to tell the backend."""
+        """An attempt ended: free its slot and hold `outcome` (None: nothing) to report."""
         if self._running.get(execution.key) is execution:
             del self._running[execution.key]
         if self.on_attempt_end is not None:
