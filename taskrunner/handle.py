@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 from taskrunner.backend import JobState
 from taskrunner.errors import JobFailed, JobTimeout
 from taskrunner.job import JobInfo
 
-if TYPE_CHECKING:
-    from taskrunner.runner import TaskRunner
-
 T = TypeVar("T")
+
+
+class JobSource(Protocol):
+    """What a `Job` handle asks of the runner it came from (a `TaskRunner`)."""
+
+    async def get_job(self, job_id: str) -> JobInfo: ...
+
+    async def wait_for(self, job_id: str, timeout: float | None = None) -> JobInfo | None: ...
+
+    async def cancel(self, job_id: str) -> JobState: ...
 
 
 class Job(Generic[T]):
@@ -20,7 +27,7 @@ class Job(Generic[T]):
 
     __slots__ = ("duplicate", "id", "runner")
 
-    def __init__(self, runner: TaskRunner, job_id: str, duplicate: bool = False) -> None:
+    def __init__(self, runner: JobSource, job_id: str, duplicate: bool = False) -> None:
         self.runner = runner
         self.id = job_id
         self.duplicate = duplicate

@@ -29,6 +29,15 @@ def cut(text: str, limit: int) -> str:
     return text[:head] + marker.format(len(text) - room) + text[len(text) - tail :]
 
 
+def message_of(exc: BaseException) -> str:
+    """`str(exc)`, cut to `MESSAGE_LIMIT` characters, for records and log lines."""
+    try:
+        message = str(exc)
+    except Exception as broken:  # an exception whose __str__ itself fails
+        return f"<str() of the exception failed: {type(broken).__name__}>"
+    return cut(message, MESSAGE_LIMIT)
+
+
 @dataclass(frozen=True, slots=True)
 class JobProgress:
     """What a running task last reported through `current_job().report_progress(...)`."""

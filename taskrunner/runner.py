@@ -6,17 +6,16 @@ import asyncio
 import inspect
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, Self, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, Self, TypeVar, overload
 
 from taskrunner import _validation as validation
+from taskrunner import queries
 from taskrunner._serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.backend import (
     Backend,
     Inspection,
-    JobFilter,
     JobState,
     WorkerRecord,
     load_backend,
@@ -26,28 +25,19 @@ from taskrunner.context import State
 from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
 from taskrunner.handle import Job
 from taskrunner.job import JobInfo
+from taskrunner.policy import DEFAULT_FAILED_TTL, DEFAULT_RESULT_TTL
+from taskrunner.queries import JobPage as JobPage
+from taskrunner.queries import parse_state as parse_state
 from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff, seconds
 from taskrunner.schedules import Schedule
-from taskrunner.stats import (
-    DEFAULT_WINDOW,
-    QueueStats,
-    Stats,
-    check_window,
-    queue_stats,
-    window_start,
-)
+from taskrunner.stats import DEFAULT_WINDOW, Stats, check_window
 from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
 from taskrunner.telemetry import tracing
-
-if TYPE_CHECKING:
-    from taskrunner.worker import Worker
+from taskrunner.worker import Worker, WorkerSettings
 
 P = ParamSpec("P")
 T = TypeVar("T")
 Hook = Callable[[State], Awaitable[None]]
-
-DEFAULT_RESULT_TTL = 24 * 3600.0
-DEFAULT_FAILED_TTL = 7 * 24 * 3600.0
 
 
 class TaskDecorator(Protocol):
@@ -313,18 +303,7 @@ class TaskRunner:
         window begins in: see `QueueStats.span`) and the age of the longest-waiting due job;
         plus the workers alive (`stats.workers`)."""
         check_window(window)
-        backend = await self._backend()
-        counts = await backend.stats(queues)
-        if not isinstance(backend, Inspection):
-            return Stats({q: QueueStats(c, window=window) for q, c in counts.items()}, [])
-        now = await backend.now()
-        activity = await backend.activity(
-            list(counts) if queues is None else queues, since=window_start(now, window)
-        )
-        return Stats(
-            {q: queue_stats(c, activity.get(q), now, window) for q, c in counts.items()},
-            await backend.workers(),
-        )
+        return await queries.stats(await self._backend(), queues, window)
 
     async def list_jobs(
         self,
@@ -339,19 +318,16 @@ class TaskRunner:
     ) -> JobPage:
         """Jobs matching every given filter, newest first, `limit` at a time. For the next
         page pass the answer's `next` as `before`. `since`/`until` bound the enqueue time."""
-        backend = await self._inspection()
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-            raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}")
-        where = JobFilter(
-            queue=None if queue is None else validation.queue_name(queue),
-            state=None if state is None else parse_state(state),
-            task=None if task is None else validation.task_name(task),
-            since=None if since is None else aware(since, "since").timestamp(),
-            until=None if until is None else aware(until, "until").timestamp(),
+        return await queries.list_jobs(
+            await self._inspection(),
+            limit,
+            before,
+            queue=queue,
+            state=state,
+            task=task,
+            since=since,
+            until=until,
         )
-        records = await backend.list_jobs(where, limit, before)
-        jobs = [JobInfo.from_record(record) for record in records]
-        return JobPage(jobs, jobs[-1].id if len(jobs) == limit else None)
 
     async def workers(self) -> list[WorkerRecord]:
         """The workers alive now (empty on a backend that keeps no worker registry)."""
@@ -385,31 +361,7 @@ class TaskRunner:
     def worker(self, **settings: Any) -> Worker:
         """A worker for this runner's tasks, as an async context manager to embed in an app:
         `async with runner.worker(concurrency=20): ...`. Settings: see `WorkerSettings`."""
-        from taskrunner.worker import Worker, WorkerSettings
-
         return Worker(self, WorkerSettings(**settings))
-
-
-@dataclass(frozen=True, slots=True)
-class JobPage:
-    """One page of `list_jobs`: its jobs, and the cursor for the next page (None: last)."""
-
-    jobs: list[JobInfo]
-    next: str | None
-
-
-def parse_state(state: JobState | str) -> JobState:
-    try:
-        return JobState(state)
-    except ValueError:
-        names = ", ".join(s.value for s in JobState)
-        raise ConfigurationError(f"unknown job state {state!r}; one of: {names}") from None
-
-
-def aware(moment: datetime, what: str) -> datetime:
-    if not isinstance(moment, datetime) or moment.tzinfo is None:
-        raise ConfigurationError(f"{what}= must be a timezone-aware datetime, got {moment!r}")
-    return moment
 
 
 def default_task_name(fn: Callable[..., Any]) -> str:

@@ -3,29 +3,36 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from taskrunner import _validation as validation
+from taskrunner import policy
 from taskrunner._serialization import encode_payload
 from taskrunner.backend import NewJob, new_job_id
 from taskrunner.errors import ConfigurationError
+from taskrunner.handle import Job
+from taskrunner.policy import MIN_SCHEDULED_RESULT_TTL
 from taskrunner.retry import MAX_SECONDS, due_at, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.telemetry import tracing
 
-if TYPE_CHECKING:
-    from taskrunner.handle import Job
-    from taskrunner.runner import TaskRunner
-
 P = ParamSpec("P")
 T = TypeVar("T")
+U = TypeVar("U")
 
-# A recurring task's tick job holds its dedup key while its record is kept; a minute is far
-# longer than any gap between a scheduler reading the clock and its enqueue landing.
-MIN_SCHEDULED_RESULT_TTL = 60.0
+
+class Enqueuer(Protocol):
+    """What a `Task` asks of the runner it is registered with (a `TaskRunner`): the payload
+    limit, and a way to store prepared jobs."""
+
+    max_payload: int
+
+    async def enqueue_many(
+        self, prepared: Iterable[PreparedJob[U]], *, connection: Any = None
+    ) -> list[Job[U]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +126,7 @@ def new_job(settings: TaskSettings, options: EnqueueOptions, payload: bytes) -> 
         queue=options.queue or settings.queue,
         payload=payload,
         priority=settings.priority if options.priority is None else options.priority,
-        max_attempts=settings.retries + 1,
+        max_attempts=policy.max_attempts(settings.retries),
         key=options.key,
         delay=options.delay,
         at=options.at,
@@ -140,7 +147,7 @@ class Task(Generic[P, T]):
 
     def __init__(
         self,
-        runner: TaskRunner,
+        runner: Enqueuer,
         fn: Callable[P, Any],
         settings: TaskSettings,
         options: EnqueueOptions | None = None,

@@ -10,15 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
-from taskrunner.backend import AttemptOutcome, JobRecord
+from taskrunner.backend import AttemptOutcome, Backend, JobRecord
 from taskrunner.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from taskrunner.worker import Worker
+
+class _HasBackend(Protocol):
+    @property
+    def backend(self) -> Backend: ...
+
+
+class MeteredWorker(Protocol):
+    """What metrics need of a worker (a `taskrunner.Worker`): its queues, its runner's
+    backend, and the observers it calls when an attempt ends and when jobs are rescued."""
+
+    on_attempt_end: Callable[[JobRecord, AttemptOutcome, float], None] | None
+    on_rescue: Callable[[int], object] | None
+
+    @property
+    def queues(self) -> tuple[str, ...]: ...
+
+    @property
+    def runner(self) -> _HasBackend: ...
+
 
 log = logging.getLogger("taskrunner.metrics")
 BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -60,7 +79,7 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
-    def attach(self, worker: Worker) -> None:
+    def attach(self, worker: MeteredWorker) -> None:
         worker.on_attempt_end = self.attempt_ended
         worker.on_rescue = self.rescues.inc
 
@@ -68,7 +87,7 @@ class WorkerMetrics:
         self.attempts.labels(record.queue, record.task, outcome.value).inc()
         self.runtime.labels(record.queue, record.task).observe(seconds)
 
-    async def watch_queues(self, worker: Worker, every: float = 10.0) -> None:
+    async def watch_queues(self, worker: MeteredWorker, every: float = 10.0) -> None:
         """Refresh the per-queue job counts from the backend until cancelled."""
         while True:
             try:

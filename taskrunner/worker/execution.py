@@ -1,6 +1,9 @@
 """One attempt of one job: decode, call the task, turn what happened into an `Outcome`.
 
-Retry and backoff policy is decided here, in the core: the backend only applies outcomes.
+An `Execution` gets what it needs from its worker as `Services` (the tasks, the policy, the
+counters, the thread limiter, ways to ask for a heartbeat) and answers the attempt's outcome
+from `run()`; whether to retry, and the TTLs, come from `taskrunner.policy`: the backend only
+applies outcomes.
 A plain `def` task runs in a thread, which nothing can interrupt: when its attempt times out
 or is cancelled, the attempt keeps its slot (and its lease) until the function returns, so
 that two attempts of one job never run at once; only a stopping worker leaves it behind.
@@ -13,89 +16,54 @@ import contextvars
 import functools
 import logging
 import time
-import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
-import anyio.to_thread
+import anyio
 
 from taskrunner import _faults as faults
 from taskrunner._serialization import decode_call, encode_result
 from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind
-from taskrunner.context import JobContext, _current
-from taskrunner.errors import JobError, SerializationError, StrayCancellation, TaskTimeout
-from taskrunner.job import MESSAGE_LIMIT, cut
-from taskrunner.retry import DEFAULT_BACKOFF, MAX_SECONDS, Retry
+from taskrunner.context import JobContext, State, _current
+from taskrunner.errors import JobError, SerializationError
+from taskrunner.job import MESSAGE_LIMIT, cut, message_of
+from taskrunner.policy import Policy, past_last_attempt
+from taskrunner.retry import MAX_SECONDS
 from taskrunner.task import Task
 from taskrunner.telemetry import tracing
 from taskrunner.telemetry.logs import job_event
+from taskrunner.worker.failures import TRACEBACK_LIMIT, error_of, stray, timed_out
+from taskrunner.worker.settings import WorkerCounters
+from taskrunner.worker.threads import leave_behind, start_thread
 
-if TYPE_CHECKING:
-    from taskrunner.worker.loop import Worker
+__all__ = ["TRACEBACK_LIMIT", "CancelReason", "Execution", "Services"]
 
 log = logging.getLogger("taskrunner.job")
 
 CancelReason = Literal["requested", "shutdown", "lost"]
-TRACEBACK_LIMIT = 32 * 1024
 
 
-def message_of(exc: BaseException) -> str:
-    """`str(exc)`, cut to `MESSAGE_LIMIT` characters, for records and log lines."""
-    try:
-        message = str(exc)
-    except Exception as broken:  # an exception whose __str__ itself fails
-        return f"<str() of the exception failed: {type(broken).__name__}>"
-    return cut(message, MESSAGE_LIMIT)
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the executions of one worker share: the registered `tasks` and the hooks'
+    `state`, the `policy`, the `counters` they count into, the `limiter` of threads for `def`
+    tasks, the worker's id (for logs), `notify_progress` (asks for a heartbeat now, from any
+    thread) and `store_progress` (sends one beat at once)."""
 
-
-def error_of(exc: BaseException) -> JobError:
-    """What to record of an exception: its qualified type name, its message (at most
-    `MESSAGE_LIMIT` characters) and its traceback (at most `TRACEBACK_LIMIT`)."""
-    cls = type(exc)
-    name = cls.__qualname__
-    if cls.__module__ != "builtins":
-        name = f"{cls.__module__}.{name}"
-    message = message_of(exc)
-    try:
-        text = "".join(traceback.format_exception(exc))
-    except Exception:  # the __str__ that failed above fails here again
-        text = ""
-    return JobError(name, message, cut(text, TRACEBACK_LIMIT))
-
-
-def _stray(exc: asyncio.CancelledError) -> StrayCancellation:
-    detail = message_of(exc)
-    error = StrayCancellation(
-        "the task raised CancelledError although the worker did not cancel it (a cancelled "
-        "inner operation whose CancelledError escaped the task?)"
-        + (f": {detail}" if detail else "")
-    )
-    error.__cause__ = exc
-    return error
-
-
-def _captured(run: Callable[[], Any]) -> tuple[bool, Any]:
-    """Call `run` (in a thread): whether it returned, and its value or what it raised. The
-    exception travels as a value so that it reaches the attempt as raised (asyncio turns a
-    future's `CancelledError` into a cancelled future)."""
-    try:
-        return True, run()
-    except BaseException as exc:
-        return False, exc
-
-
-def _read_result(future: asyncio.Future[Any]) -> None:
-    """Mark an abandoned thread's outcome as read: asyncio would log it as never retrieved."""
-    if not future.cancelled():
-        future.exception()
-
-
-def _timed_out(timeout: float | None, detail: str) -> TaskTimeout:
-    return TaskTimeout(f"the attempt ran longer than the task's timeout of {timeout:g}s{detail}")
+    tasks: Mapping[str, Task[..., Any]]
+    state: State
+    policy: Policy
+    counters: WorkerCounters
+    limiter: anyio.CapacityLimiter
+    worker_id: str
+    notify_progress: Callable[[], None]
+    store_progress: Callable[[Beat], Awaitable[None]]
 
 
 class Execution:
-    """Runs one claimed attempt in its own asyncio task and reports back to the worker."""
+    """Runs one claimed attempt (`run()`, in its own asyncio task) and answers its outcome.
+    The worker cancels it (`cancel`) and renews its lease with its `beat()`."""
 
     __slots__ = (
         "context",
@@ -104,14 +72,14 @@ class Execution:
         "previous",
         "reason",
         "record",
+        "services",
         "started",
         "task",
-        "worker",
     )
 
-    def __init__(self, worker: Worker, record: JobRecord) -> None:
-        self.worker = worker
+    def __init__(self, record: JobRecord, services: Services) -> None:
         self.record = record
+        self.services = services
         self.task: asyncio.Task[None] | None = None
         self.context: JobContext | None = None
         self.reason: CancelReason | None = None
@@ -126,9 +94,6 @@ class Execution:
         """The job and attempt this execution runs: a worker may run two attempts of one job
         (it claimed the job again after its lease ran out)."""
         return self.record.id, self.record.attempt
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run())
 
     def cancel(self, reason: CancelReason) -> None:
         """Stop the attempt for `reason`. An attempt waiting for its `def` function to return
@@ -153,8 +118,8 @@ class Execution:
             progress = ctx.progress.encode()
         return Beat(self.record.id, self.record.attempt, progress, self.record.queue)
 
-    async def _run(self) -> None:
-        outcome: Outcome | None = None
+    async def run(self) -> Outcome | None:
+        """Run the attempt: what to tell the backend of it (None: nothing, it was lost)."""
         try:
             outcome = await self._attempt()
             if self.context is not None and self.context.progress_reported:
@@ -162,24 +127,23 @@ class Execution:
         except Exception as exc:  # a bug of ours: never leave the job running unreported
             log.exception("job %s: the worker failed to run it", self.record.id)
             outcome = self._give_up(error_of(exc))
-        finally:
-            if outcome is not None:
-                outcome.queue = self.record.queue
-            self.worker.finished(self, outcome)
+        if outcome is not None:
+            outcome.queue = self.record.queue
+        return outcome
 
     async def _report_last_progress(self) -> None:
         """Progress goes out with heartbeats; what a task reported since the last one would
         be lost when it ends, so it gets one beat of its own."""
         try:
-            await self.worker.runner.backend.heartbeat([self.beat()], self.worker.settings.lease)
+            await self.services.store_progress(self.beat())
         except Exception as exc:
             log.debug("job %s: could not store its last progress (%s)", self.record.id, exc)
 
     async def _attempt(self) -> Outcome | None:
-        record, runner = self.record, self.worker.runner
-        task = runner.tasks.get(record.task)
+        record, services = self.record, self.services
+        task = services.tasks.get(record.task)
         if task is None:
-            known = ", ".join(sorted(runner.tasks)[:20]) or "none"
+            known = ", ".join(sorted(services.tasks)[:20]) or "none"
             return self._give_up(
                 JobError(
                     "UnknownTask",
@@ -188,7 +152,7 @@ class Execution:
                     "defining it",
                 )
             )
-        if record.attempt > record.max_attempts:
+        if past_last_attempt(record.attempt, record.max_attempts):
             return self._give_up(
                 JobError(
                     "LeaseExpired",
@@ -200,8 +164,8 @@ class Execution:
             args, kwargs, meta = decode_call(record.payload)
         except SerializationError as exc:
             return self._give_up(JobError("UndecodablePayload", message_of(exc)))
-        self.context = ctx = JobContext(record, runner.state, notify=self.worker.progress_reported)
-        job_event(log, logging.INFO, record, "running", worker=self.worker.id)
+        self.context = ctx = JobContext(record, services.state, notify=services.notify_progress)
+        job_event(log, logging.INFO, record, "running", worker=services.worker_id)
         token = _current.set(ctx)
         try:
             if self.previous is not None:
@@ -219,7 +183,7 @@ class Execution:
                 return self._cancelled(task)
             if current.cancelling():
                 raise  # cancelled from outside the worker: the event loop is closing
-            return self._failure(task, _stray(exc))
+            return self._failure(task, stray(exc))
         except BaseException as exc:  # SystemExit from argparse, KeyboardInterrupt...: the
             return self._failure(task, exc)  # task's failure, never the worker's end
         finally:
@@ -230,9 +194,9 @@ class Execution:
             result = encode_result(value)
         except SerializationError as exc:
             return self._give_up(JobError("UnserializableResult", message_of(exc)))
-        self.worker.counters.succeeded += 1
+        services.counters.succeeded += 1
         job_event(log, logging.INFO, record, "succeeded", started=self.started)
-        ttl = self.worker.result_ttl(task)
+        ttl = self._result_ttl(task)
         return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result, None, 0.0, ttl)
 
     async def _traced_call(
@@ -257,19 +221,14 @@ class Execution:
                 return await task.fn(*args, **kwargs)
         except TimeoutError:
             if scope.expired():
-                raise _timed_out(timeout, " and was cancelled") from None
+                raise timed_out(timeout, " and was cancelled") from None
             raise
 
     async def _in_thread(self, run: Callable[[], Any], timeout: float | None) -> Any:
         """Call a `def` task's function in one of the worker's threads. When the attempt
         times out, is asked to stop or loses its lease, its outcome waits until the function
         returns (see `_join`); the worker stopping cuts the wait short."""
-        thread = asyncio.ensure_future(
-            anyio.to_thread.run_sync(
-                _captured, run, abandon_on_cancel=True, limiter=self.worker.thread_limiter
-            )
-        )
-        thread.add_done_callback(_read_result)
+        thread = start_thread(run, self.services.limiter)
         try:
             async with asyncio.timeout(timeout) as scope:
                 returned, value = await asyncio.shield(thread)
@@ -283,7 +242,7 @@ class Execution:
         except asyncio.CancelledError:
             if self.reason is None or self.reason == "shutdown" or thread.done():
                 if not thread.done():
-                    self._leave_behind(thread)
+                    leave_behind(thread, self.record)
                 raise  # the function's own CancelledError, or the worker leaving
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
             why = "was asked to stop" if self.reason == "requested" else "lost its lease"
@@ -292,8 +251,8 @@ class Execution:
             raise asyncio.CancelledError
         ran = time.monotonic() - self.started
         if thread.done():
-            raise _timed_out(timeout, f"; its def function returned only after {ran:.1f}s")
-        raise _timed_out(timeout, "; its def function still ran when the worker stopped")
+            raise timed_out(timeout, f"; its def function returned only after {ran:.1f}s")
+        raise timed_out(timeout, "; its def function still ran when the worker stopped")
 
     async def _join(self, thread: asyncio.Future[Any], why: str) -> None:
         """Wait, holding the attempt's slot and renewing its lease, until the `def` function
@@ -314,19 +273,10 @@ class Execution:
         finally:
             leaving.cancel()
         if not thread.done():
-            self._leave_behind(thread)
-
-    def _leave_behind(self, thread: asyncio.Future[Any]) -> None:
-        thread.cancel()  # the function runs on in its thread; nothing waits for it any more
-        log.warning(
-            "job %s: attempt %d ends while its def function still runs in its thread, which "
-            "cannot be interrupted: the worker stops waiting for it (it ends with the process)",
-            self.record.id,
-            self.record.attempt,
-        )
+            leave_behind(thread, self.record)
 
     def _cancelled(self, task: Task[..., Any]) -> Outcome | None:
-        record, counters = self.record, self.worker.counters
+        record, counters = self.record, self.services.counters
         if self.reason == "requested":
             counters.cancelled += 1
             job_event(
@@ -338,7 +288,7 @@ class Execution:
                 started=self.started,
             )
             return Outcome(
-                record.id, record.attempt, OutcomeKind.CANCELLED, ttl=self.worker.result_ttl(task)
+                record.id, record.attempt, OutcomeKind.CANCELLED, ttl=self._result_ttl(task)
             )
         if self.reason == "shutdown":
             counters.released += 1
@@ -362,20 +312,33 @@ class Execution:
         )
         return None
 
+    def _result_ttl(self, task: Task[..., Any]) -> float | None:
+        settings = task.settings
+        return self.services.policy.result_ttl(
+            task.name, settings.result_ttl, settings.schedule is not None
+        )
+
     def _failure(self, task: Task[..., Any], exc: BaseException) -> Outcome:
         record, settings = self.record, task.settings
         error = error_of(exc)
-        if isinstance(exc, Retry):
-            retryable, delay = True, exc.delay
-        else:
-            retryable, delay = isinstance(exc, settings.retry_on), None
-        if not retryable or record.attempt >= record.max_attempts:
+        decision = self.services.policy.decide(
+            exc, record.attempt, record.max_attempts, settings.retry_on, settings.backoff
+        )
+        if not decision.retry:
             return self._give_up(error)
-        if delay is None:
-            delay = self._backoff(settings.backoff or self.worker.runner.backoff)
+        if decision.problem is not None:
+            log.error(
+                "job %s: the backoff for attempt %d %s (expected seconds from 0 to %d); "
+                "using the default backoff",
+                record.id,
+                record.attempt,
+                decision.problem,
+                MAX_SECONDS,
+            )
+        delay = decision.delay
         if faults.ARMED is not None:
             faults.reached("scheduling_retry")
-        self.worker.counters.retried += 1
+        self.services.counters.retried += 1
         job_event(
             log,
             logging.INFO,
@@ -391,34 +354,10 @@ class Execution:
             record.id, record.attempt, OutcomeKind.RETRY, error=error.encode(), delay=delay
         )
 
-    def _backoff(self, backoff: Callable[[int], float]) -> float:
-        """The backoff's delay for this attempt; the default one's if it misbehaves."""
-        attempt = self.record.attempt
-        try:
-            delay = backoff(attempt)
-            if (
-                isinstance(delay, int | float)
-                and not isinstance(delay, bool)
-                and 0 <= delay <= MAX_SECONDS
-            ):
-                return float(delay)
-            problem = f"returned {delay!r}"
-        except Exception as exc:
-            problem = f"raised {type(exc).__name__}: {message_of(exc)}"
-        log.error(
-            "job %s: the backoff for attempt %d %s (expected seconds from 0 to %d); "
-            "using the default backoff",
-            self.record.id,
-            attempt,
-            problem,
-            MAX_SECONDS,
-        )
-        return DEFAULT_BACKOFF.delay(attempt)
-
     def _give_up(self, error: JobError) -> Outcome:
         record = self.record
         error = JobError(error.type, cut(error.message, MESSAGE_LIMIT), error.traceback)
-        self.worker.counters.failed += 1
+        self.services.counters.failed += 1
         job_event(
             log,
             logging.WARNING,
@@ -434,5 +373,5 @@ class Execution:
             record.attempt,
             OutcomeKind.FAILED,
             error=error.encode(),
-            ttl=self.worker.runner.failed_ttl,
+            ttl=self.services.policy.failed_ttl,
         )

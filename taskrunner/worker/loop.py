@@ -16,58 +16,29 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
 from taskrunner import _faults as faults
-from taskrunner.backend import (
-    AttemptOutcome,
-    Beat,
-    CancelSignals,
-    Inspection,
-    JobRecord,
-    LeaseStatus,
-    Outcome,
-    WorkerRecord,
-)
-from taskrunner.task import MIN_SCHEDULED_RESULT_TTL, Task
-from taskrunner.worker.execution import Execution
+from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, WorkerRecord
+from taskrunner.policy import Policy, backend_retry_delay
+from taskrunner.worker import heartbeat
+from taskrunner.worker.execution import Execution, Services
+from taskrunner.worker.host import WorkerHost
+from taskrunner.worker.outbox import Outbox
 from taskrunner.worker.scheduler import run_scheduler
 from taskrunner.worker.settings import WorkerCounters, WorkerSettings, new_worker_id
 
-if TYPE_CHECKING:
-    from taskrunner.runner import TaskRunner
-
 log = logging.getLogger("taskrunner.worker")
-
-
-@dataclass(slots=True)
-class _Outbox:
-    """Outcomes waiting to be reported (`pending`) or being reported now (`inflight`)."""
-
-    pending: list[Outcome] = field(default_factory=list)
-    inflight: list[Outcome] = field(default_factory=list)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def unreported(self) -> list[Outcome]:
-        return self.pending + self.inflight
-
-
-def _backoff(failures: int) -> float:
-    """Seconds to wait after `failures` failed calls in a row: growing, jittered, at most 10."""
-    ceiling: float = min(0.1 * 2 ** min(failures, 10), 10.0)
-    return ceiling * (0.5 + secrets.randbelow(1000) / 2000)
 
 
 class Worker:
     """Runs a runner's jobs. Embed it with `async with runner.worker(...)`, or `await
     worker.run()` until `worker.stop()` (as `taskrunner run` does on SIGTERM)."""
 
-    def __init__(self, runner: TaskRunner, settings: WorkerSettings) -> None:
+    def __init__(self, runner: WorkerHost, settings: WorkerSettings) -> None:
         self.runner = runner
         self.settings = settings
         self.id = new_worker_id()
@@ -76,7 +47,7 @@ class Worker:
             sorted({runner.default_queue} | {t.settings.queue for t in runner.tasks.values()})
         )
         self._running: dict[tuple[str, int], Execution] = {}  # by (job id, attempt)
-        self._outbox = _Outbox()
+        self._outbox = Outbox()
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
         self._hard_stop = asyncio.Event()
@@ -85,11 +56,20 @@ class Worker:
         self.thread_limiter = anyio.CapacityLimiter(settings.concurrency)
         self._main: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._result_ttls: dict[str, float | None] = {}
         self.started_at = 0.0  # on the backend's clock, once running
         # observers, e.g. taskrunner.metrics: each attempt's end, and jobs rescued by reclaim
         self.on_attempt_end: Callable[[JobRecord, AttemptOutcome, float], None] | None = None
         self.on_rescue: Callable[[int], object] | None = None
+        self._services = Services(
+            tasks=runner.tasks,
+            state=runner.state,
+            policy=Policy(runner.backoff, runner.result_ttl, runner.failed_ttl),
+            counters=self.counters,
+            limiter=self.thread_limiter,
+            worker_id=self.id,
+            notify_progress=self.progress_reported,
+            store_progress=self._store_progress,
+        )
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queues={list(self.queues)}>"
@@ -204,7 +184,7 @@ class Worker:
             if records and faults.ARMED is not None:
                 faults.reached("after_claim")
             for record in records:
-                self._start(Execution(self, record))
+                self._start(Execution(record, self._services))
             if records:
                 # let the jobs just started run (and finish, if quick) before claiming again
                 await asyncio.sleep(0)
@@ -228,7 +208,7 @@ class Worker:
                 await self._backend_trouble("wait", exc, failures)
 
     async def _backend_trouble(self, what: str, exc: Exception, failures: int) -> None:
-        delay = _backoff(failures)
+        delay = backend_retry_delay(failures)
         log.warning(
             "worker %s: %s failed (%s: %s); retrying in %.1fs",
             self.id,
@@ -249,10 +229,20 @@ class Worker:
             stale.cancel("lost")
             execution.previous = stale.task  # a def function may take a while to return
         self._running[execution.key] = execution
-        execution.start()
+        execution.task = asyncio.get_running_loop().create_task(self._execute(execution))
+
+    async def _execute(self, execution: Execution) -> None:
+        outcome: Outcome | None = None
+        try:
+            outcome = await execution.run()
+        finally:
+            self.finished(execution, outcome)
+
+    async def _store_progress(self, beat: Beat) -> None:
+        await self.runner.backend.heartbeat([beat], self.settings.lease)
 
     def finished(self, execution: Execution, outcome: Outcome | None) -> None:
-        """Called by an execution when its attempt ended, with what to tell the backend."""
+        """An attempt ended: free its slot and hold `outcome` (None: nothing) to report."""
         if self._running.get(execution.key) is execution:
             del self._running[execution.key]
         if self.on_attempt_end is not None:
@@ -260,21 +250,7 @@ class Worker:
             self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
         self._slot_free.set()
         if outcome is not None:
-            self._outbox.pending.append(outcome)
-            self._outbox.wake.set()
-
-    def result_ttl(self, task: Task[..., Any]) -> float | None:
-        """How long a finished job of `task` is kept (worked out once per task)."""
-        try:
-            return self._result_ttls[task.name]
-        except KeyError:
-            ttl = task.settings.result_ttl
-            if ttl is None:
-                ttl = self.runner.result_ttl
-            if task.settings.schedule is not None and ttl is not None:
-                ttl = max(ttl, MIN_SCHEDULED_RESULT_TTL)
-            self._result_ttls[task.name] = ttl
-            return ttl
+            self._outbox.add(outcome)
 
     def progress_reported(self) -> None:
         """Ask for a heartbeat now, to store a task's progress; callable from any thread
@@ -353,31 +329,9 @@ class Worker:
                 await self._backend_trouble("reporting outcomes", exc, failures)
 
     async def _flush_once(self) -> None:
-        outbox = self._outbox
-        batch, outbox.pending = outbox.pending, []
-        outbox.inflight = batch
-        if faults.ARMED is not None:
-            faults.reached("before_complete")
-        try:
-            accepted = await self.runner.backend.finish(batch)
-        except BaseException:
-            outbox.pending[:0] = batch
-            raise
-        finally:
-            outbox.inflight = []
-        if faults.ARMED is not None:
-            faults.reached("after_complete")
+        rejected = await self._outbox.flush_once(self.runner.backend)
+        self.counters.rejected += rejected
         self._slot_free.set()  # reported outcomes may have made jobs due (burst mode re-checks)
-        for outcome, ok in zip(batch, accepted, strict=True):
-            if not ok:
-                self.counters.rejected += 1
-                log.warning(
-                    "job %s: outcome of attempt %d rejected: the job no longer runs that "
-                    "attempt (its lease expired and another took over, or a resent report "
-                    "had already been applied)",
-                    outcome.job_id,
-                    outcome.attempt,
-                )
 
     async def _heartbeat_loop(self) -> None:
         interval = self.settings.heartbeat_interval
@@ -394,55 +348,24 @@ class Worker:
             self._beat_now.clear()
 
     async def _renew_leases(self) -> None:
-        executions = list(self._running.values())
-        unreported = self._outbox.unreported
-        if not executions and not unreported:
-            return
-        beats = [e.beat() for e in executions]
-        beats += [Beat(o.job_id, o.attempt, queue=o.queue) for o in unreported]
-        try:
-            statuses = await self.runner.backend.heartbeat(beats, self.settings.lease)
-        except Exception as exc:
-            log.warning("worker %s: heartbeat failed (%s: %s)", self.id, type(exc).__name__, exc)
-            return
-        for execution, status in zip(executions, statuses, strict=False):
-            if status is LeaseStatus.CANCEL:
-                execution.cancel("requested")
-            elif status is LeaseStatus.LOST and self._running.get(execution.key) is execution:
-                execution.cancel("lost")
+        await heartbeat.renew_leases(
+            self.runner.backend,
+            self._running,
+            self._outbox.unreported,
+            self.settings.lease,
+            self.id,
+        )
 
     async def _cancel_signal_loop(self) -> None:
-        """Beat at once when the backend signals a cancel request for a job running here:
-        the heartbeat's answer then stops the job. Without signals (a backend that has none,
-        or one that fails or misses a request), the regular heartbeat still does."""
-        backend = self.runner.backend
-        if not isinstance(backend, CancelSignals):
-            return
-        failures = 0
-        while True:
-            try:
-                async with backend.cancel_requests() as requests:
-                    failures = 0
-                    async for ids in requests:
-                        running = {e.record.id for e in self._running.values()}
-                        if not running.isdisjoint(ids):
-                            self._beat_now.set()
-                return
-            except Exception as exc:
-                failures += 1
-                delay = _backoff(failures)
-                log.warning(
-                    "worker %s: listening for cancel requests failed (%s: %s); retrying in "
-                    "%.1fs (meanwhile heartbeats pick them up)",
-                    self.id,
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                await anyio.sleep(delay)
+        await heartbeat.listen_for_cancels(
+            self.runner.backend,
+            lambda: {e.record.id for e in self._running.values()},
+            self._beat_now,
+            self.id,
+        )
 
-    def _record(self) -> WorkerRecord:
-        return WorkerRecord(
+    async def _announce(self) -> None:
+        record = WorkerRecord(
             id=self.id,
             hostname=socket.gethostname(),
             pid=os.getpid(),
@@ -451,23 +374,11 @@ class Worker:
             running=len(self._running),
             started_at=self.started_at,
         )
-
-    async def _announce(self) -> None:
-        """Tell the backend this worker is alive (where it keeps a registry of workers)."""
-        backend = self.runner.backend
-        if not isinstance(backend, Inspection):
-            return
-        try:
-            ttl = max(3 * self.settings.heartbeat_interval, self.settings.lease)
-            await backend.register_worker(self._record(), ttl)
-        except Exception as exc:
-            log.debug("worker %s: could not announce itself (%s)", self.id, exc)
+        ttl = max(3 * self.settings.heartbeat_interval, self.settings.lease)
+        await heartbeat.announce(self.runner.backend, record, ttl)
 
     async def _retire(self) -> None:
-        backend = self.runner.backend
-        if isinstance(backend, Inspection):
-            with contextlib.suppress(Exception):
-                await backend.unregister_worker(self.id)
+        await heartbeat.retire(self.runner.backend, self.id)
 
     async def _reclaim_loop(self) -> None:
         every = self.settings.reclaim_every
@@ -477,18 +388,4 @@ class Worker:
 
     async def _reclaim_once(self) -> int:
         """Put back jobs whose worker stopped renewing their lease; answers how many."""
-        try:
-            ids = await self.runner.backend.reclaim()
-        except Exception as exc:
-            log.warning("worker %s: reclaim failed (%s: %s)", self.id, type(exc).__name__, exc)
-            return 0
-        if ids:
-            if self.on_rescue is not None:
-                self.on_rescue(len(ids))
-            log.warning(
-                "worker %s: put back %d jobs whose worker stopped heartbeating: %s",
-                self.id,
-                len(ids),
-                ", ".join(ids[:10]),
-            )
-        return len(ids)
+        return await heartbeat.reclaim(self.runner.backend, self.id, self.on_rescue)

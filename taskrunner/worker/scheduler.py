@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from taskrunner._serialization import encode_payload
-from taskrunner.runner import TaskRunner
 from taskrunner.task import EnqueueOptions, PreparedJob, Task, new_job
+from taskrunner.worker.host import WorkerHost
 
 log = logging.getLogger("taskrunner.scheduler")
 
@@ -34,7 +34,7 @@ def tick_job(task: Task[..., Any], tick: float) -> PreparedJob[Any]:
     return PreparedJob(task, new_job(task.settings, options, encode_payload((), {})))
 
 
-async def enqueue_next_ticks(runner: TaskRunner, tasks: Sequence[Task[..., Any]]) -> float:
+async def enqueue_next_ticks(runner: WorkerHost, tasks: Sequence[Task[..., Any]]) -> float:
     """Make sure each task's next tick has its job; answers seconds until the first tick."""
     now = await runner.backend.now()
     ticks = [task.settings.schedule.next_after(now) for task in tasks if task.settings.schedule]
@@ -48,7 +48,7 @@ async def enqueue_next_ticks(runner: TaskRunner, tasks: Sequence[Task[..., Any]]
 
 
 async def run_scheduler(
-    runner: TaskRunner, tasks: Sequence[Task[..., Any]], stopping: asyncio.Event
+    runner: WorkerHost, tasks: Sequence[Task[..., Any]], stopping: asyncio.Event
 ) -> None:
     failures = 0
     while not stopping.is_set():

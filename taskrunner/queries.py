@@ -1,0 +1,91 @@
+"""What a runner answers about the jobs, queues and workers of its backend: `stats`,
+`list_jobs` pages and their filters. `TaskRunner`'s methods of those names call these."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from taskrunner import _validation as validation
+from taskrunner.backend import Backend, Inspection, JobFilter, JobState
+from taskrunner.errors import ConfigurationError
+from taskrunner.job import JobInfo
+from taskrunner.stats import QueueStats, Stats, queue_stats, window_start
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of `list_jobs`: its jobs, and the cursor for the next page (None: last)."""
+
+    jobs: list[JobInfo]
+    next: str | None
+
+
+async def stats(backend: Backend, queues: Sequence[str] | None, window: float) -> Stats:
+    """`TaskRunner.stats`: the counts per queue and state, with activity and the workers
+    alive where the backend keeps them (`window` checked by the caller)."""
+    counts = await backend.stats(queues)
+    if not isinstance(backend, Inspection):
+        return Stats({q: QueueStats(c, window=window) for q, c in counts.items()}, [])
+    now = await backend.now()
+    activity = await backend.activity(
+        list(counts) if queues is None else queues, since=window_start(now, window)
+    )
+    return Stats(
+        {q: queue_stats(c, activity.get(q), now, window) for q, c in counts.items()},
+        await backend.workers(),
+    )
+
+
+def job_filter(
+    queue: str | None,
+    state: JobState | str | None,
+    task: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> JobFilter:
+    """The filter of a `list_jobs` call, its values checked."""
+    return JobFilter(
+        queue=None if queue is None else validation.queue_name(queue),
+        state=None if state is None else parse_state(state),
+        task=None if task is None else validation.task_name(task),
+        since=None if since is None else aware(since, "since").timestamp(),
+        until=None if until is None else aware(until, "until").timestamp(),
+    )
+
+
+async def list_jobs(
+    backend: Inspection,
+    limit: int,
+    before: str | None,
+    *,
+    queue: str | None,
+    state: JobState | str | None,
+    task: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> JobPage:
+    """`TaskRunner.list_jobs`: one page of the jobs matching every filter, newest first."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ConfigurationError(f"limit must be an int from 1 to 1000, got {limit!r}")
+    where = job_filter(queue, state, task, since, until)
+    records = await backend.list_jobs(where, limit, before)
+    jobs = [JobInfo.from_record(record) for record in records]
+    return JobPage(jobs, jobs[-1].id if len(jobs) == limit else None)
+
+
+def parse_state(state: JobState | str) -> JobState:
+    """A `JobState` from itself or its value; a `ConfigurationError` naming them otherwise."""
+    try:
+        return JobState(state)
+    except ValueError:
+        names = ", ".join(s.value for s in JobState)
+        raise ConfigurationError(f"unknown job state {state!r}; one of: {names}") from None
+
+
+def aware(moment: datetime, what: str) -> datetime:
+    """`moment`, if it is a timezone-aware datetime."""
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise ConfigurationError(f"{what}= must be a timezone-aware datetime, got {moment!r}")
+    return moment
