@@ -1,6 +1,6 @@
 """taskrunner: an asyncio background-job runner with memory, Redis and Postgres backends."""
 
-from taskrunner.backend import Backend, JobState
+from taskrunner.backend import AttemptOutcome, Backend, JobState, WorkerRecord
 from taskrunner.context import JobContext, State, current_job
 from taskrunner.errors import (
     BackendError,
@@ -19,14 +19,19 @@ from taskrunner.errors import (
     TaskTimeout,
 )
 from taskrunner.handle import Job
-from taskrunner.job import JobInfo, JobProgress
+from taskrunner.job import AttemptInfo, JobInfo, JobProgress
+from taskrunner.queries import JobPage
 from taskrunner.retry import Backoff, Retry, fixed
 from taskrunner.runner import TaskRunner
 from taskrunner.schedules import Schedule, cron, every
-from taskrunner.task import PreparedJob, Task
+from taskrunner.stats import QueueStats, Stats
+from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task
 from taskrunner.worker import Worker, WorkerSettings
 
 __all__ = [
+    "AsyncTask",
+    "AttemptInfo",
+    "AttemptOutcome",
     "Backend",
     "BackendError",
     "BackendNotFound",
@@ -40,21 +45,26 @@ __all__ = [
     "JobFailed",
     "JobInfo",
     "JobNotFound",
+    "JobPage",
     "JobProgress",
     "JobState",
     "JobTimeout",
     "PayloadTooLarge",
     "PreparedJob",
+    "QueueStats",
     "Retry",
     "Schedule",
     "SerializationError",
     "State",
+    "Stats",
     "StrayCancellation",
+    "SyncTask",
     "Task",
     "TaskRunner",
     "TaskTimeout",
     "TaskrunnerError",
     "Worker",
+    "WorkerRecord",
     "WorkerSettings",
     "cron",
     "current_job",
