@@ -7,14 +7,16 @@ taskrunner; this package imports nothing of taskrunner above it.
   abilities, each a protocol of its own (`CancelSignals`, ...).
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
 - `inspection`: `Inspection`, what a backend can tell about past and present work.
-- `plugins`: backends registered under the `taskrunner.backends` entry-point group.
-- `ids`, `fanout`: job ids, and handing signals to every listener in a process.
+- `plugins`: backends registered under the `taskrunner.backends` entry-point group, and the
+  URL helpers every backend uses (`check_url`, `redact`, `parse_flag`).
+- `ids`: job ids, and the id bounds of a time range (`id_floor`, `CLOCK_MARGIN`).
+- `fanout`: handing signals to every listener in a process.
 """
 
 from taskrunner.backend.fanout import Fanout, Inbox
-from taskrunner.backend.ids import new_job_id
+from taskrunner.backend.ids import CLOCK_MARGIN, id_floor, new_job_id
 from taskrunner.backend.inspection import Inspection, JobFilter, QueueActivity, WorkerRecord
-from taskrunner.backend.plugins import check_url, load_backend, redact, scheme_of
+from taskrunner.backend.plugins import check_url, load_backend, parse_flag, redact, scheme_of
 from taskrunner.backend.protocol import Backend, CancelSignals
 from taskrunner.backend.records import (
     FINISHED_STATES,
@@ -30,6 +32,7 @@ from taskrunner.backend.records import (
 )
 
 __all__ = [
+    "CLOCK_MARGIN",
     "FINISHED_STATES",
     "AttemptOutcome",
     "AttemptRecord",
@@ -49,8 +52,10 @@ __all__ = [
     "QueueActivity",
     "WorkerRecord",
     "check_url",
+    "id_floor",
     "load_backend",
     "new_job_id",
+    "parse_flag",
     "redact",
     "scheme_of",
 ]

@@ -54,15 +54,6 @@ DATABASE_ERRORS = (
 )
 KEY_RACE_ROUNDS = 5
 ATTEMPTS_COLUMN = 19  # in a row of sql/get.sql, after the record's columns
-# the count columns of sql/stats.sql, in order
-COUNTED_STATES = (
-    JobState.QUEUED,
-    JobState.SCHEDULED,
-    JobState.RUNNING,
-    JobState.SUCCEEDED,
-    JobState.FAILED,
-    JobState.CANCELLED,
-)
 T = TypeVar("T")
 
 
@@ -420,7 +411,9 @@ class PostgresBackend(PostgresInspection):
             queue: dict.fromkeys(JobState, 0) for queue in queues or ()
         }
         for queue, *by_state in rows:
-            counts[queue] = dict(zip(COUNTED_STATES, by_state, strict=True))
+            counts[queue] = dict(
+                zip(JobState, by_state, strict=True)
+            )  # sql/stats.sql counts in this order
         return counts
 
     async def purge(

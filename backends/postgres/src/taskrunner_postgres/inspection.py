@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from taskrunner.backend import (
+    CLOCK_MARGIN,
     AttemptOutcome,
     JobFilter,
     JobRecord,
     JobState,
     QueueActivity,
     WorkerRecord,
+    id_floor,
 )
 from taskrunner.backend.inspection import MINUTES_KEPT, RECENT_LIMIT
 from taskrunner_postgres.records import OUTCOMES, canonical_id, job_record, worker_record
@@ -31,10 +33,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-CLOCK_MARGIN = 300.0  # ids are stamped by the enqueuing client's clock, enqueue times by ours
 LOWEST_ID = "00000000-0000-0000-0000-000000000000"
 HIGHEST_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-STORED_STATES = ("queued", "scheduled", "running", "succeeded", "failed", "cancelled")
+STORED_STATES = [state.value for state in JobState]
 # the stored states whose rows may show as each state (a due scheduled job shows as queued)
 _READ: dict[JobState, tuple[str, ...]] = {state: (state.value,) for state in JobState}
 _READ[JobState.QUEUED] = ("queued", "scheduled")
@@ -52,12 +53,6 @@ _OUTCOME_COLUMNS = (
 def _by_outcome(counts: Sequence[int]) -> dict[AttemptOutcome, int]:
     """The nonzero counts of a row of outcome columns (see _OUTCOME_COLUMNS)."""
     return {o: n for o, n in zip(_OUTCOME_COLUMNS, counts, strict=True) if n}
-
-
-def id_floor(seconds: float) -> str:
-    """The smallest UUIDv7 made at `seconds`: a bound for ids in canonical text form."""
-    stamp = f"{min(max(int(seconds * 1000), 0), (1 << 48) - 1):012x}"
-    return f"{stamp[:8]}-{stamp[8:]}-0000-0000-000000000000"
 
 
 def id_bounds(where: JobFilter, before: str | None) -> tuple[str, str]:
@@ -85,7 +80,7 @@ def listing(
     arguments: list[Any] = [limit, where.task, high, low, where.since, where.until]
     if where.queue is None and where.state is None:
         return queries.list_jobs_all, arguments
-    arguments.append(list(STORED_STATES if where.state is None else _READ[where.state]))
+    arguments.append(STORED_STATES if where.state is None else list(_READ[where.state]))
     arguments.append(None if where.state is None else where.state.value)
     if where.queue is None:
         return queries.list_jobs, arguments

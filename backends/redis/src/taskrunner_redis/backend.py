@@ -38,14 +38,6 @@ POOL_WAIT = 30.0  # seconds a call waits for a free connection
 SOCKET_TIMEOUT = 30.0  # seconds a reply may take before the connection counts as dead
 LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
-_STATE_ORDER = (
-    JobState.QUEUED,
-    JobState.SCHEDULED,
-    JobState.RUNNING,
-    JobState.SUCCEEDED,
-    JobState.FAILED,
-    JobState.CANCELLED,
-)
 
 
 class RedisBackend(RedisInspection):
@@ -438,7 +430,7 @@ class RedisBackend(RedisInspection):
             calls = [("stats", self.keys.route(q), [self.prefix, q]) for q in names]
             rows = await scripts.run_many(calls) if calls else []
         return {
-            name: dict(zip(_STATE_ORDER, map(int, row), strict=True))
+            name: dict(zip(JobState, map(int, row), strict=True))  # stats.lua counts in this order
             for name, row in zip(names, rows, strict=True)
         }
 

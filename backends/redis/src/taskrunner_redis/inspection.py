@@ -16,12 +16,14 @@ import orjson
 from redis.asyncio import Redis
 
 from taskrunner.backend import (
+    CLOCK_MARGIN,
     AttemptOutcome,
     JobFilter,
     JobRecord,
     JobState,
     QueueActivity,
     WorkerRecord,
+    id_floor,
 )
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.records import MICROS, micros
@@ -32,16 +34,9 @@ if TYPE_CHECKING:
 
 PAGE = 200  # ids read from one index per round trip
 SCAN_LIMIT = 20_000  # ids looked at for one page of results at the most
-CLOCK_MARGIN = 300.0  # ids are stamped by the client's clock, enqueue times by Redis's
 _GROUPS = {JobState.QUEUED: "waiting", JobState.SCHEDULED: "waiting", JobState.RUNNING: "running",
            JobState.SUCCEEDED: "succeeded", JobState.FAILED: "failed",
            JobState.CANCELLED: "cancelled"}  # fmt: skip
-
-
-def id_floor(seconds: float) -> str:
-    """The smallest UUIDv7 string made at `seconds`: a lexicographic bound for ids."""
-    stamp = f"{max(int(seconds * 1000), 0):012x}"
-    return f"{stamp[:8]}-{stamp[8:]}-0000-0000-000000000000"
 
 
 class _Index:
