@@ -15,11 +15,15 @@ from taskrunner import queries
 from taskrunner._serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.backend import (
     Backend,
+    HasUrl,
     Inspection,
     JobState,
+    NewJob,
+    TransactionalEnqueue,
     WorkerRecord,
     load_backend,
     redact,
+    scheme_of,
 )
 from taskrunner.context import State
 from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
@@ -69,7 +73,7 @@ class TaskRunner:
         backoff: BackoffLike = DEFAULT_BACKOFF,
         default_queue: str = "default",
     ) -> None:
-        given = url or getattr(backend, "url", None)
+        given = url or (backend.url if isinstance(backend, HasUrl) else None)
         self.url = given or os.environ.get("TASKRUNNER_URL") or "memory://"
         self.backend: Backend = backend if backend is not None else load_backend(self.url)
         if max_payload <= 0:
@@ -234,14 +238,26 @@ class TaskRunner:
         batch = list(prepared)
         if not batch:
             return []
+        store = self.backend.enqueue if connection is None else self._in_transaction(connection)
         if not self._connected:
             await self.connect()
         if tracing.ENABLED:
             with tracing.enqueue_span(batch[0].new.task, batch[0].new.queue, len(batch)):
-                ids = await self.backend.enqueue([p.new for p in batch], connection)
+                ids = await store([p.new for p in batch])
         else:
-            ids = await self.backend.enqueue([p.new for p in batch], connection)
+            ids = await store([p.new for p in batch])
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
+
+    def _in_transaction(
+        self, connection: Any
+    ) -> Callable[[Sequence[NewJob]], Awaitable[list[str]]]:
+        backend = self.backend
+        if not isinstance(backend, TransactionalEnqueue):
+            raise ConfigurationError(
+                f"the {scheme_of(self.url)}:// backend cannot enqueue inside a caller's "
+                "transaction; connection= works with the Postgres backend"
+            )
+        return lambda jobs: backend.enqueue_in_transaction(jobs, connection)
 
     async def get_job(self, job_id: str) -> JobInfo:
         """Everything known about a job. Raises `JobNotFound` for an unknown id."""

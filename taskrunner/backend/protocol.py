@@ -39,6 +39,8 @@ class Backend(Protocol):
 
         `connection` is the caller's own database connection, for backends that can store
         jobs inside the caller's transaction; others raise ConfigurationError if it is given.
+        The core passes it only to backends that are `TransactionalEnqueue`, through
+        `enqueue_in_transaction`, and calls this method with the jobs alone.
         """
 
     async def claim(
@@ -105,3 +107,31 @@ class CancelSignals(Protocol):
         store. Once entered, the context yields an iterator of batches of job ids, each
         batch the requests recorded since the last one was read. Leaving stops listening.
         """
+
+
+@runtime_checkable
+class TransactionalEnqueue(Protocol):
+    """An optional ability: storing jobs inside the caller's own open transaction, so that
+    they exist only if it commits. `TaskRunner.enqueue_many(..., connection=...)` needs it
+    and raises ConfigurationError for a backend without it."""
+
+    async def enqueue_in_transaction(self, jobs: Sequence[NewJob], connection: Any) -> list[str]:
+        """Store new jobs as `Backend.enqueue` does, on `connection` (the caller's, in its
+        transaction: errors of the database reach the caller untouched)."""
+
+
+@runtime_checkable
+class Migrations(Protocol):
+    """An optional ability: a schema that is migrated. `connect()` may apply pending
+    migrations itself; `taskrunner migrate` applies them on demand (a release step)."""
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations now; answers their names (empty: already up to date)."""
+
+
+@runtime_checkable
+class HasUrl(Protocol):
+    """An optional ability: the URL the backend was made from, which a runner given the
+    backend object shows (redacted) and passes to worker processes."""
+
+    url: str

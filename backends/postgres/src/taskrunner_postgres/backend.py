@@ -21,12 +21,15 @@ from taskrunner.backend import (
     Backend,
     Beat,
     CancelSignals,
+    HasUrl,
     Inspection,
     JobRecord,
     JobState,
     LeaseStatus,
+    Migrations,
     NewJob,
     Outcome,
+    TransactionalEnqueue,
     redact,
 )
 from taskrunner.backend.inspection import MINUTES_KEPT
@@ -220,14 +223,21 @@ class PostgresBackend(PostgresInspection):
         if not jobs:
             return []
         if connection is not None:
-            if not isinstance(connection, asyncpg.Connection | asyncpg.pool.PoolConnectionProxy):
-                raise ConfigurationError(
-                    "connection= takes an asyncpg connection (or one acquired from an "
-                    f"asyncpg pool), got {type(connection).__name__}"
-                )
-            return await self._enqueue_on(connection, jobs)
+            return await self.enqueue_in_transaction(jobs, connection)
         # safe to repeat: a job already stored is not stored again
         return await self._on_pool("enqueueing", lambda conn: self._enqueue_on(conn, jobs), True)
+
+    async def enqueue_in_transaction(self, jobs: Sequence[NewJob], connection: Any) -> list[str]:
+        """Store jobs on the caller's asyncpg connection, inside its open transaction (see
+        `TransactionalEnqueue`); asyncpg's errors reach the caller untouched."""
+        if not isinstance(connection, asyncpg.Connection | asyncpg.pool.PoolConnectionProxy):
+            raise ConfigurationError(
+                "connection= takes an asyncpg connection (or one acquired from an "
+                f"asyncpg pool), got {type(connection).__name__}"
+            )
+        if not jobs:
+            return []
+        return await self._enqueue_on(connection, jobs)
 
     async def _enqueue_on(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
         if all(job.key is None for job in jobs):
@@ -441,3 +451,6 @@ if TYPE_CHECKING:
     _conforms: type[Backend] = PostgresBackend
     _inspects: type[Inspection] = PostgresBackend
     _signals: type[CancelSignals] = PostgresBackend
+    _transactional: type[TransactionalEnqueue] = PostgresBackend
+    _migrates: type[Migrations] = PostgresBackend
+    _shows: type[HasUrl] = PostgresBackend
