@@ -12,6 +12,6 @@ Jobs can be enqueued inside your own transaction, so they exist only if it commi
 """
 
 from taskrunner_postgres.backend import PostgresBackend
-from taskrunner_postgres.config import PostgresSettings
+from taskrunner_postgres.settings import PostgresSettings
 
 __all__ = ["PostgresBackend", "PostgresSettings"]

@@ -1,4 +1,4 @@
-"""The Postgres side of `taskrunner.inspection`: listing jobs, recent activity, live workers.
+"""The Postgres side of `taskrunner.backend.inspection`: listing jobs, activity, workers.
 
 Listing reads job ids newest first from an index and merges the branches: for a queue and
 each stored state the filter allows, `(queue, state, id)`; across queues, the same for each
@@ -11,8 +11,8 @@ on `enqueued_at`.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from taskrunner.backend import (
     CLOCK_MARGIN,
@@ -26,12 +26,11 @@ from taskrunner.backend import (
 )
 from taskrunner.backend.inspection import MINUTES_KEPT, RECENT_LIMIT
 from taskrunner_postgres.records import OUTCOMES, canonical_id, job_record, worker_record
+from taskrunner_postgres.store import PostgresStore
 
 if TYPE_CHECKING:
-    from taskrunner_postgres.migrations import Connection
-    from taskrunner_postgres.sql import Queries
-
-T = TypeVar("T")
+    from taskrunner_postgres.migrate import Connection
+    from taskrunner_postgres.queries import Queries
 
 LOWEST_ID = "00000000-0000-0000-0000-000000000000"
 HIGHEST_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -97,18 +96,11 @@ async def fetch_planned(conn: Connection, query: str, arguments: Sequence[Any]) 
 
 
 class PostgresInspection:
-    """Mixed into PostgresBackend."""
+    """What PostgresBackend can tell about past and present work (see `Inspection`), read
+    on the same `PostgresStore`."""
 
     _queries: Queries
-
-    if TYPE_CHECKING:
-
-        async def _on_pool(
-            self, what: str, work: Callable[[Connection], Awaitable[T]], again: bool
-        ) -> T: ...
-        async def _fetch(
-            self, what: str, query: str, *args: Any, again: bool = False
-        ) -> list[Any]: ...
+    _store: PostgresStore
 
     async def list_jobs(
         self, where: JobFilter, limit: int, before: str | None = None
@@ -117,7 +109,7 @@ class PostgresInspection:
         if found is None:
             return []
         query, arguments = found
-        rows = await self._on_pool(
+        rows = await self._store.on_pool(
             "listing jobs", lambda conn: fetch_planned(conn, query, arguments), True
         )
         return [job_record(row) for row in rows]
@@ -158,10 +150,10 @@ class PostgresInspection:
                 found[queue].oldest_due_at = due
             return found
 
-        return await self._on_pool("reading activity", read, True)
+        return await self._store.on_pool("reading activity", read, True)
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
-        await self._fetch(
+        await self._store.fetch(
             "registering a worker",
             self._queries.register_worker,
             worker.id,
@@ -176,10 +168,10 @@ class PostgresInspection:
         )
 
     async def unregister_worker(self, worker_id: str) -> None:
-        await self._fetch(
+        await self._store.fetch(
             "unregistering a worker", self._queries.unregister_worker, worker_id, again=True
         )
 
     async def workers(self) -> list[WorkerRecord]:
-        rows = await self._fetch("listing workers", self._queries.workers, again=True)
+        rows = await self._store.fetch("listing workers", self._queries.workers, again=True)
         return [worker_record(row) for row in rows]
