@@ -1,4 +1,4 @@
-"""The Redis side of `taskrunner.inspection`: listing jobs, activity and live workers.
+"""The Redis side of `taskrunner.backend.inspection`: listing jobs, activity and live workers.
 
 Listing walks per-queue indexes of job ids (UUIDv7, so lexicographic order is creation
 order), newest first, merging queues lazily, and filters the records it reads.
