@@ -18,12 +18,10 @@ from taskrunner.backend import (
     HasUrl,
     Inspection,
     JobState,
-    NewJob,
-    TransactionalEnqueue,
     WorkerRecord,
+    enqueuer,
     load_backend,
     redact,
-    scheme_of,
 )
 from taskrunner.context import State
 from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
@@ -238,7 +236,7 @@ class TaskRunner:
         batch = list(prepared)
         if not batch:
             return []
-        store = self.backend.enqueue if connection is None else self._in_transaction(connection)
+        store = enqueuer(self.backend, connection)  # ConfigurationError if it cannot
         if not self._connected:
             await self.connect()
         if tracing.ENABLED:
@@ -247,17 +245,6 @@ class TaskRunner:
         else:
             ids = await store([p.new for p in batch])
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
-
-    def _in_transaction(
-        self, connection: Any
-    ) -> Callable[[Sequence[NewJob]], Awaitable[list[str]]]:
-        backend = self.backend
-        if not isinstance(backend, TransactionalEnqueue):
-            raise ConfigurationError(
-                f"the {scheme_of(self.url)}:// backend cannot enqueue inside a caller's "
-                "transaction; connection= works with the Postgres backend"
-            )
-        return lambda jobs: backend.enqueue_in_transaction(jobs, connection)
 
     async def get_job(self, job_id: str) -> JobInfo:
         """Everything known about a job. Raises `JobNotFound` for an unknown id."""

@@ -24,6 +24,7 @@ from taskrunner.backend.protocol import (
     HasUrl,
     Migrations,
     TransactionalEnqueue,
+    enqueuer,
 )
 from taskrunner.backend.records import (
     FINISHED_STATES,
@@ -62,6 +63,7 @@ __all__ = [
     "TransactionalEnqueue",
     "WorkerRecord",
     "check_url",
+    "enqueuer",
     "id_floor",
     "load_backend",
     "new_job_id",

@@ -9,11 +9,12 @@ The records it takes and answers live in `taskrunner.backend.records`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from taskrunner.backend.records import Beat, JobRecord, JobState, LeaseStatus, NewJob, Outcome
+from taskrunner.errors import ConfigurationError
 
 
 @runtime_checkable
@@ -118,6 +119,22 @@ class TransactionalEnqueue(Protocol):
     async def enqueue_in_transaction(self, jobs: Sequence[NewJob], connection: Any) -> list[str]:
         """Store new jobs as `Backend.enqueue` does, on `connection` (the caller's, in its
         transaction: errors of the database reach the caller untouched)."""
+
+
+def enqueuer(
+    backend: Backend, connection: Any = None
+) -> Callable[[Sequence[NewJob]], Awaitable[list[str]]]:
+    """How the core stores jobs on `backend`: its `enqueue`, or given the caller's
+    `connection`, its `enqueue_in_transaction` (ConfigurationError for a backend that is not
+    `TransactionalEnqueue`)."""
+    if connection is None:
+        return backend.enqueue
+    if not isinstance(backend, TransactionalEnqueue):
+        raise ConfigurationError(
+            f"{type(backend).__name__} cannot enqueue inside a caller's transaction; "
+            "connection= works with the Postgres backend"
+        )
+    return lambda jobs: backend.enqueue_in_transaction(jobs, connection)
 
 
 @runtime_checkable
