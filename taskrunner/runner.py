@@ -15,9 +15,11 @@ from taskrunner import queries
 from taskrunner._serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.backend import (
     Backend,
+    HasUrl,
     Inspection,
     JobState,
     WorkerRecord,
+    enqueuer,
     load_backend,
     redact,
 )
@@ -69,7 +71,7 @@ class TaskRunner:
         backoff: BackoffLike = DEFAULT_BACKOFF,
         default_queue: str = "default",
     ) -> None:
-        given = url or getattr(backend, "url", None)
+        given = url or (backend.url if isinstance(backend, HasUrl) else None)
         self.url = given or os.environ.get("TASKRUNNER_URL") or "memory://"
         self.backend: Backend = backend if backend is not None else load_backend(self.url)
         if max_payload <= 0:
@@ -234,13 +236,14 @@ class TaskRunner:
         batch = list(prepared)
         if not batch:
             return []
+        store = enqueuer(self.backend, connection)  # ConfigurationError if it cannot
         if not self._connected:
             await self.connect()
         if tracing.ENABLED:
             with tracing.enqueue_span(batch[0].new.task, batch[0].new.queue, len(batch)):
-                ids = await self.backend.enqueue([p.new for p in batch], connection)
+                ids = await store([p.new for p in batch])
         else:
-            ids = await self.backend.enqueue([p.new for p in batch], connection)
+            ids = await store([p.new for p in batch])
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
 
     async def get_job(self, job_id: str) -> JobInfo:

@@ -4,18 +4,28 @@ backend uses. A backend imports this package and `taskrunner.errors`, nothing el
 taskrunner; this package imports nothing of taskrunner above it.
 
 - `protocol`: `Backend`, the batch-first core of atomic primitives, and the optional
-  abilities, each a protocol of its own (`CancelSignals`, ...).
+  abilities, each a protocol of its own (`CancelSignals`, `TransactionalEnqueue`,
+  `Migrations`, `HasUrl`), which the core checks with isinstance.
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
 - `inspection`: `Inspection`, what a backend can tell about past and present work.
-- `plugins`: backends registered under the `taskrunner.backends` entry-point group.
-- `ids`, `fanout`: job ids, and handing signals to every listener in a process.
+- `plugins`: backends registered under the `taskrunner.backends` entry-point group, and the
+  URL helpers every backend uses (`check_url`, `redact`, `parse_flag`).
+- `ids`: job ids, and the id bounds of a time range (`id_floor`, `CLOCK_MARGIN`).
+- `fanout`: handing signals to every listener in a process.
 """
 
 from taskrunner.backend.fanout import Fanout, Inbox
-from taskrunner.backend.ids import new_job_id
+from taskrunner.backend.ids import CLOCK_MARGIN, id_floor, new_job_id
 from taskrunner.backend.inspection import Inspection, JobFilter, QueueActivity, WorkerRecord
-from taskrunner.backend.plugins import check_url, load_backend, redact, scheme_of
-from taskrunner.backend.protocol import Backend, CancelSignals
+from taskrunner.backend.plugins import check_url, load_backend, parse_flag, redact, scheme_of
+from taskrunner.backend.protocol import (
+    Backend,
+    CancelSignals,
+    HasUrl,
+    Migrations,
+    TransactionalEnqueue,
+    enqueuer,
+)
 from taskrunner.backend.records import (
     FINISHED_STATES,
     AttemptOutcome,
@@ -30,6 +40,7 @@ from taskrunner.backend.records import (
 )
 
 __all__ = [
+    "CLOCK_MARGIN",
     "FINISHED_STATES",
     "AttemptOutcome",
     "AttemptRecord",
@@ -37,20 +48,26 @@ __all__ = [
     "Beat",
     "CancelSignals",
     "Fanout",
+    "HasUrl",
     "Inbox",
     "Inspection",
     "JobFilter",
     "JobRecord",
     "JobState",
     "LeaseStatus",
+    "Migrations",
     "NewJob",
     "Outcome",
     "OutcomeKind",
     "QueueActivity",
+    "TransactionalEnqueue",
     "WorkerRecord",
     "check_url",
+    "enqueuer",
+    "id_floor",
     "load_backend",
     "new_job_id",
+    "parse_flag",
     "redact",
     "scheme_of",
 ]

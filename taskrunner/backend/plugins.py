@@ -83,6 +83,16 @@ def _redact_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+
+
+def parse_flag(value: str) -> bool | None:
+    """A true/false URL parameter (1, true, yes, on / 0, false, no, off, in any case); None
+    for anything else, which the backend reports in its own words."""
+    return _FLAGS.get(value.lower())
+
+
 def scheme_of(url: str) -> str:
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(

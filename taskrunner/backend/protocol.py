@@ -9,11 +9,12 @@ The records it takes and answers live in `taskrunner.backend.records`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from taskrunner.backend.records import Beat, JobRecord, JobState, LeaseStatus, NewJob, Outcome
+from taskrunner.errors import ConfigurationError
 
 
 @runtime_checkable
@@ -39,6 +40,8 @@ class Backend(Protocol):
 
         `connection` is the caller's own database connection, for backends that can store
         jobs inside the caller's transaction; others raise ConfigurationError if it is given.
+        The core passes it only to backends that are `TransactionalEnqueue`, through
+        `enqueue_in_transaction`, and calls this method with the jobs alone.
         """
 
     async def claim(
@@ -105,3 +108,47 @@ class CancelSignals(Protocol):
         store. Once entered, the context yields an iterator of batches of job ids, each
         batch the requests recorded since the last one was read. Leaving stops listening.
         """
+
+
+@runtime_checkable
+class TransactionalEnqueue(Protocol):
+    """An optional ability: storing jobs inside the caller's own open transaction, so that
+    they exist only if it commits. `TaskRunner.enqueue_many(..., connection=...)` needs it
+    and raises ConfigurationError for a backend without it."""
+
+    async def enqueue_in_transaction(self, jobs: Sequence[NewJob], connection: Any) -> list[str]:
+        """Store new jobs as `Backend.enqueue` does, on `connection` (the caller's, in its
+        transaction: errors of the database reach the caller untouched)."""
+
+
+def enqueuer(
+    backend: Backend, connection: Any = None
+) -> Callable[[Sequence[NewJob]], Awaitable[list[str]]]:
+    """How the core stores jobs on `backend`: its `enqueue`, or given the caller's
+    `connection`, its `enqueue_in_transaction` (ConfigurationError for a backend that is not
+    `TransactionalEnqueue`)."""
+    if connection is None:
+        return backend.enqueue
+    if not isinstance(backend, TransactionalEnqueue):
+        raise ConfigurationError(
+            f"{type(backend).__name__} cannot enqueue inside a caller's transaction; "
+            "connection= works with the Postgres backend"
+        )
+    return lambda jobs: backend.enqueue_in_transaction(jobs, connection)
+
+
+@runtime_checkable
+class Migrations(Protocol):
+    """An optional ability: a schema that is migrated. `connect()` may apply pending
+    migrations itself; `taskrunner migrate` applies them on demand (a release step)."""
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations now; answers their names (empty: already up to date)."""
+
+
+@runtime_checkable
+class HasUrl(Protocol):
+    """An optional ability: the URL the backend was made from, which a runner given the
+    backend object shows (redacted) and passes to worker processes."""
+
+    url: str

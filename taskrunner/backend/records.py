@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 
 class JobState(enum.StrEnum):
-    """Where a job is in its life."""
+    """Where a job is in its life. The members come in this order (queued, scheduled,
+    running, succeeded, failed, cancelled), which backends keep where a store answers one
+    count per state: iterate `JobState` rather than copying the order."""
 
     QUEUED = "queued"
     SCHEDULED = "scheduled"

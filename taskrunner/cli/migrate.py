@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from taskrunner.backend import redact, scheme_of
+from taskrunner.backend import Migrations, redact, scheme_of
 from taskrunner.cli._app import UrlOpt, open_runner, run_on_backend
 
 
@@ -20,11 +20,10 @@ def migrate(
     """Apply the backend's pending schema migrations (run it in a release step)."""
     runner = open_runner(app_path, url)
     backend, target = runner.backend, runner.url
-    apply = getattr(backend, "migrate", None)
-    if apply is None:
+    if not isinstance(backend, Migrations):
         typer.echo(f"the {scheme_of(target)}:// backend needs no migrations; nothing to do")
         return
-    applied = run_on_backend(apply(), target)
+    applied = run_on_backend(backend.migrate(), target)
     for name in applied:
         typer.echo(f"applied migration {name}")
     if not applied:

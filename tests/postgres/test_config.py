@@ -9,7 +9,7 @@ from taskrunner import TaskRunner
 from taskrunner.backend import load_backend
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner_postgres import PostgresBackend, PostgresSettings
-from taskrunner_postgres.config import parse_url
+from taskrunner_postgres.settings import parse_url
 
 
 def test_own_parameters_are_taken_out_and_the_rest_passed_through() -> None:

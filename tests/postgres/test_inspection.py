@@ -19,8 +19,8 @@ from taskrunner.backend import AttemptOutcome, JobFilter, Outcome, OutcomeKind
 from taskrunner.stats import ended_since
 from taskrunner.testing.conformance.helpers import WORKER, claim_one, new_job
 from taskrunner_postgres import PostgresBackend, PostgresSettings
-from taskrunner_postgres.migrations import known_migrations
-from taskrunner_postgres.sql import Queries
+from taskrunner_postgres.migrate import known_migrations
+from taskrunner_postgres.queries import Queries
 from tests.helpers import drain, eventually
 
 TRUTH = """

@@ -10,7 +10,7 @@ import pytest
 
 from taskrunner.errors import ConfigurationError
 from taskrunner_postgres import PostgresBackend
-from taskrunner_postgres.migrations import known_migrations
+from taskrunner_postgres.migrate import known_migrations
 
 # the schema the migrations must produce: column -> (type, nullable)
 COLUMNS = {

@@ -12,7 +12,7 @@ import os
 import asyncpg
 
 from taskrunner import State, TaskRunner, current_job
-from taskrunner_postgres.config import parse_url
+from taskrunner_postgres.settings import parse_url
 
 LEDGER_TABLE = "CREATE TABLE {schema}.ledger (job_id uuid NOT NULL, attempt int NOT NULL, pid int)"
 

@@ -9,10 +9,9 @@ for a transactional enqueue, raises asyncpg's errors untouched.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
@@ -21,20 +20,24 @@ from taskrunner.backend import (
     Backend,
     Beat,
     CancelSignals,
+    HasUrl,
     Inspection,
     JobRecord,
     JobState,
     LeaseStatus,
+    Migrations,
     NewJob,
     Outcome,
+    TransactionalEnqueue,
     redact,
 )
 from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.errors import BackendError, ConfigurationError
-from taskrunner_postgres.config import PostgresSettings, parse_url
+from taskrunner_postgres.errors import DATABASE_ERRORS
 from taskrunner_postgres.inspection import PostgresInspection
-from taskrunner_postgres.listener import Listener
-from taskrunner_postgres.migrations import apply_migrations, pending_migrations
+from taskrunner_postgres.listen import Listener
+from taskrunner_postgres.migrate import apply_migrations, pending_migrations
+from taskrunner_postgres.queries import Queries
 from taskrunner_postgres.records import (
     STATES,
     attempt_records,
@@ -43,41 +46,11 @@ from taskrunner_postgres.records import (
     finish_arguments,
     job_record,
 )
-from taskrunner_postgres.sql import Queries
+from taskrunner_postgres.settings import PostgresSettings, parse_url
+from taskrunner_postgres.store import PostgresStore
 
-DATABASE_ERRORS = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.InternalClientError,
-    OSError,
-    TimeoutError,
-)
 KEY_RACE_ROUNDS = 5
 ATTEMPTS_COLUMN = 19  # in a row of sql/get.sql, after the record's columns
-# the count columns of sql/stats.sql, in order
-COUNTED_STATES = (
-    JobState.QUEUED,
-    JobState.SCHEDULED,
-    JobState.RUNNING,
-    JobState.SUCCEEDED,
-    JobState.FAILED,
-    JobState.CANCELLED,
-)
-T = TypeVar("T")
-
-
-def is_connection_lost(exc: BaseException) -> bool:
-    """True for errors that mean the connection died, not that the statement was wrong."""
-    if isinstance(exc, asyncpg.QueryCanceledError):  # a statement timeout, say
-        return False
-    return isinstance(
-        exc,
-        asyncpg.PostgresConnectionError
-        | asyncpg.exceptions.OperatorInterventionError
-        | asyncpg.InterfaceError
-        | asyncpg.InternalClientError
-        | OSError,
-    )
 
 
 class PostgresBackend(PostgresInspection):
@@ -93,7 +66,7 @@ class PostgresBackend(PostgresInspection):
         self.url = url
         self._dsn, self.settings = parse_url(url, settings)
         self._queries = Queries.load(self.settings)
-        self._pool: asyncpg.Pool | None = None
+        self._store = PostgresStore(url)
         given = {name for name, _ in parse_qsl(urlsplit(url).query)}
         self._server_settings = {"jit": "off"}
         if "application_name" not in given:
@@ -110,7 +83,7 @@ class PostgresBackend(PostgresInspection):
     async def connect(self) -> None:
         """Open the pool and apply pending migrations (unless `migrate` is off, in which
         case a schema that lacks migrations is an error)."""
-        if self._pool is not None:
+        if self._store.pool is not None:
             return
         try:
             pool = await asyncpg.create_pool(
@@ -121,14 +94,14 @@ class PostgresBackend(PostgresInspection):
                 server_settings=self._server_settings,
             )
         except DATABASE_ERRORS as exc:
-            raise self._error("connecting", exc) from exc
+            raise self._store.error("connecting", exc) from exc
         try:
             async with pool.acquire() as conn:
                 await self._prepare_schema(conn)
         except BaseException:
             pool.terminate()
             raise
-        self._pool = pool
+        self._store.pool = pool
 
     async def _prepare_schema(self, conn: Connection) -> None:
         try:
@@ -137,7 +110,7 @@ class PostgresBackend(PostgresInspection):
                 return
             missing = await pending_migrations(conn, self._queries, self.settings)
         except DATABASE_ERRORS as exc:
-            raise self._error("migrating the schema", exc) from exc
+            raise self._store.error("migrating the schema", exc) from exc
         if missing:
             names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
             raise ConfigurationError(
@@ -154,11 +127,11 @@ class PostgresBackend(PostgresInspection):
                 server_settings=self._server_settings,
             )
         except DATABASE_ERRORS as exc:
-            raise self._error("connecting", exc) from exc
+            raise self._store.error("connecting", exc) from exc
         try:
             applied = await apply_migrations(conn, self._queries, self.settings)
         except DATABASE_ERRORS as exc:
-            raise self._error("migrating the schema", exc) from exc
+            raise self._store.error("migrating the schema", exc) from exc
         finally:
             await conn.close()
         return [f"{m.version:04d}_{m.name}" for m in applied]
@@ -166,77 +139,42 @@ class PostgresBackend(PostgresInspection):
     async def close(self) -> None:
         """Stop listening and close the pool."""
         await self._listener.close()
-        pool, self._pool = self._pool, None
+        pool, self._store.pool = self._store.pool, None
         if pool is not None:
             try:
                 await asyncio.wait_for(pool.close(), 10.0)
             except (TimeoutError, *DATABASE_ERRORS):
                 pool.terminate()
 
-    # -- running statements ----------------------------------------------------------------
-
-    def _error(self, what: str, exc: BaseException) -> BackendError:
-        return BackendError(
-            f"Postgres at {redact(self.url)}: {what} failed ({type(exc).__name__}: {exc})"
-        )
-
-    def _require_pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise ConfigurationError("the Postgres backend is not connected; call connect()")
-        return self._pool
-
-    async def _on_pool(
-        self, what: str, work: Callable[[Connection], Awaitable[T]], again: bool
-    ) -> T:
-        """Run `work` on a pooled connection. A connection found dead (the server restarted,
-        or terminated it) is dropped with every other pooled one, which are likely dead too;
-        with `again`, for work safe to repeat, it then runs once more on a new connection."""
-        pool = self._require_pool()
-        for last in (not again, True):
-            try:
-                async with pool.acquire() as conn:
-                    try:
-                        return await work(conn)
-                    except DATABASE_ERRORS as exc:
-                        if is_connection_lost(exc):
-                            await self._drop_connections(pool, conn)
-                        raise
-            except DATABASE_ERRORS as exc:
-                if last or not is_connection_lost(exc):
-                    raise self._error(what, exc) from exc
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    async def _drop_connections(pool: asyncpg.Pool, conn: Connection) -> None:
-        with contextlib.suppress(asyncpg.InterfaceError):  # asyncpg may have released it
-            conn.terminate()
-        await pool.expire_connections()
-
-    async def _fetch(self, what: str, query: str, *args: Any, again: bool = False) -> list[Any]:
-        return await self._on_pool(what, lambda conn: conn.fetch(query, *args), again)
-
-    async def _fetchval(self, what: str, query: str, *args: Any, again: bool = False) -> Any:
-        rows = await self._fetch(what, query, *args, again=again)
-        return rows[0][0] if rows else None
-
     # -- the protocol ----------------------------------------------------------------------
 
     async def now(self) -> float:
-        value: float = await self._fetchval("reading the clock", self._queries.now, again=True)
+        value: float = await self._store.fetchval(
+            "reading the clock", self._queries.now, again=True
+        )
         return value
 
     async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
         if not jobs:
             return []
         if connection is not None:
-            if not isinstance(connection, asyncpg.Connection | asyncpg.pool.PoolConnectionProxy):
-                raise ConfigurationError(
-                    "connection= takes an asyncpg connection (or one acquired from an "
-                    f"asyncpg pool), got {type(connection).__name__}"
-                )
-            return await self._enqueue_on(connection, jobs)
+            return await self.enqueue_in_transaction(jobs, connection)
         # safe to repeat: a job already stored is not stored again
-        return await self._on_pool("enqueueing", lambda conn: self._enqueue_on(conn, jobs), True)
+        return await self._store.on_pool(
+            "enqueueing", lambda conn: self._enqueue_on(conn, jobs), True
+        )
+
+    async def enqueue_in_transaction(self, jobs: Sequence[NewJob], connection: Any) -> list[str]:
+        """Store jobs on the caller's asyncpg connection, inside its open transaction (see
+        `TransactionalEnqueue`); asyncpg's errors reach the caller untouched."""
+        if not isinstance(connection, asyncpg.Connection | asyncpg.pool.PoolConnectionProxy):
+            raise ConfigurationError(
+                "connection= takes an asyncpg connection (or one acquired from an "
+                f"asyncpg pool), got {type(connection).__name__}"
+            )
+        if not jobs:
+            return []
+        return await self._enqueue_on(connection, jobs)
 
     async def _enqueue_on(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
         if all(job.key is None for job in jobs):
@@ -265,7 +203,7 @@ class PostgresBackend(PostgresInspection):
     ) -> list[JobRecord]:
         if limit <= 0 or not queues:
             return []
-        rows = await self._fetch(
+        rows = await self._store.fetch(
             "claiming jobs",
             self._queries.claim,
             list(dict.fromkeys(queues)),
@@ -278,7 +216,7 @@ class PostgresBackend(PostgresInspection):
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
         if not beats:
             return []
-        rows = await self._fetch(
+        rows = await self._store.fetch(
             "renewing leases",
             self._queries.heartbeat,
             [b.job_id for b in beats],
@@ -299,7 +237,7 @@ class PostgresBackend(PostgresInspection):
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         if not outcomes:
             return []
-        rows = await self._fetch(
+        rows = await self._store.fetch(
             "reporting outcomes", self._queries.finish, *finish_arguments(outcomes)
         )
         applied = {row[0] for row in rows}
@@ -310,7 +248,7 @@ class PostgresBackend(PostgresInspection):
         valid = [job_id for job_id in wanted if job_id is not None]
         if not valid:
             return [None] * len(ids)
-        rows = await self._fetch("reading jobs", self._queries.get, valid, again=True)
+        rows = await self._store.fetch("reading jobs", self._queries.get, valid, again=True)
         found: dict[str, JobRecord] = {}
         for row in rows:
             record = found[row[0]] = job_record(row)
@@ -322,7 +260,7 @@ class PostgresBackend(PostgresInspection):
         valid = [job_id for job_id in wanted if job_id is not None]
         if not valid:
             return [None] * len(ids)
-        rows = await self._fetch(
+        rows = await self._store.fetch(
             "cancelling jobs",
             self._queries.cancel,
             valid,
@@ -342,22 +280,22 @@ class PostgresBackend(PostgresInspection):
         valid = [job_id for job_id in wanted if job_id is not None]
         if not valid:
             return [False] * len(ids)
-        rows = await self._fetch("retrying jobs", self._queries.retry, valid)
+        rows = await self._store.fetch("retrying jobs", self._queries.retry, valid)
         retried = {row[0] for row in rows}
         return [job_id in retried for job_id in wanted]
 
     async def reclaim(self) -> list[str]:
         settings = self.settings
-        rows = await self._fetch(
+        rows = await self._store.fetch(
             "reclaiming expired leases", self._queries.reclaim, settings.reclaim_batch, again=True
         )
         for _ in range(settings.prune_rounds):
-            pruned = await self._fetchval(
+            pruned = await self._store.fetchval(
                 "pruning expired jobs", self._queries.prune, settings.prune_batch, again=True
             )
             if pruned < settings.prune_batch:
                 break
-        await self._fetch(
+        await self._store.fetch(
             "tidying counts and activity",
             self._queries.tidy,
             settings.schema,
@@ -371,7 +309,7 @@ class PostgresBackend(PostgresInspection):
         await listener.start()
         woken = listener.watch_queues(queues)
         try:
-            due = await self._fetchval(
+            due = await self._store.fetchval(
                 "checking for due jobs", self._queries.next_due, list(queues), again=True
             )
             if due is not None and due <= 0:
@@ -410,7 +348,7 @@ class PostgresBackend(PostgresInspection):
                 listener.unwatch_finished(canonical, woken)
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
-        rows = await self._fetch(
+        rows = await self._store.fetch(
             "counting jobs",
             self._queries.stats,
             None if queues is None else list(queues),
@@ -420,7 +358,9 @@ class PostgresBackend(PostgresInspection):
             queue: dict.fromkeys(JobState, 0) for queue in queues or ()
         }
         for queue, *by_state in rows:
-            counts[queue] = dict(zip(COUNTED_STATES, by_state, strict=True))
+            counts[queue] = dict(
+                zip(JobState, by_state, strict=True)
+            )  # sql/stats.sql counts in this order
         return counts
 
     async def purge(
@@ -432,7 +372,7 @@ class PostgresBackend(PostgresInspection):
         wanted = [JobState(state).value for state in states if state is not JobState.RUNNING]
         if not wanted:
             return 0
-        deleted: int = await self._fetchval(
+        deleted: int = await self._store.fetchval(
             "purging jobs",
             self._queries.purge,
             wanted,
@@ -443,8 +383,11 @@ class PostgresBackend(PostgresInspection):
 
 
 if TYPE_CHECKING:
-    from taskrunner_postgres.migrations import Connection
+    from taskrunner_postgres.migrate import Connection
 
     _conforms: type[Backend] = PostgresBackend
     _inspects: type[Inspection] = PostgresBackend
     _signals: type[CancelSignals] = PostgresBackend
+    _transactional: type[TransactionalEnqueue] = PostgresBackend
+    _migrates: type[Migrations] = PostgresBackend
+    _shows: type[HasUrl] = PostgresBackend

@@ -1,4 +1,4 @@
-"""The Postgres side of `taskrunner.inspection`: listing jobs, recent activity, live workers.
+"""The Postgres side of `taskrunner.backend.inspection`: listing jobs, activity, workers.
 
 Listing reads job ids newest first from an index and merges the branches: for a queue and
 each stored state the filter allows, `(queue, state, id)`; across queues, the same for each
@@ -11,30 +11,30 @@ on `enqueued_at`.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from taskrunner.backend import (
+    CLOCK_MARGIN,
     AttemptOutcome,
     JobFilter,
     JobRecord,
     JobState,
     QueueActivity,
     WorkerRecord,
+    id_floor,
 )
 from taskrunner.backend.inspection import MINUTES_KEPT, RECENT_LIMIT
 from taskrunner_postgres.records import OUTCOMES, canonical_id, job_record, worker_record
+from taskrunner_postgres.store import PostgresStore
 
 if TYPE_CHECKING:
-    from taskrunner_postgres.migrations import Connection
-    from taskrunner_postgres.sql import Queries
+    from taskrunner_postgres.migrate import Connection
+    from taskrunner_postgres.queries import Queries
 
-T = TypeVar("T")
-
-CLOCK_MARGIN = 300.0  # ids are stamped by the enqueuing client's clock, enqueue times by ours
 LOWEST_ID = "00000000-0000-0000-0000-000000000000"
 HIGHEST_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-STORED_STATES = ("queued", "scheduled", "running", "succeeded", "failed", "cancelled")
+STORED_STATES = [state.value for state in JobState]
 # the stored states whose rows may show as each state (a due scheduled job shows as queued)
 _READ: dict[JobState, tuple[str, ...]] = {state: (state.value,) for state in JobState}
 _READ[JobState.QUEUED] = ("queued", "scheduled")
@@ -52,12 +52,6 @@ _OUTCOME_COLUMNS = (
 def _by_outcome(counts: Sequence[int]) -> dict[AttemptOutcome, int]:
     """The nonzero counts of a row of outcome columns (see _OUTCOME_COLUMNS)."""
     return {o: n for o, n in zip(_OUTCOME_COLUMNS, counts, strict=True) if n}
-
-
-def id_floor(seconds: float) -> str:
-    """The smallest UUIDv7 made at `seconds`: a bound for ids in canonical text form."""
-    stamp = f"{min(max(int(seconds * 1000), 0), (1 << 48) - 1):012x}"
-    return f"{stamp[:8]}-{stamp[8:]}-0000-0000-000000000000"
 
 
 def id_bounds(where: JobFilter, before: str | None) -> tuple[str, str]:
@@ -85,7 +79,7 @@ def listing(
     arguments: list[Any] = [limit, where.task, high, low, where.since, where.until]
     if where.queue is None and where.state is None:
         return queries.list_jobs_all, arguments
-    arguments.append(list(STORED_STATES if where.state is None else _READ[where.state]))
+    arguments.append(STORED_STATES if where.state is None else list(_READ[where.state]))
     arguments.append(None if where.state is None else where.state.value)
     if where.queue is None:
         return queries.list_jobs, arguments
@@ -102,18 +96,11 @@ async def fetch_planned(conn: Connection, query: str, arguments: Sequence[Any]) 
 
 
 class PostgresInspection:
-    """Mixed into PostgresBackend."""
+    """What PostgresBackend can tell about past and present work (see `Inspection`), read
+    on the same `PostgresStore`."""
 
     _queries: Queries
-
-    if TYPE_CHECKING:
-
-        async def _on_pool(
-            self, what: str, work: Callable[[Connection], Awaitable[T]], again: bool
-        ) -> T: ...
-        async def _fetch(
-            self, what: str, query: str, *args: Any, again: bool = False
-        ) -> list[Any]: ...
+    _store: PostgresStore
 
     async def list_jobs(
         self, where: JobFilter, limit: int, before: str | None = None
@@ -122,7 +109,7 @@ class PostgresInspection:
         if found is None:
             return []
         query, arguments = found
-        rows = await self._on_pool(
+        rows = await self._store.on_pool(
             "listing jobs", lambda conn: fetch_planned(conn, query, arguments), True
         )
         return [job_record(row) for row in rows]
@@ -163,10 +150,10 @@ class PostgresInspection:
                 found[queue].oldest_due_at = due
             return found
 
-        return await self._on_pool("reading activity", read, True)
+        return await self._store.on_pool("reading activity", read, True)
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
-        await self._fetch(
+        await self._store.fetch(
             "registering a worker",
             self._queries.register_worker,
             worker.id,
@@ -181,10 +168,10 @@ class PostgresInspection:
         )
 
     async def unregister_worker(self, worker_id: str) -> None:
-        await self._fetch(
+        await self._store.fetch(
             "unregistering a worker", self._queries.unregister_worker, worker_id, again=True
         )
 
     async def workers(self) -> list[WorkerRecord]:
-        rows = await self._fetch("listing workers", self._queries.workers, again=True)
+        rows = await self._store.fetch("listing workers", self._queries.workers, again=True)
         return [worker_record(row) for row in rows]

@@ -1,4 +1,10 @@
-"""The Redis backend for taskrunner."""
+"""The Redis backend for taskrunner.
+
+Laid out like every backend (see docs/backends.md): `backend` (the protocol), `inspection`,
+`settings` (the URL), `store` (the client, one script run per queue), `errors`, `records`,
+`listen` (pub/sub and wake lists) and `scripts` (loads `lua/*.lua`); besides, `keys` (the
+key layout), `locate` (a job's queue) and `eviction` (the server's eviction policy).
+"""
 
 from taskrunner_redis.backend import RedisBackend
 

@@ -8,9 +8,8 @@ round trip.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -18,34 +17,23 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskrunner.backend import Beat, JobRecord, JobState, LeaseStatus, NewJob, Outcome, redact
-from taskrunner.errors import BackendError, ConfigurationError
-from taskrunner_redis.cancels import CancelChannel
+from taskrunner.errors import ConfigurationError
 from taskrunner_redis.eviction import check_eviction_policy
-from taskrunner_redis.finished import FinishedWaiters
 from taskrunner_redis.inspection import RedisInspection
-from taskrunner_redis.keys import Keys
-from taskrunner_redis.locate import QueueLocator
-from taskrunner_redis.records import FIELDS, micros, parse_claimed, parse_record
+from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake
+from taskrunner_redis.records import micros, parse_claimed
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
+from taskrunner_redis.store import RedisStore, queue_names
 
 RECLAIM_BATCH = 500
 POOL_WAIT = 30.0  # seconds a call waits for a free connection
 SOCKET_TIMEOUT = 30.0  # seconds a reply may take before the connection counts as dead
 LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
-_STATE_ORDER = (
-    JobState.QUEUED,
-    JobState.SCHEDULED,
-    JobState.RUNNING,
-    JobState.SUCCEEDED,
-    JobState.FAILED,
-    JobState.CANCELLED,
-)
 
 
 class RedisBackend(RedisInspection):
@@ -55,15 +43,15 @@ class RedisBackend(RedisInspection):
         self.url = url
         self.settings = parse_url(url)
         self.prefix = self.settings.prefix
-        self.keys = Keys(self.prefix)
-        self._client: Redis | None = None
-        self._scripts: Scripts | None = None
+        self._store = RedisStore(url, self.prefix)
+        self.keys = self._store.keys
         self._waiters: FinishedWaiters | None = None
         self._cancels = CancelChannel(self.keys.cancels)
-        self._locator = QueueLocator(self.keys)
-        # the queues this process enqueued to or takes jobs from: listed again in P:queues by
-        # every reclaim and by reads that find one missing (Redis may have lost the set)
-        self._registered: set[str] = set()
+
+    @property
+    def _client(self) -> Redis | None:
+        """The connected client (None before `connect()`)."""
+        return self._store.client
 
     def __repr__(self) -> str:
         return f"RedisBackend({redact(self.url)!r}, prefix={self.prefix!r})"
@@ -88,94 +76,28 @@ class RedisBackend(RedisInspection):
         )
         client = Redis(connection_pool=pool)
         try:
-            with self._errors("connecting"):
+            with self._store.errors("connecting"):
                 await client.ping()
                 await check_eviction_policy(client, redact(self.url), self.settings.allow_eviction)
         except BaseException:
             await client.aclose(close_connection_pool=True)
             raise
-        self._client, self._scripts = client, Scripts(client)
+        self._store.client, self._store.scripts = client, Scripts(client)
 
     async def close(self) -> None:
         await self._cancels.close()
         if self._waiters is not None:
             await self._waiters.close()
             self._waiters = None
-        if self._client is not None:
-            client, self._client = self._client, None
+        if self._store.client is not None:
+            client, self._store.client = self._store.client, None
             await client.aclose(close_connection_pool=True)  # the pool is ours to close
-
-    def _errors(self, doing: str) -> _Translated:
-        return _Translated(self.url, doing)
-
-    def _connected(self) -> tuple[Redis, Scripts]:
-        if self._client is None or self._scripts is None:
-            raise BackendError("the Redis backend is not connected: call connect() first")
-        return self._client, self._scripts
-
-    async def _per_queue(
-        self,
-        script: str,
-        queues: Sequence[str | None],
-        arguments: Callable[[list[int]], list[Any]],
-        missing: Any,
-    ) -> list[Any]:
-        """Run `script` once per queue on the items of that queue (their indexes go to
-        `arguments`), in one round trip; answers per item, `missing` where the queue is None."""
-        out = [missing] * len(queues)
-        for _, items, answer in await self._runs_per_queue(script, queues, arguments):
-            for i, value in zip(items, answer, strict=True):
-                out[i] = value
-        return out
-
-    async def _runs_per_queue(
-        self,
-        script: str,
-        queues: Sequence[str | None],
-        arguments: Callable[[list[int]], list[Any]],
-    ) -> list[tuple[str, list[int], Any]]:
-        """Run `script` once per queue as `_per_queue` does; each queue's name, the indexes
-        of its items and the script's whole answer."""
-        _, scripts = self._connected()
-        groups: dict[str, list[int]] = {}
-        for i, queue in enumerate(queues):
-            if queue is not None:
-                groups.setdefault(queue, []).append(i)
-        calls = [
-            (script, self.keys.route(queue), [self.prefix, queue, *arguments(items)])
-            for queue, items in groups.items()
-        ]
-        answers = await scripts.run_many(calls) if calls else []
-        return list(zip(groups, groups.values(), answers, strict=True))
-
-    async def _locate(self, ids: Sequence[str]) -> list[str | None]:
-        client, _ = self._connected()
-        return await self._locator.locate(client, ids, lambda: self._all_queues(None))
-
-    async def _register(self, queues: Iterable[str]) -> None:
-        """List the queues in P:queues (reclaim, stats and lookups go through it), once per
-        process; reclaim lists them again should Redis lose the set."""
-        new = set(queues) - self._registered
-        if new:
-            await self._list(new)
-            self._registered |= new
-
-    async def _list(self, queues: Iterable[str]) -> None:
-        """Add the queues to P:queues, then mark each as listed (the enqueue script reads the
-        mark: a queue whose mark is gone, as after Redis lost its data, is listed again)."""
-        client, _ = self._connected()
-        names = sorted(set(queues))
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.sadd(self.keys.queues, *names)
-            for queue in names:
-                pipe.set(self.keys.queue(queue, "listed"), 1)
-            await pipe.execute()
 
     # -- the protocol ----------------------------------------------------------------------
 
     async def now(self) -> float:
-        client, _ = self._connected()
-        with self._errors("reading the clock"):
+        client, _ = self._store.connected()
+        with self._store.errors("reading the clock"):
             seconds, micro = await client.time()
         return seconds + micro / 1_000_000
 
@@ -203,26 +125,26 @@ class RedisBackend(RedisInspection):
 
         queues = [job.queue for job in jobs]
         ids = [""] * len(jobs)
-        with self._errors("enqueuing"):
-            runs = await self._runs_per_queue("enqueue", queues, arguments)
+        with self._store.errors("enqueuing"):
+            runs = await self._store.runs_per_queue("enqueue", queues, arguments)
             # each answer starts with whether the queue is listed in P:queues
             unlisted = [queue for queue, _, (listed, *_) in runs if not listed]
             if unlisted:
-                await self._list(unlisted)
+                await self._store.list_queues(unlisted)
         for _, items, (_, *answers) in runs:
             for i, job_id in zip(items, answers, strict=True):
                 ids[i] = job_id.decode()
-        self._registered.update(queues)
-        self._locator.remember(zip(ids, queues, strict=True))
+        self._store.registered.update(queues)
+        self._store.locator.remember(zip(ids, queues, strict=True))
         return ids
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float
     ) -> list[JobRecord]:
-        _, scripts = self._connected()
+        _, scripts = self._store.connected()
         lease_us = micros(lease)
-        with self._errors("claiming jobs"):
-            await self._register(queues)  # a worker lists what it takes jobs from
+        with self._store.errors("claiming jobs"):
+            await self._store.register(queues)  # a worker lists what it takes jobs from
             shares = {queues[0]: limit} if len(queues) == 1 else await self._shares(queues, limit)
             calls = [
                 ("claim", self.keys.route(q), [self.prefix, q, worker, lease_us, n])
@@ -236,12 +158,12 @@ class RedisBackend(RedisInspection):
         ]
         if len(answers) > 1:
             claimed.sort(key=lambda r: (r.priority, r.run_at, r.id))
-        self._locator.remember((r.id, r.queue) for r in claimed)
+        self._store.locator.remember((r.id, r.queue) for r in claimed)
         return claimed
 
     async def _shares(self, queues: Sequence[str], limit: int) -> dict[str, int]:
         """How many jobs to claim from each queue: the best `limit` due jobs across them."""
-        _, scripts = self._connected()
+        _, scripts = self._store.connected()
         calls = [("peek", self.keys.route(q), [self.prefix, q, limit]) for q in queues]
         heads = await scripts.run_many(calls)
         candidates = [
@@ -269,9 +191,9 @@ class RedisBackend(RedisInspection):
                 ]
             return args
 
-        with self._errors("renewing leases"):
+        with self._store.errors("renewing leases"):
             queues = await self._queues_of(beats)
-            statuses = await self._per_queue("heartbeat", queues, arguments, b"lost")
+            statuses = await self._store.per_queue("heartbeat", queues, arguments, b"lost")
         return [LeaseStatus(s.decode()) for s in statuses]
 
     async def _queues_of(self, items: Sequence[Beat] | Sequence[Outcome]) -> list[str | None]:
@@ -279,7 +201,7 @@ class RedisBackend(RedisInspection):
         queues = [item.queue for item in items]
         unknown = [i for i, queue in enumerate(queues) if queue is None]
         if unknown:
-            found = await self._locate([items[i].job_id for i in unknown])
+            found = await self._store.locate([items[i].job_id for i in unknown])
             for i, queue in zip(unknown, found, strict=True):
                 queues[i] = queue
         return queues
@@ -302,77 +224,63 @@ class RedisBackend(RedisInspection):
             ]
             return [orjson.dumps(header), *(o.result or o.error or b"" for o in chosen)]
 
-        with self._errors("reporting outcomes"):
+        with self._store.errors("reporting outcomes"):
             queues = await self._queues_of(outcomes)
-            applied = await self._per_queue("finish", queues, arguments, 0)
+            applied = await self._store.per_queue("finish", queues, arguments, 0)
         return [flag == 1 for flag in applied]
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
         if not ids:
             return []
-        with self._errors("reading jobs"):
-            queues = await self._locate(ids)
-            return await self._read(list(zip(ids, queues, strict=True)))
-
-    async def _read(self, jobs: Sequence[tuple[str, str | None]]) -> list[JobRecord | None]:
-        """The records of jobs whose queues are known (None: no queue holds the job)."""
-        client, _ = self._connected()
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.time()
-            for job_id, queue in jobs:
-                if queue is not None:
-                    pipe.hmget(self.keys.job(queue, job_id), FIELDS)
-            answers = iter(await pipe.execute())
-        seconds, micro = next(answers)
-        now_us = seconds * 1_000_000 + micro
-        return [
-            None if queue is None else parse_record(job_id, next(answers), now_us)
-            for job_id, queue in jobs
-        ]
+        with self._store.errors("reading jobs"):
+            queues = await self._store.locate(ids)
+            return await self._store.read(list(zip(ids, queues, strict=True)))
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
         ttl_us = -1 if ttl is None else micros(ttl)
-        with self._errors("cancelling jobs"):
-            queues = await self._locate(ids)
-            states = await self._per_queue(
+        with self._store.errors("cancelling jobs"):
+            queues = await self._store.locate(ids)
+            states = await self._store.per_queue(
                 "cancel", queues, lambda items: [ttl_us, *(ids[i] for i in items)], b""
             )
         asked = [job_id for job_id, state in zip(ids, states, strict=True) if state == b"running"]
         if asked:
-            client, _ = self._connected()
+            client, _ = self._store.connected()
             await self._cancels.publish(client, asked)
         return [JobState(s.decode()) if s else None for s in states]
 
     def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
         """Listen for cancel requests of running jobs (see `CancelSignals`), on one
         subscription per backend."""
-        client, _ = self._connected()
+        client, _ = self._store.connected()
         return self._cancels.listen(client)
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
-        with self._errors("retrying jobs"):
-            queues = await self._locate(ids)
-            done = await self._per_queue("retry", queues, lambda items: [ids[i] for i in items], 0)
+        with self._store.errors("retrying jobs"):
+            queues = await self._store.locate(ids)
+            done = await self._store.per_queue(
+                "retry", queues, lambda items: [ids[i] for i in items], 0
+            )
         return [flag == 1 for flag in done]
 
     async def reclaim(self) -> list[str]:
-        client, scripts = self._connected()
-        with self._errors("reclaiming expired leases"):
+        client, scripts = self._store.connected()
+        with self._store.errors("reclaiming expired leases"):
             async with client.pipeline(transaction=False) as pipe:
-                if self._registered:  # again: Redis may have lost the set (a restart)
-                    pipe.sadd(self.keys.queues, *self._registered)
+                if self._store.registered:  # again: Redis may have lost the set (a restart)
+                    pipe.sadd(self.keys.queues, *self._store.registered)
                 pipe.smembers(self.keys.queues)
                 *_, members = await pipe.execute()
             calls = [
                 ("reclaim", self.keys.route(q), [self.prefix, q, RECLAIM_BATCH])
-                for q in sorted(_names(members))
+                for q in sorted(queue_names(members))
             ]
             answers = await scripts.run_many(calls) if calls else []
         return [i.decode() for answer in answers for i in answer]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
-        client, scripts = self._connected()
-        with self._errors("waiting for jobs"):
+        client, scripts = self._store.connected()
+        with self._store.errors("waiting for jobs"):
             calls = [("next_due", self.keys.route(q), [self.prefix, q]) for q in queues]
             waits = [w for w in await scripts.run_many(calls) if w >= 0]
             if waits and min(waits) == 0:
@@ -384,17 +292,17 @@ class RedisBackend(RedisInspection):
             if len(keys) == 1:
                 await client.blpop(keys, timeout=timeout)
             else:
-                await _first_wake(client, keys, timeout)
+                await first_wake(client, keys, timeout)
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
-        client, scripts = self._connected()
+        client, scripts = self._store.connected()
         if self._waiters is None:
             self._waiters = FinishedWaiters(client, self.keys.channel)
         waiters = self._waiters
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        with self._errors("waiting for a job to finish"):
-            (queue,) = await self._locate([job_id])
+        with self._store.errors("waiting for a job to finish"):
+            (queue,) = await self._store.locate([job_id])
             if queue is None:
                 return None
             await waiters.start()
@@ -407,7 +315,7 @@ class RedisBackend(RedisInspection):
                 )
                 while True:
                     event.clear()
-                    (record,) = await self._read([(job_id, queue)])
+                    (record,) = await self._store.read([(job_id, queue)])
                     if record is None or record.state.finished:
                         return record if record is not None and record.state.finished else None
                     remaining = deadline - loop.time()
@@ -420,25 +328,14 @@ class RedisBackend(RedisInspection):
             finally:
                 waiters.remove(job_id, event)
 
-    async def _all_queues(self, queues: Sequence[str] | None) -> list[str]:
-        """The queues asked for, or every known queue (those of this process listed again
-        if Redis lost them)."""
-        if queues:
-            return list(queues)
-        client, _ = self._connected()
-        known = set(_names(await client.smembers(self.keys.queues)))
-        if lost := self._registered - known:
-            await client.sadd(self.keys.queues, *lost)
-        return sorted(known | lost)
-
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
-        _, scripts = self._connected()
-        with self._errors("reading stats"):
-            names = await self._all_queues(queues)
+        _, scripts = self._store.connected()
+        with self._store.errors("reading stats"):
+            names = await self._store.all_queues(queues)
             calls = [("stats", self.keys.route(q), [self.prefix, q]) for q in names]
             rows = await scripts.run_many(calls) if calls else []
         return {
-            name: dict(zip(_STATE_ORDER, map(int, row), strict=True))
+            name: dict(zip(JobState, map(int, row), strict=True))  # stats.lua counts in this order
             for name, row in zip(names, rows, strict=True)
         }
 
@@ -448,11 +345,11 @@ class RedisBackend(RedisInspection):
         finished_before: float | None = None,
         queue: str | None = None,
     ) -> int:
-        _, scripts = self._connected()
+        _, scripts = self._store.connected()
         before = "" if finished_before is None else micros(finished_before)
         deleted = 0
-        with self._errors("purging jobs"):
-            for name in await self._all_queues(None if queue is None else [queue]):
+        with self._store.errors("purging jobs"):
+            for name in await self._store.all_queues(None if queue is None else [queue]):
                 for state in states:
                     offset = 0
                     while offset >= 0:
@@ -463,55 +360,3 @@ class RedisBackend(RedisInspection):
                         )
                         deleted += count
         return deleted
-
-
-def _names(members: Iterable[bytes | str]) -> list[str]:
-    return [m.decode() if isinstance(m, bytes) else m for m in members]
-
-
-async def _first_wake(client: Redis, keys: Sequence[str], timeout: float) -> None:
-    """Block on several queues' wake lists until one has a token (or the time is up).
-
-    One BLPOP per list, each on its own connection: a BLPOP on several keys must keep to one
-    cluster slot, and each queue has its own. The others are cancelled once one returns.
-    """
-
-    async def block(key: str) -> None:
-        await client.blpop([key], timeout=timeout)
-
-    waits = [asyncio.create_task(block(key)) for key in keys]
-    try:
-        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()  # a lost connection surfaces here
-    finally:
-        for task in waits:
-            task.cancel()
-        await asyncio.gather(*waits, return_exceptions=True)
-
-
-class _Translated:
-    """Turns a lost connection, or a write refused by a full Redis, into a BackendError that
-    names the server (never its password)."""
-
-    __slots__ = ("doing", "url")
-
-    def __init__(self, url: str, doing: str) -> None:
-        self.url, self.doing = url, doing
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
-            raise BackendError(
-                f"Redis at {redact(self.url)} failed while {self.doing}: {exc}"
-            ) from exc
-        if isinstance(exc, OutOfMemoryError):
-            raise BackendError(
-                f"Redis at {redact(self.url)} is full (used memory > maxmemory) and refused a "
-                f"write while {self.doing}: raise maxmemory, purge finished jobs or let "
-                f"workers drain the queues ({exc})"
-            ) from exc

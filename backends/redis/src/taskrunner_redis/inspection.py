@@ -1,4 +1,4 @@
-"""The Redis side of `taskrunner.inspection`: listing jobs, activity and live workers.
+"""The Redis side of `taskrunner.backend.inspection`: listing jobs, activity and live workers.
 
 Listing walks per-queue indexes of job ids (UUIDv7, so lexicographic order is creation
 order), newest first, merging queues lazily, and filters the records it reads.
@@ -10,38 +10,29 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
 from taskrunner.backend import (
+    CLOCK_MARGIN,
     AttemptOutcome,
     JobFilter,
     JobRecord,
     JobState,
     QueueActivity,
     WorkerRecord,
+    id_floor,
 )
-from taskrunner_redis.keys import Keys
 from taskrunner_redis.records import MICROS, micros
-
-if TYPE_CHECKING:
-    from taskrunner_redis.backend import _Translated
-    from taskrunner_redis.scripts import Scripts
+from taskrunner_redis.store import RedisStore
 
 PAGE = 200  # ids read from one index per round trip
 SCAN_LIMIT = 20_000  # ids looked at for one page of results at the most
-CLOCK_MARGIN = 300.0  # ids are stamped by the client's clock, enqueue times by Redis's
 _GROUPS = {JobState.QUEUED: "waiting", JobState.SCHEDULED: "waiting", JobState.RUNNING: "running",
            JobState.SUCCEEDED: "succeeded", JobState.FAILED: "failed",
            JobState.CANCELLED: "cancelled"}  # fmt: skip
-
-
-def id_floor(seconds: float) -> str:
-    """The smallest UUIDv7 string made at `seconds`: a lexicographic bound for ids."""
-    stamp = f"{max(int(seconds * 1000), 0):012x}"
-    return f"{stamp[:8]}-{stamp[8:]}-0000-0000-000000000000"
 
 
 class _Index:
@@ -83,33 +74,26 @@ def _within(job_id: str, high: str, low: str) -> bool:
 
 
 class RedisInspection:
-    """Mixed into RedisBackend."""
+    """What RedisBackend can tell about past and present work (see `Inspection`), read
+    through the same `RedisStore`."""
 
-    prefix: str
-    keys: Keys
-
-    if TYPE_CHECKING:
-
-        def _connected(self) -> tuple[Redis, Scripts]: ...
-        def _errors(self, doing: str) -> _Translated: ...
-        async def _all_queues(self, queues: Sequence[str] | None) -> list[str]: ...
-        async def _read(self, jobs: Sequence[tuple[str, str | None]]) -> list[JobRecord | None]: ...
+    _store: RedisStore
 
     async def list_jobs(
         self, where: JobFilter, limit: int, before: str | None = None
     ) -> list[JobRecord]:
-        client, _ = self._connected()
-        with self._errors("listing jobs"):
-            queues = await self._all_queues(None if where.queue is None else [where.queue])
+        client, _ = self._store.connected()
+        with self._store.errors("listing jobs"):
+            queues = await self._store.all_queues(None if where.queue is None else [where.queue])
             group = "all" if where.state is None else _GROUPS[where.state]
             high = "+" if before is None else "(" + before
             if where.until is not None:
                 high = min(high, "(" + id_floor(where.until + CLOCK_MARGIN), key=lambda b: b[1:])
             low = "-" if where.since is None else "[" + id_floor(where.since - CLOCK_MARGIN)
             indexes = [
-                _LeaseIndex(client, q, self.keys.queue(q, "leases"), high, low)
+                _LeaseIndex(client, q, self._store.keys.queue(q, "leases"), high, low)
                 if group == "running"
-                else _Index(client, q, self.keys.queue(q, f"ix:{group}"), high, low)
+                else _Index(client, q, self._store.keys.queue(q, f"ix:{group}"), high, low)
                 for q in queues
             ]
             found: list[JobRecord] = []
@@ -119,7 +103,7 @@ class RedisInspection:
                 if not jobs:
                     break
                 looked += len(jobs)
-                for record in await self._read(jobs):
+                for record in await self._store.read(jobs):
                     if record is not None and _matches(record, where):
                         found.append(record)
                         if len(found) == limit:
@@ -141,36 +125,41 @@ class RedisInspection:
     async def activity(
         self, queues: Sequence[str] | None = None, since: float | None = None
     ) -> dict[str, QueueActivity]:
-        _, scripts = self._connected()
+        _, scripts = self._store.connected()
         first = None if since is None else math.floor(since)
-        with self._errors("reading activity"):
-            names = await self._all_queues(queues)
+        with self._store.errors("reading activity"):
+            names = await self._store.all_queues(queues)
             argument = "" if first is None else first
-            calls = [("activity", self.keys.route(q), [self.prefix, q, argument]) for q in names]
+            calls = [
+                ("activity", self._store.keys.route(q), [self._store.prefix, q, argument])
+                for q in names
+            ]
             rows = await scripts.run_many(calls) if calls else []
         return {name: _activity(row, first) for name, row in zip(names, rows, strict=True)}
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
-        _, scripts = self._connected()
+        _, scripts = self._store.connected()
         info = asdict(worker)
         del info["last_seen"]
-        with self._errors("registering a worker"):
+        with self._store.errors("registering a worker"):
             await scripts.run(
                 "register_worker",
-                self.keys.workers_alive,
-                [self.prefix, worker.id, orjson.dumps(info), micros(ttl)],
+                self._store.keys.workers_alive,
+                [self._store.prefix, worker.id, orjson.dumps(info), micros(ttl)],
             )
 
     async def unregister_worker(self, worker_id: str) -> None:
-        client, _ = self._connected()
-        with self._errors("unregistering a worker"):
-            await client.hdel(self.keys.workers_info, worker_id)
-            await client.zrem(self.keys.workers_alive, worker_id)
+        client, _ = self._store.connected()
+        with self._store.errors("unregistering a worker"):
+            await client.hdel(self._store.keys.workers_info, worker_id)
+            await client.zrem(self._store.keys.workers_alive, worker_id)
 
     async def workers(self) -> list[WorkerRecord]:
-        _, scripts = self._connected()
-        with self._errors("listing workers"):
-            rows = await scripts.run("workers", self.keys.workers_alive, [self.prefix])
+        _, scripts = self._store.connected()
+        with self._store.errors("listing workers"):
+            rows = await scripts.run(
+                "workers", self._store.keys.workers_alive, [self._store.prefix]
+            )
         return [_worker(orjson.loads(row)) for row in rows if row is not None]
 
 

@@ -11,12 +11,12 @@
   P:{q}:recent, :minutes    list and hash: recent attempts and per-minute counts
   P:{q}:seconds:<minute>    hash: per-second counts of one minute (expires after an hour)
   P:{q}:wake                list: tokens that wake blocked workers
-  P:{q}:waiters             sorted set: jobs someone waits for, until when (see finished.py)
+  P:{q}:waiters             sorted set: jobs someone waits for, until when (see listen.py)
   P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)
   P:queues                  set: every queue name seen
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for
-  channel P:cancels         ids of running jobs asked to stop (see cancels.py)
+  channel P:cancels         ids of running jobs asked to stop (see listen.py)
 """
 
 from __future__ import annotations

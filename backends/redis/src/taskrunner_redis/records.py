@@ -78,42 +78,15 @@ def parse_record(
     """
     if all(value is None for value in values):
         return None
-    (
-        task,
-        queue,
-        payload,
-        state,
-        priority,
-        attempt,
-        max_attempts,
-        enqueued_at,
-        run_at,
-        key,
-        started_at,
-        finished_at,
-        lease_until,
-        worker,
-        result,
-        error,
-        progress,
-        cancel,
-        attempts,
-        expires_at,
-    ) = values
-    try:
-        job_state = JobState((state or b"").decode())
-    except ValueError:
-        job_state = JobState.FAILED
-    if (
-        now_us is not None
-        and expires_at is not None
-        and job_state.finished
-        and _micros(expires_at) <= now_us
-    ):
-        return None
+    # fmt: off
+    (task, queue, payload, state, priority, attempt, max_attempts, enqueued_at, run_at, key,
+     started_at, finished_at, lease_until, worker, result, error, progress, cancel, attempts,
+     expires_at) = values  # the order of FIELDS
+    # fmt: on
     run_at_us = _micros(run_at)
-    if job_state is JobState.SCHEDULED and now_us is not None and run_at_us <= now_us:
-        job_state = JobState.QUEUED  # due: it waits in the same set, claimable
+    job_state = _state(state, expires_at, run_at_us, now_us)
+    if job_state is None:
+        return None
     record = JobRecord(
         id=job_id.decode() if isinstance(job_id, bytes) else job_id,
         task=(task or b"").decode(),
@@ -141,11 +114,29 @@ def parse_record(
     return record
 
 
+def _state(
+    state: bytes | None, expires_at: bytes | None, run_at_us: float, now_us: int | None
+) -> JobState | None:
+    """The job's state as of `now_us` (a state not ours reads as failed); None if the job
+    finished and its retention ended by then."""
+    try:
+        job_state = JobState((state or b"").decode())
+    except ValueError:
+        job_state = JobState.FAILED
+    if now_us is None:
+        return job_state
+    if expires_at is not None and job_state.finished and _micros(expires_at) <= now_us:
+        return None
+    if job_state is JobState.SCHEDULED and run_at_us <= now_us:
+        return JobState.QUEUED  # due: it waits in the same set, claimable
+    return job_state
+
+
 def _add_final_attempt(record: JobRecord) -> None:
     """Add the attempt that finished the job, which the scripts do not log (common.lua)."""
     attempts = record.attempts if record.attempts is not None else []
     if (
-        record.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+        record.state.finished
         and record.attempt > 0
         and record.started_at is not None
         and record.finished_at is not None

@@ -6,15 +6,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
-from taskrunner.backend import check_url, redact
+from taskrunner.backend import check_url, parse_flag, redact
 from taskrunner.errors import ConfigurationError
 
 DEFAULT_PREFIX = "taskrunner"
 _PREFIX = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-
-
-_FLAGS = {"1": True, "true": True, "yes": True, "on": True,
-          "0": False, "false": False, "no": False, "off": False}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +38,10 @@ def parse_url(url: str) -> RedisSettings:
         if name == "prefix":
             prefix = value
         elif name == "allow_eviction":
-            if value.lower() not in _FLAGS:
+            flag = parse_flag(value)
+            if flag is None:
                 raise ConfigurationError(f"allow_eviction={value!r} must be true or false")
-            allow_eviction = _FLAGS[value.lower()]
+            allow_eviction = flag
         else:
             rest.append((name, value))
     if not _PREFIX.fullmatch(prefix):

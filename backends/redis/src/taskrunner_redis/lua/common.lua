@@ -224,7 +224,7 @@ local function attempt_ended(id, q, now, outcome, err, attempt, worker, started_
 end
 
 -- counts per second sit in one hash per minute, kept until an hour-long window that starts
--- in that minute has passed (taskrunner.inspection.SECONDS_KEPT)
+-- in that minute has passed (taskrunner.backend.inspection.SECONDS_KEPT)
 local SECONDS_KEPT = 3660
 
 local function flush_activity(now)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
-from taskrunner_postgres.config import PostgresSettings
-from taskrunner_postgres.sql import PACKAGE, Queries, read_resource, render
+from taskrunner_postgres.queries import PACKAGE, Queries, read_resource, render
+from taskrunner_postgres.settings import PostgresSettings
 
 if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]

@@ -23,8 +23,8 @@ from typing import Any
 import asyncpg
 
 from taskrunner.backend import Fanout, Inbox, redact
-from taskrunner_postgres.config import PostgresSettings
-from taskrunner_postgres.sql import Queries
+from taskrunner_postgres.queries import Queries
+from taskrunner_postgres.settings import PostgresSettings
 
 log = logging.getLogger("taskrunner.postgres")
 

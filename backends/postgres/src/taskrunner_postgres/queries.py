@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from taskrunner_postgres.config import PostgresSettings
+from taskrunner_postgres.settings import PostgresSettings
 
 PACKAGE = "taskrunner_postgres"
 

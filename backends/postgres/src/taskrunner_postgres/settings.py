@@ -13,13 +13,11 @@ import re
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from taskrunner.backend import check_url, redact
+from taskrunner.backend import check_url, parse_flag, redact
 from taskrunner.errors import ConfigurationError
 
 DEFAULT_SCHEMA = "taskrunner"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 OWN_PARAMETERS = ("schema", "migrate", "pool_min", "pool_max")
 
 
@@ -86,11 +84,9 @@ class PostgresSettings:
 
 
 def _flag(name: str, value: str, url: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
+    flag = parse_flag(value)
+    if flag is not None:
+        return flag
     raise ConfigurationError(f"{name}={value!r} in {redact(url)} must be true or false")
 
 

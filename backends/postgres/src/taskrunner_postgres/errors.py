@@ -1,0 +1,39 @@
+"""Errors of the database and of the network, told as `BackendError`s that name the server.
+
+The caller's own connection, given for a transactional enqueue, raises asyncpg's errors
+untouched: only the backend's own connections are translated.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from taskrunner.backend import redact
+from taskrunner.errors import BackendError
+
+DATABASE_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """True for errors that mean the connection died, not that the statement was wrong."""
+    if isinstance(exc, asyncpg.QueryCanceledError):  # a statement timeout, say
+        return False
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | OSError,
+    )
+
+
+def database_error(url: str, what: str, exc: BaseException) -> BackendError:
+    """The BackendError for `exc`, raised while doing `what` on the database at `url`."""
+    return BackendError(f"Postgres at {redact(url)}: {what} failed ({type(exc).__name__}: {exc})")

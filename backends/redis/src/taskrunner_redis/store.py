@@ -1,0 +1,135 @@
+"""The connection both `RedisBackend` and its inspection work through: the client and its
+scripts, one script run per queue in one round trip, finding a job's queue, the list of
+queues, and reading records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from taskrunner.backend import JobRecord
+from taskrunner.errors import BackendError
+from taskrunner_redis.errors import Translated
+from taskrunner_redis.keys import Keys
+from taskrunner_redis.locate import QueueLocator
+from taskrunner_redis.records import FIELDS, parse_record
+from taskrunner_redis.scripts import Scripts
+
+
+class RedisStore:
+    """One prefix's keys on one Redis: a client once connected, and what this process knows
+    of the queues (those it listed, and the queues of jobs it met lately)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.keys = Keys(prefix)
+        self.client: Redis | None = None
+        self.scripts: Scripts | None = None
+        self.locator = QueueLocator(self.keys)
+        # the queues this process enqueued to or takes jobs from: listed again in P:queues by
+        # every reclaim and by reads that find one missing (Redis may have lost the set)
+        self.registered: set[str] = set()
+
+    def errors(self, doing: str) -> Translated:
+        """A context that tells Redis's errors while `doing` as BackendErrors."""
+        return Translated(self.url, doing)
+
+    def connected(self) -> tuple[Redis, Scripts]:
+        """The client and its scripts; BackendError before `connect()`."""
+        if self.client is None or self.scripts is None:
+            raise BackendError("the Redis backend is not connected: call connect() first")
+        return self.client, self.scripts
+
+    async def per_queue(
+        self,
+        script: str,
+        queues: Sequence[str | None],
+        arguments: Callable[[list[int]], list[Any]],
+        missing: Any,
+    ) -> list[Any]:
+        """Run `script` once per queue on the items of that queue (their indexes go to
+        `arguments`), in one round trip; answers per item, `missing` where the queue is None."""
+        out = [missing] * len(queues)
+        for _, items, answer in await self.runs_per_queue(script, queues, arguments):
+            for i, value in zip(items, answer, strict=True):
+                out[i] = value
+        return out
+
+    async def runs_per_queue(
+        self,
+        script: str,
+        queues: Sequence[str | None],
+        arguments: Callable[[list[int]], list[Any]],
+    ) -> list[tuple[str, list[int], Any]]:
+        """Run `script` once per queue as `per_queue` does; each queue's name, the indexes
+        of its items and the script's whole answer."""
+        _, scripts = self.connected()
+        groups: dict[str, list[int]] = {}
+        for i, queue in enumerate(queues):
+            if queue is not None:
+                groups.setdefault(queue, []).append(i)
+        calls = [
+            (script, self.keys.route(queue), [self.prefix, queue, *arguments(items)])
+            for queue, items in groups.items()
+        ]
+        answers = await scripts.run_many(calls) if calls else []
+        return list(zip(groups, groups.values(), answers, strict=True))
+
+    async def locate(self, ids: Sequence[str]) -> list[str | None]:
+        """The queue of each job (None: no queue holds it)."""
+        client, _ = self.connected()
+        return await self.locator.locate(client, ids, lambda: self.all_queues(None))
+
+    async def register(self, queues: Iterable[str]) -> None:
+        """List the queues in P:queues (reclaim, stats and lookups go through it), once per
+        process; reclaim lists them again should Redis lose the set."""
+        new = set(queues) - self.registered
+        if new:
+            await self.list_queues(new)
+            self.registered |= new
+
+    async def list_queues(self, queues: Iterable[str]) -> None:
+        """Add the queues to P:queues, then mark each as listed (the enqueue script reads the
+        mark: a queue whose mark is gone, as after Redis lost its data, is listed again)."""
+        client, _ = self.connected()
+        names = sorted(set(queues))
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.sadd(self.keys.queues, *names)
+            for queue in names:
+                pipe.set(self.keys.queue(queue, "listed"), 1)
+            await pipe.execute()
+
+    async def read(self, jobs: Sequence[tuple[str, str | None]]) -> list[JobRecord | None]:
+        """The records of jobs whose queues are known (None: no queue holds the job)."""
+        client, _ = self.connected()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.time()
+            for job_id, queue in jobs:
+                if queue is not None:
+                    pipe.hmget(self.keys.job(queue, job_id), FIELDS)
+            answers = iter(await pipe.execute())
+        seconds, micro = next(answers)
+        now_us = seconds * 1_000_000 + micro
+        return [
+            None if queue is None else parse_record(job_id, next(answers), now_us)
+            for job_id, queue in jobs
+        ]
+
+    async def all_queues(self, queues: Sequence[str] | None) -> list[str]:
+        """The queues asked for, or every known queue (those of this process listed again
+        if Redis lost them)."""
+        if queues:
+            return list(queues)
+        client, _ = self.connected()
+        known = set(queue_names(await client.smembers(self.keys.queues)))
+        if lost := self.registered - known:
+            await client.sadd(self.keys.queues, *lost)
+        return sorted(known | lost)
+
+
+def queue_names(members: Iterable[bytes | str]) -> list[str]:
+    """Members of P:queues as text."""
+    return [m.decode() if isinstance(m, bytes) else m for m in members]
