@@ -1,5 +1,6 @@
 """What a runner answers about the jobs, queues and workers of its backend: `stats`,
-`list_jobs` pages and their filters, and the backend's pausing of queues. `TaskRunner`'s methods of those names call these."""
+`list_jobs` pages and their filters, and the backend's pausing of queues. `TaskRunner`'s
+methods of those names call these."""
 
 from __future__ import annotations
 
