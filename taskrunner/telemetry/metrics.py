@@ -3,7 +3,8 @@
 Needs the `metrics` extra: `pip install "taskrunner[metrics]"` (prometheus-client).
 Metrics: taskrunner_attempts_total{queue,task,outcome}, taskrunner_attempt_seconds{queue,
 task} (a histogram of runtimes), taskrunner_jobs{queue,state} (jobs stored, refreshed from
-the backend), taskrunner_queue_paused{queue} (1 while the queue is paused, refreshed too) and taskrunner_lease_rescues_total (jobs put back after their worker went silent).
+the backend), taskrunner_queue_paused{queue} (1 while the queue is paused, refreshed too)
+and taskrunner_lease_rescues_total (jobs put back after their worker went silent).
 """
 
 from __future__ import annotations
