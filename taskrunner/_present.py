@@ -138,6 +138,7 @@ def stats_dict(stats: Stats) -> dict[str, Any]:
         "queues": {
             name: {
                 "counts": {state.value: count for state, count in queue.items()},
+                "paused": queue.paused,
                 "throughput_per_second": queue.throughput,
                 "failure_rate": queue.failure_rate,
                 "runtime_p50": queue.runtime_p50,

@@ -1,5 +1,6 @@
 """What a runner answers about the jobs, queues and workers of its backend: `stats`,
-`list_jobs` pages and their filters. `TaskRunner`'s methods of those names call these."""
+`list_jobs` pages and their filters, and the backend's pausing of queues. `TaskRunner`'s
+methods of those names call these."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from taskrunner import _validation as validation
-from taskrunner.backend import Backend, Inspection, JobFilter, JobState
+from taskrunner.backend import Backend, Inspection, JobFilter, JobState, QueuePausing
 from taskrunner.errors import ConfigurationError
 from taskrunner.job import JobInfo
 from taskrunner.stats import QueueStats, Stats, queue_stats, window_start
@@ -24,18 +25,35 @@ class JobPage:
 
 async def stats(backend: Backend, queues: Sequence[str] | None, window: float) -> Stats:
     """`TaskRunner.stats`: the counts per queue and state, with activity and the workers
-    alive where the backend keeps them (`window` checked by the caller)."""
+    alive where the backend keeps them (`window` checked by the caller), each queue marked
+    paused or not; a paused queue is listed even without jobs."""
     counts = await backend.stats(queues)
+    paused = set(await backend.paused()) if isinstance(backend, QueuePausing) else set()
+    for queue in sorted(paused - counts.keys()):
+        if queues is None or queue in queues:
+            counts[queue] = dict.fromkeys(JobState, 0)
     if not isinstance(backend, Inspection):
-        return Stats({q: QueueStats(c, window=window) for q, c in counts.items()}, [])
+        return Stats(
+            {q: QueueStats(c, window=window, paused=q in paused) for q, c in counts.items()}, []
+        )
     now = await backend.now()
     activity = await backend.activity(
         list(counts) if queues is None else queues, since=window_start(now, window)
     )
     return Stats(
-        {q: queue_stats(c, activity.get(q), now, window) for q, c in counts.items()},
+        {
+            q: queue_stats(c, activity.get(q), now, window, paused=q in paused)
+            for q, c in counts.items()
+        },
         await backend.workers(),
     )
+
+
+def pausing(backend: Backend) -> QueuePausing:
+    """`backend`, if it can pause queues; a `ConfigurationError` saying so otherwise."""
+    if not isinstance(backend, QueuePausing):
+        raise ConfigurationError(f"the {type(backend).__name__} cannot pause queues")
+    return backend
 
 
 def job_filter(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
@@ -33,7 +32,16 @@ from taskrunner.queries import parse_state as parse_state
 from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.stats import DEFAULT_WINDOW, Stats, check_window
-from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
+from taskrunner.task import (
+    AsyncTask,
+    PreparedJob,
+    SyncTask,
+    Task,
+    TaskSettings,
+    default_task_name,
+    is_async_callable,
+    require_no_arguments,
+)
 from taskrunner.telemetry import tracing
 from taskrunner.worker import Worker, WorkerSettings
 
@@ -304,9 +312,25 @@ class TaskRunner:
         where the backend records activity, throughput, failure rate and runtimes over the
         last `window` seconds (from 1 to 3600, counted from the start of the second the
         window begins in: see `QueueStats.span`) and the age of the longest-waiting due job;
-        plus the workers alive (`stats.workers`)."""
+        plus the workers alive (`stats.workers`). `QueueStats.paused` marks paused queues,
+        which are listed even without jobs."""
         check_window(window)
         return await queries.stats(await self._backend(), queues, window)
+
+    async def pause(self, queue: str) -> None:
+        """Pause `queue`: no worker takes its jobs until `resume` (running ones finish, and
+        enqueues still succeed). Kept in the backend; pausing a paused queue changes nothing."""
+        name = validation.queue_name(queue)
+        await queries.pausing(await self._backend()).pause([name])
+
+    async def resume(self, queue: str) -> None:
+        """Let workers take `queue`'s jobs again, waking those that wait."""
+        name = validation.queue_name(queue)
+        await queries.pausing(await self._backend()).resume([name])
+
+    async def paused(self) -> list[str]:
+        """The names of the paused queues, sorted."""
+        return await queries.pausing(await self._backend()).paused()
 
     async def list_jobs(
         self,
@@ -365,28 +389,3 @@ class TaskRunner:
         """A worker for this runner's tasks, as an async context manager to embed in an app:
         `async with runner.worker(concurrency=20): ...`. Settings: see `WorkerSettings`."""
         return Worker(self, WorkerSettings(**settings))
-
-
-def default_task_name(fn: Callable[..., Any]) -> str:
-    module = getattr(fn, "__module__", None) or "task"
-    qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "task"))
-    qualname = qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
-    return f"{module}.{qualname}"
-
-
-def require_no_arguments(fn: Callable[..., Any], name: str) -> None:
-    try:
-        inspect.signature(fn).bind()
-    except TypeError:
-        raise ConfigurationError(
-            f"task {name!r} has a schedule, so it is called without arguments; give its "
-            "parameters default values"
-        ) from None
-    except ValueError:  # no signature to inspect (some builtins): let calls tell
-        pass
-
-
-def is_async_callable(fn: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004
-    )

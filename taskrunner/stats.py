@@ -33,7 +33,7 @@ class QueueStats(dict[JobState, int]):
     without any); `runtime_p50` and `runtime_p95`: runtimes in seconds of attempts that
     ended in the span; `oldest_queued_age`: seconds the longest-waiting due job has waited
     (None when nothing waits). Activity fields are None on a backend that does not record
-    activity.
+    activity. `paused`: whether the queue is paused (no worker takes its jobs).
     """
 
     def __init__(
@@ -47,6 +47,7 @@ class QueueStats(dict[JobState, int]):
         runtime_p50: float | None = None,
         runtime_p95: float | None = None,
         oldest_queued_age: float | None = None,
+        paused: bool = False,
     ) -> None:
         super().__init__(counts)
         self.window = window
@@ -56,6 +57,7 @@ class QueueStats(dict[JobState, int]):
         self.runtime_p50 = runtime_p50
         self.runtime_p95 = runtime_p95
         self.oldest_queued_age = oldest_queued_age
+        self.paused = paused
 
 
 class Stats(dict[str, QueueStats]):
@@ -103,12 +105,17 @@ def ended_since(activity: QueueActivity, start: int) -> dict[AttemptOutcome, int
 
 
 def queue_stats(
-    counts: Mapping[JobState, int], activity: QueueActivity | None, now: float, window: float
+    counts: Mapping[JobState, int],
+    activity: QueueActivity | None,
+    now: float,
+    window: float,
+    *,
+    paused: bool = False,
 ) -> QueueStats:
     """A queue's stats over `window` seconds ending at `now`, from its `activity` read with
     `since=window_start(now, window)`."""
     if activity is None:
-        return QueueStats(counts, window=window)
+        return QueueStats(counts, window=window, paused=paused)
     start = window_start(now, window)
     span = now - start
     ended = ended_since(activity, start)
@@ -129,4 +136,5 @@ def queue_stats(
         runtime_p50=percentile(runtimes, 0.5),
         runtime_p95=percentile(runtimes, 0.95),
         oldest_queued_age=None if oldest is None else max(now - oldest, 0.0),
+        paused=paused,
     )

@@ -227,3 +227,28 @@ def _meta() -> dict[str, Any] | None:
         return None
     carrier = tracing.outgoing_context()
     return {"trace": carrier} if carrier else None
+
+
+def default_task_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None) or "task"
+    qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "task"))
+    qualname = qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
+    return f"{module}.{qualname}"
+
+
+def require_no_arguments(fn: Callable[..., Any], name: str) -> None:
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:
+        raise ConfigurationError(
+            f"task {name!r} has a schedule, so it is called without arguments; give its "
+            "parameters default values"
+        ) from None
+    except ValueError:  # no signature to inspect (some builtins): let calls tell
+        pass
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004
+    )

@@ -211,3 +211,26 @@ def test_enqueue_by_name_without_the_task_code(shared_url: str) -> None:
 def test_commands_need_a_backend() -> None:
     out = invoke("jobs")
     assert out.exit_code == 2 and "no backend URL" in out.output
+
+
+def test_pause_and_resume_a_queue(shared_url: str) -> None:
+    async def enqueue_one(runner: TaskRunner) -> str:
+        return (await runner.tasks["ops.fetch"].enqueue("https://example.com/rss")).id
+
+    job_id = run(shared_url, enqueue_one)
+    out = invoke("pause", "feeds", "--url", shared_url)
+    assert (out.exit_code, out.output) == (0, "queue feeds paused\n")
+    assert invoke("pause", "feeds", "--url", shared_url).exit_code == 0  # already: no error
+    assert invoke("pause", "empty", "--url", shared_url).exit_code == 0  # no jobs yet
+    run(shared_url, drained)  # a worker takes nothing from a paused queue
+    assert run(shared_url, lambda r: r.get_job(job_id)).state is JobState.QUEUED
+    data = orjson.loads(invoke("stats", "--url", shared_url, "--json").output)
+    assert data["queues"]["feeds"]["paused"] and data["queues"]["empty"]["paused"]
+    assert "feeds (paused)" in invoke("stats", "--url", shared_url).output
+    out = invoke("resume", "feeds", "--url", shared_url)
+    assert (out.exit_code, out.output) == (0, "queue feeds resumed\n")
+    assert run(shared_url, lambda r: r.paused()) == ["empty"]
+    run(shared_url, drained)
+    assert run(shared_url, lambda r: r.get_job(job_id)).state is JobState.SUCCEEDED
+    bad = invoke("pause", "no spaces", "--url", shared_url)
+    assert bad.exit_code == 2 and "is not allowed" in bad.output

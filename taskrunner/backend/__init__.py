@@ -5,7 +5,7 @@ taskrunner; this package imports nothing of taskrunner above it.
 
 - `protocol`: `Backend`, the batch-first core of atomic primitives, and the optional
   abilities, each a protocol of its own (`CancelSignals`, `TransactionalEnqueue`,
-  `Migrations`, `HasUrl`), which the core checks with isinstance.
+  `Migrations`, `QueuePausing`, `HasUrl`), which the core checks with isinstance.
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
 - `inspection`: `Inspection`, what a backend can tell about past and present work.
 - `plugins`: backends registered under the `taskrunner.backends` entry-point group, and the
@@ -23,6 +23,7 @@ from taskrunner.backend.protocol import (
     CancelSignals,
     HasUrl,
     Migrations,
+    QueuePausing,
     TransactionalEnqueue,
     enqueuer,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Outcome",
     "OutcomeKind",
     "QueueActivity",
+    "QueuePausing",
     "TransactionalEnqueue",
     "WorkerRecord",
     "check_url",

@@ -138,6 +138,24 @@ def enqueuer(
 
 
 @runtime_checkable
+class QueuePausing(Protocol):
+    """An optional ability: pausing queues, kept in the store. No claim, by any client of the
+    store, takes a job from a paused queue (jobs already running go on); enqueues into it
+    still succeed; `wait` does not count its due jobs as due. A queue with no jobs can be
+    paused. Both changes are idempotent; resuming wakes the workers waiting on the queue as
+    an enqueue does. `TaskRunner.pause` needs it and raises ConfigurationError without it."""
+
+    async def pause(self, queues: Sequence[str]) -> None:
+        """Pause the queues (those paused already stay so)."""
+
+    async def resume(self, queues: Sequence[str]) -> None:
+        """Resume the queues (those not paused stay so) and wake their waiting workers."""
+
+    async def paused(self) -> list[str]:
+        """The names of the paused queues, sorted."""
+
+
+@runtime_checkable
 class Migrations(Protocol):
     """An optional ability: a schema that is migrated. `connect()` may apply pending
     migrations itself; `taskrunner migrate` applies them on demand (a release step)."""

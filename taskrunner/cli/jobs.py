@@ -134,6 +134,37 @@ def cancel(
         typer.echo(f"job {job_id} {state.value}")
 
 
+def pause(
+    queue: Annotated[str, typer.Argument(metavar="QUEUE")],
+    app_path: AppOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Pause a queue: no worker takes its jobs until `taskrunner resume` (running jobs finish,
+    enqueues still succeed)."""
+    name = checked_queue(queue)
+    with_runner(app_path, url, lambda runner: runner.pause(name))
+    typer.echo(f"queue {name} paused")
+
+
+def resume(
+    queue: Annotated[str, typer.Argument(metavar="QUEUE")],
+    app_path: AppOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """Resume a paused queue: workers take its jobs again."""
+    name = checked_queue(queue)
+    with_runner(app_path, url, lambda runner: runner.resume(name))
+    typer.echo(f"queue {name} resumed")
+
+
+def checked_queue(queue: str) -> str:
+    """`queue`, if it is a valid queue name; the command fails with the reason otherwise."""
+    try:
+        return validation.queue_name(queue)
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
+
+
 def purge(
     state: Annotated[
         list[str], typer.Option("--state", help="Delete jobs in this state (repeat for several).")

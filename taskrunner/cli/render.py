@@ -94,7 +94,8 @@ def stats_tables(stats: Stats) -> list[Table]:
         title=_recent_title(stats),
     )
     for name, queue in sorted(stats.items()):
-        counts.add_row(name, *(str(queue.get(s, 0)) for s in JobState))
+        shown = f"{name} (paused)" if queue.paused else name
+        counts.add_row(shown, *(str(queue.get(s, 0)) for s in JobState))
         failing = "-" if queue.failure_rate is None else f"{queue.failure_rate:.0%}"
         throughput = "-" if queue.throughput is None else f"{queue.throughput:.2f}"
         recent.add_row(

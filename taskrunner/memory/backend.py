@@ -104,7 +104,11 @@ class MemoryBackend:
         store = self._store
         now = store.clock()
         store.promote(now)
-        heaps = [heap for queue in queues if (heap := store.ready.get(queue))]
+        heaps = [
+            heap
+            for queue in queues
+            if queue not in store.paused and (heap := store.ready.get(queue))
+        ]
         claimed: list[JobRecord] = []
         while heaps and len(claimed) < limit:
             heap = min(heaps, key=lambda h: h[0]) if len(heaps) > 1 else heaps[0]
@@ -251,7 +255,7 @@ class MemoryBackend:
         store = self._store
         now = store.clock()
         store.promote(now)
-        if any(store.ready.get(queue) for queue in queues):
+        if any(store.ready.get(queue) for queue in queues if queue not in store.paused):
             return
         if store.delayed:
             timeout = min(timeout, max(store.delayed[0][0] - now, 0.0))
@@ -289,6 +293,18 @@ class MemoryBackend:
         return {
             queue: dict(store.counts.get(queue) or dict.fromkeys(JobState, 0)) for queue in names
         }
+
+    async def pause(self, queues: Sequence[str]) -> None:
+        self._store.paused.update(queues)
+
+    async def resume(self, queues: Sequence[str]) -> None:
+        store = self._store
+        if store.paused.intersection(queues):
+            store.paused.difference_update(queues)
+            store.wakeup.set()
+
+    async def paused(self) -> list[str]:
+        return sorted(self._store.paused)
 
     async def purge(
         self,

@@ -55,6 +55,7 @@ class Store:
         self.expiring: list[tuple[float, str]] = []
         self.running: dict[str, StoredJob] = {}
         self.counts: dict[str, dict[JobState, int]] = {}
+        self.paused: set[str] = set()  # queues no claim takes from
         self.seq = itertools.count()
         self.wakeup = asyncio.Event()
         self.finish_waiters: dict[str, list[asyncio.Future[None]]] = {}

@@ -3,7 +3,8 @@
 Needs the `metrics` extra: `pip install "taskrunner[metrics]"` (prometheus-client).
 Metrics: taskrunner_attempts_total{queue,task,outcome}, taskrunner_attempt_seconds{queue,
 task} (a histogram of runtimes), taskrunner_jobs{queue,state} (jobs stored, refreshed from
-the backend) and taskrunner_lease_rescues_total (jobs put back after their worker went silent).
+the backend), taskrunner_queue_paused{queue} (1 while the queue is paused, refreshed too)
+and taskrunner_lease_rescues_total (jobs put back after their worker went silent).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from taskrunner.backend import AttemptOutcome, Backend, JobRecord
+from taskrunner.backend import AttemptOutcome, Backend, JobRecord, QueuePausing
 from taskrunner.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -73,6 +74,12 @@ class WorkerMetrics:
             ["queue", "state"],
             registry=self.registry,
         )
+        self.paused = Gauge(
+            "taskrunner_queue_paused",
+            "1 while the queue is paused (no worker takes its jobs), else 0.",
+            ["queue"],
+            registry=self.registry,
+        )
         self.rescues = Counter(
             "taskrunner_lease_rescues",
             "Jobs put back because their worker stopped renewing its lease.",
@@ -95,6 +102,11 @@ class WorkerMetrics:
                 for queue, by_state in counts.items():
                     for state, count in by_state.items():
                         self.jobs.labels(queue, state.value).set(count)
+                backend = worker.runner.backend
+                if isinstance(backend, QueuePausing):
+                    paused = set(await backend.paused())
+                    for queue in worker.queues:
+                        self.paused.labels(queue).set(1 if queue in paused else 0)
             except Exception as exc:
                 log.debug("metrics: could not read queue counts (%s)", exc)
             await asyncio.sleep(every)

@@ -54,6 +54,7 @@ TABLES = {
     "tallies": "(queue, minute, slot)",
     "workers": "(id)",
     "ended": "(queue, second, slot)",  # 0004
+    "paused_queues": "(queue)",  # 0005
 }
 # the triggers that keep the tallies (0004) -> their timing and event
 TRIGGERS = {

@@ -7,6 +7,7 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `outcomes`: finish, retry outcomes and releases, retention, waiting for results.
 - `cancel`: cancel, cancel signals and manual retry.
 - `stats`: counts by queue and state, purge.
+- `pause`: pausing and resuming queues, for a backend that implements `QueuePausing`.
 - `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
 - `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
 
@@ -19,10 +20,13 @@ from taskrunner.testing.conformance.claim import ClaimTests
 from taskrunner.testing.conformance.enqueue import EnqueueTests
 from taskrunner.testing.conformance.inspection import InspectionConformance
 from taskrunner.testing.conformance.outcomes import OutcomeTests
+from taskrunner.testing.conformance.pause import PauseTests
 from taskrunner.testing.conformance.stats import StatsTests
 
 
-class BackendConformance(EnqueueTests, ClaimTests, OutcomeTests, CancelRetryTests, StatsTests):
+class BackendConformance(
+    EnqueueTests, ClaimTests, OutcomeTests, CancelRetryTests, StatsTests, PauseTests
+):
     """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
     instances share one store (a server), override `peer` to yield a second one."""
 

@@ -37,6 +37,7 @@ from taskrunner_postgres.errors import DATABASE_ERRORS
 from taskrunner_postgres.inspection import PostgresInspection
 from taskrunner_postgres.listen import Listener
 from taskrunner_postgres.migrate import apply_migrations, pending_migrations
+from taskrunner_postgres.pausing import PostgresPausing
 from taskrunner_postgres.queries import Queries
 from taskrunner_postgres.records import (
     STATES,
@@ -53,7 +54,7 @@ KEY_RACE_ROUNDS = 5
 ATTEMPTS_COLUMN = 19  # in a row of sql/get.sql, after the record's columns
 
 
-class PostgresBackend(PostgresInspection):
+class PostgresBackend(PostgresInspection, PostgresPausing):
     """Jobs in a Postgres table, claimed with `FOR UPDATE SKIP LOCKED`.
 
     `url` is a `postgresql://` URL; its query string may set `schema`, `migrate`, `pool_min`

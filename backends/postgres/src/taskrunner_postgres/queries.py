@@ -72,6 +72,9 @@ class Queries:
     register_worker: str
     unregister_worker: str
     workers: str
+    pause: str
+    resume: str
+    paused: str
     now: str
     ping: str
     migrations_lock: str

@@ -24,6 +24,7 @@ from taskrunner.errors import ConfigurationError
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
 from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake
+from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import micros, parse_claimed
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
@@ -36,7 +37,7 @@ LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
-class RedisBackend(RedisInspection):
+class RedisBackend(RedisInspection, RedisPausing):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:

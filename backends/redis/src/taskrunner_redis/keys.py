@@ -12,6 +12,7 @@
   P:{q}:seconds:<minute>    hash: per-second counts of one minute (expires after an hour)
   P:{q}:wake                list: tokens that wake blocked workers
   P:{q}:waiters             sorted set: jobs someone waits for, until when (see listen.py)
+  P:{q}:paused              string: the queue is paused (claims take nothing from it)
   P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)
   P:queues                  set: every queue name seen
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)

@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError
 
 SCRIPT_NAMES = (
     "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
-    "stats", "next_due", "activity", "watch", "register_worker", "workers",
+    "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
 )  # fmt: skip
 
 # one script run: the script's name, the key it declares, its arguments

@@ -2,10 +2,16 @@
 -- lowest priority number first, then earliest due, then first enqueued. Each queue's best
 -- candidates come from its partial indexes (queued jobs, and scheduled jobs now due), rows
 -- other workers are taking are skipped, and the best $2 of all candidates are claimed.
--- A claim changes no tallies (see migrations/0002_inspection.sql).
-WITH candidates AS (
-    SELECT c.id, c.priority, c.run_at, c.seq
+-- A claim changes no tallies (see migrations/0002_inspection.sql). Paused queues are left
+-- out first (migrations/0005_pause.sql), so each remaining queue still reads its indexes.
+WITH open_queues AS (
+    SELECT q.name
     FROM unnest($1::text[]) AS q(name)
+    WHERE NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.queue = q.name)
+),
+candidates AS (
+    SELECT c.id, c.priority, c.run_at, c.seq
+    FROM open_queues AS q
     CROSS JOIN LATERAL (
         SELECT j.id, j.priority, j.run_at, j.seq
         FROM {schema}.jobs AS j
@@ -16,7 +22,7 @@ WITH candidates AS (
     ) AS c
     UNION ALL
     SELECT c.id, c.priority, c.run_at, c.seq
-    FROM unnest($1::text[]) AS q(name)
+    FROM open_queues AS q
     CROSS JOIN LATERAL (
         SELECT j.id, j.priority, j.run_at, j.seq
         FROM {schema}.jobs AS j

@@ -1,9 +1,10 @@
 -- ARGV: prefix, queue, worker, lease_us, limit. Takes up to `limit` due jobs of the queue,
 -- lowest priority number first, then earliest due, then lowest id. Returns the clock, then
 -- per job: id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at,
--- key.
+-- key. A paused queue (its key `paused` exists) gives none.
 local q = ARGV[2]
 local now = now_us()
+if redis.call('EXISTS', queue_key(q, 'paused')) == 1 then return {fmt(now)} end -- paused
 local worker, lease, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local candidates = due_candidates(q, now, limit)
 local claimed = {fmt(now)}

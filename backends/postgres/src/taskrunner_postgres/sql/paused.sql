@@ -1,0 +1,2 @@
+-- The paused queues.
+SELECT p.queue FROM {schema}.paused_queues AS p;
