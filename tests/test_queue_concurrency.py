@@ -26,7 +26,7 @@ def gated_tasks(runner: TaskRunner, gate: anyio.Event, running: Counter[str]) ->
             finally:
                 running[queue] -= 1
 
-        tasks[queue] = runner.task(hold, name=f"hold_{queue}", queue=queue)
+        tasks[queue] = runner.task(name=f"hold_{queue}", queue=queue)(hold)
     return tasks
 
 
@@ -97,7 +97,7 @@ async def test_claims_ask_only_queues_with_room_and_share_a_call_when_they_can()
         calls.append((tuple(queues), limit))
         return await original(queues, limit, *args)
 
-    backend.claim = recording_claim  # type: ignore[method-assign]
+    backend.claim = recording_claim  # type: ignore[method-assign, assignment]
     runner, gate, running = runner_on(backend), anyio.Event(), Counter[str]()
     jobs = await enqueue_both(gated_tasks(runner, gate, running), 5)
     async with runner.worker(queues={"emails": 10, "feeds": 10}, concurrency=4):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -76,7 +76,7 @@ class WorkerSettings:
     """
 
     concurrency: int = _DefaultConcurrency(DEFAULT_CONCURRENCY)
-    queues: tuple[str, ...] | Mapping[str, int] | None = None
+    queues: Sequence[str] | Mapping[str, int] | None = None
     grace: float = 25.0
     lease: float = 30.0
     heartbeat: float | None = None
