@@ -15,11 +15,13 @@ from taskrunner.errors import ConfigurationError
 from taskrunner.retry import MAX_SECONDS
 
 MAX_CONCURRENCY = 100_000  # jobs one worker claims and runs at once, at the most
-DEFAULT_CONCURRENCY = 10
 
 
 class _DefaultConcurrency(int):
     """The concurrency nobody gave: 10, or the sum of the queues' limits."""
+
+
+DEFAULT_CONCURRENCY = _DefaultConcurrency(10)
 
 
 def _check_limit(name: str, value: object) -> int:
@@ -75,7 +77,7 @@ class WorkerSettings:
     the ticks of recurring tasks.
     """
 
-    concurrency: int = _DefaultConcurrency(DEFAULT_CONCURRENCY)
+    concurrency: int = DEFAULT_CONCURRENCY
     queues: Sequence[str] | Mapping[str, int] | None = None
     grace: float = 25.0
     lease: float = 30.0
@@ -96,7 +98,9 @@ class WorkerSettings:
             object.__setattr__(self, "queues", _queue_names(given))
         concurrency: Any = self.concurrency
         if isinstance(concurrency, _DefaultConcurrency):
-            total = sum(self.queue_limits.values()) if self.queue_limits else DEFAULT_CONCURRENCY
+            total = (
+                sum(self.queue_limits.values()) if self.queue_limits else int(DEFAULT_CONCURRENCY)
+            )
             concurrency = min(total, MAX_CONCURRENCY)
         object.__setattr__(self, "concurrency", _check_limit("concurrency", concurrency))
         for name in ("grace", "lease", "poll"):
