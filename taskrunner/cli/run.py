@@ -9,12 +9,12 @@ import signal
 import sys
 import threading
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from taskrunner.cli._app import fail, load_runner, run_on_backend
-from taskrunner.errors import TaskrunnerError
+from taskrunner.errors import ConfigurationError, TaskrunnerError
 from taskrunner.runner import TaskRunner
 from taskrunner.telemetry.logs import setup_logging
 from taskrunner.telemetry.metrics import WorkerMetrics, serve
@@ -29,9 +29,10 @@ QueueOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--queue",
+        "--queues",
         "-q",
-        help="Queue to take jobs from (repeat for several; default: all "
-        "queues of the app's tasks).",
+        help="Queues to take jobs from: `a,b`, or with the most jobs of each run at once, "
+        "`a=5,b=20` (repeatable; default: all queues of the app's tasks).",
     ),
 ]
 GraceOpt = Annotated[
@@ -51,7 +52,10 @@ MetricsPortOpt = Annotated[
 
 def run(
     app_path: Annotated[str, typer.Argument(metavar="APP", help="module.path:runner")],
-    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 10,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Jobs run at once (default 10, or the sum of queue limits)."),
+    ] = None,
     queue: QueueOpt = None,
     url: Annotated[str | None, typer.Option(help="Backend URL (overrides the app's).")] = None,
     grace: GraceOpt = 25.0,
@@ -72,9 +76,10 @@ def run(
     setup_logging(log_level, log_format)
     runner = load_runner(app_path, url)
     try:
+        given: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
         settings = WorkerSettings(
-            concurrency=concurrency,
-            queues=tuple(queue) if queue else None,
+            **given,
+            queues=parse_queues(queue or []),
             grace=grace,
             lease=lease,
             burst=burst,
@@ -89,6 +94,34 @@ def run(
     _exit_past_running_threads(code)
     if code:
         raise typer.Exit(code)
+
+
+def parse_queues(values: list[str]) -> tuple[str, ...] | dict[str, int] | None:
+    """`--queue` values (`a,b` or `a=5,b=20`, repeatable) as names or limits by name."""
+    entries = [entry.strip() for value in values for entry in value.split(",")]
+    if not entries:
+        return None
+    if "" in entries:
+        raise ConfigurationError(f"--queue names an empty queue: {','.join(values)!r}")
+    limited = ["=" in entry for entry in entries]
+    if not any(limited):
+        names = tuple(entries)
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"--queue names a queue twice: {','.join(names)}")
+        return names
+    if not all(limited):
+        raise ConfigurationError("--queue: give a limit to every queue (a=5,b=20) or to none")
+    limits: dict[str, int] = {}
+    for entry in entries:
+        name, _, number = (part.strip() for part in entry.partition("="))
+        if name in limits:
+            raise ConfigurationError(f"--queue names queue {name!r} twice")
+        if not (number.isascii() and number.isdigit()):
+            raise ConfigurationError(
+                f"--queue: the limit of queue {name!r} must be a whole number, got {number!r}"
+            )
+        limits[name] = int(number)
+    return limits
 
 
 def _exit_past_running_threads(code: int) -> None:

@@ -30,6 +30,7 @@ from taskrunner.worker.host import WorkerHost
 from taskrunner.worker.outbox import Outbox
 from taskrunner.worker.scheduler import run_scheduler
 from taskrunner.worker.settings import WorkerCounters, WorkerSettings, new_worker_id
+from taskrunner.worker.slots import QueueSlots, claim_round
 
 log = logging.getLogger("taskrunner.worker")
 
@@ -43,9 +44,10 @@ class Worker:
         self.settings = settings
         self.id = new_worker_id()
         self.counters = WorkerCounters()
-        self.queues: tuple[str, ...] = settings.queues or tuple(
+        self.queues: tuple[str, ...] = tuple(settings.queues or ()) or tuple(
             sorted({runner.default_queue} | {t.settings.queue for t in runner.tasks.values()})
         )
+        self._slots = QueueSlots(self.queues, settings.queue_limits)
         self._running: dict[tuple[str, int], Execution] = {}  # by (job id, attempt)
         self._outbox = Outbox()
         self._slot_free = asyncio.Event()
@@ -72,7 +74,7 @@ class Worker:
         )
 
     def __repr__(self) -> str:
-        return f"<Worker {self.id} queues={list(self.queues)}>"
+        return f"<Worker {self.id} queues={self._slots.describe()}>"
 
     @property
     def running(self) -> int:
@@ -120,7 +122,7 @@ class Worker:
             "worker %s started on %s, queues %s, concurrency %d",
             self.id,
             runner,
-            ",".join(self.queues),
+            self._slots.describe(),
             settings.concurrency,
         )
         try:
@@ -162,18 +164,19 @@ class Worker:
                 task.result()
 
     async def _claim_loop(self) -> None:
-        backend, settings = self.runner.backend, self.settings
+        backend, settings, slots = self.runner.backend, self.settings, self._slots
         failures = 0
         while not self._stopping.is_set():
             free = settings.concurrency - len(self._running)
-            if free <= 0:
+            if free <= 0 or not slots.open_queues():
                 self._slot_free.clear()
                 await self._until(self._slot_free.wait(), self._stopping)
                 continue
             # whether anything could still make a job due, as the claim reads the backend
             settled = not self._running and not self._outbox.unreported
+            self._slot_free.clear()  # a slot freed from now on is worth another claim
             try:
-                records = await backend.claim(self.queues, free, self.id, settings.lease)
+                records = await claim_round(backend, slots, free, self.id, settings.lease)
                 if failures:
                     log.warning("worker %s: the backend answers again; taking jobs", self.id)
                 failures = 0
@@ -201,8 +204,9 @@ class Worker:
                 self._slot_free.clear()
                 await self._until(self._slot_free.wait(), self._stopping)
                 continue
-            try:
-                await self._until(backend.wait(self.queues, settings.poll), self._stopping)
+            try:  # a queue at its limit is not waited on: a slot of it freeing wakes us
+                wake_on = slots.wake_events(self._slot_free)
+                await self._until(slots.wait(backend, settings.poll), self._stopping, *wake_on)
             except Exception as exc:
                 failures += 1
                 await self._backend_trouble("wait", exc, failures)
@@ -229,6 +233,7 @@ class Worker:
             stale.cancel("lost")
             execution.previous = stale.task  # a def function may take a while to return
         self._running[execution.key] = execution
+        self._slots.taken(execution.record.queue)
         execution.task = asyncio.get_running_loop().create_task(self._execute(execution))
 
     async def _execute(self, execution: Execution) -> None:
@@ -245,6 +250,7 @@ class Worker:
         """An attempt ended: free its slot and hold `outcome` (None: nothing) to report."""
         if self._running.get(execution.key) is execution:
             del self._running[execution.key]
+            self._slots.freed(execution.record.queue)
         if self.on_attempt_end is not None:
             ended = AttemptOutcome.LOST if outcome is None else AttemptOutcome(outcome.kind.value)
             self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
