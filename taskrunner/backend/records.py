@@ -121,11 +121,11 @@ class Outcome:
     """The end of one attempt, guarded by its fencing token (`attempt`).
 
     `delay` applies to a retry and to a release (due again after it). A cancelled
-    outcome's `error`, if given, is kept on the job as its reason. `ttl` is how long a finished job's record is kept (None: until purged): once it has
-    passed, on the backend's clock, every read treats the record as gone and its dedup key
-    as free, whether or not `reclaim` has deleted it yet. `queue` is the
-    job's queue when the caller knows it: a backend that keeps each queue apart (Redis) finds
-    the job without a lookup.
+    outcome's `error`, if given, is kept on the job as its reason. `ttl` is how long a
+    finished job's record is kept (None: until purged): once it has passed, on the backend's
+    clock, every read treats the record as gone and its dedup key as free, whether or not
+    `reclaim` has deleted it yet. `queue` is the job's queue when the caller knows it: a
+    backend that keeps each queue apart (Redis) finds the job without a lookup.
     """
 
     job_id: str
