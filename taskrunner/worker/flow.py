@@ -15,14 +15,10 @@ from typing import Any
 from taskrunner.backend import JobRecord, Outcome, OutcomeKind
 from taskrunner.errors import JobError
 from taskrunner.retry import MAX_SECONDS, Snooze
+from taskrunner.task import META_EXPIRES_AT, META_EXPIRES_IN, META_TIMEOUT
 from taskrunner.telemetry.logs import job_event
 
 log = logging.getLogger("taskrunner.job")
-
-# the keys of a payload's meta that carry per-enqueue options
-TIMEOUT = "timeout"
-EXPIRES_IN = "expires_in"  # seconds after the job's enqueue
-EXPIRES_AT = "expires_at"  # epoch seconds
 
 
 def _number(meta: dict[str, Any] | None, key: str) -> float | None:
@@ -36,7 +32,7 @@ def _number(meta: dict[str, Any] | None, key: str) -> float | None:
 
 def timeout_of(meta: dict[str, Any] | None, default: float | None) -> float | None:
     """The attempt's timeout: the one given at enqueue, else the task's."""
-    timeout = _number(meta, TIMEOUT)
+    timeout = _number(meta, META_TIMEOUT)
     return default if timeout is None or not 0 < timeout <= MAX_SECONDS else timeout
 
 
@@ -45,10 +41,10 @@ def expired(meta: dict[str, Any] | None, record: JobRecord) -> str | None:
     started = record.started_at
     if started is None:
         return None
-    after = _number(meta, EXPIRES_IN)
+    after = _number(meta, META_EXPIRES_IN)
     if after is not None and started > record.enqueued_at + after:
         return f"expired: not started within {after:g}s of its enqueue"
-    at = _number(meta, EXPIRES_AT)
+    at = _number(meta, META_EXPIRES_AT)
     if at is not None and started > at:
         moment = datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
         return f"expired: not started by {moment}"
