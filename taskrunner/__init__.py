@@ -21,7 +21,7 @@ from taskrunner.errors import (
 from taskrunner.handle import Job
 from taskrunner.job import AttemptInfo, JobInfo, JobProgress
 from taskrunner.queries import JobPage
-from taskrunner.retry import Backoff, Retry, fixed
+from taskrunner.retry import Backoff, Retry, Snooze, fixed
 from taskrunner.runner import TaskRunner
 from taskrunner.schedules import Schedule, cron, every
 from taskrunner.stats import QueueStats, Stats
@@ -55,6 +55,7 @@ __all__ = [
     "Retry",
     "Schedule",
     "SerializationError",
+    "Snooze",
     "State",
     "Stats",
     "StrayCancellation",

@@ -1,4 +1,4 @@
-"""When a failed attempt runs again: `Retry` from inside a task, and backoff policies."""
+"""When a job runs again: `Retry` and `Snooze` from inside a task, and backoff policies."""
 
 from __future__ import annotations
 
@@ -25,6 +25,19 @@ class Retry(Exception):
         self.delay = None if delay is None else seconds(delay, "Retry(delay=...)")
         self.reason = reason
         super().__init__(reason or "retry requested")
+
+
+class Snooze(Exception):
+    """Raise inside a task to put its job back for `delay` seconds (or a timedelta) without
+    using an attempt: an API that is not ready yet, a limit the task itself detects.
+
+    The job is `scheduled` meanwhile; its history shows the attempt as `released`, with the
+    reason "snoozed for ...". A job may snooze any number of times.
+    """
+
+    def __init__(self, delay: float | timedelta) -> None:
+        self.delay = seconds(delay, "Snooze(delay)")
+        super().__init__(f"snoozed for {self.delay:g}s")
 
 
 def seconds(value: float | timedelta, what: str) -> float:

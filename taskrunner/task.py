@@ -19,6 +19,11 @@ from taskrunner.retry import MAX_SECONDS, due_at, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.telemetry import tracing
 
+# the keys of a payload's meta that carry per-enqueue options (read by worker/flow.py)
+META_TIMEOUT = "timeout"
+META_EXPIRES_IN = "expires_in"  # seconds after the job's enqueue
+META_EXPIRES_AT = "expires_at"  # epoch seconds
+
 P = ParamSpec("P")
 T = TypeVar("T")
 U = TypeVar("U")
@@ -87,6 +92,8 @@ class EnqueueOptions:
     priority: int | None = None
     queue: str | None = None
     connection: Any = None
+    retries: int | None = None
+    meta: tuple[tuple[str, float], ...] = ()  # timeout and expiry, carried in the payload
 
 
 def make_options(
@@ -98,8 +105,15 @@ def make_options(
     priority: int | None,
     queue: str | None,
     connection: Any = None,
+    retries: int | None = None,
+    timeout: float | timedelta | None = None,
+    expires: float | timedelta | datetime | None = None,
 ) -> EnqueueOptions:
     changes: dict[str, Any] = {}
+    if retries is not None:
+        changes["retries"] = _retries(retries)
+    if timeout is not None or expires is not None:
+        changes["meta"] = flow_meta(base.meta, timeout, expires)
     if delay is not None and at is not None:
         raise ConfigurationError("give either delay= or at=, not both")
     if delay is not None:
@@ -117,6 +131,36 @@ def make_options(
     return replace(base, **changes)
 
 
+def _retries(retries: int) -> int:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")
+    return retries
+
+
+def flow_meta(
+    meta: tuple[tuple[str, float], ...],
+    timeout: float | timedelta | None,
+    expires: float | timedelta | datetime | None,
+) -> tuple[tuple[str, float], ...]:
+    """The per-enqueue timeout and expiry, as they travel in the payload's meta (read by
+    `taskrunner.worker.flow`): `timeout` seconds, and `expires_in` seconds after the enqueue
+    or `expires_at` an epoch time."""
+    values = dict(meta)
+    if timeout is not None:
+        values[META_TIMEOUT] = seconds(timeout, "timeout")
+        if values[META_TIMEOUT] <= 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+    if isinstance(expires, datetime):
+        values.pop(META_EXPIRES_IN, None)
+        values[META_EXPIRES_AT] = due_at(expires, "expires=")
+    elif expires is not None:
+        values.pop(META_EXPIRES_AT, None)
+        values[META_EXPIRES_IN] = seconds(expires, "expires")
+        if values[META_EXPIRES_IN] <= 0:
+            raise ConfigurationError(f"expires must be > 0 seconds, got {expires!r}")
+    return tuple(values.items())
+
+
 def new_job(settings: TaskSettings, options: EnqueueOptions, payload: bytes) -> NewJob:
     """The job one call of a task stores: the task's settings, overridden by the call's
     options. Every way of enqueuing (a task, a recurring tick, the CLI) builds it here."""
@@ -126,7 +170,9 @@ def new_job(settings: TaskSettings, options: EnqueueOptions, payload: bytes) -> 
         queue=options.queue or settings.queue,
         payload=payload,
         priority=settings.priority if options.priority is None else options.priority,
-        max_attempts=policy.max_attempts(settings.retries),
+        max_attempts=policy.max_attempts(
+            settings.retries if options.retries is None else options.retries
+        ),
         key=options.key,
         delay=options.delay,
         at=options.at,
@@ -170,7 +216,7 @@ class Task(Generic[P, T]):
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob[T]:
         """Encode a call without enqueuing it, for `runner.enqueue_many`."""
-        payload = encode_payload(args, kwargs, self.runner.max_payload, _meta())
+        payload = encode_payload(args, kwargs, self.runner.max_payload, _meta(self._options))
         return PreparedJob(self, new_job(self.settings, self._options, payload))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
@@ -188,10 +234,17 @@ class Task(Generic[P, T]):
         priority: int | None = None,
         queue: str | None = None,
         connection: Any = None,
+        retries: int | None = None,
+        timeout: float | timedelta | None = None,
+        expires: float | timedelta | datetime | None = None,
     ) -> Task[P, T]:
         """The same task with per-call options: `delay` (seconds or timedelta) or `at` (an
         aware datetime), a dedup `key`, a `priority` (lower runs first), another `queue`, or
         the caller's database `connection` to enqueue inside its open transaction (Postgres).
+
+        `retries` and `timeout` replace the task's own for this job; `expires` (seconds or a
+        timedelta after the enqueue, or an aware datetime) cancels the job instead of
+        running it when no attempt started by then.
         """
         options = make_options(
             self._options,
@@ -201,6 +254,9 @@ class Task(Generic[P, T]):
             priority=priority,
             queue=queue,
             connection=connection,
+            retries=retries,
+            timeout=timeout,
+            expires=expires,
         )
         return type(self)(self.runner, self.fn, self.settings, options)
 
@@ -221,12 +277,13 @@ class SyncTask(Task[P, T]):
         return value
 
 
-def _meta() -> dict[str, Any] | None:
-    """What travels with a job besides its arguments: the caller's trace context."""
-    if not tracing.ENABLED:
-        return None
-    carrier = tracing.outgoing_context()
-    return {"trace": carrier} if carrier else None
+def _meta(options: EnqueueOptions) -> dict[str, Any] | None:
+    """What travels with a job besides its arguments: the caller's trace context, and the
+    per-enqueue timeout and expiry."""
+    meta: dict[str, Any] = dict(options.meta)
+    if tracing.ENABLED and (carrier := tracing.outgoing_context()):
+        meta["trace"] = carrier
+    return meta or None
 
 
 def default_task_name(fn: Callable[..., Any]) -> str:

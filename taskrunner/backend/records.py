@@ -41,7 +41,7 @@ class AttemptOutcome(enum.StrEnum):
     FAILED = "failed"  # and no attempt follows
     RETRY = "retry"  # failed; another attempt follows
     CANCELLED = "cancelled"
-    RELEASED = "released"  # put back unfinished by a stopping worker
+    RELEASED = "released"  # put back unfinished: a stopping worker, or the task snoozed
     LOST = "lost"  # its lease expired: the worker died or went silent
 
 
@@ -111,18 +111,21 @@ class OutcomeKind(enum.StrEnum):
     FAILED = "failed"
     RETRY = "retry"  # back to the queue after `delay`; counts as an attempt
     CANCELLED = "cancelled"
-    RELEASED = "released"  # put back unfinished on shutdown; gives back the attempt's budget
+    # put back unfinished (on shutdown, or snoozed: due after `delay`); gives back the
+    # attempt's budget. Its `error`, if any, is kept in the attempt's history only.
+    RELEASED = "released"
 
 
 @dataclass(slots=True)
 class Outcome:
     """The end of one attempt, guarded by its fencing token (`attempt`).
 
-    `ttl` is how long a finished job's record is kept (None: until purged): once it has
-    passed, on the backend's clock, every read treats the record as gone and its dedup key
-    as free, whether or not `reclaim` has deleted it yet. `queue` is the
-    job's queue when the caller knows it: a backend that keeps each queue apart (Redis) finds
-    the job without a lookup.
+    `delay` applies to a retry and to a release (due again after it). A cancelled
+    outcome's `error`, if given, is kept on the job as its reason. `ttl` is how long a
+    finished job's record is kept (None: until purged): once it has passed, on the backend's
+    clock, every read treats the record as gone and its dedup key as free, whether or not
+    `reclaim` has deleted it yet. `queue` is the job's queue when the caller knows it: a
+    backend that keeps each queue apart (Redis) finds the job without a lookup.
     """
 
     job_id: str

@@ -166,6 +166,8 @@ class MemoryBackend:
             job.error = outcome.error
             store.finish(job, JobState.FAILED, now, outcome.ttl)
         elif kind is OutcomeKind.CANCELLED:
+            if outcome.error is not None:
+                job.error = outcome.error
             store.finish(job, JobState.CANCELLED, now, outcome.ttl)
         else:
             job.lease_until = None
@@ -173,8 +175,10 @@ class MemoryBackend:
             if kind is OutcomeKind.RETRY:
                 job.error = outcome.error
                 job.run_at = now + outcome.delay
-            else:  # RELEASED: the attempt did not count
+            else:  # RELEASED: the attempt did not count; back after its delay, if any
                 job.max_attempts += 1
+                if outcome.delay > 0:
+                    job.run_at = now + outcome.delay
             store.queue(job, now)
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:

@@ -29,10 +29,11 @@ from taskrunner.context import JobContext, State, _current
 from taskrunner.errors import JobError, SerializationError
 from taskrunner.job import MESSAGE_LIMIT, cut, message_of
 from taskrunner.policy import Policy, past_last_attempt
-from taskrunner.retry import MAX_SECONDS
+from taskrunner.retry import MAX_SECONDS, Snooze
 from taskrunner.task import Task
 from taskrunner.telemetry import tracing
 from taskrunner.telemetry.logs import job_event
+from taskrunner.worker import flow
 from taskrunner.worker.failures import TRACEBACK_LIMIT, error_of, stray, timed_out
 from taskrunner.worker.settings import WorkerCounters
 from taskrunner.worker.threads import leave_behind, start_thread
@@ -139,9 +140,9 @@ class Execution:
         except Exception as exc:
             log.debug("job %s: could not store its last progress (%s)", self.record.id, exc)
 
-    async def _attempt(self) -> Outcome | None:
+    def _unrunnable(self, task: Task[..., Any] | None) -> Outcome | None:
+        """The outcome of an attempt that cannot run the task at all, or None."""
         record, services = self.record, self.services
-        task = services.tasks.get(record.task)
         if task is None:
             known = ", ".join(sorted(services.tasks)[:20]) or "none"
             return self._give_up(
@@ -160,10 +161,22 @@ class Execution:
                     "lease (its worker crashed or was killed) and no attempts are left",
                 )
             )
+        return None
+
+    async def _attempt(self) -> Outcome | None:
+        record, services = self.record, self.services
+        task = services.tasks.get(record.task)
+        refused = self._unrunnable(task)
+        if refused is not None or task is None:
+            return refused
         try:
             args, kwargs, meta = decode_call(record.payload)
         except SerializationError as exc:
             return self._give_up(JobError("UndecodablePayload", message_of(exc)))
+        if (expiry := flow.expired(meta, record)) is not None:
+            services.counters.cancelled += 1
+            return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
+        timeout = flow.timeout_of(meta, task.settings.timeout)
         self.context = ctx = JobContext(record, services.state, notify=services.notify_progress)
         job_event(log, logging.INFO, record, "running", worker=services.worker_id)
         token = _current.set(ctx)
@@ -172,9 +185,9 @@ class Execution:
                 await asyncio.wait([self.previous])  # never two attempts of a job at once
             carrier = meta.get("trace") if meta else None
             if carrier and tracing.ENABLED:
-                value = await self._traced_call(task, args, kwargs, carrier)
+                value = await self._traced_call(task, args, kwargs, carrier, timeout)
             else:
-                value = await self._call(task, args, kwargs)
+                value = await self._call(task, args, kwargs, timeout)
         except asyncio.CancelledError as exc:
             current = asyncio.current_task()
             assert current is not None
@@ -184,6 +197,8 @@ class Execution:
             if current.cancelling():
                 raise  # cancelled from outside the worker: the event loop is closing
             return self._failure(task, stray(exc))
+        except Snooze as snooze:
+            return flow.snoozed(record, snooze, self.started)
         except BaseException as exc:  # SystemExit from argparse, KeyboardInterrupt...: the
             return self._failure(task, exc)  # task's failure, never the worker's end
         finally:
@@ -200,17 +215,23 @@ class Execution:
         return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result, None, 0.0, ttl)
 
     async def _traced_call(
-        self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any], carrier: Any
+        self,
+        task: Task[..., Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        carrier: Any,
+        timeout: float | None,
     ) -> Any:
         with tracing.attempt_span(self.record, carrier) as span:
             try:
-                return await self._call(task, args, kwargs)
+                return await self._call(task, args, kwargs, timeout)
             except BaseException as exc:
                 tracing.record_failure(span, exc, error_of(exc))
                 raise
 
-    async def _call(self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
-        timeout = task.settings.timeout
+    async def _call(
+        self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None
+    ) -> Any:
         if not task.is_async:
             run = functools.partial(contextvars.copy_context().run, task.fn, *args, **kwargs)
             return await self._in_thread(run, timeout)

@@ -206,8 +206,10 @@ class BackendMachine(RuleBasedStateMachine):
         elif kind is OutcomeKind.RETRY:
             job.state = JobState.SCHEDULED if later else JobState.QUEUED
             job.run_at = now
-        else:  # released: due again as it was, with its attempt given back
-            job.state = JobState.QUEUED
+        else:  # released: with its attempt given back, due after its delay, else as it was
+            job.state = JobState.SCHEDULED if later else JobState.QUEUED
+            if later:
+                job.run_at = now
             job.max_attempts += 1
 
     @rule(job_id=jobs_bundle)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import anyio
 
 from taskrunner.backend import (
+    AttemptOutcome,
     Backend,
     JobState,
     Outcome,
@@ -90,6 +91,39 @@ class OutcomeTests(Suite):
         assert queued is not None and queued.state is JobState.QUEUED
         assert (queued.attempt, queued.max_attempts) == (record.attempt, 2)
         assert (await claim_one(backend)).attempt == 2
+
+    async def test_released_with_a_delay_waits_without_using_an_attempt(
+        self, backend: Backend
+    ) -> None:
+        job = new_job(max_attempts=1)
+        await backend.enqueue([job])
+        await claim_one(backend)
+        why = b'{"type":"Snoozed","message":"snoozed"}'
+        put_back = Outcome(job.id, 1, OutcomeKind.RELEASED, error=why, delay=SHORT)
+        assert await backend.finish([put_back]) == [True]
+        (waiting,) = await backend.get([job.id])
+        assert waiting is not None and waiting.state is JobState.SCHEDULED
+        assert (waiting.max_attempts, waiting.error) == (2, None)
+        if waiting.attempts is not None:  # where the backend keeps the history
+            assert (waiting.attempts[-1].outcome, waiting.attempts[-1].error) == (
+                AttemptOutcome.RELEASED,
+                why,
+            )
+        assert await backend.claim(["default"], 5, WORKER, 30) == []
+        await anyio.sleep(SHORT + 0.1)
+        again = await claim_one(backend)
+        assert (again.id, again.attempt, again.max_attempts) == (job.id, 2, 2)
+
+    async def test_a_cancelled_outcome_keeps_its_error(self, backend: Backend) -> None:
+        job = new_job()
+        await backend.enqueue([job])
+        await claim_one(backend)
+        why = b'{"type":"Expired","message":"too late"}'
+        cancelled = Outcome(job.id, 1, OutcomeKind.CANCELLED, error=why, ttl=None)
+        assert await backend.finish([cancelled]) == [True]
+        (record,) = await backend.get([job.id])
+        assert record is not None and record.state is JobState.CANCELLED
+        assert record.error == why
 
     # -- retention ------------------------------------------------------------------------
 

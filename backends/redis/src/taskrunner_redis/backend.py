@@ -19,7 +19,16 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from taskrunner.backend import Beat, JobRecord, JobState, LeaseStatus, NewJob, Outcome, redact
+from taskrunner.backend import (
+    Beat,
+    JobRecord,
+    JobState,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+    redact,
+)
 from taskrunner.errors import ConfigurationError
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
@@ -223,7 +232,8 @@ class RedisBackend(RedisInspection, RedisPausing):
                 ]
                 for o in chosen
             ]
-            return [orjson.dumps(header), *(o.result or o.error or b"" for o in chosen)]
+            data = (o.result if o.kind is OutcomeKind.SUCCEEDED else o.error for o in chosen)
+            return [orjson.dumps(header), *(item or b"" for item in data)]
 
         with self._store.errors("reporting outcomes"):
             queues = await self._queues_of(outcomes)

@@ -1,6 +1,6 @@
 -- Apply the outcomes of attempts that still own their job (the attempt is the fencing
 -- token). $1 ids, $2 attempts, $3 kinds (succeeded, failed, cancelled, retry, released),
--- $4 results, $5 errors, $6 retry delays in seconds, $7 retention in seconds (NULL: until
+-- $4 results, $5 errors, $6 delays in seconds (a retry's; a release's, if any), $7 retention in seconds (NULL: until
 -- purged). An attempt after which the job runs again is logged on the job (the one that
 -- finishes it is told by the job's own columns), which also tells the trigger that counts
 -- it its outcome (see migrations/0004_tally_triggers.sql).
@@ -19,11 +19,14 @@ outcomes AS (
 applied AS (
     UPDATE {schema}.jobs AS j
     SET state = CASE WHEN o.ends THEN o.kind
-                     WHEN o.kind = 'retry' AND o.delay > 0 THEN 'scheduled'
+                     WHEN o.kind IN ('retry', 'released') AND o.delay > 0 THEN 'scheduled'
                      ELSE 'queued' END,
         result = CASE WHEN o.kind = 'succeeded' THEN o.result ELSE j.result END,
-        error = CASE WHEN o.kind IN ('failed', 'retry') THEN o.error ELSE j.error END,
-        run_at = CASE WHEN o.kind = 'retry' THEN now() + make_interval(secs => o.delay)
+        error = CASE WHEN o.kind IN ('failed', 'retry') THEN o.error
+                     WHEN o.kind = 'cancelled' THEN COALESCE(o.error, j.error)
+                     ELSE j.error END,
+        run_at = CASE WHEN o.kind = 'retry' OR (o.kind = 'released' AND o.delay > 0)
+                      THEN now() + make_interval(secs => o.delay)
                       ELSE j.run_at END,
         max_attempts = j.max_attempts + (o.kind = 'released')::integer,
         finished_at = CASE WHEN o.ends THEN now() END,

@@ -1,5 +1,5 @@
 -- ARGV: prefix, queue, a JSON list with one [id, attempt, kind, delay_us, ttl_us (negative:
--- keep)] per outcome, then each outcome's data (result or error). Applies each outcome only
+-- keep)] per outcome, then each outcome's data (result or error, '' for none). Applies each outcome only
 -- if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome.
 local q = ARGV[2]
 local now = now_us()
@@ -16,12 +16,16 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
     local prio = job[3]
     later_zrem(queue_key(q, 'leases'), id)
     local err = false
-    if kind == 'failed' or kind == 'retry' then err = data end
+    if kind == 'failed' or kind == 'retry' or (kind == 'released' and data ~= '') then
+      err = data
+    end
     attempt_ended(id, q, now, kind, err, job[2], job[5], job[6])
     if kind == 'succeeded' then
       finish_job(id, q, 'succeeded', now, ttl, 'running', job[7], 'result', data)
     elseif kind == 'failed' then
       finish_job(id, q, 'failed', now, ttl, 'running', job[7], 'error', data)
+    elseif kind == 'cancelled' and data ~= '' then
+      finish_job(id, q, 'cancelled', now, ttl, 'running', job[7], 'error', data)
     elseif kind == 'cancelled' then
       finish_job(id, q, 'cancelled', now, ttl, 'running', job[7])
     else
@@ -30,8 +34,12 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
       if kind == 'retry' then
         run_at = now + delay
         redis.call('HSET', jk, 'error', data, 'run_at', run_at)
-      else -- released: the attempt does not count
+      else -- released: the attempt does not count; back after its delay, if any
         redis.call('HINCRBY', jk, 'max_attempts', 1)
+        if delay > 0 then
+          run_at = now + delay
+          redis.call('HSET', jk, 'run_at', run_at)
+        end
       end
       local state = 'queued'
       if run_at > now then state = 'scheduled' end
