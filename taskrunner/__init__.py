@@ -19,7 +19,7 @@ from taskrunner.errors import (
     TaskTimeout,
 )
 from taskrunner.handle import Job
-from taskrunner.job import AttemptInfo, JobInfo, JobProgress
+from taskrunner.job import AttemptInfo, Hold, HoldKind, JobInfo, JobProgress
 from taskrunner.queries import JobPage
 from taskrunner.retry import Backoff, Retry, Snooze, fixed
 from taskrunner.runner import TaskRunner
@@ -38,6 +38,8 @@ __all__ = [
     "Backoff",
     "ConfigurationError",
     "DuplicateTask",
+    "Hold",
+    "HoldKind",
     "InvalidName",
     "Job",
     "JobContext",

@@ -128,6 +128,8 @@ def job_dict(info: JobInfo) -> dict[str, Any]:
             "done": info.progress.done, "total": info.progress.total,
             "message": info.progress.message},
         "cancel_requested": info.cancel_requested,
+        "held_by": None if info.held_by is None else {
+            "kind": info.held_by.kind.value, "detail": info.held_by.detail},
         "attempts": [_attempt_dict(a) for a in info.attempts],
     }  # fmt: skip
 

@@ -3,6 +3,7 @@ stored messages. The record a backend stores is `taskrunner.backend.JobRecord`."
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -108,9 +109,32 @@ class AttemptInfo:
         )
 
 
+class HoldKind(enum.StrEnum):
+    """What kind of thing holds a job back (see `Hold`). More kinds come with limits,
+    rate windows and dependencies; a program should treat an unknown kind as a hold."""
+
+    PAUSED = "paused"  # its queue is paused
+    NO_WORKER = "no_worker"  # no live worker takes its queue
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a job that could run now (queued, or scheduled and due) is not running:
+    `kind` for programs, `detail` a sentence for people, e.g. "its queue 'emails' is
+    paused". `str(hold)` is the sentence."""
+
+    kind: HoldKind
+    detail: str
+
+    def __str__(self) -> str:
+        return self.detail
+
+
 @dataclass(frozen=True, slots=True)
 class JobInfo:
-    """Everything known about a job, as `runner.get_job(id)` returns it."""
+    """Everything known about a job, as `runner.get_job(id)` returns it. `held_by` says
+    what keeps a queued or due job from running (None: nothing known holds it); only
+    `get_job` works it out, list views and `get_jobs` leave it None."""
 
     id: str
     task: str
@@ -132,6 +156,7 @@ class JobInfo:
     progress: JobProgress | None
     cancel_requested: bool
     attempts: list[AttemptInfo] = field(default_factory=list)
+    held_by: Hold | None = None
 
     @property
     def finished(self) -> bool:

@@ -4,14 +4,15 @@ methods of those names call these."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from taskrunner import _validation as validation
-from taskrunner.backend import Backend, Inspection, JobFilter, JobState, QueuePausing
+from taskrunner.backend import Backend, Inspection, JobFilter, JobRecord, JobState, QueuePausing
 from taskrunner.errors import ConfigurationError
-from taskrunner.job import JobInfo
+from taskrunner.job import Hold, HoldKind, JobInfo
 from taskrunner.stats import QueueStats, Stats, queue_stats, window_start
 
 
@@ -47,6 +48,31 @@ async def stats(backend: Backend, queues: Sequence[str] | None, window: float) -
         },
         await backend.workers(),
     )
+
+
+async def job_info(backend: Backend, record: JobRecord) -> JobInfo:
+    """`TaskRunner.get_job`: the job's record as a `JobInfo`, with what holds it."""
+    return dataclasses.replace(JobInfo.from_record(record), held_by=await held_by(backend, record))
+
+
+async def held_by(backend: Backend, record: JobRecord) -> Hold | None:
+    """What holds a job that could run now (queued, or scheduled and due on the backend's
+    clock): its queue is paused, or no live worker takes its queue (where the backend keeps
+    a worker registry). None for other jobs and when nothing holds it. A round trip per
+    question asked, so only `get_job` asks."""
+    if record.state is JobState.SCHEDULED:
+        if record.run_at > await backend.now():
+            return None  # not due yet: its run_at says when, nothing holds it
+    elif record.state is not JobState.QUEUED:
+        return None
+    queue = record.queue
+    if isinstance(backend, QueuePausing) and queue in await backend.paused():
+        return Hold(HoldKind.PAUSED, f"its queue {queue!r} is paused")
+    if isinstance(backend, Inspection) and not any(
+        queue in worker.queues for worker in await backend.workers()
+    ):
+        return Hold(HoldKind.NO_WORKER, f"no worker takes queue {queue!r}")
+    return None
 
 
 def pausing(backend: Backend) -> QueuePausing:

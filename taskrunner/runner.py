@@ -255,11 +255,13 @@ class TaskRunner:
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
 
     async def get_job(self, job_id: str) -> JobInfo:
-        """Everything known about a job. Raises `JobNotFound` for an unknown id."""
-        (record,) = await (await self._backend()).get([job_id])
+        """Everything known about a job, with what holds it if it could run now but waits
+        (`JobInfo.held_by`). Raises `JobNotFound` for an unknown id."""
+        backend = await self._backend()
+        (record,) = await backend.get([job_id])
         if record is None:
             raise JobNotFound(f"no job with id {job_id!r} (never enqueued, or its record expired)")
-        return JobInfo.from_record(record)
+        return await queries.job_info(backend, record)
 
     async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo | None]:
         """Several jobs in one round trip; None where an id is unknown."""

@@ -234,3 +234,23 @@ def test_pause_and_resume_a_queue(shared_url: str) -> None:
     assert run(shared_url, lambda r: r.get_job(job_id)).state is JobState.SUCCEEDED
     bad = invoke("pause", "no spaces", "--url", shared_url)
     assert bad.exit_code == 2 and "is not allowed" in bad.output
+
+
+def test_job_says_what_holds_it(shared_url: str) -> None:
+    async def enqueue_paused(runner: TaskRunner) -> str:
+        await runner.pause("feeds")
+        return (await runner.tasks["ops.fetch"].enqueue("https://example.com/rss")).id
+
+    job_id = run(shared_url, enqueue_paused)
+    out = invoke("job", job_id, "--url", shared_url)
+    assert out.exit_code == 0 and "held: its queue 'feeds' is paused" in out.output
+    data = orjson.loads(invoke("job", job_id, "--url", shared_url, "--json").output)
+    assert data["held_by"] == {"kind": "paused", "detail": "its queue 'feeds' is paused"}
+    assert invoke("resume", "feeds", "--url", shared_url).exit_code == 0
+    data = orjson.loads(invoke("job", job_id, "--url", shared_url, "--json").output)
+    assert data["held_by"] == {"kind": "no_worker", "detail": "no worker takes queue 'feeds'"}
+    run(shared_url, drained)
+    out = invoke("job", job_id, "--url", shared_url)
+    assert out.exit_code == 0 and "held" not in out.output
+    data = orjson.loads(invoke("job", job_id, "--url", shared_url, "--json").output)
+    assert data["state"] == "succeeded" and data["held_by"] is None

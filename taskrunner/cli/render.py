@@ -56,6 +56,8 @@ def print_job(console: Console, info: JobInfo) -> None:
         f"started {when(info.started_at) or '-'}   "
         f"finished {when(info.finished_at) or '-'}"
     )
+    if info.held_by is not None:
+        console.print(f"[bold]held[/]: {info.held_by.detail}", highlight=False)
     console.print(f"args {info.args!r}  kwargs {info.kwargs!r}")
     if info.state is JobState.SUCCEEDED:
         console.print(f"result {info.result!r}")

@@ -51,9 +51,10 @@ def queue_rows(view: View, stats: Stats) -> Html:
         per_minute = "-" if queue.throughput is None else f"{queue.throughput * 60:.1f}"
         rows.append(
             fragment(
-                '<tr><th scope="row">{}</th>{}<td class="num">{}</td><td class="num">{}</td>'
+                '<tr><th scope="row">{}{}</th>{}<td class="num">{}</td><td class="num">{}</td>'
                 '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
                 name,
+                paused_mark(queue.paused),
                 counts,
                 per_minute,
                 rate,
@@ -63,6 +64,11 @@ def queue_rows(view: View, stats: Stats) -> Html:
             )
         )
     return join(rows) if rows else empty_row(12, "No queues yet: nothing was enqueued.")
+
+
+def paused_mark(paused: bool) -> Html:
+    """The mark after a paused queue's name (the script draws the same)."""
+    return fragment(' <span class="state state-paused">{}</span>', "paused") if paused else Html("")
 
 
 def worker_rows(stats: Stats) -> Html:
@@ -175,6 +181,7 @@ async def job(view: View) -> Response:
         key=info.key or "\u2013",
         enqueued=when(info.enqueued_at),
         due=when(info.run_at),
+        held_by="\u2013" if info.held_by is None else info.held_by.detail,
         started=when(info.started_at),
         finished=when(info.finished_at),
         worker=info.worker or "\u2013",

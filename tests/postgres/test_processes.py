@@ -255,3 +255,26 @@ async def test_a_cancel_reaches_a_running_job_in_a_worker_process_at_once(
             await job.result(timeout=10)
         await stop([worker])
     assert await ledger(admin, schema) == []  # the attempt never completed
+
+
+async def test_a_pause_survives_a_worker_restart(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
+) -> None:
+    await runner.pause("default")
+    with workers(LEDGER_APP, 1, pg_url, tmp_path) as procs:
+        await started(procs)
+        job = await runner.tasks["record"].enqueue(1)
+        await anyio.sleep(1.0)  # time enough for an idle worker to take a due job
+        info = await runner.get_job(job.id)
+        assert info.state is JobState.QUEUED and info.held_by is not None
+        assert info.held_by.kind == "paused"
+        await stop(procs)
+    with workers(LEDGER_APP, 1, pg_url, tmp_path) as procs:
+        await started(procs)
+        await anyio.sleep(1.0)
+        assert await state_is(runner, job.id, JobState.QUEUED)
+        assert await ledger(admin, schema) == []
+        await runner.resume("default")
+        assert await job.result(timeout=30) == 1
+        await stop(procs)
+    assert [(r["job_id"], r["attempt"]) for r in await ledger(admin, schema)] == [(job.id, 1)]

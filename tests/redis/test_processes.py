@@ -181,3 +181,28 @@ async def test_a_cancel_reaches_a_running_job_in_a_worker_process_at_once(
         proc.signal(signal.SIGTERM)
         assert await proc.wait(30) == 0, proc.output()
     assert await ledger.entries() == []  # the attempt never completed
+
+
+async def test_a_pause_survives_a_worker_restart(
+    runner: TaskRunner, ledger: Ledger, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    await runner.pause("default")
+    with worker_processes(APP, 1, log_dir=tmp_path, env=worker_env) as (first,):
+        await first.wait_for_output("started on")
+        job = await record_task(runner).enqueue(1)
+        await anyio.sleep(1.0)  # time enough for an idle worker to take a due job
+        info = await runner.get_job(job.id)
+        assert info.state is JobState.QUEUED and info.held_by is not None
+        assert info.held_by.kind == "paused"
+        first.signal(signal.SIGTERM)
+        assert await first.wait(30) == 0, first.output()[-2000:]
+    with worker_processes(APP, 1, log_dir=tmp_path, env=worker_env) as (second,):
+        await second.wait_for_output("started on")
+        await anyio.sleep(1.0)
+        assert (await runner.get_job(job.id)).state is JobState.QUEUED
+        assert await ledger.started() == []
+        await runner.resume("default")
+        assert await job.result(timeout=30) == 1
+        second.signal(signal.SIGTERM)
+        assert await second.wait(30) == 0, second.output()[-2000:]
+    assert await ledger.entries() == [f"{job.id}:1"]

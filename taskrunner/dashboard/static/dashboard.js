@@ -36,6 +36,10 @@
       var tr = el("tr");
       var th = el("th", name);
       th.setAttribute("scope", "row");
+      if (queue.paused) {
+        th.appendChild(document.createTextNode(" "));
+        th.appendChild(el("span", "paused", "state state-paused"));
+      }
       tr.appendChild(th);
       STATES.forEach(function (state) {
         var td = el("td", null, "num");

@@ -1,0 +1,34 @@
+"""The dashboard shows what holds a job (its page and `/api/jobs/ID`) and marks paused
+queues on the overview, on every backend."""
+
+from __future__ import annotations
+
+from taskrunner.dashboard import dashboard
+from tests.dashboard.conftest import TOKEN, Seeded, client_for, log_in
+
+BEARER = {"authorization": f"Bearer {TOKEN}"}
+
+
+async def test_the_hold_and_the_paused_mark_are_shown(seeded: Seeded) -> None:
+    runner = seeded.runner
+    await runner.pause("default")
+    held = await runner.tasks["dash.ok"].enqueue(3)
+    app = dashboard(runner, token=TOKEN)
+    async with client_for(app) as client:
+        data = (await client.get(f"/api/jobs/{held.id}", headers=BEARER)).json()
+        assert data["held_by"] == {"kind": "paused", "detail": "its queue 'default' is paused"}
+        listed = (await client.get("/api/jobs", headers=BEARER)).json()["jobs"]
+        assert all(job["held_by"] is None for job in listed)  # list views do not ask
+        finished = (await client.get(f"/api/jobs/{seeded.succeeded}", headers=BEARER)).json()
+        assert finished["held_by"] is None
+        await log_in(client)
+        page = (await client.get(f"/jobs/{held.id}")).text
+        assert "<dt>held by</dt><dd>its queue &#x27;default&#x27; is paused</dd>" in page
+        overview = (await client.get("/")).text
+        assert 'default <span class="state state-paused">paused</span>' in overview
+        assert 'reports <span class="state state-paused">' not in overview
+        await runner.resume("default")
+        page = (await client.get(f"/jobs/{held.id}")).text
+        assert "no worker takes queue &#x27;default&#x27;" in page
+        overview = (await client.get("/")).text
+        assert "state-paused" not in overview
