@@ -234,3 +234,12 @@ def test_pause_and_resume_a_queue(shared_url: str) -> None:
     assert run(shared_url, lambda r: r.get_job(job_id)).state is JobState.SUCCEEDED
     bad = invoke("pause", "no spaces", "--url", shared_url)
     assert bad.exit_code == 2 and "is not allowed" in bad.output
+
+
+def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
+    command = ["enqueue", "ops.fetch", '["https://example.com/w"]', "--url", shared_url]
+    window = ["--queue", "windows", "--key", "feed-w", "--key-ttl", "1h"]
+    first = invoke(*command, *window)
+    assert first.exit_code == 0, first.output
+    again = invoke(*command, *window)
+    assert again.output.startswith(first.output.strip()) and "nothing new" in again.output
