@@ -93,6 +93,7 @@ class EnqueueOptions:
     queue: str | None = None
     connection: Any = None
     retries: int | None = None
+    key_ttl: float | None = None  # the key is a dedup window of this many seconds
     meta: tuple[tuple[str, float], ...] = ()  # timeout and expiry, carried in the payload
 
 
@@ -108,8 +109,11 @@ def make_options(
     retries: int | None = None,
     timeout: float | timedelta | None = None,
     expires: float | timedelta | datetime | None = None,
+    key_ttl: float | timedelta | None = None,
 ) -> EnqueueOptions:
     changes: dict[str, Any] = {}
+    if key_ttl is not None:
+        changes["key_ttl"] = window_seconds(key_ttl)
     if retries is not None:
         changes["retries"] = _retries(retries)
     if timeout is not None or expires is not None:
@@ -128,7 +132,18 @@ def make_options(
         changes["queue"] = validation.queue_name(queue)
     if connection is not None:
         changes["connection"] = connection
-    return replace(base, **changes)
+    options = replace(base, **changes)
+    if options.key_ttl is not None and options.key is None:
+        raise ConfigurationError("key_ttl= needs a dedup key: give key= too")
+    return options
+
+
+def window_seconds(key_ttl: float | timedelta) -> float:
+    """A dedup window's length: finite seconds (or a timedelta), > 0, at most ten years."""
+    value = seconds(key_ttl, "key_ttl")
+    if value <= 0:
+        raise ConfigurationError(f"key_ttl must be > 0 seconds, got {key_ttl!r}")
+    return value
 
 
 def _retries(retries: int) -> int:
@@ -176,6 +191,7 @@ def new_job(settings: TaskSettings, options: EnqueueOptions, payload: bytes) -> 
         key=options.key,
         delay=options.delay,
         at=options.at,
+        key_ttl=options.key_ttl,
     )
 
 
@@ -237,6 +253,7 @@ class Task(Generic[P, T]):
         retries: int | None = None,
         timeout: float | timedelta | None = None,
         expires: float | timedelta | datetime | None = None,
+        key_ttl: float | timedelta | None = None,
     ) -> Task[P, T]:
         """The same task with per-call options: `delay` (seconds or timedelta) or `at` (an
         aware datetime), a dedup `key`, a `priority` (lower runs first), another `queue`, or
@@ -245,6 +262,10 @@ class Task(Generic[P, T]):
         `retries` and `timeout` replace the task's own for this job; `expires` (seconds or a
         timedelta after the enqueue, or an aware datetime) cancels the job instead of
         running it when no attempt started by then.
+
+        `key_ttl` (seconds or a timedelta; needs `key`) makes the key a dedup window: for
+        that long after this enqueue, another enqueue with the same key and a `key_ttl` in
+        the same queue stores nothing and answers this job, whatever became of it.
         """
         options = make_options(
             self._options,
@@ -257,6 +278,7 @@ class Task(Generic[P, T]):
             retries=retries,
             timeout=timeout,
             expires=expires,
+            key_ttl=key_ttl,
         )
         return type(self)(self.runner, self.fn, self.settings, options)
 

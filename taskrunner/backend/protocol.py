@@ -38,6 +38,16 @@ class Backend(Protocol):
         retention has ended holds no key: the new job takes its place. A job whose id is
         stored already is left as it is and answers its own id.
 
+        A job with a `key_ttl` holds its key in a dedup window instead: for exactly `key_ttl`
+        seconds after its enqueue (on the backend's clock), whatever becomes of the job or
+        its record. While the window of (queue, key) is open, a job with that key and a
+        `key_ttl` is not stored and answers the id of the job that opened it (even if that
+        job finished, was purged or its record expired); once it has closed, the next such
+        job is stored and opens a new one, though the first may still wait or run. The check
+        and the opening are one atomic step: of racing enqueues, exactly one is stored. A
+        windowed key is not kept on the job's record (its `key` reads None), and windows and
+        keys held by records are apart: a job without `key_ttl` never meets a window.
+
         `connection` is the caller's own database connection, for backends that can store
         jobs inside the caller's transaction; others raise ConfigurationError if it is given.
         The core passes it only to backends that are `TransactionalEnqueue`, through

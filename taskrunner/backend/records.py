@@ -91,7 +91,10 @@ class JobRecord:
 
 @dataclass(slots=True)
 class NewJob:
-    """A job to store. Its due time is `at` (epoch seconds) when given, else now + `delay`."""
+    """A job to store. Its due time is `at` (epoch seconds) when given, else now + `delay`.
+
+    `key_ttl` (seconds, with a `key` only) makes the key a dedup window: held for that long
+    after the enqueue, whatever becomes of the job (see `Backend.enqueue`)."""
 
     id: str
     task: str
@@ -102,6 +105,7 @@ class NewJob:
     key: str | None = None
     delay: float = 0.0
     at: float | None = None
+    key_ttl: float | None = None
 
 
 class OutcomeKind(enum.StrEnum):

@@ -202,6 +202,10 @@ def enqueue(
     delay: Annotated[str | None, typer.Option(help="Run no sooner than this, e.g. 10m.")] = None,
     queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,
     key: Annotated[str | None, typer.Option(help="Dedup key.")] = None,
+    key_ttl: Annotated[
+        str | None,
+        typer.Option(help="Hold the dedup key this long after the enqueue, e.g. 60s."),
+    ] = None,
 ) -> None:
     """Enqueue a job by task name, with its arguments in JSON."""
     try:
@@ -212,6 +216,9 @@ def enqueue(
         raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
     args, kwargs = (given, {}) if isinstance(given, list) else ([], given)
     wait = 0.0 if delay is None else duration(delay, "--delay")
+    window = None if key_ttl is None else duration(key_ttl, "--key-ttl", positive=True)
+    if window is not None and key is None:
+        raise fail("--key-ttl needs a dedup key: give --key too")
     try:
         name = validation.task_name(task)
         dedup_key = None if key is None else validation.dedup_key(key)
@@ -223,7 +230,10 @@ def enqueue(
         # a task this process does not know is enqueued with the defaults a task gets
         settings = known.settings if known else TaskSettings(name, queue=runner.default_queue)
         options = EnqueueOptions(
-            delay=wait, key=dedup_key, queue=None if queue is None else validation.queue_name(queue)
+            delay=wait,
+            key=dedup_key,
+            key_ttl=window,
+            queue=None if queue is None else validation.queue_name(queue),
         )
         new = new_job(settings, options, encode_payload(args, kwargs, runner.max_payload))
         (job_id,) = await runner.backend.enqueue([new])

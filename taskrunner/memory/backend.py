@@ -71,7 +71,13 @@ class MemoryBackend:
             if new.id in store.jobs:  # the same job sent again: keep what is stored
                 ids.append(new.id)
                 continue
-            if new.key is not None:  # a key is unique within its queue
+            if new.key is not None and new.key_ttl is not None:  # a dedup window
+                holder = store.window_holder(new.queue, new.key, now)
+                if holder is not None:
+                    ids.append(holder)
+                    continue
+                store.windows[new.queue, new.key] = (new.id, now + new.key_ttl)
+            elif new.key is not None:  # a key is unique within its queue
                 holder = store.keys.get((new.queue, new.key))
                 if holder is not None:
                     ids.append(holder)
@@ -89,7 +95,7 @@ class MemoryBackend:
                 max_attempts=new.max_attempts,
                 enqueued_at=now,
                 run_at=run_at,
-                key=new.key,
+                key=new.key if new.key_ttl is None else None,
                 seq=next(store.seq),
             )
             store.jobs[job.id] = job
@@ -253,6 +259,9 @@ class MemoryBackend:
             job.worker = None
             store.queue(job, now)
         store.expire(now)
+        closed = [place for place, (_, until) in store.windows.items() if until <= now]
+        for place in closed:
+            del store.windows[place]
         return [job.id for job in expired]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:

@@ -50,6 +50,8 @@ class Store:
         self.clock = clock
         self.jobs: dict[str, StoredJob] = {}
         self.keys: dict[tuple[str, str], str] = {}  # (queue, dedup key) -> holder's id
+        # dedup windows: (queue, key) -> (id of the job that opened it, open until)
+        self.windows: dict[tuple[str, str], tuple[str, float]] = {}
         self.ready: dict[str, list[tuple[int, float, int, int, str]]] = {}
         self.delayed: list[tuple[float, int, int, str]] = []
         self.expiring: list[tuple[float, str]] = []
@@ -129,6 +131,17 @@ class Store:
             old = self.jobs.get(job_id)
             if old is not None and old.expires_at == expires_at and old.state in FINISHED_STATES:
                 self.delete(old)
+
+    def window_holder(self, queue: str, key: str, now: float) -> str | None:
+        """The id of the job whose dedup window on (queue, key) is open at `now`, if any
+        (a closed one is forgotten here)."""
+        window = self.windows.get((queue, key))
+        if window is None:
+            return None
+        if window[1] > now:
+            return window[0]
+        del self.windows[queue, key]
+        return None
 
     def delete(self, job: StoredJob) -> None:
         """Forget `job`, freeing its dedup key if it holds it."""

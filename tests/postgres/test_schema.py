@@ -55,6 +55,7 @@ TABLES = {
     "workers": "(id)",
     "ended": "(queue, second, slot)",  # 0004
     "paused_queues": "(queue)",  # 0005
+    "dedup_windows": "(queue, key)",  # 0006
 }
 # the triggers that keep the tallies (0004) -> their timing and event
 TRIGGERS = {

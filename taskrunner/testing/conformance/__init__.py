@@ -7,6 +7,7 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `outcomes`: finish, retry outcomes and releases, retention, waiting for results.
 - `cancel`: cancel, cancel signals and manual retry.
 - `stats`: counts by queue and state, purge.
+- `windows`: dedup windows (`NewJob.key_ttl`).
 - `pause`: pausing and resuming queues, for a backend that implements `QueuePausing`.
 - `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
 - `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
@@ -22,10 +23,11 @@ from taskrunner.testing.conformance.inspection import InspectionConformance
 from taskrunner.testing.conformance.outcomes import OutcomeTests
 from taskrunner.testing.conformance.pause import PauseTests
 from taskrunner.testing.conformance.stats import StatsTests
+from taskrunner.testing.conformance.windows import WindowTests
 
 
 class BackendConformance(
-    EnqueueTests, ClaimTests, OutcomeTests, CancelRetryTests, StatsTests, PauseTests
+    EnqueueTests, ClaimTests, OutcomeTests, CancelRetryTests, StatsTests, PauseTests, WindowTests
 ):
     """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
     instances share one store (a server), override `peer` to yield a second one."""

@@ -49,6 +49,7 @@ from taskrunner_postgres.records import (
 )
 from taskrunner_postgres.settings import PostgresSettings, parse_url
 from taskrunner_postgres.store import PostgresStore
+from taskrunner_postgres.windows import enqueue_windowed
 
 KEY_RACE_ROUNDS = 5
 ATTEMPTS_COLUMN = 19  # in a row of sql/get.sql, after the record's columns
@@ -181,6 +182,11 @@ class PostgresBackend(PostgresInspection, PostgresPausing):
         if all(job.key is None for job in jobs):
             await target.execute(self._queries.enqueue, *enqueue_arguments(jobs, keyed=False))
             return [job.id for job in jobs]
+        if any(job.key_ttl is not None for job in jobs):  # see windows.py
+            return await enqueue_windowed(target, jobs, self._queries, self._enqueue_keyed)
+        return await self._enqueue_keyed(target, jobs)
+
+    async def _enqueue_keyed(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
         ids: list[str | None] = [None] * len(jobs)
         pending = list(range(len(jobs)))
         for _ in range(KEY_RACE_ROUNDS + 1):

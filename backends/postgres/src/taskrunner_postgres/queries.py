@@ -48,6 +48,7 @@ class Queries:
 
     enqueue: str
     enqueue_keyed: str
+    enqueue_window: str
     claim: str
     heartbeat: str
     finish: str

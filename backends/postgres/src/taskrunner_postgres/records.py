@@ -57,8 +57,11 @@ def job_record(row: Any) -> JobRecord:
     )
 
 
-def enqueue_arguments(jobs: Sequence[NewJob], keyed: bool) -> list[list[Any]]:
-    """The column arrays `sql/enqueue.sql` (or `enqueue_keyed.sql`) takes."""
+def enqueue_arguments(
+    jobs: Sequence[NewJob], keyed: bool, windowed: bool = False
+) -> list[list[Any]]:
+    """The column arrays `sql/enqueue.sql` (or `enqueue_keyed.sql`, `enqueue_window.sql`)
+    takes."""
     columns: list[list[Any]] = [
         [j.id for j in jobs],
         [j.task for j in jobs],
@@ -71,6 +74,8 @@ def enqueue_arguments(jobs: Sequence[NewJob], keyed: bool) -> list[list[Any]]:
     ]
     if keyed:
         columns.append([j.key for j in jobs])
+    if windowed:
+        columns.append([j.key_ttl for j in jobs])
     return columns
 
 

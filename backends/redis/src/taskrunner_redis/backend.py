@@ -8,6 +8,7 @@ round trip.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -128,6 +129,7 @@ class RedisBackend(RedisInspection, RedisPausing):
                     job.key or False,
                     micros(job.delay),
                     False if job.at is None else micros(job.at),
+                    False if job.key_ttl is None else math.ceil(job.key_ttl * 1000),
                 ]
                 for job in (jobs[i] for i in items)
             ]

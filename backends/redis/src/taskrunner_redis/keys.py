@@ -3,6 +3,7 @@
 
   P:{q}:job:<id>            hash: a job of the queue
   P:{q}:key:<key>           string: id of the queue's job holding a dedup key
+  P:{q}:window:<key>        string: id of the job that opened a dedup window (PX: its length)
   P:{q}:prios               sorted set: priority levels with waiting jobs
   P:{q}:ready:<priority>    sorted set: waiting jobs (queued or scheduled) by due time
   P:{q}:leases              sorted set: running jobs by lease expiry

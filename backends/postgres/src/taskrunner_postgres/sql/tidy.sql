@@ -4,7 +4,8 @@
 -- to the one a scheduled job is due in), and those older than $2 minutes into minute 0
 -- (keeping the job counts, dropping the attempts and the scheduled jobs, long due). Folds
 -- the per-second counts of attempts (`ended`) of minutes before the last into slot 0 too,
--- and forgets those of minutes more than $2 ago. Forgets workers that expired. Rows a
+-- and forgets those of minutes more than $2 ago. Forgets workers that expired, and dedup
+-- windows that closed. Rows a
 -- statement holds are skipped: upkeep never waits. Answers whether it ran.
 WITH turn AS (
     SELECT pg_try_advisory_xact_lock(hashtext('taskrunner.tidy'), hashtext($1)) AS mine,
@@ -88,5 +89,16 @@ gone AS (
     DELETE FROM {schema}.workers AS w
     USING expired AS e
     WHERE w.id = e.id
+),
+closed AS (
+    SELECT d.queue, d.key
+    FROM {schema}.dedup_windows AS d, turn
+    WHERE turn.mine AND d.until <= now()
+    FOR UPDATE OF d SKIP LOCKED
+),
+forgotten_windows AS (
+    DELETE FROM {schema}.dedup_windows AS d
+    USING closed AS c
+    WHERE d.queue = c.queue AND d.key = c.key
 )
 SELECT turn.mine FROM turn;

@@ -1,5 +1,7 @@
 -- ARGV: prefix, queue, a JSON list with one [id, task, priority, max_attempts, key or false,
--- delay_us, at_us or false] per job, then each job's payload. Returns 1 if the queue is
+-- delay_us, at_us or false, window_ms or false] per job, then each job's payload. A job with
+-- a window_ms holds its key in P:{q}:window:<key> (the opener's id, expiring after the
+-- window) instead of P:{q}:key:<key>, and does not keep it on its hash. Returns 1 if the queue is
 -- marked as listed in P:queues (0: the client must list it), then each job's id, or the id of
 -- the job holding its dedup key in the queue. Storing an id that exists already changes
 -- nothing, so a retry is safe. A holder whose retention has ended (or whose hash is gone) is
@@ -25,6 +27,12 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
   local holder = false
   if redis.call('EXISTS', jk) == 1 then
     holder = id -- a replay of this enqueue (the client retried after losing the reply)
+  elseif key and job[8] then
+    holder = redis.call('GET', queue_key(q, 'window:' .. key))
+    if not holder then
+      redis.call('SET', queue_key(q, 'window:' .. key), id, 'PX', job[8])
+    end
+    key = false -- a windowed key is not kept on the job
   elseif key then
     holder = redis.call('GET', dedup_key(q, key))
     if holder and not holds_key(holder) then holder = false end
