@@ -3,10 +3,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+
+from taskrunner import TaskRunner
 
 
 @pytest.fixture
@@ -45,3 +47,24 @@ def postgres_url() -> Iterator[str]:
     name = f"tpg_{secrets.token_hex(5)}"
     yield f"{POSTGRES}?schema={name}&application_name=chaos-{name}"
     asyncio.run(drop_schema(name))
+
+
+@pytest.fixture(params=["memory", "redis", "postgres"])
+async def each_backend_runner(request: pytest.FixtureRequest) -> AsyncIterator[TaskRunner]:
+    """A runner on a namespace of the test's own: memory, then Redis, then Postgres."""
+    from tests.chaos.conftest import POSTGRES, REDIS, drop_schema
+    from tests.redis.conftest import delete_prefix
+
+    name = f"each_{secrets.token_hex(5)}"
+    urls = {
+        "memory": "memory://",
+        "redis": f"{REDIS}?prefix={name}",
+        "postgres": f"{POSTGRES}?schema={name}&application_name=chaos-{name}",
+    }
+    runner = TaskRunner(urls[request.param])
+    yield runner
+    await runner.close()
+    if request.param == "redis":
+        await delete_prefix(REDIS, name)
+    elif request.param == "postgres":
+        await drop_schema(name)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,24 +21,9 @@ from taskrunner import (
 from taskrunner.retry import MAX_SECONDS
 
 
-@pytest.fixture(params=["memory", "redis", "postgres"])
-async def runner(request: pytest.FixtureRequest) -> AsyncIterator[TaskRunner]:
-    from tests.chaos.conftest import POSTGRES, REDIS, drop_schema
-    from tests.redis.conftest import delete_prefix
-
-    name = f"flow_{secrets.token_hex(5)}"
-    urls = {
-        "memory": "memory://",
-        "redis": f"{REDIS}?prefix={name}",
-        "postgres": f"{POSTGRES}?schema={name}&application_name=chaos-{name}",
-    }
-    runner = TaskRunner(urls[request.param])
-    yield runner
-    await runner.close()
-    if request.param == "redis":
-        await delete_prefix(REDIS, name)
-    elif request.param == "postgres":
-        await drop_schema(name)
+@pytest.fixture
+def runner(each_backend_runner: TaskRunner) -> TaskRunner:
+    return each_backend_runner
 
 
 async def test_a_task_that_snoozes_twice_then_succeeds(runner: TaskRunner) -> None:
