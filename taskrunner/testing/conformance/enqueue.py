@@ -8,7 +8,6 @@ import anyio
 from taskrunner.backend import (
     Backend,
     JobState,
-    NewJob,
     Outcome,
     OutcomeKind,
     new_job_id,
@@ -18,6 +17,7 @@ from taskrunner.testing.conformance.helpers import (
     WORKER,
     Suite,
     claim_one,
+    enqueue_racing,
     finish_expiring,
     new_job,
 )
@@ -136,14 +136,6 @@ class EnqueueTests(Suite):
         (holder, *_) = await finish_expiring(backend)
         await anyio.sleep(SHORT + 0.1)
         rivals = [new_job(key=holder.key) for _ in range(8)]
-        answers: list[list[str]] = []
-
-        async def enqueue(job: NewJob) -> None:
-            answers.append(await backend.enqueue([job]))
-
-        async with anyio.create_task_group() as tg:
-            for job in rivals:
-                tg.start_soon(enqueue, job)
-        winners = {answer for (answer,) in answers}
+        winners = await enqueue_racing(backend, rivals)
         assert len(winners) == 1 and winners <= {job.id for job in rivals}
         assert (await backend.stats(["default"]))["default"][JobState.QUEUED] == 1

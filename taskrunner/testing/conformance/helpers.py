@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from taskrunner.backend import (
@@ -70,3 +71,16 @@ async def finish_expiring(backend: Backend) -> list[NewJob]:
 async def state_of(backend: Backend, job_id: str) -> JobState | None:
     (record,) = await backend.get([job_id])
     return None if record is None else record.state
+
+
+async def enqueue_racing(backend: Backend, rivals: list[NewJob]) -> set[str]:
+    """Enqueue each job alone and all at once; answers the ids the enqueues answered."""
+    answers: list[list[str]] = []
+
+    async def enqueue(job: NewJob) -> None:
+        answers.append(await backend.enqueue([job]))
+
+    async with anyio.create_task_group() as tg:
+        for job in rivals:
+            tg.start_soon(enqueue, job)
+    return {answer for (answer,) in answers}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import anyio
 
-from taskrunner.backend import Backend, JobState, NewJob, Outcome, OutcomeKind
-from taskrunner.testing.conformance.helpers import SHORT, Suite, claim_one, new_job
+from taskrunner.backend import Backend, JobState, Outcome, OutcomeKind
+from taskrunner.testing.conformance.helpers import SHORT, Suite, claim_one, enqueue_racing, new_job
 
 WINDOW = 0.6  # a dedup window that closes during a test
 
@@ -69,15 +69,7 @@ class WindowTests(Suite):
 
     async def test_racing_windowed_enqueues_store_one_job(self, backend: Backend) -> None:
         rivals = [new_job(key="race", key_ttl=30.0) for _ in range(8)]
-        answers: list[list[str]] = []
-
-        async def enqueue(job: NewJob) -> None:
-            answers.append(await backend.enqueue([job]))
-
-        async with anyio.create_task_group() as tg:
-            for job in rivals:
-                tg.start_soon(enqueue, job)
-        winners = {answer for (answer,) in answers}
+        winners = await enqueue_racing(backend, rivals)
         assert len(winners) == 1 and winners <= {job.id for job in rivals}
         assert (await backend.stats(["default"]))["default"][JobState.QUEUED] == 1
 
