@@ -59,7 +59,24 @@ class Backend(Protocol):
     ) -> list[JobRecord]:
         """Take up to `limit` due jobs from `queues`, lowest priority number first, then
         earliest due, then first enqueued. Each gets `attempt + 1`, state running, and a
-        lease of `lease` seconds."""
+        lease of `lease` seconds.
+
+        Flow control (see `NewJob`) is judged here, atomically with the claim, across every
+        client of the store, on the backend's clock, with the numbers carried by the job
+        being claimed:
+
+        - A job with a `limit_key` is taken only while fewer than its `limit_max` jobs of its
+          queue with that limit key are running. A running job holds its slot until its
+          attempt ends (any outcome that `finish` accepts) or `reclaim` puts it back.
+        - A job with a `rate_key` is taken only while fewer than its `rate_max` attempts of
+          its queue's jobs with that rate key started in the last `rate_per` seconds (a
+          sliding window over the starts: every start counts, retries included).
+        - A job that may not be taken stays queued with its attempt unchanged, and does not
+          hold back the jobs behind it: the claim goes on with the next (no head-of-line
+          blocking, however many such jobs wait). Its record's `held` says why, from the
+          claim that set it aside until a claim takes it. Among held jobs of one key, the
+          order above still decides which runs first once the key frees.
+        """
 
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
         """Extend the leases of attempts that still own their job; store reported progress."""
@@ -84,7 +101,9 @@ class Backend(Protocol):
         retention has ended. Answers the ids put back."""
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
-        """Return when a job may have become due on `queues`, or after `timeout` seconds."""
+        """Return when a job may have become due on `queues`, or after `timeout` seconds.
+        A held job (see `claim`) counts as due again once a slot of its limit key frees
+        (through any client) or its rate window opens; until then it wakes nobody."""
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
         """The job's record once it is finished, or None if it is not within `timeout`."""

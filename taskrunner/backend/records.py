@@ -57,6 +57,15 @@ class AttemptRecord:
     error: bytes | None = None
 
 
+class Held(enum.StrEnum):
+    """Why a claim set a queued job aside (`JobRecord.held`) instead of taking it: its
+    limit key had no free slot, or its rate window was closed. Such a job stays queued,
+    uses no attempt, and comes back to the claim when a slot frees or the window opens."""
+
+    LIMIT = "limit"
+    RATE = "rate"
+
+
 @dataclass(slots=True)
 class JobRecord:
     """A job as a backend stores it (read-only by convention; see `taskrunner.backend`).
@@ -64,7 +73,7 @@ class JobRecord:
     Times are seconds since the epoch on the backend's clock.
 
     `payload`, `result`, `error` and `progress` are opaque bytes to the backend; the core
-    encodes and decodes them.
+    encodes and decodes them. The flow-control fields are those of the `NewJob`.
     """
 
     id: str
@@ -87,6 +96,12 @@ class JobRecord:
     progress: bytes | None = None
     cancel_requested: bool = False
     attempts: list[AttemptRecord] | None = None  # filled by `get` where the backend keeps them
+    limit_key: str | None = None
+    limit_max: int = 0
+    rate_key: str | None = None
+    rate_max: int = 0
+    rate_per: float = 0.0
+    held: Held | None = None  # queued, and set aside by a claim: see `Held`
 
 
 @dataclass(slots=True)
@@ -94,7 +109,13 @@ class NewJob:
     """A job to store. Its due time is `at` (epoch seconds) when given, else now + `delay`.
 
     `key_ttl` (seconds, with a `key` only) makes the key a dedup window: held for that long
-    after the enqueue, whatever becomes of the job (see `Backend.enqueue`)."""
+    after the enqueue, whatever becomes of the job (see `Backend.enqueue`).
+
+    Flow control, enforced by `Backend.claim` within the job's queue: with a `limit_key`, at
+    most `limit_max` (>= 1) attempts of the queue's jobs with that limit key run at once;
+    with a `rate_key`, at most `rate_max` (>= 1) attempts of the queue's jobs with that rate
+    key start in any `rate_per` seconds. Limit keys and rate keys are separate namespaces.
+    """
 
     id: str
     task: str
@@ -106,6 +127,11 @@ class NewJob:
     delay: float = 0.0
     at: float | None = None
     key_ttl: float | None = None
+    limit_key: str | None = None
+    limit_max: int = 0
+    rate_key: str | None = None
+    rate_max: int = 0
+    rate_per: float = 0.0
 
 
 class OutcomeKind(enum.StrEnum):
