@@ -29,13 +29,15 @@ CONCURRENCY = 4
 pytestmark = pytest.mark.slow
 
 # The backend judges a rate on its own clock when it claims a job; the ledger records the
-# start a little later, once the worker has the job and the task begins (a round trip and a
-# turn of the worker's event loop, longer on a loaded machine). Starts within any window of
-# `per - START_DELAY` seconds come from claims within a window shorter than `per`, so no such
-# window may hold more than the rate allows, as long as no start lags its claim by more.
-START_DELAY = 0.1
-# The backend's own start times (`JobInfo.started_at`) are judged exactly, bar their
-# rounding to the microsecond on the way out.
+# start a little later, once the worker has the job and the task begins (the rest of the claim,
+# a round trip and a turn of the worker's event loop: tens of milliseconds on a loaded
+# machine, and windows of a full second in the ledger do hold 22 to 24 starts). Starts within
+# any window of `per - START_DELAY` seconds come from claims within a window shorter than
+# `per`, so no such window may hold more than the rate allows, as long as no start lags its
+# claim by more than START_DELAY (beyond the lag of the other starts in the window).
+START_DELAY = 0.15
+# The backend's own start times (`JobInfo.started_at`, read at claim) are judged exactly, bar
+# their rounding on the way out.
 ROUNDING = 1e-3
 
 
@@ -222,4 +224,6 @@ async def test_a_rate_holds_over_every_sliding_window_across_processes(
     assert len(claimed) == total
     assert most_in_window(claimed, per - ROUNDING) <= API.n
     # 20 starts a second: the 81st claim comes at least four windows after the first
-    assert max(starts) - min(starts) >= (total / API.n - 1) * per - START_DELAY
+    windows = (total / API.n - 1) * per
+    assert max(claimed) - min(claimed) >= windows - ROUNDING
+    assert max(starts) - min(starts) >= windows - START_DELAY
