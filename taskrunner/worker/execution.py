@@ -259,7 +259,7 @@ class Execution:
         except TimeoutError:
             if not scope.expired():
                 raise
-            why = f"ran longer than the task's timeout of {timeout:g}s"
+            why = f"ran longer than its timeout of {timeout:g}s"
         except asyncio.CancelledError:
             if self.reason is None or self.reason == "shutdown" or thread.done():
                 if not thread.done():
