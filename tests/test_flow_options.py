@@ -34,8 +34,9 @@ async def test_a_task_that_snoozes_twice_then_succeeds(runner: TaskRunner) -> No
         return "ready"
 
     job = await poll.enqueue()
-    async with runner.worker(concurrency=2):
+    async with runner.worker(concurrency=2) as worker:
         assert await job.result(timeout=20) == "ready"
+    assert (worker.counters.snoozed, worker.counters.released) == (2, 0)
     info = await runner.get_job(job.id)
     assert info.state is JobState.SUCCEEDED
     assert info.attempt == info.max_attempts == 3  # two attempts given back, none used
