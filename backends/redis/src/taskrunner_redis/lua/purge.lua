@@ -38,4 +38,17 @@ for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
   end
   if deleted >= batch then return {deleted, 0} end
 end
+if state == 'queued' then -- and those set aside for a limit or rate key
+  local held = queue_key(q, 'held')
+  for _, id in ipairs(redis.call('ZRANGE', held, 0, batch - deleted - 1)) do
+    local job = redis.call('HMGET', job_key(q, id), 'priority', 'held', 'limit_key', 'rate_key')
+    redis.call('ZREM', held, id)
+    if job[1] then -- else deleted by hand already
+      unwait(id, q, job[1], job[2], job[3], job[4])
+      delete_job(id, q)
+      deleted = deleted + 1
+    end
+  end
+  if deleted >= batch then return {deleted, 0} end
+end
 return {deleted, -1}
