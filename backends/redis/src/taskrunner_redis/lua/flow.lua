@@ -147,7 +147,7 @@ local function next_opening(q, key, now, max, per_us, count)
 end
 
 -- The rate keys whose window has opened by `now` release what it admits; a key with held
--- jobs left gets its next opening. Answers the earliest opening still to come, or false.
+-- jobs left gets its next opening.
 local function open_windows(q, now)
   local opens = queue_key(q, 'opens')
   for _, key in ipairs(redis.call('ZRANGEBYSCORE', opens, '-inf', now)) do
@@ -163,7 +163,11 @@ local function open_windows(q, now)
       end
     end
   end
-  local first = redis.call('ZRANGE', opens, 0, 0, 'WITHSCORES')
+end
+
+-- when the first rate window of the queue with held jobs opens, or false
+local function next_window_opening(q)
+  local first = redis.call('ZRANGE', queue_key(q, 'opens'), 0, 0, 'WITHSCORES')
   return first[2] and tonumber(first[2]) or false
 end
 

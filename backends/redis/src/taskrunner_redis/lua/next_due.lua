@@ -5,7 +5,8 @@
 local q = ARGV[2]
 if redis.call('EXISTS', queue_key(q, 'paused')) == 1 then return -1 end -- paused: none due
 local now = now_us()
-local opening = open_windows(q, now)
+open_windows(q, now)
+local opening = next_window_opening(q)
 local earliest = earliest_due(q)
 if opening and (not earliest or opening < earliest) then earliest = opening end
 if not earliest then return -1 end
