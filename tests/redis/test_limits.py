@@ -40,8 +40,9 @@ def key(backend: RedisBackend, suffix: str, queue: str = "default") -> str:
 
 async def ready_count(client: aioredis.Redis, backend: RedisBackend) -> int:
     """How many jobs of the default queue sit in its ready sets (what claims scan)."""
-    levels = await client.zrange(key(backend, "prios"), 0, -1)
-    return sum([await client.zcard(key(backend, f"ready:{p.decode()}")) for p in levels])
+    levels: list[bytes] = await client.zrange(key(backend, "prios"), 0, -1)
+    counts: list[int] = [await client.zcard(key(backend, f"ready:{p.decode()}")) for p in levels]
+    return sum(counts)
 
 
 async def claim_ids(backend: RedisBackend, n: int) -> set[str]:
