@@ -40,9 +40,11 @@ def key(backend: RedisBackend, suffix: str, queue: str = "default") -> str:
 
 async def ready_count(client: aioredis.Redis, backend: RedisBackend) -> int:
     """How many jobs of the default queue sit in its ready sets (what claims scan)."""
-    levels: list[bytes] = await client.zrange(key(backend, "prios"), 0, -1)
-    counts: list[int] = [await client.zcard(key(backend, f"ready:{p.decode()}")) for p in levels]
-    return sum(counts)
+    total = 0
+    for level in await client.zrange(key(backend, "prios"), 0, -1):
+        assert isinstance(level, bytes)
+        total += await client.zcard(key(backend, f"ready:{level.decode()}"))
+    return total
 
 
 async def claim_ids(backend: RedisBackend, n: int) -> set[str]:
