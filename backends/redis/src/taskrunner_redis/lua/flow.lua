@@ -7,7 +7,8 @@
 --                                 for a limit or a rate key (kind 'limit' or 'rate'), by due
 --                                 time then id, as the ready sets order them
 --   held-prios:<kind>:<key>       sorted set: the priority levels holding such jobs
---   held                          sorted set: every held job of the queue (stats, purge)
+--   held                          sorted set: every held job of the queue by due time
+--                                 (stats, purge, the longest-waiting due job)
 --   flow                          hash: per key with held jobs, the numbers its releases use:
 --                                 'limit:<key>' and 'rate:<key>' the largest max, 'per:<key>'
 --                                 the shortest window (us) among its held jobs (so a rolling
@@ -42,7 +43,7 @@ local function hold(kind, id, q, key, prio, run_at, max, per_us)
   redis.call('HSET', job_key(q, id), 'held', kind)
   redis.call('ZADD', held_key(q, kind, prio, key), run_at, id)
   redis.call('ZADD', held_prios_key(q, kind, key), tonumber(prio), prio)
-  redis.call('ZADD', queue_key(q, 'held'), 0, id)
+  redis.call('ZADD', queue_key(q, 'held'), run_at, id)
   keep_extreme(kind .. ':' .. key, max, false, q)
   if kind == 'rate' then keep_extreme('per:' .. key, per_us, true, q) end
 end
