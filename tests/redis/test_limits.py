@@ -187,3 +187,17 @@ async def test_a_rate_window_releases_its_held_jobs_in_order(
             await redis_backend.wait(["default"], 30)  # wakes when the window opens
             order += [r.id for r in await redis_backend.claim(["default"], 10, WORKER, 30)]
     assert order == [urgent.id, *(job.id for job in jobs[2:])]
+
+
+async def test_a_worker_busy_with_another_queue_still_claims_when_a_window_opens(
+    redis_backend: RedisBackend,
+) -> None:
+    first, second = (new_job(queue="a", rate_key="api", rate_max=1, rate_per=0.5) for _ in "12")
+    await redis_backend.enqueue([first, second])
+    assert [r.id for r in await redis_backend.claim(["a", "b"], 1, WORKER, 30)] == [first.id]
+    claimed: set[str] = set()
+    with anyio.fail_after(20):
+        while second.id not in claimed:  # never idle: queue b always has a job for it
+            await redis_backend.enqueue([new_job(queue="b")])
+            claimed |= {r.id for r in await redis_backend.claim(["a", "b"], 1, WORKER, 30)}
+            await anyio.sleep(0.05)
