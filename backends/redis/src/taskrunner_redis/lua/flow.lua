@@ -30,19 +30,31 @@ end
 -- a job's max as stored; a missing or broken one counts as 1 (the strictest)
 local function flow_max(value) return math.max(math.floor(tonumber(value) or 1), 1) end
 
+-- What this script run wrote already, so that setting aside many jobs of one key (a claim
+-- meeting a backlog) writes each key's level and numbers once: flow fields and held levels.
+local flow_written, levels_written = {}, {}
+
 -- keep in the flow hash the larger (or, `smaller` set, the smaller) of the stored and `value`
 local function keep_extreme(field, value, smaller, q)
+  local known = flow_written[field]
+  if known and ((smaller and known <= value) or (not smaller and known >= value)) then return end
   local stored = tonumber(redis.call('HGET', queue_key(q, 'flow'), field))
   if not stored or (smaller and value < stored) or (not smaller and value > stored) then
     redis.call('HSET', queue_key(q, 'flow'), field, value)
+    stored = value
   end
+  flow_written[field] = stored
 end
 
 -- Set a due job aside for a limit or rate key; the caller takes it out of its ready set.
 local function hold(kind, id, q, key, prio, run_at, max, per_us)
   redis.call('HSET', job_key(q, id), 'held', kind)
-  redis.call('ZADD', held_key(q, kind, prio, key), run_at, id)
-  redis.call('ZADD', held_prios_key(q, kind, key), tonumber(prio), prio)
+  local level = held_key(q, kind, prio, key)
+  redis.call('ZADD', level, run_at, id)
+  if not levels_written[level] then
+    redis.call('ZADD', held_prios_key(q, kind, key), tonumber(prio), prio)
+    levels_written[level] = true
+  end
   redis.call('ZADD', queue_key(q, 'held'), run_at, id)
   keep_extreme(kind .. ':' .. key, max, false, q)
   if kind == 'rate' then keep_extreme('per:' .. key, per_us, true, q) end
@@ -51,7 +63,9 @@ end
 -- Once a key has no held job left, forget its numbers and its next opening.
 local function forget_if_none_held(kind, q, key)
   if redis.call('EXISTS', held_prios_key(q, kind, key)) == 1 then return end
+  flow_written[kind .. ':' .. key] = nil
   if kind == 'rate' then
+    flow_written['per:' .. key] = nil
     redis.call('HDEL', queue_key(q, 'flow'), 'rate:' .. key, 'per:' .. key)
     redis.call('ZREM', queue_key(q, 'opens'), key)
   else
@@ -66,6 +80,7 @@ local function unhold_level(kind, q, key, prio, ids)
   chunked('ZREM', queue_key(q, 'held'), ids, 1000)
   if redis.call('EXISTS', level) == 0 then
     redis.call('ZREM', held_prios_key(q, kind, key), prio)
+    levels_written[level] = nil
   end
 end
 
