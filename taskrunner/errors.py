@@ -4,6 +4,7 @@
     ├── ConfigurationError        a setting, option or argument is invalid
     │   ├── BackendNotFound       no backend for a URL's scheme
     │   ├── InvalidName           a task, queue or dedup key name is not allowed
+    │   ├── InvalidArguments (TypeError)  a call's arguments do not fit the task
     │   └── DuplicateTask         two tasks under one name
     ├── SerializationError        arguments or a result JSON cannot carry
     │   └── PayloadTooLarge       an encoded payload over the size limit
@@ -40,6 +41,10 @@ class BackendNotFound(ConfigurationError):
 
 class InvalidName(ConfigurationError):
     """A task, queue or dedup key name is not allowed."""
+
+
+class InvalidArguments(ConfigurationError, TypeError):
+    """A call's arguments do not fit the task (its signature, or what its keys read)."""
 
 
 class DuplicateTask(ConfigurationError):
