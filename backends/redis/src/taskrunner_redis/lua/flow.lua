@@ -17,8 +17,14 @@
 --                                 next admits a start (claim and next_due release them then)
 -- A held job stays queued (and in the waiting index) with its field `held` set to the kind.
 
-local function held_key(q, kind, prio, key) return queue_key(q, 'held:' .. kind .. ':' .. prio .. ':' .. key) end
-local function held_prios_key(q, kind, key) return queue_key(q, 'held-prios:' .. kind .. ':' .. key) end
+local function held_key(q, kind, prio, key)
+  return queue_key(q, 'held:' .. kind .. ':' .. prio .. ':' .. key)
+end
+
+local function held_prios_key(q, kind, key)
+  return queue_key(q, 'held-prios:' .. kind .. ':' .. key)
+end
+
 local function running_key(q, key) return queue_key(q, 'running:' .. key) end
 local function starts_key(q, key) return queue_key(q, 'starts:' .. key) end
 
