@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
 from taskrunner import (
@@ -144,3 +145,25 @@ def test_a_backend_without_batches_says_so() -> None:
 
     with pytest.raises(ConfigurationError, match="the object keeps no batches"):
         batches_of(object())  # type: ignore[arg-type]
+
+
+def test_the_cli_lists_batches_and_shows_a_members_batch() -> None:
+    from typer.testing import CliRunner
+
+    from taskrunner.cli import app
+    from tests.apps.limited import runner as app_runner
+
+    async def seed() -> tuple[str, str]:
+        sync = app_runner.tasks["crm.sync"]
+        batch = await app_runner.batch([sync.prepare(1), sync.prepare(2)])
+        return batch.id, (await batch.members())[0]
+
+    batch_id, member = asyncio.run(seed())
+    cli = CliRunner()
+    listed = cli.invoke(app, ["batches", "tests.apps.limited:runner"])
+    assert listed.exit_code == 0 and batch_id in listed.output, listed.output
+    data = orjson.loads(cli.invoke(app, ["batches", "tests.apps.limited:runner", "--json"]).output)
+    mine = next(b for b in data if b["id"] == batch_id)
+    assert (mine["total"], mine["closed"], mine["counts"]["queued"]) == (2, True, 2)
+    shown = cli.invoke(app, ["job", member, "tests.apps.limited:runner"])
+    assert "batch" in shown.output and batch_id in shown.output  # the line may wrap
