@@ -136,7 +136,6 @@ def ran_once_each(runs: Iterable[Run], jobs: Iterable[Job[Any]]) -> bool:
 # Backends whose limits and rates are not on main yet, and what is missing: their tests skip.
 # Drop an entry when its branch is merged.
 NOT_ON_MAIN = {
-    "redis": "the Redis backend's limits and rates (branch lim/redis) are not on main yet",
     "postgres": "the Postgres backend's limits and rates (branch lim/pg) are not on main yet",
 }
 
