@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -27,7 +28,9 @@ class WorkerFailed(RuntimeError):
 class Events:
     """Probe events by kind, in arrival order."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        """The worker's process (the measuring process itself for an in-process worker)."""
         self._queues: defaultdict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
         self.failure: str | None = None
         self.dead = asyncio.Event()
@@ -75,7 +78,7 @@ async def start_worker(lib: Library, spec: Spec, script: str, expect: int) -> As
 
 @contextlib.asynccontextmanager
 async def _in_process(lib: Library, spec: Spec, expect: int) -> AsyncIterator[Events]:
-    events = Events()
+    events = Events(os.getpid())
     PROBE.arm(expect, spec.checkpoints, events.sink)
     stop = asyncio.Event()
     events.sink("ready", t=time.time())
@@ -86,6 +89,7 @@ async def _in_process(lib: Library, spec: Spec, expect: int) -> AsyncIterator[Ev
     finally:
         stop.set()
         await asyncio.wait_for(serving, STOP_GRACE)
+        events.sink("stopped", t=time.time(), starts=dict(PROBE.starts))
 
 
 def _note_exit(events: Events, task: asyncio.Task[None]) -> None:
@@ -105,7 +109,7 @@ async def _subprocess(spec: Spec, script: str, expect: int) -> AsyncIterator[Eve
         stdout=asyncio.subprocess.PIPE,
         limit=64 * 1024 * 1024,
     )
-    events = Events()
+    events = Events(process.pid)
     reader = asyncio.create_task(_read_events(process, events))
     try:
         yield events
@@ -141,6 +145,7 @@ async def serve_forever(lib: Library, spec: Spec) -> None:
     PROBE.arm(spec.expect, spec.checkpoints, emit)
     emit("ready", t=time.time())
     await lib.serve(spec.concurrency, stop)
+    emit("stopped", t=time.time(), starts=PROBE.starts)
 
 
 def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
