@@ -12,7 +12,7 @@
     ├── JobFailed                 the job ended without a result (`.error` says why)
     ├── JobTimeout (TimeoutError) waiting for a job took longer than allowed
     ├── BackendError              the backend could not carry out an operation
-    ├── TaskTimeout (TimeoutError)  an attempt ran past its task's timeout (in the job's error)
+    ├── TaskTimeout (TimeoutError)  an attempt ran past its timeout (in the job's error)
     └── StrayCancellation         a task raised CancelledError the worker did not cause
 
 `JobError` is no exception: it is the record of one, kept with a failed attempt.

@@ -209,3 +209,20 @@ async def test_a_rate_holds_starts_and_says_why(runner: TaskRunner) -> None:
     assert len(waiting) == 2
     assert all(info.held_by and info.held_by.kind is HoldKind.RATE for info in waiting)
     assert "'api' had its 3 starts in the last 60s" in str(waiting[0].held_by)
+
+
+def test_the_cli_works_out_keys_and_shows_them() -> None:
+    from typer.testing import CliRunner
+
+    from taskrunner.cli import app
+    from tests.apps.limited import runner as app_runner
+
+    cli = CliRunner()
+    made = cli.invoke(app, ["enqueue", "crm.sync", "[7]", "--app", "tests.apps.limited:runner"])
+    assert made.exit_code == 0, made.output
+    job_id = made.output.split()[0]
+    shown = cli.invoke(app, ["job", job_id, "tests.apps.limited:runner"])
+    assert "limit key customer:7   rate key crm.sync" in shown.output, shown.output
+    bad = cli.invoke(app, ["enqueue", "crm.sync", "[]", "--app", "tests.apps.limited:runner"])
+    assert bad.exit_code != 0 and "customer_id" in bad.output
+    assert len(app_runner.tasks) == 1

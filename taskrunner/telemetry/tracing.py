@@ -75,6 +75,12 @@ def attempt_span(record: JobRecord, carrier: dict[str, Any]) -> Iterator[Any]:
         yield span
 
 
+def record_snooze(span: Any, delay: float) -> None:
+    """Mark the attempt's span as snoozed: not a failure, the job runs again after `delay`."""
+    if span is not None:
+        span.set_attribute("taskrunner.snoozed_for", delay)
+
+
 def record_failure(span: Any, exc: BaseException, error: JobError) -> None:
     """Mark the attempt's span failed by `exc`, with the message and traceback the worker
     records of it (`error`: cut to size, like in the job's record and the logs)."""

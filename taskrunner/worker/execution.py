@@ -198,6 +198,7 @@ class Execution:
                 raise  # cancelled from outside the worker: the event loop is closing
             return self._failure(task, stray(exc))
         except Snooze as snooze:
+            services.counters.snoozed += 1
             return flow.snoozed(record, snooze, self.started)
         except BaseException as exc:  # SystemExit from argparse, KeyboardInterrupt...: the
             return self._failure(task, exc)  # task's failure, never the worker's end
@@ -225,6 +226,9 @@ class Execution:
         with tracing.attempt_span(self.record, carrier) as span:
             try:
                 return await self._call(task, args, kwargs, timeout)
+            except Snooze as snooze:  # no failure: the job comes back later
+                tracing.record_snooze(span, snooze.delay)
+                raise
             except BaseException as exc:
                 tracing.record_failure(span, exc, error_of(exc))
                 raise
@@ -259,7 +263,7 @@ class Execution:
         except TimeoutError:
             if not scope.expired():
                 raise
-            why = f"ran longer than the task's timeout of {timeout:g}s"
+            why = f"ran longer than its timeout of {timeout:g}s"
         except asyncio.CancelledError:
             if self.reason is None or self.reason == "shutdown" or thread.done():
                 if not thread.done():
