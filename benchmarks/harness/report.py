@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.invoke import Outcome
-from harness.plan import TASKRUNNER, TASKRUNNER_ONLY, Figure, Workload, memory_figures
+from harness.plan import TASKRUNNER, TASKRUNNER_ONLY, Figure, Ratio, Workload, memory_figures
 from harness.session import Results
 
 
@@ -93,10 +93,8 @@ def _row_title(workload: Workload, phase: str, label: str, results: Results) -> 
     return f"{title} ({label.format(**sizes)})"
 
 
-def _ratio_row(workload: Workload, results: Results, names: list[str]) -> list[str]:
-    """The workload's ratio of two phases for taskrunner: the median of the rounds' ratios."""
-    ratio = workload.ratio
-    assert ratio is not None
+def _ratio_row(workload: Workload, ratio: Ratio, results: Results, names: list[str]) -> list[str]:
+    """A ratio of two phases for taskrunner: the median of the rounds' ratios."""
     runs = results.outcomes
     pairs = zip(
         runs.get((workload.name, ratio.over, TASKRUNNER.name), []),
@@ -113,7 +111,8 @@ def _ratio_row(workload: Workload, results: Results, names: list[str]) -> list[s
         cell = f"{statistics.median(values):.2f}x"
         if len(values) > 1:
             cell += f" ({min(values):.2f}-{max(values):.2f})"
-    row = [_row_title(workload, "", ratio.label, results), cell]
+    title = workload.title.format(**_sizes(workload, results))
+    row = [f"{title}: {ratio.label}", cell]
     row += ["n/a"] * (len(names) - 1)
     return row + (["—"] if len(names) > 1 else [])
 
@@ -144,8 +143,8 @@ def table(results: Results) -> str:
                 if len(names) > 1:
                     row.append(_ratio(figure, cells))
                 lines.append("| " + " | ".join(row) + " |")
-        if workload.ratio is not None:
-            lines.append("| " + " | ".join(_ratio_row(workload, results, names)) + " |")
+        for ratio in workload.ratios:
+            lines.append("| " + " | ".join(_ratio_row(workload, ratio, results, names)) + " |")
     return "\n".join(lines)
 
 

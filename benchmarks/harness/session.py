@@ -52,7 +52,7 @@ def run_session(options: Options, log_dir: Path) -> Results:
     if options.backend != "memory":
         options.servers.check(options.backend)
     candidates = [TASKRUNNER]
-    if not options.only_taskrunner:
+    if not (options.only_taskrunner or all(w.taskrunner_only for w in options.workloads)):
         candidates += [
             peer
             for peer in PEERS
