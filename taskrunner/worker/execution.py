@@ -226,11 +226,8 @@ class Execution:
         with tracing.attempt_span(self.record, carrier) as span:
             try:
                 return await self._call(task, args, kwargs, timeout)
-            except Snooze as snooze:  # no failure: the job comes back later
-                tracing.record_snooze(span, snooze.delay)
-                raise
             except BaseException as exc:
-                tracing.record_failure(span, exc, error_of(exc))
+                tracing.record_end(span, exc, error_of(exc))
                 raise
 
     async def _call(
