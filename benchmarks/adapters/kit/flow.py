@@ -36,6 +36,7 @@ SETTLE_SECONDS = 0.5  # after the worker says it serves, before the clock starts
 IDLE_SETTLE_SECONDS = 1.0  # for the closed-window job to run and the next one to be held
 HOLD_SLACK_SECONDS = 1.0  # the workers run this much longer than the window measured
 WINDOW_SECONDS = 1.0
+CLOCK_GRAIN = 1e-6  # a start a window after another (to the µs) is in the next window
 
 
 class FlowLibrary(Library, Protocol):
@@ -150,11 +151,11 @@ def rate_figures(times: list[float], per_second: int, duration: float) -> Figure
     if whole == 0 or held[whole] == held[0]:
         raise WorkerFailed(f"only {len(held)} starts in {duration:g} s")
     rate = whole / (held[whole] - held[0])
-    most = max(bisect.bisect_left(held, at + WINDOW_SECONDS) - i for i, at in enumerate(held))
+    span = WINDOW_SECONDS - CLOCK_GRAIN
+    most = max(bisect.bisect_left(held, at + span) - i for i, at in enumerate(held))
     inside = [at for at in held if at <= held[0] + duration - WINDOW_SECONDS]
     least = min(
-        bisect.bisect_left(held, at + WINDOW_SECONDS) - bisect.bisect_right(held, at)
-        for at in inside
+        bisect.bisect_left(held, at + span) - bisect.bisect_right(held, at) for at in inside
     )
     return {
         "rate": rate,
