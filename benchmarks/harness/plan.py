@@ -196,7 +196,7 @@ WORKLOADS: tuple[Workload, ...] = (
 TASKRUNNER_ONLY = (
     "taskrunner only: arq, SAQ and taskiq have no per-key concurrency limit or rate limit "
     "(only each worker's own job count); procrastinate's `lock` runs one job per lock at a "
-    "time (a limit of 1, no rate); Sidekiq, Oban, River and BullMQ sell theirs"
+    "time (a limit of 1, no rate)"
 )
 
 FLOW_WORKLOADS = (
