@@ -112,6 +112,8 @@ async def rate_hold(lib: Library, spec: Spec, script: str) -> Figures:
         backlog = range(int(spec.per_second * (spec.duration + 2 * HOLD_SLACK_SECONDS)))
         await prefill(flows, RATED, backlog, spec.batch_size)
         busy = await cpu_percents(crew, spec.duration + HOLD_SLACK_SECONDS)
+        for events in crew:
+            events.stop()  # all at once; leaving the stack then waits for each
     starts: dict[int, float] = {}
     for events in crew:
         stopped = await events.get("stopped", READY_TIMEOUT)

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from kit.library import Library
@@ -34,6 +34,8 @@ class Events:
         self._queues: defaultdict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
         self.failure: str | None = None
         self.dead = asyncio.Event()
+        self.stop: Callable[[], object] = lambda: None
+        """Ask the worker to stop, without waiting (leaving `start_worker` waits)."""
 
     def die(self, why: str) -> None:
         self.failure = self.failure or why
@@ -81,6 +83,7 @@ async def _in_process(lib: Library, spec: Spec, expect: int) -> AsyncIterator[Ev
     events = Events(os.getpid())
     PROBE.arm(expect, spec.checkpoints, events.sink)
     stop = asyncio.Event()
+    events.stop = stop.set
     events.sink("ready", t=time.time())
     serving = asyncio.create_task(lib.serve(spec.concurrency, stop))
     serving.add_done_callback(lambda task: _note_exit(events, task))
@@ -110,11 +113,12 @@ async def _subprocess(spec: Spec, script: str, expect: int) -> AsyncIterator[Eve
         limit=64 * 1024 * 1024,
     )
     events = Events(process.pid)
+    assert process.stdin is not None
+    events.stop = process.stdin.close
     reader = asyncio.create_task(_read_events(process, events))
     try:
         yield events
     finally:
-        assert process.stdin is not None
         process.stdin.close()
         try:
             await asyncio.wait_for(process.wait(), STOP_GRACE)
