@@ -110,6 +110,16 @@ class Taskrunner:
     async def resume(self) -> None:
         await self.runner.resume(self.runner.default_queue)
 
+    async def flow_unavailable(self) -> str | None:
+        """A backend without limits drops a job's rate key: enqueue one, read it back."""
+        job = await self._tasks[CLOSED].enqueue(-1)
+        info = await self.runner.get_job(job.id)
+        await self.runner.cancel(job.id)
+        if info.rate_key is None:
+            plugin = PLUGINS.get(self.spec.backend, self.spec.backend)
+            return f"{plugin} keeps no limits or rates yet (a job reads back without its rate key)"
+        return None
+
 
 if __name__ == "__main__":
     main(Taskrunner)

@@ -46,17 +46,26 @@ class FlowLibrary(Library, Protocol):
     async def resume(self) -> None:
         """Resume that queue, waking the workers that wait."""
 
+    async def flow_unavailable(self) -> str | None:
+        """Why the backend cannot run these workloads yet (it keeps no limits), or None;
+        leaves no unfinished job behind."""
 
-def flow(lib: Library) -> FlowLibrary:
-    if not (hasattr(lib, "pause") and hasattr(lib, "resume")):
+
+async def flow(lib: Library) -> FlowLibrary:
+    """The library as a FlowLibrary; Unsupported (the figures read n/a) if it is none."""
+    if not hasattr(lib, "flow_unavailable"):
         raise Unsupported(f"{lib.name} has no free per-key limits or rates")
-    return cast(FlowLibrary, lib)
+    flows = cast(FlowLibrary, lib)
+    why = await flows.flow_unavailable()
+    if why is not None:
+        raise Unsupported(why)
+    return flows
 
 
 async def limited_drain(lib: Library, spec: Spec, script: str) -> Figures:
     """Workload 8: the noop drain (phase `plain`), or the same drain with a limit on every job
     that never binds (phase `limited`)."""
-    flow(lib)
+    await flow(lib)
     task = LIMITED if spec.phase == "limited" else "noop"
     return await drain(lib, dataclasses.replace(spec, task=task), script)
 
@@ -68,7 +77,7 @@ async def hot_key(lib: Library, spec: Spec, script: str) -> Figures:
     backlog. `ms_settled`: then `n` more, stored in the paused queue while the worker runs
     (the backlog already set aside). Each timed from `resume` until the `n` others' bodies
     have returned (the hot key's bodies are not counted)."""
-    flows = flow(lib)
+    flows = await flow(lib)
     await flows.pause()
     if spec.phase == "backlog":
         await prefill(flows, HOT, range(spec.backlog), spec.batch_size)
@@ -96,7 +105,7 @@ async def rate_hold(lib: Library, spec: Spec, script: str) -> Figures:
     First idle, with one job held by a window closed for an hour: their CPU over `idle`
     seconds. Then a backlog of `rated` jobs: their starts over `duration` seconds from the
     first, and the workers' CPU meanwhile."""
-    flows = flow(lib)
+    flows = await flow(lib)
     await flows.enqueue(CLOSED, 0)
     await flows.enqueue(CLOSED, 1)
     crew_size = 1 if lib.in_process else spec.workers
