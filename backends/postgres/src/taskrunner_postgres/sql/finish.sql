@@ -4,7 +4,9 @@
 -- purged). An attempt after which the job runs again is logged on the job (the one that
 -- finishes it is told by the job's own columns), which also tells the trigger that counts
 -- it its outcome (see migrations/0004_tally_triggers.sql).
--- Wakes waiters of finished jobs and workers of queues that got a job back.
+-- Wakes waiters of finished jobs and workers of queues that got a job back. An attempt of a
+-- job with a limit key frees its slot: held jobs of that key come back to the claim
+-- (release_limits, migrations/0007_flow_limits.sql, which wakes their queues' workers).
 -- Answers the positions (from 1) of the outcomes applied.
 WITH relaxed AS (
     -- a lost outcome only means the attempt runs again: no need to wait for the WAL flush
@@ -45,10 +47,18 @@ applied AS (
                                 'error', encode(o.error, 'base64'))) END
     FROM outcomes AS o
     WHERE j.id = o.id AND j.attempt = o.attempt AND j.state = 'running'
-    RETURNING o.ord, o.ends, j.id, j.queue
+    RETURNING o.ord, o.ends, j.id, j.queue, j.limit_key
+),
+freed AS (
+    -- one call, once every outcome is applied (the aggregate reads them all first)
+    SELECT CASE WHEN bool_or(a.limit_key IS NOT NULL)
+                THEN {schema}.release_limits(array_agg(a.queue), array_agg(a.limit_key),
+                                             array_agg(a.id)) END AS jobs
+    FROM applied AS a
 )
 SELECT a.ord,
        pg_notify(CASE WHEN a.ends THEN '{finished_channel}' ELSE '{queued_channel}' END,
                  CASE WHEN a.ends THEN a.id::text ELSE a.queue END)
 FROM applied AS a
-CROSS JOIN relaxed;
+CROSS JOIN relaxed
+CROSS JOIN freed;

@@ -1,6 +1,7 @@
 -- Put back in their queue up to $1 running jobs whose lease expired (their worker stopped
 -- heartbeating), skipping rows another statement holds; their attempts are logged as lost.
--- Answers their ids.
+-- Their limit slots free: held jobs of those keys come back to the claim (release_limits,
+-- migrations/0007_flow_limits.sql). Answers their ids.
 WITH expired AS (
     SELECT j.id
     FROM {schema}.jobs AS j
@@ -21,7 +22,14 @@ requeued AS (
             'error', NULL))
     FROM expired AS e
     WHERE j.id = e.id
-    RETURNING j.id, j.queue
+    RETURNING j.id, j.queue, j.limit_key
+),
+freed AS (
+    SELECT CASE WHEN bool_or(r.limit_key IS NOT NULL)
+                THEN {schema}.release_limits(array_agg(r.queue), array_agg(r.limit_key),
+                                             array_agg(r.id)) END AS jobs
+    FROM requeued AS r
 )
 SELECT r.id::text, pg_notify('{queued_channel}', r.queue)
-FROM requeued AS r;
+FROM requeued AS r
+CROSS JOIN freed;
