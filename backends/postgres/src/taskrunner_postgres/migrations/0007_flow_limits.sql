@@ -257,7 +257,7 @@ $$;
 -- numbers (the caller holds the keys' locks and recorded its own starts), note when each
 -- window opens, then set aside up to 1,000 more of those keys' due jobs that could not
 -- start either.
-CREATE FUNCTION {schema}.hold_rated(ids uuid[]) RETURNS void
+CREATE FUNCTION {schema}.hold_rated(ids uuid[], decided_at timestamptz) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     WITH refused AS (
@@ -271,7 +271,7 @@ BEGIN
         UPDATE {schema}.jobs AS j
         SET held = 'rate', state = 'queued'
         FROM refused AS r
-        WHERE j.id = r.id AND r.opens > now()
+        WHERE j.id = r.id AND r.opens > decided_at
         RETURNING r.queue, r.rate_key, r.opens
     )
     UPDATE {schema}.rate_windows AS w
@@ -292,7 +292,7 @@ BEGIN
               FROM {schema}.jobs AS x
               WHERE x.state = 'queued' AND x.held IS NULL AND x.rate_key IS NOT NULL
                 AND x.queue = k.queue AND x.rate_key = k.rate_key
-                AND {schema}.rate_opens(w.starts, x.rate_max, x.rate_per) > now()
+                AND {schema}.rate_opens(w.starts, x.rate_max, x.rate_per) > decided_at
               LIMIT 1000
               FOR UPDATE SKIP LOCKED
           ) AS x) AS more
@@ -317,6 +317,7 @@ DECLARE
     full_limit uuid[];
     go uuid[];
     full_rate uuid[];
+    decided_at timestamptz;  -- the time of the rate decisions, and of the starts
 BEGIN
     SELECT COALESCE(array_agg(k.lock_id), '{}') INTO locks
     FROM (SELECT DISTINCT {schema}.flow_lock('limit', j.queue, j.limit_key) AS lock_id
@@ -343,6 +344,7 @@ BEGIN
           FROM {schema}.jobs AS j
           WHERE j.id = ANY(fit) AND j.rate_key IS NOT NULL) AS k
     WHERE pg_try_advisory_xact_lock(k.lock_id);
+    decided_at := clock_timestamp();
     SELECT array_agg(c.id ORDER BY c.ord)
                FILTER (WHERE c.rate_key IS NULL OR c.mine AND c.rank <= c.rate_max - c.recent),
            array_agg(c.id ORDER BY c.ord)
@@ -354,7 +356,7 @@ BEGIN
                  (SELECT count(*)
                   FROM {schema}.rate_windows AS w, unnest(w.starts) AS s(at)
                   WHERE w.queue = j.queue AND w.key = j.rate_key
-                    AND s.at > now() - make_interval(secs => j.rate_per)) AS recent
+                    AND s.at > decided_at - make_interval(secs => j.rate_per)) AS recent
           FROM unnest(fit) WITH ORDINALITY AS u(id, ord)
           JOIN {schema}.jobs AS j ON j.id = u.id) AS c;
 
@@ -362,8 +364,8 @@ BEGIN
     UPDATE {schema}.jobs AS j
     SET state = 'running',
         attempt = j.attempt + 1,
-        started_at = now(),
-        lease_until = now() + make_interval(secs => lease),
+        started_at = decided_at,
+        lease_until = decided_at + make_interval(secs => lease),
         worker = claim_flowed.worker,
         cancel_requested = false,
         held = NULL
@@ -371,7 +373,7 @@ BEGIN
     RETURNING j.*;
     INSERT INTO {schema}.rate_windows AS w (queue, key, starts)
     SELECT g.queue, g.rate_key,
-           {schema}.rate_keep(COALESCE(o.starts, '{}') || array_fill(now(), ARRAY[g.jobs]),
+           {schema}.rate_keep(COALESCE(o.starts, '{}') || array_fill(decided_at, ARRAY[g.jobs]),
                               g.keep)
     FROM (SELECT j.queue, j.rate_key, count(*)::integer AS jobs, max(j.rate_max) AS keep
           FROM {schema}.jobs AS j
@@ -384,7 +386,7 @@ BEGIN
         PERFORM {schema}.hold_limited(full_limit);
     END IF;
     IF full_rate IS NOT NULL THEN
-        PERFORM {schema}.hold_rated(full_rate);
+        PERFORM {schema}.hold_rated(full_rate, decided_at);
     END IF;
 END
 $$;
@@ -403,67 +405,75 @@ RETURNS SETOF {schema}.jobs
 LANGUAGE plpgsql AS $$
 DECLARE
     names text[];
+    opening boolean;
     taken integer := 0;
     need integer;
     claimed integer;
     seen integer;
-    plain uuid[];
+    plain {schema}.jobs[];
     flowed uuid[];
     passed uuid[] := '{}';  -- flowed candidates this claim neither took nor set aside
 BEGIN
-    SELECT array_agg(q.name) INTO names
+    SELECT array_agg(q.name),
+           EXISTS (SELECT 1 FROM {schema}.rate_windows AS w
+                   WHERE w.queue = ANY(array_agg(q.name)) AND w.opens_at <= now())
+    INTO names, opening
     FROM unnest(queues) AS q(name)
     WHERE NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.queue = q.name);
     IF names IS NULL THEN
         RETURN;
-    END IF;
-    IF EXISTS (SELECT 1 FROM {schema}.rate_windows AS w
-               WHERE w.queue = ANY(names) AND w.opens_at <= now()) THEN
+    ELSIF opening THEN
         PERFORM {schema}.open_rate_windows(names);
     END IF;
     LOOP
         need := wanted - taken;
-        SELECT array_agg(c.id) FILTER (WHERE c.limit_key IS NULL AND c.rate_key IS NULL),
+        WITH candidates AS (
+            SELECT c.*
+            FROM (SELECT c.*
+                  FROM unnest(names) AS q(name)
+                  CROSS JOIN LATERAL (
+                      SELECT j.id, j.priority, j.run_at, j.seq, j.limit_key, j.rate_key
+                      FROM {schema}.jobs AS j
+                      WHERE j.state = 'queued' AND j.held IS NULL AND j.queue = q.name
+                        AND j.id <> ALL(passed)
+                      ORDER BY j.priority, j.run_at, j.seq
+                      LIMIT need
+                      FOR UPDATE SKIP LOCKED
+                  ) AS c
+                  UNION ALL
+                  SELECT c.*
+                  FROM unnest(names) AS q(name)
+                  CROSS JOIN LATERAL (
+                      SELECT j.id, j.priority, j.run_at, j.seq, j.limit_key, j.rate_key
+                      FROM {schema}.jobs AS j
+                      WHERE j.state = 'scheduled' AND j.queue = q.name AND j.run_at <= now()
+                        AND j.id <> ALL(passed)
+                      ORDER BY j.run_at
+                      LIMIT need
+                      FOR UPDATE SKIP LOCKED
+                  ) AS c) AS c
+            ORDER BY c.priority, c.run_at, c.seq
+            LIMIT need
+        ),
+        claimed AS (
+            UPDATE {schema}.jobs AS j
+            SET state = 'running',
+                attempt = j.attempt + 1,
+                started_at = now(),
+                lease_until = now() + make_interval(secs => lease),
+                worker = claim_jobs.worker,
+                cancel_requested = false
+            FROM candidates AS c
+            WHERE j.id = c.id AND c.limit_key IS NULL AND c.rate_key IS NULL
+            RETURNING j AS job
+        )
+        SELECT (SELECT array_agg(k.job) FROM claimed AS k),
                array_agg(c.id ORDER BY c.priority, c.run_at, c.seq)
                    FILTER (WHERE c.limit_key IS NOT NULL OR c.rate_key IS NOT NULL),
                count(*)
         INTO plain, flowed, seen
-        FROM (SELECT c.*
-              FROM (SELECT c.*
-                    FROM unnest(names) AS q(name)
-                    CROSS JOIN LATERAL (
-                        SELECT j.id, j.priority, j.run_at, j.seq, j.limit_key, j.rate_key
-                        FROM {schema}.jobs AS j
-                        WHERE j.state = 'queued' AND j.held IS NULL AND j.queue = q.name
-                          AND j.id <> ALL(passed)
-                        ORDER BY j.priority, j.run_at, j.seq
-                        LIMIT need
-                        FOR UPDATE SKIP LOCKED
-                    ) AS c
-                    UNION ALL
-                    SELECT c.*
-                    FROM unnest(names) AS q(name)
-                    CROSS JOIN LATERAL (
-                        SELECT j.id, j.priority, j.run_at, j.seq, j.limit_key, j.rate_key
-                        FROM {schema}.jobs AS j
-                        WHERE j.state = 'scheduled' AND j.queue = q.name AND j.run_at <= now()
-                          AND j.id <> ALL(passed)
-                        ORDER BY j.run_at
-                        LIMIT need
-                        FOR UPDATE SKIP LOCKED
-                    ) AS c) AS c
-              ORDER BY c.priority, c.run_at, c.seq
-              LIMIT need) AS c;
-        RETURN QUERY
-        UPDATE {schema}.jobs AS j
-        SET state = 'running',
-            attempt = j.attempt + 1,
-            started_at = now(),
-            lease_until = now() + make_interval(secs => lease),
-            worker = claim_jobs.worker,
-            cancel_requested = false
-        WHERE j.id = ANY(plain)
-        RETURNING j.*;
+        FROM candidates AS c;
+        RETURN QUERY SELECT * FROM unnest(plain);
         GET DIAGNOSTICS claimed = ROW_COUNT;
         taken := taken + claimed;
         EXIT WHEN flowed IS NULL;
