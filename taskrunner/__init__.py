@@ -7,6 +7,7 @@ from taskrunner.errors import (
     BackendNotFound,
     ConfigurationError,
     DuplicateTask,
+    InvalidArguments,
     InvalidName,
     JobError,
     JobFailed,
@@ -20,6 +21,7 @@ from taskrunner.errors import (
 )
 from taskrunner.handle import Job
 from taskrunner.job import AttemptInfo, Hold, HoldKind, JobInfo, JobProgress
+from taskrunner.limits import Limit, Rate
 from taskrunner.queries import JobPage
 from taskrunner.retry import Backoff, Retry, Snooze, fixed
 from taskrunner.runner import TaskRunner
@@ -40,6 +42,7 @@ __all__ = [
     "DuplicateTask",
     "Hold",
     "HoldKind",
+    "InvalidArguments",
     "InvalidName",
     "Job",
     "JobContext",
@@ -51,9 +54,11 @@ __all__ = [
     "JobProgress",
     "JobState",
     "JobTimeout",
+    "Limit",
     "PayloadTooLarge",
     "PreparedJob",
     "QueueStats",
+    "Rate",
     "Retry",
     "Schedule",
     "SerializationError",

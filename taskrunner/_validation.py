@@ -37,14 +37,25 @@ def queue_name(name: object) -> str:
 
 
 def dedup_key(key: object) -> str:
+    return _check_key(key, "dedup")
+
+
+def flow_key(key: object, kind: str) -> str:
+    """A limit or rate key (`kind`: "limit" or "rate"), checked as a dedup key is."""
+    return _check_key(key, kind)
+
+
+def _check_key(key: object, kind: str) -> str:
     if not isinstance(key, str) or not key:
-        raise InvalidName(f"dedup key must be a non-empty string, got {key!r}")
+        raise InvalidName(f"{kind} key must be a non-empty string, got {key!r}")
     if len(key) > KEY_MAX:
-        raise InvalidName(f"dedup key is {len(key)} characters; at most {KEY_MAX} are allowed")
+        raise InvalidName(
+            f"{kind} key {key[:40]!r}... is {len(key)} characters; at most {KEY_MAX} are allowed"
+        )
     if any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise InvalidName(f"dedup key {key!r} contains control characters")
+        raise InvalidName(f"{kind} key {key!r} contains control characters")
     if not key.isascii():
-        _check_encodable("dedup key", key)
+        _check_encodable(f"{kind} key", key)
     return key
 
 

@@ -4,6 +4,7 @@
     ├── ConfigurationError        a setting, option or argument is invalid
     │   ├── BackendNotFound       no backend for a URL's scheme
     │   ├── InvalidName           a task, queue or dedup key name is not allowed
+    │   ├── InvalidArguments (TypeError)  a call's arguments do not fit the task
     │   └── DuplicateTask         two tasks under one name
     ├── SerializationError        arguments or a result JSON cannot carry
     │   └── PayloadTooLarge       an encoded payload over the size limit
@@ -11,7 +12,7 @@
     ├── JobFailed                 the job ended without a result (`.error` says why)
     ├── JobTimeout (TimeoutError) waiting for a job took longer than allowed
     ├── BackendError              the backend could not carry out an operation
-    ├── TaskTimeout (TimeoutError)  an attempt ran past its task's timeout (in the job's error)
+    ├── TaskTimeout (TimeoutError)  an attempt ran past its timeout (in the job's error)
     └── StrayCancellation         a task raised CancelledError the worker did not cause
 
 `JobError` is no exception: it is the record of one, kept with a failed attempt.
@@ -40,6 +41,10 @@ class BackendNotFound(ConfigurationError):
 
 class InvalidName(ConfigurationError):
     """A task, queue or dedup key name is not allowed."""
+
+
+class InvalidArguments(ConfigurationError, TypeError):
+    """A call's arguments do not fit the task (its signature, or what its keys read)."""
 
 
 class DuplicateTask(ConfigurationError):

@@ -110,11 +110,13 @@ class AttemptInfo:
 
 
 class HoldKind(enum.StrEnum):
-    """What kind of thing holds a job back (see `Hold`). More kinds come with limits,
-    rate windows and dependencies; a program should treat an unknown kind as a hold."""
+    """What kind of thing holds a job back (see `Hold`). More kinds come with dependencies;
+    a program should treat an unknown kind as a hold."""
 
     PAUSED = "paused"  # its queue is paused
     NO_WORKER = "no_worker"  # no live worker takes its queue
+    LIMIT = "limit"  # its limit key has no free slot
+    RATE = "rate"  # its rate window is closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,8 @@ class JobInfo:
     cancel_requested: bool
     attempts: list[AttemptInfo] = field(default_factory=list)
     held_by: Hold | None = None
+    limit_key: str | None = None  # the key of its task's Limit, worked out at enqueue
+    rate_key: str | None = None  # the key of its task's Rate
 
     @property
     def finished(self) -> bool:
@@ -189,4 +193,6 @@ class JobInfo:
             progress=None if record.progress is None else JobProgress.decode(record.progress),
             cancel_requested=record.cancel_requested,
             attempts=[AttemptInfo.from_record(a) for a in record.attempts or ()],
+            limit_key=record.limit_key,
+            rate_key=record.rate_key,
         )

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from taskrunner import _validation as validation
-from taskrunner.backend import Backend, Inspection, JobFilter, JobRecord, JobState, QueuePausing
+from taskrunner.backend import (
+    Backend,
+    Held,
+    Inspection,
+    JobFilter,
+    JobRecord,
+    JobState,
+    QueuePausing,
+)
 from taskrunner.errors import ConfigurationError
 from taskrunner.job import Hold, HoldKind, JobInfo
 from taskrunner.stats import QueueStats, Stats, queue_stats, window_start
@@ -57,9 +65,10 @@ async def job_info(backend: Backend, record: JobRecord) -> JobInfo:
 
 async def held_by(backend: Backend, record: JobRecord) -> Hold | None:
     """What holds a job that could run now (queued, or scheduled and due on the backend's
-    clock): its queue is paused, or no live worker takes its queue (where the backend keeps
-    a worker registry). None for other jobs and when nothing holds it. A round trip per
-    question asked, so only `get_job` asks."""
+    clock): its queue is paused, its limit key has no free slot or its rate window is closed
+    (as the last claim that met it found), or no live worker takes its queue (where the
+    backend keeps a worker registry). None for other jobs and when nothing holds it. A
+    round trip per question asked, so only `get_job` asks."""
     if record.state is JobState.SCHEDULED:
         if record.run_at > await backend.now():
             return None  # not due yet: its run_at says when, nothing holds it
@@ -68,6 +77,17 @@ async def held_by(backend: Backend, record: JobRecord) -> Hold | None:
     queue = record.queue
     if isinstance(backend, QueuePausing) and queue in await backend.paused():
         return Hold(HoldKind.PAUSED, f"its queue {queue!r} is paused")
+    if record.held is Held.LIMIT:
+        return Hold(
+            HoldKind.LIMIT,
+            f"its limit key {record.limit_key!r} has its {record.limit_max} running already",
+        )
+    if record.held is Held.RATE:
+        return Hold(
+            HoldKind.RATE,
+            f"its rate key {record.rate_key!r} had its {record.rate_max} starts in the "
+            f"last {record.rate_per:g}s",
+        )
     if isinstance(backend, Inspection) and not any(
         queue in worker.queues for worker in await backend.workers()
     ):

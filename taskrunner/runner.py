@@ -23,25 +23,18 @@ from taskrunner.backend import (
     redact,
 )
 from taskrunner.context import State
-from taskrunner.errors import ConfigurationError, DuplicateTask, JobNotFound
+from taskrunner.declare import declare, default_task_name
+from taskrunner.errors import ConfigurationError, JobNotFound
 from taskrunner.handle import Job
 from taskrunner.job import JobInfo
+from taskrunner.limits import Limit, Rate
 from taskrunner.policy import DEFAULT_FAILED_TTL, DEFAULT_RESULT_TTL
 from taskrunner.queries import JobPage as JobPage
 from taskrunner.queries import parse_state as parse_state
 from taskrunner.retry import DEFAULT_BACKOFF, BackoffLike, as_backoff, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.stats import DEFAULT_WINDOW, Stats, check_window
-from taskrunner.task import (
-    AsyncTask,
-    PreparedJob,
-    SyncTask,
-    Task,
-    TaskSettings,
-    default_task_name,
-    is_async_callable,
-    require_no_arguments,
-)
+from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task, TaskSettings
 from taskrunner.telemetry import tracing
 from taskrunner.worker import Worker, WorkerSettings
 
@@ -121,6 +114,8 @@ class TaskRunner:
         priority: int = 0,
         schedule: Schedule | None = None,
         result_ttl: float | None = None,
+        limit: Limit | None = None,
+        rate: Rate | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -136,13 +131,16 @@ class TaskRunner:
         priority: int = 0,
         schedule: Schedule | None = None,
         result_ttl: float | None = None,
+        limit: Limit | None = None,
+        rate: Rate | None = None,
     ) -> Any:
         """Register a function as a task, with `@runner.task` or `@runner.task(...)`.
 
         Options: `name` (default: module.function), `queue`, `retries` (attempts after the
         first), `backoff`, `retry_on` (only these exceptions are retried), `timeout` (seconds
-        per attempt), `priority` (lower runs first), `schedule` (`every(...)` or `cron(...)`)
-        and `result_ttl` (seconds a finished job is kept).
+        per attempt), `priority` (lower runs first), `schedule` (`every(...)` or `cron(...)`),
+        `result_ttl` (seconds a finished job is kept), `limit` (a `Limit`: at most so many
+        running per key) and `rate` (a `Rate`: at most so many starts per window per key).
         """
 
         def register(fn: Callable[..., Any]) -> Task[..., Any]:
@@ -158,18 +156,10 @@ class TaskRunner:
                 priority=priority,
                 schedule=schedule,
                 result_ttl=result_ttl,
+                limit=limit,
+                rate=rate,
             )
-            if settings.name in self.tasks:
-                raise DuplicateTask(
-                    f"a task named {settings.name!r} is already registered; give one of them "
-                    "another name with @runner.task(name=...)"
-                )
-            if schedule is not None:
-                require_no_arguments(fn, settings.name)
-            cls = AsyncTask if is_async_callable(fn) else SyncTask
-            task: Task[..., Any] = cls(self, fn, settings)
-            self.tasks[settings.name] = task
-            return task
+            return declare(self, self.tasks, fn, settings)
 
         return register if fn is None else register(fn)
 

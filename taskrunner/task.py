@@ -14,6 +14,7 @@ from taskrunner._serialization import encode_payload
 from taskrunner.backend import NewJob, new_job_id
 from taskrunner.errors import ConfigurationError
 from taskrunner.handle import Job
+from taskrunner.limits import NO_FLOW, FlowFields, Limit, Rate, TaskFlow
 from taskrunner.policy import MIN_SCHEDULED_RESULT_TTL
 from taskrunner.retry import MAX_SECONDS, due_at, seconds
 from taskrunner.schedules import Schedule
@@ -53,6 +54,8 @@ class TaskSettings:
     priority: int = 0
     schedule: Schedule | None = None
     result_ttl: float | None = None  # None: the runner's default
+    limit: Limit | None = None
+    rate: Rate | None = None
 
     def __post_init__(self) -> None:
         validation.task_name(self.name)
@@ -68,6 +71,10 @@ class TaskSettings:
             )
         if self.result_ttl is not None:
             seconds(self.result_ttl, f"task {self.name!r}: result_ttl")
+        if self.limit is not None and not isinstance(self.limit, Limit):
+            raise ConfigurationError(f"task {self.name!r}: limit= takes a Limit: {self.limit!r}")
+        if self.rate is not None and not isinstance(self.rate, Rate):
+            raise ConfigurationError(f"task {self.name!r}: rate= takes a Rate, not {self.rate!r}")
         if not all(isinstance(t, type) and issubclass(t, BaseException) for t in self.retry_on):
             raise ConfigurationError(f"task {self.name!r}: retry_on must be exception types")
         if (
@@ -94,6 +101,8 @@ class EnqueueOptions:
     connection: Any = None
     retries: int | None = None
     key_ttl: float | None = None  # the key is a dedup window of this many seconds
+    limit_key: str | None = None  # replaces the key of the task's Limit
+    rate_key: str | None = None  # replaces the key of the task's Rate
     meta: tuple[tuple[str, float], ...] = ()  # timeout and expiry, carried in the payload
 
 
@@ -110,8 +119,14 @@ def make_options(
     timeout: float | timedelta | None = None,
     expires: float | timedelta | datetime | None = None,
     key_ttl: float | timedelta | None = None,
+    limit_key: str | None = None,
+    rate_key: str | None = None,
 ) -> EnqueueOptions:
     changes: dict[str, Any] = {}
+    if limit_key is not None:
+        changes["limit_key"] = validation.flow_key(limit_key, "limit")
+    if rate_key is not None:
+        changes["rate_key"] = validation.flow_key(rate_key, "rate")
     if key_ttl is not None:
         changes["key_ttl"] = window_seconds(key_ttl)
     if retries is not None:
@@ -176,9 +191,12 @@ def flow_meta(
     return tuple(values.items())
 
 
-def new_job(settings: TaskSettings, options: EnqueueOptions, payload: bytes) -> NewJob:
+def new_job(
+    settings: TaskSettings, options: EnqueueOptions, payload: bytes, flow: FlowFields = NO_FLOW
+) -> NewJob:
     """The job one call of a task stores: the task's settings, overridden by the call's
-    options. Every way of enqueuing (a task, a recurring tick, the CLI) builds it here."""
+    options, with the call's `flow` (its limit and rate keys, from `Task.flow_of`). Every
+    way of enqueuing (a task, a recurring tick, the CLI) builds it here."""
     return NewJob(
         id=new_job_id(),
         task=settings.name,
@@ -192,6 +210,11 @@ def new_job(settings: TaskSettings, options: EnqueueOptions, payload: bytes) -> 
         delay=options.delay,
         at=options.at,
         key_ttl=options.key_ttl,
+        limit_key=flow.limit_key,
+        limit_max=flow.limit_max,
+        rate_key=flow.rate_key,
+        rate_max=flow.rate_max,
+        rate_per=flow.rate_per,
     )
 
 
@@ -219,6 +242,15 @@ class Task(Generic[P, T]):
         self.settings = settings
         self.is_async = inspect.iscoroutinefunction(fn)
         self._options = options or EnqueueOptions()
+        self.flow = TaskFlow(fn, settings.name, settings.limit, settings.rate)
+        if self._options.limit_key is not None and settings.limit is None:
+            raise ConfigurationError(
+                f"task {settings.name!r} has no Limit, so limit_key= has nothing to replace"
+            )
+        if self._options.rate_key is not None and settings.rate is None:
+            raise ConfigurationError(
+                f"task {settings.name!r} has no Rate, so rate_key= has nothing to replace"
+            )
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", settings.name)
         self.__wrapped__ = fn
@@ -230,10 +262,16 @@ class Task(Generic[P, T]):
     def __repr__(self) -> str:
         return f"<Task {self.name!r} queue={self.settings.queue!r}>"
 
+    def flow_of(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> FlowFields:
+        """The limit and rate keys (and numbers) a call with these arguments carries."""
+        options = self._options
+        return self.flow.fields(args, kwargs, options.limit_key, options.rate_key)
+
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob[T]:
         """Encode a call without enqueuing it, for `runner.enqueue_many`."""
+        flow = self.flow_of(args, kwargs)
         payload = encode_payload(args, kwargs, self.runner.max_payload, _meta(self._options))
-        return PreparedJob(self, new_job(self.settings, self._options, payload))
+        return PreparedJob(self, new_job(self.settings, self._options, payload, flow))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
         """Store a job for a worker to run `fn(*args, **kwargs)`; returns at once."""
@@ -254,6 +292,8 @@ class Task(Generic[P, T]):
         timeout: float | timedelta | None = None,
         expires: float | timedelta | datetime | None = None,
         key_ttl: float | timedelta | None = None,
+        limit_key: str | None = None,
+        rate_key: str | None = None,
     ) -> Task[P, T]:
         """The same task with per-call options: `delay` (seconds or timedelta) or `at` (an
         aware datetime), a dedup `key`, a `priority` (lower runs first), another `queue`, or
@@ -266,6 +306,9 @@ class Task(Generic[P, T]):
         `key_ttl` (seconds or a timedelta; needs `key`) makes the key a dedup window: for
         that long after this enqueue, another enqueue with the same key and a `key_ttl` in
         the same queue stores nothing and answers this job, whatever became of it.
+
+        `limit_key` and `rate_key` replace the keys of the task's `Limit` and `Rate` for
+        this job (a task without one refuses them).
         """
         options = make_options(
             self._options,
@@ -279,6 +322,8 @@ class Task(Generic[P, T]):
             timeout=timeout,
             expires=expires,
             key_ttl=key_ttl,
+            limit_key=limit_key,
+            rate_key=rate_key,
         )
         return type(self)(self.runner, self.fn, self.settings, options)
 
@@ -306,28 +351,3 @@ def _meta(options: EnqueueOptions) -> dict[str, Any] | None:
     if tracing.ENABLED and (carrier := tracing.outgoing_context()):
         meta["trace"] = carrier
     return meta or None
-
-
-def default_task_name(fn: Callable[..., Any]) -> str:
-    module = getattr(fn, "__module__", None) or "task"
-    qualname = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "task"))
-    qualname = qualname.replace("<locals>.", "").replace("<", "").replace(">", "")
-    return f"{module}.{qualname}"
-
-
-def require_no_arguments(fn: Callable[..., Any], name: str) -> None:
-    try:
-        inspect.signature(fn).bind()
-    except TypeError:
-        raise ConfigurationError(
-            f"task {name!r} has a schedule, so it is called without arguments; give its "
-            "parameters default values"
-        ) from None
-    except ValueError:  # no signature to inspect (some builtins): let calls tell
-        pass
-
-
-def is_async_callable(fn: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004
-    )

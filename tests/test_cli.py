@@ -129,7 +129,7 @@ def test_signal_lets_the_running_job_finish_and_exits_0(
         log = worker.stderr
         assert "no new jobs" in log
         assert "waiting up to 25s for 1 running jobs" in log
-        assert "1 succeeded, 0 failed, 0 retried, 0 put back" in log
+        assert "1 succeeded, 0 failed, 0 retried, 0 snoozed, 0 put back" in log
         assert "putting back" not in log
         assert_no_traceback(worker)
 
@@ -149,7 +149,7 @@ def test_job_that_outlasts_the_grace_period_is_put_back_and_exit_code_is_1(
         assert "SIGTERM received" in log
         assert "putting back 1 jobs that did not finish in time" in log
         assert "put back: the worker is stopping" in log
-        assert "0 succeeded, 0 failed, 0 retried, 1 put back" in log
+        assert "0 succeeded, 0 failed, 0 retried, 0 snoozed, 1 put back" in log
         assert_no_traceback(worker)
 
 

@@ -92,3 +92,28 @@ async def test_without_a_trace_nothing_is_added() -> None:
     await runner.enqueue_many([prepared])
     await drain(runner)
     assert EXPORTER.get_finished_spans() == ()
+
+
+async def test_a_snoozed_attempt_is_no_failure_in_its_span() -> None:
+    from taskrunner import Snooze
+
+    runner = runner_on()
+
+    @runner.task(name="t.poll", retries=0)
+    async def poll() -> str:
+        if current_job().attempt == 1:
+            raise Snooze(0)
+        return "ready"
+
+    with trace.get_tracer("tests").start_as_current_span("POST /polls"):
+        job = await poll.enqueue()
+    await drain(runner)
+    assert await job.result(timeout=1) == "ready"
+    (snoozed,) = [
+        s
+        for s in EXPORTER.get_finished_spans()
+        if s.attributes and s.attributes.get("taskrunner.attempt") == 1
+    ]
+    assert snoozed.status.status_code is not StatusCode.ERROR
+    assert not any(event.name == "exception" for event in snoozed.events)
+    assert snoozed.attributes is not None and snoozed.attributes["taskrunner.snoozed_for"] == 0

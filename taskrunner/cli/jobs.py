@@ -31,6 +31,7 @@ from taskrunner.cli._app import (
 from taskrunner.cli.render import jobs_table, print_job
 from taskrunner.errors import TaskrunnerError
 from taskrunner.handle import Job
+from taskrunner.limits import NO_FLOW
 from taskrunner.runner import TaskRunner, parse_state
 from taskrunner.task import EnqueueOptions, TaskSettings, new_job
 
@@ -235,7 +236,9 @@ def enqueue(
             key_ttl=window,
             queue=None if queue is None else validation.queue_name(queue),
         )
-        new = new_job(settings, options, encode_payload(args, kwargs, runner.max_payload))
+        flow = known.flow_of(tuple(args), kwargs) if known else NO_FLOW
+        payload = encode_payload(args, kwargs, runner.max_payload)
+        new = new_job(settings, options, payload, flow)
         (job_id,) = await runner.backend.enqueue([new])
         return Job(runner, job_id, job_id != new.id)
 

@@ -58,6 +58,9 @@ def print_job(console: Console, info: JobInfo) -> None:
     )
     if info.held_by is not None:
         console.print(f"[bold]held[/]: {info.held_by.detail}", highlight=False)
+    keys = (("limit", info.limit_key), ("rate", info.rate_key))
+    if flow := [f"{kind} key {key}" for kind, key in keys if key]:
+        console.print("   ".join(flow), highlight=False, markup=False)
     console.print(f"args {info.args!r}  kwargs {info.kwargs!r}")
     if info.state is JobState.SUCCEEDED:
         console.print(f"result {info.result!r}")

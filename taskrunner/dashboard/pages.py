@@ -179,6 +179,8 @@ async def job(view: View) -> Response:
         attempt=f"{info.attempt} of {info.max_attempts}",
         priority=info.priority,
         key=info.key or "\u2013",
+        limit_key=info.limit_key or "\u2013",
+        rate_key=info.rate_key or "\u2013",
         enqueued=when(info.enqueued_at),
         due=when(info.run_at),
         held_by="\u2013" if info.held_by is None else info.held_by.detail,

@@ -96,6 +96,11 @@ class MemoryBackend:
                 enqueued_at=now,
                 run_at=run_at,
                 key=new.key if new.key_ttl is None else None,
+                limit_key=new.limit_key,
+                limit_max=new.limit_max,
+                rate_key=new.rate_key,
+                rate_max=new.rate_max,
+                rate_per=new.rate_per,
                 seq=next(store.seq),
             )
             store.jobs[job.id] = job
@@ -118,12 +123,16 @@ class MemoryBackend:
         claimed: list[JobRecord] = []
         while heaps and len(claimed) < limit:
             heap = min(heaps, key=lambda h: h[0]) if len(heaps) > 1 else heaps[0]
-            _, _, _, version, job_id = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
             if not heap:
                 heaps.remove(heap)
-            job = store.jobs.get(job_id)
-            if job is None or job.version != version or job.state is not JobState.QUEUED:
+            job = store.jobs.get(entry[4])
+            if job is None or job.version != entry[3] or job.state is not JobState.QUEUED:
                 continue
+            if (job.limit_key is not None or job.rate_key is not None) and not (
+                store.gate.admit(job, entry, now)
+            ):
+                continue  # set aside until its key frees
             store.set_state(job, JobState.RUNNING)
             job.attempt += 1
             job.started_at = now
@@ -165,6 +174,7 @@ class MemoryBackend:
         store = self._store
         kind = outcome.kind
         store.end_attempt(job, now, AttemptOutcome(kind.value), outcome.error)
+        store.gate.free_slot(job)
         if kind is OutcomeKind.SUCCEEDED:
             job.result = outcome.result
             store.finish(job, JobState.SUCCEEDED, now, outcome.ttl)
@@ -207,7 +217,10 @@ class MemoryBackend:
                 states.append(None)
                 continue
             if job.state in (JobState.QUEUED, JobState.SCHEDULED):
+                was_queued = job.state is JobState.QUEUED
                 store.finish(job, JobState.CANCELLED, now, ttl)
+                if was_queued:
+                    store.gate.left_unrun(job)
             elif job.state is JobState.RUNNING:
                 job.cancel_requested = True
                 asked.append(job_id)
@@ -255,6 +268,7 @@ class MemoryBackend:
         ]
         for job in expired:
             store.end_attempt(job, now, AttemptOutcome.LOST)
+            store.gate.free_slot(job)
             job.lease_until = None
             job.worker = None
             store.queue(job, now)
@@ -272,6 +286,9 @@ class MemoryBackend:
             return
         if store.delayed:
             timeout = min(timeout, max(store.delayed[0][0] - now, 0.0))
+        opening = store.gate.next_opening()
+        if opening is not None:
+            timeout = min(timeout, max(opening - now, 0.0))
         store.wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(store.wakeup.wait(), timeout)

@@ -20,6 +20,7 @@ from taskrunner.backend import (
     JobState,
 )
 from taskrunner.memory.activity import ActivityLog
+from taskrunner.memory.flow import FlowGate
 
 
 @dataclass(slots=True)
@@ -39,7 +40,8 @@ class StoredJob(JobRecord):
             self.id, self.task, self.queue, self.payload, self.state, self.priority,
             self.attempt, self.max_attempts, self.enqueued_at, self.run_at, self.key,
             self.started_at, self.finished_at, self.lease_until, self.worker, self.result,
-            self.error, self.progress, self.cancel_requested,
+            self.error, self.progress, self.cancel_requested, None, self.limit_key,
+            self.limit_max, self.rate_key, self.rate_max, self.rate_per, self.held,
         )  # fmt: skip
 
 
@@ -58,6 +60,7 @@ class Store:
         self.running: dict[str, StoredJob] = {}
         self.counts: dict[str, dict[JobState, int]] = {}
         self.paused: set[str] = set()  # queues no claim takes from
+        self.gate = FlowGate(self.requeue_held)
         self.seq = itertools.count()
         self.wakeup = asyncio.Event()
         self.finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -97,8 +100,20 @@ class Store:
             # a waiting worker must recompute how long to sleep
             self.wakeup.set()
 
+    def requeue_held(self, job_id: str, version: int) -> bool:
+        """Put a job that a claim set aside back where claims find it; False if it is not
+        set aside any more (claimed, cancelled, or already back)."""
+        job = self.jobs.get(job_id)
+        if job is None or job.version != version or job.held is None:
+            return False
+        job.held = None
+        self.queue(job, self.clock())
+        return True
+
     def promote(self, now: float) -> None:
-        """Queue the delayed jobs that are due by `now`."""
+        """Queue the delayed jobs that are due by `now`, and the held ones whose rate window
+        has opened."""
+        self.gate.open_windows(now)
         delayed = self.delayed
         while delayed and delayed[0][0] <= now:
             _, _, version, job_id = heapq.heappop(delayed)
@@ -109,6 +124,7 @@ class Store:
     def finish(self, job: StoredJob, state: JobState, now: float, ttl: float | None) -> None:
         """End `job` in the finished `state`, kept `ttl` seconds, and wake its waiters."""
         self.set_state(job, state)
+        job.held = None
         job.finished_at = now
         job.lease_until = None
         job.version += 1

@@ -13,6 +13,7 @@ from typing import Any
 
 from taskrunner.backend import JobRecord
 from taskrunner.errors import JobError
+from taskrunner.retry import Snooze
 
 try:
     from opentelemetry import propagate, trace
@@ -73,6 +74,17 @@ def attempt_span(record: JobRecord, carrier: dict[str, Any]) -> Iterator[Any]:
         set_status_on_exception=False,
     ) as span:
         yield span
+
+
+def record_end(span: Any, exc: BaseException, error: JobError) -> None:
+    """Mark the attempt's span ended by `exc`: a `Snooze` is no failure (the job comes back
+    after its delay, `taskrunner.snoozed_for`); anything else fails it (`record_failure`)."""
+    if span is None:
+        return
+    if isinstance(exc, Snooze):
+        span.set_attribute("taskrunner.snoozed_for", exc.delay)
+    else:
+        record_failure(span, exc, error)
 
 
 def record_failure(span: Any, exc: BaseException, error: JobError) -> None:

@@ -198,6 +198,7 @@ class Execution:
                 raise  # cancelled from outside the worker: the event loop is closing
             return self._failure(task, stray(exc))
         except Snooze as snooze:
+            services.counters.snoozed += 1
             return flow.snoozed(record, snooze, self.started)
         except BaseException as exc:  # SystemExit from argparse, KeyboardInterrupt...: the
             return self._failure(task, exc)  # task's failure, never the worker's end
@@ -226,7 +227,7 @@ class Execution:
             try:
                 return await self._call(task, args, kwargs, timeout)
             except BaseException as exc:
-                tracing.record_failure(span, exc, error_of(exc))
+                tracing.record_end(span, exc, error_of(exc))
                 raise
 
     async def _call(
@@ -259,7 +260,7 @@ class Execution:
         except TimeoutError:
             if not scope.expired():
                 raise
-            why = f"ran longer than the task's timeout of {timeout:g}s"
+            why = f"ran longer than its timeout of {timeout:g}s"
         except asyncio.CancelledError:
             if self.reason is None or self.reason == "shutdown" or thread.done():
                 if not thread.done():

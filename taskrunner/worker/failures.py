@@ -41,4 +41,4 @@ def stray(exc: asyncio.CancelledError) -> StrayCancellation:
 
 def timed_out(timeout: float | None, detail: str) -> TaskTimeout:
     """The failure of an attempt that ran past its task's `timeout`."""
-    return TaskTimeout(f"the attempt ran longer than the task's timeout of {timeout:g}s{detail}")
+    return TaskTimeout(f"the attempt ran longer than its timeout of {timeout:g}s{detail}")

@@ -143,11 +143,12 @@ class Worker:
         finally:
             await runner.stop_resources()
         log.info(
-            "worker %s stopped: %d succeeded, %d failed, %d retried, %d put back",
+            "worker %s stopped: %d succeeded, %d failed, %d retried, %d snoozed, %d put back",
             self.id,
             self.counters.succeeded,
             self.counters.failed,
             self.counters.retried,
+            self.counters.snoozed,
             self.counters.released,
         )
 

@@ -31,7 +31,8 @@ def tick_key(task_name: str, tick: float) -> str:
 
 def tick_job(task: Task[..., Any], tick: float) -> PreparedJob[Any]:
     options = EnqueueOptions(key=tick_key(task.name, tick), at=tick)
-    return PreparedJob(task, new_job(task.settings, options, encode_payload((), {})))
+    payload = encode_payload((), {})
+    return PreparedJob(task, new_job(task.settings, options, payload, task.flow_of((), {})))
 
 
 async def enqueue_next_ticks(runner: WorkerHost, tasks: Sequence[Task[..., Any]]) -> float:

@@ -134,6 +134,7 @@ class WorkerCounters:
     failed: int = 0
     retried: int = 0
     cancelled: int = 0
-    released: int = 0
+    released: int = 0  # put back unfinished when the worker stopped
+    snoozed: int = 0  # put back for later by the task itself (`Snooze`)
     lost: int = 0
     rejected: int = 0  # outcomes the backend refused: the attempt no longer owned the job

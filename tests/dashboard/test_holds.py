@@ -32,3 +32,24 @@ async def test_the_hold_and_the_paused_mark_are_shown(seeded: Seeded) -> None:
         assert "no worker takes queue &#x27;default&#x27;" in page
         overview = (await client.get("/")).text
         assert "state-paused" not in overview
+
+
+async def test_the_limit_and_rate_keys_and_a_limit_hold_are_shown(seeded: Seeded) -> None:
+    from taskrunner import Limit, Rate
+
+    runner = seeded.runner
+
+    @runner.task(name="dash.limited", limit=Limit(1, key="c:{n}"), rate=Rate(9, key="api"))
+    async def limited(n: int) -> None: ...
+
+    first, second = await limited.enqueue(1), await limited.enqueue(1)
+    await runner.backend.claim(["default"], 10, "dash-worker", 30)
+    app = dashboard(runner, token=TOKEN)
+    async with client_for(app) as client:
+        data = (await client.get(f"/api/jobs/{second.id}", headers=BEARER)).json()
+        assert (data["limit_key"], data["rate_key"]) == ("c:1", "api")
+        assert data["held_by"]["kind"] == "limit"
+        await log_in(client)
+        page = (await client.get(f"/jobs/{first.id}")).text
+        assert "<dt>limit key</dt><dd>c:1</dd>" in page
+        assert "<dt>rate key</dt><dd>api</dd>" in page

@@ -1,6 +1,9 @@
 """A model of what a backend must do, and a Hypothesis state machine that holds a real
 backend to it: every job in exactly one state, no job claimable twice under a live lease,
-stale fencing tokens never change a job, and `stats` agree with the jobs.
+stale fencing tokens never change a job, `stats` agree with the jobs, and a claim takes
+exactly the first due jobs that their limits and rates let run (never more running per
+limit key than its max, never more starts per rate key than its n, nobody blocked behind a
+held job).
 
 Times are real but unambiguous: jobs are due now or in an hour, and leases last either
 an hour or SHORT seconds, which the `leases_expire` rule waits out before reclaiming.
@@ -42,6 +45,10 @@ LATER = 3600.0
 QUEUES = ("a", "b")
 WAITING = (JobState.QUEUED, JobState.SCHEDULED)
 FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+# flow control: (key, max) of a limit, (key, n) of a rate whose window (LONG) never passes
+LIMITS = st.sampled_from([None, None, ("L1", 1), ("L2", 2)])
+RATES = st.sampled_from([None, None, None, ("R1", 1), ("R3", 3)])
+Flow = tuple[str, int] | None
 
 
 @dataclass
@@ -57,6 +64,8 @@ class ModelJob:
     attempt: int = 0
     short_lease: bool = False
     cancel_requested: bool = False
+    limit: Flow = None
+    rate: Flow = None
 
 
 class BackendMachine(RuleBasedStateMachine):
@@ -73,6 +82,7 @@ class BackendMachine(RuleBasedStateMachine):
         self.backend: Backend = self.run(type(self).make_backend())
         self.jobs: dict[str, ModelJob] = {}
         self.keys: dict[tuple[str, str], str] = {}  # (queue, key) -> holder: unique per queue
+        self.starts: dict[tuple[str, str], int] = {}  # (queue, rate key) -> starts so far
         self.step = 0
         self.seq = 0
 
@@ -101,11 +111,23 @@ class BackendMachine(RuleBasedStateMachine):
         priority=st.sampled_from([-1, 0, 1]),
         key=st.sampled_from([None, None, "k1", "k2"]),
         later=st.booleans(),
+        limit=LIMITS,
+        rate=RATES,
     )
-    def enqueue(self, queue: str, priority: int, key: str | None, later: bool) -> str:
-        return self.enqueue_one(queue, priority, key, later)
+    def enqueue(
+        self, queue: str, priority: int, key: str | None, later: bool, limit: Flow, rate: Flow
+    ) -> str:
+        return self.enqueue_one(queue, priority, key, later, limit, rate)
 
-    def enqueue_one(self, queue: str, priority: int, key: str | None, later: bool) -> str:
+    def enqueue_one(
+        self,
+        queue: str,
+        priority: int,
+        key: str | None,
+        later: bool,
+        limit: Flow = None,
+        rate: Flow = None,
+    ) -> str:
         new = NewJob(
             id=new_job_id(),
             task="model.task",
@@ -115,6 +137,11 @@ class BackendMachine(RuleBasedStateMachine):
             max_attempts=2,
             key=key,
             delay=LATER if later else 0.0,
+            limit_key=limit and limit[0],
+            limit_max=limit[1] if limit else 0,
+            rate_key=rate and rate[0],
+            rate_max=rate[1] if rate else 0,
+            rate_per=LONG if rate else 0.0,
         )
         (answer,) = self.run(self.backend.enqueue([new]))
         now = self.tick()
@@ -133,6 +160,8 @@ class BackendMachine(RuleBasedStateMachine):
             run_at=now,
             seq=self.seq,
             max_attempts=2,
+            limit=limit,
+            rate=rate,
         )
         if key is not None:
             self.keys[queue, key] = new.id
@@ -150,13 +179,38 @@ class BackendMachine(RuleBasedStateMachine):
             (j for j in self.jobs.values() if j.state is JobState.QUEUED and j.queue in queues),
             key=lambda j: (j.priority, j.run_at, j.seq),
         )
-        expected = [j.id for j in due[:limit]]
+        expected = self.admitted(due, limit)
         assert [r.id for r in claimed] == expected, "claim order or eligibility differs"
         for record in claimed:
             job = self.jobs[record.id]
             job.state, job.attempt = JobState.RUNNING, job.attempt + 1
             job.short_lease, job.cancel_requested = short, False
             assert record.attempt == job.attempt
+
+    def admitted(self, due: list[ModelJob], limit: int) -> list[str]:
+        """The ids a claim of `limit` takes from `due` (in claim order): each job whose limit
+        key has a free slot and whose rate key has starts left, counting those taken."""
+        running: dict[tuple[str, str], int] = {}
+        for job in self.jobs.values():
+            if job.state is JobState.RUNNING and job.limit is not None:
+                place = (job.queue, job.limit[0])
+                running[place] = running.get(place, 0) + 1
+        taken: list[str] = []
+        for job in due:
+            if len(taken) == limit:
+                break
+            slot = job.limit and (job.queue, job.limit[0])
+            if job.limit and slot and running.get(slot, 0) >= job.limit[1]:
+                continue
+            window = job.rate and (job.queue, job.rate[0])
+            if job.rate and window and self.starts.get(window, 0) >= job.rate[1]:
+                continue
+            if slot:
+                running[slot] = running.get(slot, 0) + 1
+            if window:
+                self.starts[window] = self.starts.get(window, 0) + 1
+            taken.append(job.id)
+        return taken
 
     @rule(job_id=jobs_bundle, stale=st.booleans(), short=st.booleans())
     def heartbeat(self, job_id: str, stale: bool, short: bool) -> None:

@@ -297,6 +297,28 @@ async def test_upgrading_from_0001_counts_the_jobs_already_there(
         await backend.close()
 
 
+async def test_upgrading_from_0001_takes_a_job_due_at_infinity(
+    pg_url: str, admin: asyncpg.Connection, schema: str
+) -> None:
+    settings = PostgresSettings(schema=schema)
+    queries = Queries.load(settings)
+    first = known_migrations()[0]
+    await admin.execute(queries.migrations_create)
+    await admin.execute(first.sql(settings))
+    await admin.execute(queries.migrations_record, first.version, first.name)
+    await admin.execute(
+        f'INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload) '
+        "VALUES (gen_random_uuid(), 't', 'q', 'scheduled', 'infinity', 1, ''::bytea)"
+    )
+    backend = PostgresBackend(pg_url)
+    await backend.connect()  # migrates 0002 onwards: the infinite due time must not break it
+    try:
+        assert (await backend.stats())["q"][JobState.SCHEDULED] == 1
+        await agree(backend, admin, schema)
+    finally:
+        await backend.close()
+
+
 async def test_upgrading_to_0004_mends_counts_that_writes_by_hand_put_off(
     pg_url: str, admin: asyncpg.Connection, schema: str
 ) -> None:

@@ -8,6 +8,8 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `cancel`: cancel, cancel signals and manual retry.
 - `stats`: counts by queue and state, purge.
 - `windows`: dedup windows (`NewJob.key_ttl`).
+- `limits`: per-key concurrency limits (`NewJob.limit_key`).
+- `rates`: rate limits (`NewJob.rate_key`).
 - `pause`: pausing and resuming queues, for a backend that implements `QueuePausing`.
 - `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
 - `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
@@ -20,14 +22,24 @@ from taskrunner.testing.conformance.cancel import CancelRetryTests
 from taskrunner.testing.conformance.claim import ClaimTests
 from taskrunner.testing.conformance.enqueue import EnqueueTests
 from taskrunner.testing.conformance.inspection import InspectionConformance
+from taskrunner.testing.conformance.limits import LimitTests
 from taskrunner.testing.conformance.outcomes import OutcomeTests
 from taskrunner.testing.conformance.pause import PauseTests
+from taskrunner.testing.conformance.rates import RateTests
 from taskrunner.testing.conformance.stats import StatsTests
 from taskrunner.testing.conformance.windows import WindowTests
 
 
 class BackendConformance(
-    EnqueueTests, ClaimTests, OutcomeTests, CancelRetryTests, StatsTests, PauseTests, WindowTests
+    EnqueueTests,
+    ClaimTests,
+    OutcomeTests,
+    CancelRetryTests,
+    StatsTests,
+    PauseTests,
+    WindowTests,
+    LimitTests,
+    RateTests,
 ):
     """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
     instances share one store (a server), override `peer` to yield a second one."""

@@ -55,7 +55,8 @@ FROM {schema}.jobs AS j
 GROUP BY j.queue;
 
 INSERT INTO {schema}.tallies (queue, minute, slot, scheduled)
-SELECT j.queue, floor(date_part('epoch', j.run_at) / 60)::bigint, 0, count(*)
+-- a due time of 'infinity' (only SQL stores it) counts in the minute of 1e13 s, as in 0004
+SELECT j.queue, floor(least(date_part('epoch', j.run_at), 1e13) / 60)::bigint, 0, count(*)
 FROM {schema}.jobs AS j
 WHERE j.state = 'scheduled'
 GROUP BY 1, 2;
