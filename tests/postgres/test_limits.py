@@ -156,11 +156,12 @@ async def test_an_expired_lease_frees_its_slot_through_reclaim(backend: Postgres
     assert await backend.reclaim() == [first.id]
     (record,) = await backend.get([second.id])
     assert record is not None and record.held is None
-    # the held job was first in line; the reclaimed one waits for its slot now
-    assert [r.id for r in await backend.claim(["q"], 10, "w", 30)] == [second.id]
-    (record,) = await backend.get([first.id])
+    # the reclaimed job keeps its place in claim order: it runs again first
+    (again,) = await backend.claim(["q"], 10, "w", 30)
+    assert (again.id, again.attempt) == (first.id, 2)
+    (record,) = await backend.get([second.id])
     assert record is not None and record.state is JobState.QUEUED
-    assert record.held is Held.LIMIT and record.attempt == 1
+    assert record.held is Held.LIMIT and record.attempt == 0
 
 
 async def test_a_finish_by_another_client_wakes_an_idle_worker(

@@ -218,9 +218,13 @@ $$;
 -- Set aside the refused candidates `ids` whose limit key is still full for their own
 -- limit_max (counted afresh, after this claim's own claims, under the key's lock, which the
 -- caller holds), then up to 1,000 more of those keys' due jobs that could not run either,
--- so that later claims do not read them one batch at a time.
-CREATE FUNCTION {schema}.hold_limited(ids uuid[]) RETURNS void
+-- so that later claims do not read them one batch at a time. Answers how many of `ids` were
+-- set aside: the others were refused only because a candidate before them was expected to
+-- take the slot (and did not: its rate window was closed), and may be claimed now.
+CREATE FUNCTION {schema}.hold_limited(ids uuid[]) RETURNS integer
 LANGUAGE plpgsql AS $$
+DECLARE
+    held integer;
 BEGIN
     UPDATE {schema}.jobs AS j
     SET held = 'limit', state = 'queued'
@@ -229,6 +233,7 @@ BEGIN
                           FROM {schema}.jobs AS r
                           WHERE r.state = 'running' AND r.queue = j.queue
                             AND r.limit_key = j.limit_key);
+    GET DIAGNOSTICS held = ROW_COUNT;
     UPDATE {schema}.jobs AS j
     SET held = 'limit'
     FROM (SELECT x.id
@@ -250,6 +255,7 @@ BEGIN
               FOR UPDATE SKIP LOCKED
           ) AS x) AS more
     WHERE j.id = more.id;
+    RETURN held;
 END
 $$;
 
@@ -302,14 +308,16 @@ $$;
 
 -- Claim what may be claimed of the candidates `ids` (locked by the caller, in claim order),
 -- all of which carry a limit key or a rate key, for `worker` with a lease of `lease`
--- seconds; answers the claimed jobs. First the limit keys are locked (tried), and, in a
--- statement after that, each candidate fits when its rank among the candidates of its key
--- leaves it within its limit_max beside the running jobs. Of those, the same for rate keys
--- against their windows. The jobs that pass both are claimed, their starts recorded, and
--- the refused ones set aside (see hold_limited, hold_rated). Candidates of a key whose
--- lock another transaction holds are left as they are.
-CREATE FUNCTION {schema}.claim_flowed(ids uuid[], worker text, lease float8)
-RETURNS SETOF {schema}.jobs
+-- seconds. First the limit keys are locked (tried), and, in a statement after that, each
+-- candidate fits when its rank among the candidates of its key leaves it within its
+-- limit_max beside the running jobs. Of those, the same for rate keys against their
+-- windows. The jobs that pass both are claimed (`claimed`), their starts recorded, and the
+-- refused ones set aside (see hold_limited, hold_rated). Candidates of a key whose lock
+-- another transaction holds are left as they are (`passed`). `retry` says that some
+-- refused by their limit were not set aside (see hold_limited): the caller tries again.
+CREATE FUNCTION {schema}.claim_flowed(
+    ids uuid[], worker text, lease float8,
+    OUT claimed {schema}.jobs[], OUT passed uuid[], OUT retry boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     locks bigint[];
@@ -317,6 +325,7 @@ DECLARE
     full_limit uuid[];
     go uuid[];
     full_rate uuid[];
+    busy_rate uuid[];
     decided_at timestamptz;  -- the time of the rate decisions, and of the starts
 BEGIN
     SELECT COALESCE(array_agg(k.lock_id), '{}') INTO locks
@@ -326,9 +335,9 @@ BEGIN
     WHERE pg_try_advisory_xact_lock(k.lock_id);
     SELECT array_agg(c.id ORDER BY c.ord)
                FILTER (WHERE c.limit_key IS NULL OR c.mine AND c.rank <= c.limit_max - c.busy),
-           array_agg(c.id ORDER BY c.ord)
-               FILTER (WHERE c.mine AND c.rank > c.limit_max - c.busy)
-    INTO fit, full_limit
+           array_agg(c.id) FILTER (WHERE c.mine AND c.rank > c.limit_max - c.busy),
+           COALESCE(array_agg(c.id) FILTER (WHERE c.limit_key IS NOT NULL AND NOT c.mine), '{}')
+    INTO fit, full_limit, passed
     FROM (SELECT u.ord, j.id, j.limit_key, j.limit_max,
                  {schema}.flow_lock('limit', j.queue, j.limit_key) = ANY(locks) AS mine,
                  row_number() OVER (PARTITION BY j.queue, j.limit_key ORDER BY u.ord) AS rank,
@@ -345,11 +354,11 @@ BEGIN
           WHERE j.id = ANY(fit) AND j.rate_key IS NOT NULL) AS k
     WHERE pg_try_advisory_xact_lock(k.lock_id);
     decided_at := clock_timestamp();
-    SELECT array_agg(c.id ORDER BY c.ord)
+    SELECT array_agg(c.id)
                FILTER (WHERE c.rate_key IS NULL OR c.mine AND c.rank <= c.rate_max - c.recent),
-           array_agg(c.id ORDER BY c.ord)
-               FILTER (WHERE c.mine AND c.rank > c.rate_max - c.recent)
-    INTO go, full_rate
+           array_agg(c.id) FILTER (WHERE c.mine AND c.rank > c.rate_max - c.recent),
+           COALESCE(array_agg(c.id) FILTER (WHERE c.rate_key IS NOT NULL AND NOT c.mine), '{}')
+    INTO go, full_rate, busy_rate
     FROM (SELECT u.ord, j.id, j.rate_key, j.rate_max,
                  {schema}.flow_lock('rate', j.queue, j.rate_key) = ANY(locks) AS mine,
                  row_number() OVER (PARTITION BY j.queue, j.rate_key ORDER BY u.ord) AS rank,
@@ -359,22 +368,25 @@ BEGIN
                     AND s.at > decided_at - make_interval(secs => j.rate_per)) AS recent
           FROM unnest(fit) WITH ORDINALITY AS u(id, ord)
           JOIN {schema}.jobs AS j ON j.id = u.id) AS c;
+    passed := passed || busy_rate;
 
-    RETURN QUERY
-    UPDATE {schema}.jobs AS j
-    SET state = 'running',
-        attempt = j.attempt + 1,
-        started_at = decided_at,
-        lease_until = decided_at + make_interval(secs => lease),
-        worker = claim_flowed.worker,
-        cancel_requested = false,
-        held = NULL
-    WHERE j.id = ANY(go)
-    RETURNING j.*;
+    WITH taken AS (
+        UPDATE {schema}.jobs AS j
+        SET state = 'running',
+            attempt = j.attempt + 1,
+            started_at = decided_at,
+            lease_until = decided_at + make_interval(secs => lease),
+            worker = claim_flowed.worker,
+            cancel_requested = false,
+            held = NULL
+        WHERE j.id = ANY(go)
+        RETURNING j AS job
+    )
+    SELECT array_agg(t.job) INTO claimed FROM taken AS t;
     INSERT INTO {schema}.rate_windows AS w (queue, key, starts)
     SELECT g.queue, g.rate_key,
-           {schema}.rate_keep(COALESCE(o.starts, '{}') || array_fill(decided_at, ARRAY[g.jobs]),
-                              g.keep)
+           {schema}.rate_keep(
+               COALESCE(o.starts, '{}') || array_fill(decided_at, ARRAY[g.jobs]), g.keep)
     FROM (SELECT j.queue, j.rate_key, count(*)::integer AS jobs, max(j.rate_max) AS keep
           FROM {schema}.jobs AS j
           WHERE j.id = ANY(go) AND j.rate_key IS NOT NULL
@@ -382,11 +394,14 @@ BEGIN
     LEFT JOIN {schema}.rate_windows AS o ON o.queue = g.queue AND o.key = g.rate_key
     ON CONFLICT (queue, key) DO UPDATE SET starts = excluded.starts;
 
-    IF full_limit IS NOT NULL THEN
-        PERFORM {schema}.hold_limited(full_limit);
-    END IF;
+    retry := full_limit IS NOT NULL
+             AND {schema}.hold_limited(full_limit) < cardinality(full_limit);
     IF full_rate IS NOT NULL THEN
         PERFORM {schema}.hold_rated(full_rate, decided_at);
+        -- those whose window opened meanwhile (a job with other numbers) wait for the next
+        SELECT passed || COALESCE(array_agg(j.id), '{}') INTO passed
+        FROM {schema}.jobs AS j
+        WHERE j.id = ANY(full_rate) AND j.held IS NULL;
     END IF;
 END
 $$;
@@ -412,7 +427,10 @@ DECLARE
     seen integer;
     plain {schema}.jobs[];
     flowed uuid[];
-    passed uuid[] := '{}';  -- flowed candidates this claim neither took nor set aside
+    passed uuid[] := '{}';  -- flowed candidates whose key another transaction decides
+    more uuid[];
+    retry boolean;
+    rounds integer := 0;  -- every round decides some candidate; this only bounds the worst
 BEGIN
     SELECT array_agg(q.name),
            EXISTS (SELECT 1 FROM {schema}.rate_windows AS w
@@ -477,13 +495,14 @@ BEGIN
         GET DIAGNOSTICS claimed = ROW_COUNT;
         taken := taken + claimed;
         EXIT WHEN flowed IS NULL;
-        RETURN QUERY SELECT * FROM {schema}.claim_flowed(flowed, worker, lease);
+        SELECT f.claimed, f.passed, f.retry INTO plain, more, retry
+        FROM {schema}.claim_flowed(flowed, worker, lease) AS f;
+        RETURN QUERY SELECT * FROM unnest(plain);
         GET DIAGNOSTICS claimed = ROW_COUNT;
         taken := taken + claimed;
-        EXIT WHEN taken >= wanted OR seen < need;
-        SELECT passed || COALESCE(array_agg(j.id), '{}') INTO passed
-        FROM {schema}.jobs AS j
-        WHERE j.id = ANY(flowed) AND j.state <> 'running' AND j.held IS NULL;
+        rounds := rounds + 1;
+        EXIT WHEN taken >= wanted OR (seen < need AND NOT retry) OR rounds >= 1000;
+        passed := passed || more;
     END LOOP;
 END
 $$;

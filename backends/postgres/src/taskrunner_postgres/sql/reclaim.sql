@@ -1,5 +1,6 @@
 -- Put back in their queue up to $1 running jobs whose lease expired (their worker stopped
 -- heartbeating), skipping rows another statement holds; their attempts are logged as lost.
+-- Each goes back to its place in claim order (its priority, due time and enqueue order).
 -- Their limit slots free: held jobs of those keys come back to the claim (release_limits,
 -- migrations/0007_flow_limits.sql). Answers their ids.
 WITH expired AS (
@@ -12,7 +13,7 @@ WITH expired AS (
 ),
 requeued AS (
     UPDATE {schema}.jobs AS j
-    SET state = 'queued', lease_until = NULL, worker = NULL, seq = nextval('{schema}.job_seq'),
+    SET state = 'queued', lease_until = NULL, worker = NULL,
         attempts = COALESCE(j.attempts, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
             'attempt', j.attempt,
             'worker', j.worker,
