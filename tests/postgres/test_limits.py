@@ -211,3 +211,16 @@ async def test_records_carry_the_flow_fields(backend: PostgresBackend) -> None:
         ("L", "R", 2.5),
         (None, None, 0.0),
     }
+
+
+async def test_upkeep_forgets_rate_windows_that_no_longer_count(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    quiet = flow_job(rate_key="a", rate_max=1, rate_per=0.2)
+    busy = flow_job(rate_key="b", rate_max=1, rate_per=3600.0)
+    await backend.enqueue([quiet, busy])
+    assert len(await backend.claim(["q"], 10, "w", 30)) == 2
+    await asyncio.sleep(0.3)
+    await backend.reclaim()
+    keys = await admin.fetch(f'SELECT key FROM "{schema}".rate_windows')
+    assert [row[0] for row in keys] == ["b"]

@@ -66,12 +66,14 @@ CREATE INDEX jobs_held_rate_idx ON {schema}.jobs (queue, rate_key, priority, run
     WHERE held = 'rate';
 
 -- The newest start times (ascending, at most rate_max of the jobs that started) per rate
--- key, and while jobs of the key are held for it, when its window opens again.
+-- key; while jobs of the key are held for it, when its window opens again; and when its
+-- last start leaves every window (after which upkeep forgets the row: sql/tidy.sql).
 CREATE TABLE {schema}.rate_windows (
     queue    text          NOT NULL,
     key      text          NOT NULL,
     starts   timestamptz[] NOT NULL DEFAULT '{}',
     opens_at timestamptz,
+    quiet_at timestamptz   NOT NULL DEFAULT now(),
     PRIMARY KEY (queue, key)
 );
 -- claim and next_due: the windows due to open, per queue
@@ -383,16 +385,19 @@ BEGIN
         RETURNING j AS job
     )
     SELECT array_agg(t.job) INTO claimed FROM taken AS t;
-    INSERT INTO {schema}.rate_windows AS w (queue, key, starts)
+    INSERT INTO {schema}.rate_windows AS w (queue, key, starts, quiet_at)
     SELECT g.queue, g.rate_key,
            {schema}.rate_keep(
-               COALESCE(o.starts, '{}') || array_fill(decided_at, ARRAY[g.jobs]), g.keep)
-    FROM (SELECT j.queue, j.rate_key, count(*)::integer AS jobs, max(j.rate_max) AS keep
+               COALESCE(o.starts, '{}') || array_fill(decided_at, ARRAY[g.jobs]), g.keep),
+           greatest(o.quiet_at, decided_at + make_interval(secs => g.per))
+    FROM (SELECT j.queue, j.rate_key, count(*)::integer AS jobs, max(j.rate_max) AS keep,
+                 max(j.rate_per) AS per
           FROM {schema}.jobs AS j
           WHERE j.id = ANY(go) AND j.rate_key IS NOT NULL
           GROUP BY j.queue, j.rate_key) AS g
     LEFT JOIN {schema}.rate_windows AS o ON o.queue = g.queue AND o.key = g.rate_key
-    ON CONFLICT (queue, key) DO UPDATE SET starts = excluded.starts;
+    ON CONFLICT (queue, key) DO UPDATE
+        SET starts = excluded.starts, quiet_at = excluded.quiet_at;
 
     retry := full_limit IS NOT NULL
              AND {schema}.hold_limited(full_limit) < cardinality(full_limit);
