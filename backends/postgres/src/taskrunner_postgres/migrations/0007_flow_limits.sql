@@ -158,7 +158,7 @@ BEGIN
 END
 $$;
 
--- Open the rate windows of the queues `names` whose time has come: under each key's lock
+-- Open the rate windows of the queues `names` (those not paused) whose time has come: under each key's lock
 -- (tried: a key another claim decides about is left for the next claim), release as many
 -- of the best held jobs as the window has room for (by the numbers of the best one), and
 -- set when it opens next if jobs stay held (counting the released ones as started now),
@@ -176,6 +176,7 @@ BEGIN
         SELECT r.queue, r.key
         FROM {schema}.rate_windows AS r
         WHERE r.queue = ANY(names) AND r.opens_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.queue = r.queue)
         ORDER BY r.opens_at
         LIMIT 100
     LOOP
@@ -413,18 +414,23 @@ $$;
 
 -- The claim (sql/claim.sql): up to `wanted` due jobs of the queues `queues` that are not
 -- paused, for `worker`, with a lease of `lease` seconds, best first (lowest priority
--- number, then earliest due, then first enqueued). Rate windows whose time has come are
--- opened first. Then, in rounds: the best candidates left are read from each queue's
--- partial indexes (queued jobs that are not held, and scheduled jobs now due), skipping
--- rows other claims are taking; those without a limit or rate key are claimed at once (the
--- fast path: one statement, as before limits), the others go through claim_flowed. A round
--- that set jobs aside or passed them over is followed by another for the places left, until
--- `wanted` are claimed or no candidate is left.
+-- number, then earliest due, then first enqueued). In rounds: the best candidates left are
+-- read from each queue's partial indexes (queued jobs that are not held, and scheduled jobs
+-- now due), skipping rows other claims are taking; those without a limit or rate key are
+-- claimed at once (the fast path: one statement, as before limits), the others go through
+-- claim_flowed. A round that set jobs aside or passed them over is followed by another for
+-- the places left, until `wanted` are claimed or no candidate is left. The first round also
+-- tells whether a rate window of these queues is due to open: then it is opened
+-- (open_rate_windows) and the jobs it brings back are claimed in the rounds that follow.
+-- Its statements run on generic plans: a custom plan (which the plan cache keeps choosing,
+-- as it cannot tell how small `need` is) costs more to make than to run, and the plan is
+-- the same for every number of jobs a claim asks for: index scans in claim order.
 CREATE FUNCTION {schema}.claim_jobs(queues text[], wanted integer, worker text, lease float8)
 RETURNS SETOF {schema}.jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
-    names text[];
     opening boolean;
     taken integer := 0;
     need integer;
@@ -437,23 +443,18 @@ DECLARE
     retry boolean;
     rounds integer := 0;  -- every round decides some candidate; this only bounds the worst
 BEGIN
-    SELECT array_agg(q.name),
-           EXISTS (SELECT 1 FROM {schema}.rate_windows AS w
-                   WHERE w.queue = ANY(array_agg(q.name)) AND w.opens_at <= now())
-    INTO names, opening
-    FROM unnest(queues) AS q(name)
-    WHERE NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.queue = q.name);
-    IF names IS NULL THEN
-        RETURN;
-    ELSIF opening THEN
-        PERFORM {schema}.open_rate_windows(names);
-    END IF;
     LOOP
         need := wanted - taken;
-        WITH candidates AS (
+        retry := false;
+        WITH open_queues AS (
+            SELECT q.name
+            FROM unnest(queues) AS q(name)
+            WHERE NOT EXISTS (SELECT 1 FROM {schema}.paused_queues AS p WHERE p.queue = q.name)
+        ),
+        candidates AS (
             SELECT c.*
             FROM (SELECT c.*
-                  FROM unnest(names) AS q(name)
+                  FROM open_queues AS q
                   CROSS JOIN LATERAL (
                       SELECT j.id, j.priority, j.run_at, j.seq, j.limit_key, j.rate_key
                       FROM {schema}.jobs AS j
@@ -465,7 +466,7 @@ BEGIN
                   ) AS c
                   UNION ALL
                   SELECT c.*
-                  FROM unnest(names) AS q(name)
+                  FROM open_queues AS q
                   CROSS JOIN LATERAL (
                       SELECT j.id, j.priority, j.run_at, j.seq, j.limit_key, j.rate_key
                       FROM {schema}.jobs AS j
@@ -493,21 +494,32 @@ BEGIN
         SELECT (SELECT array_agg(k.job) FROM claimed AS k),
                array_agg(c.id ORDER BY c.priority, c.run_at, c.seq)
                    FILTER (WHERE c.limit_key IS NOT NULL OR c.rate_key IS NOT NULL),
-               count(*)
-        INTO plain, flowed, seen
+               count(*),
+               rounds = 0 AND EXISTS (
+                   SELECT 1
+                   FROM open_queues AS q
+                   JOIN {schema}.rate_windows AS w ON w.queue = q.name
+                   WHERE w.opens_at <= now())
+        INTO plain, flowed, seen, opening
         FROM candidates AS c;
         RETURN QUERY SELECT * FROM unnest(plain);
         GET DIAGNOSTICS claimed = ROW_COUNT;
         taken := taken + claimed;
-        EXIT WHEN flowed IS NULL;
-        SELECT f.claimed, f.passed, f.retry INTO plain, more, retry
-        FROM {schema}.claim_flowed(flowed, worker, lease) AS f;
-        RETURN QUERY SELECT * FROM unnest(plain);
-        GET DIAGNOSTICS claimed = ROW_COUNT;
-        taken := taken + claimed;
         rounds := rounds + 1;
-        EXIT WHEN taken >= wanted OR (seen < need AND NOT retry) OR rounds >= 1000;
-        passed := passed || more;
+        IF opening THEN
+            PERFORM {schema}.open_rate_windows(queues);
+        END IF;
+        IF flowed IS NOT NULL THEN
+            SELECT f.claimed, f.passed, f.retry INTO plain, more, retry
+            FROM {schema}.claim_flowed(flowed, worker, lease) AS f;
+            RETURN QUERY SELECT * FROM unnest(plain);
+            GET DIAGNOSTICS claimed = ROW_COUNT;
+            taken := taken + claimed;
+            passed := passed || more;
+        END IF;
+        EXIT WHEN taken >= wanted OR rounds >= 1000
+                  OR seen < need AND NOT retry AND NOT opening
+                  OR flowed IS NULL AND NOT opening;
     END LOOP;
 END
 $$;
