@@ -1,10 +1,12 @@
 """taskrunner: an asyncio background-job runner with memory, Redis and Postgres backends."""
 
 from taskrunner.backend import AttemptOutcome, Backend, JobState, WorkerRecord
+from taskrunner.batch import Batch, BatchInfo, OpenBatch
 from taskrunner.context import JobContext, State, current_job
 from taskrunner.errors import (
     BackendError,
     BackendNotFound,
+    BatchNotOpen,
     ConfigurationError,
     DuplicateTask,
     InvalidArguments,
@@ -38,6 +40,9 @@ __all__ = [
     "BackendError",
     "BackendNotFound",
     "Backoff",
+    "Batch",
+    "BatchInfo",
+    "BatchNotOpen",
     "ConfigurationError",
     "DuplicateTask",
     "Hold",
@@ -55,6 +60,7 @@ __all__ = [
     "JobState",
     "JobTimeout",
     "Limit",
+    "OpenBatch",
     "PayloadTooLarge",
     "PreparedJob",
     "QueueStats",

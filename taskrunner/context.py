@@ -52,6 +52,11 @@ class JobContext:
         return self.record.max_attempts
 
     @property
+    def batch_id(self) -> str | None:
+        """The id of the batch the job is a member of (`runner.get_batch(id)` tells more)."""
+        return self.record.batch_id
+
+    @property
     def key(self) -> str | None:
         """The job's dedup key, if it was enqueued with one."""
         return self.record.key

@@ -9,6 +9,7 @@
     ├── SerializationError        arguments or a result JSON cannot carry
     │   └── PayloadTooLarge       an encoded payload over the size limit
     ├── JobNotFound               no job with that id
+    ├── BatchNotOpen              no open batch with that id to add a member to
     ├── JobFailed                 the job ended without a result (`.error` says why)
     ├── JobTimeout (TimeoutError) waiting for a job took longer than allowed
     ├── BackendError              the backend could not carry out an operation
@@ -61,6 +62,10 @@ class PayloadTooLarge(SerializationError):
 
 class JobNotFound(TaskrunnerError):
     """No job with that id is stored (never enqueued, or its record expired)."""
+
+
+class BatchNotOpen(TaskrunnerError):
+    """A job was enqueued into a batch that is closed, expired or was never opened."""
 
 
 class JobFailed(TaskrunnerError):

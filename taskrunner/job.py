@@ -161,6 +161,7 @@ class JobInfo:
     held_by: Hold | None = None
     limit_key: str | None = None  # the key of its task's Limit, worked out at enqueue
     rate_key: str | None = None  # the key of its task's Rate
+    batch_id: str | None = None  # the batch it is a member of
 
     @property
     def finished(self) -> bool:
@@ -195,4 +196,5 @@ class JobInfo:
             attempts=[AttemptInfo.from_record(a) for a in record.attempts or ()],
             limit_key=record.limit_key,
             rate_key=record.rate_key,
+            batch_id=record.batch_id,
         )

@@ -22,6 +22,7 @@ from taskrunner.backend import (
     load_backend,
     redact,
 )
+from taskrunner.batch import BatchMethods
 from taskrunner.context import State
 from taskrunner.declare import declare, default_task_name
 from taskrunner.errors import ConfigurationError, JobNotFound
@@ -52,7 +53,7 @@ class TaskDecorator(Protocol):
     def __call__(self, fn: Callable[P, T], /) -> SyncTask[P, T]: ...
 
 
-class TaskRunner:
+class TaskRunner(BatchMethods):
     """Tasks, their backend, and the way to enqueue, inspect and run jobs.
 
     `url` picks the backend (`memory://`, `redis://...`, `postgresql://...`); without it,
@@ -247,7 +248,7 @@ class TaskRunner:
     async def get_job(self, job_id: str) -> JobInfo:
         """Everything known about a job, with what holds it if it could run now but waits
         (`JobInfo.held_by`). Raises `JobNotFound` for an unknown id."""
-        backend = await self._backend()
+        backend = await self.connected()
         (record,) = await backend.get([job_id])
         if record is None:
             raise JobNotFound(f"no job with id {job_id!r} (never enqueued, or its record expired)")
@@ -255,12 +256,12 @@ class TaskRunner:
 
     async def get_jobs(self, job_ids: Sequence[str]) -> list[JobInfo | None]:
         """Several jobs in one round trip; None where an id is unknown."""
-        records = await (await self._backend()).get(job_ids)
+        records = await (await self.connected()).get(job_ids)
         return [None if r is None else JobInfo.from_record(r) for r in records]
 
     async def wait_for(self, job_id: str, timeout: float | None = None) -> JobInfo | None:
         """Wait until the job is finished and return it; None if `timeout` passes first."""
-        backend = await self._backend()
+        backend = await self.connected()
         deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
         while True:
             remaining = 3600.0 if deadline is None else deadline - asyncio.get_running_loop().time()
@@ -282,7 +283,7 @@ class TaskRunner:
         """Cancel a job. A queued or scheduled job is cancelled at once; a running one is
         asked to stop (its worker cancels it at its next heartbeat). Answers the job's state
         afterwards. Raises `JobNotFound` for an unknown id."""
-        (state,) = await (await self._backend()).cancel([job_id], self.result_ttl)
+        (state,) = await (await self.connected()).cancel([job_id], self.result_ttl)
         if state is None:
             raise JobNotFound(f"no job with id {job_id!r}")
         return state
@@ -290,9 +291,9 @@ class TaskRunner:
     async def retry(self, job_id: str) -> bool:
         """Run a failed or cancelled job again (one more attempt), or a scheduled job now.
         False if the job is in another state. Raises `JobNotFound` for an unknown id."""
-        (done,) = await (await self._backend()).retry([job_id])
+        (done,) = await (await self.connected()).retry([job_id])
         if not done:
-            (record,) = await (await self._backend()).get([job_id])
+            (record,) = await (await self.connected()).get([job_id])
             if record is None:
                 raise JobNotFound(f"no job with id {job_id!r}")
         return done
@@ -307,22 +308,22 @@ class TaskRunner:
         plus the workers alive (`stats.workers`). `QueueStats.paused` marks paused queues,
         which are listed even without jobs."""
         check_window(window)
-        return await queries.stats(await self._backend(), queues, window)
+        return await queries.stats(await self.connected(), queues, window)
 
     async def pause(self, queue: str) -> None:
         """Pause `queue`: no worker takes its jobs until `resume` (running ones finish, and
         enqueues still succeed). Kept in the backend; pausing a paused queue changes nothing."""
         name = validation.queue_name(queue)
-        await queries.pausing(await self._backend()).pause([name])
+        await queries.pausing(await self.connected()).pause([name])
 
     async def resume(self, queue: str) -> None:
         """Let workers take `queue`'s jobs again, waking those that wait."""
         name = validation.queue_name(queue)
-        await queries.pausing(await self._backend()).resume([name])
+        await queries.pausing(await self.connected()).resume([name])
 
     async def paused(self) -> list[str]:
         """The names of the paused queues, sorted."""
-        return await queries.pausing(await self._backend()).paused()
+        return await queries.pausing(await self.connected()).paused()
 
     async def list_jobs(
         self,
@@ -350,11 +351,11 @@ class TaskRunner:
 
     async def workers(self) -> list[WorkerRecord]:
         """The workers alive now (empty on a backend that keeps no worker registry)."""
-        backend = await self._backend()
+        backend = await self.connected()
         return await backend.workers() if isinstance(backend, Inspection) else []
 
     async def _inspection(self) -> Inspection:
-        backend = await self._backend()
+        backend = await self.connected()
         if not isinstance(backend, Inspection):
             raise ConfigurationError(
                 f"the {type(backend).__name__} cannot list jobs or report activity"
@@ -366,11 +367,12 @@ class TaskRunner:
     ) -> int:
         """Delete jobs in `states` (finished more than `older_than` seconds ago, if given)."""
         age = None if older_than is None else seconds(older_than, "older_than")
-        backend = await self._backend()
+        backend = await self.connected()
         before = None if age is None else await backend.now() - age
         return await backend.purge(states, before, queue)
 
-    async def _backend(self) -> Backend:
+    async def connected(self) -> Backend:
+        """The backend, connected first if it was not."""
         if not self._connected:
             await self.connect()
         return self.backend

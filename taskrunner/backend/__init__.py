@@ -8,12 +8,14 @@ taskrunner; this package imports nothing of taskrunner above it.
   `Migrations`, `QueuePausing`, `HasUrl`), which the core checks with isinstance.
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
 - `inspection`: `Inspection`, what a backend can tell about past and present work.
+- `batches`: `Batches`, batches of jobs with callbacks fired exactly once.
 - `plugins`: backends registered under the `taskrunner.backends` entry-point group, and the
   URL helpers every backend uses (`check_url`, `redact`, `parse_flag`).
 - `ids`: job ids, and the id bounds of a time range (`id_floor`, `CLOCK_MARGIN`).
 - `fanout`: handing signals to every listener in a process.
 """
 
+from taskrunner.backend.batches import Batches
 from taskrunner.backend.fanout import Fanout, Inbox
 from taskrunner.backend.ids import CLOCK_MARGIN, id_floor, new_job_id
 from taskrunner.backend.inspection import Inspection, JobFilter, QueueActivity, WorkerRecord
@@ -31,11 +33,13 @@ from taskrunner.backend.records import (
     FINISHED_STATES,
     AttemptOutcome,
     AttemptRecord,
+    BatchRecord,
     Beat,
     Held,
     JobRecord,
     JobState,
     LeaseStatus,
+    NewBatch,
     NewJob,
     Outcome,
     OutcomeKind,
@@ -47,6 +51,8 @@ __all__ = [
     "AttemptOutcome",
     "AttemptRecord",
     "Backend",
+    "BatchRecord",
+    "Batches",
     "Beat",
     "CancelSignals",
     "Fanout",
@@ -59,6 +65,7 @@ __all__ = [
     "JobState",
     "LeaseStatus",
     "Migrations",
+    "NewBatch",
     "NewJob",
     "Outcome",
     "OutcomeKind",

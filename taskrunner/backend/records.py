@@ -102,6 +102,7 @@ class JobRecord:
     rate_max: int = 0
     rate_per: float = 0.0
     held: Held | None = None  # queued, and set aside by a claim: see `Held`
+    batch_id: str | None = None  # the batch the job is a member of
 
 
 @dataclass(slots=True)
@@ -132,6 +133,37 @@ class NewJob:
     rate_key: str | None = None
     rate_max: int = 0
     rate_per: float = 0.0
+    batch_id: str | None = None  # a member of this open batch (see `Batches`)
+
+
+@dataclass(slots=True)
+class NewBatch:
+    """A batch to open: its id, and the jobs to store once, when every member has succeeded
+    (`on_success`) and when every member has ended (`on_complete`), after it is closed."""
+
+    id: str
+    on_success: NewJob | None = None
+    on_complete: NewJob | None = None
+
+
+@dataclass(slots=True)
+class BatchRecord:
+    """A batch as the backend keeps it. `counts` holds how many members are in each state,
+    kept in the same atomic step as each member's change; `total` is how many members were
+    stored. `on_success` and `on_complete` are the ids of the callback jobs (stored only
+    once fired: `success_fired`, `complete_fired`). `ended_at` is when the closed batch's
+    last member ended (None while one is unfinished, or the batch is open)."""
+
+    id: str
+    created_at: float
+    closed: bool
+    total: int
+    counts: dict[JobState, int]
+    on_success: str | None = None
+    on_complete: str | None = None
+    success_fired: bool = False
+    complete_fired: bool = False
+    ended_at: float | None = None
 
 
 class OutcomeKind(enum.StrEnum):

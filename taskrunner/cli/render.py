@@ -58,8 +58,8 @@ def print_job(console: Console, info: JobInfo) -> None:
     )
     if info.held_by is not None:
         console.print(f"[bold]held[/]: {info.held_by.detail}", highlight=False)
-    keys = (("limit", info.limit_key), ("rate", info.rate_key))
-    if flow := [f"{kind} key {key}" for kind, key in keys if key]:
+    keys = (("limit", info.limit_key), ("rate", info.rate_key), ("batch", info.batch_id))
+    if flow := [f"{kind} {'' if kind == 'batch' else 'key '}{key}" for kind, key in keys if key]:
         console.print("   ".join(flow), highlight=False, markup=False)
     console.print(f"args {info.args!r}  kwargs {info.kwargs!r}")
     if info.state is JobState.SUCCEEDED:

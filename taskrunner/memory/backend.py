@@ -31,11 +31,12 @@ from taskrunner.backend import (
     WorkerRecord,
 )
 from taskrunner.errors import ConfigurationError
+from taskrunner.memory.batch_methods import BatchMethods
 from taskrunner.memory.inspection import MemoryInspection
 from taskrunner.memory.store import Store, StoredJob
 
 
-class MemoryBackend:
+class MemoryBackend(BatchMethods):
     """All jobs in dicts and heaps of one process. `clock` is injectable for tests."""
 
     def __init__(self, url: str = "memory://", *, clock: Callable[[], float] = time.time) -> None:
@@ -66,48 +67,8 @@ class MemoryBackend:
         store = self._store
         now = store.clock()
         store.expire(now)
-        ids: list[str] = []
-        for new in jobs:
-            if new.id in store.jobs:  # the same job sent again: keep what is stored
-                ids.append(new.id)
-                continue
-            if new.key is not None and new.key_ttl is not None:  # a dedup window
-                holder = store.window_holder(new.queue, new.key, now)
-                if holder is not None:
-                    ids.append(holder)
-                    continue
-                store.windows[new.queue, new.key] = (new.id, now + new.key_ttl)
-            elif new.key is not None:  # a key is unique within its queue
-                holder = store.keys.get((new.queue, new.key))
-                if holder is not None:
-                    ids.append(holder)
-                    continue
-                store.keys[new.queue, new.key] = new.id
-            run_at = new.at if new.at is not None else now + new.delay
-            job = StoredJob(
-                id=new.id,
-                task=new.task,
-                queue=new.queue,
-                payload=new.payload,
-                state=JobState.QUEUED,
-                priority=new.priority,
-                attempt=0,
-                max_attempts=new.max_attempts,
-                enqueued_at=now,
-                run_at=run_at,
-                key=new.key if new.key_ttl is None else None,
-                limit_key=new.limit_key,
-                limit_max=new.limit_max,
-                rate_key=new.rate_key,
-                rate_max=new.rate_max,
-                rate_per=new.rate_per,
-                seq=next(store.seq),
-            )
-            store.jobs[job.id] = job
-            store.count(job, JobState.QUEUED, +1)
-            store.queue(job, now)
-            ids.append(job.id)
-        return ids
+        store.batches.check_open([new.batch_id for new in jobs if new.batch_id is not None])
+        return [store.store_new(new, now) for new in jobs]
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float

@@ -18,8 +18,10 @@ from taskrunner.backend import (
     AttemptRecord,
     JobRecord,
     JobState,
+    NewJob,
 )
 from taskrunner.memory.activity import ActivityLog
+from taskrunner.memory.batches import BatchBook
 from taskrunner.memory.flow import FlowGate
 
 
@@ -42,6 +44,7 @@ class StoredJob(JobRecord):
             self.started_at, self.finished_at, self.lease_until, self.worker, self.result,
             self.error, self.progress, self.cancel_requested, None, self.limit_key,
             self.limit_max, self.rate_key, self.rate_max, self.rate_per, self.held,
+            self.batch_id,
         )  # fmt: skip
 
 
@@ -61,6 +64,7 @@ class Store:
         self.counts: dict[str, dict[JobState, int]] = {}
         self.paused: set[str] = set()  # queues no claim takes from
         self.gate = FlowGate(self.requeue_held)
+        self.batches = BatchBook(self.store_new)
         self.seq = itertools.count()
         self.wakeup = asyncio.Event()
         self.finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -84,7 +88,9 @@ class Store:
             self.running.pop(job.id, None)
         elif state is JobState.RUNNING:
             self.running[job.id] = job
-        job.state = state
+        before, job.state = job.state, state
+        if job.batch_id is not None:
+            self.batches.moved(job.batch_id, before, state, self.clock())
 
     def queue(self, job: StoredJob, now: float) -> None:
         """Put a job where claim finds it: ready if due, delayed otherwise."""
@@ -99,6 +105,48 @@ class Store:
             heapq.heappush(self.delayed, (job.run_at, job.seq, job.version, job.id))
             # a waiting worker must recompute how long to sleep
             self.wakeup.set()
+
+    def store_new(self, new: NewJob, now: float) -> str:
+        """Store one new job (see `Backend.enqueue`); answers its id, or that of the job
+        holding its dedup key or window."""
+        if new.id in self.jobs:  # the same job sent again: keep what is stored
+            return new.id
+        if new.key is not None and new.key_ttl is not None:  # a dedup window
+            holder = self.window_holder(new.queue, new.key, now)
+            if holder is not None:
+                return holder
+            self.windows[new.queue, new.key] = (new.id, now + new.key_ttl)
+        elif new.key is not None:  # a key is unique within its queue
+            holder = self.keys.get((new.queue, new.key))
+            if holder is not None:
+                return holder
+            self.keys[new.queue, new.key] = new.id
+        job = StoredJob(
+            id=new.id,
+            task=new.task,
+            queue=new.queue,
+            payload=new.payload,
+            state=JobState.QUEUED,
+            priority=new.priority,
+            attempt=0,
+            max_attempts=new.max_attempts,
+            enqueued_at=now,
+            run_at=new.at if new.at is not None else now + new.delay,
+            key=new.key if new.key_ttl is None else None,
+            limit_key=new.limit_key,
+            limit_max=new.limit_max,
+            rate_key=new.rate_key,
+            rate_max=new.rate_max,
+            rate_per=new.rate_per,
+            batch_id=new.batch_id,
+            seq=next(self.seq),
+        )
+        self.jobs[job.id] = job
+        self.count(job, JobState.QUEUED, +1)
+        if job.batch_id is not None:
+            self.batches.added(job.batch_id, job.id)
+        self.queue(job, now)
+        return job.id
 
     def requeue_held(self, job_id: str, version: int) -> bool:
         """Put a job that a claim set aside back where claims find it; False if it is not

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hypothesis import strategies as st
@@ -29,9 +30,11 @@ from hypothesis.stateful import (
 
 from taskrunner.backend import (
     Backend,
+    Batches,
     Beat,
     JobState,
     LeaseStatus,
+    NewBatch,
     NewJob,
     Outcome,
     OutcomeKind,
@@ -66,6 +69,19 @@ class ModelJob:
     cancel_requested: bool = False
     limit: Flow = None
     rate: Flow = None
+    batch: str | None = None
+
+
+@dataclass
+class ModelBatch:
+    """A batch: its members, the final states of those whose records are gone, and
+    whether its callbacks have fired (sticky, as in the backend)."""
+
+    closed: bool = False
+    members: list[str] = field(default_factory=list)
+    gone: Counter[JobState] = field(default_factory=Counter)
+    success_fired: bool = False
+    complete_fired: bool = False
 
 
 class BackendMachine(RuleBasedStateMachine):
@@ -83,6 +99,7 @@ class BackendMachine(RuleBasedStateMachine):
         self.jobs: dict[str, ModelJob] = {}
         self.keys: dict[tuple[str, str], str] = {}  # (queue, key) -> holder: unique per queue
         self.starts: dict[tuple[str, str], int] = {}  # (queue, rate key) -> starts so far
+        self.batches: dict[str, ModelBatch] = {}
         self.step = 0
         self.seq = 0
 
@@ -113,11 +130,21 @@ class BackendMachine(RuleBasedStateMachine):
         later=st.booleans(),
         limit=LIMITS,
         rate=RATES,
+        join=st.booleans(),
     )
     def enqueue(
-        self, queue: str, priority: int, key: str | None, later: bool, limit: Flow, rate: Flow
+        self,
+        queue: str,
+        priority: int,
+        key: str | None,
+        later: bool,
+        limit: Flow,
+        rate: Flow,
+        join: bool,
     ) -> str:
-        return self.enqueue_one(queue, priority, key, later, limit, rate)
+        open_ones = [b for b, batch in self.batches.items() if not batch.closed]
+        batch = open_ones[-1] if join and open_ones else None
+        return self.enqueue_one(queue, priority, key, later, limit, rate, batch)
 
     def enqueue_one(
         self,
@@ -127,6 +154,7 @@ class BackendMachine(RuleBasedStateMachine):
         later: bool,
         limit: Flow = None,
         rate: Flow = None,
+        batch: str | None = None,
     ) -> str:
         new = NewJob(
             id=new_job_id(),
@@ -142,6 +170,7 @@ class BackendMachine(RuleBasedStateMachine):
             rate_key=rate and rate[0],
             rate_max=rate[1] if rate else 0,
             rate_per=LONG if rate else 0.0,
+            batch_id=batch,
         )
         (answer,) = self.run(self.backend.enqueue([new]))
         now = self.tick()
@@ -162,7 +191,10 @@ class BackendMachine(RuleBasedStateMachine):
             max_attempts=2,
             limit=limit,
             rate=rate,
+            batch=batch,
         )
+        if batch is not None:
+            self.batches[batch].members.append(new.id)
         if key is not None:
             self.keys[queue, key] = new.id
         return new.id
@@ -313,8 +345,33 @@ class BackendMachine(RuleBasedStateMachine):
         for job_id in expected:
             self.jobs[job_id].state = JobState.QUEUED
 
+    @precondition(lambda self: isinstance(self.backend, Batches))
+    @rule()
+    def open_batch(self) -> None:
+        batch = NewBatch(new_job_id())
+        self.run(self.keeper.open_batch(batch))
+        self.tick()
+        self.batches[batch.id] = ModelBatch()
+
+    @precondition(lambda self: any(not b.closed for b in self.batches.values()))
+    @rule()
+    def close_batch(self) -> None:
+        batch_id = next(b for b, batch in self.batches.items() if not batch.closed)
+        record = self.run(self.keeper.close_batch(batch_id, ttl=None))
+        self.tick()
+        assert record is not None and record.closed
+        self.batches[batch_id].closed = True
+
+    @property
+    def keeper(self) -> Batches:
+        assert isinstance(self.backend, Batches)
+        return self.backend
+
     def forget(self, job: ModelJob) -> None:
-        """A record whose retention ended: no read finds it, and its key is free."""
+        """A record whose retention ended: no read finds it, and its key is free; its
+        batch keeps counting it in its last state."""
+        if job.batch is not None:
+            self.batches[job.batch].gone[job.state] += 1
         del self.jobs[job.id]
         if job.key is not None and self.keys.get((job.queue, job.key)) == job.id:
             del self.keys[job.queue, job.key]
@@ -347,6 +404,30 @@ class BackendMachine(RuleBasedStateMachine):
                 if job.queue == queue:
                     expected[job.state] += 1
             assert stats[queue] == expected, (queue, stats[queue], expected)
+
+    @invariant()
+    def batches_agree_with_their_members(self) -> None:
+        if not self.batches:
+            return
+        ids = list(self.batches)
+        records = self.run(self.keeper.get_batches(ids))
+        for batch_id, record in zip(ids, records, strict=True):
+            batch = self.batches[batch_id]
+            counts = Counter(batch.gone)
+            counts.update(self.jobs[m].state for m in batch.members if m in self.jobs)
+            unfinished = sum(counts[state] for state in (*WAITING, JobState.RUNNING))
+            if batch.closed and not unfinished:
+                batch.complete_fired = True  # the step that ended the batch fired it
+            if batch.closed and counts[JobState.SUCCEEDED] == len(batch.members):
+                batch.success_fired = True
+            assert record is not None, f"batch {batch_id} vanished"
+            assert record.total == len(batch.members)
+            assert {s: n for s, n in record.counts.items() if n} == +counts, (record, counts)
+            assert (record.success_fired, record.complete_fired) == (
+                batch.success_fired,
+                batch.complete_fired,
+            )
+            assert (record.ended_at is not None) == (batch.closed and not unfinished)
 
 
 def settings_for(examples: int, steps: int) -> Any:

@@ -10,6 +10,7 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `windows`: dedup windows (`NewJob.key_ttl`).
 - `limits`: per-key concurrency limits (`NewJob.limit_key`).
 - `rates`: rate limits (`NewJob.rate_key`).
+- `batches`: batches with callbacks, for a backend that implements `Batches`.
 - `pause`: pausing and resuming queues, for a backend that implements `QueuePausing`.
 - `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
 - `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
@@ -18,6 +19,7 @@ Times here are short real delays (a few hundred milliseconds): a backend judges 
 own clock, which a test cannot fake for Redis or Postgres.
 """
 
+from taskrunner.testing.conformance.batches import BatchTests
 from taskrunner.testing.conformance.cancel import CancelRetryTests
 from taskrunner.testing.conformance.claim import ClaimTests
 from taskrunner.testing.conformance.enqueue import EnqueueTests
@@ -40,6 +42,7 @@ class BackendConformance(
     WindowTests,
     LimitTests,
     RateTests,
+    BatchTests,
 ):
     """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
     instances share one store (a server), override `peer` to yield a second one."""

@@ -35,7 +35,7 @@ from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
 from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake
 from taskrunner_redis.pausing import RedisPausing
-from taskrunner_redis.records import micros, parse_claimed
+from taskrunner_redis.records import flow_fields, micros, parse_claimed
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.store import RedisStore, queue_names
@@ -130,6 +130,7 @@ class RedisBackend(RedisInspection, RedisPausing):
                     micros(job.delay),
                     False if job.at is None else micros(job.at),
                     False if job.key_ttl is None else math.ceil(job.key_ttl * 1000),
+                    flow_fields(job),
                 ]
                 for job in (jobs[i] for i in items)
             ]

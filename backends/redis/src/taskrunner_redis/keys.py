@@ -15,10 +15,20 @@
   P:{q}:waiters             sorted set: jobs someone waits for, until when (see listen.py)
   P:{q}:paused              string: the queue is paused (claims take nothing from it)
   P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)
+  P:{q}:running:<lkey>      set: running jobs holding a slot of a limit key
+  P:{q}:starts:<rkey>       sorted set: the latest starts of a rate key ('id:attempt')
+  P:{q}:held:<kind>:<priority>:<key>  sorted set: due jobs a claim set aside for a limit or
+                            rate key (kind 'limit' or 'rate'), by due time
+  P:{q}:held-prios:<kind>:<key>  sorted set: priority levels with such jobs
+  P:{q}:held                sorted set: every held job of the queue, by due time
+  P:{q}:flow                hash: the numbers releases use, per key with held jobs
+  P:{q}:opens               sorted set: rate keys with held jobs, by their next opening
   P:queues                  set: every queue name seen
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for
   channel P:cancels         ids of running jobs asked to stop (see listen.py)
+
+lua/flow.lua says how the flow-control keys (limits and rates) are kept.
 """
 
 from __future__ import annotations

@@ -6,9 +6,18 @@ from collections.abc import Sequence
 
 import orjson
 
-from taskrunner.backend import AttemptOutcome, AttemptRecord, JobRecord, JobState
+from taskrunner.backend import (
+    AttemptOutcome,
+    AttemptRecord,
+    Held,
+    JobRecord,
+    JobState,
+    NewJob,
+)
 
 MICROS = 1_000_000
+# the flow-control fields of a job hash, as enqueue writes them and claim answers them
+FLOW_FIELDS = ("limit_key", "limit_max", "rate_key", "rate_max", "rate_per")
 # the fields `get` reads of a job hash, in this order
 FIELDS = (
     "task",
@@ -31,6 +40,8 @@ FIELDS = (
     "cancel",
     "attempts",
     "expires_at",
+    *FLOW_FIELDS,
+    "held",
 )
 
 
@@ -81,7 +92,7 @@ def parse_record(
     # fmt: off
     (task, queue, payload, state, priority, attempt, max_attempts, enqueued_at, run_at, key,
      started_at, finished_at, lease_until, worker, result, error, progress, cancel, attempts,
-     expires_at) = values  # the order of FIELDS
+     expires_at, *flow, held) = values  # the order of FIELDS
     # fmt: on
     run_at_us = _micros(run_at)
     job_state = _state(state, expires_at, run_at_us, now_us)
@@ -110,6 +121,9 @@ def parse_record(
         cancel_requested=cancel == b"1",
         attempts=parse_attempts(attempts),
     )
+    _set_flow(record, flow)
+    if job_state is JobState.QUEUED and held in (b"limit", b"rate"):
+        record.held = Held(held.decode())
     _add_final_attempt(record)
     return record
 
@@ -172,16 +186,22 @@ def parse_attempts(log: bytes | None) -> list[AttemptRecord]:
     return attempts
 
 
+# the fields of one row of claim.lua's answer before the flow-control ones
+FIELDS_CLAIMED = ("id", "task", "queue", "payload", "priority", "attempt", "max_attempts",
+                  "enqueued_at", "run_at", "key")  # fmt: skip
+
+
 def parse_claimed(
     row: Sequence[bytes | int | None], now_us: int, lease_us: int, worker: str
 ) -> JobRecord:
     """A JobRecord from one row of claim.lua's answer (fields checked by the script)."""
-    job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = row
+    head, flow = row[: len(FIELDS_CLAIMED)], row[len(FIELDS_CLAIMED) :]
+    job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = head
     assert isinstance(job_id, bytes) and isinstance(task, bytes) and isinstance(queue, bytes)
     assert isinstance(payload, bytes) and isinstance(attempt, int)
     assert priority is not None and max_attempts is not None
     assert enqueued_at is not None and run_at is not None
-    return JobRecord(
+    record = JobRecord(
         id=job_id.decode(),
         task=task.decode(),
         queue=queue.decode(),
@@ -197,3 +217,39 @@ def parse_claimed(
         lease_until=(now_us + lease_us) / MICROS,
         worker=worker,
     )
+    _set_flow(record, flow)
+    return record
+
+
+def flow_fields(job: NewJob) -> list[str | int | bool] | bool:
+    """A new job's flow-control fields as enqueue.lua takes them (False: none). rate_per goes
+    as the text of the float, so reads give back exactly the number enqueued."""
+    if job.limit_key is None and job.rate_key is None:
+        return False
+    return [
+        job.limit_key if job.limit_key is not None else False,
+        job.limit_max,
+        job.rate_key if job.rate_key is not None else False,
+        job.rate_max,
+        repr(float(job.rate_per)),
+    ]
+
+
+def _set_flow(record: JobRecord, values: Sequence[bytes | int | None]) -> None:
+    """Fill a record's flow-control fields from the values of FLOW_FIELDS, as stored."""
+    limit_key, limit_max, rate_key, rate_max, rate_per = map(_as_bytes, values)
+    if limit_key is not None:
+        record.limit_key = limit_key.decode()
+        record.limit_max = _int(limit_max)
+    if rate_key is not None:
+        record.rate_key = rate_key.decode()
+        record.rate_max = _int(rate_max)
+        try:
+            record.rate_per = float(rate_per or 0)
+        except ValueError:
+            record.rate_per = 0.0
+
+
+def _as_bytes(value: bytes | int | None) -> bytes | None:
+    """A field of a script's answer as bytes (Redis hands a Lua number over as an int)."""
+    return str(value).encode() if isinstance(value, int) else value

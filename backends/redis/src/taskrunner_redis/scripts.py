@@ -1,4 +1,5 @@
-"""The Lua scripts, loaded from package files with the shared prelude prepended.
+"""The Lua scripts, loaded from package files with the shared prelude (common.lua, then
+flow.lua) prepended.
 
 Scripts are called with EVALSHA directly (cheaper than redis-py's script wrapper) and loaded
 again when Redis answers NOSCRIPT, as it does after a restart. Each call declares one key,
@@ -33,7 +34,7 @@ class Scripts:
 
     def __init__(self, client: Redis) -> None:
         self._client = client
-        prelude = _source("common")
+        prelude = f"{_source('common')}\n{_source('flow')}"  # flow control uses common
         self._sources = {name: f"{prelude}\n{_source(name)}" for name in SCRIPT_NAMES}
         self._shas = {
             name: hashlib.sha1(source.encode()).hexdigest()

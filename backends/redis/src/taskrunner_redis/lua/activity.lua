@@ -10,6 +10,8 @@ for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
                           'LIMIT', 0, 1)
   if head[2] and (not oldest or tonumber(head[2]) < oldest) then oldest = tonumber(head[2]) end
 end
+local held = redis.call('ZRANGE', queue_key(q, 'held'), 0, 0, 'WITHSCORES') -- due, set aside
+if held[2] and (not oldest or tonumber(held[2]) < oldest) then oldest = tonumber(held[2]) end
 local due = ''
 if oldest then due = fmt(oldest) end
 local seconds = {}

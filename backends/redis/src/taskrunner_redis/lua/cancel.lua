@@ -1,5 +1,7 @@
 -- ARGV: prefix, queue, ttl_us (negative: keep), id... Returns each job's state afterwards
--- ('' for unknown ids and for finished jobs whose retention has ended).
+-- ('' for unknown ids and for finished jobs whose retention has ended). Cancelling a waiting
+-- job with a limit key releases what the key's free slots admit: it may have been handed a
+-- freed slot, or been held (over-releasing is harmless, a slot left free is a stall).
 local q = ARGV[2]
 local now = now_us()
 local ttl = tonumber(ARGV[3])
@@ -7,13 +9,15 @@ local states = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'priority', 'key', 'expires_at')
+  local job = redis.call('HMGET', jk, 'state', 'priority', 'key', 'expires_at', 'held',
+                         'limit_key', 'rate_key')
   local state = job[1]
   if not state or expired(job[4], now) then
     states[#states + 1] = ''
   elseif state == 'queued' or state == 'scheduled' then
-    take_ready(id, q, job[2])
+    unwait(id, q, job[2], job[5], job[6], job[7])
     finish_job(id, q, 'cancelled', now, ttl, 'waiting', job[3])
+    if job[6] then release_limit(q, job[6]) end
     states[#states + 1] = 'cancelled'
   elseif state == 'running' then
     redis.call('HSET', jk, 'cancel', 1)

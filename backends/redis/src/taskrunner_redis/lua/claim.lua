@@ -1,52 +1,124 @@
 -- ARGV: prefix, queue, worker, lease_us, limit. Takes up to `limit` due jobs of the queue,
 -- lowest priority number first, then earliest due, then lowest id. Returns the clock, then
 -- per job: id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at,
--- key. A paused queue (its key `paused` exists) gives none.
+-- key, limit_key, limit_max, rate_key, rate_max, rate_per. A paused queue (its key `paused`
+-- exists) gives none.
+-- Flow control (flow.lua): rate windows that opened release their held jobs first; a due job
+-- whose limit key has no free slot, or whose rate window is closed, is set aside in its key's
+-- held set, and the claim goes on with the next one.
 local q = ARGV[2]
 local now = now_us()
 if redis.call('EXISTS', queue_key(q, 'paused')) == 1 then return {fmt(now)} end -- paused
 local worker, lease, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local candidates = due_candidates(q, now, limit)
+-- due jobs one run looks at, at the most, beyond `limit`: bounds the time a run takes when a
+-- large backlog of one key is set aside (about 0.2 s for 10,000; the next claims go on)
+local EXAMINED_BEYOND_LIMIT = 10000
+open_windows(q, now)
 local claimed = {fmt(now)}
-local taken = {} -- priority level -> ids taken from its ready set
-for i = 1, math.min(limit, #candidates) do
-  local id, prio = candidates[i][3], candidates[i][4]
-  local ids = taken[prio]
-  if not ids then
-    ids = {}
-    taken[prio] = ids
+local taken = {} -- id -> true for the jobs claimed in this run (leases are written at its end)
+local pruned = {} -- limit key -> true once this run checked its running set (prune_running)
+
+-- false if flow control lets the job start now, else why not: 'limit' or 'rate'
+local function blocked(job)
+  local limit_key, rate_key = job[10], job[12]
+  if limit_key then
+    local max = flow_max(job[11])
+    local running = redis.call('SCARD', running_key(q, limit_key))
+    if running >= max and not pruned[limit_key] then -- once per key and run: it may be full
+      pruned[limit_key] = true
+      running = prune_running(q, limit_key, taken)
+      if running < max then release_limit(q, limit_key) end -- slots were lost, not held
+    end
+    if running >= max then return 'limit' end
   end
-  ids[#ids + 1] = id
+  if rate_key and starts_in_window(q, rate_key, now, window_us(job[14])) >= flow_max(job[13]) then
+    return 'rate'
+  end
+  return false
+end
+
+-- set a job aside for its limit or rate key; a rate key notes when its window opens again
+local function set_aside(kind, id, prio, due, job)
+  if kind == 'limit' then
+    hold('limit', id, q, job[10], prio, due, flow_max(job[11]))
+    return
+  end
+  local key, max, per_us = job[12], flow_max(job[13]), window_us(job[14])
+  hold('rate', id, q, key, prio, due, max, per_us)
+  local count = starts_in_window(q, key, now, per_us)
+  redis.call('ZADD', queue_key(q, 'opens'), 'LT', next_opening(q, key, now, max, per_us, count),
+             key)
+end
+
+local function start(id, jk, job, attempt)
+  redis.call('HSET', jk, 'state', 'running', 'attempt', attempt, 'started_at', now,
+             'lease_until', now + lease, 'worker', worker, 'cancel', 0)
+  if job[10] then redis.call('SADD', running_key(q, job[10]), id) end
+  if job[12] then
+    record_start(q, job[12], id, attempt, now, flow_max(job[13]), window_us(job[14]))
+  end
+  taken[id] = true
+  later_zadd(queue_key(q, 'leases'), now + lease, id)
+  later_zrem(index_key(q, 'waiting'), id)
+  claimed[#claimed + 1] = {id, job[1], q, job[2], job[5], attempt, job[3], job[4], job[6],
+                           job[7], job[10], job[11], job[12], job[13], job[14]}
+end
+
+-- claim, set aside or fail one due candidate {priority, due, id, priority level}
+local function consider(candidate)
+  local id, prio = candidate[3], candidate[4]
   local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at',
-                         'priority', 'run_at', 'key', 'state', 'attempt')
+                         'priority', 'run_at', 'key', 'state', 'attempt', 'limit_key',
+                         'limit_max', 'rate_key', 'rate_max', 'rate_per')
   local stored = job[1] or job[2] or job[3] or job[4] or job[8] or job[9]
     or redis.call('EXISTS', jk) == 1
-  if stored then -- else deleted by hand: nothing to run
-    local counted = false
-    if not job[9] then counted = 1
-    elseif string.match(job[9], '^%d+$') then counted = tonumber(job[9]) + 1 end
-    if not job[1] or not job[2] or not tonumber(job[3]) or not tonumber(job[4])
-        or not counted then
-      -- written by something other than taskrunner: fail it rather than loop on it
-      redis.call('HSET', jk, 'attempt', counted or 1)
-      finish_job(id, q, 'failed', now, -1, 'waiting', false, 'error', cjson.encode({
-        type = 'CorruptJob', message = 'the job hash lacks task, payload, max_attempts or ' ..
-        'enqueued_at, or its attempt is not a number: it was not written by taskrunner'}))
-    else
-      redis.call('HSET', jk, 'state', 'running', 'attempt', counted, 'started_at', now,
-                 'lease_until', now + lease, 'worker', worker, 'cancel', 0)
-      later_zadd(queue_key(q, 'leases'), now + lease, id)
-      later_zrem(index_key(q, 'waiting'), id)
-      claimed[#claimed + 1] = {id, job[1], q, job[2], job[5], counted, job[3], job[4],
-                               job[6], job[7]}
-    end
+  if not stored then return end -- deleted by hand: nothing to run
+  local counted = false
+  if not job[9] then counted = 1
+  elseif string.match(job[9], '^%d+$') then counted = tonumber(job[9]) + 1 end
+  if not job[1] or not job[2] or not tonumber(job[3]) or not tonumber(job[4])
+      or not counted then
+    -- written by something other than taskrunner: fail it rather than loop on it
+    redis.call('HSET', jk, 'attempt', counted or 1)
+    finish_job(id, q, 'failed', now, -1, 'waiting', false, 'error', cjson.encode({
+      type = 'CorruptJob', message = 'the job hash lacks task, payload, max_attempts or ' ..
+      'enqueued_at, or its attempt is not a number: it was not written by taskrunner'}))
+    return
+  end
+  local why = (job[10] or job[12]) and blocked(job)
+  if why then
+    set_aside(why, id, prio, candidate[2], job)
+  else
+    start(id, jk, job, counted)
   end
 end
-for prio, ids in pairs(taken) do
-  local key = ready_key(q, prio)
-  chunked('ZREM', key, ids, 1000)
-  if redis.call('ZCARD', key) == 0 then redis.call('ZREM', queue_key(q, 'prios'), prio) end
+
+-- rounds: each reads the best due jobs and considers them in order until `limit` are taken;
+-- those it considered leave the ready sets. A round that set jobs aside reads more the next
+-- time (a backlog of one key is read in growing pages, not one job at a time).
+local examined, held = 0, 0
+local budget = limit + EXAMINED_BEYOND_LIMIT
+while #claimed - 1 < limit and examined < budget do
+  local page = math.min(limit - (#claimed - 1) + held, 1000, budget - examined)
+  local candidates = due_candidates(q, now, page)
+  if #candidates == 0 then break end
+  local leaving = {} -- priority level -> ids leaving its ready set
+  for _, candidate in ipairs(candidates) do
+    if #claimed - 1 >= limit then break end
+    local before = #claimed
+    consider(candidate)
+    if #claimed == before then held = held + 1 end
+    examined = examined + 1
+    local ids = leaving[candidate[4]] or {}
+    leaving[candidate[4]] = ids
+    ids[#ids + 1] = candidate[3]
+  end
+  for prio, ids in pairs(leaving) do
+    local key = ready_key(q, prio)
+    chunked('ZREM', key, ids, 1000)
+    if redis.call('ZCARD', key) == 0 then redis.call('ZREM', queue_key(q, 'prios'), prio) end
+  end
 end
 flush(now)
 return claimed

@@ -1,5 +1,7 @@
 -- ARGV: prefix, queue, a JSON list with one [id, task, priority, max_attempts, key or false,
--- delay_us, at_us or false, window_ms or false] per job, then each job's payload. A job with
+-- delay_us, at_us or false, window_ms or false, flow] per job, then each job's payload. `flow`
+-- is false, or [limit_key or false, limit_max, rate_key or false, rate_max, rate_per (text:
+-- seconds)], kept on the job's hash for the claim (flow.lua). A job with
 -- a window_ms holds its key in P:{q}:window:<key> (the opener's id, expiring after the
 -- window) instead of P:{q}:key:<key>, and does not keep it on its hash. Returns 1 if the queue is
 -- marked as listed in P:queues (0: the client must list it), then each job's id, or the id of
@@ -11,6 +13,10 @@ local now = now_us()
 local ids = {redis.call('EXISTS', queue_key(q, 'listed'))}
 local wakes = 0 -- idle workers to wake: one per job due now or sooner than the others
 local levels = {} -- priority levels added to the queue's prios in this run
+
+local function add_fields(fields, ...)
+  for _, value in ipairs({...}) do fields[#fields + 1] = value end
+end
 
 local function holds_key(holder)
   local job = redis.call('HMGET', job_key(q, holder), 'state', 'expires_at')
@@ -45,15 +51,16 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     if job[7] then run_at = job[7] end
     local state = 'queued'
     if run_at > now then state = 'scheduled' end
-    if key then
-      redis.call('HSET', jk, 'task', task, 'queue', q, 'payload', payload, 'state', state,
-                 'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
-                 'enqueued_at', now, 'run_at', run_at, 'key', key)
-    else
-      redis.call('HSET', jk, 'task', task, 'queue', q, 'payload', payload, 'state', state,
-                 'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
-                 'enqueued_at', now, 'run_at', run_at)
+    local fields = {'task', task, 'queue', q, 'payload', payload, 'state', state,
+                    'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
+                    'enqueued_at', now, 'run_at', run_at}
+    if key then add_fields(fields, 'key', key) end
+    local flow = job[9]
+    if flow and flow[1] then add_fields(fields, 'limit_key', flow[1], 'limit_max', flow[2]) end
+    if flow and flow[3] then
+      add_fields(fields, 'rate_key', flow[3], 'rate_max', flow[4], 'rate_per', flow[5])
     end
+    redis.call('HSET', jk, unpack(fields))
     -- as put_ready and index_move do, gathered into one command per key (flush_later)
     later_zadd(ready_key(q, prio), run_at, id)
     if not levels[prio] then

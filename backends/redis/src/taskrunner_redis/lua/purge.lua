@@ -29,13 +29,34 @@ if (state ~= 'queued' and state ~= 'scheduled') or before ~= '' then
 end
 local low, high = '-inf', now
 if state == 'scheduled' then low, high = '(' .. string.format('%d', now), '+inf' end
+-- a purged job with a limit key may have been handed a freed slot: its key releases what its
+-- free slots admit once the run is done (as cancel does)
+local limit_keys = {}
+local function purge_waiting(id, prio, held)
+  local job = redis.call('HMGET', job_key(q, id), 'limit_key', 'rate_key')
+  unwait(id, q, prio, held, job[1], job[2])
+  delete_job(id, q)
+  if job[1] then limit_keys[job[1]] = true end
+  deleted = deleted + 1
+end
+local function done(next_offset)
+  for key, _ in pairs(limit_keys) do release_limit(q, key) end
+  return {deleted, next_offset}
+end
 for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', ready_key(q, prio), low, high,
                                  'LIMIT', 0, batch - deleted)) do
-    take_ready(id, q, prio)
-    delete_job(id, q)
-    deleted = deleted + 1
+    purge_waiting(id, prio, false)
   end
-  if deleted >= batch then return {deleted, 0} end
+  if deleted >= batch then return done(0) end
 end
-return {deleted, -1}
+if state == 'queued' then -- and those set aside for a limit or rate key
+  local held = queue_key(q, 'held')
+  for _, id in ipairs(redis.call('ZRANGE', held, 0, batch - deleted - 1)) do
+    local job = redis.call('HMGET', job_key(q, id), 'priority', 'held')
+    redis.call('ZREM', held, id)
+    if job[1] then purge_waiting(id, job[1], job[2]) end -- else deleted by hand already
+  end
+  if deleted >= batch then return done(0) end
+end
+return done(-1)

@@ -1,26 +1,34 @@
 -- ARGV: prefix, queue, batch. Puts back the queue's jobs whose lease expired and deletes its
 -- finished jobs whose retention ended, at most `batch` of each kind. Returns the ids put back.
+-- A job put back frees its limit slot. A lease of a job that is not running (its hash was
+-- deleted or changed by hand) may have left a slot taken: the limit keys with held jobs are
+-- checked then.
 local q = ARGV[2]
 local now = now_us()
 local batch = tonumber(ARGV[3])
 local requeued = {}
+local lost_lease = false
 redis.call('ZREMRANGEBYSCORE', queue_key(q, 'waiters'), '-inf', now) -- waits that ended
 local leases = queue_key(q, 'leases')
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, batch)) do
   redis.call('ZREM', leases, id)
   local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'state', 'priority', 'run_at', 'attempt', 'worker',
-                         'started_at')
-  if job[1] == 'running' then
+                         'started_at', 'limit_key')
+  if job[1] ~= 'running' then
+    lost_lease = true
+  else
     attempt_ended(id, q, now, 'lost', false, job[4], job[5], job[6])
     redis.call('HDEL', jk, 'lease_until', 'worker')
     redis.call('HSET', jk, 'state', 'queued')
     put_ready(id, q, job[2], tonumber(job[3]))
     index_move(id, q, 'running', 'waiting')
     wake(q, 1)
+    if job[7] then free_slot(id, q, job[7]) end
     requeued[#requeued + 1] = id
   end
 end
+if lost_lease then prune_limit_keys(q) end
 local minutes = queue_key(q, 'minutes')
 local oldest = math.floor(now / 60000000) - 60
 for _, field in ipairs(redis.call('HKEYS', minutes)) do
