@@ -133,18 +133,8 @@ def ran_once_each(runs: Iterable[Run], jobs: Iterable[Job[Any]]) -> bool:
     return Counter(run.job_id for run in runs) == Counter(job.id for job in jobs)
 
 
-# Backends whose limits and rates are not on main yet, and what is missing: their tests skip.
-# Drop an entry when its branch is merged.
-NOT_ON_MAIN = {
-    "postgres": "the Postgres backend's limits and rates (branch lim/pg) are not on main yet",
-}
-
-
 @pytest.fixture
-async def runner(request: pytest.FixtureRequest, backend_url: str) -> AsyncIterator[TaskRunner]:
-    missing = NOT_ON_MAIN.get(request.node.callspec.params["backend_url"])
-    if missing:
-        pytest.skip(missing)
+async def runner(backend_url: str) -> AsyncIterator[TaskRunner]:
     runner = make_runner(backend_url)
     yield runner
     await runner.close()
