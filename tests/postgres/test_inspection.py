@@ -271,15 +271,34 @@ async def test_upkeep_folds_the_seconds_and_forgets_those_past_the_hour(
     assert sum(r["succeeded"] for r in rows) == 3 and sum(r["failed"] for r in rows) == 0
 
 
+async def apply_first_migrations(admin: asyncpg.Connection, schema: str, count: int) -> None:
+    """Bring `schema` to the state of an older release: its first `count` migrations."""
+    settings = PostgresSettings(schema=schema)
+    queries = Queries.load(settings)
+    await admin.execute(queries.migrations_create)
+    for migration in known_migrations()[:count]:
+        await admin.execute(migration.sql(settings))
+        await admin.execute(queries.migrations_record, migration.version, migration.name)
+
+
+async def upgrade_and_agree(
+    pg_url: str, admin: asyncpg.Connection, schema: str, queue: str, scheduled: int
+) -> None:
+    """Connect (which applies the pending migrations); the counts must agree with the rows,
+    `queue` having `scheduled` jobs due later."""
+    backend = PostgresBackend(pg_url)
+    await backend.connect()
+    try:
+        assert (await backend.stats())[queue][JobState.SCHEDULED] == scheduled
+        await agree(backend, admin, schema)
+    finally:
+        await backend.close()
+
+
 async def test_upgrading_from_0001_counts_the_jobs_already_there(
     pg_url: str, admin: asyncpg.Connection, schema: str
 ) -> None:
-    settings = PostgresSettings(schema=schema)
-    queries = Queries.load(settings)
-    first = known_migrations()[0]
-    await admin.execute(queries.migrations_create)
-    await admin.execute(first.sql(settings))
-    await admin.execute(queries.migrations_record, first.version, first.name)
+    await apply_first_migrations(admin, schema, 1)
     await admin.execute(
         f'INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload) '
         "SELECT gen_random_uuid(), 't', 'q' || (g % 2), "
@@ -288,54 +307,27 @@ async def test_upgrading_from_0001_counts_the_jobs_already_there(
         "CASE WHEN g % 7 = 1 THEN now() + interval '1 day' ELSE now() END, 1, ''::bytea "
         "FROM generate_series(1, 70) AS g"
     )
-    backend = PostgresBackend(pg_url)
-    await backend.connect()
-    try:
-        assert (await backend.stats())["q0"][JobState.SCHEDULED] == 5
-        await agree(backend, admin, schema)
-    finally:
-        await backend.close()
+    await upgrade_and_agree(pg_url, admin, schema, "q0", 5)
 
 
 async def test_upgrading_from_0001_takes_a_job_due_at_infinity(
     pg_url: str, admin: asyncpg.Connection, schema: str
 ) -> None:
-    settings = PostgresSettings(schema=schema)
-    queries = Queries.load(settings)
-    first = known_migrations()[0]
-    await admin.execute(queries.migrations_create)
-    await admin.execute(first.sql(settings))
-    await admin.execute(queries.migrations_record, first.version, first.name)
+    await apply_first_migrations(admin, schema, 1)
     await admin.execute(
         f'INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload) '
         "VALUES (gen_random_uuid(), 't', 'q', 'scheduled', 'infinity', 1, ''::bytea)"
     )
-    backend = PostgresBackend(pg_url)
-    await backend.connect()  # migrates 0002 onwards: the infinite due time must not break it
-    try:
-        assert (await backend.stats())["q"][JobState.SCHEDULED] == 1
-        await agree(backend, admin, schema)
-    finally:
-        await backend.close()
+    # the upgrade migrates 0002 onwards: the infinite due time must not break it
+    await upgrade_and_agree(pg_url, admin, schema, "q", 1)
 
 
 async def test_upgrading_to_0004_mends_counts_that_writes_by_hand_put_off(
     pg_url: str, admin: asyncpg.Connection, schema: str
 ) -> None:
-    settings = PostgresSettings(schema=schema)
-    queries = Queries.load(settings)
-    await admin.execute(queries.migrations_create)
-    for migration in known_migrations()[:3]:
-        await admin.execute(migration.sql(settings))
-        await admin.execute(queries.migrations_record, migration.version, migration.name)
+    await apply_first_migrations(admin, schema, 3)
     await admin.execute(PLAIN_INSERT.format(schema=schema))  # 0003 counts none of them
-    backend = PostgresBackend(pg_url)
-    await backend.connect()
-    try:
-        assert (await backend.stats())["q0"][JobState.SCHEDULED] == 5  # due: queued
-        await agree(backend, admin, schema)
-    finally:
-        await backend.close()
+    await upgrade_and_agree(pg_url, admin, schema, "q0", 5)
 
 
 async def test_a_retry_by_hand_keeps_the_attempt_that_failed(backend: PostgresBackend) -> None:
