@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import orjson
@@ -42,6 +43,7 @@ FIELDS = (
     "expires_at",
     *FLOW_FIELDS,
     "held",
+    "batch",
 )
 
 
@@ -92,7 +94,7 @@ def parse_record(
     # fmt: off
     (task, queue, payload, state, priority, attempt, max_attempts, enqueued_at, run_at, key,
      started_at, finished_at, lease_until, worker, result, error, progress, cancel, attempts,
-     expires_at, *flow, held) = values  # the order of FIELDS
+     expires_at, *flow, held, batch) = values  # the order of FIELDS
     # fmt: on
     run_at_us = _micros(run_at)
     job_state = _state(state, expires_at, run_at_us, now_us)
@@ -120,6 +122,7 @@ def parse_record(
         progress=progress,
         cancel_requested=cancel == b"1",
         attempts=parse_attempts(attempts),
+        batch_id=_text(batch),
     )
     _set_flow(record, flow)
     if job_state is JobState.QUEUED and held in (b"limit", b"rate"):
@@ -219,6 +222,22 @@ def parse_claimed(
     )
     _set_flow(record, flow)
     return record
+
+
+def enqueue_header(job: NewJob) -> list[object]:
+    """A new job's entry in enqueue.lua's header (its payload goes apart)."""
+    return [
+        job.id,
+        job.task,
+        str(job.priority),
+        job.max_attempts,
+        job.key or False,
+        micros(job.delay),
+        False if job.at is None else micros(job.at),
+        False if job.key_ttl is None else math.ceil(job.key_ttl * 1000),
+        flow_fields(job),
+        job.batch_id or False,
+    ]
 
 
 def flow_fields(job: NewJob) -> list[str | int | bool] | bool:
