@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import JobState, TaskRunner, current_job
 from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_redis import RedisBackend
@@ -160,9 +160,11 @@ async def test_a_batch_runs_end_to_end_through_a_worker(redis_url: str) -> None:
     runner = TaskRunner(redis_url)
     published: list[int] = []
     failed_once: list[str] = []
+    seen_batches: set[str | None] = set()
 
     @runner.task(name="e2e.upload", retries=2, backoff=lambda _: 0.0)
     async def upload(photo: str) -> str:
+        seen_batches.add(current_job().batch_id)
         if photo == "p3" and not failed_once:
             failed_once.append(photo)
             raise OSError("network down")
@@ -179,7 +181,10 @@ async def test_a_batch_runs_end_to_end_through_a_worker(redis_url: str) -> None:
         assert info.on_success is not None
         await runner.wait_for(info.on_success, timeout=30)
     assert info.total == 20 and info.counts[JobState.SUCCEEDED] == 20
-    assert published == [7] and failed_once == ["p3"]
+    assert published == [7] and failed_once == ["p3"] and seen_batches == {batch.id}
+    (member, *_) = await batch.members()
+    record = await runner.get_job(member)
+    assert record is not None and record.batch_id == batch.id
     await runner.close()
 
 

@@ -198,7 +198,9 @@ def parse_claimed(
     row: Sequence[bytes | int | None], now_us: int, lease_us: int, worker: str
 ) -> JobRecord:
     """A JobRecord from one row of claim.lua's answer (fields checked by the script)."""
-    head, flow = row[: len(FIELDS_CLAIMED)], row[len(FIELDS_CLAIMED) :]
+    head = row[: len(FIELDS_CLAIMED)]
+    flow = row[len(FIELDS_CLAIMED) : len(FIELDS_CLAIMED) + len(FLOW_FIELDS)]
+    batch = _as_bytes(row[-1]) if len(row) > len(FIELDS_CLAIMED) + len(FLOW_FIELDS) else None
     job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = head
     assert isinstance(job_id, bytes) and isinstance(task, bytes) and isinstance(queue, bytes)
     assert isinstance(payload, bytes) and isinstance(attempt, int)
@@ -219,6 +221,7 @@ def parse_claimed(
         started_at=now_us / MICROS,
         lease_until=(now_us + lease_us) / MICROS,
         worker=worker,
+        batch_id=_text(batch),
     )
     _set_flow(record, flow)
     return record

@@ -1,8 +1,8 @@
 -- ARGV: prefix, queue, worker, lease_us, limit. Takes up to `limit` due jobs of the queue,
 -- lowest priority number first, then earliest due, then lowest id. Returns the clock, then
 -- per job: id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at,
--- key, limit_key, limit_max, rate_key, rate_max, rate_per. A paused queue (its key `paused`
--- exists) gives none.
+-- key, limit_key, limit_max, rate_key, rate_max, rate_per, batch. A paused queue (its key
+-- `paused` exists) gives none.
 -- Flow control (flow.lua): rate windows that opened release their held jobs first; a due job
 -- whose limit key has no free slot, or whose rate window is closed, is set aside in its key's
 -- held set, and the claim goes on with the next one.
@@ -62,7 +62,7 @@ local function start(id, jk, job, attempt)
   later_zadd(queue_key(q, 'leases'), now + lease, id)
   later_zrem(index_key(q, 'waiting'), id)
   claimed[#claimed + 1] = {id, job[1], q, job[2], job[5], attempt, job[3], job[4], job[6],
-                           job[7], job[10], job[11], job[12], job[13], job[14]}
+                           job[7], job[10], job[11], job[12], job[13], job[14], job[15]}
 end
 
 -- claim, set aside or fail one due candidate {priority, due, id, priority level}
