@@ -3,8 +3,9 @@
     uv run benchmarks/run.py --backend redis [--quick] [--rounds 3] [--only drain,latency]
                              [--only-taskrunner] [--size drain.n=50000]
 
-Workloads: enqueue, batch, drain, sleep, latency (the default set), and on demand scale and
-memory. See docs/benchmarks.md for the method.
+Workloads: enqueue, batch, drain, sleep, latency and, taskrunner only, limit-drain, hot-key and
+rate-hold (`--only limits` names those three) are the default set; scale and memory run on
+demand. See docs/benchmarks.md for the method.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.namespaces import ServerDown, Servers
-from harness.plan import BACKENDS, DEFAULT_WORKLOADS, PEERS, workload
+from harness.plan import BACKENDS, DEFAULT_WORKLOADS, PEERS, workload, workloads
 from harness.report import footnotes, save, table
 from harness.session import Options, default_log_dir, run_session
 
@@ -61,7 +62,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small N, one round")
     parser.add_argument("--rounds", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument(
-        "--only", default=",".join(DEFAULT_WORKLOADS), help="workloads, comma-separated"
+        "--only",
+        default=",".join(DEFAULT_WORKLOADS),
+        help="workloads, comma-separated ('limits': the three flow-control ones)",
     )
     parser.add_argument("--only-taskrunner", action="store_true", help="skip the peers")
     parser.add_argument("--peers", default=None, help="only these peers, comma-separated")
@@ -75,12 +78,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     try:
-        workloads = tuple(workload(name.strip()) for name in args.only.split(",") if name.strip())
+        chosen = workloads(args.only)
     except ValueError as error:
         raise SystemExit(str(error)) from None
     options = Options(
         backend=args.backend,
-        workloads=workloads,
+        workloads=chosen,
         rounds=args.rounds or (1 if args.quick else 3),
         quick=args.quick,
         only_taskrunner=args.only_taskrunner,

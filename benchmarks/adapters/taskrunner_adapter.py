@@ -1,30 +1,52 @@
 """taskrunner on any of its backends, with its defaults (JSON payloads, results kept for
 `result_ttl`, 3 retries). Memory lives in one process, so there the worker runs embedded in
 the measuring process; on Redis and Postgres it runs in its own process, embedded with
-`runner.worker(...)` exactly as `taskrunner run` does."""
+`runner.worker(...)` exactly as `taskrunner run` does. The flow workloads' tasks (see
+`kit.flow`) carry a `Limit` or a `Rate`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
+from kit.flow import CLOSED, HOT, LIMITED, RATED
 from kit.main import main
-from kit.probe import BODIES
+from kit.probe import BODIES, PROBE, announce_serving, quiet_body
 from kit.protocol import Spec
 
-from taskrunner import BackendNotFound, JobState, Task, TaskRunner
+from taskrunner import BackendNotFound, JobState, Limit, Rate, Task, TaskRunner, current_job
 
 NOT_FINISHED = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
 PLUGINS = {"redis": "taskrunner-redis", "postgres": "taskrunner-postgres"}
 
 
-def _job(name: str) -> Any:
-    body = BODIES[name]
-
+def _job(body: Callable[[int], Any]) -> Any:
     async def job(seq: int) -> None:
         await body(seq)
 
     return job
+
+
+async def _granted(seq: int) -> None:
+    """The rated jobs' body: stamps the start as the backend granted it, on its clock."""
+    PROBE.stamp(seq, current_job().record.started_at)
+
+
+def _limited_key(seq: int) -> str:
+    return f"k:{seq % 100}"
+
+
+def _flow_tasks(runner: TaskRunner, spec: Spec) -> dict[str, Task[..., Any]]:
+    """The tasks of `kit.flow`: a limit that never binds, a hot key, a rate, a closed window."""
+    task = runner.task
+    return {
+        LIMITED: task(name=LIMITED, limit=Limit(1_000_000, key=_limited_key))(_job(BODIES["noop"])),
+        HOT: task(name=HOT, limit=Limit(1, key="hot"))(_job(quiet_body)),
+        RATED: task(name=RATED, rate=Rate(spec.per_second, per=1.0, key="rated"))(_job(_granted)),
+        CLOSED: task(name=CLOSED, rate=Rate(1, per=3600.0, key="closed"))(_job(quiet_body)),
+    }
 
 
 class Taskrunner:
@@ -40,7 +62,10 @@ class Taskrunner:
     def runner(self) -> TaskRunner:
         if self._runner is None:
             self._runner = TaskRunner(self.spec.url)
-            self._tasks = {name: self._runner.task(name=name)(_job(name)) for name in BODIES}
+            self._tasks = {
+                name: self._runner.task(name=name)(_job(body)) for name, body in BODIES.items()
+            }
+            self._tasks.update(_flow_tasks(self._runner, self.spec))
         return self._runner
 
     def unavailable(self) -> str | None:
@@ -72,8 +97,28 @@ class Taskrunner:
         return sum(counts.get(state, 0) for counts in stats.values() for state in NOT_FINISHED)
 
     async def serve(self, concurrency: int, stop: asyncio.Event) -> None:
-        async with self.runner.worker(concurrency=concurrency):
+        """One worker; on memory, `spec.workers` of them (the backend lives in this process)."""
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(self.spec.workers if self.in_process else 1):
+                await stack.enter_async_context(self.runner.worker(concurrency=concurrency))
+            announce_serving()
             await stop.wait()
+
+    async def pause(self) -> None:
+        await self.runner.pause(self.runner.default_queue)
+
+    async def resume(self) -> None:
+        await self.runner.resume(self.runner.default_queue)
+
+    async def flow_unavailable(self) -> str | None:
+        """A backend without limits drops a job's rate key: enqueue one, read it back."""
+        job = await self._tasks[CLOSED].enqueue(-1)
+        info = await self.runner.get_job(job.id)
+        await self.runner.cancel(job.id)
+        if info.rate_key is None:
+            plugin = PLUGINS.get(self.spec.backend, self.spec.backend)
+            return f"{plugin} keeps no limits or rates yet (a job reads back without its rate key)"
+        return None
 
 
 if __name__ == "__main__":

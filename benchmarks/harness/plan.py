@@ -105,6 +105,16 @@ RATE = (Figure("rate", "jobs/s"),)
 
 
 @dataclass(frozen=True)
+class Ratio:
+    """A row of one figure of phase `over` to that of phase `under`, round by round."""
+
+    key: str
+    over: str
+    under: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Workload:
     """A workload as the orchestrator sees it: the spec fields for full and quick runs."""
 
@@ -115,9 +125,12 @@ class Workload:
     quick: dict[str, Any]
     on_demand: bool = False
     phases: tuple[str, ...] = ("",)
+    phase_titles: dict[str, str] = field(default_factory=dict)
+    ratios: tuple[Ratio, ...] = ()
+    taskrunner_only: bool = False
 
 
-WORKLOADS = (
+WORKLOADS: tuple[Workload, ...] = (
     Workload(
         "enqueue",
         "1. enqueue, one awaited call per job",
@@ -180,14 +193,94 @@ WORKLOADS = (
     ),
 )
 
+TASKRUNNER_ONLY = (
+    "taskrunner only: arq, SAQ and taskiq have no per-key concurrency limit or rate limit "
+    "(only each worker's own job count); procrastinate's `lock` runs one job per lock at a "
+    "time (a limit of 1, no rate)"
+)
+
+FLOW_WORKLOADS = (
+    Workload(
+        "limit-drain",
+        "8. drain {n:,} noop jobs, concurrency {concurrency}",
+        RATE,
+        full={"n": 20_000, "concurrency": 50},
+        quick={"n": 2_000, "concurrency": 50},
+        phases=("plain", "limited"),
+        phase_titles={
+            "plain": "no limit",
+            "limited": "each with a Limit(1,000,000) over 100 keys, never reached",
+        },
+        ratios=(Ratio("rate", "limited", "plain", "limited / plain, jobs/s (target >= 0.8x)"),),
+        taskrunner_only=True,
+    ),
+    Workload(
+        "hot-key",
+        "9. {n:,} jobs of other keys, concurrency {concurrency}",
+        (
+            Figure("ms", "ms, all stored before the worker starts", higher_is_better=False),
+            Figure("ms_settled", "ms, stored while it runs", higher_is_better=False),
+        ),
+        full={"n": 1_000, "backlog": 10_000, "concurrency": 50},
+        quick={"n": 1_000, "backlog": 10_000, "concurrency": 50},
+        phases=("alone", "backlog"),
+        phase_titles={
+            "alone": "alone",
+            "backlog": "behind {backlog:,} jobs of one key limited to 1",
+        },
+        ratios=(
+            Ratio(
+                "ms",
+                "backlog",
+                "alone",
+                "behind the hot key / alone, all stored first (target <= 1.5x)",
+            ),
+            Ratio(
+                "ms_settled",
+                "backlog",
+                "alone",
+                "the same, stored while the worker runs (target <= 1.5x)",
+            ),
+        ),
+        taskrunner_only=True,
+    ),
+    Workload(
+        "rate-hold",
+        "10. Rate({per_second}, per=1 s), {workers} workers, {duration:g} s",
+        (
+            Figure("rate", "starts/s over the run"),
+            Figure("rate_error_pct", "error of that vs {per_second}/s, %", False),
+            Figure("window_max", "most starts in any 1 s window", False),
+            Figure("window_error_pct", "error of that vs {per_second}/s, %", False),
+            Figure("busy_cpu_pct", "CPU per worker meanwhile, % of a core", False),
+            Figure("idle_cpu_pct", "CPU of an idle worker on a closed window, % of a core", False),
+        ),
+        full={"workers": 4, "duration": 30.0, "idle": 10.0, "per_second": 100},
+        quick={"workers": 4, "duration": 4.0, "idle": 2.0, "per_second": 100},
+        taskrunner_only=True,
+    ),
+)
+
+WORKLOADS += FLOW_WORKLOADS
+
 DEFAULT_WORKLOADS = tuple(w.name for w in WORKLOADS if not w.on_demand)
+GROUPS = {"limits": tuple(w.name for w in FLOW_WORKLOADS)}
+
+
+def workloads(names: str) -> tuple[Workload, ...]:
+    """The workloads a comma-separated list names (a group name stands for its workloads)."""
+    picked: dict[str, Workload] = {}
+    for name in (part.strip() for part in names.split(",")):
+        for each in GROUPS.get(name, (name,) if name else ()):
+            picked.setdefault(each, workload(each))
+    return tuple(picked.values())
 
 
 def workload(name: str) -> Workload:
     for candidate in WORKLOADS:
         if candidate.name == name:
             return candidate
-    known = ", ".join(w.name for w in WORKLOADS)
+    known = ", ".join([*(w.name for w in WORKLOADS), *GROUPS])
     raise ValueError(f"unknown workload {name!r} (known: {known})")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.invoke import Outcome
-from harness.plan import TASKRUNNER, Figure, Workload, memory_figures
+from harness.plan import TASKRUNNER, TASKRUNNER_ONLY, Figure, Ratio, Workload, memory_figures
 from harness.session import Results
 
 
@@ -68,24 +68,53 @@ def _ratio(figure: Figure, cells: dict[str, Summary | str]) -> str:
     return f"{ours.median / measured[best]:.2f}x (vs {best})"
 
 
+def _sizes(workload: Workload, results: Results) -> dict[str, Any]:
+    sizes = {**(workload.quick if results.options.quick else workload.full)}
+    sizes.update(results.options.sizes.get(workload.name, {}))
+    return sizes
+
+
 def _figures(workload: Workload, results: Results) -> tuple[Figure, ...]:
     if workload.name != "memory":
         return workload.figures
-    sizes = workload.quick if results.options.quick else workload.full
-    sizes = {**sizes, **results.options.sizes.get("memory", {})}
-    return memory_figures(list(sizes["checkpoints"]))
+    return memory_figures(list(_sizes(workload, results)["checkpoints"]))
 
 
-def _row_title(workload: Workload, phase: str, figure: Figure, results: Results) -> str:
-    title = workload.title
-    if phase == "empty":
+def _row_title(workload: Workload, phase: str, label: str, results: Results) -> str:
+    sizes = _sizes(workload, results)
+    title = workload.title.format(**sizes)
+    if phase in workload.phase_titles:
+        title += ", " + workload.phase_titles[phase].format(**sizes)
+    elif phase == "empty":
         title += ", nothing else stored"
     elif phase == "backlog":
-        sizes = {**(workload.quick if results.options.quick else workload.full)}
-        sizes.update(results.options.sizes.get(workload.name, {}))
         other = "finished" if results.options.backend == "postgres" else "delayed"
         title += f", {sizes['backlog']:,} queued + {sizes['backlog']:,} {other} stored"
-    return f"{title} ({figure.label})"
+    return f"{title} ({label.format(**sizes)})"
+
+
+def _ratio_row(workload: Workload, ratio: Ratio, results: Results, names: list[str]) -> list[str]:
+    """A ratio of two phases for taskrunner: the median of the rounds' ratios."""
+    runs = results.outcomes
+    pairs = zip(
+        runs.get((workload.name, ratio.over, TASKRUNNER.name), []),
+        runs.get((workload.name, ratio.under, TASKRUNNER.name), []),
+        strict=False,
+    )
+    values = [
+        over.figures[ratio.key] / under.figures[ratio.key]
+        for over, under in pairs
+        if over.status == under.status == "ok" and under.figures.get(ratio.key)
+    ]
+    cell = "—"
+    if values:
+        cell = f"{statistics.median(values):.2f}x"
+        if len(values) > 1:
+            cell += f" ({min(values):.2f}-{max(values):.2f})"
+    title = workload.title.format(**_sizes(workload, results))
+    row = [f"{title}: {ratio.label}", cell]
+    row += ["n/a"] * (len(names) - 1)
+    return row + (["—"] if len(names) > 1 else [])
 
 
 def table(results: Results) -> str:
@@ -100,17 +129,22 @@ def table(results: Results) -> str:
             for figure in _figures(workload, results):
                 cells: dict[str, Summary | str] = {}
                 for name in names:
+                    if workload.taskrunner_only and name != TASKRUNNER.name:
+                        cells[name] = "n/a"
+                        continue
                     if name in results.skipped:
                         why = results.skipped[name]
                         cells[name] = "not installed" if "not installed" in why else "skipped"
                         continue
                     outcomes = results.outcomes.get((workload.name, phase, name), [])
                     cells[name] = summarize(outcomes, figure.key)
-                row = [_row_title(workload, phase, figure, results)]
+                row = [_row_title(workload, phase, figure.label, results)]
                 row += [_cell(cells[name]) for name in names]
                 if len(names) > 1:
                     row.append(_ratio(figure, cells))
                 lines.append("| " + " | ".join(row) + " |")
+        for ratio in workload.ratios:
+            lines.append("| " + " | ".join(_ratio_row(workload, ratio, results, names)) + " |")
     return "\n".join(lines)
 
 
@@ -122,6 +156,9 @@ def footnotes(results: Results) -> str:
         + (" (min-max in brackets)" if rounds > 1 else "")
         + f"; backend {results.options.backend}; {machine()}."
     )
+    alone = [w.name for w in results.options.workloads if w.taskrunner_only]
+    if alone:
+        lines.append(f"- {', '.join(alone)}: {TASKRUNNER_ONLY}.")
     for name, why in results.skipped.items():
         lines.append(f"- {name}: not run — {why}")
     for lib in results.libraries:

@@ -52,7 +52,7 @@ def run_session(options: Options, log_dir: Path) -> Results:
     if options.backend != "memory":
         options.servers.check(options.backend)
     candidates = [TASKRUNNER]
-    if not options.only_taskrunner:
+    if not (options.only_taskrunner or all(w.taskrunner_only for w in options.workloads)):
         candidates += [
             peer
             for peer in PEERS
@@ -71,6 +71,8 @@ def run_session(options: Options, log_dir: Path) -> Results:
         order = _rotate(results.libraries, round_index)
         for workload in options.workloads:
             for lib in order:
+                if workload.taskrunner_only and lib is not TASKRUNNER:
+                    continue
                 for phase in workload.phases:
                     outcome = _bench(lib, workload, phase, round_index, options, log_dir, pythons)
                     results.outcomes[(workload.name, phase, lib.name)].append(outcome)

@@ -1,8 +1,9 @@
 """The job bodies' side: every benchmark job reports to the `PROBE` of its worker process.
 
 A job calls `hit()` when its body returns (`stamp()` first records when it started). The probe
-tells its sink when `expect` jobs have returned and the process's RSS at each checkpoint; no
-I/O happens in a job body, so the probe costs every library the same few nanoseconds.
+tells its sink each time another `expect` jobs have returned, and the process's RSS at each
+checkpoint; no I/O happens in a job body, so the probe costs every library the same few
+nanoseconds.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ def rss_kib(pid: int | None = None) -> int:
     raise RuntimeError("no VmRSS line in /proc status")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far, in seconds, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()  # the name may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Probe:
     """Counts finished job bodies and records when stamped jobs started."""
 
@@ -44,15 +52,16 @@ class Probe:
         self.starts = {}
         self.sink = sink
 
-    def stamp(self, seq: int) -> None:
-        self.starts[seq] = time.time()
+    def stamp(self, seq: int, at: float | None = None) -> None:
+        """Record when job `seq` started: `at` if given, else now."""
+        self.starts[seq] = time.time() if at is None else at
         self.hit()
 
     def hit(self) -> None:
         self.count += 1
         if self.count in self.checkpoints:
             self.sink("rss", n=self.count, rss_kib=rss_kib())
-        if self.count == self.expect:
+        if self.expect and self.count % self.expect == 0:
             self.sink("done", t=time.time(), count=self.count, starts=self.starts)
 
 
@@ -79,6 +88,16 @@ async def sleep_body(seq: int) -> None:
 async def stamp_body(seq: int) -> None:
     """Workload 5: records the moment its body starts."""
     PROBE.stamp(seq)
+
+
+async def quiet_body(seq: int) -> None:
+    """Flow workloads: a job that is not counted (the hot key's backlog, a held job)."""
+    del seq
+
+
+def announce_serving() -> None:
+    """Called by an adapter once its worker is started: the flow workloads wait for it."""
+    PROBE.sink("serving", t=time.time())
 
 
 BODIES = {"noop": noop_body, "sleep": sleep_body, "stamp": stamp_body}

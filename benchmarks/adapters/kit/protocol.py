@@ -41,6 +41,10 @@ class Spec:
     backlog: int = 0
     timeout: float = 600.0
     expect: int = 0
+    workers: int = 1
+    duration: float = 0.0
+    idle: float = 0.0
+    per_second: int = 100
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:

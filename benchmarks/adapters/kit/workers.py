@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from kit.library import Library
@@ -27,10 +28,14 @@ class WorkerFailed(RuntimeError):
 class Events:
     """Probe events by kind, in arrival order."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        """The worker's process (the measuring process itself for an in-process worker)."""
         self._queues: defaultdict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
         self.failure: str | None = None
         self.dead = asyncio.Event()
+        self.stop: Callable[[], object] = lambda: None
+        """Ask the worker to stop, without waiting (leaving `start_worker` waits)."""
 
     def die(self, why: str) -> None:
         self.failure = self.failure or why
@@ -75,9 +80,10 @@ async def start_worker(lib: Library, spec: Spec, script: str, expect: int) -> As
 
 @contextlib.asynccontextmanager
 async def _in_process(lib: Library, spec: Spec, expect: int) -> AsyncIterator[Events]:
-    events = Events()
+    events = Events(os.getpid())
     PROBE.arm(expect, spec.checkpoints, events.sink)
     stop = asyncio.Event()
+    events.stop = stop.set
     events.sink("ready", t=time.time())
     serving = asyncio.create_task(lib.serve(spec.concurrency, stop))
     serving.add_done_callback(lambda task: _note_exit(events, task))
@@ -86,6 +92,7 @@ async def _in_process(lib: Library, spec: Spec, expect: int) -> AsyncIterator[Ev
     finally:
         stop.set()
         await asyncio.wait_for(serving, STOP_GRACE)
+        events.sink("stopped", t=time.time(), starts=dict(PROBE.starts))
 
 
 def _note_exit(events: Events, task: asyncio.Task[None]) -> None:
@@ -105,12 +112,13 @@ async def _subprocess(spec: Spec, script: str, expect: int) -> AsyncIterator[Eve
         stdout=asyncio.subprocess.PIPE,
         limit=64 * 1024 * 1024,
     )
-    events = Events()
+    events = Events(process.pid)
+    assert process.stdin is not None
+    events.stop = process.stdin.close
     reader = asyncio.create_task(_read_events(process, events))
     try:
         yield events
     finally:
-        assert process.stdin is not None
         process.stdin.close()
         try:
             await asyncio.wait_for(process.wait(), STOP_GRACE)
@@ -141,6 +149,7 @@ async def serve_forever(lib: Library, spec: Spec) -> None:
     PROBE.arm(spec.expect, spec.checkpoints, emit)
     emit("ready", t=time.time())
     await lib.serve(spec.concurrency, stop)
+    emit("stopped", t=time.time(), starts=PROBE.starts)
 
 
 def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
