@@ -38,12 +38,18 @@ class Ledger:
 
     async def runs(self) -> Counter[str]:
         """How many times each job's handler ran."""
+        return Counter(row["job_id"] for row in await self.rows())
+
+    async def rows(self) -> list[asyncpg.Record]:
+        """Every row: job_id, attempt, pid, and for the apps that record them, key, started
+        and ended (wall-clock seconds; ended is None for a run that did not return)."""
         conn = await asyncpg.connect(POSTGRES)
         try:
-            rows = await conn.fetch(f"SELECT job_id FROM {self.table}")
+            return await conn.fetch(
+                f"SELECT job_id, attempt, pid, key, started, ended FROM {self.table}"
+            )
         finally:
             await conn.close()
-        return Counter(row["job_id"] for row in rows)
 
 
 @pytest.fixture
@@ -54,7 +60,8 @@ async def ledger() -> AsyncIterator[Ledger]:
         await conn.execute(f"CREATE SCHEMA {schema}")
         await conn.execute(
             f"CREATE TABLE {schema}.ledger (job_id text NOT NULL, "
-            "attempt int NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now())"
+            "attempt int NOT NULL, pid int NOT NULL, at timestamptz DEFAULT now(), "
+            "key text, started float8, ended float8)"
         )
     finally:
         await conn.close()

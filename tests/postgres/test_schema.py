@@ -36,16 +36,41 @@ COLUMNS = {
     "result": ("bytea", True),
     "error": ("bytea", True),
     "attempts": ("jsonb", True),  # 0002
+    "limit_key": ("text", True),  # 0007
+    "limit_max": ("integer", False),
+    "rate_key": ("text", True),
+    "rate_max": ("integer", False),
+    "rate_per": ("double precision", False),
+    "held": ("text", True),
 }
 # index -> its definition after "ON <schema>.jobs USING btree "
 INDEXES = {
     "jobs_pkey": "(id)",
-    "jobs_queued_idx": "(queue, priority, run_at, seq) WHERE (state = 'queued'::text)",
+    # 0007: held jobs leave the claim's index
+    "jobs_queued_idx": (
+        "(queue, priority, run_at, seq) WHERE ((state = 'queued'::text) AND (held IS NULL))"
+    ),
     "jobs_scheduled_idx": "(queue, run_at) WHERE (state = 'scheduled'::text)",
     "jobs_running_idx": "(lease_until) WHERE (state = 'running'::text)",
     "jobs_expiring_idx": "(expires_at) WHERE (expires_at IS NOT NULL)",
     "jobs_list_idx": "(queue, state, id) WHERE (state <> 'running'::text)",  # 0002
     "jobs_queue_key_idx": "(queue, key) WHERE (key IS NOT NULL)",  # 0003
+    # 0007
+    "jobs_running_limit_idx": (
+        "(queue, limit_key) WHERE ((state = 'running'::text) AND (limit_key IS NOT NULL))"
+    ),
+    "jobs_queued_limit_idx": (
+        "(queue, limit_key) WHERE ((state = 'queued'::text) AND (held IS NULL) "
+        "AND (limit_key IS NOT NULL))"
+    ),
+    "jobs_queued_rate_idx": (
+        "(queue, rate_key) WHERE ((state = 'queued'::text) AND (held IS NULL) "
+        "AND (rate_key IS NOT NULL))"
+    ),
+    "jobs_held_limit_idx": (
+        "(queue, limit_key, priority, run_at, seq) WHERE (held = 'limit'::text)"
+    ),
+    "jobs_held_rate_idx": "(queue, rate_key, priority, run_at, seq) WHERE (held = 'rate'::text)",
 }
 # the other tables (0002) -> their primary key
 TABLES = {
@@ -56,6 +81,7 @@ TABLES = {
     "ended": "(queue, second, slot)",  # 0004
     "paused_queues": "(queue)",  # 0005
     "dedup_windows": "(queue, key)",  # 0006
+    "rate_windows": "(queue, key)",  # 0007
 }
 # the triggers that keep the tallies (0004) -> their timing and event
 TRIGGERS = {

@@ -52,7 +52,7 @@ from taskrunner_postgres.store import PostgresStore
 from taskrunner_postgres.windows import enqueue_windowed
 
 KEY_RACE_ROUNDS = 5
-ATTEMPTS_COLUMN = 19  # in a row of sql/get.sql, after the record's columns
+ATTEMPTS_COLUMN = 25  # in a row of sql/get.sql, after the record's columns
 
 
 class PostgresBackend(PostgresInspection, PostgresPausing):

@@ -13,6 +13,7 @@ import orjson
 from taskrunner.backend import (
     AttemptOutcome,
     AttemptRecord,
+    Held,
     JobRecord,
     JobState,
     NewJob,
@@ -22,6 +23,7 @@ from taskrunner.backend import (
 
 STATES: dict[str, JobState] = {state.value: state for state in JobState}
 OUTCOMES: dict[str, AttemptOutcome] = {outcome.value: outcome for outcome in AttemptOutcome}
+HELD: dict[str, Held] = {reason.value: reason for reason in Held}
 
 
 def canonical_id(job_id: str) -> str | None:
@@ -54,6 +56,13 @@ def job_record(row: Any) -> JobRecord:
         row[16],
         row[17],
         row[18],
+        None,  # attempts: `get` fills them in
+        row[19],
+        row[20],
+        row[21],
+        row[22],
+        row[23],
+        None if row[24] is None else HELD[row[24]],
     )
 
 
@@ -61,7 +70,7 @@ def enqueue_arguments(
     jobs: Sequence[NewJob], keyed: bool, windowed: bool = False
 ) -> list[list[Any]]:
     """The column arrays `sql/enqueue.sql` (or `enqueue_keyed.sql`, `enqueue_window.sql`)
-    takes."""
+    takes: the job's columns and flow fields, then its key and its window, if asked."""
     columns: list[list[Any]] = [
         [j.id for j in jobs],
         [j.task for j in jobs],
@@ -71,6 +80,11 @@ def enqueue_arguments(
         [j.max_attempts for j in jobs],
         [float(j.delay) for j in jobs],
         [None if j.at is None else float(j.at) for j in jobs],
+        [j.limit_key for j in jobs],
+        [j.limit_max for j in jobs],
+        [j.rate_key for j in jobs],
+        [j.rate_max for j in jobs],
+        [float(j.rate_per) for j in jobs],
     ]
     if keyed:
         columns.append([j.key for j in jobs])

@@ -4,13 +4,11 @@
 -- purged). An attempt after which the job runs again is logged on the job (the one that
 -- finishes it is told by the job's own columns), which also tells the trigger that counts
 -- it its outcome (see migrations/0004_tally_triggers.sql).
--- Wakes waiters of finished jobs and workers of queues that got a job back.
+-- Wakes waiters of finished jobs and workers of queues that got a job back. An attempt of a
+-- job with a limit key frees its slot: held jobs of that key come back to the claim
+-- (release_limits, migrations/0007_flow_limits.sql, which wakes their queues' workers).
 -- Answers the positions (from 1) of the outcomes applied.
-WITH relaxed AS (
-    -- a lost outcome only means the attempt runs again: no need to wait for the WAL flush
-    SELECT set_config('synchronous_commit', 'off', true) AS synchronous_commit
-),
-outcomes AS (
+WITH outcomes AS (
     SELECT o.*, o.kind IN ('succeeded', 'failed', 'cancelled') AS ends
     FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::bytea[], $5::bytea[],
                 $6::float8[], $7::float8[])
@@ -45,10 +43,20 @@ applied AS (
                                 'error', encode(o.error, 'base64'))) END
     FROM outcomes AS o
     WHERE j.id = o.id AND j.attempt = o.attempt AND j.state = 'running'
-    RETURNING o.ord, o.ends, j.id, j.queue
+    RETURNING o.ord, o.ends, j.id, j.queue, j.limit_key
+),
+settled AS (
+    -- a lost outcome only means the attempt runs again: no need to wait for the WAL flush
+    -- (read at commit). The slots of the attempts that ended free: one call, once every
+    -- outcome is applied (the aggregate reads them all first).
+    SELECT set_config('synchronous_commit', 'off', true) AS synchronous_commit,
+           CASE WHEN bool_or(a.limit_key IS NOT NULL)
+                THEN {schema}.release_limits(array_agg(a.queue), array_agg(a.limit_key),
+                                             array_agg(a.id)) END AS released
+    FROM applied AS a
 )
 SELECT a.ord,
        pg_notify(CASE WHEN a.ends THEN '{finished_channel}' ELSE '{queued_channel}' END,
                  CASE WHEN a.ends THEN a.id::text ELSE a.queue END)
 FROM applied AS a
-CROSS JOIN relaxed;
+CROSS JOIN settled;

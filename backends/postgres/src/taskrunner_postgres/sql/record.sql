@@ -16,4 +16,10 @@ j.worker,
 j.result,
 j.error,
 j.progress,
-j.cancel_requested
+j.cancel_requested,
+j.limit_key,
+j.limit_max,
+j.rate_key,
+j.rate_max,
+j.rate_per,
+j.held

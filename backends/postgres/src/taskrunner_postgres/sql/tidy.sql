@@ -5,8 +5,10 @@
 -- (keeping the job counts, dropping the attempts and the scheduled jobs, long due). Folds
 -- the per-second counts of attempts (`ended`) of minutes before the last into slot 0 too,
 -- and forgets those of minutes more than $2 ago. Forgets workers that expired, and dedup
--- windows that closed. Rows a
--- statement holds are skipped: upkeep never waits. Answers whether it ran.
+-- windows that closed, and rate windows (migrations/0007_flow_limits.sql) whose starts no
+-- longer count and that hold back no job (under their key's lock, tried: a claim deciding
+-- about the key keeps it). Rows a statement holds are skipped: upkeep never waits. Answers
+-- whether it ran.
 WITH turn AS (
     SELECT pg_try_advisory_xact_lock(hashtext('taskrunner.tidy'), hashtext($1)) AS mine,
            floor(date_part('epoch', now()) / 60)::bigint AS minute
@@ -100,5 +102,17 @@ forgotten_windows AS (
     DELETE FROM {schema}.dedup_windows AS d
     USING closed AS c
     WHERE d.queue = c.queue AND d.key = c.key
+),
+quiet AS (
+    SELECT r.queue, r.key
+    FROM {schema}.rate_windows AS r, turn
+    WHERE turn.mine AND r.opens_at IS NULL AND r.quiet_at <= now()
+      AND pg_try_advisory_xact_lock({schema}.flow_lock('rate', r.queue, r.key))
+    FOR UPDATE OF r SKIP LOCKED
+),
+forgotten_rates AS (
+    DELETE FROM {schema}.rate_windows AS r
+    USING quiet AS q
+    WHERE r.queue = q.queue AND r.key = q.key
 )
 SELECT turn.mine FROM turn;
