@@ -21,6 +21,7 @@ from tests.helpers import drain
 from tests.redis.conftest import delete_prefix
 from tests.redis.server import RedisServer
 from tests.redis.slots import Command, SlotWatcher, key_slot, parse_line
+from tests.redis.test_batches import RedisBatchChecks
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,22 @@ class TestRedisClusterLayout(BackendConformance, InspectionConformance):
     @pytest.fixture
     def backend(self, watched_backend: RedisBackend) -> RedisBackend:
         return watched_backend
+
+
+class TestRedisClusterBatches(RedisBatchChecks):
+    """Batches whose members and callbacks sit on several queues (slots): each script
+    still keeps to one slot."""
+
+    @pytest.fixture
+    def backend(self, watched_backend: RedisBackend) -> RedisBackend:
+        return watched_backend
+
+    @pytest.fixture
+    async def peer(self, watched_backend: RedisBackend) -> AsyncIterator[RedisBackend]:
+        peer = RedisBackend(watched_backend.url)
+        await peer.connect()
+        yield peer
+        await peer.close()
 
 
 async def test_a_worker_on_several_queues_keeps_each_call_to_one_slot(

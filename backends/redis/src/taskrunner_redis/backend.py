@@ -7,8 +7,6 @@ round trip.
 
 from __future__ import annotations
 
-import asyncio
-import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -31,13 +29,16 @@ from taskrunner.backend import (
     redact,
 )
 from taskrunner.errors import ConfigurationError
+from taskrunner_redis.batch_reads import BatchReader
+from taskrunner_redis.batches import RedisBatches
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
-from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake
+from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, wait_until
 from taskrunner_redis.pausing import RedisPausing
-from taskrunner_redis.records import flow_fields, micros, parse_claimed
+from taskrunner_redis.records import enqueue_header, micros, parse_claimed
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
+from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import RedisStore, queue_names
 
 RECLAIM_BATCH = 500
@@ -47,7 +48,7 @@ LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
-class RedisBackend(RedisInspection, RedisPausing):
+class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:
@@ -58,6 +59,8 @@ class RedisBackend(RedisInspection, RedisPausing):
         self.keys = self._store.keys
         self._waiters: FinishedWaiters | None = None
         self._cancels = CancelChannel(self.keys.cancels)
+        self._batch_reader = BatchReader(self._store)
+        self._settler = Settler(self._store, self._batch_reader)
 
     @property
     def _client(self) -> Redis | None:
@@ -120,30 +123,15 @@ class RedisBackend(RedisInspection, RedisPausing):
             )
 
         def arguments(items: list[int]) -> list[Any]:
-            header = [
-                [
-                    job.id,
-                    job.task,
-                    str(job.priority),
-                    job.max_attempts,
-                    job.key or False,
-                    micros(job.delay),
-                    False if job.at is None else micros(job.at),
-                    False if job.key_ttl is None else math.ceil(job.key_ttl * 1000),
-                    flow_fields(job),
-                ]
-                for job in (jobs[i] for i in items)
-            ]
+            header = [enqueue_header(jobs[i]) for i in items]
             return [orjson.dumps(header), *(jobs[i].payload for i in items)]
 
         queues = [job.queue for job in jobs]
         ids = [""] * len(jobs)
         with self._store.errors("enqueuing"):
-            runs = await self._store.runs_per_queue("enqueue", queues, arguments)
-            # each answer starts with whether the queue is listed in P:queues
-            unlisted = [queue for queue, _, (listed, *_) in runs if not listed]
-            if unlisted:
-                await self._store.list_queues(unlisted)
+            if any(job.batch_id is not None for job in jobs):
+                await self._join_batches(jobs)
+            runs = await self._store.enqueue(queues, arguments)
         for _, items, (_, *answers) in runs:
             for i, job_id in zip(items, answers, strict=True):
                 ids[i] = job_id.decode()
@@ -240,7 +228,9 @@ class RedisBackend(RedisInspection, RedisPausing):
 
         with self._store.errors("reporting outcomes"):
             queues = await self._queues_of(outcomes)
-            applied = await self._store.per_queue("finish", queues, arguments, 0)
+            applied, dirty = await self._store.per_queue_settling("finish", queues, arguments, 0)
+        if dirty:
+            await self._settler.settle_all(dirty)
         return [flag == 1 for flag in applied]
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
@@ -251,12 +241,21 @@ class RedisBackend(RedisInspection, RedisPausing):
             return await self._store.read(list(zip(ids, queues, strict=True)))
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
-        ttl_us = -1 if ttl is None else micros(ttl)
         with self._store.errors("cancelling jobs"):
             queues = await self._store.locate(ids)
-            states = await self._store.per_queue(
+        return await self._cancel_on(ids, queues, ttl)
+
+    async def _cancel_on(
+        self, ids: Sequence[str], queues: Sequence[str | None], ttl: float | None
+    ) -> list[JobState | None]:
+        """Cancel jobs whose queues are known (see `cancel`)."""
+        ttl_us = -1 if ttl is None else micros(ttl)
+        with self._store.errors("cancelling jobs"):
+            states, dirty = await self._store.per_queue_settling(
                 "cancel", queues, lambda items: [ttl_us, *(ids[i] for i in items)], b""
             )
+        if dirty:
+            await self._settler.settle_all(dirty)
         asked = [job_id for job_id, state in zip(ids, states, strict=True) if state == b"running"]
         if asked:
             client, _ = self._store.connected()
@@ -285,11 +284,15 @@ class RedisBackend(RedisInspection, RedisPausing):
                     pipe.sadd(self.keys.queues, *self._store.registered)
                 pipe.smembers(self.keys.queues)
                 *_, members = await pipe.execute()
+            grace_us = micros(SETTLE_GRACE)
             calls = [
-                ("reclaim", self.keys.route(q), [self.prefix, q, RECLAIM_BATCH])
+                ("reclaim", self.keys.route(q), [self.prefix, q, RECLAIM_BATCH, grace_us])
                 for q in sorted(queue_names(members))
             ]
             answers = await scripts.run_many(calls) if calls else []
+            # a run's answer ends with the batches left unsettled on its queue, if any
+            dirty = [b.decode() for a in answers if a and isinstance(a[-1], list) for b in a.pop()]
+            await self._settler.upkeep(dirty)
         return [i.decode() for answer in answers for i in answer]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
@@ -308,18 +311,21 @@ class RedisBackend(RedisInspection, RedisPausing):
             else:
                 await first_wake(client, keys, timeout)
 
-    async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
-        client, scripts = self._store.connected()
+    async def _finished(self) -> FinishedWaiters:
+        """The subscription to the finished-jobs channel, started once per backend."""
+        client, _ = self._store.connected()
         if self._waiters is None:
             self._waiters = FinishedWaiters(client, self.keys.channel)
-        waiters = self._waiters
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        await self._waiters.start()
+        return self._waiters
+
+    async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
+        _, scripts = self._store.connected()
         with self._store.errors("waiting for a job to finish"):
             (queue,) = await self._store.locate([job_id])
             if queue is None:
                 return None
-            await waiters.start()
+            waiters = await self._finished()
             event = waiters.add(job_id)
             try:
                 await scripts.run(
@@ -327,20 +333,16 @@ class RedisBackend(RedisInspection, RedisPausing):
                     self.keys.route(queue),
                     [self.prefix, queue, job_id, micros(timeout + 5)],
                 )
-                while True:
-                    event.clear()
-                    (record,) = await self._store.read([(job_id, queue)])
-                    if record is None or record.state.finished:
-                        return record if record is not None and record.state.finished else None
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        return None
-                    try:
-                        await asyncio.wait_for(event.wait(), remaining)
-                    except TimeoutError:
-                        return None
+                return await wait_until(event, timeout, lambda: self._finished_job(job_id, queue))
             finally:
                 waiters.remove(job_id, event)
+
+    async def _finished_job(self, job_id: str, queue: str) -> tuple[bool, JobRecord | None]:
+        """(True, the record) once the job finished; (True, None) if it is gone."""
+        (record,) = await self._store.read([(job_id, queue)])
+        if record is None:
+            return True, None
+        return record.state.finished, record
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
         _, scripts = self._store.connected()

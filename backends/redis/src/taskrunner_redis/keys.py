@@ -23,12 +23,16 @@
   P:{q}:held                sorted set: every held job of the queue, by due time
   P:{q}:flow                hash: the numbers releases use, per key with held jobs
   P:{q}:opens               sorted set: rate keys with held jobs, by their next opening
+  P:{q}:bm:<b>, :bw:<b>, :bc:<b>, :bdirty, :bfired:<b>:<kind>  a batch's part on the queue
+  P:{@b:<b>}:batch, :queues hash and set: a batch, and the queues it has parts on
+  P:{@batches}:all, :closing, :expiring  sorted sets: the batches' indexes
   P:queues                  set: every queue name seen
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for
   channel P:cancels         ids of running jobs asked to stop (see listen.py)
 
-lua/flow.lua says how the flow-control keys (limits and rates) are kept.
+lua/flow.lua says how the flow-control keys (limits and rates) are kept; lua/batch.lua and
+batches.py how the batches' keys are.
 """
 
 from __future__ import annotations
@@ -51,6 +55,18 @@ class Keys:
 
     def job(self, queue: str, job_id: str) -> str:
         return f"{self.prefix}:{{{queue}}}:job:{job_id}"
+
+    def part(self, queue: str, suffix: str, batch_id: str) -> str:
+        """A key of a batch's part on a queue (suffix bm, bw or bc: see lua/batch.lua)."""
+        return f"{self.prefix}:{{{queue}}}:{suffix}:{batch_id}"
+
+    def batch(self, batch_id: str, suffix: str) -> str:
+        """A key of a batch's own (suffix batch or queues), in its own slot."""
+        return f"{self.prefix}:{{@b:{batch_id}}}:{suffix}"
+
+    def batches(self, suffix: str) -> str:
+        """A key of the batches' indexes (suffix all, closing or expiring)."""
+        return f"{self.prefix}:{{@batches}}:{suffix}"
 
     def route(self, queue: str) -> str:
         """The key a queue's scripts declare, so a cluster client sends them to its node."""

@@ -20,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import orjson
 from redis.asyncio import Redis
@@ -31,6 +32,7 @@ from taskrunner.backend import Fanout, Inbox
 log = logging.getLogger("taskrunner.redis")
 
 SUBSCRIBE_WAIT = 5.0  # seconds listen() waits for the subscription before going on without
+T = TypeVar("T")
 
 
 async def stay_subscribed(
@@ -136,6 +138,27 @@ class FinishedWaiters:
     async def close(self) -> None:
         await stop(self._task)
         self._task = None
+
+
+async def wait_until(
+    event: asyncio.Event, timeout: float, check: Callable[[], Awaitable[tuple[bool, T | None]]]
+) -> T | None:
+    """Run `check` now and each time `event` is set (clearing it before), until it answers
+    (True, value): answers the value; None once `timeout` seconds passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        event.clear()
+        done, value = await check()
+        if done:
+            return value
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return None
+        try:
+            await asyncio.wait_for(event.wait(), remaining)
+        except TimeoutError:
+            return None
 
 
 class CancelChannel:

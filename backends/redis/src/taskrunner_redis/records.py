@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import orjson
@@ -42,6 +43,7 @@ FIELDS = (
     "expires_at",
     *FLOW_FIELDS,
     "held",
+    "batch",
 )
 
 
@@ -92,7 +94,7 @@ def parse_record(
     # fmt: off
     (task, queue, payload, state, priority, attempt, max_attempts, enqueued_at, run_at, key,
      started_at, finished_at, lease_until, worker, result, error, progress, cancel, attempts,
-     expires_at, *flow, held) = values  # the order of FIELDS
+     expires_at, *flow, held, batch) = values  # the order of FIELDS
     # fmt: on
     run_at_us = _micros(run_at)
     job_state = _state(state, expires_at, run_at_us, now_us)
@@ -120,6 +122,7 @@ def parse_record(
         progress=progress,
         cancel_requested=cancel == b"1",
         attempts=parse_attempts(attempts),
+        batch_id=_text(batch),
     )
     _set_flow(record, flow)
     if job_state is JobState.QUEUED and held in (b"limit", b"rate"):
@@ -195,7 +198,9 @@ def parse_claimed(
     row: Sequence[bytes | int | None], now_us: int, lease_us: int, worker: str
 ) -> JobRecord:
     """A JobRecord from one row of claim.lua's answer (fields checked by the script)."""
-    head, flow = row[: len(FIELDS_CLAIMED)], row[len(FIELDS_CLAIMED) :]
+    head = row[: len(FIELDS_CLAIMED)]
+    flow = row[len(FIELDS_CLAIMED) : len(FIELDS_CLAIMED) + len(FLOW_FIELDS)]
+    batch = _as_bytes(row[-1]) if len(row) > len(FIELDS_CLAIMED) + len(FLOW_FIELDS) else None
     job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = head
     assert isinstance(job_id, bytes) and isinstance(task, bytes) and isinstance(queue, bytes)
     assert isinstance(payload, bytes) and isinstance(attempt, int)
@@ -216,9 +221,26 @@ def parse_claimed(
         started_at=now_us / MICROS,
         lease_until=(now_us + lease_us) / MICROS,
         worker=worker,
+        batch_id=_text(batch),
     )
     _set_flow(record, flow)
     return record
+
+
+def enqueue_header(job: NewJob) -> list[object]:
+    """A new job's entry in enqueue.lua's header (its payload goes apart)."""
+    return [
+        job.id,
+        job.task,
+        str(job.priority),
+        job.max_attempts,
+        job.key or False,
+        micros(job.delay),
+        False if job.at is None else micros(job.at),
+        False if job.key_ttl is None else math.ceil(job.key_ttl * 1000),
+        flow_fields(job),
+        job.batch_id or False,
+    ]
 
 
 def flow_fields(job: NewJob) -> list[str | int | bool] | bool:

@@ -1,5 +1,5 @@
 """The Lua scripts, loaded from package files with the shared prelude (common.lua, then
-flow.lua) prepended.
+flow.lua and batch.lua) prepended.
 
 Scripts are called with EVALSHA directly (cheaper than redis-py's script wrapper) and loaded
 again when Redis answers NOSCRIPT, as it does after a restart. Each call declares one key,
@@ -19,6 +19,7 @@ from redis.exceptions import NoScriptError
 SCRIPT_NAMES = (
     "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
     "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
+    "batch_open", "batch_join", "batch_close", "batch_part", "batch_clean", "batch_index",
 )  # fmt: skip
 
 # one script run: the script's name, the key it declares, its arguments
@@ -34,7 +35,8 @@ class Scripts:
 
     def __init__(self, client: Redis) -> None:
         self._client = client
-        prelude = f"{_source('common')}\n{_source('flow')}"  # flow control uses common
+        # flow control uses common; batches use both
+        prelude = "\n".join(_source(name) for name in ("common", "flow", "batch"))
         self._sources = {name: f"{prelude}\n{_source(name)}" for name in SCRIPT_NAMES}
         self._shas = {
             name: hashlib.sha1(source.encode()).hexdigest()

@@ -10,7 +10,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from taskrunner.backend import JobRecord
-from taskrunner.errors import BackendError
+from taskrunner.errors import BackendError, BatchNotOpen
 from taskrunner_redis.errors import Translated
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.locate import QueueLocator
@@ -78,6 +78,38 @@ class RedisStore:
         answers = await scripts.run_many(calls) if calls else []
         return list(zip(groups, groups.values(), answers, strict=True))
 
+    async def per_queue_settling(
+        self,
+        script: str,
+        queues: Sequence[str | None],
+        arguments: Callable[[list[int]], list[Any]],
+        missing: Any,
+    ) -> tuple[list[Any], list[str]]:
+        """As `per_queue`, for a script that ends members of batches: also the batches its
+        runs marked dirty (their list ends a run's answer, see lua/batch.lua)."""
+        out, dirty = [missing] * len(queues), []
+        for _, items, answer in await self.runs_per_queue(script, queues, arguments):
+            if len(answer) > len(items):
+                dirty += [b.decode() for b in answer.pop()]
+            for i, value in zip(items, answer, strict=True):
+                out[i] = value
+        return out, dirty
+
+    async def enqueue(
+        self, queues: Sequence[str], arguments: Callable[[list[int]], list[Any]]
+    ) -> list[tuple[str, list[int], Any]]:
+        """Run enqueue.lua once per queue (as `runs_per_queue`) and list the queues it found
+        unlisted; `BatchNotOpen` if a run refused a member (its batch closed meanwhile)."""
+        runs = await self.runs_per_queue("enqueue", queues, arguments)
+        refused = [answer[1].decode() for _, _, answer in runs if answer[0] == -1]
+        if refused:
+            raise BatchNotOpen(f"batch {refused[0]} is closed: no member can join it")
+        # each answer starts with whether the queue is listed in P:queues
+        unlisted = [queue for queue, _, (listed, *_) in runs if not listed]
+        if unlisted:
+            await self.list_queues(unlisted)
+        return runs
+
     async def locate(self, ids: Sequence[str]) -> list[str | None]:
         """The queue of each job (None: no queue holds it)."""
         client, _ = self.connected()
@@ -131,5 +163,9 @@ class RedisStore:
 
 
 def queue_names(members: Iterable[bytes | str]) -> list[str]:
-    """Members of P:queues as text."""
-    return [m.decode() if isinstance(m, bytes) else m for m in members]
+    """Members of P:queues (or any list of names Redis answers) as text."""
+    return [as_text(m) for m in members]
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

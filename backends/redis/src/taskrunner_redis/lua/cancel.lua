@@ -1,5 +1,6 @@
 -- ARGV: prefix, queue, ttl_us (negative: keep), id... Returns each job's state afterwards
--- ('' for unknown ids and for finished jobs whose retention has ended). Cancelling a waiting
+-- ('' for unknown ids and for finished jobs whose retention has ended), then the batches to
+-- settle, if any (with_dirty, batch.lua). Cancelling a waiting
 -- job with a limit key releases what the key's free slots admit: it may have been handed a
 -- freed slot, or been held (over-releasing is harmless, a slot left free is a stall).
 local q = ARGV[2]
@@ -10,7 +11,7 @@ for i = 4, #ARGV do
   local id = ARGV[i]
   local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'state', 'priority', 'key', 'expires_at', 'held',
-                         'limit_key', 'rate_key')
+                         'limit_key', 'rate_key', 'batch')
   local state = job[1]
   if not state or expired(job[4], now) then
     states[#states + 1] = ''
@@ -18,6 +19,7 @@ for i = 4, #ARGV do
     unwait(id, q, job[2], job[5], job[6], job[7])
     finish_job(id, q, 'cancelled', now, ttl, 'waiting', job[3])
     if job[6] then release_limit(q, job[6]) end
+    batch_moved(job[8], q, id, 'waiting', 'cancelled', now)
     states[#states + 1] = 'cancelled'
   elseif state == 'running' then
     redis.call('HSET', jk, 'cancel', 1)
@@ -27,4 +29,4 @@ for i = 4, #ARGV do
   end
 end
 flush(now)
-return states
+return with_dirty(states)

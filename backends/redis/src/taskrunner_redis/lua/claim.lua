@@ -1,8 +1,8 @@
 -- ARGV: prefix, queue, worker, lease_us, limit. Takes up to `limit` due jobs of the queue,
 -- lowest priority number first, then earliest due, then lowest id. Returns the clock, then
 -- per job: id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at,
--- key, limit_key, limit_max, rate_key, rate_max, rate_per. A paused queue (its key `paused`
--- exists) gives none.
+-- key, limit_key, limit_max, rate_key, rate_max, rate_per, batch. A paused queue (its key
+-- `paused` exists) gives none.
 -- Flow control (flow.lua): rate windows that opened release their held jobs first; a due job
 -- whose limit key has no free slot, or whose rate window is closed, is set aside in its key's
 -- held set, and the claim goes on with the next one.
@@ -58,10 +58,11 @@ local function start(id, jk, job, attempt)
     record_start(q, job[12], id, attempt, now, flow_max(job[13]), window_us(job[14]))
   end
   taken[id] = true
+  batch_moved(job[15], q, id, 'waiting', 'running', now)
   later_zadd(queue_key(q, 'leases'), now + lease, id)
   later_zrem(index_key(q, 'waiting'), id)
   claimed[#claimed + 1] = {id, job[1], q, job[2], job[5], attempt, job[3], job[4], job[6],
-                           job[7], job[10], job[11], job[12], job[13], job[14]}
+                           job[7], job[10], job[11], job[12], job[13], job[14], job[15]}
 end
 
 -- claim, set aside or fail one due candidate {priority, due, id, priority level}
@@ -70,7 +71,7 @@ local function consider(candidate)
   local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at',
                          'priority', 'run_at', 'key', 'state', 'attempt', 'limit_key',
-                         'limit_max', 'rate_key', 'rate_max', 'rate_per')
+                         'limit_max', 'rate_key', 'rate_max', 'rate_per', 'batch')
   local stored = job[1] or job[2] or job[3] or job[4] or job[8] or job[9]
     or redis.call('EXISTS', jk) == 1
   if not stored then return end -- deleted by hand: nothing to run
@@ -84,6 +85,7 @@ local function consider(candidate)
     finish_job(id, q, 'failed', now, -1, 'waiting', false, 'error', cjson.encode({
       type = 'CorruptJob', message = 'the job hash lacks task, payload, max_attempts or ' ..
       'enqueued_at, or its attempt is not a number: it was not written by taskrunner'}))
+    batch_moved(job[15], q, id, 'waiting', 'failed', now) -- settled by upkeep (bdirty)
     return
   end
   local why = (job[10] or job[12]) and blocked(job)

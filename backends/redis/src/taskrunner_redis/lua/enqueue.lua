@@ -1,7 +1,12 @@
 -- ARGV: prefix, queue, a JSON list with one [id, task, priority, max_attempts, key or false,
--- delay_us, at_us or false, window_ms or false, flow] per job, then each job's payload. `flow`
+-- delay_us, at_us or false, window_ms or false, flow, batch or false, once (optional)] per
+-- job, then each job's payload. `flow`
 -- is false, or [limit_key or false, limit_max, rate_key or false, rate_max, rate_per (text:
--- seconds)], kept on the job's hash for the claim (flow.lua). A job with
+-- seconds)], kept on the job's hash for the claim (flow.lua). A `batch` makes the job a
+-- member of that batch's part on the queue (batch.lua), which must be open: a closed part
+-- refuses the whole run before any write, answering {-1, batch}. `once` names a key of the
+-- queue that marks the job as stored once and for all (a batch's callback): while it exists
+-- the job is not stored again, even after its own record is gone. A job with
 -- a window_ms holds its key in P:{q}:window:<key> (the opener's id, expiring after the
 -- window) instead of P:{q}:key:<key>, and does not keep it on its hash. Returns 1 if the queue is
 -- marked as listed in P:queues (0: the client must list it), then each job's id, or the id of
@@ -26,12 +31,34 @@ local function holds_key(holder)
   return false
 end
 
-for i, job in ipairs(cjson.decode(ARGV[3])) do
+local jobs = cjson.decode(ARGV[3])
+for _, job in ipairs(jobs) do
+  if job[10] and redis.call('HGET', part_key(q, 'bc', job[10]), 'open') == '0'
+      and redis.call('EXISTS', job_key(q, job[1])) == 0 then
+    return {-1, job[10]}
+  end
+end
+
+-- a new member: listed in its part, counted as waiting (the part opens with its first one)
+local joined = {}
+local function join_batch(b, id, run_at)
+  if not joined[b] then
+    joined[b] = true
+    redis.call('HSETNX', part_key(q, 'bc', b), 'open', 1)
+  end
+  later_zadd(part_key(q, 'bm', b), 0, id)
+  later_zadd(part_key(q, 'bw', b), run_at, id)
+  redis.call('HINCRBY', part_key(q, 'bc', b), 'v', 1)
+end
+
+for i, job in ipairs(jobs) do
   local id, task, prio, max_attempts, key = job[1], job[2], job[3], job[4], job[5]
   local payload = ARGV[3 + i]
   local jk = job_key(q, id)
   local holder = false
-  if redis.call('EXISTS', jk) == 1 then
+  if job[11] and redis.call('SET', queue_key(q, job[11]), id, 'NX') == false then
+    holder = id -- stored once already (a batch's callback)
+  elseif redis.call('EXISTS', jk) == 1 then
     holder = id -- a replay of this enqueue (the client retried after losing the reply)
   elseif key and job[8] then
     holder = redis.call('GET', queue_key(q, 'window:' .. key))
@@ -55,6 +82,7 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
                     'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
                     'enqueued_at', now, 'run_at', run_at}
     if key then add_fields(fields, 'key', key) end
+    if job[10] then add_fields(fields, 'batch', job[10]) end
     local flow = job[9]
     if flow and flow[1] then add_fields(fields, 'limit_key', flow[1], 'limit_max', flow[2]) end
     if flow and flow[3] then
@@ -69,6 +97,7 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     end
     later_zadd(index_key(q, 'all'), 0, id)
     later_zadd(index_key(q, 'waiting'), 0, id)
+    if job[10] then join_batch(job[10], id, run_at) end
     if state == 'queued' or sooner_than_waiting(q, run_at) then wakes = wakes + 1 end
     ids[#ids + 1] = id
   end

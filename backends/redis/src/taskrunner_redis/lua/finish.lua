@@ -1,6 +1,7 @@
 -- ARGV: prefix, queue, a JSON list with one [id, attempt, kind, delay_us, ttl_us (negative:
 -- keep)] per outcome, then each outcome's data (result or error, '' for none). Applies each outcome only
--- if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome. Every
+-- if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome, then
+-- the batches to settle, if any (with_dirty, batch.lua). Every
 -- applied outcome ends the attempt, so it frees the job's limit slot, if any (flow.lua).
 local q = ARGV[2]
 local now = now_us()
@@ -10,7 +11,7 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
   local delay, ttl = outcome[4], outcome[5]
   local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'state', 'attempt', 'priority', 'run_at', 'worker',
-                         'started_at', 'key', 'limit_key')
+                         'started_at', 'key', 'limit_key', 'batch')
   if job[1] ~= 'running' or tonumber(job[2]) ~= attempt then
     applied[#applied + 1] = 0
   else
@@ -48,10 +49,12 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
       redis.call('HSET', jk, 'state', state)
       put_ready(id, q, prio, run_at)
       index_move(id, q, 'running', 'waiting')
+      batch_moved(job[9], q, id, 'running', 'waiting', now, run_at)
     end
+    if FINISHED[kind] then batch_moved(job[9], q, id, 'running', kind, now) end
     if job[8] then free_slot(id, q, job[8]) end
     applied[#applied + 1] = 1
   end
 end
 flush(now)
-return applied
+return with_dirty(applied)

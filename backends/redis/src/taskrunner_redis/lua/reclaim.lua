@@ -1,5 +1,7 @@
--- ARGV: prefix, queue, batch. Puts back the queue's jobs whose lease expired and deletes its
--- finished jobs whose retention ended, at most `batch` of each kind. Returns the ids put back.
+-- ARGV: prefix, queue, batch, grace_us. Puts back the queue's jobs whose lease expired and
+-- deletes its finished jobs whose retention ended, at most `batch` of each kind. Returns the
+-- ids put back, then (as one list, if any) the batches marked dirty on the queue more than
+-- grace_us ago: their settle did not happen (a crash), upkeep's turn (batches.py).
 -- A job put back frees its limit slot. A lease of a job that is not running (its hash was
 -- deleted or changed by hand) may have left a slot taken: the limit keys with held jobs are
 -- checked then.
@@ -14,7 +16,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0,
   redis.call('ZREM', leases, id)
   local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'state', 'priority', 'run_at', 'attempt', 'worker',
-                         'started_at', 'limit_key')
+                         'started_at', 'limit_key', 'batch')
   if job[1] ~= 'running' then
     lost_lease = true
   else
@@ -23,6 +25,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0,
     redis.call('HSET', jk, 'state', 'queued')
     put_ready(id, q, job[2], tonumber(job[3]))
     index_move(id, q, 'running', 'waiting')
+    batch_moved(job[8], q, id, 'running', 'waiting', now, tonumber(job[3]))
     wake(q, 1)
     if job[7] then free_slot(id, q, job[7]) end
     requeued[#requeued + 1] = id
@@ -42,4 +45,7 @@ for state, _ in pairs(FINISHED) do
   end
 end
 flush(now)
+local stale = redis.call('ZRANGEBYSCORE', queue_key(q, 'bdirty'), '-inf', now - tonumber(ARGV[4]),
+                         'LIMIT', 0, batch)
+if #stale > 0 then requeued[#requeued + 1] = stale end
 return requeued
