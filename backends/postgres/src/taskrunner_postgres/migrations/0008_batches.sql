@@ -82,42 +82,6 @@ CREATE TABLE {schema}.batch_callbacks (
     PRIMARY KEY (batch_id, kind)
 );
 
--- Lock the batches `ids` (in id order) for a change of their counts; answers how many of
--- them are open. The caller's later statements see the rows as locked.
-CREATE FUNCTION {schema}.batch_lock(ids uuid[]) RETURNS integer
-LANGUAGE sql AS $$
-    SELECT (count(*) FILTER (WHERE NOT l.closed))::integer
-    FROM (SELECT b.closed
-          FROM {schema}.batches AS b
-          WHERE b.id = ANY(ids)
-          ORDER BY b.id
-          FOR NO KEY UPDATE) AS l
-$$;
-
--- Add moves[i] members in states[i] to batch ids[i], joined[i] of them new (its total).
-CREATE FUNCTION {schema}.batch_move(ids uuid[], states text[], moves integer[],
-                                    joined integer[]) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE {schema}.batches AS b
-    SET total = b.total + d.joined,
-        queued = b.queued + d.queued,
-        scheduled = b.scheduled + d.scheduled,
-        running = b.running + d.running,
-        succeeded = b.succeeded + d.succeeded,
-        failed = b.failed + d.failed,
-        cancelled = b.cancelled + d.cancelled
-    FROM (SELECT u.id, sum(u.joined)::integer AS joined,
-                 COALESCE(sum(u.n) FILTER (WHERE u.state = 'queued'), 0) AS queued,
-                 COALESCE(sum(u.n) FILTER (WHERE u.state = 'scheduled'), 0) AS scheduled,
-                 COALESCE(sum(u.n) FILTER (WHERE u.state = 'running'), 0) AS running,
-                 COALESCE(sum(u.n) FILTER (WHERE u.state = 'succeeded'), 0) AS succeeded,
-                 COALESCE(sum(u.n) FILTER (WHERE u.state = 'failed'), 0) AS failed,
-                 COALESCE(sum(u.n) FILTER (WHERE u.state = 'cancelled'), 0) AS cancelled
-          FROM unnest(ids, states, moves, joined) AS u(id, state, n, joined)
-          GROUP BY u.id) AS d
-    WHERE b.id = d.id
-$$;
-
 -- Store the callbacks of `kinds[i]` of batches ids[i] as enqueue would: a job whose id is
 -- stored, or whose dedup key a live job holds, or whose dedup window is open, is not
 -- stored (a key holder past its retention is deleted first: it holds no key). Wakes the
@@ -224,7 +188,74 @@ BEGIN
 END
 $$;
 
--- Members stored: counted as they were stored, into open batches only (TRB01 otherwise).
+-- Add moves[i] members in states[i] to the counts of batch ids[i] (their sum per batch is
+-- how many members joined it: its total), and settle the batches whose counts now call for
+-- it. Several batches are locked in id order first (one is locked by the UPDATE). With
+-- `joining` (members stored), each batch must be open: the UPDATE passes over a closed one
+-- (re-checked once its lock is ours, so a close that committed meanwhile counts), and the
+-- statement fails with SQLSTATE TRB01. (plpgsql, whose plans a session keeps: a SQL
+-- function would plan its statements at every call.)
+CREATE FUNCTION {schema}.batch_count(ids uuid[], states text[], moves integer[],
+                                     joining boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    batches integer;
+    counted integer;
+    unsettled uuid[];
+BEGIN
+    SELECT count(DISTINCT u.id) INTO batches FROM unnest(ids) AS u(id);
+    IF batches > 1 THEN
+        PERFORM 1
+        FROM {schema}.batches AS b
+        WHERE b.id = ANY(ids)
+        ORDER BY b.id
+        FOR NO KEY UPDATE;
+    END IF;
+    WITH moved AS (
+        UPDATE {schema}.batches AS b
+        SET total = b.total + d.joined,
+            queued = b.queued + d.queued,
+            scheduled = b.scheduled + d.scheduled,
+            running = b.running + d.running,
+            succeeded = b.succeeded + d.succeeded,
+            failed = b.failed + d.failed,
+            cancelled = b.cancelled + d.cancelled
+        FROM (SELECT u.id, sum(u.n)::integer AS joined,
+                     COALESCE(sum(u.n) FILTER (WHERE u.state = 'queued'), 0) AS queued,
+                     COALESCE(sum(u.n) FILTER (WHERE u.state = 'scheduled'), 0) AS scheduled,
+                     COALESCE(sum(u.n) FILTER (WHERE u.state = 'running'), 0) AS running,
+                     COALESCE(sum(u.n) FILTER (WHERE u.state = 'succeeded'), 0) AS succeeded,
+                     COALESCE(sum(u.n) FILTER (WHERE u.state = 'failed'), 0) AS failed,
+                     COALESCE(sum(u.n) FILTER (WHERE u.state = 'cancelled'), 0) AS cancelled
+              FROM unnest(ids, states, moves) AS u(id, state, n)
+              GROUP BY u.id) AS d
+        WHERE b.id = d.id AND NOT (joining AND b.closed)
+        -- the new counts: does the batch end, un-end, or owe a callback? (batch_settle)
+        RETURNING b.id, b.closed AND (
+            (b.queued + b.scheduled + b.running = 0) <> (b.ended_at IS NOT NULL)
+            OR b.queued + b.scheduled + b.running = 0
+               AND (NOT b.complete_fired OR b.succeeded = b.total AND NOT b.success_fired))
+            AS unsettled
+    )
+    SELECT count(*), array_agg(m.id) FILTER (WHERE m.unsettled)
+    INTO counted, unsettled
+    FROM moved AS m;
+    IF joining AND counted < batches THEN
+        RAISE EXCEPTION 'no open batch among %: members join open batches only', (
+            SELECT string_agg(DISTINCT u::text, ', ')
+            FROM unnest(ids) AS u
+            WHERE NOT EXISTS (SELECT 1 FROM {schema}.batches AS b
+                              WHERE b.id = u AND NOT b.closed))
+            USING ERRCODE = 'TRB01';
+    END IF;
+    IF unsettled IS NOT NULL THEN
+        PERFORM {schema}.batch_settle(unsettled);
+    END IF;
+END
+$$;
+
+-- Members stored: counted as they were stored, into open batches only (TRB01 otherwise:
+-- see batch_count).
 CREATE FUNCTION {schema}.jobs_batch_stored() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -241,61 +272,41 @@ BEGIN
     IF ids IS NULL THEN
         RETURN NULL;
     END IF;
-    IF {schema}.batch_lock(ids) < (SELECT count(DISTINCT u) FROM unnest(ids) AS u) THEN
-        RAISE EXCEPTION 'no open batch among %: members join open batches only', (
-            SELECT string_agg(DISTINCT u::text, ', ')
-            FROM unnest(ids) AS u
-            WHERE NOT EXISTS (SELECT 1 FROM {schema}.batches AS b
-                              WHERE b.id = u AND NOT b.closed))
-            USING ERRCODE = 'TRB01';
-    END IF;
-    PERFORM {schema}.batch_move(ids, states, moves, moves);
+    PERFORM {schema}.batch_count(ids, states, moves, true);
     RETURN NULL;
 END
 $$;
 
--- Members changed: a row whose state or batch changed leaves its old count (-1) and joins
--- its new one (+1); a changed batch_id (only SQL by hand does that) moves the member from
--- one batch's total to the other's. The batches are then settled.
+-- Members changed: each row of the batch's members leaves its old state's count (-1) and
+-- joins its new one's (+1), which cancel out where the state is the same (a heartbeat, a
+-- lease renewal); a member's batch_id changed (only SQL by hand does that) moves it from
+-- one batch's total to the other's. No join of the two tables is needed.
 CREATE FUNCTION {schema}.jobs_batch_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     ids uuid[];
     states text[];
     moves integer[];
-    joined integer[];
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM added AS a WHERE a.batch_id IS NOT NULL)
        AND NOT EXISTS (SELECT 1 FROM removed AS r WHERE r.batch_id IS NOT NULL) THEN
         RETURN NULL;
     END IF;
-    WITH pairs AS (
-        SELECT r.batch_id AS old_batch, r.state AS old_state, a.batch_id, a.state
-        FROM removed AS r
-        FULL JOIN added AS a ON a.id = r.id
-        WHERE (r.batch_id IS NOT NULL OR a.batch_id IS NOT NULL)
-          AND (r.id IS NULL OR a.id IS NULL OR r.state <> a.state
-               OR r.batch_id IS DISTINCT FROM a.batch_id)
-    ),
-    changes AS (
-        SELECT p.batch_id, p.state, 1 AS n,
-               (p.old_batch IS DISTINCT FROM p.batch_id)::integer AS joined
-        FROM pairs AS p
-        WHERE p.batch_id IS NOT NULL
-        UNION ALL
-        SELECT p.old_batch, p.old_state, -1, -(p.old_batch IS DISTINCT FROM p.batch_id)::integer
-        FROM pairs AS p
-        WHERE p.old_batch IS NOT NULL
-    )
-    SELECT array_agg(c.batch_id), array_agg(c.state), array_agg(c.n), array_agg(c.joined)
-    INTO ids, states, moves, joined
-    FROM changes AS c;
-    IF ids IS NULL THEN
-        RETURN NULL;
+    SELECT array_agg(c.batch_id), array_agg(c.state), array_agg(c.n)
+    INTO ids, states, moves
+    FROM (SELECT x.batch_id, x.state, sum(x.n)::integer AS n
+          FROM (SELECT a.batch_id, a.state, 1 AS n
+                FROM added AS a
+                WHERE a.batch_id IS NOT NULL
+                UNION ALL
+                SELECT r.batch_id, r.state, -1
+                FROM removed AS r
+                WHERE r.batch_id IS NOT NULL) AS x
+          GROUP BY 1, 2) AS c
+    WHERE c.n <> 0;
+    IF ids IS NOT NULL THEN
+        PERFORM {schema}.batch_count(ids, states, moves, false);
     END IF;
-    PERFORM {schema}.batch_lock(ids);
-    PERFORM {schema}.batch_move(ids, states, moves, joined);
-    PERFORM {schema}.batch_settle(ids);
     RETURN NULL;
 END
 $$;
