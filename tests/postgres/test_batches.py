@@ -56,7 +56,7 @@ async def test_members_finishing_at_once_fire_each_callback_once(
             backend.finish([Outcome(first.id, 1, OutcomeKind.SUCCEEDED)]),
             peer.finish([Outcome(second.id, 1, OutcomeKind.SUCCEEDED)]),
         )
-        assert done == [[True], [True]]
+        assert list(done) == [[True], [True]]
         (record,) = await backend.get_batches([batch.id])
         assert record is not None and record.success_fired and record.complete_fired
     tasks = await callback_jobs(admin, schema)
