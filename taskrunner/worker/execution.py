@@ -22,9 +22,8 @@ from typing import Any, Literal
 
 import anyio
 
-from taskrunner import _faults as faults
 from taskrunner._serialization import decode_call, encode_result
-from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind
+from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind, faults
 from taskrunner.context import JobContext, State, _current
 from taskrunner.errors import JobError, SerializationError
 from taskrunner.job import MESSAGE_LIMIT, cut, message_of

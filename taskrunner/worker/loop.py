@@ -21,8 +21,7 @@ from typing import Any
 
 import anyio
 
-from taskrunner import _faults as faults
-from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, WorkerRecord
+from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, WorkerRecord, faults
 from taskrunner.policy import Policy, backend_retry_delay
 from taskrunner.worker import heartbeat
 from taskrunner.worker.execution import Execution, Services
