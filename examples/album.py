@@ -335,12 +335,16 @@ async def album_page(batch_id: str) -> str:
 
 
 def photo_detail(photo: dict[str, Any]) -> str:
-    state, error = photo["state"], photo.get("error")
+    state, attempt = photo["state"], photo.get("attempt")
+    error = (photo.get("error") or "").partition("\n")[0]  # its first line
     if state == JobState.SUCCEEDED:
         width, height = photo["result"]["size"]
-        return f"{width} x {height} at {photo['result']['url']}"
-    if state == JobState.SCHEDULED and error:  # waiting for its next attempt
-        return f"attempt {photo['attempt']} failed ({error}); retrying"
+        tries = f" (attempt {attempt})" if attempt > 1 else ""
+        return f"{width} x {height} at {photo['result']['url']}{tries}"
     if state == JobState.FAILED:
-        return f"failed after {photo['attempt']} attempt(s): {error}"
+        return f"failed after {attempt} attempt(s): {error}"
+    if state in (JobState.QUEUED, JobState.SCHEDULED) and error:  # waiting for another try
+        return f"attempt {attempt} failed ({error}); retrying"
+    if state == JobState.RUNNING and attempt > 1:
+        return f"{photo['progress'] or ''} (attempt {attempt})"
     return str(photo.get("progress") or "")
