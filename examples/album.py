@@ -335,7 +335,7 @@ async def album_page(batch_id: str) -> str:
 
 
 def photo_detail(photo: dict[str, Any]) -> str:
-    state, attempt = photo["state"], photo.get("attempt")
+    state, attempt = photo["state"], photo.get("attempt") or 1
     error = (photo.get("error") or "").partition("\n")[0]  # its first line
     if state == JobState.SUCCEEDED:
         width, height = photo["result"]["size"]
