@@ -106,7 +106,8 @@ async def test_the_album_is_published_once_after_every_upload(
     events = [(what, position) for what, name, position in remote.log if name == album_id]
     assert events.count(("refused", 3)) == 2
     assert sorted(p for what, p in events if what == "stored") == list(range(1, 13))
-    assert events[-1] == ("published", 0) and events.count(("published", 0)) == 1
+    assert events[-1] == ("publish", 0) and events.count(("publish", 0)) == 1
+    assert album_id in remote.published
     assert batch.success_fired and batch.counts[JobState.SUCCEEDED] == 12
     assert [job.id for job in callbacks.jobs] == [batch.on_success]
     assert f'<a href="https://photos.example/{album_id}">' in shown
@@ -154,4 +155,4 @@ async def test_an_unreadable_photo_fails_and_the_album_is_not_published(
     assert photos[1]["error"].startswith("PIL.UnidentifiedImageError: ")
     assert (status["publish"], status["published"]) == ("not published", None)
     assert "not published" in shown and 'http-equiv="refresh"' not in shown
-    assert ("published", status["album"], 0) not in remote.log
+    assert ("publish", status["album"], 0) not in remote.log
