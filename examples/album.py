@@ -231,6 +231,8 @@ async def create_album(
     ]
     paths += await asyncio.to_thread(make_samples, folder, samples)
     # --8<-- [start:batch]
+    # one job per photo, which gets the file's path (a job's arguments stay small), and the
+    # album's publication once every one of them has succeeded
     batch = await runner.batch(
         [upload_photo.prepare(album, n, str(p)) for n, p in enumerate(paths, 1)],
         on_success=publish_album.prepare(album, len(paths)),
@@ -255,7 +257,8 @@ def make_samples(folder: Path, count: int) -> list[Path]:
     paths = []
     for n in range(1, count + 1):
         image = Image.new("RGB", (3000, 2000), ((n * 70) % 256, (n * 150) % 256, (n * 40) % 256))
-        ImageDraw.Draw(image).rectangle((200 * n, 500, 200 * n + 150, 1500), fill="white")
+        left = 250 * ((n - 1) % 11) + 100
+        ImageDraw.Draw(image).rectangle((left, 500, left + 150, 1500), fill="white")
         paths.append(folder / f"sample-{n:02d}.jpg")
         image.save(paths[-1], "JPEG")
     return paths
