@@ -42,6 +42,7 @@ COLUMNS = {
     "rate_max": ("integer", False),
     "rate_per": ("double precision", False),
     "held": ("text", True),
+    "batch_id": ("uuid", True),  # 0008
 }
 # index -> its definition after "ON <schema>.jobs USING btree "
 INDEXES = {
@@ -71,6 +72,11 @@ INDEXES = {
         "(queue, limit_key, priority, run_at, seq) WHERE (held = 'limit'::text)"
     ),
     "jobs_held_rate_idx": "(queue, rate_key, priority, run_at, seq) WHERE (held = 'rate'::text)",
+    # 0008: members in order, and a batch's due scheduled members
+    "jobs_batch_idx": "(batch_id, id) WHERE (batch_id IS NOT NULL)",
+    "jobs_batch_scheduled_idx": (
+        "(batch_id, run_at) WHERE ((batch_id IS NOT NULL) AND (state = 'scheduled'::text))"
+    ),
 }
 # the other tables (0002) -> their primary key
 TABLES = {
@@ -82,6 +88,8 @@ TABLES = {
     "paused_queues": "(queue)",  # 0005
     "dedup_windows": "(queue, key)",  # 0006
     "rate_windows": "(queue, key)",  # 0007
+    "batches": "(id)",  # 0008
+    "batch_callbacks": "(batch_id, kind)",
 }
 # the triggers that keep the tallies (0004) -> their timing and event
 TRIGGERS = {
@@ -89,6 +97,9 @@ TRIGGERS = {
     "jobs_updated": ("AFTER", "UPDATE"),
     "jobs_deleted": ("AFTER", "DELETE"),
     "jobs_truncated": ("AFTER", "TRUNCATE"),
+    # and the counts of batches (0008)
+    "jobs_batch_stored": ("AFTER", "INSERT"),
+    "jobs_batch_updated": ("AFTER", "UPDATE"),
 }
 
 

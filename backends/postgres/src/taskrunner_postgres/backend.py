@@ -18,6 +18,7 @@ import asyncpg
 
 from taskrunner.backend import (
     Backend,
+    Batches,
     Beat,
     CancelSignals,
     HasUrl,
@@ -33,6 +34,7 @@ from taskrunner.backend import (
 )
 from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.errors import BackendError, ConfigurationError
+from taskrunner_postgres.batches import PostgresBatches, enqueue_members
 from taskrunner_postgres.errors import DATABASE_ERRORS
 from taskrunner_postgres.inspection import PostgresInspection
 from taskrunner_postgres.listen import Listener
@@ -52,10 +54,13 @@ from taskrunner_postgres.store import PostgresStore
 from taskrunner_postgres.windows import enqueue_windowed
 
 KEY_RACE_ROUNDS = 5
-ATTEMPTS_COLUMN = 25  # in a row of sql/get.sql, after the record's columns
+ATTEMPTS_COLUMN = 26  # in a row of sql/get.sql, after the record's columns
+UNFINISHED = ["queued", "scheduled", "running"]  # the states a cancel changes
+# sql/heartbeat.sql answers, per beat, whether a cancel was asked (NULL: the lease is lost)
+LEASE_STATUS = {None: LeaseStatus.LOST, True: LeaseStatus.CANCEL, False: LeaseStatus.HELD}
 
 
-class PostgresBackend(PostgresInspection, PostgresPausing):
+class PostgresBackend(PostgresInspection, PostgresPausing, PostgresBatches):
     """Jobs in a Postgres table, claimed with `FOR UPDATE SKIP LOCKED`.
 
     `url` is a `postgresql://` URL; its query string may set `schema`, `migrate`, `pool_min`
@@ -179,6 +184,11 @@ class PostgresBackend(PostgresInspection, PostgresPausing):
         return await self._enqueue_on(connection, jobs)
 
     async def _enqueue_on(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
+        if any(job.batch_id is not None for job in jobs):
+            return await enqueue_members(target, jobs, self._enqueue_plain)
+        return await self._enqueue_plain(target, jobs)
+
+    async def _enqueue_plain(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
         if all(job.key is None for job in jobs):
             await target.execute(self._queries.enqueue, *enqueue_arguments(jobs, keyed=False))
             return [job.id for job in jobs]
@@ -232,14 +242,7 @@ class PostgresBackend(PostgresInspection, PostgresPausing):
             float(lease),
             again=True,
         )
-        return [
-            LeaseStatus.LOST
-            if row[0] is None
-            else LeaseStatus.CANCEL
-            if row[0]
-            else LeaseStatus.HELD
-            for row in rows
-        ]
+        return [LEASE_STATUS[row[0]] for row in rows]
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         if not outcomes:
@@ -263,6 +266,12 @@ class PostgresBackend(PostgresInspection, PostgresPausing):
         return [None if job_id is None else found.get(job_id) for job_id in wanted]
 
     async def cancel(self, ids: Sequence[str], ttl: float | None) -> list[JobState | None]:
+        return await self.cancel_in(ids, ttl, UNFINISHED)
+
+    async def cancel_in(
+        self, ids: Sequence[str], ttl: float | None, states: list[str]
+    ) -> list[JobState | None]:
+        """`cancel` for the jobs among `ids` in `states` (others are left as they are)."""
         wanted = [canonical_id(job_id) for job_id in ids]
         valid = [job_id for job_id in wanted if job_id is not None]
         if not valid:
@@ -272,10 +281,11 @@ class PostgresBackend(PostgresInspection, PostgresPausing):
             self._queries.cancel,
             valid,
             None if ttl is None else float(ttl),
+            states,
             again=True,
         )
-        states = {row[0]: STATES[row[1]] for row in rows}
-        return [None if job_id is None else states.get(job_id) for job_id in wanted]
+        states_after = {row[0]: STATES[row[1]] for row in rows}
+        return [None if job_id is None else states_after.get(job_id) for job_id in wanted]
 
     def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
         """Listen for cancel requests of running jobs (see `CancelSignals`): `cancel()`
@@ -332,27 +342,12 @@ class PostgresBackend(PostgresInspection, PostgresPausing):
         canonical = canonical_id(job_id)
         if canonical is None:
             return None
-        listener = self._listener
-        await listener.start()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            woken = await listener.watch_finished(canonical)
-            try:
-                (record,) = await self.get([canonical])
-                if record is None:
-                    return None
-                if record.state.finished:
-                    return record
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None
-                limit = remaining if listener.healthy else min(remaining, self.settings.poll)
-                await asyncio.wait({woken}, timeout=limit)
-                if not woken.done() and loop.time() >= deadline:
-                    return None
-            finally:
-                listener.unwatch_finished(canonical, woken)
+
+        async def check() -> tuple[bool, JobRecord | None]:
+            (record,) = await self.get([canonical])
+            return record is None or record.state.finished, record
+
+        return await self._listener.wait_finished(canonical, timeout, check)
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
         rows = await self._store.fetch(
@@ -397,4 +392,5 @@ if TYPE_CHECKING:
     _signals: type[CancelSignals] = PostgresBackend
     _transactional: type[TransactionalEnqueue] = PostgresBackend
     _migrates: type[Migrations] = PostgresBackend
+    _batches: type[Batches] = PostgresBackend
     _shows: type[HasUrl] = PostgresBackend

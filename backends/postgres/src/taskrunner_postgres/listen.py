@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -27,6 +27,7 @@ from taskrunner_postgres.queries import Queries
 from taskrunner_postgres.settings import PostgresSettings
 
 log = logging.getLogger("taskrunner.postgres")
+T = TypeVar("T")
 
 HEALTH_INTERVAL = 10.0  # seconds between pings of an idle listening connection
 FINISHED_LINGER = 30.0  # keep listening for finished jobs this long after the last waiter
@@ -106,6 +107,32 @@ class Listener:
                 if self._ready.is_set():
                     await self._listen_finished()
         return future
+
+    async def wait_finished(
+        self, name: str, timeout: float, check: Callable[[], Awaitable[tuple[bool, T | None]]]
+    ) -> T | None:
+        """Wait up to `timeout` seconds until `check()` answers (True, value), and answer that
+        value (None on timeout). `check` runs at once and again each time `name` (a job's or a
+        batch's id) is heard on the finished channel, or every `poll` seconds while the
+        connection is down."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            woken = await self.watch_finished(name)
+            try:
+                done, value = await check()
+                if done:
+                    return value
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                limit = remaining if self.healthy else min(remaining, self._settings.poll)
+                await asyncio.wait({woken}, timeout=limit)
+                if not woken.done() and loop.time() >= deadline:
+                    return None
+            finally:
+                self.unwatch_finished(name, woken)
 
     def unwatch_finished(self, job_id: str, future: asyncio.Future[None]) -> None:
         waiters = self._finish_waiters.get(job_id)

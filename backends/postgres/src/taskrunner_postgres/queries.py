@@ -2,10 +2,11 @@
 
 The files name the schema as `{schema}`, the NOTIFY channels as `{queued_channel}`,
 `{finished_channel}` and `{cancel_channel}`, and shared parts by their file's name:
-`{record}` (the columns of a job record, `sql/record.sql`), `{tally_merge}` (the upsert that
-adds to a tally), `{list_where}` (the filters of a listing) and `{unexpired}` (the job `j`
-is within its retention: every read treats a record past it as gone, before reclaim deletes
-it). Only these validated names are ever put into SQL text; every value travels as a query
+`{record}` (the columns of a job record, `sql/record.sql`), `{batch_record}` (those of a
+batch `b`), `{tally_merge}` (the upsert that adds to a tally), `{list_where}` (the filters of
+a listing), `{unexpired}` (the job `j` is within its retention: every read treats a record
+past it as gone, before reclaim deletes it) and `{batch_unexpired}` (the same for a batch).
+Only these validated names are ever put into SQL text; every value travels as a query
 parameter.
 """
 
@@ -27,7 +28,7 @@ def read_resource(folder: str, name: str) -> str:
 
 
 # a part may hold the parts after it: list_where holds unexpired
-PARTS = ("record", "tally_merge", "list_where", "unexpired")
+PARTS = ("record", "batch_record", "tally_merge", "list_where", "unexpired", "batch_unexpired")
 
 
 def render(text: str, settings: PostgresSettings) -> str:
@@ -83,6 +84,12 @@ class Queries:
     migrations_exists: str
     migrations_applied: str
     migrations_record: str
+    open_batch: str
+    close_batch: str
+    get_batches: str
+    list_batches: str
+    batch_members: str
+    batch_waiting: str
 
     @classmethod
     def load(cls, settings: PostgresSettings) -> Queries:

@@ -63,6 +63,7 @@ def job_record(row: Any) -> JobRecord:
         row[22],
         row[23],
         None if row[24] is None else HELD[row[24]],
+        row[25],
     )
 
 
@@ -70,7 +71,7 @@ def enqueue_arguments(
     jobs: Sequence[NewJob], keyed: bool, windowed: bool = False
 ) -> list[list[Any]]:
     """The column arrays `sql/enqueue.sql` (or `enqueue_keyed.sql`, `enqueue_window.sql`)
-    takes: the job's columns and flow fields, then its key and its window, if asked."""
+    takes: the job's columns, flow fields and batch, then its key and its window, if asked."""
     columns: list[list[Any]] = [
         [j.id for j in jobs],
         [j.task for j in jobs],
@@ -85,6 +86,7 @@ def enqueue_arguments(
         [j.rate_key for j in jobs],
         [j.rate_max for j in jobs],
         [float(j.rate_per) for j in jobs],
+        [j.batch_id for j in jobs],
     ]
     if keyed:
         columns.append([j.key for j in jobs])

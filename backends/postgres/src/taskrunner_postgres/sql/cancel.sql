@@ -1,13 +1,14 @@
--- Cancel the queued and scheduled jobs among $1 (kept $2 seconds, NULL: until purged) and
--- flag the running ones for their worker (notified at once on the cancel channel; its
--- heartbeat reads the flag). Answers each stored job's id and state after (not for records
+-- Of the jobs among $1 in the states $3 (a batch's cancel leaves running members alone),
+-- cancel the queued and scheduled ones (kept $2 seconds, NULL: until purged) and flag the
+-- running ones for their worker (notified at once on the cancel channel; its heartbeat
+-- reads the flag). Answers each stored job's id and state after (not for records
 -- past their retention: they count as gone). A cancelled job with a limit key may have been
 -- given a free slot by a release (migrations/0007_flow_limits.sql): the slots of its key
 -- are handed on to the held jobs left (release_limits).
 WITH targets AS (
     SELECT j.id, j.state
     FROM {schema}.jobs AS j
-    WHERE j.id = ANY($1::uuid[]) AND j.state IN ('queued', 'scheduled', 'running')
+    WHERE j.id = ANY($1::uuid[]) AND j.state = ANY($3::text[])
     FOR UPDATE
 ),
 changed AS (

@@ -4,23 +4,25 @@
 -- $1 ids, $2 tasks, $3 queues, $4 payloads, $5 priorities, $6 max attempts,
 -- $7 delays in seconds, $8 due times in epoch seconds (NULL: now + delay), and the flow
 -- fields (migrations/0007_flow_limits.sql): $9 limit keys, $10 limit maxima, $11 rate keys,
--- $12 rate maxima, $13 rate periods in seconds.
+-- $12 rate maxima, $13 rate periods in seconds; $14 batch ids (NULL: none; a member joins an
+-- open batch only, else the statement fails: see migrations/0008_batches.sql).
 WITH input AS (
     SELECT t.*,
            CASE WHEN t.at IS NULL THEN now() + make_interval(secs => t.delay)
                 ELSE to_timestamp(t.at) END AS due
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::smallint[],
                 $6::integer[], $7::float8[], $8::float8[], $9::text[], $10::integer[],
-                $11::text[], $12::integer[], $13::float8[])
+                $11::text[], $12::integer[], $13::float8[], $14::uuid[])
          WITH ORDINALITY AS t(id, task, queue, payload, priority, max_attempts, delay, at,
-                              limit_key, limit_max, rate_key, rate_max, rate_per, ord)
+                              limit_key, limit_max, rate_key, rate_max, rate_per, batch_id,
+                              ord)
 ),
 inserted AS (
     INSERT INTO {schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, payload,
-                               limit_key, limit_max, rate_key, rate_max, rate_per)
+                               limit_key, limit_max, rate_key, rate_max, rate_per, batch_id)
     SELECT id, task, queue, CASE WHEN due <= now() THEN 'queued' ELSE 'scheduled' END,
            priority, due, max_attempts, payload, limit_key, limit_max, rate_key, rate_max,
-           rate_per
+           rate_per, batch_id
     FROM input
     ORDER BY ord
     ON CONFLICT DO NOTHING

@@ -4,7 +4,7 @@
 -- with its key. The upsert locks the window's row, so of racing statements exactly one
 -- opens it, and the others read its opener. Windowed jobs keep no key on their row. Wakes
 -- the workers of the queues that got jobs.
--- $1..$13 as in enqueue.sql, $14 keys, $15 window lengths in seconds.
+-- $1..$14 as in enqueue.sql, $15 keys, $16 window lengths in seconds.
 -- Answers, per job in order, the id of the job holding its window (its own when stored).
 WITH input AS (
     SELECT t.*,
@@ -12,10 +12,11 @@ WITH input AS (
                 ELSE to_timestamp(t.at) END AS due
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::smallint[],
                 $6::integer[], $7::float8[], $8::float8[], $9::text[], $10::integer[],
-                $11::text[], $12::integer[], $13::float8[], $14::text[], $15::float8[])
+                $11::text[], $12::integer[], $13::float8[], $14::uuid[], $15::text[],
+                $16::float8[])
          WITH ORDINALITY AS t(id, task, queue, payload, priority, max_attempts, delay, at,
-                              limit_key, limit_max, rate_key, rate_max, rate_per, key, key_ttl,
-                              ord)
+                              limit_key, limit_max, rate_key, rate_max, rate_per, batch_id,
+                              key, key_ttl, ord)
 ),
 firsts AS (
     SELECT DISTINCT ON (queue, key) id, queue, key, key_ttl
@@ -34,10 +35,10 @@ windows AS (
 ),
 inserted AS (
     INSERT INTO {schema}.jobs (id, task, queue, state, priority, run_at, max_attempts, payload,
-                               limit_key, limit_max, rate_key, rate_max, rate_per)
+                               limit_key, limit_max, rate_key, rate_max, rate_per, batch_id)
     SELECT i.id, i.task, i.queue, CASE WHEN i.due <= now() THEN 'queued' ELSE 'scheduled' END,
            i.priority, i.due, i.max_attempts, i.payload, i.limit_key, i.limit_max, i.rate_key,
-           i.rate_max, i.rate_per
+           i.rate_max, i.rate_per, i.batch_id
     FROM input AS i
     JOIN windows AS w ON w.job_id = i.id
     ORDER BY i.ord

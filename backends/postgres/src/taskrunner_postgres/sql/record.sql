@@ -22,4 +22,5 @@ j.limit_max,
 j.rate_key,
 j.rate_max,
 j.rate_per,
-j.held
+j.held,
+j.batch_id::text AS batch_id

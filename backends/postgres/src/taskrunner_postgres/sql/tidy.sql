@@ -114,5 +114,24 @@ forgotten_rates AS (
     DELETE FROM {schema}.rate_windows AS r
     USING quiet AS q
     WHERE r.queue = q.queue AND r.key = q.key
+),
+expired_batches AS (
+    SELECT b.id
+    FROM {schema}.batches AS b, turn
+    WHERE turn.mine AND b.expires_at <= now()
+    ORDER BY b.expires_at
+    LIMIT 1000
+    FOR UPDATE OF b SKIP LOCKED
+),
+forgotten_batches AS (
+    DELETE FROM {schema}.batches AS b
+    USING expired_batches AS e
+    WHERE b.id = e.id
+    RETURNING b.id
+),
+forgotten_callbacks AS (
+    DELETE FROM {schema}.batch_callbacks AS c
+    USING forgotten_batches AS f
+    WHERE c.batch_id = f.id
 )
 SELECT turn.mine FROM turn;

@@ -1,0 +1,1 @@
+(b.expires_at IS NULL OR b.expires_at > now())

@@ -1,0 +1,207 @@
+"""Batches on Postgres beyond the conformance suite: members finishing at once from two
+connections fire each callback once, a member moved by plain SQL still counts, a close
+racing with an enqueue, callbacks with dedup keys, a batch run end to end through a
+worker, and a 10,000-member batch (migrations/0008_batches.sql)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from taskrunner import JobState, TaskRunner, current_job
+from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
+from taskrunner.errors import BatchNotOpen
+from taskrunner.testing.conformance.helpers import WORKER, new_job
+from taskrunner_postgres import PostgresBackend
+from tests.helpers import drain
+
+
+def with_callbacks(**callback: object) -> NewBatch:
+    return NewBatch(
+        new_job_id(),
+        on_success=new_job("tests.on_success", queue="callbacks", **callback),
+        on_complete=new_job("tests.on_complete", queue="callbacks", **callback),
+    )
+
+
+async def callback_jobs(admin: asyncpg.Connection, schema: str) -> list[str]:
+    rows = await admin.fetch(f'SELECT task FROM "{schema}".jobs WHERE queue = $1', "callbacks")
+    return sorted(row[0] for row in rows)
+
+
+@pytest.fixture
+async def peer(pg_url: str, backend: PostgresBackend) -> AsyncIterator[PostgresBackend]:
+    """Another process's backend on the same schema, with its own connections."""
+    other = PostgresBackend(pg_url)
+    await other.connect()
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
+async def test_members_finishing_at_once_fire_each_callback_once(
+    backend: PostgresBackend, peer: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    for _ in range(20):  # each round: the last two members end at once on two connections
+        batch = with_callbacks()
+        await backend.open_batch(batch)
+        await backend.enqueue([new_job(batch_id=batch.id) for _ in range(2)])
+        await backend.close_batch(batch.id, ttl=None)
+        first, second = await backend.claim(["default"], 2, WORKER, 30)
+        done = await asyncio.gather(
+            backend.finish([Outcome(first.id, 1, OutcomeKind.SUCCEEDED)]),
+            peer.finish([Outcome(second.id, 1, OutcomeKind.SUCCEEDED)]),
+        )
+        assert list(done) == [[True], [True]]
+        (record,) = await backend.get_batches([batch.id])
+        assert record is not None and record.success_fired and record.complete_fired
+    tasks = await callback_jobs(admin, schema)
+    assert tasks == ["tests.on_complete"] * 20 + ["tests.on_success"] * 20
+
+
+async def test_a_member_changed_by_plain_sql_still_counts(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    batch = with_callbacks()
+    await backend.open_batch(batch)
+    jobs = [new_job(batch_id=batch.id) for _ in range(3)]
+    await backend.enqueue(jobs)
+    await backend.close_batch(batch.id, ttl=None)
+    await admin.execute(
+        f"UPDATE \"{schema}\".jobs SET state = 'succeeded', finished_at = now() "
+        "WHERE id = ANY($1::uuid[])",
+        [job.id for job in jobs[:2]],
+    )
+    (record,) = await backend.get_batches([batch.id])
+    assert record is not None and record.counts[JobState.SUCCEEDED] == 2
+    assert record.counts[JobState.QUEUED] == 1 and not record.complete_fired
+    await admin.execute(
+        f"UPDATE \"{schema}\".jobs SET state = 'failed' WHERE id = $1::uuid", jobs[2].id
+    )
+    (record,) = await backend.get_batches([batch.id])
+    assert record is not None and record.complete_fired and not record.success_fired
+    assert record.ended_at is not None
+    assert await callback_jobs(admin, schema) == ["tests.on_complete"]
+
+
+async def test_a_close_racing_with_enqueues_never_takes_a_late_member(
+    backend: PostgresBackend, peer: PostgresBackend
+) -> None:
+    for _ in range(20):
+        batch = NewBatch(new_job_id())
+        await backend.open_batch(batch)
+        member = new_job(batch_id=batch.id)
+        added, closed = await asyncio.gather(
+            peer.enqueue([member]),
+            backend.close_batch(batch.id, ttl=None),
+            return_exceptions=True,
+        )
+        assert closed is not None and not isinstance(closed, BaseException)
+        (record,) = await backend.get_batches([batch.id])
+        assert record is not None
+        if isinstance(added, BatchNotOpen):  # the close came first: nothing stored
+            assert await backend.get([member.id]) == [None] and record.total == 0
+        else:  # the member came first: the close counted it
+            assert added == [member.id] and record.total == 1 and record.ended_at is None
+
+
+async def test_a_refused_member_in_a_transaction_leaves_it_usable(
+    backend: PostgresBackend, admin: asyncpg.Connection
+) -> None:
+    batch = NewBatch(new_job_id())
+    await backend.open_batch(batch)
+    await backend.close_batch(batch.id, ttl=None)
+    bystander = new_job()
+    async with admin.transaction():
+        with pytest.raises(BatchNotOpen):
+            await backend.enqueue([bystander, new_job(batch_id=batch.id)], connection=admin)
+        assert await admin.fetchval("SELECT 1") == 1  # only the enqueue was rolled back
+    assert await backend.get([bystander.id]) == [None]
+
+
+async def test_a_callback_whose_key_is_taken_is_not_stored_twice(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    holder = new_job("tests.holder", queue="callbacks", key="album:7")
+    await backend.enqueue([holder])
+    batch = with_callbacks(key="album:7")
+    await backend.open_batch(batch)
+    record = await backend.close_batch(batch.id, ttl=None)
+    assert record is not None and record.success_fired and record.complete_fired
+    assert await callback_jobs(admin, schema) == ["tests.holder"]
+
+
+async def test_an_expired_batch_is_deleted_by_upkeep(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    batch = with_callbacks()
+    await backend.open_batch(batch)
+    await backend.close_batch(batch.id, ttl=0.01)
+    await asyncio.sleep(0.05)
+    assert await backend.get_batches([batch.id]) == [None]
+    await backend.reclaim()
+    for table in ("batches", "batch_callbacks"):
+        assert await admin.fetchval(f'SELECT count(*) FROM "{schema}".{table}') == 0
+
+
+async def test_a_batch_runs_end_to_end_through_a_worker(pg_url: str, backend: object) -> None:
+    runner = TaskRunner(pg_url)
+    published: list[int] = []
+    failed_once: list[str] = []
+    seen_batches: set[str | None] = set()
+
+    @runner.task(name="e2e.upload", retries=2, backoff=lambda _: 0.0)
+    async def upload(photo: str) -> str:
+        seen_batches.add(current_job().batch_id)
+        if photo == "p3" and not failed_once:
+            failed_once.append(photo)
+            raise OSError("network down")
+        return f"https://cdn/{photo}"
+
+    @runner.task(name="e2e.publish", queue="albums")
+    async def publish_album(album_id: int) -> None:
+        published.append(album_id)
+
+    photos = [upload.options(queue=f"q{n % 2}").prepare(f"p{n}") for n in range(20)]
+    batch = await runner.batch(photos, on_success=publish_album.prepare(7))
+    async with runner.worker(concurrency=5, queues=["q0", "q1", "albums"]):
+        info = await batch.wait(timeout=30)
+        assert info.on_success is not None
+        await runner.wait_for(info.on_success, timeout=30)
+    assert info.total == 20 and info.counts[JobState.SUCCEEDED] == 20
+    assert published == [7] and failed_once == ["p3"] and seen_batches == {batch.id}
+    members = await batch.members()
+    records = [await runner.get_job(member) for member in members]
+    assert [r.result for r in records] == [f"https://cdn/p{n}" for n in range(20)]
+    assert {r.batch_id for r in records} == {batch.id}
+    await runner.close()
+
+
+async def test_a_batch_of_ten_thousand_members(pg_url: str, backend: object) -> None:
+    runner = TaskRunner(pg_url)
+    calls: list[str] = []
+
+    @runner.task(name="big.member")
+    async def member(n: int) -> None:
+        pass
+
+    @runner.task(name="big.done", queue="done")
+    async def done() -> None:
+        calls.append("done")
+
+    async with runner.open_batch(on_complete=done.prepare()) as batch:
+        for start in range(0, 10_000, 2_500):
+            await batch.add(*(member.prepare(n) for n in range(start, start + 2_500)))
+    info = await batch.info()
+    assert info.total == 10_000 and info.counts[JobState.QUEUED] == 10_000
+    assert len(await batch.members(limit=20_000)) == 10_000
+    await drain(runner, queues=["default", "done"], concurrency=50)
+    info = await batch.wait(timeout=120)
+    assert info.counts[JobState.SUCCEEDED] == 10_000 and info.complete_fired
+    await drain(runner, queues=["done"])
+    assert calls == ["done"]
+    await runner.close()
