@@ -17,9 +17,10 @@ refuses the third photo of each album twice with a 503 before it takes it, so th
 retries show. The jobs reach it in process; set ALBUM_REMOTE_URL to reach it (or a real
 service) over HTTP instead, e.g. `uv run uvicorn examples.album:remote_api --port 8001`.
 
-Jobs live in memory, run by a worker inside the web process. Set TASKRUNNER_URL=redis://...
-to keep them in Redis; worker processes (`taskrunner run examples.album:runner`) can then
-run them too, given the same PHOTO_DIR and ALBUM_REMOTE_URL.
+Jobs live in memory, run by a worker inside the web process. Set TASKRUNNER_URL (redis://...
+or postgresql://...) to keep them in Redis or Postgres; worker processes (`taskrunner run
+examples.album:runner`) can then run them too, given the same PHOTO_DIR and
+ALBUM_REMOTE_URL.
 """
 
 from __future__ import annotations
