@@ -207,6 +207,12 @@ class BatchMethods:
         """The batch as it stands; `JobNotFound` for an unknown or expired id."""
         return await Batch(batches_of(await self.connected()), batch_id, None).info()
 
+    async def find_batch(self, batch_id: str) -> Batch:
+        """The handle of a batch opened earlier, from its id alone (a web page's link to
+        it): `info()`, `wait()`, `members()`, `cancel()`. Nothing is read here; `info()`
+        raises `JobNotFound` for an unknown or expired id."""
+        return Batch(batches_of(await self.connected()), batch_id, self.batch_ttl())
+
     async def list_batches(self, limit: int = 50, before: str | None = None) -> list[BatchInfo]:
         """Up to `limit` batches, newest first (`before`: a batch id, for the next page)."""
         keeper = batches_of(await self.connected())

@@ -83,6 +83,11 @@ async def test_on_complete_runs_when_a_member_fails_for_good(runner: TaskRunner)
     assert (info.counts[JobState.SUCCEEDED], info.counts[JobState.FAILED]) == (3, 1)
     assert info.complete_fired and not info.success_fired
     assert (await runner.get_batch(batch.id)).id == batch.id
+    found = await runner.find_batch(batch.id)  # the handle again, from the id alone
+    assert await found.members() == await batch.members()
+    assert (await found.wait(timeout=1)).counts == info.counts
+    with pytest.raises(JobNotFound):
+        await (await runner.find_batch("01900000-0000-7000-8000-000000000000")).info()
 
 
 async def test_a_batch_built_over_time_fires_after_it_is_closed(runner: TaskRunner) -> None:
