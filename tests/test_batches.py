@@ -41,6 +41,7 @@ async def test_the_album_is_published_once_after_every_upload(runner: TaskRunner
     @runner.task(queue="albums")
     async def publish_album(album_id: int) -> None:
         published.append((album_id, len(uploaded)))
+        seen_batches.add(current_job().batch_id)  # a callback knows its batch too
 
     photos = [f"p{n}.jpg" for n in range(20)]
     batch = await runner.batch(

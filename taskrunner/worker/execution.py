@@ -161,7 +161,10 @@ class Execution:
             services.counters.cancelled += 1
             return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
         timeout = flow.timeout_of(meta, task.settings.timeout)
-        self.context = ctx = JobContext(record, services.state, notify=services.notify_progress)
+        batch = meta.get("batch") if meta else None
+        self.context = ctx = JobContext(
+            record, services.state, notify=services.notify_progress, callback_of=batch
+        )
         job_event(log, logging.INFO, record, "running", worker=services.worker_id)
         token = _current.set(ctx)
         try:
