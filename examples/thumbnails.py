@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +32,7 @@ from fastapi import FastAPI, HTTPException
 from PIL import Image
 from pydantic import BaseModel, Field, HttpUrl
 
-from taskrunner import Backoff, JobState, TaskRunner, current_job
+from taskrunner import Backoff, JobNotFound, JobState, TaskRunner, current_job
 
 runner = TaskRunner()  # TASKRUNNER_URL, else memory://
 OUTPUT = Path(
@@ -67,10 +66,6 @@ def make_thumbnail(url: str, size: int) -> dict[str, Any]:
 
 # -- the web app -------------------------------------------------------------------------------
 
-# Which jobs make up each batch. A real app keeps this in its database; the jobs themselves
-# are the record of what happened to each image.
-batches: dict[str, list[str]] = {}
-
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,20 +83,22 @@ class BatchRequest(BaseModel):
 
 @app.post("/batches", status_code=202)
 async def create_batch(request: BatchRequest) -> dict[str, Any]:
-    # one job per image, stored in one round trip to the backend
-    jobs = await runner.enqueue_many(
+    # one job per image, stored as a batch (1000 per round trip to the backend), which
+    # keeps the jobs' ids and counts their states for any process that asks
+    batch = await runner.batch(
         make_thumbnail.prepare(str(url), request.size) for url in request.urls
     )
-    batch_id = secrets.token_urlsafe(8)
-    batches[batch_id] = [job.id for job in jobs]
-    return {"batch": batch_id, "jobs": len(jobs)}
+    return {"batch": batch.id, "jobs": len(request.urls)}
 
 
 @app.get("/batches/{batch_id}")
 async def batch_status(batch_id: str) -> dict[str, Any]:
-    job_ids = batches.get(batch_id)
-    if job_ids is None:
-        raise HTTPException(404, "no such batch")
+    batch = await runner.find_batch(batch_id)
+    try:
+        await batch.info()
+    except JobNotFound:
+        raise HTTPException(404, "no such batch (or its record has expired)") from None
+    job_ids = await batch.members(limit=1000)
     infos = await runner.get_jobs(job_ids)  # one round trip for the whole batch
     done: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []

@@ -90,6 +90,13 @@ def decode_call(payload: bytes) -> tuple[list[Any], dict[str, Any], dict[str, An
     return args, kwargs, meta
 
 
+def with_meta(payload: bytes, **items: str) -> bytes:
+    """`payload` (from `encode_payload`) with `items` added to its meta."""
+    call = orjson.loads(payload)
+    call["meta"] = {**call.get("meta", {}), **items}
+    return orjson.dumps(call)
+
+
 def encode_result(value: object) -> bytes:
     return _dumps(value, "the task's return value")
 

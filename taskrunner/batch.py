@@ -16,7 +16,16 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from taskrunner.backend import Backend, Batches, BatchRecord, JobState, NewBatch, new_job_id
+from taskrunner._serialization import with_meta
+from taskrunner.backend import (
+    Backend,
+    Batches,
+    BatchRecord,
+    JobState,
+    NewBatch,
+    NewJob,
+    new_job_id,
+)
 from taskrunner.errors import ConfigurationError, JobNotFound, JobTimeout
 from taskrunner.handle import Job
 from taskrunner.job import utc_time
@@ -207,6 +216,12 @@ class BatchMethods:
         """The batch as it stands; `JobNotFound` for an unknown or expired id."""
         return await Batch(batches_of(await self.connected()), batch_id, None).info()
 
+    async def find_batch(self, batch_id: str) -> Batch:
+        """The handle of a batch opened earlier, from its id alone (a web page's link to
+        it): `info()`, `wait()`, `members()`, `cancel()`. Nothing is read here; `info()`
+        raises `JobNotFound` for an unknown or expired id."""
+        return Batch(batches_of(await self.connected()), batch_id, self.batch_ttl())
+
     async def list_batches(self, limit: int = 50, before: str | None = None) -> list[BatchInfo]:
         """Up to `limit` batches, newest first (`before`: a batch id, for the next page)."""
         keeper = batches_of(await self.connected())
@@ -222,16 +237,22 @@ def as_member(prepared: PreparedJob[Any], batch_id: str) -> PreparedJob[Any]:
 def new_batch(
     on_success: PreparedJob[Any] | None, on_complete: PreparedJob[Any] | None
 ) -> NewBatch:
-    """The batch to open, with fresh jobs as its callbacks."""
-    for callback in (on_success, on_complete):
-        if callback is not None and not isinstance(callback, PreparedJob):
-            raise ConfigurationError(
-                f"a batch's callback is a prepared call (task.prepare(...)), not {callback!r}"
-            )
+    """The batch to open; its callbacks learn their batch from their payload's meta."""
+    batch_id = new_job_id()
     return NewBatch(
-        new_job_id(),
-        on_success=None if on_success is None else on_success.new,
-        on_complete=None if on_complete is None else on_complete.new,
+        batch_id, callback_job(on_success, batch_id), callback_job(on_complete, batch_id)
+    )
+
+
+def callback_job(prepared: PreparedJob[Any] | None, batch_id: str) -> NewJob | None:
+    if prepared is None:
+        return None
+    if not isinstance(prepared, PreparedJob):
+        raise ConfigurationError(
+            f"a batch's callback is a prepared call (task.prepare(...)), not {prepared!r}"
+        )
+    return dataclasses.replace(
+        prepared.new, payload=with_meta(prepared.new.payload, batch=batch_id)
     )
 
 

@@ -26,6 +26,7 @@ class JobContext:
     progress: JobProgress | None = field(default=None, repr=False)
     progress_reported: bool = field(default=False, repr=False)
     notify: Callable[[], None] | None = field(default=None, repr=False)
+    callback_of: str | None = field(default=None, repr=False)  # the batch, for a callback
 
     def __repr__(self) -> str:
         return f"JobContext(id={self.id!r}, task={self.task!r}, attempt={self.attempt})"
@@ -53,8 +54,9 @@ class JobContext:
 
     @property
     def batch_id(self) -> str | None:
-        """The id of the batch the job is a member of (`runner.get_batch(id)` tells more)."""
-        return self.record.batch_id
+        """The id of the batch the job is a member of, or whose callback it is
+        (`runner.get_batch(id)` tells more)."""
+        return self.record.batch_id or self.callback_of
 
     @property
     def key(self) -> str | None:

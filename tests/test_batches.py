@@ -41,6 +41,7 @@ async def test_the_album_is_published_once_after_every_upload(runner: TaskRunner
     @runner.task(queue="albums")
     async def publish_album(album_id: int) -> None:
         published.append((album_id, len(uploaded)))
+        seen_batches.add(current_job().batch_id)  # a callback knows its batch too
 
     photos = [f"p{n}.jpg" for n in range(20)]
     batch = await runner.batch(
@@ -83,6 +84,11 @@ async def test_on_complete_runs_when_a_member_fails_for_good(runner: TaskRunner)
     assert (info.counts[JobState.SUCCEEDED], info.counts[JobState.FAILED]) == (3, 1)
     assert info.complete_fired and not info.success_fired
     assert (await runner.get_batch(batch.id)).id == batch.id
+    found = await runner.find_batch(batch.id)  # the handle again, from the id alone
+    assert await found.members() == await batch.members()
+    assert (await found.wait(timeout=1)).counts == info.counts
+    with pytest.raises(JobNotFound):
+        await (await runner.find_batch("01900000-0000-7000-8000-000000000000")).info()
 
 
 async def test_a_batch_built_over_time_fires_after_it_is_closed(runner: TaskRunner) -> None:

@@ -3,6 +3,7 @@ answers the attempt's outcome."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -13,7 +14,8 @@ from taskrunner._serialization import decode_result, encode_payload
 from taskrunner.backend import Beat, JobRecord, OutcomeKind
 from taskrunner.context import State
 from taskrunner.policy import Policy
-from taskrunner.worker.execution import Execution, Services
+from taskrunner.worker.execution import Execution
+from taskrunner.worker.services import Services
 from taskrunner.worker.settings import WorkerCounters
 
 pytestmark = pytest.mark.anyio
@@ -47,8 +49,8 @@ def record(task: str, *args: Any, attempt: int = 1, max_attempts: int = 3) -> Jo
 
 
 def services() -> Services:
-    async def store_progress(beat: Beat) -> None:
-        pass
+    async def store_progress(make_beat: Callable[[], Beat | None]) -> None:
+        make_beat()
 
     return Services(
         tasks=runner.tasks,

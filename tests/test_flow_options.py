@@ -159,3 +159,22 @@ async def test_bad_options_are_refused(options: dict[str, Any]) -> None:
 def test_snooze_refuses_bad_delays(delay: Any) -> None:
     with pytest.raises(ConfigurationError, match=r"Snooze\(delay\)"):
         Snooze(delay)
+
+
+async def test_the_last_progress_a_task_reports_is_kept(runner: TaskRunner) -> None:
+    # a heartbeat carrying earlier progress may still be in flight when the task returns:
+    # the last report must land after it, and before the outcome
+    @runner.task()
+    async def upload(n: int) -> None:
+        job = current_job()
+        for done in range(1, 6):
+            job.report_progress(done, 5, f"part {done}")
+            await asyncio.sleep(0)
+
+    jobs = [await upload.enqueue(n) for n in range(30)]
+    async with runner.worker(concurrency=10):
+        for job in jobs:
+            await job.result(timeout=30)
+    for job in jobs:
+        progress = (await runner.get_job(job.id)).progress
+        assert progress is not None and (progress.done, progress.message) == (5, "part 5")

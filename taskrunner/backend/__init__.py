@@ -13,6 +13,8 @@ taskrunner; this package imports nothing of taskrunner above it.
   URL helpers every backend uses (`check_url`, `redact`, `parse_flag`).
 - `ids`: job ids, and the id bounds of a time range (`id_floor`, `CLOCK_MARGIN`).
 - `fanout`: handing signals to every listener in a process.
+- `faults`: the crash points (`TASKRUNNER_CRASH_AT`) that the chaos tests arm, the
+  worker's and the backends' own.
 """
 
 from taskrunner.backend.batches import Batches

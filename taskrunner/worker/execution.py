@@ -16,50 +16,29 @@ import contextvars
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
-import anyio
-
-from taskrunner import _faults as faults
 from taskrunner._serialization import decode_call, encode_result
-from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind
-from taskrunner.context import JobContext, State, _current
+from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind, faults
+from taskrunner.context import JobContext, _current
 from taskrunner.errors import JobError, SerializationError
 from taskrunner.job import MESSAGE_LIMIT, cut, message_of
-from taskrunner.policy import Policy, past_last_attempt
+from taskrunner.policy import past_last_attempt
 from taskrunner.retry import MAX_SECONDS, Snooze
 from taskrunner.task import Task
 from taskrunner.telemetry import tracing
 from taskrunner.telemetry.logs import job_event
 from taskrunner.worker import flow
 from taskrunner.worker.failures import TRACEBACK_LIMIT, error_of, stray, timed_out
-from taskrunner.worker.settings import WorkerCounters
+from taskrunner.worker.services import Services
 from taskrunner.worker.threads import leave_behind, start_thread
 
-__all__ = ["TRACEBACK_LIMIT", "CancelReason", "Execution", "Services"]
+__all__ = ["TRACEBACK_LIMIT", "CancelReason", "Execution"]
 
 log = logging.getLogger("taskrunner.job")
 
 CancelReason = Literal["requested", "shutdown", "lost"]
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What the executions of one worker share: the registered `tasks` and the hooks'
-    `state`, the `policy`, the `counters` they count into, the `limiter` of threads for `def`
-    tasks, the worker's id (for logs), `notify_progress` (asks for a heartbeat now, from any
-    thread) and `store_progress` (sends one beat at once)."""
-
-    tasks: Mapping[str, Task[..., Any]]
-    state: State
-    policy: Policy
-    counters: WorkerCounters
-    limiter: anyio.CapacityLimiter
-    worker_id: str
-    notify_progress: Callable[[], None]
-    store_progress: Callable[[Beat], Awaitable[None]]
 
 
 class Execution:
@@ -119,11 +98,15 @@ class Execution:
             progress = ctx.progress.encode()
         return Beat(self.record.id, self.record.attempt, progress, self.record.queue)
 
+    def unsent_progress(self) -> Beat | None:
+        """A beat with the progress reported since the last beat, if any was."""
+        return self.beat() if self.context and self.context.progress_reported else None
+
     async def run(self) -> Outcome | None:
         """Run the attempt: what to tell the backend of it (None: nothing, it was lost)."""
         try:
             outcome = await self._attempt()
-            if self.context is not None and self.context.progress_reported:
+            if self.context is not None and self.context.progress is not None:
                 await self._report_last_progress()
         except Exception as exc:  # a bug of ours: never leave the job running unreported
             log.exception("job %s: the worker failed to run it", self.record.id)
@@ -134,9 +117,10 @@ class Execution:
 
     async def _report_last_progress(self) -> None:
         """Progress goes out with heartbeats; what a task reported since the last one would
-        be lost when it ends, so it gets one beat of its own."""
+        be lost when it ends, so it gets one beat of its own, sent once a heartbeat still in
+        flight (which may carry older progress) has landed, and before the outcome."""
         try:
-            await self.services.store_progress(self.beat())
+            await self.services.store_progress(self.unsent_progress)
         except Exception as exc:
             log.debug("job %s: could not store its last progress (%s)", self.record.id, exc)
 
@@ -177,7 +161,10 @@ class Execution:
             services.counters.cancelled += 1
             return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
         timeout = flow.timeout_of(meta, task.settings.timeout)
-        self.context = ctx = JobContext(record, services.state, notify=services.notify_progress)
+        batch = meta.get("batch") if meta else None
+        self.context = ctx = JobContext(
+            record, services.state, notify=services.notify_progress, callback_of=batch
+        )
         job_event(log, logging.INFO, record, "running", worker=services.worker_id)
         token = _current.set(ctx)
         try:

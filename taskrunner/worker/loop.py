@@ -21,14 +21,14 @@ from typing import Any
 
 import anyio
 
-from taskrunner import _faults as faults
-from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, WorkerRecord
+from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, WorkerRecord, faults
 from taskrunner.policy import Policy, backend_retry_delay
 from taskrunner.worker import heartbeat
-from taskrunner.worker.execution import Execution, Services
+from taskrunner.worker.execution import Execution
 from taskrunner.worker.host import WorkerHost
 from taskrunner.worker.outbox import Outbox
 from taskrunner.worker.scheduler import run_scheduler
+from taskrunner.worker.services import Services
 from taskrunner.worker.settings import WorkerCounters, WorkerSettings, new_worker_id
 from taskrunner.worker.slots import QueueSlots, claim_round
 
@@ -55,6 +55,7 @@ class Worker:
         self._hard_stop = asyncio.Event()
         self._started = asyncio.Event()
         self._beat_now = asyncio.Event()
+        self._beating = asyncio.Lock()  # one heartbeat at a time (see _store_progress)
         self.thread_limiter = anyio.CapacityLimiter(settings.concurrency)
         self._main: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -142,14 +143,12 @@ class Worker:
             await self._retire()
         finally:
             await runner.stop_resources()
+        done = self.counters
+        counts = (done.succeeded, done.failed, done.retried, done.snoozed, done.released)
         log.info(
             "worker %s stopped: %d succeeded, %d failed, %d retried, %d snoozed, %d put back",
             self.id,
-            self.counters.succeeded,
-            self.counters.failed,
-            self.counters.retried,
-            self.counters.snoozed,
-            self.counters.released,
+            *counts,
         )
 
     async def _until(self, work: Awaitable[Any], *events: asyncio.Event) -> None:
@@ -244,8 +243,10 @@ class Worker:
         finally:
             self.finished(execution, outcome)
 
-    async def _store_progress(self, beat: Beat) -> None:
-        await self.runner.backend.heartbeat([beat], self.settings.lease)
+    async def _store_progress(self, make_beat: Callable[[], Beat | None]) -> None:
+        async with self._beating:  # after a heartbeat in flight has landed
+            if (beat := make_beat()) is not None:
+                await self.runner.backend.heartbeat([beat], self.settings.lease)
 
     def finished(self, execution: Execution, outcome: Outcome | None) -> None:
         """An attempt ended: free its slot and hold `outcome` (None: nothing) to report."""
@@ -355,13 +356,14 @@ class Worker:
             self._beat_now.clear()
 
     async def _renew_leases(self) -> None:
-        await heartbeat.renew_leases(
-            self.runner.backend,
-            self._running,
-            self._outbox.unreported,
-            self.settings.lease,
-            self.id,
-        )
+        async with self._beating:  # a task's last progress is sent after, never before
+            await heartbeat.renew_leases(
+                self.runner.backend,
+                self._running,
+                self._outbox.unreported,
+                self.settings.lease,
+                self.id,
+            )
 
     async def _cancel_signal_loop(self) -> None:
         await heartbeat.listen_for_cancels(

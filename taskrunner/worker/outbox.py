@@ -7,8 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from taskrunner import _faults as faults
-from taskrunner.backend import Backend, Outcome
+from taskrunner.backend import Backend, Outcome, faults
 
 log = logging.getLogger("taskrunner.worker")
 

@@ -62,7 +62,7 @@ def test_the_skew_is_real(tmp_path: Path) -> None:
 
     code = (
         "import time; before = time.time(); import tests.chaos.apps.skewed; "
-        "print(round(time.time() - before))"
+        "print(time.time() - before)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -72,4 +72,5 @@ def test_the_skew_is_real(tmp_path: Path) -> None:
         cwd=Path(__file__).parents[2],
         check=True,
     )
-    assert out.stdout.strip() == "90"
+    # 90 s plus the import's own time, which on a loaded machine can pass half a second
+    assert 90 <= float(out.stdout) < 100, out.stdout

@@ -118,10 +118,12 @@ def local_server() -> Iterator[LocalServer]:
 
 # --8<-- [start:serve_app]
 @asynccontextmanager
-async def serve_app(app: FastAPI, runner: TaskRunner) -> AsyncIterator[httpx.AsyncClient]:
+async def serve_app(
+    app: FastAPI, runner: TaskRunner, url: str = "memory://"
+) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan (and so its embedded worker) around an httpx client that
-    talks to the app in process, on a fresh memory backend."""
-    runner.use_url("memory://")
+    talks to the app in process, on a fresh memory backend (or the backend at `url`)."""
+    runner.use_url(url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as client:

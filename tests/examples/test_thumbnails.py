@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from examples import thumbnails
+from taskrunner import JobState
 from tests.examples.conftest import LocalServer, eventually_json, serve_app
 
 
@@ -42,7 +43,9 @@ async def test_a_batch_fans_out_and_reports_each_image(
         batch = created.json()
         assert batch["jobs"] == 5
         status = await eventually_json(client, f"/batches/{batch['batch']}", "finished")
+        stored = await thumbnails.runner.get_batch(batch["batch"])  # a batch in the backend
 
+    assert (stored.total, stored.counts[JobState.SUCCEEDED], stored.ended) == (5, 3, True)
     assert (status["total"], status["done"], status["pending"]) == (5, 3, 0)
     made = {t["url"]: t for t in status["thumbnails"]}  # type: ignore[attr-defined]
     assert made[wide]["original"] == [800, 400] and made[wide]["size"] == [128, 64]

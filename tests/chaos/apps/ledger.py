@@ -86,6 +86,15 @@ def make_runner(url: str | None = None) -> TaskRunner:
             raise RuntimeError("the first attempt fails, as asked")
         return n
 
+    # write each run's start and end: a batch's members and callbacks. `chaos.fleeting`
+    # keeps no record once done, so that nothing but the batch remembers it ran.
+    for name, ttl in (("chaos.noted", None), ("chaos.fleeting", 0.05)):
+
+        @runner.task(name=name, retries=3, backoff=0.05, result_ttl=ttl)
+        async def noted(n: int) -> int:
+            async with ledger_entry(runner):
+                return n
+
     return runner
 
 

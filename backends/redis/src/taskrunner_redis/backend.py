@@ -26,6 +26,7 @@ from taskrunner.backend import (
     NewJob,
     Outcome,
     OutcomeKind,
+    faults,
     redact,
 )
 from taskrunner.errors import ConfigurationError
@@ -230,6 +231,8 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
             queues = await self._queues_of(outcomes)
             applied, dirty = await self._store.per_queue_settling("finish", queues, arguments, 0)
         if dirty:
+            if faults.ARMED is not None:
+                faults.reached("before_settle")  # a crash here: upkeep settles (dirty marks)
             await self._settler.settle_all(dirty)
         return [flag == 1 for flag in applied]
 

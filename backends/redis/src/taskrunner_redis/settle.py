@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from taskrunner.backend import faults
 from taskrunner_redis.batch_reads import BatchHead, BatchReader, BatchView, Part
 from taskrunner_redis.store import RedisStore, as_text, queue_names
 
@@ -103,6 +104,8 @@ class Settler:
             if queue is not None and header is not None:
                 entry = [*orjson.loads(header), f"bfired:{head.id}:{kind}"]
                 await self.store.enqueue([as_text(queue)], fixed([orjson.dumps([entry]), payload]))
+                if faults.ARMED is not None:
+                    faults.reached("before_callback_flag")
         await client.hset(key, mapping={f"{kind}_fired": 1 for kind in kinds})
 
     async def _clean(self, batch_id: str, parts: Sequence[Part]) -> None:
