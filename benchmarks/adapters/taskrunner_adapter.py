@@ -2,7 +2,8 @@
 `result_ttl`, 3 retries). Memory lives in one process, so there the worker runs embedded in
 the measuring process; on Redis and Postgres it runs in its own process, embedded with
 `runner.worker(...)` exactly as `taskrunner run` does. The flow workloads' tasks (see
-`kit.flow`) carry a `Limit` or a `Rate`."""
+`kit.flow`) carry a `Limit` or a `Rate`; the batch workloads (see `kit.batches`) store their
+jobs with `runner.batch`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kit.probe import BODIES, PROBE, announce_serving, quiet_body
 from kit.protocol import Spec
 
 from taskrunner import BackendNotFound, JobState, Limit, Rate, Task, TaskRunner, current_job
+from taskrunner.backend import Batches
 
 NOT_FINISHED = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
 PLUGINS = {"redis": "taskrunner-redis", "postgres": "taskrunner-postgres"}
@@ -119,6 +121,27 @@ class Taskrunner:
             plugin = PLUGINS.get(self.spec.backend, self.spec.backend)
             return f"{plugin} keeps no limits or rates yet (a job reads back without its rate key)"
         return None
+
+    async def batches_unavailable(self) -> str | None:
+        if isinstance(self.runner.backend, Batches):
+            return None
+        plugin = PLUGINS.get(self.spec.backend, self.spec.backend)
+        return f"{plugin} keeps no batches yet (its backend is no taskrunner.backend.Batches)"
+
+    async def store_batch(self, task: str, seqs: range, callback: int | None = None) -> str:
+        prepare = self._tasks[task].prepare
+        on_success = None if callback is None else prepare(callback)
+        batch = await self.runner.batch([prepare(seq) for seq in seqs], on_success=on_success)
+        return batch.id
+
+    async def batch_times(self, batch_id: str) -> tuple[float, float]:
+        info = await self.runner.get_batch(batch_id)
+        if info.ended_at is None or info.on_success is None:
+            raise RuntimeError(f"batch {batch_id} has not ended or has no on_success")
+        callback = await self.runner.get_job(info.on_success)
+        if callback.started_at is None:
+            raise RuntimeError(f"the callback {callback.id} of batch {batch_id} never started")
+        return info.ended_at.timestamp(), callback.started_at.timestamp()
 
 
 if __name__ == "__main__":

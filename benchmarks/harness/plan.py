@@ -193,11 +193,13 @@ WORKLOADS: tuple[Workload, ...] = (
     ),
 )
 
-TASKRUNNER_ONLY = (
-    "taskrunner only: arq, SAQ and taskiq have no per-key concurrency limit or rate limit "
-    "(only each worker's own job count); procrastinate's `lock` runs one job per lock at a "
-    "time (a limit of 1, no rate)"
-)
+TASKRUNNER_ONLY = {
+    "limits": "taskrunner only: arq, SAQ and taskiq have no per-key concurrency limit or rate "
+    "limit (only each worker's own job count); procrastinate's `lock` runs one job per lock "
+    "at a time (a limit of 1, no rate)",
+    "batches": "taskrunner only: arq, SAQ, taskiq and procrastinate have no batch of jobs with "
+    "a callback that runs once all of them have ended",
+}
 
 FLOW_WORKLOADS = (
     Workload(
@@ -261,10 +263,47 @@ FLOW_WORKLOADS = (
     ),
 )
 
-WORKLOADS += FLOW_WORKLOADS
+BATCH_WORKLOADS = (
+    Workload(
+        "batch-callback",
+        "11. a batch of {n:,} noop jobs with an on_success callback, concurrency {concurrency}",
+        (
+            Figure(
+                "ms",
+                "ms from the last member's end to the callback's start, worker's clock; "
+                "target <= 1,000",
+                higher_is_better=False,
+            ),
+            Figure(
+                "ms_backend",
+                "ms from the batch's end to the callback's start, backend's clock",
+                higher_is_better=False,
+            ),
+        ),
+        full={"n": 10_000, "concurrency": 50, "timeout": 120.0},
+        quick={"n": 2_000, "concurrency": 50, "timeout": 120.0},
+        taskrunner_only=True,
+    ),
+    Workload(
+        "batch-drain",
+        "12. drain {n:,} noop jobs, concurrency {concurrency}",
+        RATE,
+        full={"n": 20_000, "concurrency": 50, "task": "noop"},
+        quick={"n": 2_000, "concurrency": 50, "task": "noop"},
+        phases=("plain", "batched"),
+        phase_titles={"plain": "plain jobs", "batched": "members of one batch"},
+        ratios=(Ratio("rate", "batched", "plain", "batched / plain, jobs/s (target >= 0.8x)"),),
+        taskrunner_only=True,
+    ),
+)
+
+WORKLOADS += FLOW_WORKLOADS + BATCH_WORKLOADS
 
 DEFAULT_WORKLOADS = tuple(w.name for w in WORKLOADS if not w.on_demand)
-GROUPS = {"limits": tuple(w.name for w in FLOW_WORKLOADS)}
+GROUPS = {
+    "limits": tuple(w.name for w in FLOW_WORKLOADS),
+    "batches": tuple(w.name for w in BATCH_WORKLOADS),
+}
 
 
 def workloads(names: str) -> tuple[Workload, ...]:

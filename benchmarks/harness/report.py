@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.invoke import Outcome
-from harness.plan import TASKRUNNER, TASKRUNNER_ONLY, Figure, Ratio, Workload, memory_figures
+from harness.plan import (
+    GROUPS,
+    TASKRUNNER,
+    TASKRUNNER_ONLY,
+    Figure,
+    Ratio,
+    Workload,
+    memory_figures,
+)
 from harness.session import Results
 
 
@@ -156,9 +164,11 @@ def footnotes(results: Results) -> str:
         + (" (min-max in brackets)" if rounds > 1 else "")
         + f"; backend {results.options.backend}; {machine()}."
     )
-    alone = [w.name for w in results.options.workloads if w.taskrunner_only]
-    if alone:
-        lines.append(f"- {', '.join(alone)}: {TASKRUNNER_ONLY}.")
+    chosen = {w.name for w in results.options.workloads}
+    for group, names in GROUPS.items():
+        alone = [name for name in names if name in chosen]
+        if alone:
+            lines.append(f"- {', '.join(alone)}: {TASKRUNNER_ONLY[group]}.")
     for name, why in results.skipped.items():
         lines.append(f"- {name}: not run — {why}")
     for lib in results.libraries:

@@ -7,6 +7,7 @@ import sys
 import traceback
 from collections.abc import Callable
 
+from kit.batches import BATCH_WORKLOADS
 from kit.flow import FLOW_WORKLOADS
 from kit.library import Library, Unsupported
 from kit.protocol import Spec, emit
@@ -48,7 +49,7 @@ def _bench(lib: Library, spec: Spec) -> dict[str, object]:
 async def _run(lib: Library, spec: Spec) -> Figures:
     await lib.open()
     try:
-        run = WORKLOADS.get(spec.workload) or FLOW_WORKLOADS[spec.workload]
+        run = {**WORKLOADS, **FLOW_WORKLOADS, **BATCH_WORKLOADS}[spec.workload]
         return await run(lib, spec, sys.argv[0])
     finally:
         await lib.close()

@@ -81,6 +81,11 @@ async def drain(lib: Library, spec: Spec, script: str) -> Figures:
     """Workloads 3 and 4: N jobs stored first, then one worker started; time from the
     worker's start until every body has returned and the store says all are finished."""
     await prefill(lib, spec.task, range(spec.n), spec.batch_size)
+    return await drain_stored(lib, spec, script)
+
+
+async def drain_stored(lib: Library, spec: Spec, script: str) -> Figures:
+    """The timed part of a drain: the `n` jobs are stored; start a worker and time it."""
     async with start_worker(lib, spec, script, expect=spec.n) as events:
         ready = await events.get("ready", READY_TIMEOUT)
         done = await events.get("done", spec.timeout)
