@@ -25,7 +25,10 @@ def runner() -> TaskRunner:
     return TaskRunner("memory://")
 
 
-async def test_the_album_is_published_once_after_every_upload(runner: TaskRunner) -> None:
+async def test_the_album_is_published_once_after_every_upload(
+    each_backend_runner: TaskRunner,
+) -> None:
+    runner = each_backend_runner  # memory, Redis and Postgres: members on two queues
     uploaded: list[str] = []
     published: list[tuple[int, int]] = []
     seen_batches: set[str | None] = set()
@@ -44,20 +47,18 @@ async def test_the_album_is_published_once_after_every_upload(runner: TaskRunner
         seen_batches.add(current_job().batch_id)  # a callback knows its batch too
 
     photos = [f"p{n}.jpg" for n in range(20)]
-    batch = await runner.batch(
-        [upload.prepare(p) for p in photos], on_success=publish_album.prepare(7)
-    )
-    async with runner.worker(concurrency=5, queues=["default", "albums"]):
+    members = [upload.options(queue=f"q{n % 2}").prepare(p) for n, p in enumerate(photos)]
+    batch = await runner.batch(members, on_success=publish_album.prepare(7))
+    async with runner.worker(concurrency=5, queues=["q0", "q1", "albums"]):
         info = await batch.wait(timeout=20)
         assert info.on_success is not None
         await runner.wait_for(info.on_success, timeout=20)
     assert info.total == 20 and info.counts[JobState.SUCCEEDED] == 20 and info.ended
     assert info.success_fired and published == [(7, 20)]
     assert seen_batches == {batch.id}
-    members = await batch.members()
-    assert len(members) == 20
-    results = [(await runner.get_job(m)).result for m in members]
-    assert results == [f"https://cdn/{p}" for p in photos]
+    records = [await runner.get_job(m) for m in await batch.members()]
+    assert [r.result for r in records] == [f"https://cdn/{p}" for p in photos]
+    assert {r.batch_id for r in records} == {batch.id}
 
 
 async def test_on_complete_runs_when_a_member_fails_for_good(runner: TaskRunner) -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from taskrunner import JobState, TaskRunner, current_job
+from taskrunner import JobState, TaskRunner
 from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.errors import BatchNotOpen
 from taskrunner.testing.conformance.helpers import WORKER, new_job
@@ -146,39 +146,6 @@ async def test_an_expired_batch_is_deleted_by_upkeep(
     await backend.reclaim()
     for table in ("batches", "batch_callbacks"):
         assert await admin.fetchval(f'SELECT count(*) FROM "{schema}".{table}') == 0
-
-
-async def test_a_batch_runs_end_to_end_through_a_worker(pg_url: str, backend: object) -> None:
-    runner = TaskRunner(pg_url)
-    published: list[int] = []
-    failed_once: list[str] = []
-    seen_batches: set[str | None] = set()
-
-    @runner.task(name="e2e.upload", retries=2, backoff=lambda _: 0.0)
-    async def upload(photo: str) -> str:
-        seen_batches.add(current_job().batch_id)
-        if photo == "p3" and not failed_once:
-            failed_once.append(photo)
-            raise OSError("network down")
-        return f"https://cdn/{photo}"
-
-    @runner.task(name="e2e.publish", queue="albums")
-    async def publish_album(album_id: int) -> None:
-        published.append(album_id)
-
-    photos = [upload.options(queue=f"q{n % 2}").prepare(f"p{n}") for n in range(20)]
-    batch = await runner.batch(photos, on_success=publish_album.prepare(7))
-    async with runner.worker(concurrency=5, queues=["q0", "q1", "albums"]):
-        info = await batch.wait(timeout=30)
-        assert info.on_success is not None
-        await runner.wait_for(info.on_success, timeout=30)
-    assert info.total == 20 and info.counts[JobState.SUCCEEDED] == 20
-    assert published == [7] and failed_once == ["p3"] and seen_batches == {batch.id}
-    members = await batch.members()
-    records = [await runner.get_job(member) for member in members]
-    assert [r.result for r in records] == [f"https://cdn/p{n}" for n in range(20)]
-    assert {r.batch_id for r in records} == {batch.id}
-    await runner.close()
 
 
 async def test_a_batch_of_ten_thousand_members(pg_url: str, backend: object) -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from taskrunner import JobState, TaskRunner, current_job
+from taskrunner import JobState, TaskRunner
 from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_redis import RedisBackend
@@ -154,38 +154,6 @@ class TestRedisBatches(RedisBatchChecks):
         await peer.connect()
         yield peer
         await peer.close()
-
-
-async def test_a_batch_runs_end_to_end_through_a_worker(redis_url: str) -> None:
-    runner = TaskRunner(redis_url)
-    published: list[int] = []
-    failed_once: list[str] = []
-    seen_batches: set[str | None] = set()
-
-    @runner.task(name="e2e.upload", retries=2, backoff=lambda _: 0.0)
-    async def upload(photo: str) -> str:
-        seen_batches.add(current_job().batch_id)
-        if photo == "p3" and not failed_once:
-            failed_once.append(photo)
-            raise OSError("network down")
-        return f"https://cdn/{photo}"
-
-    @runner.task(name="e2e.publish", queue="albums")
-    async def publish_album(album_id: int) -> None:
-        published.append(album_id)
-
-    photos = [upload.options(queue=f"q{n % 2}").prepare(f"p{n}") for n in range(20)]
-    batch = await runner.batch(photos, on_success=publish_album.prepare(7))
-    async with runner.worker(concurrency=5, queues=["q0", "q1", "albums"]):
-        info = await batch.wait(timeout=30)
-        assert info.on_success is not None
-        await runner.wait_for(info.on_success, timeout=30)
-    assert info.total == 20 and info.counts[JobState.SUCCEEDED] == 20
-    assert published == [7] and failed_once == ["p3"] and seen_batches == {batch.id}
-    (member, *_) = await batch.members()
-    record = await runner.get_job(member)
-    assert record is not None and record.batch_id == batch.id
-    await runner.close()
 
 
 async def test_a_batch_of_ten_thousand_members(redis_url: str) -> None:
