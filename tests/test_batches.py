@@ -18,6 +18,7 @@ from taskrunner import (
     TaskRunner,
     current_job,
 )
+from tests.helpers import drain
 
 
 @pytest.fixture
@@ -174,3 +175,29 @@ def test_the_cli_lists_batches_and_shows_a_members_batch() -> None:
     assert (mine["total"], mine["closed"], mine["counts"]["queued"]) == (2, True, 2)
     shown = cli.invoke(app, ["job", member, "tests.apps.limited:runner"])
     assert "batch" in shown.output and batch_id in shown.output  # the line may wrap
+
+
+@pytest.mark.slow
+async def test_a_batch_of_ten_thousand_members(each_backend_runner: TaskRunner) -> None:
+    runner = each_backend_runner
+    calls: list[str] = []
+
+    @runner.task(name="big.member")
+    async def member(n: int) -> None:
+        pass
+
+    @runner.task(name="big.done", queue="done")
+    async def done() -> None:
+        calls.append("done")
+
+    async with runner.open_batch(on_complete=done.prepare()) as batch:
+        for start in range(0, 10_000, 2_500):
+            await batch.add(*(member.prepare(n) for n in range(start, start + 2_500)))
+    info = await batch.info()
+    assert info.total == 10_000 and info.counts[JobState.QUEUED] == 10_000
+    assert len(await batch.members(limit=20_000)) == 10_000
+    await drain(runner, queues=["default", "done"], concurrency=50)
+    info = await batch.wait(timeout=120)
+    assert info.counts[JobState.SUCCEEDED] == 10_000 and info.complete_fired
+    await drain(runner, queues=["done"])
+    assert calls == ["done"]

@@ -11,13 +11,12 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import JobState
 from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_redis import RedisBackend
 from taskrunner_redis.records import micros
 from taskrunner_redis.settle import SETTLE_GRACE
-from tests.helpers import drain
 
 
 def with_callbacks(queue: str = "callbacks") -> NewBatch:
@@ -154,29 +153,3 @@ class TestRedisBatches(RedisBatchChecks):
         await peer.connect()
         yield peer
         await peer.close()
-
-
-async def test_a_batch_of_ten_thousand_members(redis_url: str) -> None:
-    runner = TaskRunner(redis_url)
-    calls: list[str] = []
-
-    @runner.task(name="big.member")
-    async def member(n: int) -> None:
-        pass
-
-    @runner.task(name="big.done", queue="done")
-    async def done() -> None:
-        calls.append("done")
-
-    async with runner.open_batch(on_complete=done.prepare()) as batch:
-        for start in range(0, 10_000, 2_500):
-            await batch.add(*(member.prepare(n) for n in range(start, start + 2_500)))
-    info = await batch.info()
-    assert info.total == 10_000 and info.counts[JobState.QUEUED] == 10_000
-    assert len(await batch.members(limit=20_000)) == 10_000
-    await drain(runner, queues=["default", "done"], concurrency=50)
-    info = await batch.wait(timeout=120)
-    assert info.counts[JobState.SUCCEEDED] == 10_000 and info.complete_fired
-    await drain(runner, queues=["done"])
-    assert calls == ["done"]
-    await runner.close()

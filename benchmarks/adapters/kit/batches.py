@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Protocol, cast
 
-from kit.library import Library, Unsupported
+from kit.library import Library, require
 from kit.protocol import Spec
 from kit.workers import WorkerFailed, start_worker
 from kit.workloads import READY_TIMEOUT, Figures, Workload, drain, drain_stored
@@ -41,13 +41,8 @@ class BatchLibrary(Library, Protocol):
 
 async def batched(lib: Library) -> BatchLibrary:
     """The library as a BatchLibrary; Unsupported (the figures read n/a) if it is none."""
-    if not hasattr(lib, "batches_unavailable"):
-        raise Unsupported(f"{lib.name} has no free batches with callbacks")
-    batches = cast(BatchLibrary, lib)
-    why = await batches.batches_unavailable()
-    if why is not None:
-        raise Unsupported(why)
-    return batches
+    await require(lib, "batches_unavailable", "has no free batches with callbacks")
+    return cast(BatchLibrary, lib)
 
 
 async def batch_callback(lib: Library, spec: Spec, script: str) -> Figures:

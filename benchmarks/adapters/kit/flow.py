@@ -25,7 +25,7 @@ import statistics
 import time
 from typing import Protocol, cast
 
-from kit.library import Library, Unsupported
+from kit.library import Library, require
 from kit.probe import cpu_seconds
 from kit.protocol import Spec
 from kit.workers import Events, WorkerFailed, start_worker
@@ -53,13 +53,8 @@ class FlowLibrary(Library, Protocol):
 
 async def flow(lib: Library) -> FlowLibrary:
     """The library as a FlowLibrary; Unsupported (the figures read n/a) if it is none."""
-    if not hasattr(lib, "flow_unavailable"):
-        raise Unsupported(f"{lib.name} has no free per-key limits or rates")
-    flows = cast(FlowLibrary, lib)
-    why = await flows.flow_unavailable()
-    if why is not None:
-        raise Unsupported(why)
-    return flows
+    await require(lib, "flow_unavailable", "has no free per-key limits or rates")
+    return cast(FlowLibrary, lib)
 
 
 async def limited_drain(lib: Library, spec: Spec, script: str) -> Figures:

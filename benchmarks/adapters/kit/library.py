@@ -10,6 +10,17 @@ class Unsupported(Exception):
     """The library has no API for what a workload needs; the figure is reported as n/a."""
 
 
+async def require(lib: object, unavailable: str, lacking: str) -> None:
+    """Raise `Unsupported` unless `lib` has the ability whose method `unavailable` answers
+    why it cannot run (None: it can); `lacking` says what a library without it has not."""
+    why_not = getattr(lib, unavailable, None)
+    if why_not is None:
+        raise Unsupported(f"{getattr(lib, 'name', lib)} {lacking}")
+    reason = await why_not()
+    if reason is not None:
+        raise Unsupported(reason)
+
+
 class Library(Protocol):
     """One job library on one backend, seen from the enqueuing side and the worker side.
 
