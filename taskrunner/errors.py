@@ -9,6 +9,7 @@
     ├── SerializationError        arguments or a result JSON cannot carry
     │   └── PayloadTooLarge       an encoded payload over the size limit
     ├── JobNotFound               no job with that id
+    │   └── DependencyNotFound    a job given to `after=` is not stored
     ├── BatchNotOpen              no open batch with that id to add a member to
     ├── JobFailed                 the job ended without a result (`.error` says why)
     ├── JobTimeout (TimeoutError) waiting for a job took longer than allowed
@@ -62,6 +63,18 @@ class PayloadTooLarge(SerializationError):
 
 class JobNotFound(TaskrunnerError):
     """No job with that id is stored (never enqueued, or its record expired)."""
+
+
+class DependencyNotFound(JobNotFound):
+    """A job given to `after=` is not stored (never enqueued, purged, or its record's
+    retention ended); nothing of that enqueue was stored. `job_id` names it."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(
+            f"job {job_id} given to after= is not stored (never enqueued, purged, or its "
+            "record expired): nothing was enqueued; wait on jobs that are stored"
+        )
 
 
 class BatchNotOpen(TaskrunnerError):

@@ -9,6 +9,8 @@ taskrunner; this package imports nothing of taskrunner above it.
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
 - `inspection`: `Inspection`, what a backend can tell about past and present work.
 - `batches`: `Batches`, batches of jobs with callbacks fired exactly once.
+- `dependencies`: `Dependencies`, jobs that wait for others (`NewJob.after`), and the
+  error a failed dependency leaves on them (`dependency_error`).
 - `plugins`: backends registered under the `taskrunner.backends` entry-point group, and the
   URL helpers every backend uses (`check_url`, `redact`, `parse_flag`).
 - `ids`: job ids, and the id bounds of a time range (`id_floor`, `CLOCK_MARGIN`).
@@ -18,6 +20,7 @@ taskrunner; this package imports nothing of taskrunner above it.
 """
 
 from taskrunner.backend.batches import Batches
+from taskrunner.backend.dependencies import DEPENDENCY_FAILED, Dependencies, dependency_error
 from taskrunner.backend.fanout import Fanout, Inbox
 from taskrunner.backend.ids import CLOCK_MARGIN, id_floor, new_job_id
 from taskrunner.backend.inspection import Inspection, JobFilter, QueueActivity, WorkerRecord
@@ -49,6 +52,7 @@ from taskrunner.backend.records import (
 
 __all__ = [
     "CLOCK_MARGIN",
+    "DEPENDENCY_FAILED",
     "FINISHED_STATES",
     "AttemptOutcome",
     "AttemptRecord",
@@ -57,6 +61,7 @@ __all__ = [
     "Batches",
     "Beat",
     "CancelSignals",
+    "Dependencies",
     "Fanout",
     "HasUrl",
     "Held",
@@ -76,6 +81,7 @@ __all__ = [
     "TransactionalEnqueue",
     "WorkerRecord",
     "check_url",
+    "dependency_error",
     "enqueuer",
     "id_floor",
     "load_backend",

@@ -14,10 +14,14 @@ from dataclasses import dataclass
 
 
 class JobState(enum.StrEnum):
-    """Where a job is in its life. The members come in this order (queued, scheduled,
-    running, succeeded, failed, cancelled), which backends keep where a store answers one
-    count per state: iterate `JobState` rather than copying the order."""
+    """Where a job is in its life. The members come in this order (waiting, queued,
+    scheduled, running, succeeded, failed, cancelled), which backends keep where a store
+    answers one count per state: iterate `JobState` rather than copying the order.
 
+    `waiting`: stored with `NewJob.after`, and some job it waits on has not ended yet (see
+    `taskrunner.backend.dependencies`)."""
+
+    WAITING = "waiting"
     QUEUED = "queued"
     SCHEDULED = "scheduled"
     RUNNING = "running"
@@ -103,6 +107,8 @@ class JobRecord:
     rate_per: float = 0.0
     held: Held | None = None  # queued, and set aside by a claim: see `Held`
     batch_id: str | None = None  # the batch the job is a member of
+    after: tuple[str, ...] = ()  # the jobs it waited (or waits) on, as `NewJob.after`
+    after_run_anyway: bool = False
 
 
 @dataclass(slots=True)
@@ -134,6 +140,9 @@ class NewJob:
     rate_max: int = 0
     rate_per: float = 0.0
     batch_id: str | None = None  # a member of this open batch (see `Batches`)
+    after: tuple[str, ...] = ()
+    after_run_anyway: bool = False
+    after_ttl: float | None = None
 
 
 @dataclass(slots=True)

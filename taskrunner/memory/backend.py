@@ -30,7 +30,7 @@ from taskrunner.backend import (
     QueueActivity,
     WorkerRecord,
 )
-from taskrunner.errors import ConfigurationError
+from taskrunner.errors import ConfigurationError, DependencyNotFound
 from taskrunner.memory.batch_methods import BatchMethods
 from taskrunner.memory.inspection import MemoryInspection
 from taskrunner.memory.store import Store, StoredJob
@@ -68,6 +68,9 @@ class MemoryBackend(BatchMethods):
         now = store.clock()
         store.expire(now)
         store.batches.check_open([new.batch_id for new in jobs if new.batch_id is not None])
+        missing = store.missing_dependency(jobs)
+        if missing is not None:
+            raise DependencyNotFound(missing)
         return [store.store_new(new, now) for new in jobs]
 
     async def claim(
@@ -177,7 +180,7 @@ class MemoryBackend(BatchMethods):
             if job is None:
                 states.append(None)
                 continue
-            if job.state in (JobState.QUEUED, JobState.SCHEDULED):
+            if job.state in (JobState.QUEUED, JobState.SCHEDULED, JobState.WAITING):
                 was_queued = job.state is JobState.QUEUED
                 store.finish(job, JobState.CANCELLED, now, ttl)
                 if was_queued:
@@ -284,6 +287,12 @@ class MemoryBackend(BatchMethods):
         return {
             queue: dict(store.counts.get(queue) or dict.fromkeys(JobState, 0)) for queue in names
         }
+
+    async def dependents(self, job_id: str, limit: int = 100) -> list[str]:
+        store = self._store
+        waiting = (store.jobs.get(i) for i in store.dependents.get(job_id, ()))
+        found = [job for job in waiting if job is not None and job.state is JobState.WAITING]
+        return [job.id for job in sorted(found, key=lambda job: job.seq)[:limit]]
 
     async def pause(self, queues: Sequence[str]) -> None:
         self._store.paused.update(queues)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from taskrunner.backend import FINISHED_STATES, BatchRecord, JobState, NewBatch, NewJob
 from taskrunner.errors import BatchNotOpen
 
-UNFINISHED = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
+UNFINISHED = (JobState.WAITING, JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from taskrunner.backend import (
@@ -19,6 +19,7 @@ from taskrunner.backend import (
     JobRecord,
     JobState,
     NewJob,
+    dependency_error,
 )
 from taskrunner.memory.activity import ActivityLog
 from taskrunner.memory.batches import BatchBook
@@ -34,6 +35,8 @@ class StoredJob(JobRecord):
     seq: int = 0  # enqueue order: breaks ties between jobs due at the same time
     version: int = 0  # bumped whenever the job enters a queue, so stale heap entries are skipped
     expires_at: float | None = None
+    pending: set[str] = field(default_factory=set)  # the dependencies not met yet
+    after_ttl: float | None = None
 
     def record(self) -> JobRecord:
         """The job as it crosses the boundary, without its attempts."""
@@ -44,7 +47,7 @@ class StoredJob(JobRecord):
             self.started_at, self.finished_at, self.lease_until, self.worker, self.result,
             self.error, self.progress, self.cancel_requested, None, self.limit_key,
             self.limit_max, self.rate_key, self.rate_max, self.rate_per, self.held,
-            self.batch_id,
+            self.batch_id, self.after, self.after_run_anyway,
         )  # fmt: skip
 
 
@@ -65,6 +68,9 @@ class Store:
         self.paused: set[str] = set()  # queues no claim takes from
         self.gate = FlowGate(self.requeue_held)
         self.batches = BatchBook(self.store_new)
+        self.dependents: dict[str, list[str]] = {}  # job id -> ids of jobs waiting on it
+        self.ended: list[StoredJob] = []  # ended jobs whose dependents are not judged yet
+        self.judging = False  # judge_dependents is working through `ended`
         self.seq = itertools.count()
         self.wakeup = asyncio.Event()
         self.finish_waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -139,14 +145,74 @@ class Store:
             rate_max=new.rate_max,
             rate_per=new.rate_per,
             batch_id=new.batch_id,
+            after=new.after,
+            after_run_anyway=new.after_run_anyway,
+            after_ttl=new.after_ttl,
             seq=next(self.seq),
         )
         self.jobs[job.id] = job
         self.count(job, JobState.QUEUED, +1)
         if job.batch_id is not None:
             self.batches.added(job.batch_id, job.id)
-        self.queue(job, now)
+        if job.after:
+            self.wait_on(job, now)
+        else:
+            self.queue(job, now)
         return job.id
+
+    def missing_dependency(self, news: Sequence[NewJob]) -> str | None:
+        """The first id in the jobs' `after` that no stored job has (see `Dependencies`)."""
+        for new in news:
+            for dependency in new.after:
+                if dependency not in self.jobs:
+                    return dependency
+        return None
+
+    def wait_on(self, job: StoredJob, now: float) -> None:
+        """Judge a new job's dependencies: wait for those not ended, or end it at once."""
+        for dependency in job.after:
+            other = self.jobs[dependency]
+            if other.state is JobState.SUCCEEDED or (
+                job.after_run_anyway and other.state in FINISHED_STATES
+            ):
+                continue
+            if other.state in FINISHED_STATES:
+                job.pending.clear()
+                job.error = dependency_error(dependency, other.state)
+                self.finish(job, JobState.CANCELLED, now, job.after_ttl)
+                return
+            job.pending.add(dependency)
+        if not job.pending:
+            self.queue(job, now)
+            return
+        self.set_state(job, JobState.WAITING)
+        for dependency in job.pending:
+            self.dependents.setdefault(dependency, []).append(job.id)
+
+    def judge_dependents(self, now: float) -> None:
+        """Queue or cancel the jobs waiting on the jobs that ended (`self.ended`), and on
+        those that this cancels in turn."""
+        ended, self.judging = self.ended, True
+        try:
+            self._judge(ended, now)
+        finally:
+            self.judging = False
+
+    def _judge(self, ended: list[StoredJob], now: float) -> None:
+        while ended:
+            job = ended.pop()
+            for waiting_id in self.dependents.pop(job.id, ()):
+                waiting = self.jobs.get(waiting_id)
+                if waiting is None or waiting.state is not JobState.WAITING:
+                    continue
+                if job.state is JobState.SUCCEEDED or waiting.after_run_anyway:
+                    waiting.pending.discard(job.id)
+                    if not waiting.pending:
+                        self.queue(waiting, now)
+                else:
+                    waiting.pending.clear()
+                    waiting.error = dependency_error(job.id, job.state)
+                    self.finish(waiting, JobState.CANCELLED, now, waiting.after_ttl)
 
     def requeue_held(self, job_id: str, version: int) -> bool:
         """Put a job that a claim set aside back where claims find it; False if it is not
@@ -184,6 +250,10 @@ class Store:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+        if job.id in self.dependents:
+            self.ended.append(job)
+            if not self.judging:
+                self.judge_dependents(now)
 
     def expire(self, now: float) -> None:
         """Drop the finished records whose retention has ended. Every read and enqueue calls

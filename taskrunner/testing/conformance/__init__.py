@@ -11,6 +11,7 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `limits`: per-key concurrency limits (`NewJob.limit_key`).
 - `rates`: rate limits (`NewJob.rate_key`).
 - `batches`: batches with callbacks, for a backend that implements `Batches`.
+- `dependencies`: jobs waiting for others, for a backend that implements `Dependencies`.
 - `pause`: pausing and resuming queues, for a backend that implements `QueuePausing`.
 - `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
 - `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
@@ -22,6 +23,7 @@ own clock, which a test cannot fake for Redis or Postgres.
 from taskrunner.testing.conformance.batches import BatchTests
 from taskrunner.testing.conformance.cancel import CancelRetryTests
 from taskrunner.testing.conformance.claim import ClaimTests
+from taskrunner.testing.conformance.dependencies import DependencyTests
 from taskrunner.testing.conformance.enqueue import EnqueueTests
 from taskrunner.testing.conformance.inspection import InspectionConformance
 from taskrunner.testing.conformance.limits import LimitTests
@@ -43,6 +45,7 @@ class BackendConformance(
     LimitTests,
     RateTests,
     BatchTests,
+    DependencyTests,
 ):
     """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
     instances share one store (a server), override `peer` to yield a second one."""

@@ -29,6 +29,7 @@ class StatsTests(Suite):
         await claim_one(backend, queue="a")
         stats = await backend.stats(["a", "b", "empty"])
         assert stats["a"] == {
+            JobState.WAITING: 0,
             JobState.QUEUED: 1,
             JobState.SCHEDULED: 1,
             JobState.RUNNING: 1,
