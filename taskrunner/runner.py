@@ -25,6 +25,7 @@ from taskrunner.backend import (
 from taskrunner.batch import BatchMethods
 from taskrunner.context import State
 from taskrunner.declare import declare, default_task_name
+from taskrunner.dependencies import waiting_jobs
 from taskrunner.errors import ConfigurationError, JobNotFound
 from taskrunner.handle import Job
 from taskrunner.job import JobInfo
@@ -236,13 +237,17 @@ class TaskRunner(BatchMethods):
         if not batch:
             return []
         store = enqueuer(self.backend, connection)  # ConfigurationError if it cannot
+        news = [p.new for p in batch]
+        if any(new.after for new in news):
+            ttls = [p.task.settings.result_ttl for p in batch]
+            news = waiting_jobs(self.backend, news, ttls, self.result_ttl)
         if not self._connected:
             await self.connect()
         if tracing.ENABLED:
-            with tracing.enqueue_span(batch[0].new.task, batch[0].new.queue, len(batch)):
-                ids = await store([p.new for p in batch])
+            with tracing.enqueue_span(news[0].task, news[0].queue, len(news)):
+                ids = await store(news)
         else:
-            ids = await store([p.new for p in batch])
+            ids = await store(news)
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
 
     async def get_job(self, job_id: str) -> JobInfo:

@@ -12,8 +12,10 @@ from taskrunner import _validation as validation
 from taskrunner import policy
 from taskrunner._serialization import encode_payload
 from taskrunner.backend import NewJob, new_job_id
+from taskrunner.dependencies import dependency_ids
 from taskrunner.errors import ConfigurationError
 from taskrunner.handle import Job
+from taskrunner.job import JobInfo
 from taskrunner.limits import NO_FLOW, FlowFields, Limit, Rate, TaskFlow
 from taskrunner.policy import MIN_SCHEDULED_RESULT_TTL
 from taskrunner.retry import MAX_SECONDS, due_at, seconds
@@ -103,6 +105,8 @@ class EnqueueOptions:
     key_ttl: float | None = None  # the key is a dedup window of this many seconds
     limit_key: str | None = None  # replaces the key of the task's Limit
     rate_key: str | None = None  # replaces the key of the task's Rate
+    after: tuple[str, ...] = ()  # ids of the jobs it waits on
+    run_anyway: bool = False  # run once they all ended, whatever the outcome
     meta: tuple[tuple[str, float], ...] = ()  # timeout and expiry, carried in the payload
 
 
@@ -121,8 +125,16 @@ def make_options(
     key_ttl: float | timedelta | None = None,
     limit_key: str | None = None,
     rate_key: str | None = None,
+    after: Iterable[Job[Any] | JobInfo | str] | None = None,
+    run_anyway: bool | None = None,
 ) -> EnqueueOptions:
     changes: dict[str, Any] = {}
+    if after is not None:
+        changes["after"] = dependency_ids(after)
+    if run_anyway is not None:
+        if not isinstance(run_anyway, bool):
+            raise ConfigurationError(f"run_anyway must be True or False, got {run_anyway!r}")
+        changes["run_anyway"] = run_anyway
     if limit_key is not None:
         changes["limit_key"] = validation.flow_key(limit_key, "limit")
     if rate_key is not None:
@@ -150,6 +162,8 @@ def make_options(
     options = replace(base, **changes)
     if options.key_ttl is not None and options.key is None:
         raise ConfigurationError("key_ttl= needs a dedup key: give key= too")
+    if options.run_anyway and not options.after:
+        raise ConfigurationError("run_anyway= needs jobs to wait on: give after= too")
     return options
 
 
@@ -215,6 +229,8 @@ def new_job(
         rate_key=flow.rate_key,
         rate_max=flow.rate_max,
         rate_per=flow.rate_per,
+        after=options.after,
+        after_run_anyway=options.run_anyway,
     )
 
 
@@ -294,6 +310,8 @@ class Task(Generic[P, T]):
         key_ttl: float | timedelta | None = None,
         limit_key: str | None = None,
         rate_key: str | None = None,
+        after: Iterable[Job[Any] | JobInfo | str] | None = None,
+        run_anyway: bool | None = None,
     ) -> Task[P, T]:
         """The same task with per-call options: `delay` (seconds or timedelta) or `at` (an
         aware datetime), a dedup `key`, a `priority` (lower runs first), another `queue`, or
@@ -309,6 +327,12 @@ class Task(Generic[P, T]):
 
         `limit_key` and `rate_key` replace the keys of the task's `Limit` and `Rate` for
         this job (a task without one refuses them).
+
+        `after` (jobs or job ids) makes the job wait (state `waiting`) until every one of
+        them succeeded; if one fails for good or is cancelled, the job is cancelled with a
+        `DependencyFailed` error naming it, unless `run_anyway=True`, which runs it once
+        they all ended, whatever the outcome. An id that is not stored raises
+        `DependencyNotFound` at enqueue.
         """
         options = make_options(
             self._options,
@@ -324,6 +348,8 @@ class Task(Generic[P, T]):
             key_ttl=key_ttl,
             limit_key=limit_key,
             rate_key=rate_key,
+            after=after,
+            run_anyway=run_anyway,
         )
         return type(self)(self.runner, self.fn, self.settings, options)
 

@@ -265,3 +265,30 @@ def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
     assert first.exit_code == 0, first.output
     again = invoke(*command, *window)
     assert again.output.startswith(first.output.strip()) and "nothing new" in again.output
+
+
+def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
+    command = ["enqueue", "ops.fetch", "--url", shared_url, "--queue", "deps"]
+    first = invoke(*command, '["https://example.com/a"]', "--delay", "1h")
+    assert first.exit_code == 0, first.output
+    first_id = first.output.strip()
+    then = invoke(*command, '["https://example.com/b"]', "--after", first_id, "--run-anyway")
+    assert then.exit_code == 0, then.output
+    then_id = then.output.strip()
+    shown = orjson.loads(invoke("job", then_id, "--url", shared_url, "--json").output)
+    assert shown["state"] == "waiting" and shown["after"] == [first_id] and shown["run_anyway"]
+    assert shown["held_by"]["kind"] == "dependencies"
+    other = invoke("job", first_id, "--url", shared_url)
+    assert other.exit_code == 0 and f"waited on by {then_id}" in other.output
+    text = invoke("job", then_id, "--url", shared_url).output
+    assert f"after {first_id} (runs whatever their outcome)" in text
+    listed = invoke("jobs", "--url", shared_url, "--state", "waiting", "--json").output
+    assert [j["id"] for j in orjson.loads(listed)["jobs"]] == [then_id]
+
+
+def test_enqueue_after_an_unknown_job_stores_nothing(shared_url: str) -> None:
+    missing = "01890000-0000-7000-8000-000000000000"
+    out = invoke("enqueue", "ops.fetch", "--url", shared_url, "--after", missing)
+    assert out.exit_code != 0 and missing in out.output and "nothing was enqueued" in out.output
+    alone = invoke("enqueue", "ops.fetch", "--url", shared_url, "--run-anyway")
+    assert alone.exit_code != 0 and "--after" in alone.output

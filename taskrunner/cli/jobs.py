@@ -17,7 +17,7 @@ from rich.console import Console
 from taskrunner import _validation as validation
 from taskrunner._present import job_dict
 from taskrunner._serialization import encode_payload
-from taskrunner.backend import JobState
+from taskrunner.backend import Dependencies, JobState
 from taskrunner.cli._app import (
     AppArg,
     AppOpt,
@@ -29,8 +29,10 @@ from taskrunner.cli._app import (
     with_runner,
 )
 from taskrunner.cli.render import jobs_table, print_job
+from taskrunner.dependencies import dependency_ids, waiting_jobs
 from taskrunner.errors import TaskrunnerError
 from taskrunner.handle import Job
+from taskrunner.job import JobInfo
 from taskrunner.limits import NO_FLOW
 from taskrunner.runner import TaskRunner, parse_state
 from taskrunner.task import EnqueueOptions, TaskSettings, new_job
@@ -75,12 +77,20 @@ def show_job(
     url: UrlOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Everything about one job: state, arguments, result, every attempt, the error."""
-    info = with_runner(app_path, url, lambda runner: runner.get_job(job_id))
+    """Everything about one job: state, arguments, result, every attempt, the error, what
+    it waits on and what waits on it."""
+
+    async def work(runner: TaskRunner) -> tuple[JobInfo, list[str]]:
+        info = await runner.get_job(job_id)
+        backend = runner.backend
+        waiting = await backend.dependents(job_id) if isinstance(backend, Dependencies) else []
+        return info, waiting
+
+    info, waiting = with_runner(app_path, url, work)
     if json_out:
-        print_json(job_dict(info))
+        print_json({**job_dict(info), "dependents": waiting})
     else:
-        print_job(Console(), info)
+        print_job(Console(), info, waiting)
 
 
 def retry(
@@ -207,6 +217,13 @@ def enqueue(
         str | None,
         typer.Option(help="Hold the dedup key this long after the enqueue, e.g. 60s."),
     ] = None,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(help="Wait until this job succeeded (repeat for several).", metavar="ID"),
+    ] = None,
+    run_anyway: Annotated[
+        bool, typer.Option(help="With --after: run once they ended, whatever the outcome.")
+    ] = False,
 ) -> None:
     """Enqueue a job by task name, with its arguments in JSON."""
     try:
@@ -222,26 +239,42 @@ def enqueue(
         raise fail("--key-ttl needs a dedup key: give --key too")
     try:
         name = validation.task_name(task)
-        dedup_key = None if key is None else validation.dedup_key(key)
-    except TaskrunnerError as exc:
-        raise fail(str(exc)) from None
-
-    async def work(runner: TaskRunner) -> Job[Any]:
-        known = runner.tasks.get(name)
-        # a task this process does not know is enqueued with the defaults a task gets
-        settings = known.settings if known else TaskSettings(name, queue=runner.default_queue)
         options = EnqueueOptions(
             delay=wait,
-            key=dedup_key,
+            key=None if key is None else validation.dedup_key(key),
             key_ttl=window,
             queue=None if queue is None else validation.queue_name(queue),
+            after=dependency_ids(after or []),
+            run_anyway=run_anyway,
         )
-        flow = known.flow_of(tuple(args), kwargs) if known else NO_FLOW
-        payload = encode_payload(args, kwargs, runner.max_payload)
-        new = new_job(settings, options, payload, flow)
-        (job_id,) = await runner.backend.enqueue([new])
-        return Job(runner, job_id, job_id != new.id)
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
+    if run_anyway and not options.after:
+        raise fail("--run-anyway needs jobs to wait on: give --after too")
+
+    async def work(runner: TaskRunner) -> Job[Any]:
+        return await enqueue_by_name(runner, name, args, kwargs, options)
 
     job = with_runner(app_path, url, work)
     note = " (a job with that key exists: nothing new was enqueued)" if job.duplicate else ""
     typer.echo(f"{job.id}{note}")
+
+
+async def enqueue_by_name(
+    runner: TaskRunner,
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    options: EnqueueOptions,
+) -> Job[Any]:
+    """Store a job of the task called `name`, known to this process or not (then with the
+    defaults a task gets), as the task's own enqueue would."""
+    known = runner.tasks.get(name)
+    settings = known.settings if known else TaskSettings(name, queue=runner.default_queue)
+    flow = known.flow_of(tuple(args), kwargs) if known else NO_FLOW
+    payload = encode_payload(args, kwargs, runner.max_payload)
+    news = [new := new_job(settings, options, payload, flow)]
+    if options.after:
+        news = waiting_jobs(runner.backend, news, [settings.result_ttl], runner.result_ttl)
+    (job_id,) = await runner.backend.enqueue(news)
+    return Job(runner, job_id, job_id != new.id)

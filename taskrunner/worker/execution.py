@@ -163,7 +163,11 @@ class Execution:
         timeout = flow.timeout_of(meta, task.settings.timeout)
         batch = meta.get("batch") if meta else None
         self.context = ctx = JobContext(
-            record, services.state, notify=services.notify_progress, callback_of=batch
+            record,
+            services.state,
+            notify=services.notify_progress,
+            callback_of=batch,
+            fetch=services.fetch,
         )
         job_event(log, logging.INFO, record, "running", worker=services.worker_id)
         token = _current.set(ctx)
