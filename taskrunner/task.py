@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
@@ -11,6 +12,7 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 from taskrunner import _validation as validation
 from taskrunner import policy
 from taskrunner._serialization import encode_payload
+from taskrunner.arguments import ArgumentCheck
 from taskrunner.backend import NewJob, new_job_id
 from taskrunner.dependencies import dependency_ids
 from taskrunner.errors import ConfigurationError
@@ -257,19 +259,24 @@ class Task(Generic[P, T]):
         self.fn = fn
         self.settings = settings
         self.is_async = inspect.iscoroutinefunction(fn)
-        self._options = options or EnqueueOptions()
+        self._options = self._checked(options or EnqueueOptions())
         self.flow = TaskFlow(fn, settings.name, settings.limit, settings.rate)
-        if self._options.limit_key is not None and settings.limit is None:
-            raise ConfigurationError(
-                f"task {settings.name!r} has no Limit, so limit_key= has nothing to replace"
-            )
-        if self._options.rate_key is not None and settings.rate is None:
-            raise ConfigurationError(
-                f"task {settings.name!r} has no Rate, so rate_key= has nothing to replace"
-            )
+        self.arguments = ArgumentCheck(fn, settings.name)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", settings.name)
         self.__wrapped__ = fn
+
+    def _checked(self, options: EnqueueOptions) -> EnqueueOptions:
+        settings = self.settings
+        if options.limit_key is not None and settings.limit is None:
+            raise ConfigurationError(
+                f"task {settings.name!r} has no Limit, so limit_key= has nothing to replace"
+            )
+        if options.rate_key is not None and settings.rate is None:
+            raise ConfigurationError(
+                f"task {settings.name!r} has no Rate, so rate_key= has nothing to replace"
+            )
+        return options
 
     @property
     def name(self) -> str:
@@ -284,7 +291,9 @@ class Task(Generic[P, T]):
         return self.flow.fields(args, kwargs, options.limit_key, options.rate_key)
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob[T]:
-        """Encode a call without enqueuing it, for `runner.enqueue_many`."""
+        """Encode a call without enqueuing it, for `runner.enqueue_many`. Arguments that do
+        not fit the task's signature raise `InvalidArguments`."""
+        self.arguments.check(args, kwargs)
         flow = self.flow_of(args, kwargs)
         payload = encode_payload(args, kwargs, self.runner.max_payload, _meta(self._options))
         return PreparedJob(self, new_job(self.settings, self._options, payload, flow))
@@ -351,7 +360,9 @@ class Task(Generic[P, T]):
             after=after,
             run_anyway=run_anyway,
         )
-        return type(self)(self.runner, self.fn, self.settings, options)
+        task = copy.copy(self)  # shares the compiled keys and the signature
+        task._options = self._checked(options)
+        return task
 
 
 class AsyncTask(Task[P, T]):

@@ -252,12 +252,30 @@ def enqueue(
     if run_anyway and not options.after:
         raise fail("--run-anyway needs jobs to wait on: give --after too")
 
+    if app_path is None:
+        typer.echo(
+            "note: without --app the task name and arguments cannot be checked; a worker "
+            "fails the job if they do not fit",
+            err=True,
+        )
+
     async def work(runner: TaskRunner) -> Job[Any]:
+        if app_path is not None:
+            check_call(runner, name, args, kwargs)
         return await enqueue_by_name(runner, name, args, kwargs, options)
 
     job = with_runner(app_path, url, work)
     note = " (a job with that key exists: nothing new was enqueued)" if job.duplicate else ""
     typer.echo(f"{job.id}{note}")
+
+
+def check_call(runner: TaskRunner, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Refuse a call that the app's task `name` cannot take, or a task the app lacks."""
+    task = runner.tasks.get(name)
+    if task is None:
+        known = ", ".join(sorted(runner.tasks)[:20]) or "none"
+        raise TaskrunnerError(f"the app has no task named {name!r} (it has: {known})")
+    task.arguments.check(args, kwargs)
 
 
 async def enqueue_by_name(
