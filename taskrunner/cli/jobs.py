@@ -226,13 +226,7 @@ def enqueue(
     ] = False,
 ) -> None:
     """Enqueue a job by task name, with its arguments in JSON."""
-    try:
-        given = orjson.loads(args_json)
-    except orjson.JSONDecodeError as exc:
-        raise fail(f"ARGS_JSON is not JSON: {exc}") from None
-    if not isinstance(given, list | dict):
-        raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
-    args, kwargs = (given, {}) if isinstance(given, list) else ([], given)
+    args, kwargs = call_arguments(args_json)
     wait = 0.0 if delay is None else duration(delay, "--delay")
     window = None if key_ttl is None else duration(key_ttl, "--key-ttl", positive=True)
     if window is not None and key is None:
@@ -253,11 +247,7 @@ def enqueue(
         raise fail("--run-anyway needs jobs to wait on: give --after too")
 
     if app_path is None:
-        typer.echo(
-            "note: without --app the task name and arguments cannot be checked; a worker "
-            "fails the job if they do not fit",
-            err=True,
-        )
+        typer.echo(UNCHECKED, err=True)
 
     async def work(runner: TaskRunner) -> Job[Any]:
         if app_path is not None:
@@ -267,6 +257,23 @@ def enqueue(
     job = with_runner(app_path, url, work)
     note = " (a job with that key exists: nothing new was enqueued)" if job.duplicate else ""
     typer.echo(f"{job.id}{note}")
+
+
+UNCHECKED = (
+    "note: without --app the task name and arguments cannot be checked; a worker fails the "
+    "job if they do not fit"
+)
+
+
+def call_arguments(args_json: str) -> tuple[list[Any], dict[str, Any]]:
+    """The positional or keyword arguments that ARGS_JSON (a JSON list or object) holds."""
+    try:
+        given = orjson.loads(args_json)
+    except orjson.JSONDecodeError as exc:
+        raise fail(f"ARGS_JSON is not JSON: {exc}") from None
+    if not isinstance(given, list | dict):
+        raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
+    return (given, {}) if isinstance(given, list) else ([], given)
 
 
 def check_call(runner: TaskRunner, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
