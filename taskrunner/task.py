@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
@@ -30,6 +30,7 @@ META_EXPIRES_IN = "expires_in"  # seconds after the job's enqueue
 META_EXPIRES_AT = "expires_at"  # epoch seconds
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -43,6 +44,8 @@ class Enqueuer(Protocol):
     async def enqueue_many(
         self, prepared: Iterable[PreparedJob[U]], *, connection: Any = None
     ) -> list[Job[U]]: ...
+
+    def call_sync(self, fn: Callable[Q, Awaitable[U]], *args: Q.args, **kwargs: Q.kwargs) -> U: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +306,11 @@ class Task(Generic[P, T]):
         prepared = self.prepare(*args, **kwargs)
         (job,) = await self.runner.enqueue_many([prepared], connection=self._options.connection)
         return job
+
+    def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
+        """`enqueue` from sync code (a Django view, a Flask handler, a script, a `def`
+        task's thread): blocks until the job is stored. See `TaskRunner.call_sync`."""
+        return self.runner.call_sync(self.enqueue, *args, **kwargs)
 
     def options(
         self,
