@@ -37,8 +37,7 @@ def worker_url(shared_url: str) -> Iterator[str]:
         runner = make_runner(shared_url)
         async with runner, runner.worker(concurrency=8, queues=["sync"]):
             started.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
+            await asyncio.to_thread(stop.wait)
 
     thread = threading.Thread(target=asyncio.run, args=(serve(),))
     thread.start()
