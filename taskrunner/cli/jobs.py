@@ -17,7 +17,7 @@ from rich.console import Console
 from taskrunner import _validation as validation
 from taskrunner._present import job_dict
 from taskrunner._serialization import encode_payload
-from taskrunner.backend import Dependencies, JobState
+from taskrunner.backend import Dependencies, JobState, TaskRegistry
 from taskrunner.cli._app import (
     AppArg,
     AppOpt,
@@ -34,8 +34,9 @@ from taskrunner.errors import TaskrunnerError
 from taskrunner.handle import Job
 from taskrunner.job import JobInfo
 from taskrunner.limits import NO_FLOW
+from taskrunner.registry import registered_task
 from taskrunner.runner import TaskRunner, parse_state
-from taskrunner.task import EnqueueOptions, TaskSettings, new_job
+from taskrunner.task import EnqueueOptions, Task, TaskSettings, new_job
 
 
 def list_jobs(
@@ -246,13 +247,9 @@ def enqueue(
     if run_anyway and not options.after:
         raise fail("--run-anyway needs jobs to wait on: give --after too")
 
-    if app_path is None:
-        typer.echo(UNCHECKED, err=True)
-
     async def work(runner: TaskRunner) -> Job[Any]:
-        if app_path is not None:
-            check_call(runner, name, args, kwargs)
-        return await enqueue_by_name(runner, name, args, kwargs, options)
+        task = await task_named(runner, name, app_path is not None)
+        return await enqueue_by_name(runner, task, name, args, kwargs, options)
 
     job = with_runner(app_path, url, work)
     note = " (a job with that key exists: nothing new was enqueued)" if job.duplicate else ""
@@ -260,8 +257,8 @@ def enqueue(
 
 
 UNCHECKED = (
-    "note: without --app the task name and arguments cannot be checked; a worker fails the "
-    "job if they do not fit"
+    "note: without the app (or a backend's task registry) the task name and arguments "
+    "cannot be checked; a worker fails the job if they do not fit"
 )
 
 
@@ -276,27 +273,40 @@ def call_arguments(args_json: str) -> tuple[list[Any], dict[str, Any]]:
     return (given, {}) if isinstance(given, list) else ([], given)
 
 
-def check_call(runner: TaskRunner, name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Refuse a call that the app's task `name` cannot take, or a task the app lacks."""
+async def task_named(runner: TaskRunner, name: str, from_app: bool) -> Task[..., Any] | None:
+    """The task `name`: the app's, or a stand-in from the backend's task registry. None
+    (after a note) when neither can tell: the call is stored unchecked."""
     task = runner.tasks.get(name)
-    if task is None:
+    if task is not None:
+        return task
+    if from_app:
         known = ", ".join(sorted(runner.tasks)[:20]) or "none"
         raise TaskrunnerError(f"the app has no task named {name!r} (it has: {known})")
-    task.arguments.check(args, kwargs)
+    task = await registered_task(runner, runner.backend, name)
+    if task is None and isinstance(runner.backend, TaskRegistry):
+        raise TaskrunnerError(
+            f"no worker has published a task named {name!r} (workers publish their tasks "
+            "when they start): check the name, start a worker, or give the app"
+        )
+    if task is None:
+        typer.echo(UNCHECKED, err=True)
+    return task
 
 
 async def enqueue_by_name(
     runner: TaskRunner,
+    task: Task[..., Any] | None,
     name: str,
     args: list[Any],
     kwargs: dict[str, Any],
     options: EnqueueOptions,
 ) -> Job[Any]:
-    """Store a job of the task called `name`, known to this process or not (then with the
-    defaults a task gets), as the task's own enqueue would."""
-    known = runner.tasks.get(name)
-    settings = known.settings if known else TaskSettings(name, queue=runner.default_queue)
-    flow = known.flow_of(tuple(args), kwargs) if known else NO_FLOW
+    """Store a job of the task called `name`, as `task`'s own enqueue would (its checks and
+    settings); without one, with the defaults a task gets."""
+    if task is not None:
+        task.arguments.check(args, kwargs)
+    settings = task.settings if task else TaskSettings(name, queue=runner.default_queue)
+    flow = task.flow_of(tuple(args), kwargs) if task else NO_FLOW
     payload = encode_payload(args, kwargs, runner.max_payload)
     news = [new := new_job(settings, options, payload, flow)]
     if options.after:

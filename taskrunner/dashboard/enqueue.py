@@ -1,10 +1,13 @@
 """`POST /api/jobs`: enqueue a job from any language, as a job document (see
-`taskrunner.job_format`), always behind a token: the dashboard's own `token`, or an
+`taskrunner.job_format`) of a task of the served app or of the backend's task registry
+(`taskrunner.registry`), always behind a token: the dashboard's own `token`, or an
 `api_token` given for this door alone. A session cookie or a loopback address opens the
 pages, never this: a browser form from another site cannot send the Authorization header,
 so no CSRF token is needed either."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -13,7 +16,9 @@ from starlette.responses import JSONResponse, Response
 from taskrunner.dashboard.security import Guard, Verdict
 from taskrunner.errors import TaskrunnerError
 from taskrunner.job_format import prepared_job
+from taskrunner.registry import registered_task
 from taskrunner.runner import TaskRunner
+from taskrunner.task import Task
 
 BODY_SLACK = 64 * 1024  # bytes a document may hold beyond the payload limit (its options)
 
@@ -37,13 +42,26 @@ class EnqueueDoor:
         except orjson.JSONDecodeError as exc:
             return error(400, f"the body is not JSON: {exc}")
         try:
-            prepared = prepared_job(document, self.runner.tasks.get)
+            task = await self.task_of(document)
+            prepared = prepared_job(document, lambda _: task)
             (job,) = await self.runner.enqueue_many([prepared])
         except TaskrunnerError as exc:
             return error(400, str(exc))
         return JSONResponse(
             {"id": job.id, "duplicate": job.duplicate}, 200 if job.duplicate else 201
         )
+
+    async def task_of(self, document: object) -> Task[..., Any] | None:
+        """The task a document names: the served app's, else a stand-in from the backend's
+        task registry (None: unknown, which `prepared_job` refuses)."""
+        name = document.get("task") if isinstance(document, dict) else None
+        if not isinstance(name, str):
+            return None
+        task = self.runner.tasks.get(name)
+        if task is None:
+            await self.runner.connect()
+            task = await registered_task(self.runner, self.runner.backend, name)
+        return task
 
     def refusal(self, request: Request) -> Response | None:
         if not self.guard.protected:

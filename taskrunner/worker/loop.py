@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 
+from taskrunner import registry
 from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, faults
 from taskrunner.policy import Policy, backend_retry_delay
 from taskrunner.worker import heartbeat
@@ -117,6 +118,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         await runner.connect()
         self.started_at = await runner.backend.now()
+        await registry.publish(runner.backend, runner.tasks.values())
         await runner.start_resources()
         log.info(
             "worker %s started on %s, queues %s, concurrency %d",

@@ -129,3 +129,27 @@ def wait_until_serving(proc: subprocess.Popen[bytes], base: str) -> None:
 
 
 __all__ = ["TaskRunner"]
+
+
+async def test_a_task_the_app_lacks_comes_from_the_registry() -> None:
+    from taskrunner.memory import MemoryBackend
+
+    shared = MemoryBackend()
+    workers = TaskRunner("memory://", backend=shared)
+
+    @workers.task(name="far.away", queue="far")
+    async def far(n: int) -> int:
+        return n
+
+    await workers.worker(burst=True).run()  # publishes its tasks
+    bare = TaskRunner("memory://", backend=shared)  # a dashboard without the task code
+    async with client_for(dashboard(bare, token=TOKEN)) as client:
+        made = await client.post(
+            "/api/jobs", json={"task": "far.away", "args": [3]}, headers=bearer(TOKEN)
+        )
+        assert made.status_code == 201, made.text
+        wrong = await client.post(
+            "/api/jobs", json={"task": "far.away", "args": []}, headers=bearer(TOKEN)
+        )
+        assert "missing a required argument: 'n'" in wrong.json()["error"]
+    assert (await workers.get_job(made.json()["id"])).queue == "far"
