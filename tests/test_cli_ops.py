@@ -125,6 +125,7 @@ def test_stats_and_check_thresholds(shared_url: str, seeded: dict[str, str]) -> 
     data = orjson.loads(invoke("stats", "--url", shared_url, "--json").output)
     feeds = data["queues"]["feeds"]
     assert feeds["counts"] == {
+        "waiting": 0,
         "queued": 0,
         "scheduled": 1,
         "running": 0,
