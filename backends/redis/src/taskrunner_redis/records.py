@@ -213,7 +213,7 @@ def parse_claimed(
     """A JobRecord from one row of claim.lua's answer (fields checked by the script)."""
     head = row[: len(FIELDS_CLAIMED)]
     flow = row[len(FIELDS_CLAIMED) : len(FIELDS_CLAIMED) + len(FLOW_FIELDS)]
-    batch = _as_bytes(row[-1]) if len(row) > len(FIELDS_CLAIMED) + len(FLOW_FIELDS) else None
+    batch, after, anyway = (*row[len(FIELDS_CLAIMED) + len(FLOW_FIELDS) :], None, None, None)[:3]
     job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = head
     assert isinstance(job_id, bytes) and isinstance(task, bytes) and isinstance(queue, bytes)
     assert isinstance(payload, bytes) and isinstance(attempt, int)
@@ -234,7 +234,9 @@ def parse_claimed(
         started_at=now_us / MICROS,
         lease_until=(now_us + lease_us) / MICROS,
         worker=worker,
-        batch_id=_text(batch),
+        batch_id=_text(_as_bytes(batch)),
+        after=() if not isinstance(after, bytes) else tuple(orjson.loads(after)),
+        after_run_anyway=anyway == b"1",
     )
     _set_flow(record, flow)
     return record
