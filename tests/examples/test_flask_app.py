@@ -3,11 +3,12 @@ jobs with `get_job_sync` (driven by Flask's test client, in this test's thread),
 process started as the module's docstring says (`taskrunner run examples.flask_app:runner`)
 checks the links, and the check's page shows how far it got, then the result. On Redis and
 Postgres; and once with the app in a real server process too (`flask run`), taking requests
-from several threads at once."""
+from several threads at once. The plain script of docs/sync.md runs against the same worker."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from tests.examples.conftest import (
     spawn,
     without_uv_run,
 )
+from tests.examples.markdown_blocks import code_blocks
 
 WAIT = 30.0  # seconds a check may take on a loaded machine before the test gives up
 HTML = "text/html; charset=utf-8"
@@ -263,3 +265,43 @@ def wait_until_serving(http: httpx.Client, web: Process) -> None:
             web.check_alive()
             assert time.monotonic() < deadline, web.log.read_text()
             time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend_url", ["redis"], indirect=True)
+def test_the_plain_script_of_the_sync_page_prints_the_broken_links(
+    local_server: LocalServer, backend_url: str, worker: Process, tmp_path: Path
+) -> None:
+    (block,) = [b for b in code_blocks(REPO / "docs" / "sync.md") if "def main(urls" in b.body]
+    script = tmp_path / "check_pages.py"
+    script.write_text(block.body)
+    local_server.add("/fine.html", b"fine", HTML)
+    fine = local_server.add("/a.html", b'<a href="/fine.html">fine</a>', HTML)
+    gone = local_server.url("/gone.html")
+    broken = local_server.add("/b.html", b'<a href="/gone.html">gone</a>', HTML)
+    missing = local_server.url("/missing.html")
+
+    def run(*urls: str) -> subprocess.CompletedProcess[str]:
+        env = shell_env(TASKRUNNER_URL=backend_url, PYTHONPATH=str(REPO))
+        done = subprocess.run(
+            [sys.executable, str(script), *urls],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=2 * WAIT,
+        )
+        worker.check_alive()
+        return done
+
+    alright = run(fine)
+    assert (alright.returncode, alright.stdout) == (0, ""), alright.stderr
+    done = run(fine, broken, missing)
+    assert done.returncode == 1, done.stderr
+    printed = done.stdout.splitlines()
+    assert printed[0] == f"{broken}: {gone} is broken (404)"
+    assert printed[1].startswith(f"{missing}: not checked: job ")
+    assert printed[1].endswith(
+        f"failed: examples.flask_app.PageMissing: {missing} answered 404 Not Found"
+    )
+    assert len(printed) == 2
