@@ -1,14 +1,18 @@
 """Blocking calls for sync code: `enqueue_sync`, `result_sync`, `get_job_sync`... from many
 threads of a sync app (Redis and Postgres), from a `def` task's thread and an async app's
 threads (any backend, memory included), refused on an event loop's own thread, and safe
-across a fork."""
+across a fork; the hand-off to the loop keeps the caller's context, raises the call's
+errors, and wakes the caller when the loop shuts down."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import multiprocessing
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -148,3 +152,69 @@ async def test_a_def_task_and_an_async_apps_threads_use_the_runners_loop() -> No
         job = await asyncio.to_thread(add.enqueue_sync, 2, 3)  # a sync endpoint's thread
         assert await asyncio.to_thread(job.result_sync, 10) == 5
     assert runner._own_loop is None
+
+
+@contextmanager
+def connected_in_a_thread(url: str) -> Iterator[TaskRunner]:
+    """A runner connected on an event loop that runs in a thread of its own, as an async
+    app's or a worker's loop does, until the block ends."""
+    runner = make_runner(url)
+    stop = threading.Event()
+    started = threading.Event()
+
+    async def serve() -> None:
+        async with runner:
+            started.set()
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    assert started.wait(30)
+    try:
+        yield runner
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
+
+
+async def _request_id() -> str | None:
+    return REQUEST_ID.get()
+
+
+async def _refuse(why: str) -> None:
+    raise ValueError(why)
+
+
+async def _park(started: threading.Event) -> None:
+    started.set()
+    await asyncio.Event().wait()  # until cancelled
+
+
+def test_a_call_runs_in_the_callers_context_and_raises_its_errors() -> None:
+    with connected_in_a_thread("memory://") as runner:
+        REQUEST_ID.set("r-1")  # a trace's current span travels the same way
+        assert runner.call_sync(_request_id) == "r-1"
+        with pytest.raises(ValueError, match=r"^no$"):
+            runner.call_sync(_refuse, "no")
+
+
+def test_a_call_ends_when_its_loop_shuts_down() -> None:
+    errors: list[BaseException] = []
+    started = threading.Event()
+    with connected_in_a_thread("memory://") as runner:
+
+        def caller() -> None:
+            try:
+                runner.call_sync(_park, started)
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=caller)
+        thread.start()
+        assert started.wait(30)
+    # the loop's end cancelled the call: its caller is told so rather than left waiting
+    thread.join(30)
+    assert [type(error) for error in errors] == [concurrent.futures.CancelledError]
