@@ -177,6 +177,24 @@ class BlockingMethods:
         loop = self._blocking_loop()
         return Handoff[T]().run(loop, _call(fn, *args, **kwargs))
 
+    def _loop_closed(self) -> bool:
+        """Whether the loop the runner connected on has been closed since (`asyncio.run`
+        per request or per test): its connections died with it."""
+        loop = self._loop
+        return loop is not None and loop.is_closed()
+
+    def _forgot_dead_loop(self) -> bool:
+        """If the runner's loop is closed, forget its connection (closing nothing: it is
+        gone) so that the next `connect` makes one on the running loop. Answers whether it
+        did. A backend built from the URL is built anew; a memory backend keeps its jobs."""
+        if not self._loop_closed():
+            return False
+        self._connected, self._loop = False, None
+        self._connect_lock = asyncio.Lock()
+        if self._owns_backend and scheme_of(self.url) != "memory":
+            self.backend = load_backend(self.url)
+        return True
+
     def close_sync(self) -> None:
         """Close the runner's own loop of blocking calls and its connections, if it has one
         (done at exit anyway; for a script that wants it done now)."""

@@ -202,7 +202,7 @@ class TaskRunner(BatchMethods, BlockingMethods):
 
     async def connect(self) -> None:
         """Connect to the backend (done on first use; call it to fail fast at startup)."""
-        if self._connected:
+        if self._connected and not self._forgot_dead_loop():
             return
         async with self._connect_lock:
             if not self._connected:
@@ -211,7 +211,7 @@ class TaskRunner(BatchMethods, BlockingMethods):
                 self._connected = True
 
     async def close(self) -> None:
-        if self._connected:
+        if self._connected and not self._forgot_dead_loop():
             self._connected, self._loop = False, None
             await self.backend.close()
 
@@ -240,13 +240,14 @@ class TaskRunner(BatchMethods, BlockingMethods):
         batch = list(prepared)
         if not batch:
             return []
-        store = enqueuer(self.backend, connection)  # ConfigurationError if it cannot
+        enqueuer(self.backend, connection)  # ConfigurationError if it cannot, before connecting
         news = [p.new for p in batch]
         if any(new.after for new in news):
             ttls = [p.task.settings.result_ttl for p in batch]
             news = waiting_jobs(self.backend, news, ttls, self.result_ttl)
-        if not self._connected:
-            await self.connect()
+        if not self._connected or self._loop_closed():
+            await self.connect()  # (anew, if its loop ended: then with a new backend)
+        store = enqueuer(self.backend, connection)
         if tracing.ENABLED:
             with tracing.enqueue_span(news[0].task, news[0].queue, len(news)):
                 ids = await store(news)
@@ -382,7 +383,7 @@ class TaskRunner(BatchMethods, BlockingMethods):
 
     async def connected(self) -> Backend:
         """The backend, connected first if it was not."""
-        if not self._connected:
+        if not self._connected or self._loop_closed():
             await self.connect()
         return self.backend
 

@@ -218,3 +218,17 @@ def test_a_call_ends_when_its_loop_shuts_down() -> None:
     # the loop's end cancelled the call: its caller is told so rather than left waiting
     thread.join(30)
     assert [type(error) for error in errors] == [concurrent.futures.CancelledError]
+
+
+def test_a_runner_whose_loop_ended_connects_again_on_the_next(worker_url: str) -> None:
+    runner = make_runner(worker_url)  # a Flask async view, a test: one loop per call
+    add = runner.tasks["sync.add"]
+
+    async def once(n: int) -> int:
+        return await (await add.enqueue(n, n)).result(timeout=30)
+
+    assert asyncio.run(once(1)) == 2
+    first = runner.backend
+    assert asyncio.run(once(2)) == 4  # the first loop is closed: a new connection
+    assert runner.backend is not first
+    asyncio.run(runner.close())

@@ -300,11 +300,9 @@ def test_enqueue_with_the_app_checks_the_task_and_its_arguments(shared_url: str)
     unknown = invoke("enqueue", "ops.fetcher", '["x"]', *app)
     assert unknown.exit_code != 0 and "no task named 'ops.fetcher'" in unknown.output
     assert "ops.fetch" in unknown.output  # what it has
-    wrong = invoke("enqueue", "ops.fetch", '{"link": "x"}', *app)
+    wrong = invoke("enqueue", "ops.fetch", '{"url": "x", "link": "y"}', *app)
     assert wrong.exit_code != 0 and "unexpected keyword argument 'link'" in wrong.output
     good = invoke("enqueue", "ops.fetch", '["https://example.com/c"]', *app)
     assert good.exit_code == 0 and "cannot be checked" not in good.output
-    unchecked = invoke("enqueue", "ops.fetch", '{"link": "x"}', "--url", shared_url)
-    assert unchecked.exit_code == 0 and "cannot be checked" in unchecked.output
     stats = run(shared_url, lambda runner: runner.stats())
-    assert stats["feeds"][JobState.QUEUED] == 2  # the good one and the unchecked one
+    assert stats["feeds"][JobState.QUEUED] == 1  # the good one only

@@ -80,5 +80,6 @@ def test_cli_enqueue_with_a_key_ttl() -> None:
     assert out.exit_code == 2 and "--key-ttl needs a dedup key" in out.output
     out = cli.invoke(app, ["enqueue", "t.x", "[]", "--url", url, "--key", "k", "--key-ttl", "0"])
     assert out.exit_code == 2 and "--key-ttl" in out.output
-    out = cli.invoke(app, ["enqueue", "t.x", "[]", "--url", url, "--key", "k", "--key-ttl", "1m"])
+    given = ["--app", "tests.apps.ops:runner", "--url", url, "--key", "k", "--key-ttl", "1m"]
+    out = cli.invoke(app, ["enqueue", "ops.fetch", '["u"]', *given])
     assert out.exit_code == 0, out.output
