@@ -224,7 +224,7 @@ def test_a_runner_whose_loop_ended_connects_again_on_the_next(worker_url: str) -
     runner = make_runner(worker_url)  # a Flask async view, a test: one loop per call
     add = runner.tasks["sync.add"]
 
-    async def once(n: int) -> int:
+    async def once(n: int) -> object:
         return await (await add.enqueue(n, n)).result(timeout=30)
 
     assert asyncio.run(once(1)) == 2
