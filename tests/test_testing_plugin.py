@@ -23,7 +23,8 @@ APP = TaskRunner("memory://")
 def test_pytest_finds_the_plugin_through_its_entry_point(
     pytestconfig: pytest.Config,
 ) -> None:
-    (entry,) = [e for e in importlib.metadata.entry_points(group="pytest11") if e.name == "taskrunner"]
+    plugins = importlib.metadata.entry_points(group="pytest11")
+    (entry,) = [e for e in plugins if e.name == "taskrunner"]
     assert entry.value == "taskrunner.testing.plugin"
     assert pytestconfig.pluginmanager.has_plugin("taskrunner")
 
@@ -40,7 +41,7 @@ async def test_the_fixtures_share_one_runner_and_clock(
 def test_the_ini_option_names_a_runner() -> None:
     assert app_runner("") is None
     assert app_runner("tests.test_testing_plugin:APP") is APP
-    with pytest.raises(pytest.UsageError, match="write module.path:attribute"):
+    with pytest.raises(pytest.UsageError, match=r"write module\.path:attribute"):
         app_runner("tests.test_testing_plugin")
     with pytest.raises(pytest.UsageError, match="is not a TaskRunner"):
         app_runner("tests.test_testing_plugin:APP_RUNNER")
