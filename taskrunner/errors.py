@@ -15,7 +15,9 @@
     ├── JobTimeout (TimeoutError) waiting for a job took longer than allowed
     ├── BackendError              the backend could not carry out an operation
     ├── TaskTimeout (TimeoutError)  an attempt ran past its timeout (in the job's error)
-    └── StrayCancellation         a task raised CancelledError the worker did not cause
+    ├── StrayCancellation         a task raised CancelledError the worker did not cause
+    └── DrainLimitExceeded        a test's drain ran more attempts than its limit
+                                  (defined in `taskrunner.testing`, with the helpers)
 
 `JobError` is no exception: it is the record of one, kept with a failed attempt.
 """

@@ -11,6 +11,7 @@ import anyio
 from taskrunner import TaskRunner
 from taskrunner.backend import Backend, JobRecord, NewJob
 from taskrunner.memory import MemoryBackend
+from taskrunner.testing import drain as drain  # the suite drains with the public helper
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> None:
@@ -23,12 +24,6 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> None:
             if value:
                 return
             await anyio.sleep(0.01)
-
-
-async def drain(runner: TaskRunner, **settings: Any) -> None:
-    """Run a burst worker until no job is due and none is running."""
-    settings.setdefault("concurrency", 10)
-    await runner.worker(burst=True, **settings).run()
 
 
 class CountingBackend(MemoryBackend):

@@ -196,7 +196,7 @@ async def test_a_batch_of_ten_thousand_members(each_backend_runner: TaskRunner) 
     info = await batch.info()
     assert info.total == 10_000 and info.counts[JobState.QUEUED] == 10_000
     assert len(await batch.members(limit=20_000)) == 10_000
-    await drain(runner, queues=["default", "done"], concurrency=50)
+    await drain(runner, queues=["default", "done"], concurrency=50, limit=None)
     info = await batch.wait(timeout=120)
     assert info.counts[JobState.SUCCEEDED] == 10_000 and info.complete_fired
     await drain(runner, queues=["done"])

@@ -7,8 +7,9 @@ from collections import Counter
 import anyio
 import pytest
 
-from taskrunner import ConfigurationError, JobState, TaskRunner, current_job, every
+from taskrunner import ConfigurationError, JobInfo, JobState, TaskRunner, current_job, every
 from taskrunner.memory import MemoryBackend
+from taskrunner.testing import Clock, enqueued
 from taskrunner.worker.scheduler import enqueue_next_ticks, tick_key
 from tests.helpers import eventually
 
@@ -40,33 +41,30 @@ async def test_each_tick_runs_exactly_once_with_several_workers() -> None:
 
 
 async def test_after_downtime_the_pending_tick_runs_once() -> None:
-    now = [1_700_000_000.0]  # a fake clock: hours pass without sleeping
-    backend = MemoryBackend(clock=lambda: now[0])
-    runner = TaskRunner("memory://", backend=backend)
+    clock = Clock()  # hours pass without sleeping
+    runner = TaskRunner("memory://", backend=MemoryBackend(clock=clock))
     runs: list[int] = []
 
     @runner.task(schedule=every(hours=1))
     async def hourly() -> None:
         runs.append(1)
 
-    first_tick = every(hours=1).next_after(now[0])
-    async with runner.worker():
-        await eventually(lambda: _scheduled_count(backend) == 1)
+    async def scheduled() -> list[JobInfo]:
+        return [job for job in await enqueued(runner) if job.state is JobState.SCHEDULED]
+
+    async with runner.worker():  # the real scheduler, in a worker that is not a burst one
+        await eventually(scheduled)
     assert runs == []
 
-    now[0] = first_tick + 10 * 3600  # ten ticks missed while no worker ran
+    clock.jump(hours=10)  # ten ticks missed while no worker ran
     async with runner.worker():
         await eventually(lambda: len(runs) == 1)
-        await eventually(lambda: _scheduled_count(backend) == 1)
+        await eventually(scheduled)
         await anyio.sleep(0.1)  # a second run would have happened by now
     assert runs == [1]
-    (pending,) = [j for j in backend._store.jobs.values() if j.state is JobState.SCHEDULED]
-    assert pending.run_at == every(hours=1).next_after(now[0])
-    assert pending.key == tick_key(hourly.name, pending.run_at)
-
-
-def _scheduled_count(backend: MemoryBackend) -> int:
-    return sum(1 for job in backend._store.jobs.values() if job.state is JobState.SCHEDULED)
+    (pending,) = await scheduled()
+    assert pending.run_at.timestamp() == every(hours=1).next_after(clock())
+    assert pending.key == tick_key(hourly.name, pending.run_at.timestamp())
 
 
 async def test_enqueueing_a_tick_twice_keeps_one_job() -> None:

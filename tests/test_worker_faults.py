@@ -258,10 +258,9 @@ async def test_a_def_task_past_its_timeout_keeps_its_slot_until_its_function_ret
             overlaps.leave(job_id)
 
     jobs = await runner.enqueue_many(export.prepare(n) for n in range(3))
-    settings = {"concurrency": 2, "lease": 0.3, "heartbeat": 0.05, "reclaim_interval": 0.05}
     try:
         with caplog.at_level(logging.WARNING, logger="taskrunner.job"):
-            await drain(runner, **settings)
+            await drain(runner, concurrency=2, lease=0.3, heartbeat=0.05, reclaim_interval=0.05)
     finally:
         unblock.set()
     assert overlaps.most_per_job == 1  # never two attempts of one job at once

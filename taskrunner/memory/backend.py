@@ -57,6 +57,20 @@ class MemoryBackend(BatchMethods):
     async def now(self) -> float:
         return self._store.clock()
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the store judges every time on (`time.time` unless one was given)."""
+        return self._store.clock
+
+    async def next_change(self) -> float | None:
+        """The earliest moment at which something falls due with nobody acting: a scheduled
+        job or a retry, a rate window that held a job back, the end of a running job's
+        lease. None when nothing waits on time. For tests that move a controlled clock
+        from one such moment to the next (`taskrunner.testing`)."""
+        store = self._store
+        moments = [m for m in (store.next_due(), store.next_lease_end()) if m is not None]
+        return min(moments, default=None)
+
     # -- the protocol ----------------------------------------------------------------------
 
     async def enqueue(self, jobs: Sequence[NewJob], connection: Any = None) -> list[str]:
@@ -249,11 +263,9 @@ class MemoryBackend(BatchMethods):
         store.promote(now)
         if any(store.ready.get(queue) for queue in queues if queue not in store.paused):
             return
-        if store.delayed:
-            timeout = min(timeout, max(store.delayed[0][0] - now, 0.0))
-        opening = store.gate.next_opening()
-        if opening is not None:
-            timeout = min(timeout, max(opening - now, 0.0))
+        due = store.next_due()
+        if due is not None:
+            timeout = min(timeout, max(due - now, 0.0))
         store.wakeup.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(store.wakeup.wait(), timeout)

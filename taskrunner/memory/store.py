@@ -235,6 +235,20 @@ class Store:
             if job is not None and job.version == version and job.state is JobState.SCHEDULED:
                 self.queue(job, now)
 
+    def next_due(self) -> float | None:
+        """When the earliest delayed job falls due or a held job's rate window opens (None:
+        neither is waited for). The moment may have passed, or its job changed since."""
+        moments = [self.delayed[0][0]] if self.delayed else []
+        opening = self.gate.next_opening()
+        if opening is not None:
+            moments.append(opening)
+        return min(moments, default=None)
+
+    def next_lease_end(self) -> float | None:
+        """When the earliest lease of a running job runs out (None: nothing runs)."""
+        ends = (job.lease_until for job in self.running.values() if job.lease_until is not None)
+        return min(ends, default=None)
+
     def finish(self, job: StoredJob, state: JobState, now: float, ttl: float | None) -> None:
         """End `job` in the finished `state`, kept `ttl` seconds, and wake its waiters."""
         self.set_state(job, state)

@@ -131,6 +131,12 @@ async def serve_app(
             # --8<-- [end:serve_app]
 
 
+def in_process(app: FastAPI) -> httpx.AsyncClient:
+    """An httpx client that calls the app in process without running its lifespan, so
+    without its worker: a test runs the jobs itself (taskrunner.testing's drain)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app.test")
+
+
 async def eventually_json(
     client: httpx.AsyncClient, path: str, done: str, timeout: float = 10.0
 ) -> dict[str, object]:

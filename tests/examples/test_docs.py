@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import yaml
 
 import taskrunner
 import taskrunner.backend.plugins
+import taskrunner.testing.plugin
 from tests.examples.conftest import REPO
 from tests.examples.markdown_blocks import (
     Block,
@@ -42,6 +44,7 @@ PAGES = [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
 PYTHON = {"python", "py"}
 SHELL = {"bash", "sh", "shell", "console"}
 WALKTHROUGHS = {"getting-started.md"}  # pages whose titled Python blocks are files
+PROJECTS = {"testing.md"}  # pages whose titled blocks are an app, its settings and its tests
 EXAMPLE_TESTS = "".join(path.read_text() for path in (REPO / "tests" / "examples").glob("*.py"))
 
 
@@ -78,7 +81,7 @@ def test_every_block_is_run_checked_or_included() -> None:
                     )
             elif block.language in PYTHON:
                 if block.title is not None:
-                    assert page.name in WALKTHROUGHS, (
+                    assert page.name in WALKTHROUGHS | PROJECTS, (
                         f"{block.where}: a titled Python block outside a walkthrough"
                     )
             elif block.language == "text" and page.name == "architecture.md":
@@ -138,6 +141,26 @@ def test_the_conformance_suite_runs_as_the_testing_page_shows(tmp_path: Path) ->
     assert done.returncode == 0, done.stdout + done.stderr
     passed = re.search(r"(\d+) passed", done.stdout)
     assert passed is not None and int(passed[1]) >= 30, done.stdout
+
+
+def test_the_testing_page_tests_pass_as_shown(tmp_path: Path) -> None:
+    """The app, settings and tests of docs/testing.md, written out as a project of their
+    own and run by pytest, which finds taskrunner's plugin through its entry point."""
+    files = [b for b in code_blocks(REPO / "docs" / "testing.md") if b.title is not None]
+    assert [b.title for b in files] == ["pyproject.toml", "shop.py", "test_shop.py"]
+    for block in files:
+        (tmp_path / str(block.title)).write_text(block.body)
+    tests = files[-1].body.count("\nasync def test_")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "TASKRUNNER_URL"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{tests} passed" in done.stdout, done.stdout
 
 
 # -- shell -----------------------------------------------------------------------------------
@@ -205,14 +228,19 @@ def test_kubernetes_manifests_give_workers_time_to_drain() -> None:
 
 
 def test_toml_blocks_register_backends_where_taskrunner_looks() -> None:
+    documents = [tomllib.loads(block.body) for _, blocks in blocks_of({"toml"}) for block in blocks]
     groups = {
-        group
-        for _, blocks in blocks_of({"toml"})
-        for block in blocks
-        for group in tomllib.loads(block.body)["project"]["entry-points"]
-    }
+        group for document in documents if "project" in document
+        for group in document["project"]["entry-points"]
+    }  # fmt: skip
     assert groups == {"taskrunner.backends"}
     assert groups == {taskrunner.backend.plugins.GROUP}
+    pytest_options = {
+        option
+        for document in documents
+        for option in document.get("tool", {}).get("pytest", {}).get("ini_options", {})
+    }
+    assert pytest_options == {taskrunner.testing.plugin.APP_OPTION}
 
 
 # -- the API reference -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 from examples import rss_reader
-from tests.examples.conftest import LocalServer, eventually_json, serve_app
+from taskrunner.testing import memory_harness
+from tests.examples.conftest import LocalServer, eventually_json, in_process, serve_app
 
 RSS = b"""<?xml version="1.0"?>
 <rss version="2.0"><channel>
@@ -72,18 +73,21 @@ async def test_atom_feeds_and_a_server_that_recovers(local_server: LocalServer) 
 async def test_what_is_not_a_feed_fails_at_once_with_a_reason(local_server: LocalServer) -> None:
     page = local_server.add("/page.html", b"<html><p>hello</p></html>", "text/html")
     broken = local_server.add("/broken.xml", b"<rss><channel>", "application/rss+xml")
-    async with serve_app(rss_reader.app, rss_reader.runner) as client:
-        for url, reason in [
-            (page, "the document is <html>, not an RSS or Atom feed"),
-            (broken, "not XML"),
-            (local_server.url("/missing.xml"), "answered 404 Not Found"),
-        ]:
-            posted = await client.post("/feeds", data={"url": url})
-            job_id = posted.headers["location"].removeprefix("/jobs/")
-            status = await eventually_json(client, f"/api/jobs/{job_id}", "error")
-            while status["state"] != "failed":  # a retry would show the error too
-                status = await eventually_json(client, f"/api/jobs/{job_id}", "error")
-            assert status["attempt"] == 1, status  # NotAFeed is not retried
+    reasons = {
+        page: "the document is <html>, not an RSS or Atom feed",
+        broken: "not XML",
+        local_server.url("/missing.xml"): "answered 404 Not Found",
+    }
+    # no lifespan, so no worker: the test runs the jobs itself once the forms are posted
+    async with memory_harness(rss_reader.runner) as harness, in_process(rss_reader.app) as client:
+        posted = [await client.post("/feeds", data={"url": url}) for url in reasons]
+        report = await harness.drain()
+        assert report.outcomes() == ["failed"] * 3  # NotAFeed is not retried
+        for response, (url, reason) in zip(posted, reasons.items(), strict=True):
+            job_id = response.headers["location"].removeprefix("/jobs/")
+            await harness.assert_enqueued(rss_reader.fetch_feed, url)
+            status = (await client.get(f"/api/jobs/{job_id}")).json()
+            assert (status["state"], status["attempt"]) == ("failed", 1), status
             assert str(status["error"]).startswith("examples.rss_reader.NotAFeed: ")
             assert reason in str(status["error"])
             shown = (await client.get(f"/jobs/{job_id}")).text

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from examples import thumbnails
-from taskrunner import JobState
-from tests.examples.conftest import LocalServer, eventually_json, serve_app
+from taskrunner import AttemptOutcome, JobState
+from taskrunner.testing import memory_harness
+from tests.examples.conftest import LocalServer, eventually_json, in_process, serve_app
 
 
 def image_bytes(width: int, height: int, fmt: str) -> bytes:
@@ -35,19 +36,22 @@ async def test_a_batch_fans_out_and_reports_each_image(
     corrupt = local_server.add("/corrupt.jpg", b"\xff\xd8 not really a jpeg", "image/jpeg")
     missing = local_server.url("/missing.png")
 
-    async with serve_app(thumbnails.app, thumbnails.runner) as client:
+    # no lifespan, so no worker: the test drains the jobs, on a clock that skips the backoff
+    async with memory_harness(thumbnails.runner) as harness, in_process(thumbnails.app) as client:
         created = await client.post(
             "/batches", json={"urls": [wide, tall, flaky, corrupt, missing], "size": 128}
         )
         assert created.status_code == 202
         batch = created.json()
         assert batch["jobs"] == 5
-        status = await eventually_json(client, f"/batches/{batch['batch']}", "finished")
+        report = await harness.drain(advance_clock=True)
+        status = (await client.get(f"/batches/{batch['batch']}")).json()
         stored = await thumbnails.runner.get_batch(batch["batch"])  # a batch in the backend
 
+    assert report.outcomes().count(AttemptOutcome.RETRY) == 2
     assert (stored.total, stored.counts[JobState.SUCCEEDED], stored.ended) == (5, 3, True)
     assert (status["total"], status["done"], status["pending"]) == (5, 3, 0)
-    made = {t["url"]: t for t in status["thumbnails"]}  # type: ignore[attr-defined]
+    made = {t["url"]: t for t in status["thumbnails"]}
     assert made[wide]["original"] == [800, 400] and made[wide]["size"] == [128, 64]
     assert made[tall]["size"] == [64, 128]
     assert made[flaky]["size"] == [64, 64]  # never enlarged
@@ -60,7 +64,7 @@ async def test_a_batch_fans_out_and_reports_each_image(
     assert local_server.routes["/flaky.png"].requests == 3
     assert local_server.routes["/wide.jpg"].requests == 1
 
-    failed = {f["url"]: f for f in status["failed"]}  # type: ignore[attr-defined]
+    failed = {f["url"]: f for f in status["failed"]}
     assert set(failed) == {corrupt, missing}
     assert failed[corrupt]["attempts"] == 1  # an unreadable image is not retried
     assert failed[corrupt]["error"].startswith("PIL.UnidentifiedImageError: ")
