@@ -95,3 +95,25 @@ def test_the_site_on_postgres(pg_schema: str, site_database: str, tmp_path: Path
         DJANGO_DB_USER=server.username or "postgres",
     )
     assert re.search(r"^OK$", output, re.M), output  # nothing skipped
+
+
+def test_the_backend_options_are_checked() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from taskrunner.contrib.django import BackendOptions
+
+    read = BackendOptions.read("default", {"url": "redis://h/0", "retries": 2, "modules": ["a"]})
+    assert (read.url, read.retries, read.modules, read.timeout) == ("redis://h/0", 2, ("a",), None)
+    assert BackendOptions.read("default", {"result_ttl": None}).result_ttl is None
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"retry": 1}, "unknown retry"),
+        ({"retries": -1}, "retries must be a whole number"),
+        ({"retries": True}, "retries must be a whole number"),
+        ({"timeout": 0}, "timeout must be more than 0"),
+        ({"result_ttl": -5}, "result_ttl must not be negative"),
+        ({"modules": "app.jobs"}, "modules must be a list"),
+        ({"url": ""}, "url must be a backend URL"),
+    ]
+    for options, message in bad:
+        with pytest.raises(ImproperlyConfigured, match=message):
+            BackendOptions.read("default", options)

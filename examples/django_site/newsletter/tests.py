@@ -66,6 +66,7 @@ def enqueued() -> Iterator[list[TaskResult[Any]]]:
 class WithWorker(TransactionTestCase):
     """Starts `manage.py taskrunner_worker` on the test database for the class's tests."""
 
+    command: ClassVar[list[str]] = ["manage.py", "taskrunner_worker", "--concurrency", "4"]
     worker: ClassVar[subprocess.Popen[bytes]]
     log: ClassVar[Path]
 
@@ -76,7 +77,7 @@ class WithWorker(TransactionTestCase):
         cls.log = Path(tempfile.mkdtemp()) / "worker.log"
         with cls.log.open("wb") as out:
             cls.worker = subprocess.Popen(
-                [sys.executable, "manage.py", "taskrunner_worker", "--concurrency", "4"],
+                [sys.executable, *cls.command],
                 cwd=SITE,
                 env=env,
                 stdout=out,
@@ -213,6 +214,22 @@ class FrameworkTests(WithWorker):
         with self.assertRaises(TaskResultMismatch):
             send_welcome.get_result(crm.id)
         finished(crm)
+
+
+class TaskrunnerRunTests(WithWorker):
+    """The same worker started as `taskrunner run` (DJANGO_SETTINGS_MODULE is set)."""
+
+    command: ClassVar[list[str]] = [
+        *("-m", "taskrunner", "run", "taskrunner.contrib.django.worker:runner"),
+        *("--queue", "default,crm"),
+    ]
+
+    def test_it_runs_the_sites_tasks(self) -> None:
+        subscriber = subscribe_email("margaret@example.com")
+        subscriber.refresh_from_db()
+        welcome = finished(send_welcome.get_result(subscriber.welcome_task))
+        self.assertEqual(welcome.return_value, {"to": "margaret@example.com"})
+        self.assertEqual(finished(count_subscribers.enqueue("example.com")).return_value, 1)
 
 
 @skipUnless(connection.vendor == "postgresql", "counts sessions in pg_stat_activity")

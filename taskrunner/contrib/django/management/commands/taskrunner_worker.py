@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import os
 from argparse import ArgumentParser
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
-from asgiref.sync import SyncToAsync
 from django.core.management.base import BaseCommand, CommandError
 
 from taskrunner.cli.run import run
-from taskrunner.context import State
 from taskrunner.contrib.django.worker import ALIAS_VARIABLE, worker_queues, worker_runner
 from taskrunner.errors import TaskrunnerError
 
@@ -46,11 +43,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         alias = options["backend"]
         try:
-            runner = worker_runner(alias)  # fails here, with a clear message, for a wrong alias
+            worker_runner(alias)  # fails here, with a clear message, for a wrong alias
             queues = options["queue"] or worker_queues(alias)
         except TaskrunnerError as exc:
             raise CommandError(str(exc)) from None
-        runner.on_shutdown(_release_sync_thread)
         os.environ[ALIAS_VARIABLE] = alias  # for `taskrunner run`, which loads the runner
         try:
             run(
@@ -68,12 +64,3 @@ class Command(BaseCommand):
         except click.exceptions.Exit as exit:
             if exit.exit_code:
                 raise SystemExit(exit.exit_code) from None
-
-
-async def _release_sync_thread(state: State) -> None:
-    """Let the thread where `async def` tasks ran Django's sync code (asgiref's, idle once
-    the worker stopped) end, so the process exits without waiting for it; a new one starts
-    if anything needs it again."""
-    idle = SyncToAsync.single_thread_executor
-    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-    idle.shutdown(wait=False)
