@@ -22,7 +22,7 @@ from django.utils import timezone
 from taskrunner.backend import JobState
 from taskrunner.context import current_job
 from taskrunner.contrib.django.framework import (
-    Task,
+    DjangoTask,
     TaskContext,
     TaskResult,
     TaskResultStatus,
@@ -33,8 +33,6 @@ from taskrunner.contrib.django.results import task_error, task_result
 from taskrunner.errors import TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.worker.failures import error_of
-
-DjangoTask = Task[Any, Any]
 
 
 class TaskSource(Protocol):

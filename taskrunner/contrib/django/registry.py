@@ -19,14 +19,12 @@ from django.utils.module_loading import autodiscover_modules
 
 from taskrunner import _validation as validation
 from taskrunner.contrib.django.calls import job_function
-from taskrunner.contrib.django.framework import InvalidTask, Task
+from taskrunner.contrib.django.framework import DjangoTask, InvalidTask
 from taskrunner.contrib.django.options import BackendOptions
 from taskrunner.errors import TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner
 from taskrunner.task import Task as JobTask
-
-DjangoTask = Task[Any, Any]
 
 
 class Registry:
