@@ -111,6 +111,13 @@ def test_the_core_never_imports_a_backend(module: str) -> None:
     assert not backends, f"{module} imports {sorted(backends)}"
 
 
+def test_the_core_never_imports_an_integration() -> None:
+    integrations = under("taskrunner.contrib")
+    core = [m for m in under("taskrunner") if m not in integrations]
+    found = sorted(f"{m} imports {i}" for m in core for i in GRAPH[m] if i in integrations)
+    assert not found, "\n".join(found)
+
+
 def test_modules_stay_readable() -> None:
     long = {
         name: n
