@@ -105,10 +105,10 @@ TRIGGERS = {
     # and the counts of batches (0008)
     "jobs_batch_stored": ("AFTER", "INSERT", "statement"),
     "jobs_batch_updated": ("AFTER", "UPDATE", "statement"),
-    # and dependencies (0009): per row only for jobs with `after` (a WHEN clause)
+    # and dependencies (0009): per row only for jobs with `after` (a WHEN clause); the ends
+    # of dependencies are judged by jobs_updated
     "jobs_wait_on": ("BEFORE", "INSERT", "row"),
     "jobs_waits": ("AFTER", "INSERT", "row"),
-    "jobs_dependencies_judged": ("AFTER", "UPDATE", "statement"),
 }
 
 

@@ -14,25 +14,27 @@
 -- Both triggers have a WHEN clause, so a job without `after` costs a test of one column.
 --
 -- When an UPDATE ends jobs (moves them into succeeded, failed or cancelled: a finish, a
--- cancel, SQL by hand), a statement-level trigger (jobs_dependencies_judged) judges, in the
--- same transaction, the dependents of those that have edges (judge_dependents): it deletes
--- their edges (a dependency is judged by its first end: a retry by hand finds none), then
--- moves each waiting dependent in one UPDATE: a dependency that succeeded (any end, with
+-- cancel, SQL by hand), the statement-level trigger that tallies it (0004's jobs_updated,
+-- replaced below) has the dependents of those that have edges judged, in the same
+-- transaction (judge_dependents). It asks there rather than in a trigger of its own, which
+-- every claim and lease renewal would pay a call for: those return before. The judge
+-- deletes the ended jobs' edges (a dependency is judged by its first end: a retry by hand
+-- finds none), then moves each waiting dependent in one UPDATE: a dependency that succeeded (any end, with
 -- after_run_anyway) is met, and the last one met makes the job queued, or scheduled while
 -- its own due time is later; one that failed or was cancelled cancels it, naming that
 -- dependency (the lowest id, when several end in one statement). The jobs it cancels have
 -- dependents in turn: the function judges them in a loop rather than through the trigger
 -- firing again, which for a chain of a hundred jobs would exhaust the server's stack. While
--- the loop runs, the transaction-local setting `taskrunner.judging` makes the trigger's
--- nested firings return at once.
+-- the loop runs, the transaction-local setting `taskrunner.judging` keeps the trigger's
+-- nested firings (which tally the changes) from judging them too.
 --
 -- Locking. The enqueue's share lock conflicts with the row lock of any UPDATE of a
 -- dependency, so a dependency's end either committed before the enqueue read its state, or
 -- waits for the enqueue to commit and its trigger then finds the new edges (each statement of
--- a VOLATILE plpgsql function reads a fresh snapshot, in READ COMMITTED). The judge locks the
--- waiting dependents in id order before changing them: two transactions judging dependents
--- in common never wait on each other in a cycle, and the second one reads the count the
--- first left.
+-- a VOLATILE plpgsql function reads a fresh snapshot, in READ COMMITTED). The judge locks
+-- the dependents in id order before reading and changing them: two transactions judging
+-- dependents in common never wait on each other in a cycle, and the second one reads the
+-- count the first left.
 --
 -- Edges have no foreign key (a dependency may be purged: its dependents then wait until
 -- cancelled, as on every backend). An edge goes when its dependency ends; one whose
@@ -211,40 +213,15 @@ BEGIN
 END
 $$;
 
--- An UPDATE that ended jobs with dependents has them judged (see above). A job in a
--- finished state with edges has just ended: its edges go when its end is judged.
-CREATE FUNCTION {schema}.jobs_dependencies_judged() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    ended uuid[];
-    states text[];
-BEGIN
-    IF current_setting('taskrunner.judging', true) = 'on' THEN
-        RETURN NULL;  -- a change of judge_dependents, whose loop judges it
-    END IF;
-    SELECT array_agg(a.id), array_agg(a.state)
-    INTO ended, states
-    FROM added AS a
-    WHERE a.state IN ('succeeded', 'failed', 'cancelled')
-      AND EXISTS (SELECT 1 FROM {schema}.job_dependencies AS e WHERE e.dependency = a.id);
-    IF ended IS NOT NULL THEN
-        PERFORM {schema}.judge_dependents(ended, states);
-    END IF;
-    RETURN NULL;
-END
-$$;
-
 CREATE TRIGGER jobs_wait_on BEFORE INSERT ON {schema}.jobs
     FOR EACH ROW WHEN (NEW.after IS NOT NULL)
     EXECUTE FUNCTION {schema}.jobs_wait_on();
 CREATE TRIGGER jobs_waits AFTER INSERT ON {schema}.jobs
     FOR EACH ROW WHEN (NEW.state = 'waiting')
     EXECUTE FUNCTION {schema}.jobs_waits();
-CREATE TRIGGER jobs_dependencies_judged AFTER UPDATE ON {schema}.jobs
-    REFERENCING NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.jobs_dependencies_judged();
 
--- 0004's tally functions, counting waiting jobs too (in `waiting`).
+-- 0004's tally functions, counting waiting jobs too (in `waiting`); the one of UPDATEs also
+-- has the jobs that ended judged (judge_dependents).
 CREATE OR REPLACE FUNCTION {schema}.jobs_stored_or_deleted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -287,6 +264,9 @@ $$;
 
 CREATE OR REPLACE FUNCTION {schema}.jobs_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    ended uuid[];
+    states text[];
 BEGIN
     IF NOT EXISTS (
         SELECT FROM removed AS r
@@ -398,6 +378,18 @@ BEGIN
             cancelled = e.cancelled + excluded.cancelled,
             released = e.released + excluded.released,
             lost = e.lost + excluded.lost;
+    -- the jobs that ended and have edges: their end is judged now (see above). A job in a
+    -- finished state with edges has just ended: its edges go when its end is judged.
+    IF current_setting('taskrunner.judging', true) IS DISTINCT FROM 'on' THEN
+        SELECT array_agg(a.id), array_agg(a.state)
+        INTO ended, states
+        FROM added AS a
+        WHERE a.state IN ('succeeded', 'failed', 'cancelled')
+          AND EXISTS (SELECT 1 FROM {schema}.job_dependencies AS e WHERE e.dependency = a.id);
+        IF ended IS NOT NULL THEN
+            PERFORM {schema}.judge_dependents(ended, states);
+        END IF;
+    END IF;
     RETURN NULL;
 END
 $$;
