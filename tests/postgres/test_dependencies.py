@@ -147,6 +147,13 @@ async def test_counts_follow_waiting_jobs(
     await backend.cancel([waiting[0].id], ttl=None)
     assert await backend.purge([JobState.WAITING], queue="b") == 2
     await agree(backend, admin, schema)
+    tallies = f'"{schema}".tallies'
+    await admin.execute(f"UPDATE {tallies} SET minute = minute - 5 WHERE minute > 0")
+    await backend.reclaim()  # folds them into slot 0, waiting jobs too
+    await agree(backend, admin, schema)
+    await admin.execute(f"UPDATE {tallies} SET minute = minute - 90 WHERE minute > 0")
+    await backend.reclaim()  # past the hour: into minute 0
+    await agree(backend, admin, schema)
     await end(backend, "a", OutcomeKind.SUCCEEDED)  # in c: one queued, one scheduled
     await agree(backend, admin, schema)
     assert (await backend.stats(["c"]))["c"][JobState.SCHEDULED] == 1
