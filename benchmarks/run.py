@@ -4,9 +4,9 @@
                              [--only-taskrunner] [--size drain.n=50000]
 
 Workloads: enqueue, batch, drain, sleep, latency and, taskrunner only, limit-drain, hot-key and
-rate-hold (`--only limits` names those three) and batch-callback and batch-drain (`--only
-batches`) are the default set; scale and memory run on demand. See docs/benchmarks.md for the
-method.
+rate-hold (`--only limits` names those three), batch-callback and batch-drain (`--only
+batches`) and sync-enqueue (`--only sync`) are the default set; scale and memory run on
+demand. See docs/benchmarks.md for the method.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--only",
         default=",".join(DEFAULT_WORKLOADS),
         help="workloads, comma-separated ('limits': the three flow-control ones, 'batches': the "
-        "two batch ones)",
+        "two batch ones, 'sync': the blocking enqueue)",
     )
     parser.add_argument("--only-taskrunner", action="store_true", help="skip the peers")
     parser.add_argument("--peers", default=None, help="only these peers, comma-separated")

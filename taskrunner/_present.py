@@ -119,7 +119,7 @@ def job_dict(info: JobInfo) -> dict[str, Any]:
         "id": info.id, "task": info.task, "queue": info.queue, "state": info.state.value,
         "attempt": info.attempt, "max_attempts": info.max_attempts, "priority": info.priority,
         "key": info.key, "limit_key": info.limit_key, "rate_key": info.rate_key,
-        "batch_id": info.batch_id,
+        "batch_id": info.batch_id, "after": list(info.after), "run_anyway": info.run_anyway,
         "args": info.args, "kwargs": info.kwargs,
         **{name: value.isoformat() if value else None for name, value in iso.items()},
         "worker": info.worker, "result": info.result,

@@ -231,7 +231,16 @@ class BatchMethods:
 def as_member(prepared: PreparedJob[Any], batch_id: str) -> PreparedJob[Any]:
     if prepared.new.batch_id is not None:
         raise ConfigurationError("a prepared job can join one batch only")
+    refuse_waiting(prepared)
     return PreparedJob(prepared.task, dataclasses.replace(prepared.new, batch_id=batch_id))
+
+
+def refuse_waiting(member: PreparedJob[Any]) -> None:
+    if member.new.after:
+        raise ConfigurationError(
+            f"a batch's member cannot wait for other jobs (task {member.task.name!r}): "
+            "enqueue the jobs it waits on first, or wait on the batch's on_complete callback"
+        )
 
 
 def new_batch(
@@ -251,6 +260,10 @@ def callback_job(prepared: PreparedJob[Any] | None, batch_id: str) -> NewJob | N
         raise ConfigurationError(
             f"a batch's callback is a prepared call (task.prepare(...)), not {prepared!r}"
         )
+    if prepared.new.after:
+        raise ConfigurationError(
+            "a batch's callback waits for the batch already; it cannot wait for other jobs"
+        )
     return dataclasses.replace(
         prepared.new, payload=with_meta(prepared.new.payload, batch=batch_id)
     )
@@ -263,4 +276,5 @@ def members_of(prepared: Iterable[PreparedJob[Any]]) -> Sequence[PreparedJob[Any
             raise ConfigurationError(
                 f"a batch's members are prepared calls (task.prepare(...)), not {item!r}"
             )
+        refuse_waiting(item)
     return found

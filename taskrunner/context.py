@@ -7,8 +7,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from typing import Any
 
 from taskrunner.backend import JobRecord
+from taskrunner.dependencies import Fetch, results_of
 from taskrunner.errors import TaskrunnerError
 from taskrunner.job import MESSAGE_LIMIT, JobProgress, cut
 
@@ -27,6 +29,7 @@ class JobContext:
     progress_reported: bool = field(default=False, repr=False)
     notify: Callable[[], None] | None = field(default=None, repr=False)
     callback_of: str | None = field(default=None, repr=False)  # the batch, for a callback
+    fetch: Fetch | None = field(default=None, repr=False)  # reads jobs (the backend's get)
 
     def __repr__(self) -> str:
         return f"JobContext(id={self.id!r}, task={self.task!r}, attempt={self.attempt})"
@@ -57,6 +60,21 @@ class JobContext:
         """The id of the batch the job is a member of, or whose callback it is
         (`runner.get_batch(id)` tells more)."""
         return self.record.batch_id or self.callback_of
+
+    @property
+    def after(self) -> tuple[str, ...]:
+        """The ids of the jobs this one waited on (`.options(after=...)`), in order."""
+        return self.record.after
+
+    async def dependency_results(self) -> dict[str, Any]:
+        """The results of the jobs this one waited on, by id, in the order given to
+        `after=`. With `run_anyway=True`, those that did not succeed are left out. Raises
+        `JobNotFound` if one's record is gone (kept `result_ttl` after it ended)."""
+        if not self.record.after:
+            return {}
+        if self.fetch is None:
+            raise TaskrunnerError("this job context cannot read other jobs")
+        return await results_of(self.fetch, self.record.after)
 
     @property
     def key(self) -> str | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Generic, Protocol, TypeVar, cast
+from collections.abc import Awaitable, Callable
+from typing import Generic, ParamSpec, Protocol, TypeVar, cast
 
 from taskrunner.backend import JobState
 from taskrunner.errors import JobFailed, JobTimeout
 from taskrunner.job import JobInfo
 
 T = TypeVar("T")
+U = TypeVar("U")
+P = ParamSpec("P")
 
 
 class JobSource(Protocol):
@@ -19,6 +22,8 @@ class JobSource(Protocol):
     async def wait_for(self, job_id: str, timeout: float | None = None) -> JobInfo | None: ...
 
     async def cancel(self, job_id: str) -> JobState: ...
+
+    def call_sync(self, fn: Callable[P, Awaitable[U]], *args: P.args, **kwargs: P.kwargs) -> U: ...
 
 
 class Job(Generic[T]):
@@ -61,3 +66,15 @@ class Job(Generic[T]):
     async def cancel(self) -> JobState:
         """Cancel the job: see `TaskRunner.cancel`."""
         return await self.runner.cancel(self.id)
+
+    def info_sync(self) -> JobInfo:
+        """`info`, from sync code (see `TaskRunner.call_sync`)."""
+        return self.runner.call_sync(self.info)
+
+    def result_sync(self, timeout: float | None = None) -> T:
+        """`result`, from sync code: blocks until the job finishes (or `timeout`)."""
+        return self.runner.call_sync(self.result, timeout)
+
+    def cancel_sync(self) -> JobState:
+        """`cancel`, from sync code."""
+        return self.runner.call_sync(self.cancel)

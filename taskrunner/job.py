@@ -110,18 +110,20 @@ class AttemptInfo:
 
 
 class HoldKind(enum.StrEnum):
-    """What kind of thing holds a job back (see `Hold`). More kinds come with dependencies;
-    a program should treat an unknown kind as a hold."""
+    """What kind of thing holds a job back (see `Hold`). More kinds may come; a program
+    should treat an unknown kind as a hold."""
 
     PAUSED = "paused"  # its queue is paused
     NO_WORKER = "no_worker"  # no live worker takes its queue
     LIMIT = "limit"  # its limit key has no free slot
     RATE = "rate"  # its rate window is closed
+    DEPENDENCIES = "dependencies"  # it waits for jobs given to after= to end
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """Why a job that could run now (queued, or scheduled and due) is not running:
+    """Why a job that could run now (queued, or scheduled and due) or waits on other jobs
+    is not running:
     `kind` for programs, `detail` a sentence for people, e.g. "its queue 'emails' is
     paused". `str(hold)` is the sentence."""
 
@@ -162,6 +164,8 @@ class JobInfo:
     limit_key: str | None = None  # the key of its task's Limit, worked out at enqueue
     rate_key: str | None = None  # the key of its task's Rate
     batch_id: str | None = None  # the batch it is a member of
+    after: tuple[str, ...] = ()  # the jobs it waits (or waited) on
+    run_anyway: bool = False  # it runs once those ended, whatever the outcome
 
     @property
     def finished(self) -> bool:
@@ -197,4 +201,6 @@ class JobInfo:
             limit_key=record.limit_key,
             rate_key=record.rate_key,
             batch_id=record.batch_id,
+            after=record.after,
+            run_anyway=record.after_run_anyway,
         )

@@ -19,6 +19,7 @@ from taskrunner.backend import (
     JobState,
     QueuePausing,
 )
+from taskrunner.dependencies import unmet
 from taskrunner.errors import ConfigurationError
 from taskrunner.job import Hold, HoldKind, JobInfo
 from taskrunner.stats import QueueStats, Stats, queue_stats, window_start
@@ -69,6 +70,8 @@ async def held_by(backend: Backend, record: JobRecord) -> Hold | None:
     (as the last claim that met it found), or no live worker takes its queue (where the
     backend keeps a worker registry). None for other jobs and when nothing holds it. A
     round trip per question asked, so only `get_job` asks."""
+    if record.state is JobState.WAITING:
+        return await waiting_hold(backend, record)
     if record.state is JobState.SCHEDULED:
         if record.run_at > await backend.now():
             return None  # not due yet: its run_at says when, nothing holds it
@@ -93,6 +96,19 @@ async def held_by(backend: Backend, record: JobRecord) -> Hold | None:
     ):
         return Hold(HoldKind.NO_WORKER, f"no worker takes queue {queue!r}")
     return None
+
+
+async def waiting_hold(backend: Backend, record: JobRecord) -> Hold:
+    """What a waiting job waits on: the jobs given to its `after=` that have not ended."""
+    pending = unmet(record, await backend.get(record.after))
+    total = len(record.after)
+    shown = ", ".join(pending[:3]) + (f" and {len(pending) - 3} more" if len(pending) > 3 else "")
+    detail = (
+        f"it waits for {len(pending)} of the {total} jobs given to after= to end: {shown}"
+        if pending
+        else f"the {total} jobs given to after= have ended; it is being queued"
+    )
+    return Hold(HoldKind.DEPENDENCIES, detail)
 
 
 def pausing(backend: Backend) -> QueuePausing:

@@ -23,8 +23,10 @@ from taskrunner.backend import (
     redact,
 )
 from taskrunner.batch import BatchMethods
+from taskrunner.blocking import BlockingMethods
 from taskrunner.context import State
 from taskrunner.declare import declare, default_task_name
+from taskrunner.dependencies import waiting_jobs
 from taskrunner.errors import ConfigurationError, JobNotFound
 from taskrunner.handle import Job
 from taskrunner.job import JobInfo
@@ -53,7 +55,7 @@ class TaskDecorator(Protocol):
     def __call__(self, fn: Callable[P, T], /) -> SyncTask[P, T]: ...
 
 
-class TaskRunner(BatchMethods):
+class TaskRunner(BatchMethods, BlockingMethods):
     """Tasks, their backend, and the way to enqueue, inspect and run jobs.
 
     `url` picks the backend (`memory://`, `redis://...`, `postgresql://...`); without it,
@@ -76,6 +78,7 @@ class TaskRunner(BatchMethods):
         given = url or (backend.url if isinstance(backend, HasUrl) else None)
         self.url = given or os.environ.get("TASKRUNNER_URL") or "memory://"
         self.backend: Backend = backend if backend is not None else load_backend(self.url)
+        self._owns_backend = backend is None
         if max_payload <= 0:
             raise ConfigurationError(f"max_payload must be a positive byte count: {max_payload}")
         self.max_payload = max_payload
@@ -90,6 +93,7 @@ class TaskRunner(BatchMethods):
         self._resource_users = 0
         self._connected = False
         self._connect_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop it connected on
 
     def __repr__(self) -> str:
         return f"TaskRunner({redact(self.url)!r})"
@@ -194,7 +198,7 @@ class TaskRunner(BatchMethods):
         if self._connected:
             raise ConfigurationError("use_url() must be called before the runner connects")
         self.backend = load_backend(url)
-        self.url = url
+        self.url, self._owns_backend = url, True
 
     async def connect(self) -> None:
         """Connect to the backend (done on first use; call it to fail fast at startup)."""
@@ -203,11 +207,12 @@ class TaskRunner(BatchMethods):
         async with self._connect_lock:
             if not self._connected:
                 await self.backend.connect()
+                self._loop = asyncio.get_running_loop()
                 self._connected = True
 
     async def close(self) -> None:
         if self._connected:
-            self._connected = False
+            self._connected, self._loop = False, None
             await self.backend.close()
 
     async def __aenter__(self) -> Self:
@@ -236,13 +241,17 @@ class TaskRunner(BatchMethods):
         if not batch:
             return []
         store = enqueuer(self.backend, connection)  # ConfigurationError if it cannot
+        news = [p.new for p in batch]
+        if any(new.after for new in news):
+            ttls = [p.task.settings.result_ttl for p in batch]
+            news = waiting_jobs(self.backend, news, ttls, self.result_ttl)
         if not self._connected:
             await self.connect()
         if tracing.ENABLED:
-            with tracing.enqueue_span(batch[0].new.task, batch[0].new.queue, len(batch)):
-                ids = await store([p.new for p in batch])
+            with tracing.enqueue_span(news[0].task, news[0].queue, len(news)):
+                ids = await store(news)
         else:
-            ids = await store([p.new for p in batch])
+            ids = await store(news)
         return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
 
     async def get_job(self, job_id: str) -> JobInfo:

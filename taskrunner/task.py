@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
@@ -11,9 +12,12 @@ from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 from taskrunner import _validation as validation
 from taskrunner import policy
 from taskrunner._serialization import encode_payload
+from taskrunner.arguments import ArgumentCheck
 from taskrunner.backend import NewJob, new_job_id
+from taskrunner.dependencies import dependency_ids
 from taskrunner.errors import ConfigurationError
 from taskrunner.handle import Job
+from taskrunner.job import JobInfo
 from taskrunner.limits import NO_FLOW, FlowFields, Limit, Rate, TaskFlow
 from taskrunner.policy import MIN_SCHEDULED_RESULT_TTL
 from taskrunner.retry import MAX_SECONDS, due_at, seconds
@@ -26,6 +30,7 @@ META_EXPIRES_IN = "expires_in"  # seconds after the job's enqueue
 META_EXPIRES_AT = "expires_at"  # epoch seconds
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -39,6 +44,8 @@ class Enqueuer(Protocol):
     async def enqueue_many(
         self, prepared: Iterable[PreparedJob[U]], *, connection: Any = None
     ) -> list[Job[U]]: ...
+
+    def call_sync(self, fn: Callable[Q, Awaitable[U]], *args: Q.args, **kwargs: Q.kwargs) -> U: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,8 @@ class EnqueueOptions:
     key_ttl: float | None = None  # the key is a dedup window of this many seconds
     limit_key: str | None = None  # replaces the key of the task's Limit
     rate_key: str | None = None  # replaces the key of the task's Rate
+    after: tuple[str, ...] = ()  # ids of the jobs it waits on
+    run_anyway: bool = False  # run once they all ended, whatever the outcome
     meta: tuple[tuple[str, float], ...] = ()  # timeout and expiry, carried in the payload
 
 
@@ -121,8 +130,16 @@ def make_options(
     key_ttl: float | timedelta | None = None,
     limit_key: str | None = None,
     rate_key: str | None = None,
+    after: Iterable[Job[Any] | JobInfo | str] | None = None,
+    run_anyway: bool | None = None,
 ) -> EnqueueOptions:
     changes: dict[str, Any] = {}
+    if after is not None:
+        changes["after"] = dependency_ids(after)
+    if run_anyway is not None:
+        if not isinstance(run_anyway, bool):
+            raise ConfigurationError(f"run_anyway must be True or False, got {run_anyway!r}")
+        changes["run_anyway"] = run_anyway
     if limit_key is not None:
         changes["limit_key"] = validation.flow_key(limit_key, "limit")
     if rate_key is not None:
@@ -150,6 +167,8 @@ def make_options(
     options = replace(base, **changes)
     if options.key_ttl is not None and options.key is None:
         raise ConfigurationError("key_ttl= needs a dedup key: give key= too")
+    if options.run_anyway and not options.after:
+        raise ConfigurationError("run_anyway= needs jobs to wait on: give after= too")
     return options
 
 
@@ -215,6 +234,8 @@ def new_job(
         rate_key=flow.rate_key,
         rate_max=flow.rate_max,
         rate_per=flow.rate_per,
+        after=options.after,
+        after_run_anyway=options.run_anyway,
     )
 
 
@@ -241,19 +262,24 @@ class Task(Generic[P, T]):
         self.fn = fn
         self.settings = settings
         self.is_async = inspect.iscoroutinefunction(fn)
-        self._options = options or EnqueueOptions()
+        self._options = self._checked(options or EnqueueOptions())
         self.flow = TaskFlow(fn, settings.name, settings.limit, settings.rate)
-        if self._options.limit_key is not None and settings.limit is None:
-            raise ConfigurationError(
-                f"task {settings.name!r} has no Limit, so limit_key= has nothing to replace"
-            )
-        if self._options.rate_key is not None and settings.rate is None:
-            raise ConfigurationError(
-                f"task {settings.name!r} has no Rate, so rate_key= has nothing to replace"
-            )
+        self.arguments = ArgumentCheck(fn, settings.name)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", settings.name)
         self.__wrapped__ = fn
+
+    def _checked(self, options: EnqueueOptions) -> EnqueueOptions:
+        settings = self.settings
+        if options.limit_key is not None and settings.limit is None:
+            raise ConfigurationError(
+                f"task {settings.name!r} has no Limit, so limit_key= has nothing to replace"
+            )
+        if options.rate_key is not None and settings.rate is None:
+            raise ConfigurationError(
+                f"task {settings.name!r} has no Rate, so rate_key= has nothing to replace"
+            )
+        return options
 
     @property
     def name(self) -> str:
@@ -268,7 +294,9 @@ class Task(Generic[P, T]):
         return self.flow.fields(args, kwargs, options.limit_key, options.rate_key)
 
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob[T]:
-        """Encode a call without enqueuing it, for `runner.enqueue_many`."""
+        """Encode a call without enqueuing it, for `runner.enqueue_many`. Arguments that do
+        not fit the task's signature raise `InvalidArguments`."""
+        self.arguments.check(args, kwargs)
         flow = self.flow_of(args, kwargs)
         payload = encode_payload(args, kwargs, self.runner.max_payload, _meta(self._options))
         return PreparedJob(self, new_job(self.settings, self._options, payload, flow))
@@ -278,6 +306,11 @@ class Task(Generic[P, T]):
         prepared = self.prepare(*args, **kwargs)
         (job,) = await self.runner.enqueue_many([prepared], connection=self._options.connection)
         return job
+
+    def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
+        """`enqueue` from sync code (a Django view, a Flask handler, a script, a `def`
+        task's thread): blocks until the job is stored. See `TaskRunner.call_sync`."""
+        return self.runner.call_sync(self.enqueue, *args, **kwargs)
 
     def options(
         self,
@@ -294,6 +327,8 @@ class Task(Generic[P, T]):
         key_ttl: float | timedelta | None = None,
         limit_key: str | None = None,
         rate_key: str | None = None,
+        after: Iterable[Job[Any] | JobInfo | str] | None = None,
+        run_anyway: bool | None = None,
     ) -> Task[P, T]:
         """The same task with per-call options: `delay` (seconds or timedelta) or `at` (an
         aware datetime), a dedup `key`, a `priority` (lower runs first), another `queue`, or
@@ -309,6 +344,12 @@ class Task(Generic[P, T]):
 
         `limit_key` and `rate_key` replace the keys of the task's `Limit` and `Rate` for
         this job (a task without one refuses them).
+
+        `after` (jobs or job ids) makes the job wait (state `waiting`) until every one of
+        them succeeded; if one fails for good or is cancelled, the job is cancelled with a
+        `DependencyFailed` error naming it, unless `run_anyway=True`, which runs it once
+        they all ended, whatever the outcome. An id that is not stored raises
+        `DependencyNotFound` at enqueue.
         """
         options = make_options(
             self._options,
@@ -324,8 +365,12 @@ class Task(Generic[P, T]):
             key_ttl=key_ttl,
             limit_key=limit_key,
             rate_key=rate_key,
+            after=after,
+            run_anyway=run_anyway,
         )
-        return type(self)(self.runner, self.fn, self.settings, options)
+        task = copy.copy(self)  # shares the compiled keys and the signature
+        task._options = self._checked(options)
+        return task
 
 
 class AsyncTask(Task[P, T]):

@@ -125,6 +125,7 @@ def test_stats_and_check_thresholds(shared_url: str, seeded: dict[str, str]) -> 
     data = orjson.loads(invoke("stats", "--url", shared_url, "--json").output)
     feeds = data["queues"]["feeds"]
     assert feeds["counts"] == {
+        "waiting": 0,
         "queued": 0,
         "scheduled": 1,
         "running": 0,
@@ -184,7 +185,7 @@ def test_enqueue_by_name_without_the_task_code(shared_url: str) -> None:
         "feed-a",
     )
     assert out.exit_code == 0, out.output
-    job_id = out.output.strip()
+    job_id = out.stdout.strip()
     again = invoke(
         "enqueue",
         "ops.fetch",
@@ -196,7 +197,7 @@ def test_enqueue_by_name_without_the_task_code(shared_url: str) -> None:
         "--key",
         "feed-a",
     )
-    assert again.output.startswith(job_id) and "nothing new was enqueued" in again.output
+    assert again.stdout.startswith(job_id) and "nothing new was enqueued" in again.output
 
     async def check(runner: TaskRunner) -> Any:
         await drained(runner)
@@ -264,4 +265,46 @@ def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
     first = invoke(*command, *window)
     assert first.exit_code == 0, first.output
     again = invoke(*command, *window)
-    assert again.output.startswith(first.output.strip()) and "nothing new" in again.output
+    assert again.stdout.startswith(first.stdout.strip()) and "nothing new" in again.output
+
+
+def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
+    command = ["enqueue", "ops.fetch", "--url", shared_url, "--queue", "deps"]
+    first = invoke(*command, '["https://example.com/a"]', "--delay", "1h")
+    assert first.exit_code == 0, first.output
+    first_id = first.stdout.strip()
+    then = invoke(*command, '["https://example.com/b"]', "--after", first_id, "--run-anyway")
+    assert then.exit_code == 0, then.output
+    then_id = then.stdout.strip()
+    shown = orjson.loads(invoke("job", then_id, "--url", shared_url, "--json").output)
+    assert shown["state"] == "waiting" and shown["after"] == [first_id] and shown["run_anyway"]
+    assert shown["held_by"]["kind"] == "dependencies"
+    other = invoke("job", first_id, "--url", shared_url)
+    assert other.exit_code == 0 and f"waited on by {then_id}" in other.output
+    text = invoke("job", then_id, "--url", shared_url).output
+    assert f"after {first_id} (runs whatever their outcome)" in text
+    listed = invoke("jobs", "--url", shared_url, "--state", "waiting", "--json").output
+    assert [j["id"] for j in orjson.loads(listed)["jobs"]] == [then_id]
+
+
+def test_enqueue_after_an_unknown_job_stores_nothing(shared_url: str) -> None:
+    missing = "01890000-0000-7000-8000-000000000000"
+    out = invoke("enqueue", "ops.fetch", "--url", shared_url, "--after", missing)
+    assert out.exit_code != 0 and missing in out.output and "nothing was enqueued" in out.output
+    alone = invoke("enqueue", "ops.fetch", "--url", shared_url, "--run-anyway")
+    assert alone.exit_code != 0 and "--after" in alone.output
+
+
+def test_enqueue_with_the_app_checks_the_task_and_its_arguments(shared_url: str) -> None:
+    app = ["--app", "tests.apps.ops:runner", "--url", shared_url]
+    unknown = invoke("enqueue", "ops.fetcher", '["x"]', *app)
+    assert unknown.exit_code != 0 and "no task named 'ops.fetcher'" in unknown.output
+    assert "ops.fetch" in unknown.output  # what it has
+    wrong = invoke("enqueue", "ops.fetch", '{"link": "x"}', *app)
+    assert wrong.exit_code != 0 and "unexpected keyword argument 'link'" in wrong.output
+    good = invoke("enqueue", "ops.fetch", '["https://example.com/c"]', *app)
+    assert good.exit_code == 0 and "cannot be checked" not in good.output
+    unchecked = invoke("enqueue", "ops.fetch", '{"link": "x"}', "--url", shared_url)
+    assert unchecked.exit_code == 0 and "cannot be checked" in unchecked.output
+    stats = run(shared_url, lambda runner: runner.stats())
+    assert stats["feeds"][JobState.QUEUED] == 2  # the good one and the unchecked one

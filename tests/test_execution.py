@@ -61,6 +61,7 @@ def services() -> Services:
         worker_id="w",
         notify_progress=lambda: None,
         store_progress=store_progress,
+        fetch=runner.backend.get,
     )
 
 

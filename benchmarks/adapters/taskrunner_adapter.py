@@ -3,7 +3,8 @@
 the measuring process; on Redis and Postgres it runs in its own process, embedded with
 `runner.worker(...)` exactly as `taskrunner run` does. The flow workloads' tasks (see
 `kit.flow`) carry a `Limit` or a `Rate`; the batch workloads (see `kit.batches`) store their
-jobs with `runner.batch`."""
+jobs with `runner.batch`; the sync workload (see `kit.sync`) enqueues with `enqueue_sync`
+from threads, through a second runner that is a sync app's (on memory, through the first)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,13 @@ def _flow_tasks(runner: TaskRunner, spec: Spec) -> dict[str, Task[..., Any]]:
     }
 
 
+def _declare(runner: TaskRunner, spec: Spec) -> dict[str, Task[..., Any]]:
+    """Every task of the workloads, declared on `runner`."""
+    tasks = {name: runner.task(name=name)(_job(body)) for name, body in BODIES.items()}
+    tasks.update(_flow_tasks(runner, spec))
+    return tasks
+
+
 class Taskrunner:
     name = "taskrunner"
 
@@ -59,15 +67,14 @@ class Taskrunner:
         self.in_process = spec.backend == "memory"
         self._runner: TaskRunner | None = None
         self._tasks: dict[str, Task[..., Any]] = {}
+        self._sync_tasks: dict[str, Task[..., Any]] = {}  # the sync app's, see open_sync
+        self._sync_runner: TaskRunner | None = None
 
     @property
     def runner(self) -> TaskRunner:
         if self._runner is None:
             self._runner = TaskRunner(self.spec.url)
-            self._tasks = {
-                name: self._runner.task(name=name)(_job(body)) for name, body in BODIES.items()
-            }
-            self._tasks.update(_flow_tasks(self._runner, self.spec))
+            self._tasks = _declare(self._runner, self.spec)
         return self._runner
 
     def unavailable(self) -> str | None:
@@ -121,6 +128,28 @@ class Taskrunner:
             plugin = PLUGINS.get(self.spec.backend, self.spec.backend)
             return f"{plugin} keeps no limits or rates yet (a job reads back without its rate key)"
         return None
+
+    async def sync_unavailable(self) -> str | None:
+        return None  # blocking calls work on every backend, memory through the running loop
+
+    def open_sync(self) -> None:
+        """A runner of a sync app's own, never connected on a loop: its first blocking call
+        starts its loop thread and connects there. The memory backend lives in the loop the
+        adapter runs on (a sync app cannot use it), so there the threads' calls go to that
+        loop through the first runner, as an async app's thread pool's calls do."""
+        if self.in_process:
+            self._sync_tasks = self._tasks
+            return
+        self._sync_runner = TaskRunner(self.spec.url)
+        self._sync_tasks = _declare(self._sync_runner, self.spec)
+
+    def enqueue_sync(self, task: str, seq: int) -> None:
+        self._sync_tasks[task].enqueue_sync(seq)
+
+    def close_sync(self) -> None:
+        if self._sync_runner is not None:
+            self._sync_runner.close_sync()
+            self._sync_runner = None
 
     async def batches_unavailable(self) -> str | None:
         if isinstance(self.runner.backend, Batches):

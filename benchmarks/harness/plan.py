@@ -199,6 +199,10 @@ TASKRUNNER_ONLY = {
     "at a time (a limit of 1, no rate)",
     "batches": "taskrunner only: arq, SAQ, taskiq and procrastinate have no batch of jobs with "
     "a callback that runs once all of them have ended",
+    "sync": "taskrunner only: it sets taskrunner's blocking enqueue against its own async one; "
+    "on memory the threads' calls run on the measuring process's running loop, as an async "
+    "app's threads' do (a sync app cannot use memory://), elsewhere on the loop thread of a "
+    "runner of their own, as a sync app's do",
 }
 
 FLOW_WORKLOADS = (
@@ -297,12 +301,30 @@ BATCH_WORKLOADS = (
     ),
 )
 
-WORKLOADS += FLOW_WORKLOADS + BATCH_WORKLOADS
+SYNC_WORKLOADS = (
+    Workload(
+        "sync-enqueue",
+        "13. enqueue {n:,} noop jobs, one call at a time per caller",
+        RATE,
+        full={"n": 5_000, "concurrency": 8},
+        quick={"n": 400, "concurrency": 8},
+        phases=("async", "sync"),
+        phase_titles={
+            "async": "one coroutine awaiting task.enqueue",
+            "sync": "{concurrency} threads calling task.enqueue_sync",
+        },
+        ratios=(Ratio("rate", "sync", "async", "sync / async, jobs/s (target >= 0.8x)"),),
+        taskrunner_only=True,
+    ),
+)
+
+WORKLOADS += FLOW_WORKLOADS + BATCH_WORKLOADS + SYNC_WORKLOADS
 
 DEFAULT_WORKLOADS = tuple(w.name for w in WORKLOADS if not w.on_demand)
 GROUPS = {
     "limits": tuple(w.name for w in FLOW_WORKLOADS),
     "batches": tuple(w.name for w in BATCH_WORKLOADS),
+    "sync": tuple(w.name for w in SYNC_WORKLOADS),
 }
 
 

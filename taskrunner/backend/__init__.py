@@ -11,6 +11,8 @@ taskrunner; this package imports nothing of taskrunner above it.
 - `batches`: `Batches`, batches of jobs with callbacks fired exactly once.
 - `dependencies`: `Dependencies`, jobs that wait for others (`NewJob.after`), and the
   error a failed dependency leaves on them (`dependency_error`).
+- `registry`: `TaskRegistry`, the specs of the tasks workers run, for enqueues without the
+  tasks' code.
 - `plugins`: backends registered under the `taskrunner.backends` entry-point group, and the
   URL helpers every backend uses (`check_url`, `redact`, `parse_flag`).
 - `ids`: job ids, and the id bounds of a time range (`id_floor`, `CLOCK_MARGIN`).
@@ -49,6 +51,7 @@ from taskrunner.backend.records import (
     Outcome,
     OutcomeKind,
 )
+from taskrunner.backend.registry import TaskRegistry
 
 __all__ = [
     "CLOCK_MARGIN",
@@ -78,6 +81,7 @@ __all__ = [
     "OutcomeKind",
     "QueueActivity",
     "QueuePausing",
+    "TaskRegistry",
     "TransactionalEnqueue",
     "WorkerRecord",
     "check_url",

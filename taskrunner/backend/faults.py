@@ -24,6 +24,11 @@ POINTS = (
     # member (its dirty mark is set); the batch is not settled yet
     "before_callback_flag",  # a settle stored the first of the batch's due callbacks; any
     # other is not stored yet, and no fired flag is set
+    # the Redis backend's, between the end of a job others wait on and their judging
+    "before_dependents",  # ends were written of jobs with dependents (their ddirty marks are
+    # set); none of their dependents is judged yet
+    "before_dependents_done",  # the dependents of one ended job were judged (queued or
+    # cancelled); they and its mark are not taken off yet
 )
 EXIT_CODE = 70
 

@@ -40,6 +40,13 @@ def serve_dashboard(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8001,
     token: TokenOpt = None,
     password: PasswordOpt = None,
+    api_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TASKRUNNER_API_TOKEN",
+            help="Open POST /api/jobs (enqueue) to this token (default: --token's).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the web dashboard: queues, jobs, failures with tracebacks, schedules."""
@@ -59,7 +66,9 @@ def serve_dashboard(
         raise fail(str(exc)) from None
     runner = open_runner(app_path, url)
     try:
-        web_app = dashboard(runner, token=token, password=password, close_runner=True)
+        web_app = dashboard(
+            runner, token=token, password=password, api_token=api_token, close_runner=True
+        )
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
     if scheme_of(runner.url) == "memory":

@@ -17,7 +17,7 @@ from rich.console import Console
 from taskrunner import _validation as validation
 from taskrunner._present import job_dict
 from taskrunner._serialization import encode_payload
-from taskrunner.backend import JobState
+from taskrunner.backend import Dependencies, JobState, TaskRegistry
 from taskrunner.cli._app import (
     AppArg,
     AppOpt,
@@ -29,11 +29,14 @@ from taskrunner.cli._app import (
     with_runner,
 )
 from taskrunner.cli.render import jobs_table, print_job
+from taskrunner.dependencies import dependency_ids, waiting_jobs
 from taskrunner.errors import TaskrunnerError
 from taskrunner.handle import Job
+from taskrunner.job import JobInfo
 from taskrunner.limits import NO_FLOW
+from taskrunner.registry import registered_task
 from taskrunner.runner import TaskRunner, parse_state
-from taskrunner.task import EnqueueOptions, TaskSettings, new_job
+from taskrunner.task import EnqueueOptions, Task, TaskSettings, new_job
 
 
 def list_jobs(
@@ -75,12 +78,20 @@ def show_job(
     url: UrlOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Everything about one job: state, arguments, result, every attempt, the error."""
-    info = with_runner(app_path, url, lambda runner: runner.get_job(job_id))
+    """Everything about one job: state, arguments, result, every attempt, the error, what
+    it waits on and what waits on it."""
+
+    async def work(runner: TaskRunner) -> tuple[JobInfo, list[str]]:
+        info = await runner.get_job(job_id)
+        backend = runner.backend
+        waiting = await backend.dependents(job_id) if isinstance(backend, Dependencies) else []
+        return info, waiting
+
+    info, waiting = with_runner(app_path, url, work)
     if json_out:
-        print_json(job_dict(info))
+        print_json({**job_dict(info), "dependents": waiting})
     else:
-        print_job(Console(), info)
+        print_job(Console(), info, waiting)
 
 
 def retry(
@@ -207,41 +218,98 @@ def enqueue(
         str | None,
         typer.Option(help="Hold the dedup key this long after the enqueue, e.g. 60s."),
     ] = None,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(help="Wait until this job succeeded (repeat for several).", metavar="ID"),
+    ] = None,
+    run_anyway: Annotated[
+        bool, typer.Option(help="With --after: run once they ended, whatever the outcome.")
+    ] = False,
 ) -> None:
     """Enqueue a job by task name, with its arguments in JSON."""
-    try:
-        given = orjson.loads(args_json)
-    except orjson.JSONDecodeError as exc:
-        raise fail(f"ARGS_JSON is not JSON: {exc}") from None
-    if not isinstance(given, list | dict):
-        raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
-    args, kwargs = (given, {}) if isinstance(given, list) else ([], given)
+    args, kwargs = call_arguments(args_json)
     wait = 0.0 if delay is None else duration(delay, "--delay")
     window = None if key_ttl is None else duration(key_ttl, "--key-ttl", positive=True)
     if window is not None and key is None:
         raise fail("--key-ttl needs a dedup key: give --key too")
     try:
         name = validation.task_name(task)
-        dedup_key = None if key is None else validation.dedup_key(key)
-    except TaskrunnerError as exc:
-        raise fail(str(exc)) from None
-
-    async def work(runner: TaskRunner) -> Job[Any]:
-        known = runner.tasks.get(name)
-        # a task this process does not know is enqueued with the defaults a task gets
-        settings = known.settings if known else TaskSettings(name, queue=runner.default_queue)
         options = EnqueueOptions(
             delay=wait,
-            key=dedup_key,
+            key=None if key is None else validation.dedup_key(key),
             key_ttl=window,
             queue=None if queue is None else validation.queue_name(queue),
+            after=dependency_ids(after or []),
+            run_anyway=run_anyway,
         )
-        flow = known.flow_of(tuple(args), kwargs) if known else NO_FLOW
-        payload = encode_payload(args, kwargs, runner.max_payload)
-        new = new_job(settings, options, payload, flow)
-        (job_id,) = await runner.backend.enqueue([new])
-        return Job(runner, job_id, job_id != new.id)
+    except TaskrunnerError as exc:
+        raise fail(str(exc)) from None
+    if run_anyway and not options.after:
+        raise fail("--run-anyway needs jobs to wait on: give --after too")
+
+    async def work(runner: TaskRunner) -> Job[Any]:
+        task = await task_named(runner, name, app_path is not None)
+        return await enqueue_by_name(runner, task, name, args, kwargs, options)
 
     job = with_runner(app_path, url, work)
     note = " (a job with that key exists: nothing new was enqueued)" if job.duplicate else ""
     typer.echo(f"{job.id}{note}")
+
+
+UNCHECKED = (
+    "note: without the app (or a backend's task registry) the task name and arguments "
+    "cannot be checked; a worker fails the job if they do not fit"
+)
+
+
+def call_arguments(args_json: str) -> tuple[list[Any], dict[str, Any]]:
+    """The positional or keyword arguments that ARGS_JSON (a JSON list or object) holds."""
+    try:
+        given = orjson.loads(args_json)
+    except orjson.JSONDecodeError as exc:
+        raise fail(f"ARGS_JSON is not JSON: {exc}") from None
+    if not isinstance(given, list | dict):
+        raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
+    return (given, {}) if isinstance(given, list) else ([], given)
+
+
+async def task_named(runner: TaskRunner, name: str, from_app: bool) -> Task[..., Any] | None:
+    """The task `name`: the app's, or a stand-in from the backend's task registry. None
+    (after a note) when neither can tell: the call is stored unchecked."""
+    task = runner.tasks.get(name)
+    if task is not None:
+        return task
+    if from_app:
+        known = ", ".join(sorted(runner.tasks)[:20]) or "none"
+        raise TaskrunnerError(f"the app has no task named {name!r} (it has: {known})")
+    task = await registered_task(runner, runner.backend, name)
+    if task is None and isinstance(runner.backend, TaskRegistry):
+        raise TaskrunnerError(
+            f"no worker has published a task named {name!r} (workers publish their tasks "
+            "when they start): check the name, start a worker, or give the app"
+        )
+    if task is None:
+        typer.echo(UNCHECKED, err=True)
+    return task
+
+
+async def enqueue_by_name(
+    runner: TaskRunner,
+    task: Task[..., Any] | None,
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    options: EnqueueOptions,
+) -> Job[Any]:
+    """Store a job of the task called `name`, as `task`'s own enqueue would (its checks and
+    settings); without one, with the defaults a task gets."""
+    if task is not None:
+        task.arguments.check(args, kwargs)
+    settings = task.settings if task else TaskSettings(name, queue=runner.default_queue)
+    flow = task.flow_of(tuple(args), kwargs) if task else NO_FLOW
+    payload = encode_payload(args, kwargs, runner.max_payload)
+    news = [new := new_job(settings, options, payload, flow)]
+    if options.after:
+        news = waiting_jobs(runner.backend, news, [settings.result_ttl], runner.result_ttl)
+    (job_id,) = await runner.backend.enqueue(news)
+    return Job(runner, job_id, job_id != new.id)

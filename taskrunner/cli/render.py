@@ -14,7 +14,8 @@ from taskrunner.job import JobInfo
 from taskrunner.stats import Stats
 
 STATE_STYLES = {
-    JobState.QUEUED: "cyan", JobState.SCHEDULED: "blue", JobState.RUNNING: "yellow",
+    JobState.WAITING: "dim", JobState.QUEUED: "cyan", JobState.SCHEDULED: "blue",
+    JobState.RUNNING: "yellow",
     JobState.SUCCEEDED: "green", JobState.FAILED: "red", JobState.CANCELLED: "magenta",
 }  # fmt: skip
 
@@ -45,7 +46,7 @@ def jobs_table(jobs: list[JobInfo]) -> Table:
     return table
 
 
-def print_job(console: Console, info: JobInfo) -> None:
+def print_job(console: Console, info: JobInfo, dependents: list[str] | None = None) -> None:
     style = STATE_STYLES[info.state]
     console.print(
         f"[bold]{info.id}[/]  {info.task}  queue {info.queue}  "
@@ -61,6 +62,11 @@ def print_job(console: Console, info: JobInfo) -> None:
     keys = (("limit", info.limit_key), ("rate", info.rate_key), ("batch", info.batch_id))
     if flow := [f"{kind} {'' if kind == 'batch' else 'key '}{key}" for kind, key in keys if key]:
         console.print("   ".join(flow), highlight=False, markup=False)
+    if info.after:
+        anyway = " (runs whatever their outcome)" if info.run_anyway else ""
+        console.print(f"after {', '.join(info.after)}{anyway}", highlight=False, markup=False)
+    if dependents:
+        console.print(f"waited on by {', '.join(dependents)}", highlight=False, markup=False)
     console.print(f"args {info.args!r}  kwargs {info.kwargs!r}")
     if info.state is JobState.SUCCEEDED:
         console.print(f"result {info.result!r}")

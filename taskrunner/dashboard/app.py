@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from taskrunner.dashboard import actions, api, pages
 from taskrunner.dashboard.context import View, base_path, route_path, safe_next
+from taskrunner.dashboard.enqueue import EnqueueDoor
 from taskrunner.dashboard.html import escape, render, static_file
 from taskrunner.dashboard.security import (
     SESSION_MAX_AGE,
@@ -66,6 +67,7 @@ def dashboard(
     secret_key: bytes | None = None,
     title: str = "taskrunner",
     close_runner: bool = False,
+    api_token: str | None = None,
 ) -> Starlette:
     """A Starlette app showing `runner`'s queues and jobs, to mount in an ASGI app
     (`app.mount("/jobs", dashboard(runner, token=...))`) or serve on its own.
@@ -79,6 +81,10 @@ def dashboard(
     `secret_key` signs the session cookies (default: random, so sessions end on restart;
     give one when several processes serve the dashboard). With `close_runner`, the app
     closes the runner's backend connection when it shuts down (when it is served alone).
+
+    `POST /api/jobs` enqueues a job document (`taskrunner.job_format`) of a task the
+    runner knows, with `Authorization: Bearer <token>`: `api_token`, else `token`; a
+    dashboard with neither (or with a password only) refuses it.
     """
     if token is not None and password is not None:
         raise ConfigurationError("give the dashboard a token or a password, not both")
@@ -86,6 +92,9 @@ def dashboard(
     if credential is not None and len(credential) < 8:
         raise ConfigurationError("the dashboard's token or password needs 8 characters or more")
     guard = Guard(credential) if secret_key is None else Guard(credential, secret_key)
+    if api_token is not None and len(api_token) < 16:
+        raise ConfigurationError("api_token needs 16 characters or more")
+    door_token = api_token if api_token is not None else token
     gate = Gate(runner, guard, title)
     routes = [
         Route("/", gate.page(pages.overview, Kind.PAGE)),
@@ -97,6 +106,7 @@ def dashboard(
         Route("/schedules", gate.page(pages.schedules, Kind.PAGE)),
         Route("/api/stats", gate.page(api.stats, Kind.API)),
         Route("/api/jobs", gate.page(api.jobs, Kind.API)),
+        Route("/api/jobs", EnqueueDoor(runner, Guard(door_token)).endpoint, methods=["POST"]),
         Route("/api/jobs/{job_id}", gate.page(api.job, Kind.API)),
         Route("/static/dashboard.js", gate.page(script, Kind.API)),
         Route("/static/dashboard.css", gate.stylesheet),

@@ -15,7 +15,7 @@ from taskrunner.errors import JobError
 from taskrunner.job import AttemptInfo, JobInfo
 
 RETRYABLE = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.SCHEDULED})
-CANCELLABLE = frozenset({JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING})
+CANCELLABLE = frozenset({JobState.WAITING, JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING})
 
 
 def when(moment: datetime | None) -> Html:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import heapq
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -44,6 +44,7 @@ class MemoryBackend(BatchMethods):
         self._store = Store(clock)
         self._inspection = MemoryInspection(self._store)
         self._cancel_requests = Fanout()
+        self._task_specs: dict[str, bytes] = {}  # the task registry (`TaskRegistry`)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -287,6 +288,15 @@ class MemoryBackend(BatchMethods):
         return {
             queue: dict(store.counts.get(queue) or dict.fromkeys(JobState, 0)) for queue in names
         }
+
+    async def publish_tasks(self, specs: Mapping[str, bytes]) -> None:
+        self._task_specs.update(specs)
+
+    async def task_specs(self, names: Sequence[str] | None = None) -> dict[str, bytes]:
+        specs = self._task_specs
+        if names is None:
+            return dict(specs)
+        return {name: specs[name] for name in names if name in specs}
 
     async def dependents(self, job_id: str, limit: int = 100) -> list[str]:
         store = self._store

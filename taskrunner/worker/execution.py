@@ -19,18 +19,24 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from taskrunner._serialization import decode_call, encode_result
+from taskrunner._serialization import encode_result
 from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind, faults
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import JobError, SerializationError
 from taskrunner.job import MESSAGE_LIMIT, cut, message_of
-from taskrunner.policy import past_last_attempt
 from taskrunner.retry import MAX_SECONDS, Snooze
 from taskrunner.task import Task
 from taskrunner.telemetry import tracing
 from taskrunner.telemetry.logs import job_event
 from taskrunner.worker import flow
-from taskrunner.worker.failures import TRACEBACK_LIMIT, error_of, stray, timed_out
+from taskrunner.worker.failures import (
+    TRACEBACK_LIMIT,
+    call_of,
+    error_of,
+    stray,
+    timed_out,
+    unrunnable,
+)
 from taskrunner.worker.services import Services
 from taskrunner.worker.threads import leave_behind, start_thread
 
@@ -124,46 +130,27 @@ class Execution:
         except Exception as exc:
             log.debug("job %s: could not store its last progress (%s)", self.record.id, exc)
 
-    def _unrunnable(self, task: Task[..., Any] | None) -> Outcome | None:
-        """The outcome of an attempt that cannot run the task at all, or None."""
-        record, services = self.record, self.services
-        if task is None:
-            known = ", ".join(sorted(services.tasks)[:20]) or "none"
-            return self._give_up(
-                JobError(
-                    "UnknownTask",
-                    f"no task named {record.task!r} is registered in this worker (registered: "
-                    f"{known}); check the task name and that the worker imports the module "
-                    "defining it",
-                )
-            )
-        if past_last_attempt(record.attempt, record.max_attempts):
-            return self._give_up(
-                JobError(
-                    "LeaseExpired",
-                    f"attempt {record.attempt - 1} of {record.max_attempts} stopped renewing its "
-                    "lease (its worker crashed or was killed) and no attempts are left",
-                )
-            )
-        return None
-
     async def _attempt(self) -> Outcome | None:
         record, services = self.record, self.services
-        task = services.tasks.get(record.task)
-        refused = self._unrunnable(task)
-        if refused is not None or task is None:
-            return refused
-        try:
-            args, kwargs, meta = decode_call(record.payload)
-        except SerializationError as exc:
-            return self._give_up(JobError("UndecodablePayload", message_of(exc)))
+        refused = unrunnable(record, services.tasks)
+        if refused is not None:
+            return self._give_up(refused)
+        task = services.tasks[record.task]
+        call = call_of(record, task)
+        if isinstance(call, JobError):
+            return self._give_up(call)
+        args, kwargs, meta = call
         if (expiry := flow.expired(meta, record)) is not None:
             services.counters.cancelled += 1
             return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
         timeout = flow.timeout_of(meta, task.settings.timeout)
         batch = meta.get("batch") if meta else None
         self.context = ctx = JobContext(
-            record, services.state, notify=services.notify_progress, callback_of=batch
+            record,
+            services.state,
+            notify=services.notify_progress,
+            callback_of=batch,
+            fetch=services.fetch,
         )
         job_event(log, logging.INFO, record, "running", worker=services.worker_id)
         token = _current.set(ctx)

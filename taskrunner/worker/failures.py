@@ -1,13 +1,28 @@
-"""What an attempt's failure is recorded as: `JobError`s from exceptions, and the errors the
-worker raises itself (a timeout, a stray cancellation)."""
+"""What an attempt's failure is recorded as: `JobError`s from exceptions, the errors the
+worker raises itself (a timeout, a stray cancellation), and why a claimed job cannot run at
+all (an unknown task, no attempt left, a payload that does not decode or fit the task)."""
 
 from __future__ import annotations
 
 import asyncio
 import traceback
+from collections.abc import Mapping
+from typing import Any
 
-from taskrunner.errors import JobError, StrayCancellation, TaskTimeout
+from taskrunner._serialization import decode_call
+from taskrunner.backend import JobRecord
+from taskrunner.errors import (
+    InvalidArguments,
+    JobError,
+    SerializationError,
+    StrayCancellation,
+    TaskTimeout,
+)
 from taskrunner.job import cut, message_of
+from taskrunner.policy import past_last_attempt
+from taskrunner.task import Task
+
+Call = tuple[list[Any], dict[str, Any], dict[str, Any]]  # args, kwargs, meta
 
 TRACEBACK_LIMIT = 32 * 1024
 
@@ -42,3 +57,39 @@ def stray(exc: asyncio.CancelledError) -> StrayCancellation:
 def timed_out(timeout: float | None, detail: str) -> TaskTimeout:
     """The failure of an attempt that ran past its task's `timeout`."""
     return TaskTimeout(f"the attempt ran longer than its timeout of {timeout:g}s{detail}")
+
+
+def unrunnable(record: JobRecord, tasks: Mapping[str, Task[..., Any]]) -> JobError | None:
+    """Why a claimed job cannot run at all: no task of its name is registered, or its last
+    attempt's worker died (no attempt is left). None if it can."""
+    if record.task not in tasks:
+        known = ", ".join(sorted(tasks)[:20]) or "none"
+        return JobError(
+            "UnknownTask",
+            f"no task named {record.task!r} is registered in this worker (registered: "
+            f"{known}); check the task name and that the worker imports the module "
+            "defining it",
+        )
+    if past_last_attempt(record.attempt, record.max_attempts):
+        return JobError(
+            "LeaseExpired",
+            f"attempt {record.attempt - 1} of {record.max_attempts} stopped renewing its "
+            "lease (its worker crashed or was killed) and no attempts are left",
+        )
+    return None
+
+
+def call_of(record: JobRecord, task: Task[..., Any]) -> Call | JobError:
+    """The stored call's args, kwargs and meta, or why the call cannot be made: the payload
+    does not decode, or its arguments do not fit the task (a signature changed between
+    the enqueue and now)."""
+    try:
+        args, kwargs, meta = decode_call(record.payload)
+        task.arguments.check(args, kwargs)
+    except SerializationError as exc:
+        return JobError("UndecodablePayload", message_of(exc))
+    except InvalidArguments as exc:
+        return JobError(
+            "InvalidArguments", f"{exc}; was its signature changed since the job was stored?"
+        )
+    return args, kwargs, meta

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 
 import anyio
@@ -82,6 +84,21 @@ async def listen_for_cancels(
                 delay,
             )
             await anyio.sleep(delay)
+
+
+def this_process(
+    worker_id: str, queues: tuple[str, ...], concurrency: int, running: int, started_at: float
+) -> WorkerRecord:
+    """The record of a worker of this process, on this host."""
+    return WorkerRecord(
+        id=worker_id,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        queues=queues,
+        concurrency=concurrency,
+        running=running,
+        started_at=started_at,
+    )
 
 
 async def announce(backend: Backend, record: WorkerRecord, ttl: float) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -21,7 +19,8 @@ from typing import Any
 
 import anyio
 
-from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, WorkerRecord, faults
+from taskrunner import registry
+from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, faults
 from taskrunner.policy import Policy, backend_retry_delay
 from taskrunner.worker import heartbeat
 from taskrunner.worker.execution import Execution
@@ -72,6 +71,7 @@ class Worker:
             worker_id=self.id,
             notify_progress=self.progress_reported,
             store_progress=self._store_progress,
+            fetch=runner.backend.get,
         )
 
     def __repr__(self) -> str:
@@ -118,6 +118,7 @@ class Worker:
         self._loop = asyncio.get_running_loop()
         await runner.connect()
         self.started_at = await runner.backend.now()
+        await registry.publish(runner.backend, runner.tasks.values())
         await runner.start_resources()
         log.info(
             "worker %s started on %s, queues %s, concurrency %d",
@@ -374,14 +375,8 @@ class Worker:
         )
 
     async def _announce(self) -> None:
-        record = WorkerRecord(
-            id=self.id,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
-            queues=self.queues,
-            concurrency=self.settings.concurrency,
-            running=len(self._running),
-            started_at=self.started_at,
+        record = heartbeat.this_process(
+            self.id, self.queues, self.settings.concurrency, len(self._running), self.started_at
         )
         ttl = max(3 * self.settings.heartbeat_interval, self.settings.lease)
         await heartbeat.announce(self.runner.backend, record, ttl)

@@ -10,6 +10,7 @@ import anyio
 
 from taskrunner.backend import Beat
 from taskrunner.context import State
+from taskrunner.dependencies import Fetch
 from taskrunner.policy import Policy
 from taskrunner.task import Task
 from taskrunner.worker.settings import WorkerCounters
@@ -20,7 +21,8 @@ class Services:
     """What the executions of one worker share: the registered `tasks` and the hooks'
     `state`, the `policy`, the `counters` they count into, the `limiter` of threads for `def`
     tasks, the worker's id (for logs), `notify_progress` (asks for a heartbeat now, from any
-    thread) and `store_progress` (sends the beat a callable makes, after any heartbeat)."""
+    thread), `store_progress` (sends the beat a callable makes, after any heartbeat) and
+    `fetch` (reads jobs: a dependent's dependencies)."""
 
     tasks: Mapping[str, Task[..., Any]]
     state: State
@@ -30,3 +32,4 @@ class Services:
     worker_id: str
     notify_progress: Callable[[], None]
     store_progress: Callable[[Callable[[], Beat | None]], Awaitable[None]]
+    fetch: Fetch

@@ -3,7 +3,8 @@ backend to it: every job in exactly one state, no job claimable twice under a li
 stale fencing tokens never change a job, `stats` agree with the jobs, and a claim takes
 exactly the first due jobs that their limits and rates let run (never more running per
 limit key than its max, never more starts per rate key than its n, nobody blocked behind a
-held job).
+held job), batches count their members, and a job with dependencies waits until they
+succeeded (or ended, with run-anyway) and is cancelled, in cascade, when one fails.
 
 Times are real but unambiguous: jobs are due now or in an hour, and leases last either
 an hour or SHORT seconds, which the `leases_expire` rule waits out before reclaiming.
@@ -32,6 +33,7 @@ from taskrunner.backend import (
     Backend,
     Batches,
     Beat,
+    Dependencies,
     JobState,
     LeaseStatus,
     NewBatch,
@@ -70,6 +72,9 @@ class ModelJob:
     limit: Flow = None
     rate: Flow = None
     batch: str | None = None
+    pending: set[str] = field(default_factory=set)  # dependencies not met yet
+    anyway: bool = False
+    later: bool = False
 
 
 @dataclass
@@ -131,6 +136,9 @@ class BackendMachine(RuleBasedStateMachine):
         limit=LIMITS,
         rate=RATES,
         join=st.booleans(),
+        deps=st.sampled_from([0, 0, 0, 1, 2]),
+        pick=st.integers(0, 10_000),
+        anyway=st.booleans(),
     )
     def enqueue(
         self,
@@ -141,10 +149,19 @@ class BackendMachine(RuleBasedStateMachine):
         limit: Flow,
         rate: Flow,
         join: bool,
+        deps: int,
+        pick: int,
+        anyway: bool,
     ) -> str:
         open_ones = [b for b, batch in self.batches.items() if not batch.closed]
         batch = open_ones[-1] if join and open_ones else None
-        return self.enqueue_one(queue, priority, key, later, limit, rate, batch)
+        after: tuple[str, ...] = ()
+        if batch is None and deps and self.jobs and isinstance(self.backend, Dependencies):
+            stored = sorted(self.jobs)
+            after = tuple(dict.fromkeys(stored[(pick + n * 7) % len(stored)] for n in range(deps)))
+        return self.enqueue_one(
+            queue, priority, key, later, limit, rate, batch, after, anyway and bool(after)
+        )
 
     def enqueue_one(
         self,
@@ -155,6 +172,8 @@ class BackendMachine(RuleBasedStateMachine):
         limit: Flow = None,
         rate: Flow = None,
         batch: str | None = None,
+        after: tuple[str, ...] = (),
+        anyway: bool = False,
     ) -> str:
         new = NewJob(
             id=new_job_id(),
@@ -171,6 +190,8 @@ class BackendMachine(RuleBasedStateMachine):
             rate_max=rate[1] if rate else 0,
             rate_per=LONG if rate else 0.0,
             batch_id=batch,
+            after=after,
+            after_run_anyway=anyway,
         )
         (answer,) = self.run(self.backend.enqueue([new]))
         now = self.tick()
@@ -192,12 +213,47 @@ class BackendMachine(RuleBasedStateMachine):
             limit=limit,
             rate=rate,
             batch=batch,
+            anyway=anyway,
+            later=later,
         )
         if batch is not None:
             self.batches[batch].members.append(new.id)
         if key is not None:
             self.keys[queue, key] = new.id
+        if after:
+            self.wait_on(self.jobs[new.id], after)
         return new.id
+
+    def wait_on(self, job: ModelJob, after: tuple[str, ...]) -> None:
+        """A new job's dependencies, judged as it is stored."""
+        for dependency in after:
+            state = self.jobs[dependency].state
+            if state is JobState.SUCCEEDED or (job.anyway and state in FINISHED):
+                continue
+            if state in FINISHED:
+                job.pending.clear()
+                job.state = JobState.CANCELLED
+                return
+            job.pending.add(dependency)
+        if job.pending:
+            job.state = JobState.WAITING
+
+    def ended(self, first: ModelJob) -> None:
+        """Judge the jobs waiting on `first`, which just ended, and on those this cancels."""
+        ended = [first]
+        while ended:
+            done = ended.pop()
+            for job in self.jobs.values():
+                if job.state is not JobState.WAITING or done.id not in job.pending:
+                    continue
+                if done.state is JobState.SUCCEEDED or job.anyway:
+                    job.pending.discard(done.id)
+                    if not job.pending:
+                        job.state = JobState.SCHEDULED if job.later else JobState.QUEUED
+                else:
+                    job.pending.clear()
+                    job.state = JobState.CANCELLED
+                    ended.append(job)
 
     @rule(
         queues=st.sampled_from([("a",), ("b",), ("a", "b")]),
@@ -287,6 +343,7 @@ class BackendMachine(RuleBasedStateMachine):
             return
         if kind in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED, OutcomeKind.CANCELLED):
             job.state = JobState(kind.value)
+            self.ended(job)
             if expire:  # a retention of 0: the record is gone at once, and so is its key
                 self.forget(job)
         elif kind is OutcomeKind.RETRY:
@@ -306,8 +363,9 @@ class BackendMachine(RuleBasedStateMachine):
         if job is None:
             assert state is None
             return
-        if job.state in WAITING:
+        if job.state in (*WAITING, JobState.WAITING):
             job.state = JobState.CANCELLED
+            self.ended(job)
         elif job.state is JobState.RUNNING:
             job.cancel_requested = True
         assert state is job.state

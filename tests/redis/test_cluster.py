@@ -22,6 +22,7 @@ from tests.redis.conftest import delete_prefix
 from tests.redis.server import RedisServer
 from tests.redis.slots import Command, SlotWatcher, key_slot, parse_line
 from tests.redis.test_batches import RedisBatchChecks
+from tests.redis.test_dependencies import RedisDependencyChecks
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,22 @@ class TestRedisClusterLayout(BackendConformance, InspectionConformance):
 class TestRedisClusterBatches(RedisBatchChecks):
     """Batches whose members and callbacks sit on several queues (slots): each script
     still keeps to one slot."""
+
+    @pytest.fixture
+    def backend(self, watched_backend: RedisBackend) -> RedisBackend:
+        return watched_backend
+
+    @pytest.fixture
+    async def peer(self, watched_backend: RedisBackend) -> AsyncIterator[RedisBackend]:
+        peer = RedisBackend(watched_backend.url)
+        await peer.connect()
+        yield peer
+        await peer.close()
+
+
+class TestRedisClusterDependencies(RedisDependencyChecks):
+    """Dependencies and their dependents on several queues (slots): each script still
+    keeps to one slot."""
 
     @pytest.fixture
     def backend(self, watched_backend: RedisBackend) -> RedisBackend:

@@ -12,6 +12,7 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `rates`: rate limits (`NewJob.rate_key`).
 - `batches`: batches with callbacks, for a backend that implements `Batches`.
 - `dependencies`: jobs waiting for others, for a backend that implements `Dependencies`.
+- `registry`: the task registry, for a backend that implements `TaskRegistry`.
 - `pause`: pausing and resuming queues, for a backend that implements `QueuePausing`.
 - `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
 - `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
@@ -30,6 +31,7 @@ from taskrunner.testing.conformance.limits import LimitTests
 from taskrunner.testing.conformance.outcomes import OutcomeTests
 from taskrunner.testing.conformance.pause import PauseTests
 from taskrunner.testing.conformance.rates import RateTests
+from taskrunner.testing.conformance.registry import RegistryTests
 from taskrunner.testing.conformance.stats import StatsTests
 from taskrunner.testing.conformance.windows import WindowTests
 
@@ -46,6 +48,7 @@ class BackendConformance(
     RateTests,
     BatchTests,
     DependencyTests,
+    RegistryTests,
 ):
     """Subclass with a `backend` fixture yielding a connected, empty backend. Where separate
     instances share one store (a server), override `peer` to yield a second one."""

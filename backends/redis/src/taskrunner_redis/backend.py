@@ -26,21 +26,22 @@ from taskrunner.backend import (
     NewJob,
     Outcome,
     OutcomeKind,
-    faults,
     redact,
 )
 from taskrunner.errors import ConfigurationError
 from taskrunner_redis.batch_reads import BatchReader
 from taskrunner_redis.batches import RedisBatches
+from taskrunner_redis.dependencies import RedisDependencies
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
+from taskrunner_redis.judge import Judge
 from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, wait_until
 from taskrunner_redis.pausing import RedisPausing
-from taskrunner_redis.records import enqueue_header, micros, parse_claimed
+from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
-from taskrunner_redis.store import RedisStore, queue_names
+from taskrunner_redis.store import Aftermath, RedisStore, queue_names
 
 RECLAIM_BATCH = 500
 POOL_WAIT = 30.0  # seconds a call waits for a free connection
@@ -49,7 +50,7 @@ LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
-class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
+class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencies):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:
@@ -62,6 +63,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
         self._cancels = CancelChannel(self.keys.cancels)
         self._batch_reader = BatchReader(self._store)
         self._settler = Settler(self._store, self._batch_reader)
+        self._judge = Judge(self._store)
 
     @property
     def _client(self) -> Redis | None:
@@ -124,12 +126,13 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
             )
 
         def arguments(items: list[int]) -> list[Any]:
-            header = [enqueue_header(jobs[i]) for i in items]
+            header = [[*enqueue_header(jobs[i]), *waits.get(i, ())] for i in items]
             return [orjson.dumps(header), *(jobs[i].payload for i in items)]
 
         queues = [job.queue for job in jobs]
         ids = [""] * len(jobs)
         with self._store.errors("enqueuing"):
+            waits = await self._wait_entries(jobs)  # jobs with after=: registered first
             if any(job.batch_id is not None for job in jobs):
                 await self._join_batches(jobs)
             runs = await self._store.enqueue(queues, arguments)
@@ -229,11 +232,8 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
 
         with self._store.errors("reporting outcomes"):
             queues = await self._queues_of(outcomes)
-            applied, dirty = await self._store.per_queue_settling("finish", queues, arguments, 0)
-        if dirty:
-            if faults.ARMED is not None:
-                faults.reached("before_settle")  # a crash here: upkeep settles (dirty marks)
-            await self._settler.settle_all(dirty)
+            applied, left = await self._store.per_queue_settling("finish", queues, arguments, 0)
+        await self._follow_up(left, settle_point=True)
         return [flag == 1 for flag in applied]
 
     async def get(self, ids: Sequence[str]) -> list[JobRecord | None]:
@@ -254,11 +254,10 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
         """Cancel jobs whose queues are known (see `cancel`)."""
         ttl_us = -1 if ttl is None else micros(ttl)
         with self._store.errors("cancelling jobs"):
-            states, dirty = await self._store.per_queue_settling(
+            states, left = await self._store.per_queue_settling(
                 "cancel", queues, lambda items: [ttl_us, *(ids[i] for i in items)], b""
             )
-        if dirty:
-            await self._settler.settle_all(dirty)
+        await self._follow_up(left)
         asked = [job_id for job_id, state in zip(ids, states, strict=True) if state == b"running"]
         if asked:
             client, _ = self._store.connected()
@@ -288,14 +287,20 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
                 pipe.smembers(self.keys.queues)
                 *_, members = await pipe.execute()
             grace_us = micros(SETTLE_GRACE)
+            names = sorted(queue_names(members))
             calls = [
                 ("reclaim", self.keys.route(q), [self.prefix, q, RECLAIM_BATCH, grace_us])
-                for q in sorted(queue_names(members))
+                for q in names
             ]
             answers = await scripts.run_many(calls) if calls else []
-            # a run's answer ends with the batches left unsettled on its queue, if any
-            dirty = [b.decode() for a in answers if a and isinstance(a[-1], list) for b in a.pop()]
-            await self._settler.upkeep(dirty)
+            # a run's answer ends with the batches and the ends left unsettled or unjudged on
+            # its queue, if any
+            left = Aftermath()
+            for queue, answer in zip(names, answers, strict=True):
+                if answer and isinstance(answer[-1], list):
+                    left.add(queue, answer.pop())
+            await self._settler.upkeep(left.batches)
+            await self._judge.judge_all(left.ended)
         return [i.decode() for answer in answers for i in answer]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
@@ -353,10 +358,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches):
             names = await self._store.all_queues(queues)
             calls = [("stats", self.keys.route(q), [self.prefix, q]) for q in names]
             rows = await scripts.run_many(calls) if calls else []
-        return {
-            name: dict(zip(JobState, map(int, row), strict=True))  # stats.lua counts in this order
-            for name, row in zip(names, rows, strict=True)
-        }
+        return {name: state_counts(row) for name, row in zip(names, rows, strict=True)}
 
     async def purge(
         self,

@@ -9,15 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taskrunner.backend import BatchRecord, JobState
-from taskrunner_redis.records import MICROS
+from taskrunner_redis.records import MICROS, state_counts
 from taskrunner_redis.store import RedisStore, queue_names
 
 # the fields of a batch's hash a read needs, in this order
 HEAD_FIELDS = ("created_at", "closed", "closed_at", "ttl", "success_fired", "complete_fired",
                "on_success_id", "on_complete_id")  # fmt: skip
-# the states a part counts, in the order batch_part.lua answers them (after the total)
-PART_STATES = tuple(JobState)
-UNFINISHED = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
+UNFINISHED = (JobState.WAITING, JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
 
 
 @dataclass(slots=True)
@@ -195,11 +193,11 @@ def parse_head(batch_id: str, values: Sequence[bytes | None], queues: Any) -> Ba
 
 
 def parse_part(queue: str, row: Sequence[Any]) -> Part:
-    total, *counts, version, ended_at, is_open, mark = row
+    total, version, ended_at, is_open, mark, *counts = row
     return Part(
         queue=queue,
         total=int(total),
-        counts=dict(zip(PART_STATES, map(int, counts), strict=True)),
+        counts=state_counts(counts),
         version=int(version),
         ended_at=None if ended_at is None else int(ended_at),
         open=None if is_open is None else is_open == b"1",

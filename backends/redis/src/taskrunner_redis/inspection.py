@@ -30,7 +30,9 @@ from taskrunner_redis.store import RedisStore
 
 PAGE = 200  # ids read from one index per round trip
 SCAN_LIMIT = 20_000  # ids looked at for one page of results at the most
-_GROUPS = {JobState.QUEUED: "waiting", JobState.SCHEDULED: "waiting", JobState.RUNNING: "running",
+# the index of each state (lua/common.lua: index_group)
+_GROUPS = {JobState.WAITING: "blocked", JobState.QUEUED: "waiting",
+           JobState.SCHEDULED: "waiting", JobState.RUNNING: "running",
            JobState.SUCCEEDED: "succeeded", JobState.FAILED: "failed",
            JobState.CANCELLED: "cancelled"}  # fmt: skip
 

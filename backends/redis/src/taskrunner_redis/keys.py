@@ -8,7 +8,8 @@
   P:{q}:ready:<priority>    sorted set: waiting jobs (queued or scheduled) by due time
   P:{q}:leases              sorted set: running jobs by lease expiry
   P:{q}:done:<state>        sorted set: finished jobs by retention expiry (+inf: kept)
-  P:{q}:ix:<group>          sorted sets: job ids for listing (all, waiting, and each end)
+  P:{q}:ix:<group>          sorted sets: job ids for listing (all, waiting: queued or
+                            scheduled, blocked: in state waiting on others, and each end)
   P:{q}:recent, :minutes    list and hash: recent attempts and per-minute counts
   P:{q}:seconds:<minute>    hash: per-second counts of one minute (expires after an hour)
   P:{q}:wake                list: tokens that wake blocked workers
@@ -24,6 +25,13 @@
   P:{q}:flow                hash: the numbers releases use, per key with held jobs
   P:{q}:opens               sorted set: rate keys with held jobs, by their next opening
   P:{q}:bm:<b>, :bw:<b>, :bc:<b>, :bdirty, :bfired:<b>:<kind>  a batch's part on the queue
+  P:{q}:dependents:<id>     hash: the jobs waiting on a job of the queue (id -> their queue),
+                            and '@end' -> the state it ended in, until they are judged
+  P:{q}:ddirty              sorted set: ended jobs of the queue whose dependents are not
+                            judged yet, by when they ended
+  P:{q}:pending:<id>        set: the dependencies a waiting job of the queue still waits on
+  P:{q}:early:<id>          hash: dependency id -> end state, for ends judged before the job
+                            itself was stored (expires after a day)
   P:{@b:<b>}:batch, :queues hash and set: a batch, and the queues it has parts on
   P:{@batches}:all, :closing, :expiring  sorted sets: the batches' indexes
   P:queues                  set: every queue name seen
@@ -32,7 +40,9 @@
   channel P:cancels         ids of running jobs asked to stop (see listen.py)
 
 lua/flow.lua says how the flow-control keys (limits and rates) are kept; lua/batch.lua and
-batches.py how the batches' keys are.
+batches.py how the batches' keys are; lua/deps.lua and dependencies.py how the
+dependencies' are. A job waiting on others also keeps `after`, `after_anyway` and
+`after_ttl` in its hash.
 """
 
 from __future__ import annotations

@@ -44,6 +44,8 @@ FIELDS = (
     *FLOW_FIELDS,
     "held",
     "batch",
+    "after",
+    "after_anyway",
 )
 
 
@@ -94,7 +96,7 @@ def parse_record(
     # fmt: off
     (task, queue, payload, state, priority, attempt, max_attempts, enqueued_at, run_at, key,
      started_at, finished_at, lease_until, worker, result, error, progress, cancel, attempts,
-     expires_at, *flow, held, batch) = values  # the order of FIELDS
+     expires_at, *flow, held, batch, after, after_anyway) = values  # the order of FIELDS
     # fmt: on
     run_at_us = _micros(run_at)
     job_state = _state(state, expires_at, run_at_us, now_us)
@@ -123,12 +125,23 @@ def parse_record(
         cancel_requested=cancel == b"1",
         attempts=parse_attempts(attempts),
         batch_id=_text(batch),
+        after=() if after is None else tuple(orjson.loads(after)),
+        after_run_anyway=after_anyway == b"1",
     )
     _set_flow(record, flow)
     if job_state is JobState.QUEUED and held in (b"limit", b"rate"):
         record.held = Held(held.decode())
     _add_final_attempt(record)
     return record
+
+
+def state_counts(flat: Sequence[bytes | int]) -> dict[JobState, int]:
+    """Counts per state from a script's answer of pairs of a state and its count (stats.lua,
+    batch_part.lua), in `JobState`'s order; a state not answered counts 0."""
+    counts = dict.fromkeys(JobState, 0)
+    for state, count in zip(flat[::2], flat[1::2], strict=True):
+        counts[JobState(state.decode() if isinstance(state, bytes) else str(state))] = int(count)
+    return counts
 
 
 def _state(
@@ -200,7 +213,7 @@ def parse_claimed(
     """A JobRecord from one row of claim.lua's answer (fields checked by the script)."""
     head = row[: len(FIELDS_CLAIMED)]
     flow = row[len(FIELDS_CLAIMED) : len(FIELDS_CLAIMED) + len(FLOW_FIELDS)]
-    batch = _as_bytes(row[-1]) if len(row) > len(FIELDS_CLAIMED) + len(FLOW_FIELDS) else None
+    batch, after, anyway = (*row[len(FIELDS_CLAIMED) + len(FLOW_FIELDS) :], None, None, None)[:3]
     job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = head
     assert isinstance(job_id, bytes) and isinstance(task, bytes) and isinstance(queue, bytes)
     assert isinstance(payload, bytes) and isinstance(attempt, int)
@@ -221,7 +234,9 @@ def parse_claimed(
         started_at=now_us / MICROS,
         lease_until=(now_us + lease_us) / MICROS,
         worker=worker,
-        batch_id=_text(batch),
+        batch_id=_text(_as_bytes(batch)),
+        after=() if not isinstance(after, bytes) else tuple(orjson.loads(after)),
+        after_run_anyway=anyway == b"1",
     )
     _set_flow(record, flow)
     return record

@@ -1,5 +1,5 @@
 """The Lua scripts, loaded from package files with the shared prelude (common.lua, then
-flow.lua and batch.lua) prepended.
+flow.lua, batch.lua and deps.lua) prepended.
 
 Scripts are called with EVALSHA directly (cheaper than redis-py's script wrapper) and loaded
 again when Redis answers NOSCRIPT, as it does after a restart. Each call declares one key,
@@ -20,6 +20,7 @@ SCRIPT_NAMES = (
     "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
     "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
     "batch_open", "batch_join", "batch_close", "batch_part", "batch_clean", "batch_index",
+    "dep_register", "dep_read", "dep_judge", "dep_done",
 )  # fmt: skip
 
 # one script run: the script's name, the key it declares, its arguments
@@ -35,8 +36,8 @@ class Scripts:
 
     def __init__(self, client: Redis) -> None:
         self._client = client
-        # flow control uses common; batches use both
-        prelude = "\n".join(_source(name) for name in ("common", "flow", "batch"))
+        # flow control uses common; batches use both; dependencies use common and batch
+        prelude = "\n".join(_source(name) for name in ("common", "flow", "batch", "deps"))
         self._sources = {name: f"{prelude}\n{_source(name)}" for name in SCRIPT_NAMES}
         self._shas = {
             name: hashlib.sha1(source.encode()).hexdigest()

@@ -5,6 +5,7 @@ queues, and reading records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -16,6 +17,21 @@ from taskrunner_redis.keys import Keys
 from taskrunner_redis.locate import QueueLocator
 from taskrunner_redis.records import FIELDS, parse_record
 from taskrunner_redis.scripts import Scripts
+
+
+@dataclass(slots=True)
+class Aftermath:
+    """What script runs that ended jobs leave to their caller (with_dirty, batch.lua): the
+    batches to settle, and the ended jobs others wait on, whose dependents to judge."""
+
+    batches: list[str] = field(default_factory=list)
+    ended: list[tuple[str, str]] = field(default_factory=list)  # (queue, job id)
+
+    def add(self, queue: str, left: Sequence[Sequence[bytes]]) -> None:
+        """Add what one run on `queue` left: its answer's last element."""
+        batches, ended = left
+        self.batches += [b.decode() for b in batches]
+        self.ended += [(queue, i.decode()) for i in ended]
 
 
 class RedisStore:
@@ -84,16 +100,16 @@ class RedisStore:
         queues: Sequence[str | None],
         arguments: Callable[[list[int]], list[Any]],
         missing: Any,
-    ) -> tuple[list[Any], list[str]]:
-        """As `per_queue`, for a script that ends members of batches: also the batches its
-        runs marked dirty (their list ends a run's answer, see lua/batch.lua)."""
-        out, dirty = [missing] * len(queues), []
-        for _, items, answer in await self.runs_per_queue(script, queues, arguments):
+    ) -> tuple[list[Any], Aftermath]:
+        """As `per_queue`, for a script that ends jobs: also what its runs left to do, the
+        batches to settle and the dependents to judge (see `Aftermath`)."""
+        out, left = [missing] * len(queues), Aftermath()
+        for queue, items, answer in await self.runs_per_queue(script, queues, arguments):
             if len(answer) > len(items):
-                dirty += [b.decode() for b in answer.pop()]
+                left.add(queue, answer.pop())
             for i, value in zip(items, answer, strict=True):
                 out[i] = value
-        return out, dirty
+        return out, left
 
     async def enqueue(
         self, queues: Sequence[str], arguments: Callable[[list[int]], list[Any]]

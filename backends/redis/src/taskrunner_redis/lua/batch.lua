@@ -57,9 +57,12 @@ local function batch_moved(b, q, id, from, to, now, run_at)
   end
 end
 
--- a script's answer, with the batches the run marked dirty appended as one list (if any)
+-- a script's answer, with what its changes leave to the caller appended as one more element
+-- (if anything): {the batches the run marked dirty, the ended jobs others wait on}
 local function with_dirty(answer)
-  if #dirty > 0 then answer[#answer + 1] = dirty end
+  if #dirty > 0 or #ended_with_dependents > 0 then
+    answer[#answer + 1] = {dirty, ended_with_dependents}
+  end
   return answer
 end
 

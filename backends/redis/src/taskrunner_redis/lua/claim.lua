@@ -62,7 +62,8 @@ local function start(id, jk, job, attempt)
   later_zadd(queue_key(q, 'leases'), now + lease, id)
   later_zrem(index_key(q, 'waiting'), id)
   claimed[#claimed + 1] = {id, job[1], q, job[2], job[5], attempt, job[3], job[4], job[6],
-                           job[7], job[10], job[11], job[12], job[13], job[14], job[15]}
+                           job[7], job[10], job[11], job[12], job[13], job[14], job[15],
+                           job[16], job[17]}
 end
 
 -- claim, set aside or fail one due candidate {priority, due, id, priority level}
@@ -71,7 +72,8 @@ local function consider(candidate)
   local jk = job_key(q, id)
   local job = redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at',
                          'priority', 'run_at', 'key', 'state', 'attempt', 'limit_key',
-                         'limit_max', 'rate_key', 'rate_max', 'rate_per', 'batch')
+                         'limit_max', 'rate_key', 'rate_max', 'rate_per', 'batch', 'after',
+                         'after_anyway')
   local stored = job[1] or job[2] or job[3] or job[4] or job[8] or job[9]
     or redis.call('EXISTS', jk) == 1
   if not stored then return end -- deleted by hand: nothing to run

@@ -124,6 +124,25 @@ local function expired(expires_at, now)
   return t ~= nil and t <= now
 end
 
+-- Dependencies (deps.lua has the rest): dependents:<id> is the hash of the jobs waiting on
+-- job <id> (dependent id -> its queue); ddirty the sorted set of the queue's ended jobs whose
+-- dependents are not judged yet, by when they ended.
+local function dependents_key(q, id) return queue_key(q, 'dependents:' .. id) end
+
+local ended_with_dependents = {} -- the jobs this script run ended that others wait on
+
+-- A job ended: if others wait on it, note its end in their hash ('@end') and mark it for
+-- judging (ddirty); the caller judges them (dependencies.py), or upkeep after a crash. Only
+-- the first end counts: one after a retry by hand, before that judging, changes nothing.
+local function mark_dependents(id, q, state, now)
+  local key = dependents_key(q, id)
+  if redis.call('EXISTS', key) == 0 then return end
+  if redis.call('HSETNX', key, '@end', state) == 1 then
+    redis.call('ZADD', queue_key(q, 'ddirty'), now, id)
+  end
+  ended_with_dependents[#ended_with_dependents + 1] = id
+end
+
 -- move a job to a finished state; ttl_us < 0 keeps its record until purged. `key` is the
 -- job's dedup key (or false); `field`, `value` one more field to store (result or error).
 -- The hash keeps its lease_until, which readers ignore once the job is not running.
@@ -150,6 +169,15 @@ local function finish_job(id, q, state, now, ttl_us, from, key, field, value)
   end
   later_zadd(queue_key(q, 'done:' .. state), expires, id)
   notify_finished(id, q, now)
+  mark_dependents(id, q, state, now)
+end
+
+-- the index group (ix:<group>) of a job in `state`: queued and scheduled jobs are listed
+-- together as 'waiting' (for a claim); jobs in state waiting (on others) as 'blocked'
+local function index_group(state)
+  if state == 'queued' or state == 'scheduled' then return 'waiting' end
+  if state == 'waiting' then return 'blocked' end
+  return state
 end
 
 local function delete_job(id, q)
@@ -159,15 +187,18 @@ local function delete_job(id, q)
   if key and redis.call('GET', dedup_key(q, key)) == id then
     redis.call('DEL', dedup_key(q, key))
   end
-  local group = state
-  if state == 'queued' or state == 'scheduled' then group = 'waiting' end
   redis.call('ZREM', queue_key(q, 'ix:all'), id)
-  if group then redis.call('ZREM', queue_key(q, 'ix:' .. group), id) end
-  redis.call('DEL', jk)
+  if state then redis.call('ZREM', queue_key(q, 'ix:' .. index_group(state)), id) end
+  redis.call('DEL', jk, queue_key(q, 'pending:' .. id), queue_key(q, 'early:' .. id))
+  -- its dependents stay while its end is not judged yet: the judging needs only this hash
+  if not redis.call('ZSCORE', queue_key(q, 'ddirty'), id) then
+    redis.call('DEL', dependents_key(q, id))
+  end
 end
 
 -- indexes for listing: per queue, job ids sorted lexicographically (UUIDv7: by creation),
--- one set for all jobs and one per group: waiting, running, succeeded, failed, cancelled
+-- one set for all jobs and one per group (index_group): waiting (queued or scheduled),
+-- blocked (state waiting), running, succeeded, failed, cancelled
 local function index_key(q, group) return queue_key(q, 'ix:' .. group) end
 
 -- running jobs are listed from the lease set, so 'running' has no index of its own

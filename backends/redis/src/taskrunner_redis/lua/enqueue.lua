@@ -1,6 +1,6 @@
 -- ARGV: prefix, queue, a JSON list with one [id, task, priority, max_attempts, key or false,
--- delay_us, at_us or false, window_ms or false, flow, batch or false, once (optional)] per
--- job, then each job's payload. `flow`
+-- delay_us, at_us or false, window_ms or false, flow, batch or false, once (optional), deps
+-- (optional)] per job, then each job's payload. `flow`
 -- is false, or [limit_key or false, limit_max, rate_key or false, rate_max, rate_per (text:
 -- seconds)], kept on the job's hash for the claim (flow.lua). A `batch` makes the job a
 -- member of that batch's part on the queue (batch.lua), which must be open: a closed part
@@ -12,7 +12,9 @@
 -- marked as listed in P:queues (0: the client must list it), then each job's id, or the id of
 -- the job holding its dedup key in the queue. Storing an id that exists already changes
 -- nothing, so a retry is safe. A holder whose retention has ended (or whose hash is gone) is
--- deleted here, and the new job takes the key.
+-- deleted here, and the new job takes the key. `deps` makes the job wait on others
+-- (deps.lua: judge_new): it is stored waiting, or cancelled at once (kept after_ttl), or
+-- queued as any other once they are all met.
 local q = ARGV[2]
 local now = now_us()
 local ids = {redis.call('EXISTS', queue_key(q, 'listed'))}
@@ -51,9 +53,58 @@ local function join_batch(b, id, run_at)
   redis.call('HINCRBY', part_key(q, 'bc', b), 'v', 1)
 end
 
+-- put a new job where claims find it: in its priority's ready set by due time
+local function make_ready(job, id, state, run_at)
+  local prio = job[3]
+  -- as put_ready and index_move do, gathered into one command per key (flush_later)
+  later_zadd(ready_key(q, prio), run_at, id)
+  if not levels[prio] then
+    levels[prio] = true
+    later_zadd(queue_key(q, 'prios'), tonumber(prio), prio)
+  end
+  later_zadd(index_key(q, 'waiting'), 0, id)
+  if job[10] then join_batch(job[10], id, run_at) end
+  if state == 'queued' or sooner_than_waiting(q, run_at) then wakes = wakes + 1 end
+end
+
+-- store a new job; `key` is the dedup key it holds (false: none)
+local function store(job, id, key, payload)
+  local run_at = now + job[6]
+  if job[7] then run_at = job[7] end
+  local state = 'queued'
+  if run_at > now then state = 'scheduled' end
+  local deps, start, detail = job[12], 'ready', nil
+  if deps then
+    start, detail = judge_new(q, id, deps)
+    if start ~= 'ready' then state = 'waiting' end
+  end
+  local fields = {'task', job[2], 'queue', q, 'payload', payload, 'state', state,
+                  'priority', job[3], 'attempt', 0, 'max_attempts', job[4],
+                  'enqueued_at', now, 'run_at', run_at}
+  if key then add_fields(fields, 'key', key) end
+  if job[10] then add_fields(fields, 'batch', job[10]) end
+  local flow = job[9]
+  if flow and flow[1] then add_fields(fields, 'limit_key', flow[1], 'limit_max', flow[2]) end
+  if flow and flow[3] then
+    add_fields(fields, 'rate_key', flow[3], 'rate_max', flow[4], 'rate_per', flow[5])
+  end
+  if deps then add_fields(fields, 'after', deps[1]) end
+  if deps and deps[2] then add_fields(fields, 'after_anyway', 1) end
+  if deps and deps[3] then add_fields(fields, 'after_ttl', deps[3]) end
+  redis.call('HSET', job_key(q, id), unpack(fields))
+  later_zadd(index_key(q, 'all'), 0, id)
+  if start == 'ready' then
+    make_ready(job, id, state, run_at)
+  elseif start == 'waiting' then
+    chunked('SADD', pending_key(q, id), detail, 1000)
+    later_zadd(index_key(q, 'blocked'), 0, id)
+  else -- a dependency failed or was cancelled already
+    finish_job(id, q, 'cancelled', now, deps[3] or -1, 'blocked', key, 'error', detail)
+  end
+end
+
 for i, job in ipairs(jobs) do
-  local id, task, prio, max_attempts, key = job[1], job[2], job[3], job[4], job[5]
-  local payload = ARGV[3 + i]
+  local id, key = job[1], job[5]
   local jk = job_key(q, id)
   local holder = false
   if job[11] and redis.call('SET', queue_key(q, job[11]), id, 'NX') == false then
@@ -74,31 +125,7 @@ for i, job in ipairs(jobs) do
   if holder then
     ids[#ids + 1] = holder
   else
-    local run_at = now + job[6]
-    if job[7] then run_at = job[7] end
-    local state = 'queued'
-    if run_at > now then state = 'scheduled' end
-    local fields = {'task', task, 'queue', q, 'payload', payload, 'state', state,
-                    'priority', prio, 'attempt', 0, 'max_attempts', max_attempts,
-                    'enqueued_at', now, 'run_at', run_at}
-    if key then add_fields(fields, 'key', key) end
-    if job[10] then add_fields(fields, 'batch', job[10]) end
-    local flow = job[9]
-    if flow and flow[1] then add_fields(fields, 'limit_key', flow[1], 'limit_max', flow[2]) end
-    if flow and flow[3] then
-      add_fields(fields, 'rate_key', flow[3], 'rate_max', flow[4], 'rate_per', flow[5])
-    end
-    redis.call('HSET', jk, unpack(fields))
-    -- as put_ready and index_move do, gathered into one command per key (flush_later)
-    later_zadd(ready_key(q, prio), run_at, id)
-    if not levels[prio] then
-      levels[prio] = true
-      later_zadd(queue_key(q, 'prios'), tonumber(prio), prio)
-    end
-    later_zadd(index_key(q, 'all'), 0, id)
-    later_zadd(index_key(q, 'waiting'), 0, id)
-    if job[10] then join_batch(job[10], id, run_at) end
-    if state == 'queued' or sooner_than_waiting(q, run_at) then wakes = wakes + 1 end
+    store(job, id, key, ARGV[3 + i])
     ids[#ids + 1] = id
   end
 end

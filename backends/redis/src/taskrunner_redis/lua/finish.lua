@@ -1,8 +1,9 @@
 -- ARGV: prefix, queue, a JSON list with one [id, attempt, kind, delay_us, ttl_us (negative:
--- keep)] per outcome, then each outcome's data (result or error, '' for none). Applies each outcome only
--- if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome, then
--- the batches to settle, if any (with_dirty, batch.lua). Every
--- applied outcome ends the attempt, so it frees the job's limit slot, if any (flow.lua).
+-- keep)] per outcome, then each outcome's data (result or error, '' for none). Applies each
+-- outcome only if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per
+-- outcome, then the batches to settle and the ended jobs others wait on, if any (with_dirty,
+-- batch.lua). Every applied outcome ends the attempt, so it frees the job's limit slot, if
+-- any (flow.lua).
 local q = ARGV[2]
 local now = now_us()
 local applied = {}

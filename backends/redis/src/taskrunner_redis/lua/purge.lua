@@ -1,7 +1,8 @@
 -- ARGV: prefix, queue, state, finished_before_us ('' for any), batch, offset. Deletes jobs of
 -- the queue in one state, examining at most `batch` of them from rank `offset` on (finished
--- states) or from the head (waiting states). Returns {deleted, next offset or -1 when done};
--- finished jobs whose retention had ended are deleted but not counted (they were gone).
+-- states) or from the head (queued, scheduled, and waiting on others). Returns {deleted,
+-- next offset or -1 when done}; finished jobs whose retention had ended are deleted but not
+-- counted (they were gone).
 local q, state = ARGV[2], ARGV[3]
 local now = now_us()
 local before, batch = ARGV[4], tonumber(ARGV[5])
@@ -24,8 +25,14 @@ if FINISHED[state] then
   if examined < batch then return {deleted, -1} end
   return {deleted, offset + examined - removed}
 end
+if state == 'waiting' and before == '' then -- on others: in no ready set, nor held
+  local blocked = redis.call('ZRANGE', index_key(q, 'blocked'), 0, batch - 1)
+  for _, id in ipairs(blocked) do delete_job(id, q) end
+  if #blocked < batch then return {#blocked, -1} end
+  return {#blocked, 0}
+end
 if (state ~= 'queued' and state ~= 'scheduled') or before ~= '' then
-  return {0, -1} -- running jobs are never purged; waiting jobs have no finish time
+  return {0, -1} -- running jobs are never purged; unfinished jobs have no finish time
 end
 local low, high = '-inf', now
 if state == 'scheduled' then low, high = '(' .. string.format('%d', now), '+inf' end

@@ -1,7 +1,8 @@
 -- ARGV: prefix, queue, batch, grace_us. Puts back the queue's jobs whose lease expired and
 -- deletes its finished jobs whose retention ended, at most `batch` of each kind. Returns the
--- ids put back, then (as one list, if any) the batches marked dirty on the queue more than
--- grace_us ago: their settle did not happen (a crash), upkeep's turn (batches.py).
+-- ids put back, then (as one list, if any) {the batches marked dirty on the queue more than
+-- grace_us ago, the ended jobs whose dependents are unjudged as long}: their settle or judging
+-- did not happen (a crash), upkeep's turn (batches.py, dependencies.py).
 -- A job put back frees its limit slot. A lease of a job that is not running (its hash was
 -- deleted or changed by hand) may have left a slot taken: the limit keys with held jobs are
 -- checked then.
@@ -45,7 +46,10 @@ for state, _ in pairs(FINISHED) do
   end
 end
 flush(now)
-local stale = redis.call('ZRANGEBYSCORE', queue_key(q, 'bdirty'), '-inf', now - tonumber(ARGV[4]),
-                         'LIMIT', 0, batch)
-if #stale > 0 then requeued[#requeued + 1] = stale end
+local marked_before = now - tonumber(ARGV[4])
+local function stale(key)
+  return redis.call('ZRANGEBYSCORE', queue_key(q, key), '-inf', marked_before, 'LIMIT', 0, batch)
+end
+local batches, ends = stale('bdirty'), stale('ddirty')
+if #batches > 0 or #ends > 0 then requeued[#requeued + 1] = {batches, ends} end
 return requeued
