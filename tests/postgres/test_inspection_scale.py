@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 JOBS = 1_000_000
 # ids are UUIDv7-like (48 bits of milliseconds first); states: 70% succeeded, 20% queued,
-# 5% failed, 3% scheduled for tomorrow, 1.9% cancelled, 0.1% running; 4 queues, 7 tasks
+# 5% failed, 3% scheduled for tomorrow, 1.8% cancelled, 0.1% waiting (on no edge: the
+# listing reads only the jobs), 0.1% running; 4 queues, 7 tasks
 FILL = """
 INSERT INTO "{schema}".jobs (id, task, queue, state, run_at, max_attempts, payload,
                              enqueued_at, attempt, started_at, finished_at, worker,
@@ -32,10 +33,10 @@ SELECT (lpad(to_hex((extract(epoch FROM t.at) * 1000)::bigint), 12, '0') || '7'
        'tasks.t' || (g % 7), 'q' || (g % 4), s.state,
        CASE WHEN s.state = 'scheduled' THEN now() + interval '1 day' ELSE t.at END,
        3, '{{"args":[]}}'::bytea, t.at,
-       CASE WHEN s.state IN ('queued', 'scheduled') THEN 0 ELSE 1 END,
-       CASE WHEN s.state NOT IN ('queued', 'scheduled') THEN t.at END,
+       CASE WHEN s.state IN ('waiting', 'queued', 'scheduled') THEN 0 ELSE 1 END,
+       CASE WHEN s.state NOT IN ('waiting', 'queued', 'scheduled') THEN t.at END,
        CASE WHEN s.state IN ('succeeded', 'failed', 'cancelled') THEN t.at END,
-       CASE WHEN s.state NOT IN ('queued', 'scheduled') THEN 'w' END,
+       CASE WHEN s.state NOT IN ('waiting', 'queued', 'scheduled') THEN 'w' END,
        CASE WHEN s.state = 'running' THEN now() + interval '1 hour' END
 FROM generate_series(1, {jobs}) AS g
 CROSS JOIN LATERAL (SELECT now() - interval '2 days' + g * interval '150 ms' AS at) AS t
@@ -44,7 +45,8 @@ CROSS JOIN LATERAL (
                 WHEN g / 4 % 1000 < 900 THEN 'queued'
                 WHEN g / 4 % 1000 < 950 THEN 'failed'
                 WHEN g / 4 % 1000 < 980 THEN 'scheduled'
-                WHEN g / 4 % 1000 < 999 THEN 'cancelled'
+                WHEN g / 4 % 1000 < 998 THEN 'cancelled'
+                WHEN g / 4 % 1000 < 999 THEN 'waiting'
                 ELSE 'running' END AS state
 ) AS s
 """

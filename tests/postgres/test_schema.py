@@ -43,6 +43,10 @@ COLUMNS = {
     "rate_per": ("double precision", False),
     "held": ("text", True),
     "batch_id": ("uuid", True),  # 0008
+    "after": ("ARRAY", True),  # 0009
+    "after_run_anyway": ("boolean", False),
+    "after_ttl": ("double precision", True),
+    "after_pending": ("integer", True),
 }
 # index -> its definition after "ON <schema>.jobs USING btree "
 INDEXES = {
@@ -90,16 +94,21 @@ TABLES = {
     "rate_windows": "(queue, key)",  # 0007
     "batches": "(id)",  # 0008
     "batch_callbacks": "(batch_id, kind)",
+    "job_dependencies": "(dependency, dependent)",  # 0009
 }
-# the triggers that keep the tallies (0004) -> their timing and event
+# the triggers that keep the tallies (0004) -> their timing, event and level
 TRIGGERS = {
-    "jobs_stored": ("AFTER", "INSERT"),
-    "jobs_updated": ("AFTER", "UPDATE"),
-    "jobs_deleted": ("AFTER", "DELETE"),
-    "jobs_truncated": ("AFTER", "TRUNCATE"),
+    "jobs_stored": ("AFTER", "INSERT", "statement"),
+    "jobs_updated": ("AFTER", "UPDATE", "statement"),
+    "jobs_deleted": ("AFTER", "DELETE", "statement"),
+    "jobs_truncated": ("AFTER", "TRUNCATE", "statement"),
     # and the counts of batches (0008)
-    "jobs_batch_stored": ("AFTER", "INSERT"),
-    "jobs_batch_updated": ("AFTER", "UPDATE"),
+    "jobs_batch_stored": ("AFTER", "INSERT", "statement"),
+    "jobs_batch_updated": ("AFTER", "UPDATE", "statement"),
+    # and dependencies (0009): per row only for jobs with `after` (a WHEN clause); the ends
+    # of dependencies are judged by jobs_updated
+    "jobs_wait_on": ("BEFORE", "INSERT", "row"),
+    "jobs_waits": ("AFTER", "INSERT", "row"),
 }
 
 
@@ -134,19 +143,18 @@ async def test_migrations_yield_the_declared_schema(
         "WHERE n.nspname = $1 AND c.relname = 'jobs' AND NOT t.tgisinternal",
         schema,
     )
-    assert {t["tgname"]: _timing_and_event(t["tgtype"]) for t in triggers} == TRIGGERS
+    assert {t["tgname"]: _kind(t["tgtype"]) for t in triggers} == TRIGGERS
     versions = await admin.fetch(f'SELECT version, name FROM "{schema}".migrations ORDER BY 1')
     assert [(v["version"], v["name"]) for v in versions] == [
         (m.version, m.name) for m in known_migrations()
     ]
 
 
-def _timing_and_event(tgtype: int) -> tuple[str, str]:
-    """A statement-level trigger's timing and its one event, from pg_trigger.tgtype's bits."""
-    assert not tgtype & 1, "a row-level trigger"
+def _kind(tgtype: int) -> tuple[str, str, str]:
+    """A trigger's timing, its one event and its level, from pg_trigger.tgtype's bits."""
     events = {4: "INSERT", 8: "DELETE", 16: "UPDATE", 32: "TRUNCATE"}
     (event,) = [name for bit, name in events.items() if tgtype & bit]
-    return ("BEFORE" if tgtype & 2 else "AFTER", event)
+    return ("BEFORE" if tgtype & 2 else "AFTER", event, "row" if tgtype & 1 else "statement")
 
 
 async def test_workers_starting_together_migrate_once(

@@ -21,6 +21,7 @@ from taskrunner.backend import (
     Batches,
     Beat,
     CancelSignals,
+    Dependencies,
     HasUrl,
     Inspection,
     JobRecord,
@@ -35,6 +36,7 @@ from taskrunner.backend import (
 from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner_postgres.batches import PostgresBatches, enqueue_members
+from taskrunner_postgres.dependencies import PostgresDependencies
 from taskrunner_postgres.errors import DATABASE_ERRORS
 from taskrunner_postgres.inspection import PostgresInspection
 from taskrunner_postgres.listen import Listener
@@ -54,13 +56,13 @@ from taskrunner_postgres.store import PostgresStore
 from taskrunner_postgres.windows import enqueue_windowed
 
 KEY_RACE_ROUNDS = 5
-ATTEMPTS_COLUMN = 26  # in a row of sql/get.sql, after the record's columns
-UNFINISHED = ["queued", "scheduled", "running"]  # the states a cancel changes
+ATTEMPTS_COLUMN = 28  # in a row of sql/get.sql, after the record's columns
+UNFINISHED = ["waiting", "queued", "scheduled", "running"]  # the states a cancel changes
 # sql/heartbeat.sql answers, per beat, whether a cancel was asked (NULL: the lease is lost)
 LEASE_STATUS = {None: LeaseStatus.LOST, True: LeaseStatus.CANCEL, False: LeaseStatus.HELD}
 
 
-class PostgresBackend(PostgresInspection, PostgresPausing, PostgresBatches):
+class PostgresBackend(PostgresInspection, PostgresPausing, PostgresBatches, PostgresDependencies):
     """Jobs in a Postgres table, claimed with `FOR UPDATE SKIP LOCKED`.
 
     `url` is a `postgresql://` URL; its query string may set `schema`, `migrate`, `pool_min`
@@ -185,8 +187,8 @@ class PostgresBackend(PostgresInspection, PostgresPausing, PostgresBatches):
 
     async def _enqueue_on(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
         if any(job.batch_id is not None for job in jobs):
-            return await enqueue_members(target, jobs, self._enqueue_plain)
-        return await self._enqueue_plain(target, jobs)
+            return await enqueue_members(target, jobs, self._enqueue_checked)
+        return await self._enqueue_checked(target, jobs)
 
     async def _enqueue_plain(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
         if all(job.key is None for job in jobs):
@@ -393,4 +395,5 @@ if TYPE_CHECKING:
     _transactional: type[TransactionalEnqueue] = PostgresBackend
     _migrates: type[Migrations] = PostgresBackend
     _batches: type[Batches] = PostgresBackend
+    _dependencies: type[Dependencies] = PostgresBackend
     _shows: type[HasUrl] = PostgresBackend

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 BATCH_NOT_OPEN = "TRB01"  # the SQLSTATE of a member stored into a batch that is not open
-WAITING = ["queued", "scheduled"]  # the states of members a batch's cancel cancels
+NOT_STARTED = ["queued", "scheduled"]  # the states of members a batch's cancel cancels
 DUE_COLUMN = 15  # in a row of sql/batch_record.sql: scheduled members already due
+# the states a batch counts its members in (sql/batch_record.sql's columns, in JobState's
+# order): a member never waits (the core refuses `after` on it)
+MEMBER_STATES = [state for state in JobState if state is not JobState.WAITING]
 
 
 async def enqueue_members(
@@ -43,7 +46,8 @@ def batch_record(row: Any) -> BatchRecord:
     """A BatchRecord from a row of `sql/batch_record.sql`'s columns. A scheduled member
     that is due counts as queued, as a read of the job itself tells it."""
     due = row[DUE_COLUMN]
-    counts = dict(zip(JobState, row[4:10], strict=True))  # in JobState's order
+    counts = dict.fromkeys(JobState, 0)
+    counts.update(zip(MEMBER_STATES, row[4:10], strict=True))
     counts[JobState.QUEUED] += due
     counts[JobState.SCHEDULED] -= due
     return BatchRecord(
@@ -64,7 +68,7 @@ def callback_arguments(batch: NewBatch) -> list[list[Any]]:
     """The kinds and column arrays of the batch's callbacks, as `sql/open_batch.sql` takes."""
     kinds = [("success", batch.on_success), ("complete", batch.on_complete)]
     given = [(kind, job) for kind, job in kinds if job is not None]
-    columns = enqueue_arguments([job for _, job in given], keyed=True, windowed=True)
+    columns = enqueue_arguments([job for _, job in given], keyed=True, windowed=True, waits=False)
     return [[kind for kind, _ in given], *columns]
 
 
@@ -157,5 +161,5 @@ class PostgresBatches:
         rows = await self._store.fetch(
             "reading a batch's members", self._queries.batch_waiting, canonical, again=True
         )
-        states = await self.cancel_in([row[0] for row in rows], ttl, WAITING)
+        states = await self.cancel_in([row[0] for row in rows], ttl, NOT_STARTED)
         return sum(state is JobState.CANCELLED for state in states)

@@ -1,4 +1,5 @@
-"""Errors of the database and of the network, told as `BackendError`s that name the server.
+"""Errors of the database and of the network, told as `BackendError`s that name the server,
+and the errors the backend's SQL raises on purpose, told as the core's.
 
 The caller's own connection, given for a transactional enqueue, raises asyncpg's errors
 untouched: only the backend's own connections are translated.
@@ -18,6 +19,9 @@ DATABASE_ERRORS = (
     OSError,
     TimeoutError,
 )
+# the SQLSTATE of an insert of a job with a dependency that is not stored (the trigger of
+# migrations/0009_dependencies.sql raises it, with the dependency's id as its detail)
+DEPENDENCY_NOT_FOUND = "TRD01"
 
 
 def is_connection_lost(exc: BaseException) -> bool:
@@ -37,3 +41,11 @@ def is_connection_lost(exc: BaseException) -> bool:
 def database_error(url: str, what: str, exc: BaseException) -> BackendError:
     """The BackendError for `exc`, raised while doing `what` on the database at `url`."""
     return BackendError(f"Postgres at {redact(url)}: {what} failed ({type(exc).__name__}: {exc})")
+
+
+def missing_dependency(exc: BaseException) -> str | None:
+    """The id of the dependency that `exc` says is not stored, if it is the error the SQL
+    raises for that (the caller raises `DependencyNotFound` for it); else None."""
+    if getattr(exc, "sqlstate", None) != DEPENDENCY_NOT_FOUND:
+        return None
+    return str(getattr(exc, "detail", None) or "")

@@ -90,6 +90,8 @@ class Queries:
     list_batches: str
     batch_members: str
     batch_waiting: str
+    lock_dependencies: str
+    dependents: str
 
     @classmethod
     def load(cls, settings: PostgresSettings) -> Queries:

@@ -34,6 +34,15 @@ def canonical_id(job_id: str) -> str | None:
         return None
 
 
+def uuid_array(ids: Sequence[str]) -> str | None:
+    """`ids` as the text of a Postgres array of UUIDs (None if empty): a statement that
+    takes a list of id lists takes one such text per list. The enqueue raised
+    DependencyNotFound for an id that is no UUID first (see dependencies.py)."""
+    if not ids:
+        return None
+    return "{" + ",".join(canonical_id(job_id) or job_id for job_id in ids) + "}"
+
+
 def job_record(row: Any) -> JobRecord:
     """A JobRecord from a row whose columns are those of `sql/record.sql`, in order."""
     return JobRecord(
@@ -64,14 +73,17 @@ def job_record(row: Any) -> JobRecord:
         row[23],
         None if row[24] is None else HELD[row[24]],
         row[25],
+        () if row[26] is None else tuple(row[26]),
+        row[27],
     )
 
 
 def enqueue_arguments(
-    jobs: Sequence[NewJob], keyed: bool, windowed: bool = False
+    jobs: Sequence[NewJob], keyed: bool, windowed: bool = False, waits: bool = True
 ) -> list[list[Any]]:
     """The column arrays `sql/enqueue.sql` (or `enqueue_keyed.sql`, `enqueue_window.sql`)
-    takes: the job's columns, flow fields and batch, then its key and its window, if asked."""
+    takes: the job's columns, flow fields and batch, then its key and its window, if asked,
+    and its dependencies (`waits`: only a batch's callbacks, which have none, go without)."""
     columns: list[list[Any]] = [
         [j.id for j in jobs],
         [j.task for j in jobs],
@@ -92,6 +104,10 @@ def enqueue_arguments(
         columns.append([j.key for j in jobs])
     if windowed:
         columns.append([j.key_ttl for j in jobs])
+    if waits:
+        columns.append([uuid_array(j.after) for j in jobs])
+        columns.append([j.after_run_anyway for j in jobs])
+        columns.append([None if j.after_ttl is None else float(j.after_ttl) for j in jobs])
     return columns
 
 

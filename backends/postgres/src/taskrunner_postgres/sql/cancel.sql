@@ -1,7 +1,8 @@
 -- Of the jobs among $1 in the states $3 (a batch's cancel leaves running members alone),
--- cancel the queued and scheduled ones (kept $2 seconds, NULL: until purged) and flag the
--- running ones for their worker (notified at once on the cancel channel; its heartbeat
--- reads the flag). Answers each stored job's id and state after (not for records
+-- cancel the waiting, queued and scheduled ones (kept $2 seconds, NULL: until purged; the
+-- jobs waiting on them are judged by the trigger of migrations/0009_dependencies.sql) and
+-- flag the running ones for their worker (notified at once on the cancel channel; its
+-- heartbeat reads the flag). Answers each stored job's id and state after (not for records
 -- past their retention: they count as gone). A cancelled job with a limit key may have been
 -- given a free slot by a release (migrations/0007_flow_limits.sql): the slots of its key
 -- are handed on to the held jobs left (release_limits).

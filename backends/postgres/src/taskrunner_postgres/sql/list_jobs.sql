@@ -27,6 +27,14 @@ FROM (
     CROSS JOIN LATERAL (
         (SELECT {record}
          FROM {schema}.jobs AS j
+         WHERE j.state = 'waiting' AND 'waiting' = ANY($7::text[])
+           AND j.queue = q.name
+           AND {list_where}
+         ORDER BY j.id DESC
+         LIMIT $1)
+        UNION ALL
+        (SELECT {record}
+         FROM {schema}.jobs AS j
          WHERE j.state = 'queued' AND 'queued' = ANY($7::text[])
            AND j.queue = q.name
            AND {list_where}

@@ -23,4 +23,6 @@ j.rate_key,
 j.rate_max,
 j.rate_per,
 j.held,
-j.batch_id::text AS batch_id
+j.batch_id::text AS batch_id,
+j.after::text[] AS after,
+j.after_run_anyway

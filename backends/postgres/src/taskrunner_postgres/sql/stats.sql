@@ -1,15 +1,17 @@
 -- How many jobs each queue holds in each state ($1: only these queues; NULL: every queue
--- that holds a job): queued, scheduled, running, succeeded, failed, cancelled. Read from the
--- tallies (see migrations/0002_inspection.sql), with the running jobs counted from their
--- partial index and the scheduled ones due later this minute from theirs: no count grows
--- with the number of waiting or finished jobs. Finished jobs past their retention are not
--- counted: those reclaim has not deleted yet are read along jobs_expiring_idx (a few when
--- workers run; all of them when none has run since they expired).
+-- that holds a job): waiting, queued, scheduled, running, succeeded, failed, cancelled (the
+-- order of JobState). Read from the tallies (see migrations/0002_inspection.sql), with the
+-- running jobs counted from their partial index and the scheduled ones due later this
+-- minute from theirs: no count grows with the number of queued or finished jobs. Finished
+-- jobs past their retention are not counted: those reclaim has not deleted yet are read
+-- along jobs_expiring_idx (a few when workers run; all of them when none has run since
+-- they expired).
 WITH clock AS (
     SELECT floor(date_part('epoch', now()) / 60)::bigint AS minute
 ),
 totals AS (
     SELECT t.queue,
+           sum(t.waiting)::bigint AS waiting,
            sum(t.unfinished)::bigint AS unfinished,
            sum(t.scheduled) FILTER (WHERE t.minute > clock.minute)::bigint AS scheduled_later,
            sum(t.succeeded)::bigint AS succeeded,
@@ -45,6 +47,7 @@ waiting AS (
     ) AS soon
 )
 SELECT c.queue,
+       c.waiting,
        c.unfinished - w.scheduled - COALESCE(r.jobs, 0),
        w.scheduled,
        COALESCE(r.jobs, 0),
@@ -56,4 +59,4 @@ JOIN waiting AS w ON w.queue = c.queue
 LEFT JOIN running AS r ON r.queue = c.queue
 LEFT JOIN expired AS e ON e.queue = c.queue
 WHERE $1::text[] IS NOT NULL
-   OR (c.unfinished, c.succeeded, c.failed, c.cancelled) <> (0, 0, 0, 0);
+   OR (c.waiting, c.unfinished, c.succeeded, c.failed, c.cancelled) <> (0, 0, 0, 0, 0);

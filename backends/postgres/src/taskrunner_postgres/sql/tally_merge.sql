@@ -1,6 +1,7 @@
 -- Adding a row of changes to a tally row (tidy.sql folding rows into slot 0).
 ON CONFLICT (queue, minute, slot) DO UPDATE
-    SET unfinished = t.unfinished + excluded.unfinished,
+    SET waiting = t.waiting + excluded.waiting,
+        unfinished = t.unfinished + excluded.unfinished,
         scheduled = t.scheduled + excluded.scheduled,
         succeeded = t.succeeded + excluded.succeeded,
         failed = t.failed + excluded.failed,

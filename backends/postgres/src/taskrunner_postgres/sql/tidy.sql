@@ -27,20 +27,22 @@ taken AS (
     RETURNING t.*
 ),
 folded AS (
-    INSERT INTO {schema}.tallies AS t (queue, minute, slot, unfinished, scheduled, succeeded,
-                                       failed, cancelled, ended_succeeded, ended_failed,
-                                       ended_retry, ended_cancelled, ended_released,
-                                       ended_lost)
-    SELECT k.queue, k.minute, 0,
+    INSERT INTO {schema}.tallies AS t (queue, minute, slot, waiting, unfinished, scheduled,
+                                       succeeded, failed, cancelled, ended_succeeded,
+                                       ended_failed, ended_retry, ended_cancelled,
+                                       ended_released, ended_lost)
+    SELECT k.queue, k.minute, 0, sum(k.waiting),
            sum(k.unfinished), sum(k.scheduled), sum(k.succeeded), sum(k.failed),
            sum(k.cancelled), sum(k.ended_succeeded), sum(k.ended_failed), sum(k.ended_retry),
            sum(k.ended_cancelled), sum(k.ended_released), sum(k.ended_lost)
     FROM (
-        SELECT x.*
+        SELECT x.queue, x.minute, x.waiting, x.unfinished, x.scheduled, x.succeeded,
+               x.failed, x.cancelled, x.ended_succeeded, x.ended_failed, x.ended_retry,
+               x.ended_cancelled, x.ended_released, x.ended_lost
         FROM taken AS x, turn
         WHERE x.minute > turn.minute - $2::integer
         UNION ALL
-        SELECT x.queue, 0, x.slot, x.unfinished, 0, x.succeeded, x.failed, x.cancelled,
+        SELECT x.queue, 0, x.waiting, x.unfinished, 0, x.succeeded, x.failed, x.cancelled,
                0, 0, 0, 0, 0, 0
         FROM taken AS x, turn
         WHERE x.minute <= turn.minute - $2::integer
