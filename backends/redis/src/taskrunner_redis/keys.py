@@ -29,12 +29,15 @@
                             and '@end' -> the state it ended in, until they are judged
   P:{q}:ddirty              sorted set: ended jobs of the queue whose dependents are not
                             judged yet, by when they ended
+  P:{q}:tasks               hash: task name -> spec, the registry's copy in the queue's slot
+                            (see registry.py)
   P:{q}:pending:<id>        set: the dependencies a waiting job of the queue still waits on
   P:{q}:early:<id>          hash: dependency id -> end state, for ends judged before the job
                             itself was stored (expires after a day)
   P:{@b:<b>}:batch, :queues hash and set: a batch, and the queues it has parts on
   P:{@batches}:all, :closing, :expiring  sorted sets: the batches' indexes
   P:queues                  set: every queue name seen
+  P:{@tasks}:specs          hash: the task registry, task name -> spec (see registry.py)
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for
   channel P:cancels         ids of running jobs asked to stop (see listen.py)
@@ -51,7 +54,7 @@ from __future__ import annotations
 class Keys:
     """Key names under one prefix."""
 
-    __slots__ = ("channel", "prefix", "queues", "workers_alive", "workers_info")
+    __slots__ = ("channel", "prefix", "queues", "task_specs", "workers_alive", "workers_info")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -59,6 +62,7 @@ class Keys:
         self.workers_info = f"{prefix}:{{@workers}}:info"
         self.workers_alive = f"{prefix}:{{@workers}}:alive"
         self.channel = f"{prefix}:finished"
+        self.task_specs = f"{prefix}:{{@tasks}}:specs"
 
     def queue(self, queue: str, suffix: str) -> str:
         return f"{self.prefix}:{{{queue}}}:{suffix}"
