@@ -1,5 +1,5 @@
 """The names of our Redis keys. P is the prefix; every key of one queue carries the hash tag
-{queue}, so a queue lives in one Redis Cluster slot and each script touches one slot:
+{queue}, so a queue lives in one Redis Cluster slot and each function call touches one slot:
 
   P:{q}:job:<id>            hash: a job of the queue
   P:{q}:key:<key>           string: id of the queue's job holding a dedup key
@@ -30,7 +30,9 @@
   P:{q}:ddirty              sorted set: ended jobs of the queue whose dependents are not
                             judged yet, by when they ended
   P:{q}:tasks               hash: task name -> spec, the registry's copy in the queue's slot
-                            (see registry.py)
+                            (see registry.py), read by taskrunner_enqueue
+  P:{q}:idclock             hash: the millisecond and counter of the last id taskrunner_enqueue
+                            made on the queue (expires after an hour)
   P:{q}:pending:<id>        set: the dependencies a waiting job of the queue still waits on
   P:{q}:early:<id>          hash: dependency id -> end state, for ends judged before the job
                             itself was stored (expires after a day)
@@ -41,6 +43,11 @@
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for
   channel P:cancels         ids of running jobs asked to stop (see listen.py)
+
+The functions (library.py): the library taskrunner_<hash> holds the backend's own, one per
+file of lua/ (taskrunner_<hash>_claim, ...); the library taskrunner holds the entry point
+for other languages, `FCALL taskrunner_enqueue 1 P:{q}:prios <job JSON>` (lua/door.lua),
+whose one key is the queue's route key (`Keys.route`).
 
 lua/flow.lua says how the flow-control keys (limits and rates) are kept; lua/batch.lua and
 batches.py how the batches' keys are; lua/deps.lua and dependencies.py how the
@@ -83,7 +90,8 @@ class Keys:
         return f"{self.prefix}:{{@batches}}:{suffix}"
 
     def route(self, queue: str) -> str:
-        """The key a queue's scripts declare, so a cluster client sends them to its node."""
+        """The key a queue's function calls declare, so a cluster client sends them to its
+        node (taskrunner_enqueue takes it too)."""
         return f"{self.prefix}:{{{queue}}}:prios"
 
     @property

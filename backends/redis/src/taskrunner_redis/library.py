@@ -10,6 +10,11 @@ The prelude (common.lua, then flow.lua, batch.lua, deps.lua and store.lua) is wr
 at the library's top level; each function is the body of one Lua file, run after
 `begin(prefix)`, which empties the per-call state the prelude keeps (see common.lua).
 
+The public library (`public_library`), named `taskrunner`, holds the stable entry point
+for other languages, `taskrunner_enqueue` (door.lua), under a fixed name: the workers load
+it, replacing the one there, when they publish their tasks (registry.py), so the last one
+to start serves it, as its specs are the registry's.
+
 Functions that only read are flagged `no-writes` (they run on a full Redis and on replicas);
 those that free memory, `allow-oom` (purging and reclaiming run on a full Redis); the
 others are refused by a full Redis before they write anything.
@@ -22,6 +27,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 PRELUDE = ("common", "flow", "batch", "deps", "store")
+PUBLIC = ("json", "door_args", "door")  # after the prelude, in the public library
+PUBLIC_NAME = "taskrunner"
+ENTRY_POINT = "taskrunner_enqueue"
 FUNCTIONS = (
     "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
     "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
@@ -48,13 +56,14 @@ def prelude() -> str:
     return "\n".join(lua_source(name) for name in PRELUDE)
 
 
-def register(function: str, body: str, flags: tuple[str, ...] = ()) -> str:
-    """The Lua that registers `body` (a Lua file's text, which reads KEYS and ARGV, ARGV[1]
-    being the key prefix) as the function named `function`."""
+def register(function: str, body: str, flags: tuple[str, ...] = (), begins: bool = True) -> str:
+    """The Lua that registers `body` (Lua that reads KEYS and ARGV) as the function named
+    `function`; `begins`: first call begin(ARGV[1]), ARGV[1] being the key prefix."""
     shown = ", ".join(f"'{flag}'" for flag in flags)
+    start = "begin(ARGV[1])\n" if begins else ""
     return (
         f"redis.register_function{{function_name = '{function}', flags = {{{shown}}},\n"
-        f"callback = function(KEYS, ARGV)\nbegin(ARGV[1])\n{body}\nend}}\n"
+        f"callback = function(KEYS, ARGV)\n{start}{body}\nend}}\n"
     )
 
 
@@ -79,3 +88,11 @@ def internal_library() -> Library:
     name = f"taskrunner_{digest}"
     code = f"#!lua name={name}\n" + body.replace(_HASH, digest)
     return Library(name, code, {short: f"{name}_{short}" for short in FUNCTIONS})
+
+
+def public_library() -> Library:
+    """The library of the entry points for other languages (see the module's doc)."""
+    parts = [prelude(), *(lua_source(name) for name in PUBLIC)]
+    parts.append(register(ENTRY_POINT, "return door(KEYS, ARGV)", begins=False))
+    code = f"#!lua name={PUBLIC_NAME}\n" + "\n".join(parts)
+    return Library(PUBLIC_NAME, code, {"enqueue": ENTRY_POINT})

@@ -6,8 +6,9 @@ job from any language in one call, and one call reaches one slot (Redis Cluster)
 worker also copies its specs into `P:{q}:tasks`, in the slot of each queue `q` a job of
 theirs may be stored on from there: each task's own queue when it publishes, and each queue
 it takes jobs from when it first claims there (`RedisStore.register`). Those queues are
-listed in P:queues too. Should Redis lose the registry (a restart without persistence), the
-worker's reclaim publishes it again.
+listed in P:queues too, and the worker loads the public library that holds the function
+(library.py). Should Redis lose the registry (a restart without persistence), the worker's
+reclaim publishes it all again.
 """
 
 from __future__ import annotations
@@ -62,13 +63,14 @@ class RedisRegistry:
 async def publish(store: RedisStore) -> None:
     """Store every spec this process published, in the registry's own hash and in the slots
     of the queues they may be enqueued on (see the module's doc)."""
-    client, _ = store.connected()
+    client, scripts = store.connected()
     await client.hset(store.keys.task_specs, mapping=store.published)  # type: ignore[arg-type]
     queues = {queue for spec in store.published.values() if (queue := queue_of(spec))}
     queues |= store.registered | store.specs_copied_to
     if queues:
         await store.list_queues(queues)
         await store.copy_specs(queues)
+    await scripts.load_public()
 
 
 def queue_of(spec: bytes) -> str | None:

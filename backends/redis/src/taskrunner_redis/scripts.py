@@ -16,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from taskrunner_redis.library import Library, internal_library
+from taskrunner_redis.library import Library, internal_library, public_library
 
 # one function call: the function's short name, the key it declares, its arguments
 Call = tuple[str, str, list[Any]]
@@ -26,6 +26,12 @@ Call = tuple[str, str, list[Any]]
 def library() -> Library:
     """The backend's library, built once per process."""
     return internal_library()
+
+
+@cache
+def public() -> Library:
+    """The public library (taskrunner_enqueue), built once per process."""
+    return public_library()
 
 
 def is_missing(answer: object) -> bool:
@@ -80,6 +86,12 @@ class Scripts:
                 "FUNCTION", "LOAD", "REPLACE", self._library.code
             )
             self._loads += 1
+
+    async def load_public(self) -> None:
+        """Load the public library, replacing the one loaded (see library.py)."""
+        await self._client.execute_command(  # type: ignore[no-untyped-call]
+            "FUNCTION", "LOAD", "REPLACE", public().code
+        )
 
     async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
         return await self._client.execute_command(  # type: ignore[no-untyped-call]
