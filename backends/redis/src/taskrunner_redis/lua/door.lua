@@ -196,8 +196,9 @@ local function job_settings(text, options, spec, q, now)
     local node = options[kind .. '_key']
     if node then job[kind .. '_key'] = checked_flow_key(json_value(text, node), kind) end
     if node and not spec[kind] then
-      refuse('task ' .. quoted(spec.name) .. ' has no ' .. (kind == 'limit' and 'Limit' or 'Rate') ..
-             ', so ' .. kind .. '_key= has nothing to replace')
+      local class = (kind == 'limit') and 'Limit' or 'Rate'
+      refuse('task ' .. quoted(spec.name) .. ' has no ' .. class .. ', so ' .. kind ..
+             '_key= has nothing to replace')
     end
   end
   if options.key_ttl then job.window = seconds_of(text, options.key_ttl, 'key_ttl', true) end
