@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from taskrunner import TaskRunner
+from taskrunner.registry import TaskSpec
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
 from taskrunner_redis.library import PRELUDE, lua_source
@@ -76,6 +78,34 @@ async def test_another_version_s_library_loads_beside_this_one(
         assert len(await backend.claim(["default"], 5, "w", 30)) == 1
     finally:
         await backend.close()
+
+
+async def test_after_a_restart_the_worker_brings_back_both_libraries_and_the_registry(
+    server: RedisServer,
+) -> None:
+    runner = TaskRunner(server.url)
+
+    @runner.task(name="math.double", queue="math")
+    def double(n: int) -> int:
+        return 2 * n
+
+    await runner.connect()
+    backend = runner.backend
+    assert isinstance(backend, RedisBackend)
+    await backend.publish_tasks({"math.double": TaskSpec.of(double).encode()})
+    server.stop()  # it keeps nothing on disk: data and functions are gone
+    server.start()
+    await backend.reclaim()  # a worker's upkeep: finds the registry lost, publishes it again
+    client = aioredis.Redis.from_url(server.url)
+    try:
+        document = '{"task": "math.double", "args": [21]}'
+        job_id = await client.fcall("taskrunner_enqueue", 1, backend.keys.route("math"), document)
+    finally:
+        await client.aclose()
+    await runner.worker(queues=["math"], burst=True).run()
+    info = await runner.get_job(job_id.decode())
+    assert info is not None and info.result == 42
+    await runner.close()
 
 
 def test_every_piece_of_per_call_state_is_reset_when_a_call_begins() -> None:
