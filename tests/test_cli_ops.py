@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from taskrunner import JobState, TaskRunner
 from taskrunner.cli import app
+from taskrunner.registry import publish
 
 T = TypeVar("T")
 cli = CliRunner()
@@ -50,6 +51,18 @@ async def drained(runner: TaskRunner) -> None:
 
 def invoke(*args: str) -> Any:
     return cli.invoke(app, list(args))
+
+
+@pytest.fixture
+def published(shared_url: str) -> None:
+    """The app's tasks published to the backend's registry, as a worker publishes them when
+    it starts: an enqueue by name without the app is checked against them."""
+
+    async def publish_specs(runner: TaskRunner) -> None:
+        await runner.connect()
+        await publish(runner.backend, runner.tasks.values())
+
+    run(shared_url, publish_specs)
 
 
 @pytest.fixture
@@ -172,6 +185,7 @@ def test_check_catches_a_long_wait(shared_url: str) -> None:
     assert "a job has waited" in out.output and "1 jobs queued (most allowed 0)" in out.output
 
 
+@pytest.mark.usefixtures("published")
 def test_enqueue_by_name_without_the_task_code(shared_url: str) -> None:
     out = invoke(
         "enqueue",
@@ -259,6 +273,7 @@ def test_job_says_what_holds_it(shared_url: str) -> None:
     assert data["state"] == "succeeded" and data["held_by"] is None
 
 
+@pytest.mark.usefixtures("published")
 def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
     command = ["enqueue", "ops.fetch", '["https://example.com/w"]', "--url", shared_url]
     window = ["--queue", "windows", "--key", "feed-w", "--key-ttl", "1h"]
@@ -268,6 +283,7 @@ def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
     assert again.stdout.startswith(first.stdout.strip()) and "nothing new" in again.output
 
 
+@pytest.mark.usefixtures("published")
 def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
     command = ["enqueue", "ops.fetch", "--url", shared_url, "--queue", "deps"]
     first = invoke(*command, '["https://example.com/a"]', "--delay", "1h")
@@ -287,9 +303,11 @@ def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
     assert [j["id"] for j in orjson.loads(listed)["jobs"]] == [then_id]
 
 
+@pytest.mark.usefixtures("published")
 def test_enqueue_after_an_unknown_job_stores_nothing(shared_url: str) -> None:
     missing = "01890000-0000-7000-8000-000000000000"
-    out = invoke("enqueue", "ops.fetch", "--url", shared_url, "--after", missing)
+    out = invoke("enqueue", "ops.fetch", '["https://example.com/x"]', "--url", shared_url,
+                 "--after", missing)  # fmt: skip
     assert out.exit_code != 0 and missing in out.output and "nothing was enqueued" in out.output
     alone = invoke("enqueue", "ops.fetch", "--url", shared_url, "--run-anyway")
     assert alone.exit_code != 0 and "--after" in alone.output

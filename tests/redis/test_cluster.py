@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import redis.asyncio as aioredis
 
 from taskrunner import JobState, TaskRunner
 from taskrunner.testing import BackendConformance, InspectionConformance
@@ -121,6 +122,29 @@ async def test_a_worker_on_several_queues_keeps_each_call_to_one_slot(
         "images": 1,
     }
     assert len((await runner.list_jobs(limit=10)).jobs) == 3
+
+
+async def test_the_task_registry_and_the_public_function_keep_to_their_slots(
+    watched_backend: RedisBackend, cluster_server: RedisServer
+) -> None:
+    runner = TaskRunner(watched_backend.url, backend=watched_backend)
+
+    @runner.task(name="cluster.add", queue="sums")
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    await drain(runner, queues=["sums", "spare"])  # publishes the specs, copied per queue
+    client = aioredis.Redis.from_url(cluster_server.url)
+    try:
+        route = watched_backend.keys.route("sums")
+        job_id = await client.fcall(
+            "taskrunner_enqueue", 1, route, '{"task": "cluster.add", "args": [1, 2]}'
+        )
+    finally:
+        await client.aclose()
+    await drain(runner, queues=["sums"])
+    info = await runner.get_job(job_id.decode())
+    assert info is not None and info.result == 3
 
 
 def test_the_watcher_catches_a_script_that_strays_from_its_slot() -> None:

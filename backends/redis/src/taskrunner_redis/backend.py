@@ -38,6 +38,7 @@ from taskrunner_redis.judge import Judge
 from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, wait_until
 from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
+from taskrunner_redis.registry import RedisRegistry
 from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
@@ -50,7 +51,7 @@ LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
-class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencies):
+class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:
@@ -301,6 +302,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
                     left.add(queue, answer.pop())
             await self._settler.upkeep(left.batches)
             await self._judge.judge_all(left.ended)
+            await self._republish_if_lost()
         return [i.decode() for answer in answers for i in answer]
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:

@@ -1,5 +1,5 @@
 """The names of our Redis keys. P is the prefix; every key of one queue carries the hash tag
-{queue}, so a queue lives in one Redis Cluster slot and each script touches one slot:
+{queue}, so a queue lives in one Redis Cluster slot and each function call touches one slot:
 
   P:{q}:job:<id>            hash: a job of the queue
   P:{q}:key:<key>           string: id of the queue's job holding a dedup key
@@ -29,15 +29,25 @@
                             and '@end' -> the state it ended in, until they are judged
   P:{q}:ddirty              sorted set: ended jobs of the queue whose dependents are not
                             judged yet, by when they ended
+  P:{q}:tasks               hash: task name -> spec, the registry's copy in the queue's slot
+                            (see registry.py), read by taskrunner_enqueue
+  P:{q}:idclock             hash: the millisecond and counter of the last id taskrunner_enqueue
+                            made on the queue (expires after an hour)
   P:{q}:pending:<id>        set: the dependencies a waiting job of the queue still waits on
   P:{q}:early:<id>          hash: dependency id -> end state, for ends judged before the job
                             itself was stored (expires after a day)
   P:{@b:<b>}:batch, :queues hash and set: a batch, and the queues it has parts on
   P:{@batches}:all, :closing, :expiring  sorted sets: the batches' indexes
   P:queues                  set: every queue name seen
+  P:{@tasks}:specs          hash: the task registry, task name -> spec (see registry.py)
   P:{@workers}:info, :alive hash and sorted set: the live workers (no queue name has an @)
   channel P:finished        ids of finished jobs someone waits for
   channel P:cancels         ids of running jobs asked to stop (see listen.py)
+
+The functions (library.py): the library taskrunner_<hash> holds the backend's own, one per
+file of lua/ (taskrunner_<hash>_claim, ...); the library taskrunner holds the entry point
+for other languages, `FCALL taskrunner_enqueue 1 P:{q}:prios <job JSON>` (lua/door.lua),
+whose one key is the queue's route key (`Keys.route`).
 
 lua/flow.lua says how the flow-control keys (limits and rates) are kept; lua/batch.lua and
 batches.py how the batches' keys are; lua/deps.lua and dependencies.py how the
@@ -51,7 +61,7 @@ from __future__ import annotations
 class Keys:
     """Key names under one prefix."""
 
-    __slots__ = ("channel", "prefix", "queues", "workers_alive", "workers_info")
+    __slots__ = ("channel", "prefix", "queues", "task_specs", "workers_alive", "workers_info")
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -59,6 +69,7 @@ class Keys:
         self.workers_info = f"{prefix}:{{@workers}}:info"
         self.workers_alive = f"{prefix}:{{@workers}}:alive"
         self.channel = f"{prefix}:finished"
+        self.task_specs = f"{prefix}:{{@tasks}}:specs"
 
     def queue(self, queue: str, suffix: str) -> str:
         return f"{self.prefix}:{{{queue}}}:{suffix}"
@@ -79,7 +90,8 @@ class Keys:
         return f"{self.prefix}:{{@batches}}:{suffix}"
 
     def route(self, queue: str) -> str:
-        """The key a queue's scripts declare, so a cluster client sends them to its node."""
+        """The key a queue's function calls declare, so a cluster client sends them to its
+        node (taskrunner_enqueue takes it too)."""
         return f"{self.prefix}:{{{queue}}}:prios"
 
     @property

@@ -1,72 +1,99 @@
-"""The Lua scripts, loaded from package files with the shared prelude (common.lua, then
-flow.lua, batch.lua and deps.lua) prepended.
+"""Running the backend's Redis functions by their short names (the Lua files': "claim").
 
-Scripts are called with EVALSHA directly (cheaper than redis-py's script wrapper) and loaded
-again when Redis answers NOSCRIPT, as it does after a restart. Each call declares one key,
-which names the slot (the queue) the script works in.
+They are called with FCALL and make one library (library.py), loaded again when Redis
+answers that a function is missing, as it does after a restart (functions, like data, are
+kept on disk only where the server persists). Each call declares one key, which names the
+slot (the queue) the function works in.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 from collections.abc import Sequence
-from importlib.resources import files
+from functools import cache
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import ResponseError
 
-SCRIPT_NAMES = (
-    "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
-    "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
-    "batch_open", "batch_join", "batch_close", "batch_part", "batch_clean", "batch_index",
-    "dep_register", "dep_read", "dep_judge", "dep_done",
-)  # fmt: skip
+from taskrunner_redis.library import Library, internal_library, public_library
 
-# one script run: the script's name, the key it declares, its arguments
+# one function call: the function's short name, the key it declares, its arguments
 Call = tuple[str, str, list[Any]]
 
 
-def _source(name: str) -> str:
-    return (files("taskrunner_redis") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+@cache
+def library() -> Library:
+    """The backend's library, built once per process."""
+    return internal_library()
+
+
+@cache
+def public() -> Library:
+    """The public library (taskrunner_enqueue), built once per process."""
+    return public_library()
+
+
+def is_missing(answer: object) -> bool:
+    """Whether Redis answered that the function called is not loaded."""
+    return isinstance(answer, ResponseError) and str(answer).startswith("Function not found")
 
 
 class Scripts:
-    """Runs the scripts by name: `await scripts.run("claim", key, args)`."""
+    """Runs the functions by name: `await scripts.run("claim", key, args)`."""
 
     def __init__(self, client: Redis) -> None:
         self._client = client
-        # flow control uses common; batches use both; dependencies use common and batch
-        prelude = "\n".join(_source(name) for name in ("common", "flow", "batch", "deps"))
-        self._sources = {name: f"{prelude}\n{_source(name)}" for name in SCRIPT_NAMES}
-        self._shas = {
-            name: hashlib.sha1(source.encode()).hexdigest()
-            for name, source in self._sources.items()
-        }
+        self._library = library()
+        self._names = self._library.functions
+        self._loads = 0  # how many times this client loaded the library
+        self._loading = asyncio.Lock()
 
     async def run(self, name: str, key: str, args: list[Any]) -> Any:
+        loads = self._loads
         try:
-            return await self._evalsha(name, key, args)
-        except NoScriptError:
-            await self._client.script_load(self._sources[name])
-            return await self._evalsha(name, key, args)
+            return await self._fcall(name, key, args)
+        except ResponseError as exc:
+            if not is_missing(exc):
+                raise
+        await self.load(loads)
+        return await self._fcall(name, key, args)
 
     async def run_many(self, calls: Sequence[Call]) -> list[Any]:
         """Run the calls in one round trip (each still atomic on its own); answers in order."""
         if len(calls) == 1:
             return [await self.run(*calls[0])]
+        loads = self._loads
         async with self._client.pipeline(transaction=False) as pipe:
             for name, key, args in calls:
-                pipe.execute_command("EVALSHA", self._shas[name], 1, key, *args)
+                pipe.execute_command("FCALL", self._names[name], 1, key, *args)
             answers: list[Any] = await pipe.execute(raise_on_error=False)
         for i, answer in enumerate(answers):
-            if isinstance(answer, NoScriptError):
+            if is_missing(answer):
+                await self.load(loads)
                 answers[i] = await self.run(*calls[i])  # that call did not run: run it now
             elif isinstance(answer, Exception):
                 raise answer
         return answers
 
-    async def _evalsha(self, name: str, key: str, args: list[Any]) -> Any:
+    async def load(self, seen: int | None = None) -> None:
+        """Load the library, unless this client loaded it since it had made `seen` loads
+        (so the calls that found it missing at once load it once)."""
+        async with self._loading:
+            if seen is not None and self._loads != seen:
+                return
+            await self._client.execute_command(  # type: ignore[no-untyped-call]
+                "FUNCTION", "LOAD", "REPLACE", self._library.code
+            )
+            self._loads += 1
+
+    async def load_public(self) -> None:
+        """Load the public library, replacing the one loaded (see library.py)."""
+        await self._client.execute_command(  # type: ignore[no-untyped-call]
+            "FUNCTION", "LOAD", "REPLACE", public().code
+        )
+
+    async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
         return await self._client.execute_command(  # type: ignore[no-untyped-call]
-            "EVALSHA", self._shas[name], 1, key, *args
+            "FCALL", self._names[name], 1, key, *args
         )

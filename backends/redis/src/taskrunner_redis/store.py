@@ -48,6 +48,10 @@ class RedisStore:
         # the queues this process enqueued to or takes jobs from: listed again in P:queues by
         # every reclaim and by reads that find one missing (Redis may have lost the set)
         self.registered: set[str] = set()
+        # the task specs this process published (registry.py), and the queues whose slots
+        # hold a copy of them
+        self.published: dict[str, bytes] = {}
+        self.specs_copied_to: set[str] = set()
 
     def errors(self, doing: str) -> Translated:
         """A context that tells Redis's errors while `doing` as BackendErrors."""
@@ -138,6 +142,19 @@ class RedisStore:
         if new:
             await self.list_queues(new)
             self.registered |= new
+        if self.published and (uncopied := set(queues) - self.specs_copied_to):
+            await self.copy_specs(uncopied)
+
+    async def copy_specs(self, queues: Iterable[str]) -> None:
+        """Copy the specs this process published into the slots of `queues` (P:{q}:tasks),
+        where the taskrunner_enqueue function reads them (see registry.py)."""
+        client, _ = self.connected()
+        names = sorted(set(queues))
+        async with client.pipeline(transaction=False) as pipe:
+            for queue in names:
+                pipe.hset(self.keys.queue(queue, "tasks"), mapping=self.published)  # type: ignore[arg-type]
+            await pipe.execute()
+        self.specs_copied_to.update(names)
 
     async def list_queues(self, queues: Iterable[str]) -> None:
         """Add the queues to P:queues, then mark each as listed (the enqueue script reads the

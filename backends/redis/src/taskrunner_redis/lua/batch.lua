@@ -14,6 +14,7 @@
 local function part_key(q, suffix, b) return queue_key(q, suffix .. ':' .. b) end
 
 local dirty, dirty_seen = {}, {} -- the batches this script run marked, in order
+resets[#resets + 1] = function() dirty, dirty_seen = {}, {} end
 
 local function mark_dirty(q, b, now)
   redis.call('ZADD', queue_key(q, 'bdirty'), now, b)

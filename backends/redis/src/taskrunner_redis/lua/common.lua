@@ -1,10 +1,22 @@
--- Shared by every script (prepended when the scripts are loaded). ARGV[1] is the key prefix.
--- Every script but the worker registry's works on one queue, named by ARGV[2], and touches
--- only keys under that queue's hash tag {queue} (one Redis Cluster slot); KEYS[1] is one of
--- them, so a cluster client routes the call to the node holding the queue.
+-- Shared by every function of the library (library.py puts it first). Each function is
+-- called with ARGV[1], the key prefix; every one but the worker registry's works on one
+-- queue, named by ARGV[2], and touches only keys under that queue's hash tag {queue} (one
+-- Redis Cluster slot); KEYS[1] is one of them, so a cluster client routes the call to the
+-- node holding the queue.
 -- Times are integer microseconds since the epoch on the Redis clock. Numbers are passed to
 -- redis.call as Lua numbers (converted exactly); never concatenate a time into a string.
-local P = ARGV[1]
+--
+-- A library's top-level locals outlive a call: each function starts with begin(prefix),
+-- which sets P and empties the state the previous call gathered. Each piece of per-call
+-- state registers its reset in `resets` where it is declared.
+local P
+local resets = {}
+
+local function begin(prefix)
+  P = prefix
+  for i = 1, #resets do resets[i]() end
+end
+
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
 
 local function now_us()
@@ -58,6 +70,7 @@ end
 -- before the run's first waiting job is written; a write in between that made a job due
 -- sooner has woken a worker already, which reads everything once the run ends.
 local earliest_before_run = nil
+resets[#resets + 1] = function() earliest_before_run = nil end
 
 local function sooner_than_waiting(q, run_at)
   if earliest_before_run == nil then earliest_before_run = earliest_due(q) end
@@ -67,6 +80,7 @@ end
 -- callers of wait_finished list the jobs they wait for in the queue's `waiters` sorted set
 -- (score: until when, on the Redis clock); most script runs find it empty, and look once
 local someone_waits = nil
+resets[#resets + 1] = function() someone_waits = nil end
 
 local function notify_finished(id, q, now)
   local key = queue_key(q, 'waiters')
@@ -84,6 +98,7 @@ end
 -- retention) are gathered and sent as one command per key by flush_later, at the script's
 -- end: removals first, then additions. A script never adds and then removes the same member.
 local later_adds, later_removals = {}, {}
+resets[#resets + 1] = function() later_adds, later_removals = {}, {} end
 
 local function later_list(sets, key)
   local members = sets[key]
@@ -130,6 +145,7 @@ end
 local function dependents_key(q, id) return queue_key(q, 'dependents:' .. id) end
 
 local ended_with_dependents = {} -- the jobs this script run ended that others wait on
+resets[#resets + 1] = function() ended_with_dependents = {} end
 
 -- A job ended: if others wait on it, note its end in their hash ('@end') and mark it for
 -- judging (ddirty); the caller judges them (dependencies.py), or upkeep after a crash. Only
@@ -236,6 +252,7 @@ end
 
 -- activity gathered during one script run, written once at its end by flush_activity
 local activity = {}
+resets[#resets + 1] = function() activity = {} end
 
 -- the end of the job's current attempt (its number, worker and start as stored): counted as
 -- activity, and logged unless it ends the job (see log_final_attempt)

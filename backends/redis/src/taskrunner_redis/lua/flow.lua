@@ -39,6 +39,7 @@ local function flow_max(value) return math.max(math.floor(tonumber(value) or 1),
 -- What this script run wrote already, so that setting aside many jobs of one key (a claim
 -- meeting a backlog) writes each key's level and numbers once: flow fields and held levels.
 local flow_written, levels_written = {}, {}
+resets[#resets + 1] = function() flow_written, levels_written = {}, {} end
 
 -- keep in the flow hash the larger (or, `smaller` set, the smaller) of the stored and `value`
 local function keep_extreme(field, value, smaller, q)
