@@ -129,12 +129,16 @@ async def test_the_job_of_a_worker_killed_after_a_restart_runs_again(
         await lose_data(forgetful_server, "restart")
         job = await record.enqueue(1, sleep=3)
 
-        async def running_worker() -> str | None:
-            info = await runner.get_job(job.id)
-            return info.worker if info.state is JobState.RUNNING else None
+        seen: list[str] = []
 
-        await eventually(running_worker, timeout=30)
-        pid = int(str(await running_worker()).split(":")[1])  # worker ids: host:pid:random
+        async def running() -> bool:
+            info = await runner.get_job(job.id)
+            if info.state is JobState.RUNNING and info.worker is not None:
+                seen.append(info.worker)  # read once: the job may move on before a second read
+            return bool(seen)
+
+        await eventually(running, timeout=30)
+        pid = int(seen[0].split(":")[1])  # worker ids: host:pid:random
         next(proc for proc in procs if proc.pid == pid).kill()
         assert (await job.result(timeout=60)) == 1
         shown = await anyio.run_process(
