@@ -8,13 +8,15 @@ A spec, as JSON (`format` 1):
     {"format": 1, "name": "feeds.fetch", "queue": "feeds", "max_attempts": 4,
      "priority": 0, "parameters": [["url", "positional_or_keyword", false], ...],
      "limit": {"max": 2, "key": "customer:{customer_id}", "computed": false} or null,
-     "rate": {"n": 10, "per": 1.0, "key": "stripe", "computed": false} or null}
+     "rate": {"n": 10, "per": 1.0, "key": "stripe", "computed": false} or null,
+     "max_payload": 1048576}
 
 `parameters` lists the function's parameters in order: name, kind (as `inspect` names it,
 lower case), and whether it has a default (null: the signature could not be read, any call
 is taken). A limit or rate key of null is the task's name; `computed` marks a key that
 Python code makes from the arguments, which only the task's own process can: an enqueue
-elsewhere must pass that key itself (`limit_key`, `rate_key`) or is refused.
+elsewhere must pass that key itself (`limit_key`, `rate_key`) or is refused. `max_payload` is
+the publishing runner's payload limit in bytes (absent from older specs).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class TaskSpec:
     parameters: tuple[Parameter, ...] | None
     limit: dict[str, Any] | None = None
     rate: dict[str, Any] | None = None
+    max_payload: int | None = None
 
     @classmethod
     def of(cls, task: Task[..., Any]) -> TaskSpec:
@@ -63,6 +66,7 @@ class TaskSpec:
             parameters=parameters_of(task.fn),
             limit=None if limit is None else {"max": limit.max, **key_fields(limit.key)},
             rate=None if rate is None else {"n": rate.n, "per": rate.per, **key_fields(rate.key)},
+            max_payload=task.runner.max_payload,
         )
 
     def encode(self) -> bytes:
@@ -71,6 +75,7 @@ class TaskSpec:
                 "format": FORMAT, "name": self.name, "queue": self.queue,
                 "max_attempts": self.max_attempts, "priority": self.priority,
                 "parameters": self.parameters, "limit": self.limit, "rate": self.rate,
+                "max_payload": self.max_payload,
             }
         )  # fmt: skip
 
@@ -93,6 +98,7 @@ class TaskSpec:
                                                              for n, k, d in params),
                 limit=data.get("limit"),
                 rate=data.get("rate"),
+                max_payload=None if data.get("max_payload") is None else int(data["max_payload"]),
             )  # fmt: skip
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigurationError(f"a stored task spec cannot be read: {exc!r}") from None
