@@ -185,3 +185,23 @@ async def test_inside_a_transaction_it_lives_and_dies_with_it(
     listed = await runner.list_jobs(queue="default")
     assert [job.id for job in listed.jobs] == [kept]
     assert (await runner.stats(["default"]))["default"][JobState.QUEUED] == 1
+
+
+async def test_racing_calls_with_one_key_store_one_job(
+    runner: TaskRunner, server: str, admin: asyncpg.Connection, schema: str
+) -> None:
+    connections = [await asyncpg.connect(server) for _ in range(6)]
+    try:
+
+        async def call(conn: asyncpg.Connection, n: int) -> str:
+            async with conn.transaction():
+                job_id = await sql_enqueue(conn, schema, "shop.receipt", [n], key="order:7")
+                await asyncio.sleep(0.01 * (n % 3))  # hold the key a while, uncommitted
+                return job_id
+
+        ids = await asyncio.gather(*(call(conn, n) for n, conn in enumerate(connections)))
+    finally:
+        await asyncio.gather(*(conn.close() for conn in connections))
+    assert len(set(ids)) == 1
+    assert await admin.fetchval(f'SELECT count(*) FROM "{schema}".jobs') == 1
+    assert (await runner.stats(["default"]))["default"][JobState.QUEUED] == 1

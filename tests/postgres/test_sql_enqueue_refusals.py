@@ -14,6 +14,7 @@ import pytest
 
 from taskrunner import InvalidArguments, TaskRunner
 from taskrunner._serialization import encode_payload
+from taskrunner.backend import TaskRegistry
 from tests.postgres.sql_enqueue import psql_async, published, shop, sql_enqueue
 
 
@@ -152,3 +153,15 @@ async def test_arguments_are_judged_as_python_judges_them(
     except asyncpg.InvalidParameterValueError as exc:
         sql_says = str(exc).split(" (it is defined as")[0]
     assert sql_says == python_says
+
+
+async def test_a_spec_it_cannot_read_is_refused(
+    runner: TaskRunner, admin: asyncpg.Connection, schema: str
+) -> None:
+    registry = runner.backend
+    assert isinstance(registry, TaskRegistry)
+    await registry.publish_tasks({"odd.bytes": b"\xff\xfe", "odd.json": b'{"format": 2}'})
+    for task in ("odd.bytes", "odd.json"):
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="is not one this function"):
+            await sql_enqueue(admin, schema, task)
+    await nothing_written(admin, schema)
