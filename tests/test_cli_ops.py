@@ -173,6 +173,7 @@ def test_check_catches_a_long_wait(shared_url: str) -> None:
 
 
 def test_enqueue_by_name_without_the_task_code(shared_url: str) -> None:
+    run(shared_url, drained)  # a worker starts: where the backend keeps a registry, it publishes
     out = invoke(
         "enqueue",
         "ops.fetch",
@@ -260,6 +261,7 @@ def test_job_says_what_holds_it(shared_url: str) -> None:
 
 
 def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
+    run(shared_url, drained)  # publishes ops.fetch to a backend's task registry
     command = ["enqueue", "ops.fetch", '["https://example.com/w"]', "--url", shared_url]
     window = ["--queue", "windows", "--key", "feed-w", "--key-ttl", "1h"]
     first = invoke(*command, *window)
@@ -269,6 +271,7 @@ def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
 
 
 def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
+    run(shared_url, drained)  # publishes ops.fetch to a backend's task registry
     command = ["enqueue", "ops.fetch", "--url", shared_url, "--queue", "deps"]
     first = invoke(*command, '["https://example.com/a"]', "--delay", "1h")
     assert first.exit_code == 0, first.output
@@ -288,8 +291,9 @@ def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
 
 
 def test_enqueue_after_an_unknown_job_stores_nothing(shared_url: str) -> None:
+    run(shared_url, drained)  # publishes ops.fetch to a backend's task registry
     missing = "01890000-0000-7000-8000-000000000000"
-    out = invoke("enqueue", "ops.fetch", "--url", shared_url, "--after", missing)
+    out = invoke("enqueue", "ops.fetch", '["x"]', "--url", shared_url, "--after", missing)
     assert out.exit_code != 0 and missing in out.output and "nothing was enqueued" in out.output
     alone = invoke("enqueue", "ops.fetch", "--url", shared_url, "--run-anyway")
     assert alone.exit_code != 0 and "--after" in alone.output
