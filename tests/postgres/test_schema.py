@@ -95,6 +95,7 @@ TABLES = {
     "batches": "(id)",  # 0008
     "batch_callbacks": "(batch_id, kind)",
     "job_dependencies": "(dependency, dependent)",  # 0009
+    "task_specs": "(name)",  # 0011
 }
 # the triggers that keep the tallies (0004) -> their timing, event and level
 TRIGGERS = {

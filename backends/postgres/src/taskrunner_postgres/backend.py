@@ -30,18 +30,17 @@ from taskrunner.backend import (
     Migrations,
     NewJob,
     Outcome,
+    TaskRegistry,
     TransactionalEnqueue,
     redact,
 )
 from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.errors import BackendError, ConfigurationError
-from taskrunner_postgres.batches import PostgresBatches, enqueue_members
-from taskrunner_postgres.dependencies import PostgresDependencies
+from taskrunner_postgres.abilities import PostgresAbilities
+from taskrunner_postgres.batches import enqueue_members
 from taskrunner_postgres.errors import DATABASE_ERRORS
-from taskrunner_postgres.inspection import PostgresInspection
 from taskrunner_postgres.listen import Listener
 from taskrunner_postgres.migrate import apply_migrations, pending_migrations
-from taskrunner_postgres.pausing import PostgresPausing
 from taskrunner_postgres.queries import Queries
 from taskrunner_postgres.records import (
     STATES,
@@ -62,7 +61,7 @@ UNFINISHED = ["waiting", "queued", "scheduled", "running"]  # the states a cance
 LEASE_STATUS = {None: LeaseStatus.LOST, True: LeaseStatus.CANCEL, False: LeaseStatus.HELD}
 
 
-class PostgresBackend(PostgresInspection, PostgresPausing, PostgresBatches, PostgresDependencies):
+class PostgresBackend(PostgresAbilities):
     """Jobs in a Postgres table, claimed with `FOR UPDATE SKIP LOCKED`.
 
     `url` is a `postgresql://` URL; its query string may set `schema`, `migrate`, `pool_min`
@@ -396,4 +395,5 @@ if TYPE_CHECKING:
     _migrates: type[Migrations] = PostgresBackend
     _batches: type[Batches] = PostgresBackend
     _dependencies: type[Dependencies] = PostgresBackend
+    _registry: type[TaskRegistry] = PostgresBackend
     _shows: type[HasUrl] = PostgresBackend
