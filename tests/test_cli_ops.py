@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from taskrunner import JobState, TaskRunner
 from taskrunner.cli import app
 from taskrunner.registry import publish
+from tests.apps.ops import sign_in
 
 T = TypeVar("T")
 cli = CliRunner()
@@ -42,6 +43,7 @@ def make_runner(url: str) -> TaskRunner:
             raise ValueError(f"cannot parse {url}")
         return len(url)
 
+    runner.task(name="ops.sign_in", queue="feeds")(sign_in)
     return runner
 
 
@@ -98,7 +100,8 @@ def test_job_shows_attempts_and_the_traceback(shared_url: str, seeded: dict[str,
     assert out.exit_code == 0, out.output
     assert "failed" in out.output and "cannot parse https://broken.example/rss" in out.output
     assert "Traceback" in out.output
-    data = orjson.loads(invoke("job", seeded["ok"], "--url", shared_url, "--json").output)
+    shown = ["job", seeded["ok"], "tests.apps.ops:runner", "--url", shared_url, "--json"]
+    data = orjson.loads(invoke(*shown).output)
     assert (data["state"], data["result"], data["args"]) == (
         "succeeded",
         23,
@@ -251,6 +254,28 @@ def test_pause_and_resume_a_queue(shared_url: str) -> None:
     assert run(shared_url, lambda r: r.get_job(job_id)).state is JobState.SUCCEEDED
     bad = invoke("pause", "no spaces", "--url", shared_url)
     assert bad.exit_code == 2 and "is not allowed" in bad.output
+
+
+def test_job_and_jobs_mask_secrets_as_the_dashboard_does(shared_url: str) -> None:
+    settings = {"region": "eu", "api_key": "k-123"}
+
+    async def enqueue(runner: TaskRunner) -> str:
+        task = runner.tasks["ops.sign_in"]
+        return (await task.enqueue("ada", "hunter22", settings=settings)).id
+
+    job_id = run(shared_url, enqueue)
+    with_app = ["tests.apps.ops:runner", "--url", shared_url]
+    data = orjson.loads(invoke("job", job_id, *with_app, "--json").output)
+    assert data["args"] == ["ada", "***"]  # the app names the positional arguments
+    assert data["kwargs"] == {"settings": {"region": "eu", "api_key": "***"}}
+    text = invoke("job", job_id, *with_app)
+    assert text.exit_code == 0 and "'ada'" in text.output and "hunter22" not in text.output
+    bare = orjson.loads(invoke("job", job_id, "--url", shared_url, "--json").output)
+    assert bare["args"] == ["***", "***"]  # without the app no positional value is safe
+    listed = orjson.loads(invoke("jobs", *with_app, "--json").output)["jobs"]
+    assert [j["args"] for j in listed if j["id"] == job_id] == [["ada", "***"]]
+    for out in (invoke("job", job_id, "--url", shared_url), invoke("jobs", "--url", shared_url)):
+        assert out.exit_code == 0 and "hunter22" not in out.output and "k-123" not in out.output
 
 
 def test_job_says_what_holds_it(shared_url: str) -> None:

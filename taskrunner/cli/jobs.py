@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from taskrunner import _validation as validation
-from taskrunner._present import job_dict
+from taskrunner._present import job_dict, shown_job
 from taskrunner._serialization import encode_payload
 from taskrunner.backend import Dependencies, JobState, TaskRegistry
 from taskrunner.cli._app import (
@@ -52,24 +52,25 @@ def list_jobs(
     before: Annotated[str | None, typer.Option(help="Page cursor (the last id shown).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (with --json, values named like secrets show as ***)."""
     since_at = (
         None if since is None else datetime.now(UTC) - timedelta(seconds=duration(since, "--since"))
     )
-    page = with_runner(
-        app_path,
-        url,
-        lambda runner: runner.list_jobs(
+
+    async def work(runner: TaskRunner) -> tuple[list[JobInfo], str | None]:
+        page = await runner.list_jobs(
             queue=queue, state=state, task=task, since=since_at, limit=limit, before=before
-        ),
-    )
+        )
+        return [shown_job(info, runner.tasks) for info in page.jobs], page.next
+
+    jobs, after = with_runner(app_path, url, work)
     if json_out:
-        print_json({"jobs": [job_dict(j) for j in page.jobs], "next": page.next})
+        print_json({"jobs": [job_dict(j) for j in jobs], "next": after})
         return
     console = Console()
-    console.print(jobs_table(page.jobs))
-    if page.next:
-        console.print(f"more: --before {page.next}")
+    console.print(jobs_table(jobs))
+    if after:
+        console.print(f"more: --before {after}")
 
 
 def show_job(
@@ -79,10 +80,11 @@ def show_job(
     json_out: JsonOpt = False,
 ) -> None:
     """Everything about one job: state, arguments, result, every attempt, the error, what
-    it waits on and what waits on it."""
+    it waits on and what waits on it. Values named like secrets show as ***, as on the
+    dashboard (without the app, every positional argument does)."""
 
     async def work(runner: TaskRunner) -> tuple[JobInfo, list[str]]:
-        info = await runner.get_job(job_id)
+        info = shown_job(await runner.get_job(job_id), runner.tasks)
         backend = runner.backend
         waiting = await backend.dependents(job_id) if isinstance(backend, Dependencies) else []
         return info, waiting
