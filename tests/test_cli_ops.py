@@ -4,8 +4,9 @@ real Redis and Postgres: a shared backend is what they are for."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import orjson
@@ -19,6 +20,18 @@ from tests.apps.ops import sign_in
 
 T = TypeVar("T")
 cli = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """Loading an app with --url sets TASKRUNNER_URL (for the app's own runner): put back
+    after each test, so that a later one sees the environment it started with."""
+    before = os.environ.get("TASKRUNNER_URL")
+    yield
+    if before is None:
+        os.environ.pop("TASKRUNNER_URL", None)
+    else:
+        os.environ["TASKRUNNER_URL"] = before
 
 
 def run(url: str, work: Callable[[TaskRunner], Awaitable[T]]) -> T:
