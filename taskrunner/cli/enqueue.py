@@ -32,44 +32,55 @@ UNCHECKED = (
 )
 
 
+TaskArg = Annotated[str, typer.Argument(help="The task's name, as workers register it.")]
+ArgsJson = Annotated[
+    str,
+    typer.Argument(
+        metavar="ARGS_JSON",
+        help="Positional arguments as a JSON list, or keyword arguments as a JSON object, "
+        "e.g. '[\"https://example.com/rss\"]'.",
+    ),
+]
+KwargsJson = Annotated[
+    str | None, typer.Option("--kwargs", help="Keyword arguments as a JSON object, beside a list.")
+]
+Delay = Annotated[str | None, typer.Option(help="Run no sooner than this, e.g. 10m.")]
+Queue = Annotated[str | None, typer.Option(help="Queue (default: the task's).")]
+Priority = Annotated[int | None, typer.Option(help="Priority, lower first (default: the task's).")]
+Retries = Annotated[
+    int | None, typer.Option(help="Attempts after the first (default: the task's).")
+]
+Key = Annotated[str | None, typer.Option(help="Dedup key.")]
+KeyTtl = Annotated[
+    str | None, typer.Option(help="Hold the dedup key this long after the enqueue, e.g. 60s.")
+]
+LimitKey = Annotated[str | None, typer.Option(help="The key of the task's Limit.")]
+RateKey = Annotated[str | None, typer.Option(help="The key of the task's Rate.")]
+After = Annotated[
+    list[str] | None,
+    typer.Option(help="Wait until this job succeeded (repeat for several).", metavar="ID"),
+]
+RunAnyway = Annotated[
+    bool, typer.Option(help="With --after: run once they ended, whatever the outcome.")
+]
+
+
 def enqueue(
-    task: Annotated[str, typer.Argument(help="The task's name, as workers register it.")],
-    args_json: Annotated[
-        str,
-        typer.Argument(
-            metavar="ARGS_JSON",
-            help="Positional arguments as a JSON list, or keyword arguments "
-            "as a JSON object, e.g. '[\"https://example.com/rss\"]'.",
-        ),
-    ] = "[]",
+    task: TaskArg,
+    args_json: ArgsJson = "[]",
     app_path: AppOpt = None,
     url: UrlOpt = None,
-    kwargs_json: Annotated[
-        str | None,
-        typer.Option("--kwargs", help="Keyword arguments as a JSON object, beside a list."),
-    ] = None,
-    delay: Annotated[str | None, typer.Option(help="Run no sooner than this, e.g. 10m.")] = None,
-    queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,
-    priority: Annotated[
-        int | None, typer.Option(help="Priority, lower first (default: the task's).")
-    ] = None,
-    retries: Annotated[
-        int | None, typer.Option(help="Attempts after the first (default: the task's).")
-    ] = None,
-    key: Annotated[str | None, typer.Option(help="Dedup key.")] = None,
-    key_ttl: Annotated[
-        str | None,
-        typer.Option(help="Hold the dedup key this long after the enqueue, e.g. 60s."),
-    ] = None,
-    limit_key: Annotated[str | None, typer.Option(help="The key of the task's Limit.")] = None,
-    rate_key: Annotated[str | None, typer.Option(help="The key of the task's Rate.")] = None,
-    after: Annotated[
-        list[str] | None,
-        typer.Option(help="Wait until this job succeeded (repeat for several).", metavar="ID"),
-    ] = None,
-    run_anyway: Annotated[
-        bool, typer.Option(help="With --after: run once they ended, whatever the outcome.")
-    ] = False,
+    kwargs_json: KwargsJson = None,
+    delay: Delay = None,
+    queue: Queue = None,
+    priority: Priority = None,
+    retries: Retries = None,
+    key: Key = None,
+    key_ttl: KeyTtl = None,
+    limit_key: LimitKey = None,
+    rate_key: RateKey = None,
+    after: After = None,
+    run_anyway: RunAnyway = False,
 ) -> None:
     """Enqueue a job by task name, with its arguments in JSON."""
     args, kwargs = call_arguments(args_json, kwargs_json)
