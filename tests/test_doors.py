@@ -94,7 +94,8 @@ async def fcall(door: Door, call: Call) -> str:
     client = aioredis.Redis.from_url(REDIS)
     try:
         document = orjson.dumps(call.document())
-        answer = await client.fcall("taskrunner_enqueue", 1, f"{door.namespace}:{{{queue}}}:prios", document)  # type: ignore[misc]  # fmt: skip
+        key = f"{door.namespace}:{{{queue}}}:prios"
+        answer = await client.fcall("taskrunner_enqueue", 1, key, document)
     except ResponseError as exc:
         raise Refused(str(exc)) from None
     finally:
@@ -145,7 +146,12 @@ async def cli(door: Door, call: Call) -> str:
     return done.stdout.split()[0]
 
 
-SENDERS: dict[str, Callable[[Door, Call], Awaitable[str]]] = {"fcall": fcall, "sql": sql, "http": http, "cli": cli}
+SENDERS: dict[str, Callable[[Door, Call], Awaitable[str]]] = {
+    "fcall": fcall,
+    "sql": sql,
+    "http": http,
+    "cli": cli,
+}
 
 
 @pytest.fixture(params=DOORS, ids=[f"{kind}-{backend}" for kind, backend in DOORS])
@@ -193,6 +199,19 @@ async def test_options_replace_the_task_s_settings(door: Door) -> None:
     await door.send(call)
     (info,) = await stored_jobs(door.url)
     assert (info.queue, info.max_attempts, info.priority) == ("other", 1, 5)
+
+
+async def test_timeout_and_expiry_travel_with_the_job_as_python_sends_them(door: Door) -> None:
+    if door.kind == "sql":
+        pytest.skip("the SQL function's signature has no timeout or expires (by design)")
+    await door.send(Call("doors.note", ["hi"], {}, {"timeout": 30, "expires": 3600}))
+    (info,) = await stored_jobs(door.url)
+    async with TaskRunner(door.url) as reader:
+        (record,) = await reader.backend.get([info.id])
+    assert record is not None
+    python = published_app("memory://").tasks["doors.note"]
+    expected = python.options(timeout=30, expires=3600).prepare("hi").new.payload
+    assert orjson.loads(record.payload)["meta"] == orjson.loads(expected)["meta"]
 
 
 async def test_a_key_python_computes_must_be_given(door: Door) -> None:

@@ -54,6 +54,10 @@ Key = Annotated[str | None, typer.Option(help="Dedup key.")]
 KeyTtl = Annotated[
     str | None, typer.Option(help="Hold the dedup key this long after the enqueue, e.g. 60s.")
 ]
+Timeout = Annotated[str | None, typer.Option(help="Seconds an attempt may take, e.g. 30s.")]
+Expires = Annotated[
+    str | None, typer.Option(help="Cancel it if no attempt started within this long, e.g. 1h.")
+]
 LimitKey = Annotated[str | None, typer.Option(help="The key of the task's Limit.")]
 RateKey = Annotated[str | None, typer.Option(help="The key of the task's Rate.")]
 After = Annotated[
@@ -77,6 +81,8 @@ def enqueue(
     retries: Retries = None,
     key: Key = None,
     key_ttl: KeyTtl = None,
+    timeout: Timeout = None,
+    expires: Expires = None,
     limit_key: LimitKey = None,
     rate_key: RateKey = None,
     after: After = None,
@@ -87,6 +93,8 @@ def enqueue(
     choices: dict[str, Any] = {
         "delay": 0.0 if delay is None else duration(delay, "--delay"),
         "key_ttl": None if key_ttl is None else duration(key_ttl, "--key-ttl", positive=True),
+        "timeout": None if timeout is None else duration(timeout, "--timeout", positive=True),
+        "expires": None if expires is None else duration(expires, "--expires", positive=True),
         "queue": queue, "priority": priority, "retries": retries, "key": key,
         "limit_key": limit_key, "rate_key": rate_key, "after": after or None,
         "run_anyway": run_anyway or None,
