@@ -32,11 +32,10 @@ import pytest
 
 from taskrunner import PreparedJob, TaskRunner
 from taskrunner.backend import DEPENDENCY_FAILED, Dependencies, JobRecord, JobState
-from taskrunner.backend.faults import EXIT_CODE
 from taskrunner.errors import JobError
 from tests.chaos.apps.ledger import make_runner
 from tests.chaos.conftest import Ledger
-from tests.chaos.test_batch_crashes import ran
+from tests.chaos.test_batch_crashes import crash_at, ran
 from tests.procs import WorkerProcess
 
 APP = "tests.chaos.apps.ledger:runner"
@@ -118,7 +117,7 @@ async def test_a_crash_leaves_each_dependent_to_run_once_after_its_dependencies(
     point: str, runner: TaskRunner, ledger: Ledger, chaos_env: dict[str, str], tmp_path: Path
 ) -> None:
     graph = await store_graph(runner)
-    crashed = await crash_at_roots(point, chaos_env, tmp_path)
+    crashed = await crash_at(point, chaos_env, tmp_path, "--queue", ROOTS)  # the roots only
     rescuer = WorkerProcess(
         APP, "--lease", "1", "--queue", f"{ROOTS},{DEPENDENTS}", log_dir=tmp_path, env=chaos_env
     )
@@ -141,19 +140,6 @@ async def test_a_crash_leaves_each_dependent_to_run_once_after_its_dependencies(
     # a dependent's started_at can then precede its dependency's finished_at by a few ms,
     # though it ran after it (the ledger shows it). Known; compared on Redis only.
     check_records(graph, records, point, server_clock=runner.url.startswith("redis"))
-
-
-async def crash_at_roots(point: str, env: dict[str, str], log_dir: Path) -> int:
-    """Run a worker of the roots' queue armed with `point` until it crashes there; answers
-    its pid."""
-    env = {**env, "TASKRUNNER_CRASH_AT": point}
-    crashing = WorkerProcess(APP, "--lease", "1", "--queue", ROOTS, log_dir=log_dir, env=env)
-    try:
-        assert await crashing.wait(60) == EXIT_CODE, crashing.output()
-    finally:
-        crashing.kill()
-    assert f"crashing at {point}" in crashing.output()
-    return crashing.pid
 
 
 async def ended(runner: TaskRunner, ids: list[str], timeout: float = 60.0) -> None:
