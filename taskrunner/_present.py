@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskrunner.backend import WorkerRecord
 from taskrunner.job import AttemptInfo, JobInfo
 from taskrunner.stats import Stats
+
+if TYPE_CHECKING:
+    from taskrunner.task import Task
 
 MASK = "***"
 # a name holds a secret when, lower-cased and without separators, it contains one of these
@@ -62,6 +65,13 @@ def masked_job(info: JobInfo, fn: Callable[..., Any] | None) -> JobInfo:
     return dataclasses.replace(
         info, args=args, kwargs=mask_secrets(info.kwargs), result=mask_secrets(info.result)
     )
+
+
+def shown_job(info: JobInfo, tasks: Mapping[str, Task[..., Any]]) -> JobInfo:
+    """`info` as the dashboard and the CLI show it: `masked_job`, the positional arguments
+    named by the function of its task among `tasks` (a runner's), if it is there."""
+    task = tasks.get(info.task)
+    return masked_job(info, task.fn if task is not None else None)
 
 
 def positional_names(fn: Callable[..., Any] | None, count: int) -> list[str | None]:

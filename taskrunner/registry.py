@@ -23,21 +23,25 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import orjson
 
+from taskrunner._serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.backend import Backend, TaskRegistry
 from taskrunner.errors import ConfigurationError, TaskrunnerError
+from taskrunner.handle import Job
 from taskrunner.limits import Limit, Rate
-from taskrunner.task import Enqueuer, Task, TaskSettings
+from taskrunner.task import Enqueuer, PreparedJob, Task, TaskSettings
 
 log = logging.getLogger("taskrunner.registry")
 
 FORMAT = 1
 Parameter = tuple[str, str, bool]  # name, kind, has a default
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +168,26 @@ def stand_in(runner: Enqueuer, spec: TaskSpec) -> Task[..., Any]:
         if spec.rate is None
         else Rate(spec.rate["n"], per=spec.rate["per"], key=key_of(spec.rate)),
     )
-    return Task(runner, elsewhere, settings)
+    limit = DEFAULT_MAX_PAYLOAD if spec.max_payload is None else spec.max_payload
+    return Task(PublishersLimit(runner, limit), elsewhere, settings)
+
+
+class PublishersLimit:
+    """The enqueuer of a stand-in: `runner`'s, with the payload limit of the runner that
+    published the task (`max_payload`), which a worker of the task holds its jobs to, as
+    the Redis and SQL doors do."""
+
+    def __init__(self, runner: Enqueuer, max_payload: int) -> None:
+        self.runner = runner
+        self.max_payload = max_payload
+
+    async def enqueue_many(
+        self, prepared: Iterable[PreparedJob[T]], *, connection: Any = None
+    ) -> list[Job[T]]:
+        return await self.runner.enqueue_many(prepared, connection=connection)
+
+    def call_sync(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.runner.call_sync(fn, *args, **kwargs)
 
 
 def signature_of(parameters: Iterable[Parameter]) -> inspect.Signature:

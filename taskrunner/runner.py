@@ -44,6 +44,7 @@ from taskrunner.worker import Worker, WorkerSettings
 P = ParamSpec("P")
 T = TypeVar("T")
 Hook = Callable[[State], Awaitable[None]]
+EnqueuedHook = Callable[[list[Job[Any]]], Awaitable[None]]  # what enqueue_many just stored
 
 
 class TaskDecorator(Protocol):
@@ -94,6 +95,7 @@ class TaskRunner(BatchMethods, BlockingMethods):
         self._connected = False
         self._connect_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it connected on
+        self._enqueued_hook: EnqueuedHook | None = None  # for taskrunner.testing's eager mode
 
     def __repr__(self) -> str:
         return f"TaskRunner({redact(self.url)!r})"
@@ -240,20 +242,21 @@ class TaskRunner(BatchMethods, BlockingMethods):
         batch = list(prepared)
         if not batch:
             return []
-        enqueuer(self.backend, connection)  # ConfigurationError if it cannot, before connecting
+        backend = await self.connected()  # (anew, if its loop ended: maybe a new backend)
+        store = enqueuer(backend, connection)  # ConfigurationError if it cannot
         news = [p.new for p in batch]
         if any(new.after for new in news):
             ttls = [p.task.settings.result_ttl for p in batch]
-            news = waiting_jobs(self.backend, news, ttls, self.result_ttl)
-        if not self._connected or self._loop_closed():
-            await self.connect()  # (anew, if its loop ended: then with a new backend)
-        store = enqueuer(self.backend, connection)
+            news = waiting_jobs(backend, news, ttls, self.result_ttl)
         if tracing.ENABLED:
             with tracing.enqueue_span(news[0].task, news[0].queue, len(news)):
                 ids = await store(news)
         else:
             ids = await store(news)
-        return [Job(self, job_id, job_id != p.new.id) for p, job_id in zip(batch, ids, strict=True)]
+        jobs: list[Job[T]] = [Job(self, i, i != p.new.id) for p, i in zip(batch, ids, strict=True)]
+        if self._enqueued_hook is not None:
+            await self._enqueued_hook(jobs)
+        return jobs
 
     async def get_job(self, job_id: str) -> JobInfo:
         """Everything known about a job, with what holds it if it could run now but waits

@@ -22,7 +22,7 @@ from taskrunner import (
     TaskRunner,
     TaskrunnerError,
 )
-from taskrunner.backend import redact
+from taskrunner.backend import Backend, redact
 from taskrunner.memory import MemoryBackend
 from tests.helpers import CountingBackend, drain, runner_on
 
@@ -274,6 +274,27 @@ async def test_enqueue_many_is_one_round_trip() -> None:
     assert backend.calls["enqueue"] == 1
     assert len({job.id for job in jobs}) == 500
     assert await runner.enqueue_many([]) == []
+
+
+async def test_enqueue_many_asks_once_how_to_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    from taskrunner import runner as runner_module
+    from taskrunner.backend import enqueuer as real
+
+    asked: list[object] = []
+
+    def counted(backend: Backend, connection: object = None) -> object:
+        asked.append(connection)
+        return real(backend, connection)
+
+    monkeypatch.setattr(runner_module, "enqueuer", counted)
+    runner = runner_on()
+
+    @runner.task
+    async def resize(image: str) -> None:
+        return None
+
+    await runner.enqueue_many([resize.prepare("a.png"), resize.prepare("b.png")])
+    assert asked == [None]
 
 
 async def test_result_waits_without_polling() -> None:

@@ -4,8 +4,9 @@ real Redis and Postgres: a shared backend is what they are for."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import orjson
@@ -15,9 +16,22 @@ from typer.testing import CliRunner
 from taskrunner import JobState, TaskRunner
 from taskrunner.cli import app
 from taskrunner.registry import publish
+from tests.apps.ops import sign_in
 
 T = TypeVar("T")
 cli = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """Loading an app with --url sets TASKRUNNER_URL (for the app's own runner): put back
+    after each test, so that a later one sees the environment it started with."""
+    before = os.environ.get("TASKRUNNER_URL")
+    yield
+    if before is None:
+        os.environ.pop("TASKRUNNER_URL", None)
+    else:
+        os.environ["TASKRUNNER_URL"] = before
 
 
 def run(url: str, work: Callable[[TaskRunner], Awaitable[T]]) -> T:
@@ -42,6 +56,7 @@ def make_runner(url: str) -> TaskRunner:
             raise ValueError(f"cannot parse {url}")
         return len(url)
 
+    runner.task(name="ops.sign_in", queue="feeds")(sign_in)
     return runner
 
 
@@ -98,7 +113,8 @@ def test_job_shows_attempts_and_the_traceback(shared_url: str, seeded: dict[str,
     assert out.exit_code == 0, out.output
     assert "failed" in out.output and "cannot parse https://broken.example/rss" in out.output
     assert "Traceback" in out.output
-    data = orjson.loads(invoke("job", seeded["ok"], "--url", shared_url, "--json").output)
+    shown = ["job", seeded["ok"], "tests.apps.ops:runner", "--url", shared_url, "--json"]
+    data = orjson.loads(invoke(*shown).output)
     assert (data["state"], data["result"], data["args"]) == (
         "succeeded",
         23,
@@ -251,6 +267,28 @@ def test_pause_and_resume_a_queue(shared_url: str) -> None:
     assert run(shared_url, lambda r: r.get_job(job_id)).state is JobState.SUCCEEDED
     bad = invoke("pause", "no spaces", "--url", shared_url)
     assert bad.exit_code == 2 and "is not allowed" in bad.output
+
+
+def test_job_and_jobs_mask_secrets_as_the_dashboard_does(shared_url: str) -> None:
+    settings = {"region": "eu", "api_key": "k-123"}
+
+    async def enqueue(runner: TaskRunner) -> str:
+        task = runner.tasks["ops.sign_in"]
+        return (await task.enqueue("ada", "hunter22", settings=settings)).id
+
+    job_id = run(shared_url, enqueue)
+    with_app = ["tests.apps.ops:runner", "--url", shared_url]
+    data = orjson.loads(invoke("job", job_id, *with_app, "--json").output)
+    assert data["args"] == ["ada", "***"]  # the app names the positional arguments
+    assert data["kwargs"] == {"settings": {"region": "eu", "api_key": "***"}}
+    text = invoke("job", job_id, *with_app)
+    assert text.exit_code == 0 and "'ada'" in text.output and "hunter22" not in text.output
+    bare = orjson.loads(invoke("job", job_id, "--url", shared_url, "--json").output)
+    assert bare["args"] == ["***", "***"]  # without the app no positional value is safe
+    listed = orjson.loads(invoke("jobs", *with_app, "--json").output)["jobs"]
+    assert [j["args"] for j in listed if j["id"] == job_id] == [["ada", "***"]]
+    for out in (invoke("job", job_id, "--url", shared_url), invoke("jobs", "--url", shared_url)):
+        assert out.exit_code == 0 and "hunter22" not in out.output and "k-123" not in out.output
 
 
 def test_job_says_what_holds_it(shared_url: str) -> None:

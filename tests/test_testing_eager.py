@@ -130,6 +130,23 @@ async def test_eager_mode_holds_the_resources_and_ends_cleanly() -> None:
     await runner.close()
 
 
+async def test_eager_mode_leaves_the_runner_s_methods_alone() -> None:
+    runner = TaskRunner("memory://")
+
+    @runner.task
+    async def noop(n: int) -> int:
+        return n
+
+    store = runner.enqueue_many  # taken before eager mode starts, as a framework may
+    async with eager(runner):
+        assert "enqueue_many" not in vars(runner)
+        (job,) = await store([noop.prepare(1)])
+        assert (await job.info()).state is JobState.SUCCEEDED
+    (later,) = await store([noop.prepare(2)])
+    assert (await later.info()).state is JobState.QUEUED
+    await runner.close()
+
+
 async def test_an_endless_loop_in_eager_mode_is_stopped(taskrunner_harness: Harness) -> None:
     @taskrunner_harness.runner.task
     async def again_and_again(n: int) -> None:

@@ -4,7 +4,7 @@
 module and is registered here, in the order `taskrunner --help` lists them.
 """
 
-from taskrunner.cli import batches, dashboard, jobs, migrate, run, stats
+from taskrunner.cli import batches, dashboard, enqueue, jobs, migrate, run, stats
 from taskrunner.cli._app import app
 
 app.command("run")(run.run)
@@ -18,7 +18,7 @@ app.command("pause")(jobs.pause)
 app.command("resume")(jobs.resume)
 app.command("batches")(batches.list_batches)
 app.command("stats")(stats.stats)
-app.command("enqueue")(jobs.enqueue)
+app.command("enqueue")(enqueue.enqueue)
 app.command("dashboard")(dashboard.serve_dashboard)
 
 

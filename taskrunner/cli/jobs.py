@@ -8,16 +8,14 @@ needs the task code. Human output by default, `--json` for scripts.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 
 from taskrunner import _validation as validation
-from taskrunner._present import job_dict
-from taskrunner._serialization import encode_payload
-from taskrunner.backend import Dependencies, JobState, TaskRegistry
+from taskrunner._present import job_dict, shown_job
+from taskrunner.backend import Dependencies, JobState
 from taskrunner.cli._app import (
     AppArg,
     AppOpt,
@@ -29,14 +27,9 @@ from taskrunner.cli._app import (
     with_runner,
 )
 from taskrunner.cli.render import jobs_table, print_job
-from taskrunner.dependencies import dependency_ids, waiting_jobs
 from taskrunner.errors import TaskrunnerError
-from taskrunner.handle import Job
 from taskrunner.job import JobInfo
-from taskrunner.limits import NO_FLOW
-from taskrunner.registry import registered_task
 from taskrunner.runner import TaskRunner, parse_state
-from taskrunner.task import EnqueueOptions, Task, TaskSettings, new_job
 
 
 def list_jobs(
@@ -52,24 +45,25 @@ def list_jobs(
     before: Annotated[str | None, typer.Option(help="Page cursor (the last id shown).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first (with --json, values named like secrets show as ***)."""
     since_at = (
         None if since is None else datetime.now(UTC) - timedelta(seconds=duration(since, "--since"))
     )
-    page = with_runner(
-        app_path,
-        url,
-        lambda runner: runner.list_jobs(
+
+    async def work(runner: TaskRunner) -> tuple[list[JobInfo], str | None]:
+        page = await runner.list_jobs(
             queue=queue, state=state, task=task, since=since_at, limit=limit, before=before
-        ),
-    )
+        )
+        return [shown_job(info, runner.tasks) for info in page.jobs], page.next
+
+    jobs, after = with_runner(app_path, url, work)
     if json_out:
-        print_json({"jobs": [job_dict(j) for j in page.jobs], "next": page.next})
+        print_json({"jobs": [job_dict(j) for j in jobs], "next": after})
         return
     console = Console()
-    console.print(jobs_table(page.jobs))
-    if page.next:
-        console.print(f"more: --before {page.next}")
+    console.print(jobs_table(jobs))
+    if after:
+        console.print(f"more: --before {after}")
 
 
 def show_job(
@@ -79,10 +73,11 @@ def show_job(
     json_out: JsonOpt = False,
 ) -> None:
     """Everything about one job: state, arguments, result, every attempt, the error, what
-    it waits on and what waits on it."""
+    it waits on and what waits on it. Values named like secrets show as ***, as on the
+    dashboard (without the app, every positional argument does)."""
 
     async def work(runner: TaskRunner) -> tuple[JobInfo, list[str]]:
-        info = await runner.get_job(job_id)
+        info = shown_job(await runner.get_job(job_id), runner.tasks)
         backend = runner.backend
         waiting = await backend.dependents(job_id) if isinstance(backend, Dependencies) else []
         return info, waiting
@@ -197,119 +192,3 @@ def purge(
     age = None if older_than is None else duration(older_than, "--older-than")
     count = with_runner(app_path, url, lambda runner: runner.purge(states, age, queue))
     typer.echo(f"deleted {count} job{'s' if count != 1 else ''}")
-
-
-def enqueue(
-    task: Annotated[str, typer.Argument(help="The task's name, as workers register it.")],
-    args_json: Annotated[
-        str,
-        typer.Argument(
-            metavar="ARGS_JSON",
-            help="Positional arguments as a JSON list, or keyword arguments "
-            "as a JSON object, e.g. '[\"https://example.com/rss\"]'.",
-        ),
-    ] = "[]",
-    app_path: AppOpt = None,
-    url: UrlOpt = None,
-    delay: Annotated[str | None, typer.Option(help="Run no sooner than this, e.g. 10m.")] = None,
-    queue: Annotated[str | None, typer.Option(help="Queue (default: the task's).")] = None,
-    key: Annotated[str | None, typer.Option(help="Dedup key.")] = None,
-    key_ttl: Annotated[
-        str | None,
-        typer.Option(help="Hold the dedup key this long after the enqueue, e.g. 60s."),
-    ] = None,
-    after: Annotated[
-        list[str] | None,
-        typer.Option(help="Wait until this job succeeded (repeat for several).", metavar="ID"),
-    ] = None,
-    run_anyway: Annotated[
-        bool, typer.Option(help="With --after: run once they ended, whatever the outcome.")
-    ] = False,
-) -> None:
-    """Enqueue a job by task name, with its arguments in JSON."""
-    args, kwargs = call_arguments(args_json)
-    wait = 0.0 if delay is None else duration(delay, "--delay")
-    window = None if key_ttl is None else duration(key_ttl, "--key-ttl", positive=True)
-    if window is not None and key is None:
-        raise fail("--key-ttl needs a dedup key: give --key too")
-    try:
-        name = validation.task_name(task)
-        options = EnqueueOptions(
-            delay=wait,
-            key=None if key is None else validation.dedup_key(key),
-            key_ttl=window,
-            queue=None if queue is None else validation.queue_name(queue),
-            after=dependency_ids(after or []),
-            run_anyway=run_anyway,
-        )
-    except TaskrunnerError as exc:
-        raise fail(str(exc)) from None
-    if run_anyway and not options.after:
-        raise fail("--run-anyway needs jobs to wait on: give --after too")
-
-    async def work(runner: TaskRunner) -> Job[Any]:
-        task = await task_named(runner, name, app_path is not None)
-        return await enqueue_by_name(runner, task, name, args, kwargs, options)
-
-    job = with_runner(app_path, url, work)
-    note = " (a job with that key exists: nothing new was enqueued)" if job.duplicate else ""
-    typer.echo(f"{job.id}{note}")
-
-
-UNCHECKED = (
-    "note: without the app (or a backend's task registry) the task name and arguments "
-    "cannot be checked; a worker fails the job if they do not fit"
-)
-
-
-def call_arguments(args_json: str) -> tuple[list[Any], dict[str, Any]]:
-    """The positional or keyword arguments that ARGS_JSON (a JSON list or object) holds."""
-    try:
-        given = orjson.loads(args_json)
-    except orjson.JSONDecodeError as exc:
-        raise fail(f"ARGS_JSON is not JSON: {exc}") from None
-    if not isinstance(given, list | dict):
-        raise fail("ARGS_JSON must be a JSON list (positional) or object (keyword arguments)")
-    return (given, {}) if isinstance(given, list) else ([], given)
-
-
-async def task_named(runner: TaskRunner, name: str, from_app: bool) -> Task[..., Any] | None:
-    """The task `name`: the app's, or a stand-in from the backend's task registry. None
-    (after a note) when neither can tell: the call is stored unchecked."""
-    task = runner.tasks.get(name)
-    if task is not None:
-        return task
-    if from_app:
-        known = ", ".join(sorted(runner.tasks)[:20]) or "none"
-        raise TaskrunnerError(f"the app has no task named {name!r} (it has: {known})")
-    task = await registered_task(runner, runner.backend, name)
-    if task is None and isinstance(runner.backend, TaskRegistry):
-        raise TaskrunnerError(
-            f"no worker has published a task named {name!r} (workers publish their tasks "
-            "when they start): check the name, start a worker, or give the app"
-        )
-    if task is None:
-        typer.echo(UNCHECKED, err=True)
-    return task
-
-
-async def enqueue_by_name(
-    runner: TaskRunner,
-    task: Task[..., Any] | None,
-    name: str,
-    args: list[Any],
-    kwargs: dict[str, Any],
-    options: EnqueueOptions,
-) -> Job[Any]:
-    """Store a job of the task called `name`, as `task`'s own enqueue would (its checks and
-    settings); without one, with the defaults a task gets."""
-    if task is not None:
-        task.arguments.check(args, kwargs)
-    settings = task.settings if task else TaskSettings(name, queue=runner.default_queue)
-    flow = task.flow_of(tuple(args), kwargs) if task else NO_FLOW
-    payload = encode_payload(args, kwargs, runner.max_payload)
-    news = [new := new_job(settings, options, payload, flow)]
-    if options.after:
-        news = waiting_jobs(runner.backend, news, [settings.result_ttl], runner.result_ttl)
-    (job_id,) = await runner.backend.enqueue(news)
-    return Job(runner, job_id, job_id != new.id)

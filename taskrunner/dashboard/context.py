@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from taskrunner._present import masked_job
+from taskrunner._present import shown_job
 from taskrunner.backend import redact
 from taskrunner.dashboard.html import Html, escape, fragment, join, render
 from taskrunner.dashboard.security import Guard, Session
@@ -72,8 +72,7 @@ class View:
 
     def shown(self, info: JobInfo) -> JobInfo:
         """`info` as the dashboard shows it: arguments named like secrets masked."""
-        task = self.runner.tasks.get(info.task)
-        return masked_job(info, task.fn if task is not None else None)
+        return shown_job(info, self.runner.tasks)
 
     def csrf_field(self) -> Html:
         return fragment(

@@ -3,27 +3,25 @@
 The job is enqueued for real first (the task's argument check, JSON encoding, payload
 limit, dedup key: everything an enqueue does), then a burst worker runs it (claim, decode,
 call, encode the result, report), so a call that would fail for real fails here too.
-Eager mode stands in for the runner's `enqueue_many`, the one door every enqueue of a
-task, a batch or a recurring tick goes through, on that runner object only.
+Eager mode sets the runner's private hook that `enqueue_many` (the one door every enqueue
+of a task, a batch or a recurring tick goes through) awaits with the jobs it stored, on
+that runner object only.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any
 
 from taskrunner.backend import JobState
 from taskrunner.errors import ConfigurationError, JobFailed
 from taskrunner.handle import Job
 from taskrunner.runner import TaskRunner
-from taskrunner.task import PreparedJob
 from taskrunner.testing.drain import DEFAULT_LIMIT, DrainSession
 from taskrunner.testing.report import DrainReport
 from taskrunner.testing.stored import waits_to_retry
-
-T = TypeVar("T")
 
 # set while eager mode runs jobs: an enqueue from one of them leaves its jobs to that run
 _running_eagerly: ContextVar[bool] = ContextVar("taskrunner_running_eagerly", default=False)
@@ -46,19 +44,14 @@ async def eager(
     runner's startup hooks run once, when the block starts. `limit` bounds the attempts of
     one enqueue, as for `drain`.
     """
-    if "enqueue_many" in vars(runner):
+    if runner._enqueued_hook is not None:
         raise ConfigurationError(f"{runner!r} is in eager mode already")
-    enqueue_for_real = runner.enqueue_many
 
-    async def enqueue_many(
-        prepared: Iterable[PreparedJob[T]], *, connection: Any = None
-    ) -> list[Job[T]]:
-        jobs = await enqueue_for_real(prepared, connection=connection)
+    async def run_them(jobs: list[Job[Any]]) -> None:
         if not _running_eagerly.get():  # else the drain running this job runs them next
             await run_at_once(runner, [job.id for job in jobs], propagate=propagate, limit=limit)
-        return jobs
 
-    runner.enqueue_many = enqueue_many  # type: ignore[method-assign]  # this object only
+    runner._enqueued_hook = run_them
     try:
         await runner.connect()
         await runner.start_resources()
@@ -67,7 +60,7 @@ async def eager(
         finally:
             await runner.stop_resources()
     finally:
-        del runner.enqueue_many
+        runner._enqueued_hook = None
 
 
 async def run_at_once(

@@ -82,11 +82,11 @@ async def test_a_crash_leaves_each_batch_callback_to_run_exactly_once(
     await check_batch(runner, batch.id, members)
 
 
-async def crash_at(point: str, env: dict[str, str], log_dir: Path) -> int:
-    """Run a worker armed with `point` until it crashes there; answers its pid."""
-    crashing = WorkerProcess(
-        APP, "--lease", "1", log_dir=log_dir, env={**env, "TASKRUNNER_CRASH_AT": point}
-    )
+async def crash_at(point: str, env: dict[str, str], log_dir: Path, *options: str) -> int:
+    """Run a worker armed with `point` (and given these command line `options`) until it
+    crashes there; answers its pid."""
+    armed = {**env, "TASKRUNNER_CRASH_AT": point}
+    crashing = WorkerProcess(APP, "--lease", "1", *options, log_dir=log_dir, env=armed)
     try:
         assert await crashing.wait(60) == EXIT_CODE, crashing.output()
     finally:

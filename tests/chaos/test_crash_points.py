@@ -13,7 +13,7 @@ from taskrunner.backend.faults import EXIT_CODE, POINTS
 from tests.chaos.apps.ledger import make_runner
 from tests.chaos.conftest import Ledger
 from tests.chaos.test_batch_crashes import SETTLE_POINTS
-from tests.chaos.test_dependency_crashes_redis import REDIS_POINTS
+from tests.chaos.test_dependency_crashes import REDIS_POINTS
 from tests.procs import WorkerProcess
 
 APP = "tests.chaos.apps.ledger:runner"
@@ -32,7 +32,7 @@ RUNS = {
 
 def test_every_crash_point_is_covered() -> None:
     """The points of a batch's settle are armed in test_batch_crashes.py, those of the
-    judging of a job's dependents in test_dependency_crashes_redis.py; a lone job never
+    judging of a job's dependents in test_dependency_crashes.py; a lone job never
     reaches them."""
     elsewhere = set(SETTLE_POINTS) | set(REDIS_POINTS)
     assert set(RUNS) | elsewhere == set(POINTS)

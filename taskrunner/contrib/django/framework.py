@@ -41,7 +41,10 @@ else:
 
     FRAMEWORK = "django_tasks"
 
-DjangoTask = Task[Any, Any]  # a task of any signature
+if TYPE_CHECKING:
+    DjangoTask = Task[Any, Any]  # a task of any signature
+else:
+    DjangoTask = Task  # Django's own Task (unlike the backport's) is not generic at runtime
 
 __all__ = [
     "FRAMEWORK",

@@ -11,7 +11,7 @@ import os
 from argparse import ArgumentParser
 from typing import Any
 
-import click
+import typer
 from django.core.management.base import BaseCommand, CommandError
 
 from taskrunner.cli.run import run
@@ -61,6 +61,6 @@ class Command(BaseCommand):
                 metrics_port=options["metrics_port"],
                 metrics_host=options["metrics_host"],
             )
-        except click.exceptions.Exit as exit:
+        except typer.Exit as exit:  # (typer's own: it no longer needs click)
             if exit.exit_code:
                 raise SystemExit(exit.exit_code) from None
