@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from taskrunner.errors import ConfigurationError
+from taskrunner_redis.clients import Client
 
 log = logging.getLogger("taskrunner.redis")
 
@@ -29,7 +29,7 @@ def evicts_waiting_jobs(policy: str) -> bool:
     return policy != "noeviction" and not policy.startswith("volatile-")
 
 
-async def check_eviction_policy(client: Redis, where: str, allowed: bool) -> None:
+async def check_eviction_policy(client: Client, where: str, allowed: bool) -> None:
     """Raise `ConfigurationError` if the server may evict waiting jobs, unless `allowed`
     (then, or if the policy cannot be read, log a warning)."""
     policy = await eviction_policy(client)
@@ -56,7 +56,7 @@ async def check_eviction_policy(client: Redis, where: str, allowed: bool) -> Non
         )
 
 
-async def eviction_policy(client: Redis) -> str | None:
+async def eviction_policy(client: Client) -> str | None:
     """The server's maxmemory-policy: from CONFIG GET, else from INFO (managed services
     often rename or forbid CONFIG); None if neither tells."""
     with contextlib.suppress(ResponseError):
