@@ -3,7 +3,9 @@
 They are called with FCALL and make one library (library.py), loaded again when Redis
 answers that a function is missing, as it does after a restart (functions, like data, are
 kept on disk only where the server persists). Each call declares one key, which names the
-slot (the queue) the function works in.
+slot (the queue) the function works in, so a cluster client sends it to the slot's primary.
+On a cluster the library is loaded on every primary, and on all of them again when one
+answers that it lost it (a primary restarted empty, or one that joined since).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.exceptions import ResponseError
 
+from taskrunner_redis.clients import Client
 from taskrunner_redis.library import Library, internal_library, public_library
 
 # one function call: the function's short name, the key it declares, its arguments
@@ -42,7 +45,7 @@ def is_missing(answer: object) -> bool:
 class Scripts:
     """Runs the functions by name: `await scripts.run("claim", key, args)`."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
         self._library = library()
         self._names = self._library.functions
@@ -82,18 +85,22 @@ class Scripts:
         async with self._loading:
             if seen is not None and self._loads != seen:
                 return
-            await self._client.execute_command(  # type: ignore[no-untyped-call]
-                "FUNCTION", "LOAD", "REPLACE", self._library.code
-            )
+            await self._function_load(self._library.code)
             self._loads += 1
 
     async def load_public(self) -> None:
         """Load the public library, replacing the one loaded (see library.py)."""
-        await self._client.execute_command(  # type: ignore[no-untyped-call]
-            "FUNCTION", "LOAD", "REPLACE", public().code
-        )
+        await self._function_load(public().code)
+
+    async def _function_load(self, code: str) -> None:
+        """FUNCTION LOAD REPLACE the code: on the server, or on every primary of a cluster
+        (a replica gets functions from its primary, as it gets data)."""
+        if isinstance(self._client, RedisCluster):
+            await self._client.execute_command(
+                "FUNCTION", "LOAD", "REPLACE", code, target_nodes=self._client.get_primaries()
+            )
+        else:
+            await self._client.execute_command("FUNCTION", "LOAD", "REPLACE", code)  # type: ignore[no-untyped-call]
 
     async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
-        return await self._client.execute_command(  # type: ignore[no-untyped-call]
-            "FCALL", self._names[name], 1, key, *args
-        )
+        return await self._client.execute_command("FCALL", self._names[name], 1, key, *args)

@@ -4,14 +4,16 @@ queues, and reading records."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 
 from taskrunner.backend import JobRecord
 from taskrunner.errors import BackendError, BatchNotOpen
+from taskrunner_redis.clients import Client
 from taskrunner_redis.errors import Translated
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.locate import QueueLocator
@@ -42,7 +44,7 @@ class RedisStore:
         self.url = url
         self.prefix = prefix
         self.keys = Keys(prefix)
-        self.client: Redis | None = None
+        self.client: Client | None = None
         self.scripts: Scripts | None = None
         self.locator = QueueLocator(self.keys)
         # the queues this process enqueued to or takes jobs from: listed again in P:queues by
@@ -57,7 +59,7 @@ class RedisStore:
         """A context that tells Redis's errors while `doing` as BackendErrors."""
         return Translated(self.url, doing)
 
-    def connected(self) -> tuple[Redis, Scripts]:
+    def connected(self) -> tuple[Client, Scripts]:
         """The client and its scripts; BackendError before `connect()`."""
         if self.client is None or self.scripts is None:
             raise BackendError("the Redis backend is not connected: call connect() first")
@@ -169,19 +171,33 @@ class RedisStore:
 
     async def read(self, jobs: Sequence[tuple[str, str | None]]) -> list[JobRecord | None]:
         """The records of jobs whose queues are known (None: no queue holds the job)."""
-        client, _ = self.connected()
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.time()
+
+        def reads(pipe: Any) -> None:
             for job_id, queue in jobs:
                 if queue is not None:
                     pipe.hmget(self.keys.job(queue, job_id), FIELDS)
-            answers = iter(await pipe.execute())
-        seconds, micro = next(answers)
-        now_us = seconds * 1_000_000 + micro
+
+        now_us, found = await self.read_at_once(reads)
+        answers = iter(found)
         return [
             None if queue is None else parse_record(job_id, next(answers), now_us)
             for job_id, queue in jobs
         ]
+
+    async def read_at_once(self, reads: Callable[[Any], None]) -> tuple[int, list[Any]]:
+        """The Redis clock (us) and the answers of the commands `reads` puts in a pipeline,
+        in one round trip. A cluster refuses TIME in a pipeline (it has no key, so no node):
+        there it goes beside the pipeline, to any node (see docs: one clock per primary)."""
+        client, _ = self.connected()
+        async with client.pipeline(transaction=False) as pipe:
+            if isinstance(client, RedisCluster):
+                reads(pipe)
+                answers, (seconds, micro) = await asyncio.gather(pipe.execute(), client.time())
+            else:
+                pipe.time()
+                reads(pipe)
+                (seconds, micro), *answers = await pipe.execute()
+        return seconds * 1_000_000 + micro, list(answers)
 
     async def all_queues(self, queues: Sequence[str] | None) -> list[str]:
         """The queues asked for, or every known queue (those of this process listed again
