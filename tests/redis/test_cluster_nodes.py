@@ -27,11 +27,13 @@ from taskrunner.backend import Backend, Outcome, OutcomeKind
 from taskrunner.cli import app
 from taskrunner.testing import BackendConformance, InspectionConformance, new_job
 from taskrunner_redis import RedisBackend
+from taskrunner_redis.scripts import library
 from tests.helpers import drain, eventually
 from tests.model.machine import BackendMachine, settings_for
 from tests.redis.cluster import LocalCluster, local_cluster
 from tests.redis.conftest import delete_prefix
 from tests.redis.slots import key_slot
+from tests.redis.test_functions import fields
 
 pytestmark = pytest.mark.slow
 
@@ -230,3 +232,33 @@ def test_jobs_are_found_by_id_from_another_process_and_the_cli_reads_the_cluster
     assert [(c["succeeded"], c["queued"]) for c in counts.values()] == [(1, 0), (1, 0), (0, 1)]
     listed = json.loads(cli.invoke(app, ["jobs", "--url", cluster_url, "--json"]).output)
     assert [j["id"] for j in listed["jobs"]] == ids[::-1]
+
+
+async def test_a_primary_that_lost_the_library_gets_it_again(
+    cluster_backend: RedisBackend, spread: list[str], three_primaries: LocalCluster
+) -> None:
+    await cluster_backend.enqueue([new_job(queue=q) for q in spread])
+    name = library().name
+    for node in three_primaries.primaries:  # loaded on every primary
+        assert name in await function_libraries(node.port)
+    lost = three_primaries.primaries[1]
+    admin = aioredis.Redis(port=lost.port)
+    try:
+        await admin.execute_command("FUNCTION", "FLUSH")  # type: ignore[no-untyped-call]
+    finally:
+        await admin.aclose()
+    # one call to that primary, then calls to all three in one round trip, find it missing
+    await cluster_backend.enqueue([new_job(queue=spread[1])])
+    await cluster_backend.enqueue([new_job(queue=q) for q in spread])
+    assert name in await function_libraries(lost.port)
+    stats = await cluster_backend.stats(spread)
+    assert [stats[q][JobState.QUEUED] for q in spread] == [2, 3, 2]
+
+
+async def function_libraries(port: int) -> list[str]:
+    client = aioredis.Redis(port=port, decode_responses=True)
+    try:
+        listed = await client.execute_command("FUNCTION", "LIST")  # type: ignore[no-untyped-call]
+    finally:
+        await client.aclose()
+    return [fields(entry)["library_name"] for entry in listed]

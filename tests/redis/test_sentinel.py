@@ -101,3 +101,35 @@ async def _all_finished(runner: TaskRunner, ids: list[str]) -> list[JobInfo]:
         if all(r is not None and r.state.finished for r in records):
             return records
         await asyncio.sleep(0.1)
+
+
+async def test_wait_replicas_returns_once_the_replica_has_the_jobs(
+    group: SentinelGroup, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert group.replica is not None
+    replica = aioredis.Redis(port=group.replica.port)
+    runner = make_runner(group.url() + "?prefix=trwait&wait_replicas=1&wait_timeout=30")
+    try:
+        double = runner.tasks["sentinel.double"]
+        for jobs in ([double.prepare(1)], [double.prepare(n) for n in range(2, 6)]):
+            ids = [job.id for job in await runner.enqueue_many(jobs)]
+            # WAIT answered: the replica has them the moment enqueue returns
+            for job_id in ids:
+                assert await replica.exists(f"trwait:{{default}}:job:{job_id}") == 1
+        assert "replicas asked for" not in caplog.text
+    finally:
+        await runner.close()
+        await replica.aclose()
+
+
+async def test_fewer_replicas_than_asked_is_a_warning_and_the_job_stays(
+    group: SentinelGroup, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = make_runner(group.url() + "?prefix=trwait2&wait_replicas=2&wait_timeout=0.05")
+    try:
+        job = await runner.tasks["sentinel.double"].enqueue(21)
+        assert "only 1 of the 2 replicas asked for (wait_replicas) confirmed" in caplog.text
+        await drain(runner)
+        assert await job.result(timeout=SETTLE) == 42
+    finally:
+        await runner.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskrunner import BackendError, ConfigurationError, TaskRunner
+from taskrunner import BackendError, ConfigurationError, JobState, TaskRunner
+from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
 from taskrunner_redis.settings import parse_url
 from tests.helpers import free_port
@@ -77,3 +78,30 @@ async def test_nothing_listening_is_a_clear_error_without_the_password(url: str)
     with pytest.raises(BackendError, match=r"Redis at redis\+\w+://:\*\*\*@127.0.0.1") as failed:
         await backend.connect()
     assert "hunter2" not in str(failed.value)
+
+
+def test_wait_replicas_options() -> None:
+    settings = parse_url("redis://cache/0?wait_replicas=1&wait_timeout=0.25&socket_timeout=5")
+    assert (settings.wait_replicas, settings.wait_timeout) == (1, 0.25)
+    assert settings.url == "redis://cache/0?socket_timeout=5"  # not passed to redis-py
+    assert parse_url("redis+sentinel://s1/mymaster?wait_replicas=2").wait_replicas == 2
+    assert parse_url("redis://cache").wait_replicas == 0
+    for bad in ("wait_replicas=-1", "wait_replicas=one", "wait_timeout=-2", "wait_timeout=inf"):
+        with pytest.raises(ConfigurationError, match=bad.split("=")[0] + ".* 0 or more"):
+            parse_url(f"redis://cache/0?{bad}")
+    with pytest.raises(ConfigurationError, match="wait_replicas is not available on Redis Cl"):
+        parse_url("redis+cluster://a:7000?wait_replicas=1")
+
+
+async def test_a_redis_without_replicas_warns_and_keeps_the_job(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = RedisBackend(f"{redis_url}&wait_replicas=1&wait_timeout=0.01")
+    await backend.connect()
+    try:
+        (job_id,) = await backend.enqueue([new_job()])
+        (record,) = await backend.get([job_id])
+        assert record is not None and record.state is JobState.QUEUED
+        assert "only 0 of the 1 replicas asked for" in caplog.text
+    finally:
+        await backend.close()

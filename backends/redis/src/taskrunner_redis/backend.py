@@ -35,7 +35,7 @@ from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, 
 from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
 from taskrunner_redis.registry import RedisRegistry
-from taskrunner_redis.scripts import Scripts
+from taskrunner_redis.scripts import Scripts, replicas_of
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import Aftermath, RedisStore, queue_names
@@ -52,7 +52,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
         self.url = url
         self.settings = parse_url(url)
         self.prefix = self.settings.prefix
-        self._store = RedisStore(url, self.prefix)
+        self._store = RedisStore(url, self.prefix, replicas_of(self.settings))
         self.keys = self._store.keys
         self._waiters: FinishedWaiters | None = None
         self._cancels = CancelChannel(self.keys.cancels)

@@ -11,7 +11,9 @@ answers that it lost it (a primary restarted empty, or one that joined since).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,9 +22,41 @@ from redis.exceptions import ResponseError
 
 from taskrunner_redis.clients import Client
 from taskrunner_redis.library import Library, internal_library, public_library
+from taskrunner_redis.settings import RedisSettings
 
 # one function call: the function's short name, the key it declares, its arguments
 Call = tuple[str, str, list[Any]]
+log = logging.getLogger("taskrunner.redis")
+
+
+@dataclass(frozen=True, slots=True)
+class Replicas:
+    """How many replicas must confirm a write (Redis WAIT), and for how long to wait."""
+
+    count: int
+    timeout_ms: int
+
+    def check(self, confirmed: object) -> None:
+        """Warn when fewer replicas than asked confirmed in time: the write stands on the
+        primary (a job stored runs), but a failover before it reaches them would lose it."""
+        if isinstance(confirmed, Exception):
+            raise confirmed
+        if isinstance(confirmed, int) and confirmed < self.count:
+            log.warning(
+                "only %d of the %d replicas asked for (wait_replicas) confirmed an enqueue "
+                "within %d ms: the jobs are stored on the primary, and would be lost if it "
+                "failed over before they reach a replica",
+                confirmed,
+                self.count,
+                self.timeout_ms,
+            )
+
+
+def replicas_of(settings: RedisSettings) -> Replicas | None:
+    """What the URL's wait_replicas and wait_timeout ask of each enqueue (None: nothing)."""
+    if settings.wait_replicas == 0:
+        return None
+    return Replicas(settings.wait_replicas, max(1, round(settings.wait_timeout * 1000)))
 
 
 @cache
@@ -62,21 +96,30 @@ class Scripts:
         await self.load(loads)
         return await self._fcall(name, key, args)
 
-    async def run_many(self, calls: Sequence[Call]) -> list[Any]:
-        """Run the calls in one round trip (each still atomic on its own); answers in order."""
-        if len(calls) == 1:
+    async def run_many(self, calls: Sequence[Call], replicas: Replicas | None = None) -> list[Any]:
+        """Run the calls in one round trip (each still atomic on its own); answers in order.
+        With `replicas` (how many, and the most milliseconds to wait), a WAIT follows them on
+        the same connection, so they return once that many replicas have their writes."""
+        if len(calls) == 1 and replicas is None:
             return [await self.run(*calls[0])]
         loads = self._loads
         async with self._client.pipeline(transaction=False) as pipe:
             for name, key, args in calls:
                 pipe.execute_command("FCALL", self._names[name], 1, key, *args)
+            if replicas is not None:
+                pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms)
             answers: list[Any] = await pipe.execute(raise_on_error=False)
-        for i, answer in enumerate(answers):
-            if is_missing(answer):
-                await self.load(loads)
-                answers[i] = await self.run(*calls[i])  # that call did not run: run it now
-            elif isinstance(answer, Exception):
+        if replicas is not None:
+            replicas.check(answers.pop())
+        missing = [i for i, answer in enumerate(answers) if is_missing(answer)]
+        for answer in answers:
+            if isinstance(answer, Exception) and not is_missing(answer):
                 raise answer
+        if missing:  # those calls did not run: load the library, then run them
+            await self.load(loads)
+            again = await self.run_many([calls[i] for i in missing], replicas)
+            for i, answer in zip(missing, again, strict=True):
+                answers[i] = answer
         return answers
 
     async def load(self, seen: int | None = None) -> None:

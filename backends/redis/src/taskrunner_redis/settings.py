@@ -10,7 +10,8 @@ Three shapes, one per deployment:
                                                 the primary Sentinel names for `service`; the
                                                 hosts are sentinels (rediss+sentinel://: TLS)
 
-All take `prefix=` and `allow_eviction=`; a single server's URL passes its other options to
+All take `prefix=`, `allow_eviction=`, `wait_replicas=` and `wait_timeout=` (not on a
+cluster yet); a single server's URL passes its other options to
 redis-py, the others take the few listed in `NODE_OPTIONS` and refuse the rest.
 """
 
@@ -18,13 +19,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from taskrunner.backend import check_url, parse_flag, redact
 from taskrunner.errors import ConfigurationError
 
 DEFAULT_PREFIX = "taskrunner"
+DEFAULT_WAIT_TIMEOUT = 1.0  # seconds an enqueue waits for wait_replicas replicas at the most
 _PREFIX = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _SCHEMES: dict[str, tuple[Topology, bool]] = {
     "redis": ("server", False),
@@ -55,6 +57,8 @@ Topology = Literal["server", "cluster", "sentinel"]
 class RedisSettings:
     """Where Redis is and how to reach it, the prefix every key of ours starts with, and
     whether to accept a server that may evict any key when full (see eviction.py).
+    `wait_replicas`: how many replicas must have each enqueue's jobs before it returns
+    (Redis WAIT, up to `wait_timeout` seconds; see backend.py).
 
     `url` is what redis-py connects with for one server. For a cluster or Sentinel, `nodes`
     are the hosts the URL lists (cluster nodes, or sentinels), `service` Sentinel's name
@@ -63,6 +67,8 @@ class RedisSettings:
     url: str
     prefix: str = DEFAULT_PREFIX
     allow_eviction: bool = False
+    wait_replicas: int = 0
+    wait_timeout: float = DEFAULT_WAIT_TIMEOUT
     topology: Topology = "server"
     nodes: tuple[tuple[str, int], ...] = ()
     service: str | None = None
@@ -83,16 +89,19 @@ def parse_url(url: str) -> RedisSettings:
         )
     topology, tls = _SCHEMES[scheme]
     query = parse_qsl(parts.query, keep_blank_values=True)
-    prefix, allow_eviction, rest = _our_options(query)
+    ours, rest = _our_options(query)
     if topology == "server":
         _check_port(parts, url)
-        url = urlunsplit(parts._replace(query=urlencode(rest)))
-        return RedisSettings(url, prefix, allow_eviction)
+        return RedisSettings(urlunsplit(parts._replace(query=urlencode(rest))), **ours)
+    if topology == "cluster" and ours.get("wait_replicas"):
+        raise ConfigurationError(
+            "wait_replicas is not available on Redis Cluster URLs yet (it is on redis:// "
+            "and redis+sentinel:// URLs)"
+        )
     service, db = _path(topology, parts.path, url)
     return RedisSettings(
         redact(url),
-        prefix,
-        allow_eviction,
+        **ours,
         topology=topology,
         nodes=_nodes(parts, topology, url),
         service=service,
@@ -104,26 +113,40 @@ def parse_url(url: str) -> RedisSettings:
     )
 
 
-def _our_options(query: list[tuple[str, str]]) -> tuple[str, bool, list[tuple[str, str]]]:
-    """The prefix, allow_eviction, and the options left for the client."""
-    prefix = DEFAULT_PREFIX
-    allow_eviction = False
+def _our_options(query: list[tuple[str, str]]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Our own settings (prefix, allow_eviction, wait_replicas, wait_timeout) by name, and
+    the options left for the client."""
+    ours: dict[str, Any] = {}
     rest = []
     for name, value in query:
         if name == "prefix":
-            prefix = value
+            if not _PREFIX.fullmatch(value):
+                raise ConfigurationError(
+                    f"key prefix {value!r} is not allowed: use 1 to 64 letters, digits, _ . -"
+                )
+            ours[name] = value
         elif name == "allow_eviction":
             flag = parse_flag(value)
             if flag is None:
                 raise ConfigurationError(f"allow_eviction={value!r} must be true or false")
-            allow_eviction = flag
+            ours[name] = flag
+        elif name in ("wait_replicas", "wait_timeout"):
+            ours[name] = _wait_option(name, value)
         else:
             rest.append((name, value))
-    if not _PREFIX.fullmatch(prefix):
-        raise ConfigurationError(
-            f"key prefix {prefix!r} is not allowed: use 1 to 64 letters, digits, _ . -"
-        )
-    return prefix, allow_eviction, rest
+    return ours, rest
+
+
+def _wait_option(name: str, value: str) -> int | float:
+    """wait_replicas (a whole number) or wait_timeout (seconds), both at least 0."""
+    try:
+        number = int(value) if name == "wait_replicas" else float(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number < float("inf"):
+        kind = "a whole number" if name == "wait_replicas" else "a number of seconds"
+        raise ConfigurationError(f"{name}={value!r} in the Redis URL must be {kind}, 0 or more")
+    return number
 
 
 def _nodes(parts: SplitResult, topology: Topology, url: str) -> tuple[tuple[str, int], ...]:
@@ -176,7 +199,7 @@ def _node_options(rest: list[tuple[str, str]]) -> dict[str, float | int | str]:
         if kind is None:
             raise ConfigurationError(
                 f"unknown option {name!r} in a Redis Cluster or Sentinel URL; it takes "
-                f"prefix, allow_eviction and {', '.join(NODE_OPTIONS)}"
+                f"prefix, allow_eviction, wait_replicas, wait_timeout and {', '.join(NODE_OPTIONS)}"
             )
         try:
             options[name] = kind(value)

@@ -18,7 +18,7 @@ from taskrunner_redis.errors import Translated
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.locate import QueueLocator
 from taskrunner_redis.records import FIELDS, parse_record
-from taskrunner_redis.scripts import Scripts
+from taskrunner_redis.scripts import Replicas, Scripts
 
 
 @dataclass(slots=True)
@@ -40,9 +40,10 @@ class RedisStore:
     """One prefix's keys on one Redis: a client once connected, and what this process knows
     of the queues (those it listed, and the queues of jobs it met lately)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, replicas: Replicas | None = None) -> None:
         self.url = url
         self.prefix = prefix
+        self.replicas = replicas
         self.keys = Keys(prefix)
         self.client: Client | None = None
         self.scripts: Scripts | None = None
@@ -85,9 +86,10 @@ class RedisStore:
         script: str,
         queues: Sequence[str | None],
         arguments: Callable[[list[int]], list[Any]],
+        replicas: Replicas | None = None,
     ) -> list[tuple[str, list[int], Any]]:
         """Run `script` once per queue as `per_queue` does; each queue's name, the indexes
-        of its items and the script's whole answer."""
+        of its items and the script's whole answer (`replicas`: see `Scripts.run_many`)."""
         _, scripts = self.connected()
         groups: dict[str, list[int]] = {}
         for i, queue in enumerate(queues):
@@ -97,7 +99,7 @@ class RedisStore:
             (script, self.keys.route(queue), [self.prefix, queue, *arguments(items)])
             for queue, items in groups.items()
         ]
-        answers = await scripts.run_many(calls) if calls else []
+        answers = await scripts.run_many(calls, replicas) if calls else []
         return list(zip(groups, groups.values(), answers, strict=True))
 
     async def per_queue_settling(
@@ -121,8 +123,9 @@ class RedisStore:
         self, queues: Sequence[str], arguments: Callable[[list[int]], list[Any]]
     ) -> list[tuple[str, list[int], Any]]:
         """Run enqueue.lua once per queue (as `runs_per_queue`) and list the queues it found
-        unlisted; `BatchNotOpen` if a run refused a member (its batch closed meanwhile)."""
-        runs = await self.runs_per_queue("enqueue", queues, arguments)
+        unlisted; `BatchNotOpen` if a run refused a member (its batch closed meanwhile).
+        With wait_replicas in the URL, it returns once that many replicas have the jobs."""
+        runs = await self.runs_per_queue("enqueue", queues, arguments, self.replicas)
         refused = [answer[1].decode() for _, _, answer in runs if answer[0] == -1]
         if refused:
             raise BatchNotOpen(f"batch {refused[0]} is closed: no member can join it")
