@@ -33,13 +33,29 @@ def cluster_command(port: int, subcommand: str, *args: object) -> Any:
 class LocalCluster:
     """`primaries` primaries (and `replicas` replicas each) that hold every slot."""
 
-    def __init__(self, directory: Path, primaries: int = 3, replicas: int = 0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        primaries: int = 3,
+        replicas: int = 0,
+        node_timeout_ms: int = 15000,
+    ) -> None:
         self.directory = directory
+        # node_timeout_ms: how long a node may be silent before the others fail it over
+        # (a short one is for failover tests only: under load it fails healthy nodes)
+        self.options = [
+            "--cluster-node-timeout",
+            str(node_timeout_ms),
+            "--repl-diskless-sync-delay",
+            "0",  # a replica's first copy starts at once (by default after 5 s)
+        ]
         self.primaries = [self._node() for _ in range(primaries)]
         self.replicas = [self._node() for _ in range(primaries * replicas)]
 
     def _node(self) -> RedisServer:
-        return RedisServer(self.directory, cluster=True, persistent=False, alone=False)
+        return RedisServer(
+            self.directory, cluster=True, persistent=False, options=self.options, alone=False
+        )
 
     @property
     def nodes(self) -> list[RedisServer]:
@@ -65,6 +81,35 @@ class LocalCluster:
             primary = self.primaries[i % count]
             cluster_command(node.port, "REPLICATE", cluster_command(primary.port, "MYID"))
         self._wait(self.ready)
+        self._wait(lambda: all(self.in_sync(node) for node in self.replicas))
+
+    def in_sync(self, node: RedisServer) -> bool:
+        """Whether a replica has its first copy of its primary and follows it."""
+        client = redis.Redis(port=node.port)
+        try:
+            return client.info("replication").get("master_link_status") == "up"
+        finally:
+            client.close()
+
+    def replica_of(self, primary: RedisServer) -> RedisServer:
+        """A replica that follows `primary` now."""
+        for node in self.nodes:
+            if node is not primary and node.proc is not None and node.proc.poll() is None:
+                client = redis.Redis(port=node.port, decode_responses=True)
+                try:
+                    info = client.info("replication")
+                finally:
+                    client.close()
+                if info["role"] == "slave" and int(info["master_port"]) == primary.port:
+                    return node
+        raise LookupError(f"no replica follows the node at port {primary.port}")
+
+    def role(self, node: RedisServer) -> str:
+        client = redis.Redis(port=node.port, decode_responses=True)
+        try:
+            return str(client.info("replication")["role"])
+        finally:
+            client.close()
 
     def _knows_all(self, node: RedisServer) -> bool:
         return len(cluster_command(node.port, "NODES")) == len(self.nodes)
@@ -86,10 +131,10 @@ class LocalCluster:
 
     def owner(self, slot: int) -> RedisServer:
         """The primary that serves `slot`."""
-        for node in self.primaries:
-            for first, last, *_ in cluster_command(node.port, "SLOTS"):
-                if first <= slot <= last:
-                    return self._by_port(int(_[0][1]))
+        asked = next(n for n in self.nodes if n.proc is not None and n.proc.poll() is None)
+        for first, last, *serving in cluster_command(asked.port, "SLOTS"):
+            if first <= slot <= last:
+                return self._by_port(int(serving[0][1]))  # its primary comes first
         raise LookupError(f"no primary serves slot {slot}")
 
     def _by_port(self, port: int) -> RedisServer:
@@ -118,11 +163,12 @@ class LocalCluster:
 
 
 @contextmanager
-def local_cluster(directory: Path, primaries: int = 3, replicas: int = 0) -> Iterator[LocalCluster]:
-    """A started `LocalCluster`, stopped afterwards; skipped without redis-server."""
+def local_cluster(directory: Path, **shape: int) -> Iterator[LocalCluster]:
+    """A started `LocalCluster(directory, **shape)`, stopped afterwards; skipped without
+    redis-server."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is needed for the Redis Cluster tests")
-    cluster = LocalCluster(directory, primaries, replicas)
+    cluster = LocalCluster(directory, **shape)
     try:
         cluster.start()
         yield cluster
