@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from taskrunner import BackendError, JobInfo, JobNotFound, JobState, TaskRunner
+from tests.helpers import eventually
 from tests.redis.cluster import LocalCluster, cluster_command, local_cluster
 from tests.redis.slots import key_slot
 
@@ -45,12 +46,8 @@ async def enqueue_until_stored(runner: TaskRunner, n: int, queue: str) -> str:
 
 
 async def wait_for(condition: Callable[[], bool], what: str) -> None:
-    async def poll() -> None:
-        while not await asyncio.to_thread(condition):
-            await asyncio.sleep(0.1)
-
     try:
-        await asyncio.wait_for(poll(), SETTLE)
+        await eventually(lambda: asyncio.to_thread(condition), SETTLE)
     except TimeoutError:
         pytest.fail(f"gave up waiting for {what}")
 
