@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from taskrunner import BackendError, JobInfo, JobNotFound, JobState, TaskRunner
+from taskrunner import JobState
 from tests.helpers import eventually
+from tests.redis import failover
 from tests.redis.cluster import LocalCluster, cluster_command, local_cluster
 from tests.redis.slots import key_slot
 
 pytestmark = pytest.mark.slow
-SETTLE = 60.0  # seconds for anything to happen; reached only when something is broken
 
 
 @pytest.fixture
@@ -26,28 +26,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         yield started
 
 
-def make_runner(url: str) -> TaskRunner:
-    runner = TaskRunner(url)
-
-    @runner.task(name="failover.double", retries=3)
-    async def double(n: int) -> int:
-        return 2 * n
-
-    return runner
-
-
-async def enqueue_until_stored(runner: TaskRunner, n: int, queue: str) -> str:
-    """Enqueue as an app would while the cluster fails over: again after a BackendError."""
-    while True:
-        try:
-            return (await runner.tasks["failover.double"].options(queue=queue).enqueue(n)).id
-        except BackendError:
-            await asyncio.sleep(0.2)
-
-
 async def wait_for(condition: Callable[[], bool], what: str) -> None:
     try:
-        await eventually(lambda: asyncio.to_thread(condition), SETTLE)
+        await eventually(lambda: asyncio.to_thread(condition), failover.SETTLE)
     except TimeoutError:
         pytest.fail(f"gave up waiting for {what}")
 
@@ -56,11 +37,15 @@ async def test_workers_and_enqueuers_carry_on_through_two_failovers(
     cluster: LocalCluster,
 ) -> None:
     queues = [names[0] for names in cluster.queues_on_each_primary("fo-")]
-    runner = make_runner(f"{cluster.url}?prefix=trfo-{secrets.token_hex(4)}")
+    runner = failover.doubling_runner(f"{cluster.url}?prefix=trfo-{secrets.token_hex(4)}")
     n = iter(range(10_000))
 
     async def enqueue_round() -> list[str]:
-        return [await enqueue_until_stored(runner, next(n), q) for q in queues for _ in range(5)]
+        return [
+            await failover.enqueue_until_stored(runner, next(n), q)
+            for q in queues
+            for _ in range(5)
+        ]
 
     try:
         # a short lease: a job whose claim or outcome the crash lost runs again soon
@@ -81,9 +66,11 @@ async def test_workers_and_enqueuers_carry_on_through_two_failovers(
             during = await enqueue_round()
             await wait_for(lambda: cluster.role(heir) == "master", "the promotion")
             after = await enqueue_round()
-            found = {i: await record(runner, i) for i in ids + during}
+            found = {i: await failover.record(runner, i) for i in ids + during}
             kept = [i for i, r in found.items() if r is not None]
-            records = await asyncio.wait_for(all_finished(runner, kept + after), SETTLE)
+            records = await asyncio.wait_for(
+                failover.all_finished(runner, kept + after), failover.SETTLE
+            )
         assert all(r.state is JobState.SUCCEEDED for r in records)
         # jobs enqueued before the crash that its primary had not yet copied are lost with it
         lost = len(found) - len(kept)
@@ -91,18 +78,3 @@ async def test_workers_and_enqueuers_carry_on_through_two_failovers(
         assert all(found[i] is not None for i in ids[: len(queues) * 5])  # before any failover
     finally:
         await runner.close()
-
-
-async def record(runner: TaskRunner, job_id: str) -> JobInfo | None:
-    try:
-        return await runner.get_job(job_id)
-    except JobNotFound:
-        return None
-
-
-async def all_finished(runner: TaskRunner, ids: list[str]) -> list[JobInfo]:
-    while True:
-        records = [await runner.get_job(i) for i in ids]
-        if all(r.state.finished for r in records):
-            return records
-        await asyncio.sleep(0.1)

@@ -23,13 +23,14 @@ from hypothesis.stateful import run_state_machine_as_test
 from typer.testing import CliRunner
 
 from taskrunner import JobState, TaskRunner
-from taskrunner.backend import Backend, Outcome, OutcomeKind
+from taskrunner.backend import Outcome, OutcomeKind
 from taskrunner.cli import app
 from taskrunner.testing import BackendConformance, InspectionConformance, new_job
 from taskrunner_redis import RedisBackend
 from taskrunner_redis.scripts import library
 from tests.helpers import drain, eventually
-from tests.model.machine import BackendMachine, settings_for
+from tests.model.machine import settings_for
+from tests.model.test_model import RedisMachine
 from tests.redis.cluster import LocalCluster, local_cluster
 from tests.redis.conftest import delete_prefix
 from tests.redis.slots import key_slot
@@ -85,25 +86,13 @@ def test_the_conformance_queues_live_on_every_primary(three_primaries: LocalClus
     assert len(owners) == 3
 
 
-class ClusterMachine(BackendMachine):
-    url = ""  # set by the test before the run
-
-    @staticmethod
-    async def make_backend() -> Backend:
-        backend = RedisBackend(f"{ClusterMachine.url}?prefix=trmodel-{secrets.token_hex(6)}")
-        await backend.connect()
-        return backend
-
-    @staticmethod
-    async def drop_backend(backend: Backend) -> None:
-        assert isinstance(backend, RedisBackend)
-        await backend.close()
-        for node in backend.settings.nodes:
-            await delete_prefix(f"redis://{node[0]}:{node[1]}/0", backend.prefix)
+class ClusterMachine(RedisMachine):
+    urls: tuple[str, ...] = ()  # set by the test: the cluster's URL, then its primaries'
 
 
 def test_the_backend_model_holds_on_the_cluster(three_primaries: LocalCluster) -> None:
-    ClusterMachine.url = three_primaries.url
+    primaries = [f"redis://127.0.0.1:{node.port}/0" for node in three_primaries.primaries]
+    ClusterMachine.urls = (three_primaries.url, *primaries)
     run_state_machine_as_test(ClusterMachine, settings=settings_for(examples=8, steps=30))
 
 

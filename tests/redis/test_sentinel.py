@@ -14,12 +14,19 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from taskrunner import BackendError, JobInfo, JobNotFound, JobState, TaskRunner
+from taskrunner import JobState
 from tests.helpers import drain
+from tests.redis.failover import (
+    SETTLE,
+    TASK,
+    all_finished,
+    doubling_runner,
+    enqueue_until_stored,
+    record,
+)
 from tests.redis.sentinel import SentinelGroup, sentinel_group
 
 pytestmark = pytest.mark.slow
-SETTLE = 60.0  # seconds for anything to happen; reached only when something is broken
 
 
 @pytest.fixture
@@ -28,20 +35,10 @@ def group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
         yield started
 
 
-def make_runner(url: str) -> TaskRunner:
-    runner = TaskRunner(url)
-
-    @runner.task(name="sentinel.double", retries=3)
-    async def double(n: int) -> int:
-        return 2 * n
-
-    return runner
-
-
 async def test_jobs_run_through_the_sentinels(group: SentinelGroup) -> None:
-    runner = make_runner(group.url(db=2) + "?prefix=trsent")
+    runner = doubling_runner(group.url(db=2) + "?prefix=trsent")
     try:
-        double = runner.tasks["sentinel.double"]
+        double = runner.tasks[TASK]
         jobs = [await double.enqueue(n) for n in range(5)]
         await drain(runner)
         assert [await job.result(timeout=SETTLE) for job in jobs] == [0, 2, 4, 6, 8]
@@ -54,19 +51,10 @@ async def test_jobs_run_through_the_sentinels(group: SentinelGroup) -> None:
         await primary.aclose()
 
 
-async def enqueue_until_stored(runner: TaskRunner, n: int) -> str:
-    """Enqueue as an app would while Redis fails over: again after a BackendError."""
-    while True:
-        try:
-            return (await runner.tasks["sentinel.double"].enqueue(n)).id
-        except BackendError:
-            await asyncio.sleep(0.2)
-
-
 async def test_workers_and_enqueuers_carry_on_when_the_primary_dies(
     group: SentinelGroup,
 ) -> None:
-    runner = make_runner(group.url() + "?prefix=trfail")
+    runner = doubling_runner(group.url() + "?prefix=trfail")
     try:
         async with runner.worker(concurrency=4):
             before = [await enqueue_until_stored(runner, n) for n in range(20)]
@@ -74,12 +62,12 @@ async def test_workers_and_enqueuers_carry_on_when_the_primary_dies(
             during = [await enqueue_until_stored(runner, n) for n in range(20, 25)]
             await asyncio.to_thread(group.wait_until, group.promoted, "the replica's promotion")
             after = [await enqueue_until_stored(runner, n) for n in range(25, 45)]
-            records = await asyncio.wait_for(_all_finished(runner, after), SETTLE)
+            records = await asyncio.wait_for(all_finished(runner, after), SETTLE)
         assert [r.result for r in records] == [2 * n for n in range(25, 45)]
         # Replication is asynchronous: a job the primary stored but had not sent on before
         # it died is lost with it (wait_replicas=1 closes that gap). Every job enqueued once
         # the sentinels had reached the replica ran.
-        found = {i: await _record(runner, i) for i in before + during}
+        found = {i: await record(runner, i) for i in before + during}
         lost = [before.index(i) for i, r in found.items() if r is None]
         print(f"lost to the failover: {len(lost)} of the {len(before)} jobs stored before it")
         assert all(found[i] is not None for i in during)
@@ -88,29 +76,14 @@ async def test_workers_and_enqueuers_carry_on_when_the_primary_dies(
         await runner.close()
 
 
-async def _record(runner: TaskRunner, job_id: str) -> JobInfo | None:
-    try:
-        return await runner.get_job(job_id)
-    except JobNotFound:
-        return None
-
-
-async def _all_finished(runner: TaskRunner, ids: list[str]) -> list[JobInfo]:
-    while True:
-        records = [await runner.get_job(i) for i in ids]
-        if all(r is not None and r.state.finished for r in records):
-            return records
-        await asyncio.sleep(0.1)
-
-
 async def test_wait_replicas_returns_once_the_replica_has_the_jobs(
     group: SentinelGroup, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert group.replica is not None
     replica = aioredis.Redis(port=group.replica.port)
-    runner = make_runner(group.url() + "?prefix=trwait&wait_replicas=1&wait_timeout=30")
+    runner = doubling_runner(group.url() + "?prefix=trwait&wait_replicas=1&wait_timeout=30")
     try:
-        double = runner.tasks["sentinel.double"]
+        double = runner.tasks[TASK]
         for jobs in ([double.prepare(1)], [double.prepare(n) for n in range(2, 6)]):
             ids = [job.id for job in await runner.enqueue_many(jobs)]
             # WAIT answered: the replica has them the moment enqueue returns
@@ -125,9 +98,9 @@ async def test_wait_replicas_returns_once_the_replica_has_the_jobs(
 async def test_fewer_replicas_than_asked_is_a_warning_and_the_job_stays(
     group: SentinelGroup, caplog: pytest.LogCaptureFixture
 ) -> None:
-    runner = make_runner(group.url() + "?prefix=trwait2&wait_replicas=2&wait_timeout=0.05")
+    runner = doubling_runner(group.url() + "?prefix=trwait2&wait_replicas=2&wait_timeout=0.05")
     try:
-        job = await runner.tasks["sentinel.double"].enqueue(21)
+        job = await runner.tasks[TASK].enqueue(21)
         assert "only 1 of the 2 replicas asked for (wait_replicas) confirmed" in caplog.text
         await drain(runner)
         assert await job.result(timeout=SETTLE) == 42

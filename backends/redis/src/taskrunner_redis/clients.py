@@ -119,36 +119,28 @@ def _sentinel(settings: RedisSettings) -> Redis:
 
 def subscriber(client: Client, settings: RedisSettings) -> Subscriber:
     """How listen.py opens a subscription on this deployment (see the module's doc)."""
-    if not isinstance(client, RedisCluster):
-        plain = client
 
-        @contextlib.asynccontextmanager
-        async def on_client() -> AsyncIterator[PubSub]:
-            pubsub = plain.pubsub(ignore_subscribe_messages=True)
-            try:
-                yield pubsub
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-        return on_client
-    cluster = client
-
-    @contextlib.asynccontextmanager
-    async def on_a_node() -> AsyncIterator[PubSub]:
-        nodes = cluster.get_primaries() or cluster.get_nodes()
-        node = random.choice(nodes)
+    def connection() -> tuple[Redis, bool]:
+        """The client to subscribe with, and whether it is the subscription's own."""
+        if not isinstance(client, RedisCluster):
+            return client, False
+        node = random.choice(client.get_primaries() or client.get_nodes())
         options = _connection_options(settings)
         options["socket_timeout"] = None  # a subscription waits for messages indefinitely
         options.pop("max_connections", None)
-        single = Redis(host=node.host, port=int(node.port), **options)
-        pubsub = single.pubsub(ignore_subscribe_messages=True)
+        return Redis(host=node.host, port=int(node.port), **options), True
+
+    @contextlib.asynccontextmanager
+    async def subscription() -> AsyncIterator[PubSub]:
+        subscribing, own = connection()
+        pubsub = subscribing.pubsub(ignore_subscribe_messages=True)
         try:
             yield pubsub
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
-            with contextlib.suppress(Exception):
-                await single.aclose()
+            if own:
+                with contextlib.suppress(Exception):
+                    await subscribing.aclose()
 
-    return on_a_node
+    return subscription
