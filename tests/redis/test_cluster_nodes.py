@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from hypothesis.stateful import run_state_machine_as_test
 from typer.testing import CliRunner
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import ConfigurationError, JobState, TaskRunner
 from taskrunner.backend import Outcome, OutcomeKind
 from taskrunner.cli import app
 from taskrunner.testing import BackendConformance, InspectionConformance, new_job
@@ -251,3 +251,21 @@ async def function_libraries(port: int) -> list[str]:
     finally:
         await client.aclose()
     return [fields(entry)["library_name"] for entry in listed]
+
+
+async def test_a_primary_that_may_evict_any_key_is_refused(
+    cluster_url: str, three_primaries: LocalCluster
+) -> None:
+    evicting = three_primaries.primaries[2]
+    admin = aioredis.Redis(port=evicting.port)
+    await admin.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        backend = RedisBackend(cluster_url)
+        with pytest.raises(ConfigurationError, match=f"primary 127.0.0.1:{evicting.port}.*allkeys"):
+            await backend.connect()
+        accepting = RedisBackend(f"{cluster_url}&allow_eviction=true")
+        await accepting.connect()  # the URL accepts it (with a warning)
+        await accepting.close()
+    finally:
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.aclose()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from redis.asyncio import RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.exceptions import ResponseError
 
 from taskrunner.errors import ConfigurationError
@@ -30,9 +32,18 @@ def evicts_waiting_jobs(policy: str) -> bool:
 
 
 async def check_eviction_policy(client: Client, where: str, allowed: bool) -> None:
-    """Raise `ConfigurationError` if the server may evict waiting jobs, unless `allowed`
-    (then, or if the policy cannot be read, log a warning)."""
-    policy = await eviction_policy(client)
+    """Raise `ConfigurationError` if the server (on a cluster: any primary) may evict
+    waiting jobs, unless `allowed` (then, or if the policy cannot be read, log a warning)."""
+    if isinstance(client, RedisCluster):
+        for node in client.get_primaries():
+            policy = await eviction_policy(client, node)
+            judge_policy(policy, f"{where} (primary {node.name})", allowed)
+    else:
+        judge_policy(await eviction_policy(client), where, allowed)
+
+
+def judge_policy(policy: str | None, where: str, allowed: bool) -> None:
+    """Refuse or warn about one server's policy (see `check_eviction_policy`)."""
     if policy is None:
         log.warning(
             "could not read the %s of Redis at %s (CONFIG GET and INFO were refused): make "
@@ -56,15 +67,16 @@ async def check_eviction_policy(client: Client, where: str, allowed: bool) -> No
         )
 
 
-async def eviction_policy(client: Client) -> str | None:
-    """The server's maxmemory-policy: from CONFIG GET, else from INFO (managed services
-    often rename or forbid CONFIG); None if neither tells."""
+async def eviction_policy(client: Client, node: ClusterNode | None = None) -> str | None:
+    """The server's maxmemory-policy (a cluster's: that of `node`): from CONFIG GET, else
+    from INFO (managed services often rename or forbid CONFIG); None if neither tells."""
+    on = {} if node is None else {"target_nodes": node}
     with contextlib.suppress(ResponseError):
-        policy = (await client.config_get(SETTING)).get(SETTING)
+        policy = (await client.config_get(SETTING, **on)).get(SETTING)
         if policy:
             return _text(policy)
     with contextlib.suppress(ResponseError):
-        policy = (await client.info("memory")).get("maxmemory_policy")
+        policy = (await client.info("memory", **on)).get("maxmemory_policy")
         if policy:
             return _text(policy)
     return None
