@@ -3,7 +3,7 @@ local ports, with queues on every one of them (redis+cluster:// URLs).
 
 The whole conformance suite and the backend model run against it; a worker takes jobs from
 queues on three primaries and waits on all of them at once; jobs are found by id from a
-process that never saw them; the operations commands read the cluster.
+process that never saw them; the operations commands and the dashboard read the cluster.
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ from typer.testing import CliRunner
 from taskrunner import ConfigurationError, JobState, TaskRunner
 from taskrunner.backend import Outcome, OutcomeKind
 from taskrunner.cli import app
+from taskrunner.dashboard import dashboard
 from taskrunner.testing import BackendConformance, InspectionConformance, new_job
 from taskrunner_redis import RedisBackend
 from taskrunner_redis.scripts import library
+from tests.dashboard.conftest import TOKEN, client_for, log_in, seed
+from tests.dashboard.conftest import make_runner as dashboard_runner
 from tests.helpers import drain, eventually
 from tests.model.machine import settings_for
 from tests.model.test_model import RedisMachine
@@ -269,3 +272,22 @@ async def test_a_primary_that_may_evict_any_key_is_refused(
     finally:
         await admin.config_set("maxmemory-policy", "noeviction")
         await admin.aclose()
+
+
+async def test_the_dashboard_reads_the_cluster(cluster_url: str, spread: list[str]) -> None:
+    runner = dashboard_runner(cluster_url)
+    try:
+        seeded = await seed(runner)  # on "default", and "reports" by its schedule
+        ok = runner.tasks["dash.ok"]
+        others = [await ok.options(queue=q).enqueue(n) for n, q in enumerate(spread)]
+        async with client_for(dashboard(runner, token=TOKEN)) as client:
+            await log_in(client)
+            home = await client.get("/")
+            listed = await client.get("/jobs")
+            failed = await client.get(f"/jobs/{seeded.failed}")
+        assert home.status_code == listed.status_code == failed.status_code == 200
+        assert all(q in home.text for q in spread)
+        assert all(job.id in listed.text for job in others)
+        assert seeded.succeeded in listed.text and "ValueError" in failed.text
+    finally:
+        await runner.close()
