@@ -14,6 +14,10 @@ GROUP = "taskrunner.backends"
 _KNOWN_PACKAGES = {
     "redis": "taskrunner[redis]",
     "rediss": "taskrunner[redis]",
+    "redis+cluster": "taskrunner[redis]",
+    "rediss+cluster": "taskrunner[redis]",
+    "redis+sentinel": "taskrunner[redis]",
+    "rediss+sentinel": "taskrunner[redis]",
     "postgres": "taskrunner[postgres]",
     "postgresql": "taskrunner[postgres]",
 }

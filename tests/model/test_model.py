@@ -24,20 +24,24 @@ class MemoryMachine(BackendMachine):
 
 
 class RedisMachine(BackendMachine):
-    @staticmethod
-    async def make_backend() -> Backend:
+    # the Redis URL, then the servers whose keys to delete if not that one (a cluster's)
+    urls: tuple[str, ...] = (REDIS,)
+
+    @classmethod
+    async def make_backend(cls) -> Backend:
         from taskrunner_redis import RedisBackend
 
-        backend = RedisBackend(f"{REDIS}?prefix=trmodel-{secrets.token_hex(6)}")
+        backend = RedisBackend(f"{cls.urls[0]}?prefix=trmodel-{secrets.token_hex(6)}")
         await backend.connect()
         return backend
 
-    @staticmethod
-    async def drop_backend(backend: Backend) -> None:
+    @classmethod
+    async def drop_backend(cls, backend: Backend) -> None:
         from tests.redis.conftest import delete_prefix
 
         await backend.close()
-        await delete_prefix(REDIS, backend.prefix)  # type: ignore[attr-defined]
+        for url in cls.urls[1:] or cls.urls:
+            await delete_prefix(url, backend.prefix)  # type: ignore[attr-defined]
 
 
 class PostgresMachine(BackendMachine):

@@ -46,12 +46,15 @@ class RedisServer:
         cluster: bool = False,
         persistent: bool = True,
         options: Sequence[str] = (),
+        alone: bool = True,
     ) -> None:
         self.directory = directory
         self.cluster = cluster
+        self.alone = alone  # a cluster node that takes every slot itself (else: LocalCluster's)
         self.persistent = persistent
         self.options = list(options)
         self.port = free_port()
+        self.bus_port = 0  # a cluster node's bus port, once started
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,7 +65,18 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
+    def start(self, attempts: int = 5) -> None:
+        """Start the server; on a port another process took meanwhile, on fresh ports."""
+        for attempt in range(attempts):
+            try:
+                self._start()
+                return
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                self.port = free_port()
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen(
             [
                 "redis-server",
@@ -100,7 +114,7 @@ class RedisServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        if self.cluster:
+        if self.cluster and self.alone:
             self._take_every_slot(deadline)
 
     def _cluster_options(self) -> list[str]:
@@ -108,7 +122,8 @@ class RedisServer:
             return []
         nodes = self.directory / f"nodes-{self.port}.conf"
         # the bus port defaults to port + 10000, which is past 65535 for a high free port
-        bus = str(free_port())
+        self.bus_port = free_port()
+        bus = str(self.bus_port)
         return [
             "--cluster-enabled",
             "yes",

@@ -12,11 +12,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskrunner.backend import (
     Beat,
@@ -31,6 +26,7 @@ from taskrunner.backend import (
 from taskrunner.errors import ConfigurationError
 from taskrunner_redis.batch_reads import BatchReader
 from taskrunner_redis.batches import RedisBatches
+from taskrunner_redis.clients import Client, Subscriber, close_client, open_client, subscriber
 from taskrunner_redis.dependencies import RedisDependencies
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
@@ -39,14 +35,12 @@ from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, 
 from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
 from taskrunner_redis.registry import RedisRegistry
-from taskrunner_redis.scripts import Scripts
+from taskrunner_redis.scripts import Scripts, replicas_of
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import Aftermath, RedisStore, queue_names
 
 RECLAIM_BATCH = 500
-POOL_WAIT = 30.0  # seconds a call waits for a free connection
-SOCKET_TIMEOUT = 30.0  # seconds a reply may take before the connection counts as dead
 LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
@@ -58,18 +52,25 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
         self.url = url
         self.settings = parse_url(url)
         self.prefix = self.settings.prefix
-        self._store = RedisStore(url, self.prefix)
+        self._store = RedisStore(url, self.prefix, replicas_of(self.settings))
         self.keys = self._store.keys
         self._waiters: FinishedWaiters | None = None
         self._cancels = CancelChannel(self.keys.cancels)
         self._batch_reader = BatchReader(self._store)
         self._settler = Settler(self._store, self._batch_reader)
         self._judge = Judge(self._store)
+        self._subscriber: Subscriber | None = None
 
     @property
-    def _client(self) -> Redis | None:
+    def _client(self) -> Client | None:
         """The connected client (None before `connect()`)."""
         return self._store.client
+
+    def _subscription(self) -> Subscriber:
+        """How to open a pub/sub connection (BackendError before `connect()`)."""
+        self._store.connected()
+        assert self._subscriber is not None  # set with the client
+        return self._subscriber
 
     def __repr__(self) -> str:
         return f"RedisBackend({redact(self.url)!r}, prefix={self.prefix!r})"
@@ -80,27 +81,16 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
         # a connection the server closed (a restart, a failover) is replaced and the command
         # sent again: every script is safe to repeat (enqueue skips ids it already stored,
         # outcomes are fenced, claims a lost reply made expire like a dead worker's)
-        # callers beyond the pool's size (100 unless the URL says max_connections=N) wait for
-        # a free connection instead of failing, as a busy web app enqueuing would
-        pool = BlockingConnectionPool.from_url(
-            self.settings.url,
-            timeout=POOL_WAIT,
-            # a blocking wait (BLPOP) lasts up to LONGEST_BLOCK: reads must outlast it (the
-            # URL's own socket_timeout=..., if any, wins)
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_keepalive=True,
-            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        )
-        client = Redis(connection_pool=pool)
+        client = open_client(self.settings)
         try:
             with self._store.errors("connecting"):
                 await client.ping()
                 await check_eviction_policy(client, redact(self.url), self.settings.allow_eviction)
         except BaseException:
-            await client.aclose(close_connection_pool=True)
+            await close_client(client)
             raise
         self._store.client, self._store.scripts = client, Scripts(client)
+        self._subscriber = subscriber(client, self.settings)
 
     async def close(self) -> None:
         await self._cancels.close()
@@ -109,7 +99,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
             self._waiters = None
         if self._store.client is not None:
             client, self._store.client = self._store.client, None
-            await client.aclose(close_connection_pool=True)  # the pool is ours to close
+            await close_client(client)
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -268,8 +258,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
     def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
         """Listen for cancel requests of running jobs (see `CancelSignals`), on one
         subscription per backend."""
-        client, _ = self._store.connected()
-        return self._cancels.listen(client)
+        return self._cancels.listen(self._subscription())
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         with self._store.errors("retrying jobs"):
@@ -323,9 +312,8 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
 
     async def _finished(self) -> FinishedWaiters:
         """The subscription to the finished-jobs channel, started once per backend."""
-        client, _ = self._store.connected()
         if self._waiters is None:
-            self._waiters = FinishedWaiters(client, self.keys.channel)
+            self._waiters = FinishedWaiters(self._subscription(), self.keys.channel)
         await self._waiters.start()
         return self._waiters
 

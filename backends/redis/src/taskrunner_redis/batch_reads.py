@@ -128,20 +128,19 @@ class BatchReader:
     async def heads(self, ids: Sequence[str]) -> tuple[list[BatchHead | None], int]:
         """The batches' own records (None: unknown), and the Redis clock (us). The flag is
         read before the queues: once a batch reads as closed, its set of queues is final."""
-        client, _ = self.store.connected()
         keys = self.store.keys
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.time()
+
+        def reads(pipe: Any) -> None:
             for batch_id in ids:
                 pipe.hmget(keys.batch(batch_id, "batch"), HEAD_FIELDS)
                 pipe.smembers(keys.batch(batch_id, "queues"))
-            answers = await pipe.execute()
-        seconds, micro = answers[0]
+
+        now_us, answers = await self.store.read_at_once(reads)
         heads = [
-            parse_head(batch_id, answers[1 + 2 * i], answers[2 + 2 * i])
+            parse_head(batch_id, answers[2 * i], answers[1 + 2 * i])
             for i, batch_id in enumerate(ids)
         ]
-        return heads, seconds * MICROS + micro
+        return heads, now_us
 
     async def parts(self, heads: Sequence[BatchHead], close: bool = False) -> list[list[Part]]:
         """Each batch's parts, one script run per queue; `close` closes them first."""

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from redis.exceptions import ClusterError, OutOfMemoryError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskrunner.backend import redact
 from taskrunner.errors import BackendError
 
+# what the network, a cluster no node of which answers, or one that is down, raise
+_UNREACHABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    RedisClusterException,
+    ClusterError,
+)
+
 
 class Translated:
-    """Turns a lost connection, or a write refused by a full Redis, into a BackendError that
-    names the server (never its password). Used as `with Translated(url, "doing this"):`."""
+    """Turns a lost connection (or a cluster out of reach), or a write refused by a full
+    Redis, into a BackendError that names the server (never its password). Used as
+    `with Translated(url, "doing this"):`."""
 
     __slots__ = ("doing", "url")
 
@@ -27,7 +37,7 @@ class Translated:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError):
+        if isinstance(exc, _UNREACHABLE):
             raise BackendError(
                 f"Redis at {redact(self.url)} failed while {self.doing}: {exc}"
             ) from exc

@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.exceptions import ResponseError
 
 from taskrunner.errors import ConfigurationError
+from taskrunner_redis.clients import Client
 
 log = logging.getLogger("taskrunner.redis")
 
@@ -29,10 +31,19 @@ def evicts_waiting_jobs(policy: str) -> bool:
     return policy != "noeviction" and not policy.startswith("volatile-")
 
 
-async def check_eviction_policy(client: Redis, where: str, allowed: bool) -> None:
-    """Raise `ConfigurationError` if the server may evict waiting jobs, unless `allowed`
-    (then, or if the policy cannot be read, log a warning)."""
-    policy = await eviction_policy(client)
+async def check_eviction_policy(client: Client, where: str, allowed: bool) -> None:
+    """Raise `ConfigurationError` if the server (on a cluster: any primary) may evict
+    waiting jobs, unless `allowed` (then, or if the policy cannot be read, log a warning)."""
+    if isinstance(client, RedisCluster):
+        for node in client.get_primaries():
+            policy = await eviction_policy(client, node)
+            judge_policy(policy, f"{where} (primary {node.name})", allowed)
+    else:
+        judge_policy(await eviction_policy(client), where, allowed)
+
+
+def judge_policy(policy: str | None, where: str, allowed: bool) -> None:
+    """Refuse or warn about one server's policy (see `check_eviction_policy`)."""
     if policy is None:
         log.warning(
             "could not read the %s of Redis at %s (CONFIG GET and INFO were refused): make "
@@ -56,15 +67,16 @@ async def check_eviction_policy(client: Redis, where: str, allowed: bool) -> Non
         )
 
 
-async def eviction_policy(client: Redis) -> str | None:
-    """The server's maxmemory-policy: from CONFIG GET, else from INFO (managed services
-    often rename or forbid CONFIG); None if neither tells."""
+async def eviction_policy(client: Client, node: ClusterNode | None = None) -> str | None:
+    """The server's maxmemory-policy (a cluster's: that of `node`): from CONFIG GET, else
+    from INFO (managed services often rename or forbid CONFIG); None if neither tells."""
+    on = {} if node is None else {"target_nodes": node}
     with contextlib.suppress(ResponseError):
-        policy = (await client.config_get(SETTING)).get(SETTING)
+        policy = (await client.config_get(SETTING, **on)).get(SETTING)
         if policy:
             return _text(policy)
     with contextlib.suppress(ResponseError):
-        policy = (await client.info("memory")).get("maxmemory_policy")
+        policy = (await client.info("memory", **on)).get("maxmemory_policy")
         if policy:
             return _text(policy)
     return None

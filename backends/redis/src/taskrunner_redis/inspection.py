@@ -13,7 +13,6 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from taskrunner.backend import (
     CLOCK_MARGIN,
@@ -25,6 +24,7 @@ from taskrunner.backend import (
     WorkerRecord,
     id_floor,
 )
+from taskrunner_redis.clients import Client
 from taskrunner_redis.records import MICROS, micros
 from taskrunner_redis.store import RedisStore
 
@@ -40,7 +40,7 @@ _GROUPS = {JobState.WAITING: "blocked", JobState.QUEUED: "waiting",
 class _Index:
     """One queue's index read newest first, a page at a time."""
 
-    def __init__(self, client: Redis, queue: str, key: str, high: str, low: str) -> None:
+    def __init__(self, client: Client, queue: str, key: str, high: str, low: str) -> None:
         self.client, self.queue, self.key, self.high, self.low = client, queue, key, high, low
         self.ids: deque[str] = deque()
         self.exhausted = False

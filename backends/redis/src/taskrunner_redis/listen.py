@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from taskrunner.backend import Fanout, Inbox
+from taskrunner_redis.clients import Client, Subscriber
 
 log = logging.getLogger("taskrunner.redis")
 
@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 
 async def stay_subscribed(
-    client: Redis,
+    subscriber: Subscriber,
     channel: str,
     on_message: Callable[[bytes], None],
     *,
@@ -52,16 +52,16 @@ async def stay_subscribed(
     """
     failures = 0
     while True:
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(channel)
-            subscribed.set()
-            failures = 0
-            if on_subscribed is not None:
-                on_subscribed()
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    on_message(message["data"])
+            async with subscriber() as pubsub:
+                await pubsub.subscribe(channel)
+                subscribed.set()
+                failures = 0
+                if on_subscribed is not None:
+                    on_subscribed()
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        on_message(message["data"])
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -76,9 +76,6 @@ async def stay_subscribed(
                 delay,
             )
             await asyncio.sleep(delay)
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def stop(task: asyncio.Task[None] | None) -> None:
@@ -92,8 +89,8 @@ async def stop(task: asyncio.Task[None] | None) -> None:
 class FinishedWaiters:
     """One subscriber task per backend; an event per job id someone waits for."""
 
-    def __init__(self, client: Redis, channel: str) -> None:
-        self._client = client
+    def __init__(self, subscriber: Subscriber, channel: str) -> None:
+        self._subscriber = subscriber
         self._channel = channel
         self._events: dict[str, set[asyncio.Event]] = {}
         self._subscribed = asyncio.Event()
@@ -127,7 +124,7 @@ class FinishedWaiters:
 
     async def _listen(self) -> None:
         await stay_subscribed(
-            self._client,
+            self._subscriber,
             self._channel,
             lambda data: self._wake(data.decode()),
             subscribed=self._subscribed,
@@ -170,7 +167,7 @@ class CancelChannel:
         self._subscribed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def publish(self, client: Redis, ids: Sequence[str]) -> None:
+    async def publish(self, client: Client, ids: Sequence[str]) -> None:
         """Tell listening workers that the running jobs `ids` were asked to stop. The
         request is stored already: a failure here only delays it to the next heartbeat."""
         try:
@@ -184,7 +181,7 @@ class CancelChannel:
             )
 
     @contextlib.asynccontextmanager
-    async def listen(self, client: Redis) -> AsyncIterator[Inbox]:
+    async def listen(self, subscriber: Subscriber) -> AsyncIterator[Inbox]:
         """An inbox of the ids published while the block runs. Entering waits (a little)
         for the subscription; if Redis is unreachable it goes on and the subscription
         follows once Redis is back."""
@@ -192,7 +189,7 @@ class CancelChannel:
             if self._task is None or self._task.done():
                 self._task = asyncio.create_task(
                     stay_subscribed(
-                        client,
+                        subscriber,
                         self._channel,
                         self._received,
                         subscribed=self._subscribed,
@@ -222,7 +219,7 @@ class CancelChannel:
             self._subscribed.clear()
 
 
-async def first_wake(client: Redis, keys: Sequence[str], timeout: float) -> None:
+async def first_wake(client: Client, keys: Sequence[str], timeout: float) -> None:
     """Block on several queues' wake lists until one has a token (or the time is up).
 
     One BLPOP per list, each on its own connection: a BLPOP on several keys must keep to one

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from redis.asyncio import Redis
-
+from taskrunner_redis.clients import Client
 from taskrunner_redis.keys import Keys
 
 REMEMBERED = 10_000  # job ids whose queue is kept in memory at the most
@@ -33,7 +32,7 @@ class QueueLocator:
 
     async def locate(
         self,
-        client: Redis,
+        client: Client,
         ids: Sequence[str],
         known_queues: Callable[[], Awaitable[list[str]]],
     ) -> list[str | None]:

@@ -3,23 +3,60 @@
 They are called with FCALL and make one library (library.py), loaded again when Redis
 answers that a function is missing, as it does after a restart (functions, like data, are
 kept on disk only where the server persists). Each call declares one key, which names the
-slot (the queue) the function works in.
+slot (the queue) the function works in, so a cluster client sends it to the slot's primary.
+On a cluster the library is loaded on every primary, and on all of them again when one
+answers that it lost it (a primary restarted empty, or one that joined since).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from redis.exceptions import ResponseError
 
+from taskrunner_redis.clients import Client
 from taskrunner_redis.library import Library, internal_library, public_library
+from taskrunner_redis.settings import RedisSettings
 
 # one function call: the function's short name, the key it declares, its arguments
 Call = tuple[str, str, list[Any]]
+log = logging.getLogger("taskrunner.redis")
+
+
+@dataclass(frozen=True, slots=True)
+class Replicas:
+    """How many replicas must confirm a write (Redis WAIT), and for how long to wait."""
+
+    count: int
+    timeout_ms: int
+
+    def check(self, confirmed: object) -> None:
+        """Warn when fewer replicas than asked confirmed in time: the write stands on the
+        primary (a job stored runs), but a failover before it reaches them would lose it."""
+        if isinstance(confirmed, Exception):
+            raise confirmed
+        if isinstance(confirmed, int) and confirmed < self.count:
+            log.warning(
+                "only %d of the %d replicas asked for (wait_replicas) confirmed an enqueue "
+                "within %d ms: the jobs are stored on the primary, and would be lost if it "
+                "failed over before they reach a replica",
+                confirmed,
+                self.count,
+                self.timeout_ms,
+            )
+
+
+def replicas_of(settings: RedisSettings) -> Replicas | None:
+    """What the URL's wait_replicas and wait_timeout ask of each enqueue (None: nothing)."""
+    if settings.wait_replicas == 0:
+        return None
+    return Replicas(settings.wait_replicas, max(1, round(settings.wait_timeout * 1000)))
 
 
 @cache
@@ -42,7 +79,7 @@ def is_missing(answer: object) -> bool:
 class Scripts:
     """Runs the functions by name: `await scripts.run("claim", key, args)`."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
         self._library = library()
         self._names = self._library.functions
@@ -59,21 +96,30 @@ class Scripts:
         await self.load(loads)
         return await self._fcall(name, key, args)
 
-    async def run_many(self, calls: Sequence[Call]) -> list[Any]:
-        """Run the calls in one round trip (each still atomic on its own); answers in order."""
-        if len(calls) == 1:
+    async def run_many(self, calls: Sequence[Call], replicas: Replicas | None = None) -> list[Any]:
+        """Run the calls in one round trip (each still atomic on its own); answers in order.
+        With `replicas` (how many, and the most milliseconds to wait), a WAIT follows them on
+        the same connection, so they return once that many replicas have their writes."""
+        if len(calls) == 1 and replicas is None:
             return [await self.run(*calls[0])]
         loads = self._loads
         async with self._client.pipeline(transaction=False) as pipe:
             for name, key, args in calls:
                 pipe.execute_command("FCALL", self._names[name], 1, key, *args)
+            if replicas is not None:
+                pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms)
             answers: list[Any] = await pipe.execute(raise_on_error=False)
-        for i, answer in enumerate(answers):
-            if is_missing(answer):
-                await self.load(loads)
-                answers[i] = await self.run(*calls[i])  # that call did not run: run it now
-            elif isinstance(answer, Exception):
+        if replicas is not None:
+            replicas.check(answers.pop())
+        missing = [i for i, answer in enumerate(answers) if is_missing(answer)]
+        for answer in answers:
+            if isinstance(answer, Exception) and not is_missing(answer):
                 raise answer
+        if missing:  # those calls did not run: load the library, then run them
+            await self.load(loads)
+            again = await self.run_many([calls[i] for i in missing], replicas)
+            for i, answer in zip(missing, again, strict=True):
+                answers[i] = answer
         return answers
 
     async def load(self, seen: int | None = None) -> None:
@@ -82,18 +128,22 @@ class Scripts:
         async with self._loading:
             if seen is not None and self._loads != seen:
                 return
-            await self._client.execute_command(  # type: ignore[no-untyped-call]
-                "FUNCTION", "LOAD", "REPLACE", self._library.code
-            )
+            await self._function_load(self._library.code)
             self._loads += 1
 
     async def load_public(self) -> None:
         """Load the public library, replacing the one loaded (see library.py)."""
-        await self._client.execute_command(  # type: ignore[no-untyped-call]
-            "FUNCTION", "LOAD", "REPLACE", public().code
-        )
+        await self._function_load(public().code)
+
+    async def _function_load(self, code: str) -> None:
+        """FUNCTION LOAD REPLACE the code: on the server, or on every primary of a cluster
+        (a replica gets functions from its primary, as it gets data)."""
+        if isinstance(self._client, RedisCluster):
+            await self._client.execute_command(
+                "FUNCTION", "LOAD", "REPLACE", code, target_nodes=self._client.get_primaries()
+            )
+        else:
+            await self._client.execute_command("FUNCTION", "LOAD", "REPLACE", code)  # type: ignore[no-untyped-call]
 
     async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
-        return await self._client.execute_command(  # type: ignore[no-untyped-call]
-            "FCALL", self._names[name], 1, key, *args
-        )
+        return await self._client.execute_command("FCALL", self._names[name], 1, key, *args)

@@ -4,19 +4,21 @@ queues, and reading records."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 
 from taskrunner.backend import JobRecord
 from taskrunner.errors import BackendError, BatchNotOpen
+from taskrunner_redis.clients import Client
 from taskrunner_redis.errors import Translated
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.locate import QueueLocator
 from taskrunner_redis.records import FIELDS, parse_record
-from taskrunner_redis.scripts import Scripts
+from taskrunner_redis.scripts import Replicas, Scripts
 
 
 @dataclass(slots=True)
@@ -38,11 +40,12 @@ class RedisStore:
     """One prefix's keys on one Redis: a client once connected, and what this process knows
     of the queues (those it listed, and the queues of jobs it met lately)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, replicas: Replicas | None = None) -> None:
         self.url = url
         self.prefix = prefix
+        self.replicas = replicas
         self.keys = Keys(prefix)
-        self.client: Redis | None = None
+        self.client: Client | None = None
         self.scripts: Scripts | None = None
         self.locator = QueueLocator(self.keys)
         # the queues this process enqueued to or takes jobs from: listed again in P:queues by
@@ -57,7 +60,7 @@ class RedisStore:
         """A context that tells Redis's errors while `doing` as BackendErrors."""
         return Translated(self.url, doing)
 
-    def connected(self) -> tuple[Redis, Scripts]:
+    def connected(self) -> tuple[Client, Scripts]:
         """The client and its scripts; BackendError before `connect()`."""
         if self.client is None or self.scripts is None:
             raise BackendError("the Redis backend is not connected: call connect() first")
@@ -83,9 +86,10 @@ class RedisStore:
         script: str,
         queues: Sequence[str | None],
         arguments: Callable[[list[int]], list[Any]],
+        replicas: Replicas | None = None,
     ) -> list[tuple[str, list[int], Any]]:
         """Run `script` once per queue as `per_queue` does; each queue's name, the indexes
-        of its items and the script's whole answer."""
+        of its items and the script's whole answer (`replicas`: see `Scripts.run_many`)."""
         _, scripts = self.connected()
         groups: dict[str, list[int]] = {}
         for i, queue in enumerate(queues):
@@ -95,7 +99,7 @@ class RedisStore:
             (script, self.keys.route(queue), [self.prefix, queue, *arguments(items)])
             for queue, items in groups.items()
         ]
-        answers = await scripts.run_many(calls) if calls else []
+        answers = await scripts.run_many(calls, replicas) if calls else []
         return list(zip(groups, groups.values(), answers, strict=True))
 
     async def per_queue_settling(
@@ -119,8 +123,9 @@ class RedisStore:
         self, queues: Sequence[str], arguments: Callable[[list[int]], list[Any]]
     ) -> list[tuple[str, list[int], Any]]:
         """Run enqueue.lua once per queue (as `runs_per_queue`) and list the queues it found
-        unlisted; `BatchNotOpen` if a run refused a member (its batch closed meanwhile)."""
-        runs = await self.runs_per_queue("enqueue", queues, arguments)
+        unlisted; `BatchNotOpen` if a run refused a member (its batch closed meanwhile).
+        With wait_replicas in the URL, it returns once that many replicas have the jobs."""
+        runs = await self.runs_per_queue("enqueue", queues, arguments, self.replicas)
         refused = [answer[1].decode() for _, _, answer in runs if answer[0] == -1]
         if refused:
             raise BatchNotOpen(f"batch {refused[0]} is closed: no member can join it")
@@ -169,19 +174,33 @@ class RedisStore:
 
     async def read(self, jobs: Sequence[tuple[str, str | None]]) -> list[JobRecord | None]:
         """The records of jobs whose queues are known (None: no queue holds the job)."""
-        client, _ = self.connected()
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.time()
+
+        def reads(pipe: Any) -> None:
             for job_id, queue in jobs:
                 if queue is not None:
                     pipe.hmget(self.keys.job(queue, job_id), FIELDS)
-            answers = iter(await pipe.execute())
-        seconds, micro = next(answers)
-        now_us = seconds * 1_000_000 + micro
+
+        now_us, found = await self.read_at_once(reads)
+        answers = iter(found)
         return [
             None if queue is None else parse_record(job_id, next(answers), now_us)
             for job_id, queue in jobs
         ]
+
+    async def read_at_once(self, reads: Callable[[Any], None]) -> tuple[int, list[Any]]:
+        """The Redis clock (us) and the answers of the commands `reads` puts in a pipeline,
+        in one round trip. A cluster refuses TIME in a pipeline (it has no key, so no node):
+        there it goes beside the pipeline, to any node (see docs: one clock per primary)."""
+        client, _ = self.connected()
+        async with client.pipeline(transaction=False) as pipe:
+            if isinstance(client, RedisCluster):
+                reads(pipe)
+                answers, (seconds, micro) = await asyncio.gather(pipe.execute(), client.time())
+            else:
+                pipe.time()
+                reads(pipe)
+                (seconds, micro), *answers = await pipe.execute()
+        return seconds * 1_000_000 + micro, list(answers)
 
     async def all_queues(self, queues: Sequence[str] | None) -> list[str]:
         """The queues asked for, or every known queue (those of this process listed again
