@@ -1,0 +1,4 @@
+UPDATE jobs SET state = 'running', attempt = attempt + 1, started_at = ?1, lease_until = ?2,
+    worker = ?3, cancel_requested = 0, held = NULL, parked_until = NULL
+WHERE seq = ?4
+RETURNING {record}
