@@ -7,9 +7,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
+import pytest
 
 from taskrunner import TaskRunner
-from taskrunner.backend import Backend, JobRecord, NewJob
+from taskrunner.backend import Backend, JobRecord, NewJob, load_backend
 from taskrunner.memory import MemoryBackend
 from taskrunner.testing import drain as drain  # the suite drains with the public helper
 
@@ -54,3 +55,11 @@ def free_port() -> int:
 
 def runner_on(backend: Backend | None = None, **options: Any) -> TaskRunner:
     return TaskRunner("memory://", backend=backend or MemoryBackend(), **options)
+
+
+def require(subject: TaskRunner | str, ability: type) -> None:
+    """Skip the test (saying why) if the backend of a runner or of a URL lacks an optional
+    ability, a protocol of `taskrunner.backend` (as the conformance suite does)."""
+    backend = subject.backend if isinstance(subject, TaskRunner) else load_backend(subject)
+    if not isinstance(backend, ability):
+        pytest.skip(f"{type(backend).__name__} has no {ability.__name__}")
