@@ -1,0 +1,30 @@
+"""Fixtures of the SQLite tests: a file of the test's own under pytest's tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from taskrunner_sqlite import SqliteBackend
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "jobs.db"
+
+
+@pytest.fixture
+def sqlite_url(db_path: Path) -> str:
+    return f"sqlite:///{db_path}"
+
+
+@pytest.fixture
+async def backend(sqlite_url: str) -> AsyncIterator[SqliteBackend]:
+    backend = SqliteBackend(sqlite_url)
+    await backend.connect()
+    try:
+        yield backend
+    finally:
+        await backend.close()
