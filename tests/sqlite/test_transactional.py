@@ -80,7 +80,7 @@ async def test_a_connection_of_another_kind_or_file_is_refused(
     @runner.task
     async def send_receipt(order: int) -> None: ...
 
-    with pytest.raises(ConfigurationError, match="sqlite3.Connection, got str"):
+    with pytest.raises(ConfigurationError, match=r"sqlite3\.Connection, got str"):
         await send_receipt.options(connection="jobs.db").enqueue(1)
     elsewhere = sqlite3.connect(tmp_path / "other.db")
     memory = sqlite3.connect(":memory:")
