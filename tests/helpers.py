@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
-from taskrunner import TaskRunner
+from taskrunner import JobState, TaskRunner
 from taskrunner.backend import Backend, JobRecord, NewJob, load_backend
 from taskrunner.memory import MemoryBackend
 from taskrunner.testing import drain as drain  # the suite drains with the public helper
@@ -63,3 +63,13 @@ def require(subject: TaskRunner | str, ability: type) -> None:
     backend = subject.backend if isinstance(subject, TaskRunner) else load_backend(subject)
     if not isinstance(backend, ability):
         pytest.skip(f"{type(backend).__name__} has no {ability.__name__}")
+
+
+async def finished(runner: TaskRunner, total: int) -> bool:
+    """True once `total` jobs are finished (in any finished state)."""
+    stats = await runner.stats()
+    return sum(n for counts in stats.values() for s, n in counts.items() if s.finished) >= total
+
+
+async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
+    return (await runner.get_job(job_id)).state is state

@@ -78,3 +78,17 @@ def worker_processes(
     finally:
         for proc in procs:
             proc.kill()
+
+
+async def started(procs: list[WorkerProcess]) -> None:
+    """Wait until every worker says it started."""
+    for proc in procs:
+        await proc.wait_for_output("started on")
+
+
+async def stop(procs: list[WorkerProcess], expected: int = 0) -> None:
+    """SIGTERM every worker, and check each exits with `expected`."""
+    for proc in procs:
+        proc.signal(signal.SIGTERM)
+    for proc in procs:
+        assert await proc.wait(60) == expected, proc.output()

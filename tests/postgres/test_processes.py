@@ -18,9 +18,9 @@ import pytest
 
 from taskrunner import JobFailed, JobState, TaskRunner
 from taskrunner.errors import JobError
-from tests.helpers import eventually
+from tests.helpers import eventually, finished, state_is
 from tests.postgres.apps import LEDGER_TABLE
-from tests.procs import WorkerProcess, worker_processes
+from tests.procs import WorkerProcess, started, stop, worker_processes
 
 pytestmark = pytest.mark.slow
 
@@ -57,27 +57,9 @@ def workers(
         yield procs
 
 
-async def started(procs: list[WorkerProcess]) -> None:
-    for proc in procs:
-        await proc.wait_for_output("started on")
-
-
-async def stop(procs: list[WorkerProcess], expected: int = 0) -> None:
-    for proc in procs:
-        proc.signal(signal.SIGTERM)
-    for proc in procs:
-        assert await proc.wait(60) == expected, proc.output()
-
-
 async def count_in(runner: TaskRunner, state: JobState) -> int:
     stats = await runner.stats()
     return sum(counts[state] for counts in stats.values())
-
-
-async def finished(runner: TaskRunner, total: int) -> bool:
-    """True once `total` jobs are finished (in any finished state)."""
-    stats = await runner.stats()
-    return sum(n for counts in stats.values() for s, n in counts.items() if s.finished) >= total
 
 
 async def ledger(admin: asyncpg.Connection, schema: str) -> list[asyncpg.Record]:
@@ -117,10 +99,6 @@ async def test_sigkilled_worker_job_is_rescued_after_its_lease(
     assert (info.attempt, info.max_attempts) == (2, 2)
     rows = await ledger(admin, schema)
     assert [(r["attempt"], r["pid"]) for r in rows] == [(2, rescuer.pid)]
-
-
-async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
-    return (await runner.get_job(job_id)).state is state
 
 
 async def test_a_job_its_own_worker_claims_again_runs_once_more_and_succeeds(

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from taskrunner_sqlite import SqliteBackend
+
+
+@contextlib.asynccontextmanager
+async def connected(url: str) -> AsyncIterator[SqliteBackend]:
+    """A backend on `url`, connected for the block and closed after it."""
+    backend = SqliteBackend(url)
+    await backend.connect()
+    try:
+        yield backend
+    finally:
+        await backend.close()
 
 
 @pytest.fixture
@@ -22,9 +34,5 @@ def sqlite_url(db_path: Path) -> str:
 
 @pytest.fixture
 async def backend(sqlite_url: str) -> AsyncIterator[SqliteBackend]:
-    backend = SqliteBackend(sqlite_url)
-    await backend.connect()
-    try:
+    async with connected(sqlite_url) as backend:
         yield backend
-    finally:
-        await backend.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import itertools
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -18,8 +17,8 @@ import anyio.to_thread
 import pytest
 
 from taskrunner import JobState, TaskRunner
-from tests.helpers import eventually
-from tests.procs import REPO, WorkerProcess, worker_processes
+from tests.helpers import eventually, finished, state_is
+from tests.procs import REPO, WorkerProcess, started, stop, worker_processes
 from tests.sqlite.apps import create_ledger, ledger_rows
 
 pytestmark = pytest.mark.slow
@@ -62,23 +61,6 @@ def workers(
     env = {"LEDGER": ledger}
     with worker_processes(app, count, "--url", url, *args, log_dir=tmp_path, env=env) as procs:
         yield procs
-
-
-async def started(procs: list[WorkerProcess]) -> None:
-    for proc in procs:
-        await proc.wait_for_output("started on")
-
-
-async def stop(procs: list[WorkerProcess]) -> None:
-    for proc in procs:
-        proc.signal(signal.SIGTERM)
-    for proc in procs:
-        assert await proc.wait(60) == 0, proc.output()
-
-
-async def finished(runner: TaskRunner, total: int) -> bool:
-    stats = await runner.stats()
-    return sum(n for counts in stats.values() for s, n in counts.items() if s.finished) >= total
 
 
 async def produce(url: str, first: int, count: int) -> None:
@@ -133,10 +115,6 @@ async def test_sigterm_lets_the_running_job_finish_and_takes_no_more(
         await stop([w])
     assert (await running.info()).state is JobState.SUCCEEDED
     assert (await waiting.info()).state is JobState.QUEUED
-
-
-async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
-    return (await runner.get_job(job_id)).state is state
 
 
 async def test_recurring_job_runs_once_per_tick_with_three_workers(
