@@ -12,6 +12,8 @@ SQLite here yet):
   driver (aiosqlite) would, on `synchronous=normal` where the disk does not hide the cost.
 - `enqueue (1000 per call)`: bulk enqueue.
 - `claim + finish (one job)`: the hot path of a worker that takes one job at a time.
+- `noop drain`: `taskrunner run` worker processes (one, then three) that finish a queue of
+  noop jobs enqueued in bulk while they were idle.
 - `pickup`: a worker process idle in `wait()`; the time from an enqueue's commit (the
   job's `enqueued_at`) to its claim (`started_at`), both read on the machine's one clock.
 
@@ -24,15 +26,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
+import signal
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from taskrunner.backend import JobRecord, NewJob, Outcome, OutcomeKind, new_job_id
+from taskrunner import TaskRunner
+from taskrunner.backend import JobRecord, JobState, NewJob, Outcome, OutcomeKind, new_job_id
 from taskrunner_sqlite import SqliteBackend
 from taskrunner_sqlite.queries import sql
 
@@ -179,6 +186,53 @@ async def pickups(url: str, count: int) -> list[float]:
     ]
 
 
+runner = TaskRunner()  # the app of the drain's `taskrunner run` processes (TASKRUNNER_URL)
+
+
+@runner.task(name="bench.noop")
+async def noop(n: int) -> None:
+    return None
+
+
+def drain(url: str, n: int, processes: int, log: Path) -> float:
+    """Jobs per second that `processes` worker processes finish, from a queue of `n` noop
+    jobs enqueued while they were idle to the last one done."""
+    command = [sys.executable, "-m", "taskrunner", "run", "sqlite_backend:runner", "--url", url,
+               "--concurrency", "100", "--log-level", "warning"]  # fmt: skip
+    here = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": f"{here}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    asyncio.run(on_backend(url, single_enqueues(0)))  # create the file before the workers
+    with log.open("ab") as out:
+        procs = [
+            subprocess.Popen(command, cwd=here, env=env, stdout=out, stderr=subprocess.STDOUT)
+            for _ in range(processes)
+        ]
+    try:
+        return asyncio.run(enqueue_and_wait(url, n, processes))
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(60)
+
+
+async def done(runner: TaskRunner) -> int:
+    return (await runner.stats(["default"]))["default"][JobState.SUCCEEDED]
+
+
+async def enqueue_and_wait(url: str, n: int, processes: int) -> float:
+    async with TaskRunner(url) as producer:
+        backend = producer.backend
+        assert isinstance(backend, SqliteBackend)
+        while len(await backend.workers()) < processes:  # noqa: ASYNC110 (they start)
+            await asyncio.sleep(0.05)
+        await producer.enqueue_many(noop.prepare(i) for i in range(n))
+        start = time.perf_counter()
+        while await done(producer) < n:  # noqa: ASYNC110 (other processes' work)
+            await asyncio.sleep(0.02)
+        return n / (time.perf_counter() - start)
+
+
 def median_of(rounds: int, measure: Callable[[int], float]) -> float:
     return statistics.median(measure(r) for r in range(rounds))
 
@@ -218,6 +272,13 @@ def main() -> None:
         )
         claim = median_of(rounds, lambda r: asyncio.run(on_backend(url(r, "claim"), claims(n))))
         latencies = asyncio.run(pickups(url(0, "pickup"), 200))
+
+        def drain_rate(count: int) -> float:
+            return median_of(
+                rounds, lambda r: drain(url(r, f"drain{count}"), n * 5, count, base / "drain.log")
+            )
+
+        drains = {count: drain_rate(count) for count in (1, 3)}
     print(f"bare commit (BEGIN IMMEDIATE; INSERT; COMMIT, sync=FULL): {bare:10.0f} /s")
     print(f"thread hop (run_in_executor round trip):               {hop:10.1f} us")
     print(f"enqueue, awaited, one job (sync=FULL):                 {full:10.0f} /s"
@@ -226,6 +287,8 @@ def main() -> None:
     print(f"  the same statements, one thread hop each (sync=NORMAL): {hops:7.0f} /s")
     print(f"enqueue, 1000 per call:                                {bulk:10.0f} /s")
     print(f"claim + finish, one job at a time:                     {claim:10.0f} /s")
+    for count, rate in drains.items():
+        print(f"noop drain, {count} worker process(es), concurrency 100:   {rate:10.0f} /s")
     quantiles = statistics.quantiles(latencies, n=20)
     print(f"pickup across processes, ms: p50 {statistics.median(latencies):.1f}"
           f"  p95 {quantiles[18]:.1f}  (n={len(latencies)})")  # fmt: skip

@@ -10,6 +10,7 @@ it) or when its rate window opens (`parked_until`, checked at the start of each 
 from __future__ import annotations
 
 import heapq
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -39,16 +40,28 @@ def claim(
         rows = _candidates(conn, live, limit - len(claimed))
         if not rows:
             break
-        for row in rows:  # each is taken or set aside: the next round reads new ones
-            held, until = _judge(conn, row, now)
-            if held is not None:
-                conn.execute(sql("park_job"), (held, until, row[0]))
-                continue
-            taken = conn.execute(sql("take_job"), (now, now + lease, worker, row[0])).fetchone()
-            claimed.append(job_record(taken, now))
-            if len(claimed) >= limit:
-                break
+        claimed += _take(conn, now, rows, worker, lease)
     return claimed
+
+
+def _take(
+    conn: sqlite3.Connection, now: float, rows: list[Any], worker: str, lease: float
+) -> list[JobRecord]:
+    """Start the candidates that the gate admits (in one statement), set the others aside;
+    answers the started ones in claim order."""
+    admitted: list[int] = []
+    taken: dict[tuple[str, str], int] = {}  # limit slots taken by this round's admissions
+    for row in rows:
+        held, until = _judge(conn, row, now, taken)
+        if held is None:
+            admitted.append(row[0])
+        else:
+            conn.execute(sql("park_job"), (held, until, row[0]))
+    if not admitted:
+        return []
+    args = (now, now + lease, worker, json.dumps(admitted))
+    started = {row[0]: row[1:] for row in conn.execute(sql("take_jobs"), args)}
+    return [job_record(started[seq], now) for seq in admitted]
 
 
 def _candidates(conn: sqlite3.Connection, queues: list[str], want: int) -> list[Any]:
@@ -60,13 +73,15 @@ def _candidates(conn: sqlite3.Connection, queues: list[str], want: int) -> list[
     return [row for _, row in zip(range(want), merged, strict=False)]
 
 
-def _judge(conn: sqlite3.Connection, row: Any, now: float) -> tuple[str | None, float | None]:
-    """Whether the job may start now: (None, None) if so (its rate start is recorded),
-    else why not and, for a rate, when its window opens."""
+def _judge(
+    conn: sqlite3.Connection, row: Any, now: float, taken: dict[tuple[str, str], int]
+) -> tuple[str | None, float | None]:
+    """Whether the job may start now: (None, None) if so (its rate start and its limit slot,
+    in `taken`, are recorded), else why not and, for a rate, when its window opens."""
     _, _, _, queue, limit_key, limit_max, rate_key, rate_max, rate_per = row
     if limit_key is not None:
         (running,) = conn.execute(sql("limit_running"), (queue, limit_key)).fetchone()
-        if running >= limit_max:
+        if running + taken.get((queue, limit_key), 0) >= limit_max:
             return "limit", None
     if rate_key is not None:
         since = now - rate_per
@@ -76,4 +91,6 @@ def _judge(conn: sqlite3.Connection, row: Any, now: float) -> tuple[str | None, 
             return "rate", starts[-1] + rate_per
         conn.execute(sql("trim_rate"), (queue, rate_key, since))
         conn.execute(sql("start_rate"), (queue, rate_key, now))
+    if limit_key is not None:
+        taken[queue, limit_key] = taken.get((queue, limit_key), 0) + 1
     return None, None

@@ -6,6 +6,7 @@ everywhere, whether or not `reclaim` deleted it yet."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 
@@ -84,6 +85,24 @@ def heartbeat(
     return statuses
 
 
+def attempt_rows(
+    job: tuple[str, int, str, str | None, float | None],
+    now: float,
+    outcome: str,
+    error: bytes | None = None,
+) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """The `attempts` and `activity` rows that log the end of an attempt, given as
+    (id, attempt, queue, worker, started_at)."""
+    job_id, attempt, queue, worker, started_at = job
+    runtime = max(now - started_at, 0.0) if started_at is not None else 0.0
+    return (job_id, attempt, worker, started_at, now, outcome, error), (
+        queue,
+        now,
+        runtime,
+        outcome,
+    )
+
+
 def end_attempt(
     conn: sqlite3.Connection,
     now: float,
@@ -91,11 +110,10 @@ def end_attempt(
     outcome: str,
     error: bytes | None = None,
 ) -> None:
-    """Log the end of an attempt, given as (id, attempt, queue, worker, started_at)."""
-    job_id, attempt, queue, worker, started_at = job
-    conn.execute(sql("record_attempt"), (job_id, attempt, worker, started_at, now, outcome, error))
-    runtime = max(now - started_at, 0.0) if started_at is not None else 0.0
-    conn.execute(sql("record_activity"), (queue, now, runtime, outcome))
+    """Log the end of one attempt (see `attempt_rows`)."""
+    attempt, activity = attempt_rows(job, now, outcome, error)
+    conn.execute(sql("record_attempt"), attempt)
+    conn.execute(sql("record_activity"), activity)
 
 
 def refill(conn: sqlite3.Connection, queue: str, limit_key: str | None, limit_max: int) -> None:
@@ -105,32 +123,42 @@ def refill(conn: sqlite3.Connection, queue: str, limit_key: str | None, limit_ma
 
 
 def finish(conn: sqlite3.Connection, now: float, outcomes: Sequence[Outcome]) -> list[bool]:
-    accepted = []
+    """Apply the outcomes whose attempt still owns its job: the job lookups, the logs of the
+    attempts and the ends are one statement each for the whole batch."""
+    pairs = json.dumps([[outcome.job_id, outcome.attempt] for outcome in outcomes])
+    running = {(r[0], r[1]): r[2:] for r in conn.execute(sql("running_jobs"), (pairs,))}
+    accepted, attempts, activity, ends, refills = [], [], [], [], []
     for outcome in outcomes:
-        row = conn.execute(sql("running_job"), (outcome.job_id, outcome.attempt)).fetchone()
+        row = running.pop((outcome.job_id, outcome.attempt), None)  # once: a repeat is stale
+        accepted.append(row is not None)
         if row is None:
-            accepted.append(False)
             continue
         queue, worker, started_at, max_attempts, limit_key, limit_max, run_at = row
-        attempt = (outcome.job_id, outcome.attempt, queue, worker, started_at)
-        end_attempt(conn, now, attempt, outcome.kind.value, outcome.error)
-        _apply(conn, now, outcome, max_attempts, run_at)
-        refill(conn, queue, limit_key, limit_max)
-        accepted.append(True)
+        job = (outcome.job_id, outcome.attempt, queue, worker, started_at)
+        logged = attempt_rows(job, now, outcome.kind.value, outcome.error)
+        attempts.append(logged[0])
+        activity.append(logged[1])
+        if outcome.kind in ENDS:
+            expires_at = None if outcome.ttl is None else now + outcome.ttl
+            ends.append((ENDS[outcome.kind].value, outcome.result, outcome.error, now,
+                         expires_at, outcome.job_id))  # fmt: skip
+        else:
+            _requeue(conn, now, outcome, max_attempts, run_at)
+        if limit_key is not None:
+            refills.append((queue, limit_key, limit_max))
+    conn.executemany(sql("record_attempt"), attempts)
+    conn.executemany(sql("record_activity"), activity)
+    conn.executemany(sql("end_job"), ends)
+    conn.executemany(sql("refill_limit"), refills)  # once the slots are free
     return accepted
 
 
-def _apply(
+def _requeue(
     conn: sqlite3.Connection, now: float, outcome: Outcome, max_attempts: int, run_at: float
 ) -> None:
-    kind = outcome.kind
-    if kind in ENDS:
-        expires_at = None if outcome.ttl is None else now + outcome.ttl
-        args = (ENDS[kind].value, outcome.result, outcome.error, now, expires_at, outcome.job_id)
-        conn.execute(sql("end_job"), args)
-        return
+    """A retry or a release: back to the queue, now or after the outcome's delay."""
     error = None
-    if kind is OutcomeKind.RETRY:
+    if outcome.kind is OutcomeKind.RETRY:
         error, run_at = outcome.error, now + outcome.delay
     else:  # RELEASED: the attempt did not count; back after its delay, if any
         max_attempts += 1
