@@ -39,7 +39,12 @@ from taskrunner_sqlite import jobs, reads, tidy
 from taskrunner_sqlite.claim import claim
 from taskrunner_sqlite.errors import DATABASE_ERRORS
 from taskrunner_sqlite.inspection import SqliteInspection
-from taskrunner_sqlite.listen import CancelListener, Watcher, until_signal
+from taskrunner_sqlite.listen import (
+    CancelListener,
+    Watcher,
+    until_signal,
+    watch_connection,
+)
 from taskrunner_sqlite.migrate import apply_migrations, pending_migrations
 from taskrunner_sqlite.pausing import SqlitePausing
 from taskrunner_sqlite.settings import parse_url, refuse_network_file_system
@@ -79,7 +84,7 @@ class SqliteBackend(SqliteInspection, SqlitePausing):
         await self._store.open()
         try:
             await self._store.write("migrating the file", self._prepare)
-            self._watcher.conn = await asyncio.to_thread(open_connection, self.path, self.settings)
+            self._watcher.conn = await asyncio.to_thread(watch_connection, self.path, self.settings)
         except BaseException:
             await self._store.close()
             raise

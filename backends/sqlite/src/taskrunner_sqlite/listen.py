@@ -16,11 +16,21 @@ import contextlib
 import functools
 import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from taskrunner.backend import Fanout
 from taskrunner.errors import BackendError
 from taskrunner_sqlite.reads import cancel_requests
-from taskrunner_sqlite.store import SqliteStore
+from taskrunner_sqlite.settings import SqliteSettings
+from taskrunner_sqlite.store import SqliteStore, open_connection
+
+
+def watch_connection(path: Path, settings: SqliteSettings) -> sqlite3.Connection:
+    """The watcher's connection: it never waits for a lock (its reads run on the event
+    loop); a busy file reads as a change, and the waiters look for themselves."""
+    conn = open_connection(path, settings)
+    conn.execute("PRAGMA busy_timeout = 0")
+    return conn
 
 
 class Watcher:
