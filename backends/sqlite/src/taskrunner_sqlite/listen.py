@@ -56,9 +56,13 @@ class Watcher:
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[None]:
         """Polls for other processes' writes while the block runs."""
+        loop = asyncio.get_running_loop()
+        if self._watching == 0:
+            self._event = asyncio.Event()  # no waiter holds the old one (maybe another loop's)
         self._watching += 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._poll(), name="taskrunner-sqlite-watch")
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._task = loop.create_task(self._poll(), name="taskrunner-sqlite-watch")
         try:
             yield
         finally:
@@ -74,7 +78,8 @@ class Watcher:
                 self._version = version
                 self.changed()
             await asyncio.sleep(self.poll)
-        self._task = None
+        if self._task is asyncio.current_task():
+            self._task = None
 
     async def close(self) -> None:
         task, self._task = self._task, None
