@@ -13,6 +13,8 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from taskrunner import TaskRunner
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -92,3 +94,19 @@ async def stop(procs: list[WorkerProcess], expected: int = 0) -> None:
         proc.signal(signal.SIGTERM)
     for proc in procs:
         assert await proc.wait(60) == expected, proc.output()
+
+
+def ledger_runner_for(url: str) -> TaskRunner:
+    """A runner on `url` with the task names of the ledger apps (`record`, `slow`), to
+    enqueue their jobs and read them from a test."""
+    runner = TaskRunner(url)
+
+    @runner.task(name="record")
+    async def record(n: int) -> int:
+        return n
+
+    @runner.task(name="slow", retries=1)
+    async def slow(seconds: float) -> str:
+        return "slept"
+
+    return runner

@@ -20,7 +20,7 @@ from taskrunner import JobFailed, JobState, TaskRunner
 from taskrunner.errors import JobError
 from tests.helpers import eventually, finished, state_is
 from tests.postgres.apps import LEDGER_TABLE
-from tests.procs import WorkerProcess, started, stop, worker_processes
+from tests.procs import WorkerProcess, ledger_runner_for, started, stop, worker_processes
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +31,7 @@ RECURRING_APP = "tests.postgres.apps.recurring:runner"
 @pytest.fixture
 async def runner(pg_url: str, schema: str, admin: asyncpg.Connection) -> AsyncIterator[TaskRunner]:
     """A runner on the test schema with the ledger apps' task names, and the ledger table."""
-    runner = TaskRunner(pg_url)
-
-    @runner.task(name="record")
-    async def record(n: int) -> int:
-        return n
-
-    @runner.task(name="slow", retries=1)
-    async def slow(seconds: float) -> str:
-        return "slept"
-
+    runner = ledger_runner_for(pg_url)
     await runner.connect()
     await admin.execute(LEDGER_TABLE.format(schema=f'"{schema}"'))
     try:

@@ -18,7 +18,7 @@ import pytest
 
 from taskrunner import JobState, TaskRunner
 from tests.helpers import eventually, finished, state_is
-from tests.procs import REPO, WorkerProcess, started, stop, worker_processes
+from tests.procs import REPO, WorkerProcess, ledger_runner_for, started, stop, worker_processes
 from tests.sqlite.apps import create_ledger, ledger_rows
 
 pytestmark = pytest.mark.slow
@@ -37,16 +37,7 @@ def ledger(tmp_path: Path) -> str:
 @pytest.fixture
 async def runner(sqlite_url: str) -> AsyncIterator[TaskRunner]:
     """A runner on the test's file with the ledger apps' task names."""
-    runner = TaskRunner(sqlite_url)
-
-    @runner.task(name="record")
-    async def record(n: int) -> int:
-        return n
-
-    @runner.task(name="slow", retries=1)
-    async def slow(seconds: float) -> str:
-        return "slept"
-
+    runner = ledger_runner_for(sqlite_url)
     await runner.connect()
     try:
         yield runner
