@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from taskrunner import TaskRunner
+from tests.helpers import sqlite_url
 
 
 @pytest.fixture
@@ -41,11 +42,6 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         yield f"{POSTGRES}?schema={name}&application_name=chaos-{name}"
         asyncio.run(drop_schema(name))
-
-
-def sqlite_url(folder: Path) -> str:
-    """The URL of a SQLite file in `folder` (absolute: four slashes)."""
-    return f"sqlite:///{folder / 'jobs.db'}"
 
 
 @pytest.fixture

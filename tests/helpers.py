@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -73,3 +74,8 @@ async def finished(runner: TaskRunner, total: int) -> bool:
 
 async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
     return (await runner.get_job(job_id)).state is state
+
+
+def sqlite_url(folder: Path) -> str:
+    """The URL of a SQLite file in `folder` (absolute: four slashes)."""
+    return f"sqlite:///{folder / 'jobs.db'}"
