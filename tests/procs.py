@@ -13,7 +13,8 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from taskrunner import TaskRunner
+from taskrunner import JobState, TaskRunner
+from tests.helpers import eventually, state_is
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -110,3 +111,15 @@ def ledger_runner_for(url: str) -> TaskRunner:
         return "slept"
 
     return runner
+
+
+async def check_sigterm_drain(runner: TaskRunner, worker: WorkerProcess) -> None:
+    """A started ledger-app worker of concurrency 1, sent SIGTERM while a slow job runs and
+    another waits: the running one finishes, the waiting one is left queued."""
+    await started([worker])
+    running = await runner.tasks["slow"].enqueue(1.5)
+    await eventually(lambda: state_is(runner, running.id, JobState.RUNNING))
+    waiting = await runner.tasks["record"].enqueue(1)
+    await stop([worker])
+    assert (await running.info()).state is JobState.SUCCEEDED
+    assert (await waiting.info()).state is JobState.QUEUED

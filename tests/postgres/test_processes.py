@@ -20,7 +20,14 @@ from taskrunner import JobFailed, JobState, TaskRunner
 from taskrunner.errors import JobError
 from tests.helpers import eventually, finished, state_is
 from tests.postgres.apps import LEDGER_TABLE
-from tests.procs import WorkerProcess, ledger_runner_for, started, stop, worker_processes
+from tests.procs import (
+    WorkerProcess,
+    check_sigterm_drain,
+    ledger_runner_for,
+    started,
+    stop,
+    worker_processes,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -123,13 +130,7 @@ async def test_sigterm_lets_the_running_job_finish_and_takes_no_more(
     runner: TaskRunner, pg_url: str, tmp_path: Path
 ) -> None:
     with workers(LEDGER_APP, 1, pg_url, tmp_path, "--concurrency", "1") as (worker,):
-        await started([worker])
-        running = await runner.tasks["slow"].enqueue(1.5)
-        await eventually(lambda: state_is(runner, running.id, JobState.RUNNING))
-        waiting = await runner.tasks["record"].enqueue(1)
-        await stop([worker])
-    assert (await running.info()).state is JobState.SUCCEEDED
-    assert (await waiting.info()).state is JobState.QUEUED
+        await check_sigterm_drain(runner, worker)
 
 
 async def test_recurring_job_runs_once_per_tick_with_three_workers(

@@ -17,8 +17,16 @@ import anyio.to_thread
 import pytest
 
 from taskrunner import JobState, TaskRunner
-from tests.helpers import eventually, finished, state_is
-from tests.procs import REPO, WorkerProcess, ledger_runner_for, started, stop, worker_processes
+from tests.helpers import eventually, finished
+from tests.procs import (
+    REPO,
+    WorkerProcess,
+    check_sigterm_drain,
+    ledger_runner_for,
+    started,
+    stop,
+    worker_processes,
+)
 from tests.sqlite.apps import create_ledger, ledger_rows
 
 pytestmark = pytest.mark.slow
@@ -99,13 +107,7 @@ async def test_sigterm_lets_the_running_job_finish_and_takes_no_more(
     runner: TaskRunner, sqlite_url: str, ledger: str, tmp_path: Path
 ) -> None:
     with workers(LEDGER_APP, 1, sqlite_url, ledger, tmp_path, "--concurrency", "1") as (w,):
-        await started([w])
-        running = await runner.tasks["slow"].enqueue(1.5)
-        await eventually(lambda: state_is(runner, running.id, JobState.RUNNING))
-        waiting = await runner.tasks["record"].enqueue(1)
-        await stop([w])
-    assert (await running.info()).state is JobState.SUCCEEDED
-    assert (await waiting.info()).state is JobState.QUEUED
+        await check_sigterm_drain(runner, w)
 
 
 async def test_recurring_job_runs_once_per_tick_with_three_workers(
