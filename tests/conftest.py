@@ -4,11 +4,13 @@ import asyncio
 import inspect
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from taskrunner import TaskRunner
+from tests.helpers import sqlite_url
 
 
 @pytest.fixture
@@ -24,14 +26,17 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
         pytest.mark.anyio(obj)
 
 
-@pytest.fixture(params=["redis", "postgres"])
-def shared_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A URL for a namespace of the test's own on Redis, then on Postgres (cleaned up)."""
+@pytest.fixture(params=["redis", "postgres", "sqlite"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL for a namespace of the test's own on Redis, then on Postgres (cleaned up),
+    then a SQLite file of its own under tmp_path."""
     from tests.chaos.conftest import POSTGRES, REDIS, drop_schema
     from tests.redis.conftest import delete_prefix
 
     name = f"shared_{secrets.token_hex(5)}"
-    if request.param == "redis":
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    elif request.param == "redis":
         yield f"{REDIS}?prefix={name}"
         asyncio.run(delete_prefix(REDIS, name))
     else:
@@ -49,9 +54,12 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(drop_schema(name))
 
 
-@pytest.fixture(params=["memory", "redis", "postgres"])
-async def each_backend_runner(request: pytest.FixtureRequest) -> AsyncIterator[TaskRunner]:
-    """A runner on a namespace of the test's own: memory, then Redis, then Postgres."""
+@pytest.fixture(params=["memory", "redis", "postgres", "sqlite"])
+async def each_backend_runner(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[TaskRunner]:
+    """A runner on a namespace of the test's own: memory, then Redis, then Postgres, then
+    a SQLite file under tmp_path."""
     from tests.chaos.conftest import POSTGRES, REDIS, drop_schema
     from tests.redis.conftest import delete_prefix
 
@@ -60,6 +68,7 @@ async def each_backend_runner(request: pytest.FixtureRequest) -> AsyncIterator[T
         "memory": "memory://",
         "redis": f"{REDIS}?prefix={name}",
         "postgres": f"{POSTGRES}?schema={name}&application_name=chaos-{name}",
+        "sqlite": sqlite_url(tmp_path),
     }
     runner = TaskRunner(urls[request.param])
     yield runner

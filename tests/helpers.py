@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
-from taskrunner import TaskRunner
-from taskrunner.backend import Backend, JobRecord, NewJob
+from taskrunner import JobState, TaskRunner
+from taskrunner.backend import Backend, JobRecord, NewJob, load_backend
 from taskrunner.memory import MemoryBackend
 from taskrunner.testing import drain as drain  # the suite drains with the public helper
 
@@ -54,3 +56,26 @@ def free_port() -> int:
 
 def runner_on(backend: Backend | None = None, **options: Any) -> TaskRunner:
     return TaskRunner("memory://", backend=backend or MemoryBackend(), **options)
+
+
+def require(subject: TaskRunner | str, ability: type) -> None:
+    """Skip the test (saying why) if the backend of a runner or of a URL lacks an optional
+    ability, a protocol of `taskrunner.backend` (as the conformance suite does)."""
+    backend = subject.backend if isinstance(subject, TaskRunner) else load_backend(subject)
+    if not isinstance(backend, ability):
+        pytest.skip(f"{type(backend).__name__} has no {ability.__name__}")
+
+
+async def finished(runner: TaskRunner, total: int) -> bool:
+    """True once `total` jobs are finished (in any finished state)."""
+    stats = await runner.stats()
+    return sum(n for counts in stats.values() for s, n in counts.items() if s.finished) >= total
+
+
+async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
+    return (await runner.get_job(job_id)).state is state
+
+
+def sqlite_url(folder: Path) -> str:
+    """The URL of a SQLite file in `folder` (absolute: four slashes)."""
+    return f"sqlite:///{folder / 'jobs.db'}"

@@ -13,6 +13,9 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from taskrunner import JobState, TaskRunner
+from tests.helpers import eventually, state_is
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -78,3 +81,45 @@ def worker_processes(
     finally:
         for proc in procs:
             proc.kill()
+
+
+async def started(procs: list[WorkerProcess]) -> None:
+    """Wait until every worker says it started."""
+    for proc in procs:
+        await proc.wait_for_output("started on")
+
+
+async def stop(procs: list[WorkerProcess], expected: int = 0) -> None:
+    """SIGTERM every worker, and check each exits with `expected`."""
+    for proc in procs:
+        proc.signal(signal.SIGTERM)
+    for proc in procs:
+        assert await proc.wait(60) == expected, proc.output()
+
+
+def ledger_runner_for(url: str) -> TaskRunner:
+    """A runner on `url` with the task names of the ledger apps (`record`, `slow`), to
+    enqueue their jobs and read them from a test."""
+    runner = TaskRunner(url)
+
+    @runner.task(name="record")
+    async def record(n: int) -> int:
+        return n
+
+    @runner.task(name="slow", retries=1)
+    async def slow(seconds: float) -> str:
+        return "slept"
+
+    return runner
+
+
+async def check_sigterm_drain(runner: TaskRunner, worker: WorkerProcess) -> None:
+    """A started ledger-app worker of concurrency 1, sent SIGTERM while a slow job runs and
+    another waits: the running one finishes, the waiting one is left queued."""
+    await started([worker])
+    running = await runner.tasks["slow"].enqueue(1.5)
+    await eventually(lambda: state_is(runner, running.id, JobState.RUNNING))
+    waiting = await runner.tasks["record"].enqueue(1)
+    await stop([worker])
+    assert (await running.info()).state is JobState.SUCCEEDED
+    assert (await waiting.info()).state is JobState.QUEUED

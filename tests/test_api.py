@@ -64,6 +64,8 @@ def test_known_but_missing_backend_names_its_package(monkeypatch: pytest.MonkeyP
     assert "hunter2" not in str(missing.value)
     with pytest.raises(BackendNotFound, match=r"taskrunner\[postgres\]"):
         TaskRunner("postgresql://db/app")
+    with pytest.raises(BackendNotFound, match=r"taskrunner\[sqlite\]"):
+        TaskRunner("sqlite:///jobs.db")
 
 
 def test_redact_hides_passwords() -> None:

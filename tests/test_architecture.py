@@ -16,6 +16,7 @@ PACKAGES = {
     "taskrunner": REPO / "taskrunner",
     "taskrunner_redis": REPO / "backends" / "redis" / "src" / "taskrunner_redis",
     "taskrunner_postgres": REPO / "backends" / "postgres" / "src" / "taskrunner_postgres",
+    "taskrunner_sqlite": REPO / "backends" / "sqlite" / "src" / "taskrunner_sqlite",
 }
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -97,7 +98,9 @@ def test_the_contract_imports_nothing_above_it(module: str) -> None:
     assert not above, f"{module} imports {sorted(above)}"
 
 
-@pytest.mark.parametrize("module", under("taskrunner_redis") + under("taskrunner_postgres"))
+@pytest.mark.parametrize(
+    "module", under("taskrunner_redis") + under("taskrunner_postgres") + under("taskrunner_sqlite")
+)
 def test_a_backend_imports_only_the_contract_and_the_errors(module: str) -> None:
     own = module.split(".")[0]
     allowed = (own, "taskrunner.backend", "taskrunner.errors")

@@ -18,7 +18,8 @@ from taskrunner import (
     TaskRunner,
     current_job,
 )
-from tests.helpers import drain
+from taskrunner.backend import Batches
+from tests.helpers import drain, require
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ def runner() -> TaskRunner:
 async def test_the_album_is_published_once_after_every_upload(
     each_backend_runner: TaskRunner,
 ) -> None:
-    runner = each_backend_runner  # memory, Redis and Postgres: members on two queues
+    runner = each_backend_runner  # members on two queues
+    require(runner, Batches)
     uploaded: list[str] = []
     published: list[tuple[int, int]] = []
     seen_batches: set[str | None] = set()
@@ -180,6 +182,7 @@ def test_the_cli_lists_batches_and_shows_a_members_batch() -> None:
 @pytest.mark.slow
 async def test_a_batch_of_ten_thousand_members(each_backend_runner: TaskRunner) -> None:
     runner = each_backend_runner
+    require(runner, Batches)
     calls: list[str] = []
 
     @runner.task(name="big.member")

@@ -21,6 +21,7 @@ from taskrunner.backend import Backend, CancelSignals, Fanout
 from taskrunner.memory import MemoryBackend
 from taskrunner_postgres import PostgresBackend
 from taskrunner_redis import RedisBackend
+from taskrunner_sqlite import SqliteBackend
 
 SLOW_BEATS = {"lease": 60.0, "scheduler": False}  # a beat every 20 s
 FAST_BEATS = {"lease": 1.5, "scheduler": False}  # a beat every 0.5 s
@@ -103,13 +104,21 @@ class MissingPostgres(PostgresBackend):
         return nothing_heard()
 
 
+class MissingSqlite(SqliteBackend):
+    def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
+        return nothing_heard()
+
+
 class FailingMemory(MemoryBackend):
     def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
         raise BackendError("listening for cancel requests: connection refused")
 
 
 def deaf_backend(url: str) -> Backend:
-    """A backend of `url`'s kind (Redis or Postgres) whose workers never hear a cancel."""
+    """A backend of `url`'s kind (Redis, Postgres or SQLite) whose workers never hear a
+    cancel."""
+    if url.startswith("sqlite"):
+        return MissingSqlite(url)
     return MissingRedis(url) if url.startswith("redis") else MissingPostgres(url)
 
 

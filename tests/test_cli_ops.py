@@ -14,9 +14,11 @@ import pytest
 from typer.testing import CliRunner
 
 from taskrunner import JobState, TaskRunner
+from taskrunner.backend import Dependencies
 from taskrunner.cli import app
 from taskrunner.registry import publish
 from tests.apps.ops import sign_in
+from tests.helpers import require
 
 T = TypeVar("T")
 cli = CliRunner()
@@ -323,6 +325,7 @@ def test_enqueue_with_a_dedup_window(shared_url: str) -> None:
 
 @pytest.mark.usefixtures("published")
 def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
+    require(shared_url, Dependencies)
     command = ["enqueue", "ops.fetch", "--url", shared_url, "--queue", "deps"]
     first = invoke(*command, '["https://example.com/a"]', "--delay", "1h")
     assert first.exit_code == 0, first.output
@@ -343,6 +346,7 @@ def test_enqueue_after_other_jobs_and_show_both_sides(shared_url: str) -> None:
 
 @pytest.mark.usefixtures("published")
 def test_enqueue_after_an_unknown_job_stores_nothing(shared_url: str) -> None:
+    require(shared_url, Dependencies)
     missing = "01890000-0000-7000-8000-000000000000"
     out = invoke("enqueue", "ops.fetch", '["https://example.com/x"]', "--url", shared_url,
                  "--after", missing)  # fmt: skip

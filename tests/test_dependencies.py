@@ -16,7 +16,8 @@ from taskrunner import (
     TaskRunner,
     current_job,
 )
-from taskrunner.backend import new_job_id
+from taskrunner.backend import Dependencies, new_job_id
+from tests.helpers import require
 
 
 @pytest.fixture
@@ -27,7 +28,8 @@ def runner() -> TaskRunner:
 async def test_a_dependent_runs_after_its_dependencies_and_reads_their_results(
     each_backend_runner: TaskRunner,
 ) -> None:
-    runner = each_backend_runner  # memory, Redis and Postgres; dependencies on two queues
+    runner = each_backend_runner  # dependencies on two queues
+    require(runner, Dependencies)
     order: list[str] = []
     seen: dict[str, object] = {}
 

@@ -20,6 +20,7 @@ _KNOWN_PACKAGES = {
     "rediss+sentinel": "taskrunner[redis]",
     "postgres": "taskrunner[postgres]",
     "postgresql": "taskrunner[postgres]",
+    "sqlite": "taskrunner[sqlite]",
 }
 
 
@@ -101,7 +102,7 @@ def scheme_of(url: str) -> str:
     if not isinstance(url, str) or "://" not in url:
         raise ConfigurationError(
             f"backend URL {redact(str(url))!r} has no scheme; expected memory://, "
-            "redis://host:6379/0 or postgresql://user@host/db"
+            "sqlite:///jobs.db, redis://host:6379/0 or postgresql://user@host/db"
         )
     return url.split("://", 1)[0].lower()
 

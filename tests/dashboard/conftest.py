@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from starlette.applications import Starlette
 
 from taskrunner import TaskRunner, every
 from taskrunner.memory import MemoryBackend
+from tests.helpers import sqlite_url
 from tests.redis.conftest import redis_available, redis_prefix, redis_url
 
 __all__ = ["redis_available", "redis_prefix", "redis_url"]  # fixtures used here
@@ -61,10 +63,12 @@ async def seed(runner: TaskRunner) -> Seeded:
     return Seeded(runner, failed.id, succeeded.id, delayed.id)
 
 
-@pytest.fixture(params=["memory", "redis", "postgres"])
-def backend_url(request: pytest.FixtureRequest) -> str | None:
+@pytest.fixture(params=["memory", "redis", "postgres", "sqlite"])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     if request.param == "memory":
         return None
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path)
     fixture = "redis_url" if request.param == "redis" else "postgres_url"
     return str(request.getfixturevalue(fixture))
 

@@ -1,9 +1,12 @@
-"""The backend model run against memory, Redis and Postgres."""
+"""The backend model run against memory, Redis, Postgres and SQLite."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
+from pathlib import Path
 
 from taskrunner.backend import Backend
 from taskrunner.memory import MemoryBackend
@@ -67,9 +70,27 @@ class PostgresMachine(BackendMachine):
             await conn.close()
 
 
+class SqliteMachine(BackendMachine):
+    @staticmethod
+    async def make_backend() -> Backend:
+        from taskrunner_sqlite import SqliteBackend
+
+        folder = Path(tempfile.mkdtemp(prefix="trmodel-"))
+        backend = SqliteBackend(f"sqlite:///{folder / 'jobs.db'}")
+        await backend.connect()
+        return backend
+
+    @staticmethod
+    async def drop_backend(backend: Backend) -> None:
+        await backend.close()
+        shutil.rmtree(backend.path.parent)  # type: ignore[attr-defined]
+
+
 TestMemoryModel = MemoryMachine.TestCase
 TestMemoryModel.settings = settings_for(examples=60, steps=40)
 TestRedisModel = RedisMachine.TestCase
 TestRedisModel.settings = settings_for(examples=15, steps=30)
 TestPostgresModel = PostgresMachine.TestCase
 TestPostgresModel.settings = settings_for(examples=10, steps=30)
+TestSqliteModel = SqliteMachine.TestCase
+TestSqliteModel.settings = settings_for(examples=30, steps=30)

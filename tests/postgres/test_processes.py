@@ -18,9 +18,16 @@ import pytest
 
 from taskrunner import JobFailed, JobState, TaskRunner
 from taskrunner.errors import JobError
-from tests.helpers import eventually
+from tests.helpers import eventually, finished, state_is
 from tests.postgres.apps import LEDGER_TABLE
-from tests.procs import WorkerProcess, worker_processes
+from tests.procs import (
+    WorkerProcess,
+    check_sigterm_drain,
+    ledger_runner_for,
+    started,
+    stop,
+    worker_processes,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +38,7 @@ RECURRING_APP = "tests.postgres.apps.recurring:runner"
 @pytest.fixture
 async def runner(pg_url: str, schema: str, admin: asyncpg.Connection) -> AsyncIterator[TaskRunner]:
     """A runner on the test schema with the ledger apps' task names, and the ledger table."""
-    runner = TaskRunner(pg_url)
-
-    @runner.task(name="record")
-    async def record(n: int) -> int:
-        return n
-
-    @runner.task(name="slow", retries=1)
-    async def slow(seconds: float) -> str:
-        return "slept"
-
+    runner = ledger_runner_for(pg_url)
     await runner.connect()
     await admin.execute(LEDGER_TABLE.format(schema=f'"{schema}"'))
     try:
@@ -57,27 +55,9 @@ def workers(
         yield procs
 
 
-async def started(procs: list[WorkerProcess]) -> None:
-    for proc in procs:
-        await proc.wait_for_output("started on")
-
-
-async def stop(procs: list[WorkerProcess], expected: int = 0) -> None:
-    for proc in procs:
-        proc.signal(signal.SIGTERM)
-    for proc in procs:
-        assert await proc.wait(60) == expected, proc.output()
-
-
 async def count_in(runner: TaskRunner, state: JobState) -> int:
     stats = await runner.stats()
     return sum(counts[state] for counts in stats.values())
-
-
-async def finished(runner: TaskRunner, total: int) -> bool:
-    """True once `total` jobs are finished (in any finished state)."""
-    stats = await runner.stats()
-    return sum(n for counts in stats.values() for s, n in counts.items() if s.finished) >= total
 
 
 async def ledger(admin: asyncpg.Connection, schema: str) -> list[asyncpg.Record]:
@@ -119,10 +99,6 @@ async def test_sigkilled_worker_job_is_rescued_after_its_lease(
     assert [(r["attempt"], r["pid"]) for r in rows] == [(2, rescuer.pid)]
 
 
-async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:
-    return (await runner.get_job(job_id)).state is state
-
-
 async def test_a_job_its_own_worker_claims_again_runs_once_more_and_succeeds(
     runner: TaskRunner, admin: asyncpg.Connection, schema: str, pg_url: str, tmp_path: Path
 ) -> None:
@@ -154,13 +130,7 @@ async def test_sigterm_lets_the_running_job_finish_and_takes_no_more(
     runner: TaskRunner, pg_url: str, tmp_path: Path
 ) -> None:
     with workers(LEDGER_APP, 1, pg_url, tmp_path, "--concurrency", "1") as (worker,):
-        await started([worker])
-        running = await runner.tasks["slow"].enqueue(1.5)
-        await eventually(lambda: state_is(runner, running.id, JobState.RUNNING))
-        waiting = await runner.tasks["record"].enqueue(1)
-        await stop([worker])
-    assert (await running.info()).state is JobState.SUCCEEDED
-    assert (await waiting.info()).state is JobState.QUEUED
+        await check_sigterm_drain(runner, worker)
 
 
 async def test_recurring_job_runs_once_per_tick_with_three_workers(

@@ -1,0 +1,208 @@
+"""The state changes of jobs, each run by `SqliteStore.write` inside one `BEGIN IMMEDIATE`
+transaction with `now` read under the write lock: the logic is that of the memory backend
+(`taskrunner.memory`), the reference for the semantics, over the tables of
+`migrations/`. A record whose retention has ended (`expires_at <= now`) counts as gone
+everywhere, whether or not `reclaim` deleted it yet."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from taskrunner.backend import (
+    Beat,
+    JobState,
+    LeaseStatus,
+    NewJob,
+    Outcome,
+    OutcomeKind,
+)
+from taskrunner_sqlite.queries import sql
+from taskrunner_sqlite.windows import window_holder
+
+ENDS = {
+    OutcomeKind.SUCCEEDED: JobState.SUCCEEDED,
+    OutcomeKind.FAILED: JobState.FAILED,
+    OutcomeKind.CANCELLED: JobState.CANCELLED,
+}
+UNSTARTED = ("queued", "scheduled", "waiting")
+
+
+def gone(expires_at: float | None, now: float) -> bool:
+    """Whether a record with this retention end counts as deleted at `now`."""
+    return expires_at is not None and expires_at <= now
+
+
+def due_state(run_at: float, now: float) -> str:
+    return "queued" if run_at <= now else "scheduled"
+
+
+def enqueue(conn: sqlite3.Connection, now: float, jobs: Sequence[NewJob]) -> list[str]:
+    """Store new jobs (see `Backend.enqueue`); answers each one's id or its key holder's."""
+    return [store_new(conn, new, now) for new in jobs]
+
+
+def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
+    stored = conn.execute(sql("job_expiry"), (new.id,)).fetchone()
+    if stored is not None:
+        if not gone(stored[0], now):
+            return new.id  # the same job sent again: keep what is stored
+        conn.execute(sql("delete_job"), (new.id,))
+    key = new.key
+    if key is not None and new.key_ttl is not None:
+        holder = window_holder(conn, new, now)
+        if holder is not None:
+            return holder
+        key = None  # a windowed key is not kept on the record
+    elif key is not None:
+        row = conn.execute(sql("key_holder"), (new.queue, key)).fetchone()
+        if row is not None:
+            if not gone(row[1], now):
+                return str(row[0])
+            conn.execute(sql("delete_job"), (row[0],))
+    run_at = new.at if new.at is not None else now + new.delay
+    conn.execute(
+        sql("insert_job"),
+        (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
+         new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
+         new.rate_max, new.rate_per),
+    )  # fmt: skip
+    return new.id
+
+
+def heartbeat(
+    conn: sqlite3.Connection, now: float, beats: Sequence[Beat], lease: float
+) -> list[LeaseStatus]:
+    statuses = []
+    for beat in beats:
+        args = (now + lease, beat.progress, beat.job_id, beat.attempt)
+        row = conn.execute(sql("heartbeat"), args).fetchone()
+        if row is None:
+            statuses.append(LeaseStatus.LOST)
+        else:
+            statuses.append(LeaseStatus.CANCEL if row[0] else LeaseStatus.HELD)
+    return statuses
+
+
+def attempt_rows(
+    job: tuple[str, int, str, str | None, float | None],
+    now: float,
+    outcome: str,
+    error: bytes | None = None,
+) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """The `attempts` and `activity` rows that log the end of an attempt, given as
+    (id, attempt, queue, worker, started_at)."""
+    job_id, attempt, queue, worker, started_at = job
+    runtime = max(now - started_at, 0.0) if started_at is not None else 0.0
+    return (job_id, attempt, worker, started_at, now, outcome, error), (
+        queue,
+        now,
+        runtime,
+        outcome,
+    )
+
+
+def end_attempt(
+    conn: sqlite3.Connection,
+    now: float,
+    job: tuple[str, int, str, str | None, float | None],
+    outcome: str,
+    error: bytes | None = None,
+) -> None:
+    """Log the end of one attempt (see `attempt_rows`)."""
+    attempt, activity = attempt_rows(job, now, outcome, error)
+    conn.execute(sql("record_attempt"), attempt)
+    conn.execute(sql("record_activity"), activity)
+
+
+def refill(conn: sqlite3.Connection, queue: str, limit_key: str | None, limit_max: int) -> None:
+    """Hand jobs set aside for the limit key back to the claim, one per free slot."""
+    if limit_key is not None:
+        conn.execute(sql("refill_limit"), (queue, limit_key, limit_max))
+
+
+def finish(conn: sqlite3.Connection, now: float, outcomes: Sequence[Outcome]) -> list[bool]:
+    """Apply the outcomes whose attempt still owns its job: the job lookups, the logs of the
+    attempts and the ends are one statement each for the whole batch."""
+    pairs = json.dumps([[outcome.job_id, outcome.attempt] for outcome in outcomes])
+    running = {(r[0], r[1]): r[2:] for r in conn.execute(sql("running_jobs"), (pairs,))}
+    accepted, attempts, activity, ends, refills = [], [], [], [], []
+    for outcome in outcomes:
+        row = running.pop((outcome.job_id, outcome.attempt), None)  # once: a repeat is stale
+        accepted.append(row is not None)
+        if row is None:
+            continue
+        queue, worker, started_at, max_attempts, limit_key, limit_max, run_at = row
+        job = (outcome.job_id, outcome.attempt, queue, worker, started_at)
+        logged = attempt_rows(job, now, outcome.kind.value, outcome.error)
+        attempts.append(logged[0])
+        activity.append(logged[1])
+        if outcome.kind in ENDS:
+            expires_at = None if outcome.ttl is None else now + outcome.ttl
+            ends.append((ENDS[outcome.kind].value, outcome.result, outcome.error, now,
+                         expires_at, outcome.job_id))  # fmt: skip
+        else:
+            _requeue(conn, now, outcome, max_attempts, run_at)
+        if limit_key is not None:
+            refills.append((queue, limit_key, limit_max))
+    conn.executemany(sql("record_attempt"), attempts)
+    conn.executemany(sql("record_activity"), activity)
+    conn.executemany(sql("end_job"), ends)
+    conn.executemany(sql("refill_limit"), refills)  # once the slots are free
+    return accepted
+
+
+def _requeue(
+    conn: sqlite3.Connection, now: float, outcome: Outcome, max_attempts: int, run_at: float
+) -> None:
+    """A retry or a release: back to the queue, now or after the outcome's delay."""
+    error = None
+    if outcome.kind is OutcomeKind.RETRY:
+        error, run_at = outcome.error, now + outcome.delay
+    else:  # RELEASED: the attempt did not count; back after its delay, if any
+        max_attempts += 1
+        if outcome.delay > 0:
+            run_at = now + outcome.delay
+    state = due_state(run_at, now)
+    conn.execute(sql("requeue_job"), (state, run_at, max_attempts, error, outcome.job_id))
+
+
+def cancel(
+    conn: sqlite3.Connection, now: float, ids: Sequence[str], ttl: float | None
+) -> list[JobState | None]:
+    """Cancel unstarted jobs; flag running ones and log the request for listeners."""
+    states: list[JobState | None] = []
+    for job_id in ids:
+        row = conn.execute(sql("job_state"), (job_id,)).fetchone()
+        if row is None or gone(row[7], now):
+            states.append(None)
+            continue
+        state, _, queue, limit_key, limit_max = row[:5]
+        if state in UNSTARTED:
+            expires_at = None if ttl is None else now + ttl
+            conn.execute(sql("end_job"), ("cancelled", None, None, now, expires_at, job_id))
+            refill(conn, queue, limit_key, limit_max)  # a slot it was handed goes on
+            states.append(JobState.CANCELLED)
+        elif state == "running":
+            conn.execute(sql("request_cancel"), (job_id,))
+            conn.execute(sql("log_cancel"), (job_id, now))
+            states.append(JobState.RUNNING)
+        else:
+            states.append(JobState(state))
+    return states
+
+
+def retry(conn: sqlite3.Connection, now: float, ids: Sequence[str]) -> list[bool]:
+    done = []
+    for job_id in ids:
+        row = conn.execute(sql("job_state"), (job_id,)).fetchone()
+        if row is None or gone(row[7], now) or row[0] not in ("failed", "cancelled", "scheduled"):
+            done.append(False)
+            continue
+        attempt, max_attempts = row[5], row[6]
+        if row[0] != "scheduled":
+            max_attempts = max(max_attempts, attempt + 1)
+        conn.execute(sql("retry_job"), (now, max_attempts, job_id))
+        done.append(True)
+    return done

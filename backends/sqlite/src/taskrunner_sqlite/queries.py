@@ -1,0 +1,23 @@
+"""The SQL statements of the package's `sql/` folder, loaded once as package resources."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+PACKAGE = "taskrunner_sqlite"
+
+
+def read_resource(folder: str, name: str) -> str:
+    """The text of `folder/name` in this package."""
+    return files(PACKAGE).joinpath(folder, name).read_text(encoding="utf-8")
+
+
+@cache
+def sql(name: str) -> str:
+    """The statement of `sql/<name>.sql`, with `{record}` standing for the columns of a
+    job's record (`sql/record_columns.sql`, in the order `records.job_record` reads)."""
+    text = read_resource("sql", f"{name}.sql")
+    if "{record}" in text:
+        text = text.replace("{record}", read_resource("sql", "record_columns.sql").strip())
+    return text

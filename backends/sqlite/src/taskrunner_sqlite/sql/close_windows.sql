@@ -1,0 +1,1 @@
+DELETE FROM windows WHERE open_until <= ?

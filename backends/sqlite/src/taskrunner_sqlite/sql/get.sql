@@ -1,0 +1,1 @@
+SELECT {record}, expires_at FROM jobs WHERE id = ?

@@ -1,0 +1,3 @@
+UPDATE jobs SET lease_until = ?, progress = coalesce(?, progress)
+WHERE id = ? AND attempt = ? AND state = 'running'
+RETURNING cancel_requested

@@ -1,0 +1,1 @@
+SELECT expires_at FROM jobs WHERE id = ?

@@ -1,0 +1,1 @@
+SELECT id, expires_at FROM jobs WHERE queue = ? AND key = ?

@@ -1,0 +1,1 @@
+SELECT DISTINCT queue FROM jobs UNION SELECT DISTINCT queue FROM activity

@@ -1,0 +1,1 @@
+SELECT count(*) FROM jobs WHERE state = 'running' AND queue = ? AND limit_key = ?

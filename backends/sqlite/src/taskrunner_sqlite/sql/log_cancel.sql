@@ -1,0 +1,1 @@
+INSERT INTO cancel_log (job_id, asked_at) VALUES (?, ?)

@@ -1,0 +1,1 @@
+INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)

@@ -1,0 +1,1 @@
+INSERT OR REPLACE INTO windows (queue, key, job_id, open_until) VALUES (?, ?, ?, ?)

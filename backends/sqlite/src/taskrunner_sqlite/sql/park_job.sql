@@ -1,0 +1,1 @@
+UPDATE jobs SET held = ?, parked = 1, parked_until = ? WHERE seq = ?

@@ -1,0 +1,1 @@
+UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?

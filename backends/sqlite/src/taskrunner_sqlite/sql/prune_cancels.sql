@@ -1,0 +1,1 @@
+DELETE FROM cancel_log WHERE asked_at < ?

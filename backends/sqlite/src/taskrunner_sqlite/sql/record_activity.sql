@@ -1,0 +1,1 @@
+INSERT INTO activity (queue, ended_at, runtime, outcome) VALUES (?, ?, ?, ?)

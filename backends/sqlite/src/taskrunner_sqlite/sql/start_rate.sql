@@ -1,0 +1,1 @@
+INSERT INTO rate_starts (queue, key, started_at) VALUES (?, ?, ?)

@@ -1,0 +1,112 @@
+"""The backend's connection to its file, used from one thread of its own.
+
+sqlite3 calls block, so every call runs on the store's thread: a whole transaction (a few
+statements and the logic between them) is one hop from the event loop, not one per
+statement. State changes run in `BEGIN IMMEDIATE`: the write lock is taken at the start,
+so of two processes one waits (up to `busy_timeout`) instead of failing half-way, and the
+time of the change (`now`) is read once the lock is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from taskrunner.errors import BackendError, ConfigurationError
+from taskrunner_sqlite.errors import DATABASE_ERRORS, database_error
+from taskrunner_sqlite.settings import SqliteSettings
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection, float], T]
+
+
+def open_connection(path: Path, settings: SqliteSettings) -> sqlite3.Connection:
+    """A connection in WAL mode with the settings' busy timeout and durability, in
+    autocommit mode (transactions are begun explicitly)."""
+    conn = sqlite3.connect(
+        path,
+        timeout=settings.busy_timeout,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=256,
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise ConfigurationError(f"{path}: SQLite could not switch to WAL mode ({mode})")
+        conn.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SqliteStore:
+    """One connection (None until `open()`) and the thread that uses it."""
+
+    def __init__(self, path: Path, settings: SqliteSettings) -> None:
+        self.path = path
+        self.settings = settings
+        self.conn: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
+
+    def error(self, what: str, exc: BaseException) -> BackendError:
+        return database_error(self.path, what, exc)
+
+    async def open(self) -> None:
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="taskrunner-sqlite")
+        self.conn = await self._call(
+            "opening the file", lambda: open_connection(self.path, self.settings)
+        )
+
+    async def close(self) -> None:
+        conn, thread = self.conn, self._thread
+        self.conn, self._thread = None, None
+        if thread is None:
+            return
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, conn.close)
+        thread.shutdown(wait=False)
+
+    def _require(self) -> tuple[sqlite3.Connection, ThreadPoolExecutor]:
+        if self.conn is None or self._thread is None:
+            raise ConfigurationError("the SQLite backend is not connected; call connect()")
+        return self.conn, self._thread
+
+    async def _call(self, what: str, work: Callable[[], T]) -> T:
+        if self._thread is None:
+            raise ConfigurationError("the SQLite backend is not connected; call connect()")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, work)
+        except DATABASE_ERRORS as exc:
+            raise self.error(what, exc) from exc
+
+    async def write(self, what: str, work: Work[T]) -> T:
+        """Run `work(conn, now)` in one `BEGIN IMMEDIATE` transaction, committed if it
+        returns and rolled back if it raises."""
+        conn, _ = self._require()
+        return await self._call(what, lambda: transaction(conn, work))
+
+    async def read(self, what: str, work: Work[T]) -> T:
+        """Run `work(conn, now)` in one read transaction (a consistent snapshot)."""
+        conn, _ = self._require()
+        return await self._call(what, lambda: transaction(conn, work, "BEGIN"))
+
+
+def transaction(conn: sqlite3.Connection, work: Work[T], begin: str = "BEGIN IMMEDIATE") -> T:
+    """`work(conn, now)` inside `begin` ... COMMIT, on the calling thread; `now` is read
+    once the transaction holds its lock."""
+    conn.execute(begin)
+    try:
+        answer = work(conn, time.time())
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return answer
