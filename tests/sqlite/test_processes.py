@@ -88,6 +88,7 @@ async def test_three_workers_and_a_producer_run_every_job_once_through_a_sigkill
             doomed = procs[0]
             doomed.kill()
         with workers(LEDGER_APP, 1, sqlite_url, ledger, tmp_path, *args) as spare:
+            await started(spare)  # a SIGTERM before its handlers are installed would kill it
             await eventually(lambda: finished(runner, total), timeout=180)
             await stop(procs[1:] + spare)
     stats = await runner.stats()
