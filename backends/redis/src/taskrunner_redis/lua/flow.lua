@@ -4,8 +4,9 @@
 --   starts:<key>                  sorted set: the latest starts of a rate key ('id:attempt'
 --                                 by start time), at most rate_max of them
 --   held:<kind>:<prio>:<key>      sorted set: jobs of one priority level set aside by a claim
---                                 for a limit or a rate key (kind 'limit' or 'rate'), by due
---                                 time then id, as the ready sets order them
+--                                 for a limit or a rate key (kind 'limit' or 'rate'), or by
+--                                 an enqueue for a limit key (park, below), by due time then
+--                                 id, as the ready sets order them
 --   held-prios:<kind>:<key>       sorted set: the priority levels holding such jobs
 --   held                          sorted set: every held job of the queue by due time
 --                                 (stats, purge, the longest-waiting due job)
@@ -53,18 +54,23 @@ local function keep_extreme(field, value, smaller, q)
   flow_written[field] = stored
 end
 
+-- Note that a key holds jobs at the level `level` (priority `prio`), with these numbers.
+local function note_level(kind, q, key, prio, level, max, per_us)
+  if not levels_written[level] then
+    redis.call('ZADD', held_prios_key(q, kind, key), tonumber(prio), prio)
+    levels_written[level] = true
+  end
+  keep_extreme(kind .. ':' .. key, max, false, q)
+  if kind == 'rate' then keep_extreme('per:' .. key, per_us, true, q) end
+end
+
 -- Set a due job aside for a limit or rate key; the caller takes it out of its ready set.
 local function hold(kind, id, q, key, prio, run_at, max, per_us)
   redis.call('HSET', job_key(q, id), 'held', kind)
   local level = held_key(q, kind, prio, key)
   redis.call('ZADD', level, run_at, id)
-  if not levels_written[level] then
-    redis.call('ZADD', held_prios_key(q, kind, key), tonumber(prio), prio)
-    levels_written[level] = true
-  end
   redis.call('ZADD', queue_key(q, 'held'), run_at, id)
-  keep_extreme(kind .. ':' .. key, max, false, q)
-  if kind == 'rate' then keep_extreme('per:' .. key, per_us, true, q) end
+  note_level(kind, q, key, prio, level, max, per_us)
 end
 
 -- Once a key has no held job left, forget its numbers and its next opening.
@@ -218,4 +224,41 @@ end
 local function unwait(id, q, prio, held, limit_key, rate_key)
   local key = (held == 'limit' and limit_key) or (held == 'rate' and rate_key)
   if key then unhold(held, id, q, key, prio) else take_ready(id, q, prio) end
+end
+
+-- Setting aside at enqueue. A claim that meets a long backlog of one limit key sets its jobs
+-- aside one by one; a new job that would only be set aside there is stored held instead, so
+-- no claim meets it: a job due now (no delay, no `at`, no dependency to wait on) whose key
+-- already holds jobs at its priority level (they come first in the same order, and a freed
+-- slot releases them, then it), or behind max + PARK_MARGIN jobs of its key and level that
+-- the same enqueue made ready (the claims meet those first and start at most max of them;
+-- each that runs, or is cancelled or purged, releases what its key's free slots admit, and a
+-- claim that meets one whose hash was deleted by hand releases every key's, see claim.lua).
+local PARK_MARGIN = 100
+local made_ready, level_held = {}, {} -- per run: level -> jobs made ready; -> holds jobs
+resets[#resets + 1] = function() made_ready, level_held = {}, {} end
+
+-- Whether a new due job of limit key `key` at priority `prio` is stored held (see above);
+-- if not, it counts as made ready.
+local function parks(q, prio, key, max)
+  local level = held_key(q, 'limit', prio, key)
+  local held = level_held[level]
+  if held == nil then
+    held = levels_written[level] or redis.call('EXISTS', level) == 1
+    level_held[level] = held
+  end
+  if held then return true end
+  local ahead = made_ready[level] or 0
+  if ahead >= flow_max(max) + PARK_MARGIN then return true end
+  made_ready[level] = ahead + 1
+  return false
+end
+
+-- Store a new job held for its limit key (its hash carries held = 'limit' already).
+local function park(id, q, prio, key, run_at, max)
+  local level = held_key(q, 'limit', prio, key)
+  later_zadd(level, run_at, id)
+  later_zadd(queue_key(q, 'held'), run_at, id)
+  level_held[level] = true
+  note_level('limit', q, key, prio, level, flow_max(max))
 end
