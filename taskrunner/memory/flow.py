@@ -9,6 +9,13 @@ the ready heap through `requeue`. Handing back more than can run is harmless (th
 sets them aside again); handing back too few would leave a job stuck, so every way a slot
 or a chance to run can go unused hands back again (`refill`).
 
+A new job due now may be set aside at once (`parks`), so that no claim meets it: when its
+limit key already has set-aside jobs at its priority or better (which run before it in any
+case), or when the same enqueue queued max + `PARK_MARGIN` jobs of its key and priority
+ahead of it (the claims meet those first, at most max of them start, and each one's end or
+cancel hands back again). A backlog stored before any worker starts costs its first claims
+a hundred jobs or so, not one look per job.
+
 Rates are an exact sliding window: the last `rate_max` start times of each key, and a start
 is allowed while fewer than `rate_max` of them fall in the last `rate_per` seconds.
 """
@@ -24,6 +31,8 @@ from taskrunner.backend import Held, JobRecord
 
 Place = tuple[str, str]  # (queue, key)
 Entry = tuple[int, float, int, int, str]  # claim order, then (version, id) to skip stale ones
+Level = tuple[str, str, int]  # (queue, limit key, priority)
+PARK_MARGIN = 100  # queued jobs of a key and priority, beyond its max, that an enqueue parks behind
 
 
 @dataclass(slots=True)
@@ -66,8 +75,7 @@ class FlowGate:
         if job.limit_key is not None:
             place = (queue, job.limit_key)
             if self.running.get(place, 0) >= job.limit_max:
-                job.held = Held.LIMIT
-                heapq.heappush(self.limit_held.setdefault(place, []), entry)
+                self.hold_for_limit(job, place, entry)
                 return False
         if job.rate_key is not None:
             place = (queue, job.rate_key)
@@ -85,6 +93,33 @@ class FlowGate:
             self.running[place] = self.running.get(place, 0) + 1
         job.held = None
         return True
+
+    def hold_for_limit(self, job: JobRecord, place: Place, entry: Entry) -> None:
+        """Set `job` aside until a slot of its limit key frees."""
+        job.held = Held.LIMIT
+        heapq.heappush(self.limit_held.setdefault(place, []), entry)
+
+    def parks(self, job: JobRecord, ahead: dict[Level, int]) -> bool:
+        """Whether a new job, due now, is set aside at once rather than queued (see the
+        module's doc); `ahead` counts the jobs per key and priority that the same enqueue
+        queued, and counts `job` if it is queued."""
+        if job.limit_key is None:
+            return False
+        place = (job.queue, job.limit_key)
+        held = self.limit_held.get(place)
+        if held and held[0][0] <= job.priority:
+            return True
+        level = (job.queue, job.limit_key, job.priority)
+        count = ahead.get(level, 0)
+        if count >= job.limit_max + PARK_MARGIN:
+            return True
+        ahead[level] = count + 1
+        return False
+
+    def park(self, job: JobRecord, entry: Entry) -> None:
+        """Set aside a new job that `parks` said to set aside."""
+        if job.limit_key is not None:
+            self.hold_for_limit(job, (job.queue, job.limit_key), entry)
 
     def free_slot(self, job: JobRecord) -> None:
         """`job`'s running attempt ended: its limit slot frees, and held jobs may run."""

@@ -23,7 +23,7 @@ from taskrunner.backend import (
 )
 from taskrunner.memory.activity import ActivityLog
 from taskrunner.memory.batches import BatchBook
-from taskrunner.memory.flow import FlowGate
+from taskrunner.memory.flow import FlowGate, Level
 
 
 @dataclass(slots=True)
@@ -112,9 +112,16 @@ class Store:
             # a waiting worker must recompute how long to sleep
             self.wakeup.set()
 
-    def store_new(self, new: NewJob, now: float) -> str:
+    def store_many(self, news: Sequence[NewJob], now: float) -> list[str]:
+        """Store the new jobs of one enqueue (see `store_new`), setting aside at once those
+        due now behind a backlog of their limit key (`FlowGate.parks`)."""
+        ahead: dict[Level, int] = {}
+        return [self.store_new(new, now, ahead) for new in news]
+
+    def store_new(self, new: NewJob, now: float, ahead: dict[Level, int] | None = None) -> str:
         """Store one new job (see `Backend.enqueue`); answers its id, or that of the job
-        holding its dedup key or window."""
+        holding its dedup key or window. `ahead`: the counts of one enqueue's jobs that
+        `FlowGate.parks` keeps (None: the job is never set aside at once)."""
         if new.id in self.jobs:  # the same job sent again: keep what is stored
             return new.id
         if new.key is not None and new.key_ttl is not None:  # a dedup window
@@ -156,6 +163,12 @@ class Store:
             self.batches.added(job.batch_id, job.id)
         if job.after:
             self.wait_on(job, now)
+        elif (
+            ahead is not None and new.at is None and new.delay <= 0 and self.gate.parks(job, ahead)
+        ):
+            job.version += 1
+            entry = (job.priority, job.run_at, job.seq, job.version, job.id)
+            self.gate.park(job, entry)
         else:
             self.queue(job, now)
         return job.id
