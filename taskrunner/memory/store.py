@@ -163,8 +163,12 @@ class Store:
             self.batches.added(job.batch_id, job.id)
         if job.after:
             self.wait_on(job, now)
-        elif (
-            ahead is not None and new.at is None and new.delay <= 0 and self.gate.parks(job, ahead)
+        elif (  # a plain job pays for the first test only
+            job.limit_key is not None
+            and ahead is not None
+            and new.at is None
+            and new.delay <= 0
+            and self.gate.parks(job, ahead)
         ):
             job.version += 1
             entry = (job.priority, job.run_at, job.seq, job.version, job.id)
