@@ -18,8 +18,9 @@
   P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)
   P:{q}:running:<lkey>      set: running jobs holding a slot of a limit key
   P:{q}:starts:<rkey>       sorted set: the latest starts of a rate key ('id:attempt')
-  P:{q}:held:<kind>:<priority>:<key>  sorted set: due jobs a claim set aside for a limit or
-                            rate key (kind 'limit' or 'rate'), by due time
+  P:{q}:held:<kind>:<priority>:<key>  sorted set: due jobs a claim (or, for a limit key
+                            behind a backlog, the enqueue) set aside for a limit or rate
+                            key (kind 'limit' or 'rate'), by due time
   P:{q}:held-prios:<kind>:<key>  sorted set: priority levels with such jobs
   P:{q}:held                sorted set: every held job of the queue, by due time
   P:{q}:flow                hash: the numbers releases use, per key with held jobs
