@@ -130,3 +130,16 @@ async def test_cancelling_the_jobs_ahead_lets_a_held_one_run(backend: Backend) -
     states = await backend.cancel([job.id for job in jobs[:-1]], None)
     assert states == [JobState.CANCELLED] * (1 + MARGIN)
     assert await claim_ids(backend, 10) == [jobs[-1].id]
+
+
+async def test_a_job_enqueued_after_its_key_s_held_jobs_were_purged_runs(
+    backend: Backend,
+) -> None:
+    jobs = [limited("k") for _ in range(3)]
+    await backend.enqueue(jobs)
+    (first,) = await backend.claim(["default"], 10, WORKER, 30)
+    await succeed(backend, first.id)  # hands jobs[1] back; jobs[2] stays held
+    assert await backend.purge([JobState.QUEUED]) == 2
+    late = limited("k")
+    await backend.enqueue([late])
+    assert await claim_ids(backend, 10) == [late.id]

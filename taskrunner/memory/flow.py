@@ -166,7 +166,7 @@ class FlowGate:
             del held[place]
 
     def left_unrun(self, job: JobRecord) -> None:
-        """A queued `job` was cancelled: if it has a limit key, it may have been handed a
-        free slot, which goes to the next held job instead."""
+        """A queued `job` was cancelled or purged: if it has a limit key, it may have been
+        handed a free slot, which goes to the next held job instead."""
         if job.limit_key is not None:
             self.refill(job.queue, job.limit_key, job.limit_max)
