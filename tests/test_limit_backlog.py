@@ -1,7 +1,7 @@
 """A backlog of one limit key set aside at enqueue, on the memory and Redis backends: a job
-due now behind enough jobs of its key (or behind its key's held jobs) is stored held, so no
-claim has to meet it and set it aside; it still runs in order, never beside more than its
-key's max, and a job that waits on others or falls due later is never held at enqueue."""
+due now behind enough queued jobs of its key (or behind its key's held jobs) is stored held,
+so no claim has to meet it and set it aside; it still runs in order, never beside more than
+its key's max, and a job that waits on others or falls due later is never held at enqueue."""
 
 from __future__ import annotations
 
@@ -142,4 +142,30 @@ async def test_a_job_enqueued_after_its_key_s_held_jobs_were_purged_runs(
     assert await backend.purge([JobState.QUEUED]) == 2
     late = limited("k")
     await backend.enqueue([late])
+    assert await claim_ids(backend, 10) == [late.id]
+
+
+async def test_a_backlog_enqueued_one_job_at_a_time_is_held_at_enqueue_too(
+    backend: Backend,
+) -> None:
+    jobs = [limited("k") for _ in range(1 + MARGIN + 5)]
+    for job in jobs:
+        await backend.enqueue([job])
+    assert await held_of(backend, jobs) == [None] * (1 + MARGIN) + [Held.LIMIT] * 5
+    running = jobs[0].id
+    assert await claim_ids(backend, 200) == [running]
+    for job in jobs[1:]:
+        await succeed(backend, running)
+        assert await claim_ids(backend, 10) == [job.id]
+        running = job.id
+
+
+async def test_queued_jobs_cancelled_since_count_no_more(backend: Backend) -> None:
+    jobs = [limited("k") for _ in range(1 + MARGIN)]
+    for job in jobs:
+        await backend.enqueue([job])
+    await backend.cancel([job.id for job in jobs], None)
+    late = limited("k")
+    await backend.enqueue([late])
+    assert await held_of(backend, [late]) == [None]
     assert await claim_ids(backend, 10) == [late.id]

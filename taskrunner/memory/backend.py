@@ -86,7 +86,7 @@ class MemoryBackend(BatchMethods):
         missing = store.missing_dependency(jobs)
         if missing is not None:
             raise DependencyNotFound(missing)
-        return store.store_many(jobs, now)
+        return [store.store_new(new, now) for new in jobs]
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float

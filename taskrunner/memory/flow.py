@@ -11,10 +11,12 @@ or a chance to run can go unused hands back again (`refill`).
 
 A new job due now may be set aside at once (`parks`), so that no claim meets it: when its
 limit key already has set-aside jobs at its priority or better (which run before it in any
-case), or when the same enqueue queued max + `PARK_MARGIN` jobs of its key and priority
-ahead of it (the claims meet those first, at most max of them start, and each one's end or
-cancel hands back again). A backlog stored before any worker starts costs its first claims
-a hundred jobs or so, not one look per job.
+case), or when enqueues queued max + `PARK_MARGIN` jobs of its key and priority since a slot
+of the key last freed or a queued job of it was cancelled or purged (`backlog`). Each of
+those is then still queued (a claim will meet it), set aside behind running jobs, or running,
+so an end or a cancel of one of the key's jobs is still to come, and hands back in turn. A
+backlog stored before any worker starts costs its first claims a hundred jobs or so, not one
+look per job.
 
 Rates are an exact sliding window: the last `rate_max` start times of each key, and a start
 is allowed while fewer than `rate_max` of them fall in the last `rate_per` seconds.
@@ -31,7 +33,6 @@ from taskrunner.backend import Held, JobRecord
 
 Place = tuple[str, str]  # (queue, key)
 Entry = tuple[int, float, int, int, str]  # claim order, then (version, id) to skip stale ones
-Level = tuple[str, str, int]  # (queue, limit key, priority)
 PARK_MARGIN = 100  # queued jobs of a key and priority, beyond its max, that an enqueue parks behind
 
 
@@ -67,6 +68,9 @@ class FlowGate:
         self.windows: dict[Place, Window] = {}
         self.rate_held: dict[Place, list[Entry]] = {}
         self.openings: list[tuple[float, str, str]] = []  # (when, queue, rate key)
+        # per limit key and priority: the jobs enqueues queued due since the key last freed a
+        # slot or lost a queued job (see `parks`)
+        self.backlog: dict[Place, dict[int, int]] = {}
 
     def admit(self, job: JobRecord, entry: Entry, now: float) -> bool:
         """Whether `job` may start now; if so it takes its slot and its start, else it is
@@ -99,21 +103,20 @@ class FlowGate:
         job.held = Held.LIMIT
         heapq.heappush(self.limit_held.setdefault(place, []), entry)
 
-    def parks(self, job: JobRecord, ahead: dict[Level, int]) -> bool:
+    def parks(self, job: JobRecord) -> bool:
         """Whether a new job, due now, is set aside at once rather than queued (see the
-        module's doc); `ahead` counts the jobs per key and priority that the same enqueue
-        queued, and counts `job` if it is queued."""
+        module's doc); if not, it counts in its key's backlog."""
         if job.limit_key is None:
             return False
         place = (job.queue, job.limit_key)
         held = self.limit_held.get(place)
         if held and held[0][0] <= job.priority:
             return True
-        level = (job.queue, job.limit_key, job.priority)
-        count = ahead.get(level, 0)
+        levels = self.backlog.get(place) or self.backlog.setdefault(place, {})
+        count = levels.get(job.priority, 0)
         if count >= job.limit_max + PARK_MARGIN:
             return True
-        ahead[level] = count + 1
+        levels[job.priority] = count + 1
         return False
 
     def park(self, job: JobRecord, entry: Entry) -> None:
@@ -126,6 +129,7 @@ class FlowGate:
         if job.limit_key is None:
             return
         place = (job.queue, job.limit_key)
+        self.backlog.pop(place, None)
         left = self.running.get(place, 0) - 1
         if left > 0:
             self.running[place] = left
@@ -169,4 +173,5 @@ class FlowGate:
         """A queued `job` was cancelled or purged: if it has a limit key, it may have been
         handed a free slot, which goes to the next held job instead."""
         if job.limit_key is not None:
+            self.backlog.pop((job.queue, job.limit_key), None)
             self.refill(job.queue, job.limit_key, job.limit_max)

@@ -23,7 +23,7 @@ from taskrunner.backend import (
 )
 from taskrunner.memory.activity import ActivityLog
 from taskrunner.memory.batches import BatchBook
-from taskrunner.memory.flow import FlowGate, Level
+from taskrunner.memory.flow import FlowGate
 
 
 @dataclass(slots=True)
@@ -112,16 +112,10 @@ class Store:
             # a waiting worker must recompute how long to sleep
             self.wakeup.set()
 
-    def store_many(self, news: Sequence[NewJob], now: float) -> list[str]:
-        """Store the new jobs of one enqueue (see `store_new`), setting aside at once those
-        due now behind a backlog of their limit key (`FlowGate.parks`)."""
-        ahead: dict[Level, int] = {}
-        return [self.store_new(new, now, ahead) for new in news]
-
-    def store_new(self, new: NewJob, now: float, ahead: dict[Level, int] | None = None) -> str:
+    def store_new(self, new: NewJob, now: float) -> str:
         """Store one new job (see `Backend.enqueue`); answers its id, or that of the job
-        holding its dedup key or window. `ahead`: the counts of one enqueue's jobs that
-        `FlowGate.parks` keeps (None: the job is never set aside at once)."""
+        holding its dedup key or window. A job due now behind a backlog of its limit key is
+        set aside at once (`FlowGate.parks`)."""
         if new.id in self.jobs:  # the same job sent again: keep what is stored
             return new.id
         if new.key is not None and new.key_ttl is not None:  # a dedup window
@@ -164,11 +158,7 @@ class Store:
         if job.after:
             self.wait_on(job, now)
         elif (  # a plain job pays for the first test only
-            job.limit_key is not None
-            and ahead is not None
-            and new.at is None
-            and new.delay <= 0
-            and self.gate.parks(job, ahead)
+            job.limit_key is not None and new.at is None and new.delay <= 0 and self.gate.parks(job)
         ):
             job.version += 1
             entry = (job.priority, job.run_at, job.seq, job.version, job.id)

@@ -110,6 +110,20 @@ async def test_held_jobs_behind_hashes_deleted_by_hand_come_back(
     assert await claim_ids(redis_backend, 10) == {jobs[-1].id}
 
 
+async def test_jobs_deleted_by_hand_count_no_more_in_their_key_s_backlog(
+    redis_backend: RedisBackend, client: aioredis.Redis
+) -> None:
+    jobs = [limited("k") for _ in range(101)]
+    for job in jobs:
+        await redis_backend.enqueue([job])
+    for job in jobs:
+        await client.delete(redis_backend.keys.job("default", job.id))
+    assert await claim_ids(redis_backend, 10) == set()  # meets the lost ones
+    late = limited("k")
+    await redis_backend.enqueue([late])
+    assert await claim_ids(redis_backend, 10) == {late.id}
+
+
 CLAIMER = textwrap.dedent(
     """
     import asyncio, sys, time

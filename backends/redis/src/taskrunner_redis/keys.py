@@ -25,6 +25,9 @@
   P:{q}:held                sorted set: every held job of the queue, by due time
   P:{q}:flow                hash: the numbers releases use, per key with held jobs
   P:{q}:opens               sorted set: rate keys with held jobs, by their next opening
+  P:{q}:backlog:<lkey>      hash: per priority, the jobs of a limit key enqueues made ready
+                            since a slot of it freed (an enqueue sets aside those beyond)
+  P:{q}:backlogs            set: the limit keys with such a hash
   P:{q}:bm:<b>, :bw:<b>, :bc:<b>, :bdirty, :bfired:<b>:<kind>  a batch's part on the queue
   P:{q}:dependents:<id>     hash: the jobs waiting on a job of the queue (id -> their queue),
                             and '@end' -> the state it ended in, until they are judged

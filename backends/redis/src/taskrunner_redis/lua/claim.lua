@@ -129,5 +129,8 @@ while #claimed - 1 < limit and examined < budget do
   end
 end
 flush(now)
-if lost then prune_limit_keys(q) end -- held jobs a lost job was ahead of may run now
+if lost then -- held jobs a lost job was ahead of may run now
+  forget_backlogs(q)
+  prune_limit_keys(q)
+end
 return claimed
