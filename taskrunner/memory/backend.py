@@ -350,6 +350,8 @@ class MemoryBackend(BatchMethods):
         for job in doomed:
             job.version += 1
             store.delete(job)
+            if job.state is JobState.QUEUED:  # its key's set-aside jobs may run instead
+                store.gate.left_unrun(job)
         return len(doomed)
 
     # -- inspection: the reads of `MemoryInspection` over the same store -------------------

@@ -9,6 +9,15 @@ the ready heap through `requeue`. Handing back more than can run is harmless (th
 sets them aside again); handing back too few would leave a job stuck, so every way a slot
 or a chance to run can go unused hands back again (`refill`).
 
+A new job due now may be set aside at once (`parks`), so that no claim meets it: when its
+limit key already has set-aside jobs at its priority or better (which run before it in any
+case), or when enqueues queued max + `PARK_MARGIN` jobs of its key and priority since a slot
+of the key last freed or a queued job of it was cancelled or purged (`backlog`). Each of
+those is then still queued (a claim will meet it), set aside behind running jobs, or running,
+so an end or a cancel of one of the key's jobs is still to come, and hands back in turn. A
+backlog stored before any worker starts costs its first claims a hundred jobs or so, not one
+look per job.
+
 Rates are an exact sliding window: the last `rate_max` start times of each key, and a start
 is allowed while fewer than `rate_max` of them fall in the last `rate_per` seconds.
 """
@@ -24,6 +33,7 @@ from taskrunner.backend import Held, JobRecord
 
 Place = tuple[str, str]  # (queue, key)
 Entry = tuple[int, float, int, int, str]  # claim order, then (version, id) to skip stale ones
+PARK_MARGIN = 100  # queued jobs of a key and priority, beyond its max, that an enqueue parks behind
 
 
 @dataclass(slots=True)
@@ -58,6 +68,9 @@ class FlowGate:
         self.windows: dict[Place, Window] = {}
         self.rate_held: dict[Place, list[Entry]] = {}
         self.openings: list[tuple[float, str, str]] = []  # (when, queue, rate key)
+        # per limit key and priority: the jobs enqueues queued due since the key last freed a
+        # slot or lost a queued job (see `parks`)
+        self.backlog: dict[Place, dict[int, int]] = {}
 
     def admit(self, job: JobRecord, entry: Entry, now: float) -> bool:
         """Whether `job` may start now; if so it takes its slot and its start, else it is
@@ -66,8 +79,7 @@ class FlowGate:
         if job.limit_key is not None:
             place = (queue, job.limit_key)
             if self.running.get(place, 0) >= job.limit_max:
-                job.held = Held.LIMIT
-                heapq.heappush(self.limit_held.setdefault(place, []), entry)
+                self.hold_for_limit(job, place, entry)
                 return False
         if job.rate_key is not None:
             place = (queue, job.rate_key)
@@ -86,11 +98,38 @@ class FlowGate:
         job.held = None
         return True
 
+    def hold_for_limit(self, job: JobRecord, place: Place, entry: Entry) -> None:
+        """Set `job` aside until a slot of its limit key frees."""
+        job.held = Held.LIMIT
+        heapq.heappush(self.limit_held.setdefault(place, []), entry)
+
+    def parks(self, job: JobRecord) -> bool:
+        """Whether a new job, due now, is set aside at once rather than queued (see the
+        module's doc); if not, it counts in its key's backlog."""
+        if job.limit_key is None:
+            return False
+        place = (job.queue, job.limit_key)
+        held = self.limit_held.get(place)
+        if held and held[0][0] <= job.priority:
+            return True
+        levels = self.backlog.get(place) or self.backlog.setdefault(place, {})
+        count = levels.get(job.priority, 0)
+        if count >= job.limit_max + PARK_MARGIN:
+            return True
+        levels[job.priority] = count + 1
+        return False
+
+    def park(self, job: JobRecord, entry: Entry) -> None:
+        """Set aside a new job that `parks` said to set aside."""
+        if job.limit_key is not None:
+            self.hold_for_limit(job, (job.queue, job.limit_key), entry)
+
     def free_slot(self, job: JobRecord) -> None:
         """`job`'s running attempt ended: its limit slot frees, and held jobs may run."""
         if job.limit_key is None:
             return
         place = (job.queue, job.limit_key)
+        self.backlog.pop(place, None)
         left = self.running.get(place, 0) - 1
         if left > 0:
             self.running[place] = left
@@ -131,7 +170,8 @@ class FlowGate:
             del held[place]
 
     def left_unrun(self, job: JobRecord) -> None:
-        """A queued `job` was cancelled: if it has a limit key, it may have been handed a
-        free slot, which goes to the next held job instead."""
+        """A queued `job` was cancelled or purged: if it has a limit key, it may have been
+        handed a free slot, which goes to the next held job instead."""
         if job.limit_key is not None:
+            self.backlog.pop((job.queue, job.limit_key), None)
             self.refill(job.queue, job.limit_key, job.limit_max)

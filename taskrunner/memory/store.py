@@ -114,7 +114,8 @@ class Store:
 
     def store_new(self, new: NewJob, now: float) -> str:
         """Store one new job (see `Backend.enqueue`); answers its id, or that of the job
-        holding its dedup key or window."""
+        holding its dedup key or window. A job due now behind a backlog of its limit key is
+        set aside at once (`FlowGate.parks`)."""
         if new.id in self.jobs:  # the same job sent again: keep what is stored
             return new.id
         if new.key is not None and new.key_ttl is not None:  # a dedup window
@@ -156,6 +157,12 @@ class Store:
             self.batches.added(job.batch_id, job.id)
         if job.after:
             self.wait_on(job, now)
+        elif (  # a plain job pays for the first test only
+            job.limit_key is not None and new.at is None and new.delay <= 0 and self.gate.parks(job)
+        ):
+            job.version += 1
+            entry = (job.priority, job.run_at, job.seq, job.version, job.id)
+            self.gate.park(job, entry)
         else:
             self.queue(job, now)
         return job.id

@@ -14,6 +14,8 @@ import orjson
 import pytest
 
 from taskrunner import JobState, TaskRunner
+from taskrunner.backend import Held
+from taskrunner_redis import RedisBackend
 from tests.redis.conftest import REDIS_URL
 from tests.redis.door import fcall, make_runner, publish, python_enqueue, record_of
 
@@ -94,6 +96,25 @@ async def test_a_python_worker_runs_a_job_enqueued_by_the_function(
         assert info is not None and info.state is JobState.SUCCEEDED and info.result == 5
     finally:
         await runner.close()
+
+
+async def test_a_document_behind_held_jobs_of_its_key_is_held_at_once_as_in_python(
+    redis_url: str, redis_prefix: str
+) -> None:
+    await publish(redis_url)
+    document = '{"task": "crm.computed", "args": ["acme"], "limit_key": "a:acme"}'
+    slot = f"{redis_prefix}:{{crm}}:prios"
+    first = [await fcall(slot, document) for _ in range(3)]
+    backend = RedisBackend(redis_url)
+    try:
+        await backend.connect()
+        claimed = await backend.claim(["crm"], 10, "w-1", 30)
+    finally:
+        await backend.close()
+    assert [record.id for record in claimed] == first[:1]  # the other two are held
+    ours = await record_of(redis_url, await fcall(slot, document))
+    theirs = await python_enqueue(redis_url, document)
+    assert (ours.state, ours.held) == (theirs.state, theirs.held) == (JobState.QUEUED, Held.LIMIT)
 
 
 def redis_cli(*args: str) -> str:

@@ -1,6 +1,7 @@
 """Limits and rates on Redis, beyond the conformance suite: a large backlog of one key set
-aside once and never scanned again, a killed worker's slot coming back through reclaim, the
-indexes that held jobs live in, and slots whose job hash was deleted by hand."""
+aside once (most of it at enqueue) and never scanned again, a killed worker's slot coming
+back through reclaim, the indexes that held jobs live in, and slots and held jobs behind job
+hashes deleted by hand."""
 
 from __future__ import annotations
 
@@ -82,6 +83,45 @@ async def test_a_backlog_of_one_key_is_set_aside_once_and_blocks_no_other_key(
     assert running is not None
     await redis_backend.finish([Outcome(running.id, 1, OutcomeKind.SUCCEEDED)])
     assert await claim_ids(redis_backend, 10) == {hot[1].id}
+
+
+async def test_a_backlog_stored_at_once_leaves_the_claim_index_max_plus_a_margin(
+    redis_backend: RedisBackend, client: aioredis.Redis
+) -> None:
+    await redis_backend.enqueue([limited("hot", 3) for _ in range(1000)])
+    assert await ready_count(client, redis_backend) == 3 + 100
+    assert await client.zcard(key(redis_backend, "held:limit:0:hot")) == 1000 - 103
+    assert await client.hget(key(redis_backend, "flow"), "limit:hot") == b"3"
+    # the next enqueue of the key, a single job, goes behind the held ones at once
+    await redis_backend.enqueue([limited("hot", 3)])
+    assert await ready_count(client, redis_backend) == 103
+
+
+async def test_held_jobs_behind_hashes_deleted_by_hand_come_back(
+    redis_backend: RedisBackend, client: aioredis.Redis
+) -> None:
+    jobs = [limited("k") for _ in range(102)]
+    await redis_backend.enqueue(jobs)
+    (record,) = await redis_backend.get([jobs[-1].id])
+    assert record is not None and record.held is Held.LIMIT
+    for job in jobs[:-1]:  # every job ahead of the held one
+        await client.delete(redis_backend.keys.job("default", job.id))
+    assert await claim_ids(redis_backend, 10) == set()  # it meets them, then releases
+    assert await claim_ids(redis_backend, 10) == {jobs[-1].id}
+
+
+async def test_jobs_deleted_by_hand_count_no_more_in_their_key_s_backlog(
+    redis_backend: RedisBackend, client: aioredis.Redis
+) -> None:
+    jobs = [limited("k") for _ in range(101)]
+    for job in jobs:
+        await redis_backend.enqueue([job])
+    for job in jobs:
+        await client.delete(redis_backend.keys.job("default", job.id))
+    assert await claim_ids(redis_backend, 10) == set()  # meets the lost ones
+    late = limited("k")
+    await redis_backend.enqueue([late])
+    assert await claim_ids(redis_backend, 10) == {late.id}
 
 
 CLAIMER = textwrap.dedent(

@@ -18,12 +18,16 @@
   P:{q}:listed              string: the queue is in P:queues (enqueue lists it again if not)
   P:{q}:running:<lkey>      set: running jobs holding a slot of a limit key
   P:{q}:starts:<rkey>       sorted set: the latest starts of a rate key ('id:attempt')
-  P:{q}:held:<kind>:<priority>:<key>  sorted set: due jobs a claim set aside for a limit or
-                            rate key (kind 'limit' or 'rate'), by due time
+  P:{q}:held:<kind>:<priority>:<key>  sorted set: due jobs a claim (or, for a limit key
+                            behind a backlog, the enqueue) set aside for a limit or rate
+                            key (kind 'limit' or 'rate'), by due time
   P:{q}:held-prios:<kind>:<key>  sorted set: priority levels with such jobs
   P:{q}:held                sorted set: every held job of the queue, by due time
   P:{q}:flow                hash: the numbers releases use, per key with held jobs
   P:{q}:opens               sorted set: rate keys with held jobs, by their next opening
+  P:{q}:backlog:<lkey>      hash: per priority, the jobs of a limit key enqueues made ready
+                            since a slot of it freed (an enqueue sets aside those beyond)
+  P:{q}:backlogs            set: the limit keys with such a hash
   P:{q}:bm:<b>, :bw:<b>, :bc:<b>, :bdirty, :bfired:<b>:<kind>  a batch's part on the queue
   P:{q}:dependents:<id>     hash: the jobs waiting on a job of the queue (id -> their queue),
                             and '@end' -> the state it ended in, until they are judged

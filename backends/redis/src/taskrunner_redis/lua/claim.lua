@@ -17,6 +17,7 @@ open_windows(q, now)
 local claimed = {fmt(now)}
 local taken = {} -- id -> true for the jobs claimed in this run (leases are written at its end)
 local pruned = {} -- limit key -> true once this run checked its running set (prune_running)
+local lost = false -- a due job's hash was deleted by hand
 
 -- false if flow control lets the job start now, else why not: 'limit' or 'rate'
 local function blocked(job)
@@ -76,7 +77,10 @@ local function consider(candidate)
                          'after_anyway')
   local stored = job[1] or job[2] or job[3] or job[4] or job[8] or job[9]
     or redis.call('EXISTS', jk) == 1
-  if not stored then return end -- deleted by hand: nothing to run
+  if not stored then -- deleted by hand: nothing to run, but it may have been ahead of jobs
+    lost = true       -- an enqueue set aside behind it (flow.lua: parks)
+    return
+  end
   local counted = false
   if not job[9] then counted = 1
   elseif string.match(job[9], '^%d+$') then counted = tonumber(job[9]) + 1 end
@@ -125,4 +129,8 @@ while #claimed - 1 < limit and examined < budget do
   end
 end
 flush(now)
+if lost then -- held jobs a lost job was ahead of may run now
+  forget_backlogs(q)
+  prune_limit_keys(q)
+end
 return claimed

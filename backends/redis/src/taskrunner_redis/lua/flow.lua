@@ -4,8 +4,9 @@
 --   starts:<key>                  sorted set: the latest starts of a rate key ('id:attempt'
 --                                 by start time), at most rate_max of them
 --   held:<kind>:<prio>:<key>      sorted set: jobs of one priority level set aside by a claim
---                                 for a limit or a rate key (kind 'limit' or 'rate'), by due
---                                 time then id, as the ready sets order them
+--                                 for a limit or a rate key (kind 'limit' or 'rate'), or by
+--                                 an enqueue for a limit key (park, below), by due time then
+--                                 id, as the ready sets order them
 --   held-prios:<kind>:<key>       sorted set: the priority levels holding such jobs
 --   held                          sorted set: every held job of the queue by due time
 --                                 (stats, purge, the longest-waiting due job)
@@ -15,6 +16,10 @@
 --                                 deploy that changes them over-releases rather than stalls)
 --   opens                         sorted set: rate keys with held jobs, by when their window
 --                                 next admits a start (claim and next_due release them then)
+--   backlog:<key>                 hash: per priority level, how many jobs of a limit key an
+--                                 enqueue stored due in a ready set since a slot of the key
+--                                 last freed or a queued job of it was cancelled or purged
+--   backlogs                      set: the limit keys with such counts
 -- A held job stays queued (and in the waiting index) with its field `held` set to the kind.
 
 local function held_key(q, kind, prio, key)
@@ -27,6 +32,22 @@ end
 
 local function running_key(q, key) return queue_key(q, 'running:' .. key) end
 local function starts_key(q, key) return queue_key(q, 'starts:' .. key) end
+local function backlog_key(q, key) return queue_key(q, 'backlog:' .. key) end
+
+-- A slot of the key freed, or a queued job of it left: its backlog counts start again.
+local function forget_backlog(q, key)
+  if redis.call('DEL', backlog_key(q, key)) == 1 then
+    redis.call('SREM', queue_key(q, 'backlogs'), key)
+  end
+end
+
+-- Every limit key's backlog counts start again (a job hash was deleted by hand).
+local function forget_backlogs(q)
+  for _, key in ipairs(redis.call('SMEMBERS', queue_key(q, 'backlogs'))) do
+    redis.call('DEL', backlog_key(q, key))
+  end
+  redis.call('DEL', queue_key(q, 'backlogs'))
+end
 
 -- a rate's window in microseconds, from rate_per as stored (seconds, as Python wrote it)
 local function window_us(per)
@@ -53,18 +74,23 @@ local function keep_extreme(field, value, smaller, q)
   flow_written[field] = stored
 end
 
+-- Note that a key holds jobs at the level `level` (priority `prio`), with these numbers.
+local function note_level(kind, q, key, prio, level, max, per_us)
+  if not levels_written[level] then
+    redis.call('ZADD', held_prios_key(q, kind, key), tonumber(prio), prio)
+    levels_written[level] = true
+  end
+  keep_extreme(kind .. ':' .. key, max, false, q)
+  if kind == 'rate' then keep_extreme('per:' .. key, per_us, true, q) end
+end
+
 -- Set a due job aside for a limit or rate key; the caller takes it out of its ready set.
 local function hold(kind, id, q, key, prio, run_at, max, per_us)
   redis.call('HSET', job_key(q, id), 'held', kind)
   local level = held_key(q, kind, prio, key)
   redis.call('ZADD', level, run_at, id)
-  if not levels_written[level] then
-    redis.call('ZADD', held_prios_key(q, kind, key), tonumber(prio), prio)
-    levels_written[level] = true
-  end
   redis.call('ZADD', queue_key(q, 'held'), run_at, id)
-  keep_extreme(kind .. ':' .. key, max, false, q)
-  if kind == 'rate' then keep_extreme('per:' .. key, per_us, true, q) end
+  note_level(kind, q, key, prio, level, max, per_us)
 end
 
 -- Once a key has no held job left, forget its numbers and its next opening.
@@ -151,6 +177,7 @@ end
 -- The slot of a job's attempt frees (its attempt ended, or reclaim put it back).
 local function free_slot(id, q, key)
   redis.call('SREM', running_key(q, key), id)
+  forget_backlog(q, key)
   release_limit(q, key)
 end
 
@@ -214,8 +241,53 @@ local function prune_limit_keys(q)
   end
 end
 
--- Take a waiting job out of the set it waits in: its ready set, or its key's held set.
+-- Take a waiting job out of the set it waits in (its ready set, or its key's held set), for
+-- good (cancel, purge).
 local function unwait(id, q, prio, held, limit_key, rate_key)
   local key = (held == 'limit' and limit_key) or (held == 'rate' and rate_key)
   if key then unhold(held, id, q, key, prio) else take_ready(id, q, prio) end
+  if limit_key then forget_backlog(q, limit_key) end
+end
+
+-- Setting aside at enqueue. A claim that meets a long backlog of one limit key sets its jobs
+-- aside one by one; a new job that would only be set aside there is stored held instead, so
+-- no claim meets it: a job due now (no delay, no `at`, no dependency to wait on) whose key
+-- already holds jobs at its priority level (they come first in the same order, and a freed
+-- slot releases them, then it), or behind max + PARK_MARGIN jobs of its key and level that
+-- enqueues made ready (its backlog count, see above). Each of those is still ready (a claim
+-- will meet it), held behind running jobs, running, or gone: since a finish, a reclaim, a
+-- cancel or a purge of a job of the key resets its counts and releases what its free slots
+-- admit, and a claim that meets a job whose hash was deleted by hand resets every key's
+-- counts and releases what their free slots admit, the job stored held is released in turn.
+local PARK_MARGIN = 100
+local level_held, counts = {}, {} -- per run: level -> holds jobs; backlog field -> count
+resets[#resets + 1] = function() level_held, counts = {}, {} end
+
+-- Whether a new due job of limit key `key` at priority `prio` is stored held (see above);
+-- if not, it is counted in its key's backlog.
+local function parks(q, prio, key, max)
+  local level = held_key(q, 'limit', prio, key)
+  local held = level_held[level]
+  if held == nil then
+    held = levels_written[level] or redis.call('EXISTS', level) == 1
+    level_held[level] = held
+  end
+  if held then return true end
+  local backlog = backlog_key(q, key)
+  local field = backlog .. '/' .. prio
+  local ahead = counts[field] or tonumber(redis.call('HGET', backlog, prio)) or 0
+  if ahead >= flow_max(max) + PARK_MARGIN then return true end
+  if ahead == 0 then redis.call('SADD', queue_key(q, 'backlogs'), key) end
+  redis.call('HINCRBY', backlog, prio, 1)
+  counts[field] = ahead + 1
+  return false
+end
+
+-- Store a new job held for its limit key (its hash carries held = 'limit' already).
+local function park(id, q, prio, key, run_at, max)
+  local level = held_key(q, 'limit', prio, key)
+  later_zadd(level, run_at, id)
+  later_zadd(queue_key(q, 'held'), run_at, id)
+  level_held[level] = true
+  note_level('limit', q, key, prio, level, flow_max(max))
 end

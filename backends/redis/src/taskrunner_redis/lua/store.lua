@@ -16,7 +16,8 @@
 -- a retry is safe. A holder whose retention has ended (or whose hash is gone) is deleted
 -- here, and the new job takes the key. `deps` makes the job wait on others (deps.lua:
 -- judge_new): it is stored waiting, or cancelled at once (kept after_ttl), or queued as any
--- other once they are all met.
+-- other once they are all met. A new job due now behind a backlog of its limit key is stored
+-- held for that key (flow.lua: parks).
 local function enqueue_jobs(q, jobs, payloads)
   local now = now_us()
   local ids = {redis.call('EXISTS', queue_key(q, 'listed'))}
@@ -54,18 +55,23 @@ local function enqueue_jobs(q, jobs, payloads)
     redis.call('HINCRBY', part_key(q, 'bc', b), 'v', 1)
   end
 
-  -- put a new job where claims find it: in its priority's ready set by due time
-  local function make_ready(job, id, state, run_at)
+  -- put a new job where claims find it: in its priority's ready set by due time (or, parked,
+  -- in its limit key's held set: flow.lua)
+  local function make_ready(job, id, state, run_at, parked)
     local prio = job[3]
     -- as put_ready and index_move do, gathered into one command per key (flush_later)
-    later_zadd(ready_key(q, prio), run_at, id)
-    if not levels[prio] then
-      levels[prio] = true
-      later_zadd(queue_key(q, 'prios'), tonumber(prio), prio)
+    if parked then
+      park(id, q, prio, job[9][1], run_at, job[9][2])
+    else
+      later_zadd(ready_key(q, prio), run_at, id)
+      if not levels[prio] then
+        levels[prio] = true
+        later_zadd(queue_key(q, 'prios'), tonumber(prio), prio)
+      end
+      if state == 'queued' or sooner_than_waiting(q, run_at) then wakes = wakes + 1 end
     end
     later_zadd(index_key(q, 'waiting'), 0, id)
     if job[10] then join_batch(job[10], id, run_at) end
-    if state == 'queued' or sooner_than_waiting(q, run_at) then wakes = wakes + 1 end
   end
 
   -- store a new job; `key` is the dedup key it holds (false: none)
@@ -92,10 +98,13 @@ local function enqueue_jobs(q, jobs, payloads)
     if deps then add_fields(fields, 'after', deps[1]) end
     if deps and deps[2] then add_fields(fields, 'after_anyway', 1) end
     if deps and deps[3] then add_fields(fields, 'after_ttl', deps[3]) end
+    local parked = start == 'ready' and state == 'queued' and not job[7] and flow and flow[1]
+      and parks(q, job[3], flow[1], flow[2])
+    if parked then add_fields(fields, 'held', 'limit') end
     redis.call('HSET', job_key(q, id), unpack(fields))
     later_zadd(index_key(q, 'all'), 0, id)
     if start == 'ready' then
-      make_ready(job, id, state, run_at)
+      make_ready(job, id, state, run_at, parked)
     elseif start == 'waiting' then
       chunked('SADD', pending_key(q, id), detail, 1000)
       later_zadd(index_key(q, 'blocked'), 0, id)
