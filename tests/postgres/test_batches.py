@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from taskrunner import JobState
-from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
+from taskrunner.backend import Beat, LeaseStatus, NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.errors import BatchNotOpen
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_postgres import PostgresBackend
@@ -145,3 +145,61 @@ async def test_an_expired_batch_is_deleted_by_upkeep(
     await backend.reclaim()
     for table in ("batches", "batch_callbacks"):
         assert await admin.fetchval(f'SELECT count(*) FROM "{schema}".{table}') == 0
+
+
+async def batch_row_version(admin: asyncpg.Connection, schema: str, batch_id: str) -> str:
+    return str(await admin.fetchval(f'SELECT xmin FROM "{schema}".batches WHERE id = $1', batch_id))
+
+
+async def test_claims_leave_the_batch_row_alone_and_reads_count_every_state(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    batch = with_callbacks()
+    await backend.open_batch(batch)
+    members = [new_job(batch_id=batch.id) for _ in range(4)]
+    later = new_job(batch_id=batch.id, delay=3600)
+    await backend.enqueue([*members, later])
+    await backend.close_batch(batch.id, ttl=None)
+    before = await batch_row_version(admin, schema, batch.id)
+    first, second = await backend.claim(["default"], 2, WORKER, 30)
+    beats = [Beat(first.id, 1), Beat(second.id, 1)]
+    assert await backend.heartbeat(beats, 30) == [LeaseStatus.HELD] * 2
+    assert await batch_row_version(admin, schema, batch.id) == before  # 0012: not written
+    (record,) = await backend.get_batches([batch.id])  # the states come from the jobs
+    assert record is not None and record.total == 5
+    expected = {JobState.RUNNING: 2, JobState.QUEUED: 2, JobState.SCHEDULED: 1}
+    assert {state: n for state, n in record.counts.items() if n} == expected
+    # the members' listing finds the running ones too, in order
+    listed = await backend.batch_members(batch.id, 10)
+    assert listed == [job.id for job in [*members, later]]
+    assert await backend.batch_members(batch.id, 2, first.id) == [second.id, members[2].id]
+    await backend.finish([Outcome(first.id, 1, OutcomeKind.SUCCEEDED)])
+    (record,) = await backend.get_batches([batch.id])
+    assert record is not None and record.counts[JobState.SUCCEEDED] == 1
+    assert record.counts[JobState.RUNNING] == 1 and record.ended_at is None
+
+
+async def test_counts_hold_through_any_sql_by_hand(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    batch = with_callbacks()
+    await backend.open_batch(batch)
+    member = new_job(batch_id=batch.id)
+    await backend.enqueue([member])
+    await backend.close_batch(batch.id, ttl=None)
+
+    async def by_hand(assignments: str) -> dict[JobState, int]:
+        await admin.execute(f'UPDATE "{schema}".jobs SET {assignments} WHERE id = $1', member.id)
+        (record,) = await backend.get_batches([batch.id])
+        assert record is not None and record.total == 1
+        return {state: n for state, n in record.counts.items() if n}
+
+    assert await by_hand("state = 'running', lease_until = now()") == {JobState.RUNNING: 1}
+    assert await by_hand("state = 'queued'") == {JobState.QUEUED: 1}
+    assert await by_hand("state = 'failed', finished_at = now()") == {JobState.FAILED: 1}
+    assert await callback_jobs(admin, schema) == ["tests.on_complete"]
+    assert await by_hand("state = 'queued'") == {JobState.QUEUED: 1}  # retried: un-ended
+    (record,) = await backend.get_batches([batch.id])
+    assert record is not None and record.ended_at is None
+    assert await by_hand("state = 'succeeded'") == {JobState.SUCCEEDED: 1}
+    assert await callback_jobs(admin, schema) == ["tests.on_complete", "tests.on_success"]
