@@ -56,6 +56,15 @@ async def test_jobs_beyond_the_margin_are_stored_held(
     assert stats["q"][JobState.QUEUED] == len(jobs) + 1  # held jobs count as queued
 
 
+async def test_two_keys_interleaved_in_one_enqueue_are_held_each_on_its_own_backlog(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    keys = ["hot", "warm\nkey", "warm"]  # a line break in a key changes nothing
+    jobs = [hot_job(key=keys[n % 3]) for n in range(3 * (1 + MARGIN + 3))]
+    await backend.enqueue(jobs)
+    assert await held_ids(admin, schema) == {job.id for job in jobs[-9:]}
+
+
 async def test_jobs_that_would_run_earlier_or_elsewhere_are_not_held(
     backend: PostgresBackend, admin: asyncpg.Connection, schema: str
 ) -> None:

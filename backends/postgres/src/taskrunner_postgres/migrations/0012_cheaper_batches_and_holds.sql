@@ -220,12 +220,30 @@ CREATE INDEX jobs_queued_limit_idx ON {schema}.jobs (queue, limit_key, priority,
     WHERE state = 'queued' AND held IS NULL AND limit_key IS NOT NULL;
 
 -- A job about to be stored queued with a limit key: held at once behind a long enough
--- backlog of its key (see above).
+-- backlog of its key (see above). The anchor it locked is noted for the rest of the
+-- transaction (a local setting, undone with a savepoint as the lock is): the next jobs of
+-- the key behind it, the rows of a large enqueue, are held on a look at that one row.
 CREATE FUNCTION {schema}.jobs_held_at_enqueue() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+    -- the anchor's id (36 characters), a line break, its queue, a line break, its key
+    noted text := current_setting('taskrunner.held_anchor', true);
     anchor uuid;
+    ahead boolean;
 BEGIN
+    IF substr(noted, 38) = NEW.queue || E'\n' || NEW.limit_key THEN
+        -- by its primary key alone: the anchor is ours (locked) until the commit
+        SELECT x.state = 'queued' AND x.held IS NULL AND x.queue = NEW.queue
+               AND x.limit_key = NEW.limit_key
+               AND (x.priority, x.run_at, x.seq) < (NEW.priority, NEW.run_at, NEW.seq)
+        INTO ahead
+        FROM {schema}.jobs AS x
+        WHERE x.id = left(noted, 36)::uuid;
+        IF ahead THEN
+            NEW.held := 'limit';
+            RETURN NEW;
+        END IF;
+    END IF;
     SELECT x.id INTO anchor
     FROM {schema}.jobs AS x
     WHERE x.state = 'queued' AND x.held IS NULL AND x.limit_key IS NOT NULL
@@ -241,6 +259,8 @@ BEGIN
         FOR SHARE SKIP LOCKED;
         IF FOUND THEN
             NEW.held := 'limit';
+            PERFORM set_config('taskrunner.held_anchor',
+                               concat_ws(E'\n', anchor, NEW.queue, NEW.limit_key), true);
         END IF;
     END IF;
     RETURN NEW;
