@@ -1,18 +1,20 @@
 """Batches on Postgres beyond the conformance suite: members finishing at once from two
 connections fire each callback once, a member moved by plain SQL still counts, a close
-racing with an enqueue, callbacks with dedup keys, a batch run end to end through a
-worker, and a 10,000-member batch (migrations/0008_batches.sql)."""
+racing with an enqueue, callbacks with dedup keys, upkeep of expired batches, claims that
+leave the batch's row unwritten while reads count every state, and counts through any SQL
+by hand (migrations/0008_batches.sql, 0012_cheaper_batches_and_holds.sql)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from taskrunner import JobState
-from taskrunner.backend import Beat, LeaseStatus, NewBatch, Outcome, OutcomeKind, new_job_id
+from taskrunner.backend import Beat, LeaseStatus, NewBatch, NewJob, Outcome, OutcomeKind, new_job_id
 from taskrunner.errors import BatchNotOpen
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_postgres import PostgresBackend
@@ -24,6 +26,15 @@ def with_callbacks(**callback: object) -> NewBatch:
         on_success=new_job("tests.on_success", queue="callbacks", **callback),
         on_complete=new_job("tests.on_complete", queue="callbacks", **callback),
     )
+
+
+async def closed_batch(backend: PostgresBackend, *members: NewJob) -> NewBatch:
+    """A closed batch with callbacks whose members are `members` (their batch_id set)."""
+    batch = with_callbacks()
+    await backend.open_batch(batch)
+    await backend.enqueue([replace(job, batch_id=batch.id) for job in members])
+    await backend.close_batch(batch.id, ttl=None)
+    return batch
 
 
 async def callback_jobs(admin: asyncpg.Connection, schema: str) -> list[str]:
@@ -65,11 +76,8 @@ async def test_members_finishing_at_once_fire_each_callback_once(
 async def test_a_member_changed_by_plain_sql_still_counts(
     backend: PostgresBackend, admin: asyncpg.Connection, schema: str
 ) -> None:
-    batch = with_callbacks()
-    await backend.open_batch(batch)
-    jobs = [new_job(batch_id=batch.id) for _ in range(3)]
-    await backend.enqueue(jobs)
-    await backend.close_batch(batch.id, ttl=None)
+    jobs = [new_job() for _ in range(3)]
+    batch = await closed_batch(backend, *jobs)
     await admin.execute(
         f"UPDATE \"{schema}\".jobs SET state = 'succeeded', finished_at = now() "
         "WHERE id = ANY($1::uuid[])",
@@ -154,12 +162,9 @@ async def batch_row_version(admin: asyncpg.Connection, schema: str, batch_id: st
 async def test_claims_leave_the_batch_row_alone_and_reads_count_every_state(
     backend: PostgresBackend, admin: asyncpg.Connection, schema: str
 ) -> None:
-    batch = with_callbacks()
-    await backend.open_batch(batch)
-    members = [new_job(batch_id=batch.id) for _ in range(4)]
-    later = new_job(batch_id=batch.id, delay=3600)
-    await backend.enqueue([*members, later])
-    await backend.close_batch(batch.id, ttl=None)
+    members = [new_job() for _ in range(4)]
+    later = new_job(delay=3600)
+    batch = await closed_batch(backend, *members, later)
     before = await batch_row_version(admin, schema, batch.id)
     first, second = await backend.claim(["default"], 2, WORKER, 30)
     beats = [Beat(first.id, 1), Beat(second.id, 1)]
@@ -182,11 +187,8 @@ async def test_claims_leave_the_batch_row_alone_and_reads_count_every_state(
 async def test_counts_hold_through_any_sql_by_hand(
     backend: PostgresBackend, admin: asyncpg.Connection, schema: str
 ) -> None:
-    batch = with_callbacks()
-    await backend.open_batch(batch)
-    member = new_job(batch_id=batch.id)
-    await backend.enqueue([member])
-    await backend.close_batch(batch.id, ttl=None)
+    member = new_job()
+    batch = await closed_batch(backend, member)
 
     async def by_hand(assignments: str) -> dict[JobState, int]:
         await admin.execute(f'UPDATE "{schema}".jobs SET {assignments} WHERE id = $1', member.id)

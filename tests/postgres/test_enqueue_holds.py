@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import JobState
 from taskrunner.backend import NewJob, Outcome, OutcomeKind
 from taskrunner_postgres import PostgresBackend
-from tests.postgres.sql_enqueue import published, shop, sql_enqueue
+from tests.postgres.sql_enqueue import sql_enqueue
+from tests.postgres.test_sql_enqueue import runner  # noqa: F401 (the fixture: the shop app)
 
 MARGIN = 100  # queued jobs a key may have beyond limit_max before enqueues hold
 
@@ -121,19 +121,8 @@ async def test_an_insert_by_hand_is_held_too(
     assert row["id"] in await drain_one_at_a_time(backend)
 
 
-@pytest.fixture
-async def shop_runner(pg_url: str) -> AsyncIterator[TaskRunner]:
-    runner = shop(pg_url)
-    await published(runner)
-    try:
-        yield runner
-    finally:
-        await runner.close()
-
-
-async def test_the_sql_enqueue_function_holds_too(
-    shop_runner: TaskRunner, admin: asyncpg.Connection, schema: str
-) -> None:
+@pytest.mark.usefixtures("runner")  # the shop app, its tasks published
+async def test_the_sql_enqueue_function_holds_too(admin: asyncpg.Connection, schema: str) -> None:
     # crm.lazy: Limit(1, key="region:{region}")
     calls = range(1 + MARGIN + 2)
     ids = [await sql_enqueue(admin, schema, "crm.lazy", ["acme", "eu"]) for _ in calls]

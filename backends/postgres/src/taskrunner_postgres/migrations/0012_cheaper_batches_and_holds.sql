@@ -94,9 +94,10 @@ BEGIN
 END
 $$;
 
--- As 0008's, with `states` the finished states or 'unfinished' (which counts toward the
--- total only): add moves[i] members of that kind to batch ids[i], lock order and TRB01 as
--- before, and settle the batches whose counts now call for it.
+-- As 0008's, counting the moves of other than finished states (0008's jobs_batch_stored
+-- passes the states stored; jobs_batch_updated below, 'unfinished') toward the total only:
+-- add moves[i] members in states[i] to batch ids[i], lock order and TRB01 as before, and
+-- settle the batches whose counts now call for it.
 CREATE OR REPLACE FUNCTION {schema}.batch_count(ids uuid[], states text[], moves integer[],
                                                 joining boolean) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -155,28 +156,6 @@ CREATE FUNCTION {schema}.batch_kind(state text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN state IN ('succeeded', 'failed', 'cancelled') THEN state
                 ELSE 'unfinished' END
-$$;
-
--- Members stored: counted by kind, into open batches only (TRB01 otherwise).
-CREATE OR REPLACE FUNCTION {schema}.jobs_batch_stored() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    ids uuid[];
-    states text[];
-    moves integer[];
-BEGIN
-    SELECT array_agg(c.batch_id), array_agg(c.kind), array_agg(c.jobs::integer)
-    INTO ids, states, moves
-    FROM (SELECT c.batch_id, {schema}.batch_kind(c.state) AS kind, count(*) AS jobs
-          FROM changed AS c
-          WHERE c.batch_id IS NOT NULL
-          GROUP BY 1, 2) AS c;
-    IF ids IS NULL THEN
-        RETURN NULL;
-    END IF;
-    PERFORM {schema}.batch_count(ids, states, moves, true);
-    RETURN NULL;
-END
 $$;
 
 -- Members changed: as 0008's, by kind, so that a claim, a requeue or a lease renewal (which
