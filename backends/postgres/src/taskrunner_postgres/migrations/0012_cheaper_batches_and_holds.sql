@@ -11,7 +11,8 @@
 -- under that lock, and its callbacks are stored in that transaction, once. Running members
 -- leave the members' index (jobs_batch_idx), so a claim writes no entry of it either: the
 -- listing of a batch's members reads them from jobs_running_idx, which holds every running
--- job (a few per worker).
+-- job (a few per worker). A member deleted before it finished (a purge) stays in the total,
+-- as before, so its batch does not end; reads no longer count it in any state.
 --
 -- Holds at enqueue (0007). A job stored queued with a limit key behind at least limit_max +
 -- 100 queued jobs of its key that are not held and would be claimed before it (by priority,
