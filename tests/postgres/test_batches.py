@@ -1,18 +1,20 @@
 """Batches on Postgres beyond the conformance suite: members finishing at once from two
 connections fire each callback once, a member moved by plain SQL still counts, a close
-racing with an enqueue, callbacks with dedup keys, a batch run end to end through a
-worker, and a 10,000-member batch (migrations/0008_batches.sql)."""
+racing with an enqueue, callbacks with dedup keys, upkeep of expired batches, claims that
+leave the batch's row unwritten while reads count every state, and counts through any SQL
+by hand (migrations/0008_batches.sql, 0012_cheaper_batches_and_holds.sql)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from taskrunner import JobState
-from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
+from taskrunner.backend import Beat, LeaseStatus, NewBatch, NewJob, Outcome, OutcomeKind, new_job_id
 from taskrunner.errors import BatchNotOpen
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_postgres import PostgresBackend
@@ -24,6 +26,15 @@ def with_callbacks(**callback: object) -> NewBatch:
         on_success=new_job("tests.on_success", queue="callbacks", **callback),
         on_complete=new_job("tests.on_complete", queue="callbacks", **callback),
     )
+
+
+async def closed_batch(backend: PostgresBackend, *members: NewJob) -> NewBatch:
+    """A closed batch with callbacks whose members are `members` (their batch_id set)."""
+    batch = with_callbacks()
+    await backend.open_batch(batch)
+    await backend.enqueue([replace(job, batch_id=batch.id) for job in members])
+    await backend.close_batch(batch.id, ttl=None)
+    return batch
 
 
 async def callback_jobs(admin: asyncpg.Connection, schema: str) -> list[str]:
@@ -65,11 +76,8 @@ async def test_members_finishing_at_once_fire_each_callback_once(
 async def test_a_member_changed_by_plain_sql_still_counts(
     backend: PostgresBackend, admin: asyncpg.Connection, schema: str
 ) -> None:
-    batch = with_callbacks()
-    await backend.open_batch(batch)
-    jobs = [new_job(batch_id=batch.id) for _ in range(3)]
-    await backend.enqueue(jobs)
-    await backend.close_batch(batch.id, ttl=None)
+    jobs = [new_job() for _ in range(3)]
+    batch = await closed_batch(backend, *jobs)
     await admin.execute(
         f"UPDATE \"{schema}\".jobs SET state = 'succeeded', finished_at = now() "
         "WHERE id = ANY($1::uuid[])",
@@ -145,3 +153,55 @@ async def test_an_expired_batch_is_deleted_by_upkeep(
     await backend.reclaim()
     for table in ("batches", "batch_callbacks"):
         assert await admin.fetchval(f'SELECT count(*) FROM "{schema}".{table}') == 0
+
+
+async def batch_row_version(admin: asyncpg.Connection, schema: str, batch_id: str) -> str:
+    return str(await admin.fetchval(f'SELECT xmin FROM "{schema}".batches WHERE id = $1', batch_id))
+
+
+async def test_claims_leave_the_batch_row_alone_and_reads_count_every_state(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    members = [new_job() for _ in range(4)]
+    later = new_job(delay=3600)
+    batch = await closed_batch(backend, *members, later)
+    before = await batch_row_version(admin, schema, batch.id)
+    first, second = await backend.claim(["default"], 2, WORKER, 30)
+    beats = [Beat(first.id, 1), Beat(second.id, 1)]
+    assert await backend.heartbeat(beats, 30) == [LeaseStatus.HELD] * 2
+    assert await batch_row_version(admin, schema, batch.id) == before  # 0012: not written
+    (record,) = await backend.get_batches([batch.id])  # the states come from the jobs
+    assert record is not None and record.total == 5
+    expected = {JobState.RUNNING: 2, JobState.QUEUED: 2, JobState.SCHEDULED: 1}
+    assert {state: n for state, n in record.counts.items() if n} == expected
+    # the members' listing finds the running ones too, in order
+    listed = await backend.batch_members(batch.id, 10)
+    assert listed == [job.id for job in [*members, later]]
+    assert await backend.batch_members(batch.id, 2, first.id) == [second.id, members[2].id]
+    await backend.finish([Outcome(first.id, 1, OutcomeKind.SUCCEEDED)])
+    (record,) = await backend.get_batches([batch.id])
+    assert record is not None and record.counts[JobState.SUCCEEDED] == 1
+    assert record.counts[JobState.RUNNING] == 1 and record.ended_at is None
+
+
+async def test_counts_hold_through_any_sql_by_hand(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    member = new_job()
+    batch = await closed_batch(backend, member)
+
+    async def by_hand(assignments: str) -> dict[JobState, int]:
+        await admin.execute(f'UPDATE "{schema}".jobs SET {assignments} WHERE id = $1', member.id)
+        (record,) = await backend.get_batches([batch.id])
+        assert record is not None and record.total == 1
+        return {state: n for state, n in record.counts.items() if n}
+
+    assert await by_hand("state = 'running', lease_until = now()") == {JobState.RUNNING: 1}
+    assert await by_hand("state = 'queued'") == {JobState.QUEUED: 1}
+    assert await by_hand("state = 'failed', finished_at = now()") == {JobState.FAILED: 1}
+    assert await callback_jobs(admin, schema) == ["tests.on_complete"]
+    assert await by_hand("state = 'queued'") == {JobState.QUEUED: 1}  # retried: un-ended
+    (record,) = await backend.get_batches([batch.id])
+    assert record is not None and record.ended_at is None
+    assert await by_hand("state = 'succeeded'") == {JobState.SUCCEEDED: 1}
+    assert await callback_jobs(admin, schema) == ["tests.on_complete", "tests.on_success"]

@@ -64,9 +64,10 @@ INDEXES = {
     "jobs_running_limit_idx": (
         "(queue, limit_key) WHERE ((state = 'running'::text) AND (limit_key IS NOT NULL))"
     ),
+    # claim order since 0012, which counts a key's backlog along it
     "jobs_queued_limit_idx": (
-        "(queue, limit_key) WHERE ((state = 'queued'::text) AND (held IS NULL) "
-        "AND (limit_key IS NOT NULL))"
+        "(queue, limit_key, priority, run_at, seq) WHERE ((state = 'queued'::text) "
+        "AND (held IS NULL) AND (limit_key IS NOT NULL))"
     ),
     "jobs_queued_rate_idx": (
         "(queue, rate_key) WHERE ((state = 'queued'::text) AND (held IS NULL) "
@@ -76,10 +77,13 @@ INDEXES = {
         "(queue, limit_key, priority, run_at, seq) WHERE (held = 'limit'::text)"
     ),
     "jobs_held_rate_idx": "(queue, rate_key, priority, run_at, seq) WHERE (held = 'rate'::text)",
-    # 0008: members in order, and a batch's due scheduled members
-    "jobs_batch_idx": "(batch_id, id) WHERE (batch_id IS NOT NULL)",
-    "jobs_batch_scheduled_idx": (
-        "(batch_id, run_at) WHERE ((batch_id IS NOT NULL) AND (state = 'scheduled'::text))"
+    # 0008, changed by 0012: members in order but the running ones, and members not started
+    "jobs_batch_idx": (
+        "(batch_id, id) WHERE ((batch_id IS NOT NULL) AND (state <> 'running'::text))"
+    ),
+    "jobs_batch_pending_idx": (
+        "(batch_id, state, run_at) WHERE ((batch_id IS NOT NULL) "
+        "AND (state = ANY (ARRAY['queued'::text, 'scheduled'::text])))"
     ),
 }
 # the other tables (0002) -> their primary key
@@ -110,6 +114,8 @@ TRIGGERS = {
     # of dependencies are judged by jobs_updated
     "jobs_wait_on": ("BEFORE", "INSERT", "row"),
     "jobs_waits": ("AFTER", "INSERT", "row"),
+    # and holds at enqueue (0012): per row only for queued jobs with a limit key
+    "jobs_held_at_enqueue": ("BEFORE", "INSERT", "row"),
 }
 
 

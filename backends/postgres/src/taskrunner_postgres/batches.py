@@ -1,6 +1,7 @@
 """Batches on Postgres (see `taskrunner.backend.Batches`): a `batches` row per batch whose
-counts and callbacks the jobs' triggers keep (migrations/0008_batches.sql); here, the
-statements that open, close, read and cancel them, and the enqueue of members."""
+total, finished counts and callbacks the jobs' triggers keep (migrations/0008_batches.sql,
+0012_cheaper_batches_and_holds.sql; reads count the unfinished members from the jobs);
+here, the statements that open, close, read and cancel them, and the enqueue of members."""
 
 from __future__ import annotations
 

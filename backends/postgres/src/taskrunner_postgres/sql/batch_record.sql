@@ -2,9 +2,15 @@ b.id::text AS id,
 date_part('epoch', b.created_at) AS created_at,
 b.closed,
 b.total,
-b.queued,
-b.scheduled,
-b.running,
+(SELECT count(*)::integer
+ FROM {schema}.jobs AS d
+ WHERE d.batch_id = b.id AND d.state = 'queued') AS queued,
+(SELECT count(*)::integer
+ FROM {schema}.jobs AS d
+ WHERE d.batch_id = b.id AND d.state = 'scheduled') AS scheduled,
+(SELECT count(*)::integer
+ FROM {schema}.jobs AS d
+ WHERE d.state = 'running' AND d.batch_id = b.id) AS running,
 b.succeeded,
 b.failed,
 b.cancelled,
