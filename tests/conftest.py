@@ -26,6 +26,16 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
         pytest.mark.anyio(obj)
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # `-p no:xdist` runs the suite in one process: the xdist options of the pytest settings'
+    # addopts are then accepted and mean nothing
+    # (a lowercase short option is pytest's to hand out: `_addoption`, as xdist itself adds it)
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "pytest-xdist (disabled)")
+        group._addoption("-n", dest="numprocesses", help="ignored: pytest-xdist is disabled")
+        group._addoption("--dist", dest="dist", help="ignored: pytest-xdist is disabled")
+
+
 @pytest.fixture(params=["redis", "postgres", "sqlite"])
 def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL for a namespace of the test's own on Redis, then on Postgres (cleaned up),

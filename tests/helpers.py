@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +17,9 @@ from taskrunner.memory import MemoryBackend
 from taskrunner.testing import drain as drain  # the suite drains with the public helper
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> None:
-    """Poll `check` (sync or async) until it is truthy; fail after `timeout` seconds."""
+async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> None:
+    """Poll `check` (sync or async) until it is truthy; fail after `timeout` seconds (a
+    bound against a hang, wide enough for a worker process to start on a loaded machine)."""
     with anyio.fail_after(timeout):
         while True:
             value = check()
@@ -47,11 +49,24 @@ class CountingBackend(MemoryBackend):
         return await super().get(ids)
 
 
+# below Linux's ephemeral range (32768-60999), from which every outgoing connection takes
+# its local port: under the parallel test processes (pytest-xdist) a port the kernel handed
+# out for a moment (bind to port 0) could be taken by a connection before the test's server
+# binds it, while a random one here is only taken by another test that drew the same port
+FREE_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now (a server that then fails
+    to bind it has met a test that drew the same port: it may draw again)."""
+    while True:
+        port = random.choice(FREE_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def runner_on(backend: Backend | None = None, **options: Any) -> TaskRunner:

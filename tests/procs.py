@@ -52,7 +52,9 @@ class WorkerProcess:
         """Wait for the process to exit and return its exit code."""
         return await anyio.to_thread.run_sync(self.proc.wait, timeout)
 
-    async def wait_for_output(self, text: str, timeout: float = 30.0) -> None:
+    async def wait_for_output(self, text: str, timeout: float = 90.0) -> None:
+        """Wait until the process printed `text` (its start, on a loaded machine with the
+        suite's parallel processes, can take tens of seconds)."""
         with anyio.fail_after(timeout):
             while text not in self.output():
                 if self.proc.poll() is not None:

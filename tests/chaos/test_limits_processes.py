@@ -28,16 +28,11 @@ WORKERS = 4
 CONCURRENCY = 4
 pytestmark = pytest.mark.slow
 
-# The backend judges a rate on its own clock when it claims a job; the ledger records the
-# start a little later, once the worker has the job and the task begins (the rest of the claim,
-# a round trip and a turn of the worker's event loop: tens of milliseconds on a loaded
-# machine, and windows of a full second in the ledger do hold 22 to 24 starts). Starts within
-# any window of `per - START_DELAY` seconds come from claims within a window shorter than
-# `per`, so no such window may hold more than the rate allows, as long as no start lags its
-# claim by more than START_DELAY (beyond the lag of the other starts in the window).
-START_DELAY = 0.15
-# The backend's own start times (`JobInfo.started_at`, read at claim) are judged exactly, bar
-# their rounding on the way out.
+# The backend judges a rate on its own clock when it claims a job, so the rate is judged on
+# the backend's own start times (`JobInfo.started_at`, read at claim), exactly, bar their
+# rounding on the way out. Not on the ledger's starts: a task begins some time after its
+# claim (a round trip, a turn of the worker's event loop), and on a loaded machine that lag
+# varies by more than any margin a window of the ledger could allow.
 ROUNDING = 1e-3
 
 
@@ -213,17 +208,13 @@ async def test_a_rate_holds_over_every_sliding_window_across_processes(
         await all_succeed(jobs)
     runs = runs_of(await ledger.rows())
     assert ran_once_each(runs, jobs), "a job did not run, or ran twice"
-    per = API.seconds
-    starts = [run.started for run in runs]
-    assert most_in_window(starts, per - START_DELAY) <= API.n
     claimed = [
         info.started_at.timestamp()
         for info in await runner.get_jobs([job.id for job in jobs])
         if info is not None and info.started_at is not None
     ]
     assert len(claimed) == total
-    assert most_in_window(claimed, per - ROUNDING) <= API.n
+    assert most_in_window(claimed, API.seconds - ROUNDING) <= API.n
     # 20 starts a second: the 81st claim comes at least four windows after the first
-    windows = (total / API.n - 1) * per
+    windows = (total / API.n - 1) * API.seconds
     assert max(claimed) - min(claimed) >= windows - ROUNDING
-    assert max(starts) - min(starts) >= windows - START_DELAY

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ import redis
 from fastapi import FastAPI
 
 from taskrunner import TaskRunner
+from tests.helpers import free_port as free_port  # the examples' tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -149,13 +149,6 @@ async def eventually_json(
             if data.get(done):
                 return data
             await asyncio.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def shell_env(**extra: str) -> dict[str, str]:

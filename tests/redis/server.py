@@ -31,6 +31,10 @@ def running_server(directory: Path, **settings: Any) -> Iterator[RedisServer]:
         server.stop()
 
 
+class PortTaken(Exception):
+    """redis-server could not listen on its port: something else took it."""
+
+
 class RedisServer:
     """A redis-server of the test's own, with an append-only file fsynced on every write.
 
@@ -65,14 +69,17 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, attempts: int = 5) -> None:
-        """Start the server; on a port another process took meanwhile, on fresh ports."""
-        for attempt in range(attempts):
+    def start(self) -> None:
+        """Start the server and wait until it answers. On its first start a port that
+        another test took since `free_port` chose it is given up for another one (a restart
+        keeps the port: the test's clients know it)."""
+        first = self.proc is None
+        while True:
             try:
                 self._start()
                 return
-            except RuntimeError as exc:
-                if "Address already in use" not in str(exc) or attempt == attempts - 1:
+            except PortTaken:
+                if not first:
                     raise
                 self.port = free_port()
 
@@ -103,10 +110,14 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while True:
             try:
-                redis.Redis(port=self.port, socket_connect_timeout=0.2).ping()
-                break
+                if self._answering() == self.proc.pid:
+                    break
+                self.stop()  # another test's server answers there: ours cannot listen
+                raise PortTaken(self.port)
             except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
                 if self.proc.poll() is not None:
+                    if "Address already in use" in self.log.read_text():
+                        raise PortTaken(self.port) from None
                     raise RuntimeError(
                         f"redis-server exited with {self.proc.returncode}; its log, "
                         f"{self.log}, ends: {self.log.read_text()[-2000:]}"
@@ -116,6 +127,13 @@ class RedisServer:
                 time.sleep(0.05)
         if self.cluster and self.alone:
             self._take_every_slot(deadline)
+
+    def _answering(self) -> int:
+        """The process id of the redis-server that answers on the port, once it has loaded
+        its data (a PING while it loads raises BusyLoadingError)."""
+        with redis.Redis(port=self.port, socket_connect_timeout=0.2) as client:
+            client.ping()
+            return int(client.info("server")["process_id"])
 
     def _cluster_options(self) -> list[str]:
         if not self.cluster:
