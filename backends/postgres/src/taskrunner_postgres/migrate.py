@@ -8,20 +8,17 @@ pending migrations apply in one transaction: a failure leaves the schema as it w
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
 
+from taskrunner.backend.migration_files import migration_files
 from taskrunner_postgres.queries import PACKAGE, Queries, read_resource, render
 from taskrunner_postgres.settings import PostgresSettings
 
 if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]
-
-_FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +36,7 @@ class Migration:
 
 def known_migrations() -> list[Migration]:
     """Every migration shipped with this package, oldest first."""
-    found = []
-    for entry in files(PACKAGE).joinpath("migrations").iterdir():
-        match = _FILE.fullmatch(entry.name)
-        if match:
-            found.append(Migration(int(match[1]), match[2], entry.name))
-    return sorted(found, key=lambda m: m.version)
+    return [Migration(*shipped) for shipped in migration_files(PACKAGE)]
 
 
 async def applied_versions(

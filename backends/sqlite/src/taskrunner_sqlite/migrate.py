@@ -8,14 +8,11 @@ and a failure leaves the file as it was.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
-from importlib.resources import files
 
+from taskrunner.backend.migration_files import migration_files
 from taskrunner_sqlite.queries import PACKAGE, read_resource, sql
-
-_FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +40,7 @@ class Migration:
 
 def known_migrations() -> list[Migration]:
     """Every migration shipped with this package, oldest first."""
-    found = []
-    for entry in files(PACKAGE).joinpath("migrations").iterdir():
-        match = _FILE.fullmatch(entry.name)
-        if match:
-            found.append(Migration(int(match[1]), match[2], entry.name))
-    return sorted(found, key=lambda m: m.version)
+    return [Migration(*shipped) for shipped in migration_files(PACKAGE)]
 
 
 def pending_migrations(conn: sqlite3.Connection) -> list[Migration]:
