@@ -11,8 +11,9 @@ time, SETSLOT NODE), with a ledger of the jobs that ran.
   of its queue (`prios`) and reaches the others through it, so while the slot is half moved
   a call runs on the source and finds keys already moved (Redis refuses it mid-script, after
   its first writes), or is sent on to the target by ASK and finds keys not yet moved missing
-  there (it then writes them anew: the next MIGRATE fails with BUSYKEY, outcomes are
-  rejected as stale, jobs are lost or run twice).
+  there and writes them anew. Seen in every run: workers' outcomes rejected as stale,
+  claims failing with "TTL exhausted" (redirections going round), and the move stopping
+  halfway when a MIGRATE meets such a key on the target (BUSYKEY).
 """
 
 from __future__ import annotations
