@@ -135,11 +135,7 @@ async def test_a_crash_leaves_each_dependent_to_run_once_after_its_dependencies(
     ids = [*graph.after, *graph.succeeding, graph.failing]
     records = {r.id: r for r in await runner.backend.get(ids) if r is not None}
     await check_runs(ledger, graph, point, crashed, rescuer.pid)
-    # On Postgres a claim stamps started_at with now(), its transaction's start, while the
-    # claim function's inner query may see a dependency's end committed after that start:
-    # a dependent's started_at can then precede its dependency's finished_at by a few ms,
-    # though it ran after it (the ledger shows it). Known; compared on Redis only.
-    check_records(graph, records, point, server_clock=runner.url.startswith("redis"))
+    check_records(graph, records, point)
 
 
 async def ended(runner: TaskRunner, ids: list[str], timeout: float = 60.0) -> None:
@@ -174,17 +170,14 @@ async def check_runs(ledger: Ledger, graph: Graph, point: str, crashed: int, res
             assert run["started"] >= last, (point, dependent, "ran before its dependency")
 
 
-def check_records(
-    graph: Graph, records: dict[str, JobRecord], point: str, *, server_clock: bool
-) -> None:
+def check_records(graph: Graph, records: dict[str, JobRecord], point: str) -> None:
     """The jobs ended as they must; each dependent started after its dependencies finished
-    (the server's clock, with `server_clock`); each cancelled one names the dependency that
-    ended it."""
+    (the server's clock); each cancelled one names the dependency that ended it."""
     for job in graph.succeeding:
         assert records[job].state is JobState.SUCCEEDED, (point, job, records[job].state)
     assert records[graph.failing].state is JobState.FAILED, point
     for dependent, dependencies in graph.after.items():
-        if dependent in graph.cancelled or not server_clock:
+        if dependent in graph.cancelled:
             continue
         started = records[dependent].started_at
         assert started is not None

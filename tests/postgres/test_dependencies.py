@@ -1,10 +1,11 @@
 """Dependencies on Postgres beyond the conformance suite (migrations/0009_dependencies.sql):
 the error bytes are the contract's; two dependencies ending at once on two connections
-release their dependent once; an enqueue racing its dependency's end never leaves its job
-waiting; a long chain cancels in one statement; the counts agree with the rows; an unknown
-dependency leaves the caller's transaction usable and SQL by hand gets the same check; a
-duplicate leaves no edge; a schema upgraded from 0008 takes dependencies on its old jobs;
-and a fan of 10,000 dependents."""
+release their dependent once; a dependent's recorded start follows its dependency's
+recorded end, also on a schema upgraded from 0012; an enqueue racing its dependency's end
+never leaves its job waiting; a long chain cancels in one statement; the counts agree with
+the rows; an unknown dependency leaves the caller's transaction usable and SQL by hand gets
+the same check; a duplicate leaves no edge; a schema upgraded from 0008 takes dependencies
+on its old jobs; and a fan of 10,000 dependents."""
 
 from __future__ import annotations
 
@@ -245,6 +246,48 @@ async def test_a_released_dependent_wakes_its_queue(
     assert "then" not in heard  # stored waiting: nothing to claim yet
     await end(backend, "deps", OutcomeKind.SUCCEEDED)
     await eventually(lambda: "then" in heard)
+
+
+async def test_a_dependents_start_is_stamped_after_its_dependencys_end(
+    backend: PostgresBackend, admin: asyncpg.Connection, schema: str
+) -> None:
+    """A claim whose transaction began before the dependency ended, but that sees the end,
+    records a start after the recorded end (migrations/0013): the order on the server's
+    clock is the order the jobs ran in."""
+    await start_after_end(backend, admin, schema)
+
+
+async def test_an_upgrade_from_0012_stamps_starts_after_what_the_claim_saw(
+    pg_url: str, admin: asyncpg.Connection, schema: str
+) -> None:
+    await apply_first_migrations(admin, schema, 11)  # 0001..0009, 0011 and 0012
+    upgraded = PostgresBackend(pg_url)
+    await upgraded.connect()  # applies 0013
+    try:
+        await start_after_end(upgraded, admin, schema)
+    finally:
+        await upgraded.close()
+
+
+async def start_after_end(backend: PostgresBackend, admin: asyncpg.Connection, schema: str) -> None:
+    """A dependent claimed in a transaction that began before its dependency ended starts,
+    on the server's clock, after that end."""
+    dependency = new_job(queue="first")
+    dependent = new_job(queue="then", after=(dependency.id,))
+    await backend.enqueue([dependency])
+    await backend.enqueue([dependent])
+    claimed = await claim_one(backend, "first")
+    async with admin.transaction():
+        await admin.fetchval("SELECT now()")  # the claim's transaction begins here
+        await backend.finish([Outcome(dependency.id, claimed.attempt, OutcomeKind.SUCCEEDED)])
+        rows = await admin.fetch(
+            f"SELECT id FROM \"{schema}\".claim_jobs(ARRAY['then'], 1, 'w', 30.0)"
+        )
+    assert [str(row["id"]) for row in rows] == [dependent.id]
+    ended, started = await backend.get([dependency.id, dependent.id])
+    assert ended is not None and started is not None
+    assert ended.finished_at is not None and started.started_at is not None
+    assert started.started_at >= ended.finished_at
 
 
 async def test_an_upgraded_schema_takes_dependencies_on_its_old_jobs(
