@@ -18,6 +18,7 @@ from taskrunner.backend import (
     Outcome,
     OutcomeKind,
 )
+from taskrunner.errors import BatchNotOpen
 from taskrunner_sqlite.queries import sql
 from taskrunner_sqlite.windows import window_holder
 
@@ -39,8 +40,19 @@ def due_state(run_at: float, now: float) -> str:
 
 
 def enqueue(conn: sqlite3.Connection, now: float, jobs: Sequence[NewJob]) -> list[str]:
-    """Store new jobs (see `Backend.enqueue`); answers each one's id or its key holder's."""
+    """Store new jobs (see `Backend.enqueue`); answers each one's id or its key holder's.
+    Raises `BatchNotOpen`, storing nothing, if one names a batch that is not open."""
+    check_open(conn, {new.batch_id for new in jobs if new.batch_id is not None})
     return [store_new(conn, new, now) for new in jobs]
+
+
+def check_open(conn: sqlite3.Connection, batch_ids: set[str]) -> None:
+    """Raise `BatchNotOpen` unless every batch named is open."""
+    for batch_id in sorted(batch_ids):
+        row = conn.execute(sql("batch_open"), (batch_id,)).fetchone()
+        if row is None or row[1]:
+            state = "unknown" if row is None else "closed"
+            raise BatchNotOpen(f"batch {batch_id} is {state}: no member can join it")
 
 
 def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
@@ -66,7 +78,7 @@ def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
         sql("insert_job"),
         (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
          new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
-         new.rate_max, new.rate_per),
+         new.rate_max, new.rate_per, new.batch_id),
     )  # fmt: skip
     return new.id
 
