@@ -23,6 +23,7 @@ from taskrunner.backend import (
     Batches,
     Beat,
     CancelSignals,
+    Dependencies,
     HasUrl,
     Inspection,
     JobRecord,
@@ -39,6 +40,7 @@ from taskrunner.errors import ConfigurationError
 from taskrunner_sqlite import jobs, reads, tidy
 from taskrunner_sqlite.batches import SqliteBatches
 from taskrunner_sqlite.claim import claim
+from taskrunner_sqlite.dependencies import SqliteDependencies
 from taskrunner_sqlite.errors import DATABASE_ERRORS
 from taskrunner_sqlite.inspection import SqliteInspection
 from taskrunner_sqlite.listen import (
@@ -54,7 +56,7 @@ from taskrunner_sqlite.settings import parse_url, refuse_network_file_system
 from taskrunner_sqlite.store import SqliteStore, open_connection, transaction
 
 
-class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches):
+class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies):
     """Jobs in a SQLite file in WAL mode, shared by the processes of one machine.
 
     `url` is a `sqlite:///relative/path.db` or `sqlite:////absolute/path.db` URL; its query
@@ -240,4 +242,5 @@ if TYPE_CHECKING:
     _migrates: type[Migrations] = SqliteBackend
     _pauses: type[QueuePausing] = SqliteBackend
     _batches: type[Batches] = SqliteBackend
+    _depends: type[Dependencies] = SqliteBackend
     _shows: type[HasUrl] = SqliteBackend
