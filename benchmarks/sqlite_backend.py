@@ -113,7 +113,10 @@ def per_statement_enqueues(n: int) -> Callable[[SqliteBackend], Awaitable[float]
                     await call("BEGIN IMMEDIATE")
                     await call(sql("job_expiry"), new.id)
                     await call(sql("insert_job"), new.id, new.task, new.queue, new.payload,
-                               "queued", 0, 3, now, now, None, None, 0, None, 0, 0.0)  # fmt: skip
+                               "queued", 0, 3, now, now, None, None, 0, None, 0, 0.0,
+                               None, None, False, None)  # fmt: skip
+                    await call(sql("next_ended"))  # every write judges dependents
+                    await call(sql("unsettled_batches"))  # and settles batches
                     await call("COMMIT")
                 return n / (time.perf_counter() - start)
         finally:

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from taskrunner.backend import (
     Backend,
+    Batches,
     Beat,
     CancelSignals,
+    Dependencies,
     HasUrl,
     Inspection,
     JobRecord,
@@ -36,7 +38,9 @@ from taskrunner.backend import (
 )
 from taskrunner.errors import ConfigurationError
 from taskrunner_sqlite import jobs, reads, tidy
+from taskrunner_sqlite.batches import SqliteBatches
 from taskrunner_sqlite.claim import claim
+from taskrunner_sqlite.dependencies import SqliteDependencies
 from taskrunner_sqlite.errors import DATABASE_ERRORS
 from taskrunner_sqlite.inspection import SqliteInspection
 from taskrunner_sqlite.listen import (
@@ -44,6 +48,7 @@ from taskrunner_sqlite.listen import (
     Watcher,
     until_signal,
     watch_connection,
+    watch_until,
 )
 from taskrunner_sqlite.migrate import apply_migrations, pending_migrations
 from taskrunner_sqlite.pausing import SqlitePausing
@@ -51,7 +56,7 @@ from taskrunner_sqlite.settings import parse_url, refuse_network_file_system
 from taskrunner_sqlite.store import SqliteStore, open_connection, transaction
 
 
-class SqliteBackend(SqliteInspection, SqlitePausing):
+class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies):
     """Jobs in a SQLite file in WAL mode, shared by the processes of one machine.
 
     `url` is a `sqlite:///relative/path.db` or `sqlite:////absolute/path.db` URL; its query
@@ -204,17 +209,11 @@ class SqliteBackend(SqliteInspection, SqlitePausing):
                 await until_signal(signal, left if due is None else min(left, due))
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
-        deadline = time.monotonic() + timeout
-        async with self._watcher.watching():
-            while True:
-                signal = self._watcher.signal()
-                (record,) = await self.get([job_id])
-                if record is None or record.state.finished:
-                    return record
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                await until_signal(signal, left)
+        async def check() -> tuple[bool, JobRecord | None]:
+            (record,) = await self.get([job_id])
+            return record is None or record.state.finished, record
+
+        return await watch_until(self._watcher, check, timeout)
 
     async def stats(self, queues: Sequence[str] | None = None) -> dict[str, dict[JobState, int]]:
         return await self._store.read("counting jobs", lambda c, now: reads.stats(c, now, queues))
@@ -242,4 +241,6 @@ if TYPE_CHECKING:
     _transactional: type[TransactionalEnqueue] = SqliteBackend
     _migrates: type[Migrations] = SqliteBackend
     _pauses: type[QueuePausing] = SqliteBackend
+    _batches: type[Batches] = SqliteBackend
+    _depends: type[Dependencies] = SqliteBackend
     _shows: type[HasUrl] = SqliteBackend

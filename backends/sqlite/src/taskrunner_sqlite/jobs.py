@@ -11,13 +11,16 @@ import sqlite3
 from collections.abc import Sequence
 
 from taskrunner.backend import (
+    FINISHED_STATES,
     Beat,
     JobState,
     LeaseStatus,
     NewJob,
     Outcome,
     OutcomeKind,
+    dependency_error,
 )
+from taskrunner.errors import BatchNotOpen, DependencyNotFound
 from taskrunner_sqlite.queries import sql
 from taskrunner_sqlite.windows import window_holder
 
@@ -39,8 +42,47 @@ def due_state(run_at: float, now: float) -> str:
 
 
 def enqueue(conn: sqlite3.Connection, now: float, jobs: Sequence[NewJob]) -> list[str]:
-    """Store new jobs (see `Backend.enqueue`); answers each one's id or its key holder's."""
+    """Store new jobs (see `Backend.enqueue`); answers each one's id or its key holder's.
+    Raises `BatchNotOpen` or `DependencyNotFound`, storing nothing, if one names a batch
+    that is not open or a dependency that is not stored."""
+    check_open(conn, {new.batch_id for new in jobs if new.batch_id is not None})
+    check_stored(conn, now, [dependency for new in jobs for dependency in new.after])
     return [store_new(conn, new, now) for new in jobs]
+
+
+def check_open(conn: sqlite3.Connection, batch_ids: set[str]) -> None:
+    """Raise `BatchNotOpen` unless every batch named is open."""
+    for batch_id in sorted(batch_ids):
+        row = conn.execute(sql("batch_open"), (batch_id,)).fetchone()
+        if row is None or row[1]:
+            state = "unknown" if row is None else "closed"
+            raise BatchNotOpen(f"batch {batch_id} is {state}: no member can join it")
+
+
+def check_stored(conn: sqlite3.Connection, now: float, ids: Sequence[str]) -> None:
+    """Raise `DependencyNotFound` unless every job named is stored."""
+    for job_id in ids:
+        row = conn.execute(sql("job_expiry"), (job_id,)).fetchone()
+        if row is None or gone(row[0], now):
+            raise DependencyNotFound(job_id)
+
+
+def wait_on(conn: sqlite3.Connection, new: NewJob, now: float) -> None:
+    """Judge a new job's dependencies: wait for those not ended, or end it at once."""
+    pending = []
+    for dependency in dict.fromkeys(new.after):
+        state = JobState(conn.execute(sql("job_state"), (dependency,)).fetchone()[0])
+        if state is JobState.SUCCEEDED or (new.after_run_anyway and state in FINISHED_STATES):
+            continue
+        if state in FINISHED_STATES:
+            expires_at = None if new.after_ttl is None else now + new.after_ttl
+            error = dependency_error(dependency, state)
+            conn.execute(sql("end_job"), ("cancelled", None, error, now, expires_at, new.id))
+            return
+        pending.append((new.id, dependency))
+    if pending:
+        conn.execute(sql("set_state"), ("waiting", new.id))
+        conn.executemany(sql("add_wait"), pending)
 
 
 def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
@@ -66,8 +108,11 @@ def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
         sql("insert_job"),
         (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
          new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
-         new.rate_max, new.rate_per),
+         new.rate_max, new.rate_per, new.batch_id, json.dumps(new.after) if new.after else None,
+         new.after_run_anyway, new.after_ttl),
     )  # fmt: skip
+    if new.after:
+        wait_on(conn, new, now)
     return new.id
 
 

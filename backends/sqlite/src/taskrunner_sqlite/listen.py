@@ -15,14 +15,18 @@ import asyncio
 import contextlib
 import functools
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from taskrunner.backend import Fanout
 from taskrunner.errors import BackendError
 from taskrunner_sqlite.reads import cancel_requests
 from taskrunner_sqlite.settings import SqliteSettings
 from taskrunner_sqlite.store import SqliteStore, open_connection
+
+T = TypeVar("T")
 
 
 def watch_connection(path: Path, settings: SqliteSettings) -> sqlite3.Connection:
@@ -96,6 +100,24 @@ async def until_signal(event: asyncio.Event, timeout: float) -> None:
     """Return once `event` is set or after `timeout` seconds."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(event.wait(), timeout)
+
+
+async def watch_until(
+    watcher: Watcher, check: Callable[[], Awaitable[tuple[bool, T]]], timeout: float
+) -> T | None:
+    """The answer of `check()` once it says it is done, read again at each change the
+    watcher signals; None if that takes longer than `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    async with watcher.watching():
+        while True:
+            signal = watcher.signal()
+            done, answer = await check()
+            if done:
+                return answer
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await until_signal(signal, left)
 
 
 class CancelListener:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +22,8 @@ def job_record(row: Sequence[Any], now: float) -> JobRecord:
         row[0], row[1], row[2], bytes(row[3]), state, row[5], row[6], row[7], row[8],
         row[9], row[10], row[11], row[12], row[13], row[14], _bytes(row[15]),
         _bytes(row[16]), _bytes(row[17]), bool(row[18]), None, row[19], row[20], row[21],
-        row[22], row[23], HELD[row[24]] if state is JobState.QUEUED else None,
+        row[22], row[23], HELD[row[24]] if state is JobState.QUEUED else None, row[25],
+        tuple(json.loads(row[26])) if row[26] else (), bool(row[27]),
     )  # fmt: skip
 
 

@@ -19,7 +19,9 @@ from typing import TypeVar
 
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner_sqlite.errors import DATABASE_ERRORS, database_error
+from taskrunner_sqlite.judge import judge
 from taskrunner_sqlite.settings import SqliteSettings
+from taskrunner_sqlite.settle import settle
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection, float], T]
@@ -89,14 +91,28 @@ class SqliteStore:
 
     async def write(self, what: str, work: Work[T]) -> T:
         """Run `work(conn, now)` in one `BEGIN IMMEDIATE` transaction, committed if it
-        returns and rolled back if it raises."""
+        returns and rolled back if it raises; the dependents and batches its changes call for
+        are judged and settled (`settled`) in the same transaction."""
         conn, _ = self._require()
-        return await self._call(what, lambda: transaction(conn, work))
+        return await self._call(what, lambda: transaction(conn, settled(work)))
 
     async def read(self, what: str, work: Work[T]) -> T:
         """Run `work(conn, now)` in one read transaction (a consistent snapshot)."""
         conn, _ = self._require()
         return await self._call(what, lambda: transaction(conn, work, "BEGIN"))
+
+
+def settled(work: Work[T]) -> Work[T]:
+    """`work`, followed by the judging of the jobs waiting on those it ended (`judge`) and
+    the settling of the batches it left unsettled (`settle`)."""
+
+    def run(conn: sqlite3.Connection, now: float) -> T:
+        answer = work(conn, now)
+        judge(conn, now)
+        settle(conn, now)
+        return answer
+
+    return run
 
 
 def transaction(conn: sqlite3.Connection, work: Work[T], begin: str = "BEGIN IMMEDIATE") -> T:

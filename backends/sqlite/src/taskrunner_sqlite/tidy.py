@@ -33,6 +33,7 @@ def reclaim(conn: sqlite3.Connection, now: float, batch: int) -> list[str]:
     conn.execute(sql("prune_activity"), (now - SECONDS_KEPT,))
     conn.execute(sql("prune_workers"), (now,))
     conn.execute(sql("prune_cancels"), (now - CANCELS_KEPT,))
+    conn.execute(sql("prune_batches"), (now,))
     return put_back
 
 

@@ -1,0 +1,1 @@
+INSERT INTO waits (job_id, dependency) VALUES (?, ?)

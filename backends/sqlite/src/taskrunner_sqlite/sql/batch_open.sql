@@ -1,0 +1,1 @@
+SELECT id, closed FROM batches WHERE id = ?

@@ -1,0 +1,1 @@
+SELECT 1 FROM waits WHERE job_id = ? LIMIT 1
