@@ -17,6 +17,7 @@ taskrunner; this package imports nothing of taskrunner above it.
   URL helpers every backend uses (`check_url`, `redact`, `parse_flag`).
 - `ids`: job ids, and the id bounds of a time range (`id_floor`, `CLOCK_MARGIN`).
 - `fanout`: handing signals to every listener in a process.
+- `waiting`: `within`, a wait with a timeout that never loses a cancel.
 - `faults`: the crash points (`TASKRUNNER_CRASH_AT`) that the chaos tests arm, the
   worker's and the backends' own.
 """
@@ -52,6 +53,7 @@ from taskrunner.backend.records import (
     OutcomeKind,
 )
 from taskrunner.backend.registry import TaskRegistry
+from taskrunner.backend.waiting import within
 
 __all__ = [
     "CLOCK_MARGIN",
@@ -93,4 +95,5 @@ __all__ = [
     "parse_flag",
     "redact",
     "scheme_of",
+    "within",
 ]

@@ -8,7 +8,6 @@ The state and its primitive changes are in `store`; the inspection reads in `ins
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ from taskrunner.backend import (
     QueueActivity,
     WorkerRecord,
 )
+from taskrunner.backend.waiting import within
 from taskrunner.errors import ConfigurationError, DependencyNotFound
 from taskrunner.memory.batch_methods import BatchMethods
 from taskrunner.memory.inspection import MemoryInspection
@@ -267,8 +267,7 @@ class MemoryBackend(BatchMethods):
         if due is not None:
             timeout = min(timeout, max(due - now, 0.0))
         store.wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(store.wakeup.wait(), timeout)
+        await within(store.wakeup.wait(), timeout)
 
     async def wait_finished(self, job_id: str, timeout: float) -> JobRecord | None:
         store = self._store
@@ -280,9 +279,7 @@ class MemoryBackend(BatchMethods):
             return job.record()
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         store.finish_waiters.setdefault(job_id, []).append(waiter)
-        try:
-            await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
+        if not await within(waiter, timeout):
             waiters = store.finish_waiters.get(job_id, [])
             if waiter in waiters:
                 waiters.remove(waiter)

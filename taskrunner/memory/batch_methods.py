@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 from taskrunner.backend import BatchRecord, JobState, NewBatch
+from taskrunner.backend.waiting import within
 from taskrunner.memory.store import Store
 
 
@@ -50,9 +51,7 @@ class BatchMethods:
         if not batch.ended:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             batch.waiters.append(waiter)
-            try:
-                await asyncio.wait_for(waiter, timeout)
-            except TimeoutError:
+            if not await within(waiter, timeout):
                 return None
         return batch.record()
 

@@ -10,12 +10,12 @@ downtime the tick that was pending runs once; the missed ones are not replayed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from taskrunner._serialization import encode_payload
+from taskrunner.backend.waiting import within
 from taskrunner.task import EnqueueOptions, PreparedJob, Task, new_job
 from taskrunner.worker.host import WorkerHost
 
@@ -65,5 +65,4 @@ async def run_scheduler(
                 exc,
                 wait,
             )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), max(wait, WAKE_MARGIN))
+        await within(stopping.wait(), max(wait, WAKE_MARGIN))

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from taskrunner.backend import Fanout, Inbox, redact
+from taskrunner.backend import Fanout, Inbox, redact, within
 from taskrunner_postgres.queries import Queries
 from taskrunner_postgres.settings import PostgresSettings
 
@@ -72,8 +72,7 @@ class Listener:
         """Start listening (once); returns after the first connection attempt ended."""
         if self._task is None and not self._closed:
             self._task = asyncio.create_task(self._supervise(), name="taskrunner-pg-listener")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._tried.wait(), self._settings.connect_timeout)
+        await within(self._tried.wait(), self._settings.connect_timeout)
 
     async def close(self) -> None:
         """Stop listening and close the connection."""
@@ -275,8 +274,7 @@ class Listener:
         conn = self._conn
         assert conn is not None
         while not self._lost.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), HEALTH_INTERVAL)
+            await within(self._lost.wait(), HEALTH_INTERVAL)
             if self._lost.is_set() or conn.is_closed():
                 return
             async with self._lock:

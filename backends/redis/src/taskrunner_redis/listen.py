@@ -26,7 +26,7 @@ from typing import TypeVar
 import orjson
 from redis.exceptions import RedisError
 
-from taskrunner.backend import Fanout, Inbox
+from taskrunner.backend import Fanout, Inbox, within
 from taskrunner_redis.clients import Client, Subscriber
 
 log = logging.getLogger("taskrunner.redis")
@@ -99,7 +99,8 @@ class FinishedWaiters:
     async def start(self, timeout: float = 10.0) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._listen(), name="taskrunner-redis-finished")
-        await asyncio.wait_for(self._subscribed.wait(), timeout)
+        if not await within(self._subscribed.wait(), timeout):
+            raise TimeoutError(f"no subscription within {timeout}s")
 
     def add(self, job_id: str) -> asyncio.Event:
         event = asyncio.Event()
@@ -152,9 +153,7 @@ async def wait_until(
         remaining = deadline - loop.time()
         if remaining <= 0:
             return None
-        try:
-            await asyncio.wait_for(event.wait(), remaining)
-        except TimeoutError:
+        if not await within(event.wait(), remaining):
             return None
 
 
@@ -197,8 +196,7 @@ class CancelChannel:
                     ),
                     name="taskrunner-redis-cancels",
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_WAIT)
+            await within(self._subscribed.wait(), SUBSCRIBE_WAIT)
             yield inbox
 
     def _received(self, data: bytes) -> None:

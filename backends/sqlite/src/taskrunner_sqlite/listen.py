@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
-from taskrunner.backend import Fanout
+from taskrunner.backend import Fanout, within
 from taskrunner.errors import BackendError
 from taskrunner_sqlite.reads import cancel_requests
 from taskrunner_sqlite.settings import SqliteSettings
@@ -98,8 +98,7 @@ class Watcher:
 
 async def until_signal(event: asyncio.Event, timeout: float) -> None:
     """Return once `event` is set or after `timeout` seconds."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
+    await within(event.wait(), timeout)
 
 
 async def watch_until(
