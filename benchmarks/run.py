@@ -73,6 +73,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", action="append", default=[], metavar="WORKLOAD.FIELD=VALUE")
     parser.add_argument("--redis-url", default=Servers.redis)
     parser.add_argument("--postgres-url", default=Servers.postgres)
+    parser.add_argument(
+        "--sqlite-dir", type=Path, default=Servers.sqlite, help="where the SQLite files go"
+    )
     parser.add_argument("--out", type=Path, default=None, help="where logs and results.json go")
     return parser.parse_args(argv)
 
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         only_taskrunner=args.only_taskrunner,
         peers=_peers(args.peers),
         sizes=parse_sizes(args.size),
-        servers=Servers(redis=args.redis_url, postgres=args.postgres_url),
+        servers=Servers(redis=args.redis_url, postgres=args.postgres_url, sqlite=args.sqlite_dir),
     )
     log_dir = args.out or default_log_dir(args.backend)
     try:

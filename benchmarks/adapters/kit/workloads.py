@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -42,11 +43,13 @@ async def prefill(lib: Library, task: str, seqs: range, batch: int, delay: float
         await asyncio.gather(*(lib.enqueue(task, seq, delay) for seq in chunk))
 
 
-async def wait_drained(lib: Library, events: Events, within: float) -> float:
-    """The time at which the library's own store first shows no queued or running job."""
+async def wait_drained(lib: Library, events: Events, within: float, *more: Events) -> float:
+    """The time at which the library's own store first shows no queued or running job
+    (raises WorkerFailed if a worker, `events` or one of `more`, dies first)."""
     deadline = time.monotonic() + within
     while await lib.unfinished():
-        events.check()
+        for each in (events, *more):
+            each.check()
         if time.monotonic() > deadline:
             raise WorkerFailed(f"the store still holds unfinished jobs after {within:.0f} s")
         await asyncio.sleep(POLL_SECONDS)
@@ -85,7 +88,10 @@ async def drain(lib: Library, spec: Spec, script: str) -> Figures:
 
 
 async def drain_stored(lib: Library, spec: Spec, script: str) -> Figures:
-    """The timed part of a drain: the `n` jobs are stored; start a worker and time it."""
+    """The timed part of a drain: the `n` jobs are stored; start a worker (`spec.workers`
+    worker processes, see `drain_by_crew`) and time it."""
+    if spec.workers > 1 and not lib.in_process:
+        return await drain_by_crew(lib, spec, script)
     async with start_worker(lib, spec, script, expect=spec.n) as events:
         ready = await events.get("ready", READY_TIMEOUT)
         done = await events.get("done", spec.timeout)
@@ -96,6 +102,29 @@ async def drain_stored(lib: Library, spec: Spec, script: str) -> Figures:
         "seconds": elapsed,
         "bodies_seconds": done["t"] - ready["t"],
     }
+
+
+async def drain_by_crew(lib: Library, spec: Spec, script: str) -> Figures:
+    """A drain by `spec.workers` worker processes, started at once: timed from the first
+    one's start until the store shows no unfinished job and every body has returned (each
+    process says, once stopped, how many bodies it ran and when its last one returned);
+    raises WorkerFailed unless they ran `n` bodies in all."""
+    async with contextlib.AsyncExitStack() as stack:
+        crew = [
+            await stack.enter_async_context(start_worker(lib, spec, script, expect=0))
+            for _ in range(spec.workers)
+        ]
+        readies = [await events.get("ready", READY_TIMEOUT) for events in crew]
+        drained = await wait_drained(lib, crew[0], spec.timeout, *crew[1:])
+        for events in crew:
+            events.stop()  # all at once; leaving the stack then waits for each
+    stopped = [await events.get("stopped", READY_TIMEOUT) for events in crew]
+    ran = sum(event["count"] for event in stopped)
+    if ran != spec.n:
+        raise WorkerFailed(f"the workers ran {ran} bodies for {spec.n} jobs")
+    start = min(ready["t"] for ready in readies)
+    end = max(drained, *(event["last"] for event in stopped))
+    return {"rate": spec.n / (end - start), "seconds": end - start}
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -178,6 +207,7 @@ WORKLOADS: dict[str, Workload] = {
     "enqueue": enqueue_single,
     "batch": enqueue_batch,
     "drain": drain,
+    "drain-3": drain,
     "sleep": drain,
     "latency": latency,
     "memory": memory,
