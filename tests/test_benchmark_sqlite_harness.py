@@ -67,7 +67,8 @@ def test_the_footnotes_set_each_library_s_enqueue_against_the_bare_commit() -> N
 async def test_three_worker_processes_drain_every_stored_job(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     spec: dict[str, object] = {"workload": "drain-3", "backend": "sqlite", "url": url}
-    spec |= {"phase": "", "n": 300, "concurrency": 20, "task": "noop", "workers": 3, "timeout": 120.0}
+    spec |= {"phase": "", "n": 300, "concurrency": 20, "task": "noop", "workers": 3}
+    spec["timeout"] = 120.0
 
     outcome = run_adapter(
         Path(sys.executable), TASKRUNNER.script, "bench", spec, tmp_path / "log", 120.0
