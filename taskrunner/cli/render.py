@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -18,6 +19,48 @@ STATE_STYLES = {
     JobState.RUNNING: "yellow",
     JobState.SUCCEEDED: "green", JobState.FAILED: "red", JobState.CANCELLED: "magenta",
 }  # fmt: skip
+
+
+SHORT_ID = 12  # characters of a job id in the narrow table: its random end
+
+
+def plural(count: int, noun: str) -> str:
+    """`noun`, or its plural for a count other than 1."""
+    return noun if count == 1 else f"{noun}s"
+
+
+def age(moment: datetime, now: datetime) -> str:
+    """How long ago `moment` was, in one unit: `40s`, `12m`, `5h`, `3d`."""
+    elapsed = max((now - moment).total_seconds(), 0.0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if elapsed >= size:
+            return f"{elapsed // size:.0f}{unit}"
+    return f"{elapsed:.0f}s"
+
+
+def short_jobs_table(jobs: list[JobInfo], now: datetime) -> Table:
+    """Jobs in 80 columns: the end of each id, task, queue, state, attempt and age; long
+    names are cut short (`jobs_table` has every column)."""
+    table = Table(
+        Column("id", no_wrap=True, min_width=SHORT_ID),
+        Column("task", no_wrap=True, overflow="ellipsis", ratio=3),
+        Column("queue", no_wrap=True, overflow="ellipsis", ratio=1),
+        Column("state", no_wrap=True),
+        Column("try", no_wrap=True),
+        Column("age", no_wrap=True, justify="right"),
+        box=box.SIMPLE_HEAD,
+        caption="ids end shown: --wide for whole ids, times and errors" if jobs else None,
+    )
+    for info in jobs:
+        table.add_row(
+            "…" + info.id[-SHORT_ID:],
+            info.task,
+            info.queue,
+            f"[{STATE_STYLES[info.state]}]{info.state.value}[/]",
+            f"{info.attempt}/{info.max_attempts}",
+            age(info.enqueued_at, now),
+        )
+    return table
 
 
 def jobs_table(jobs: list[JobInfo]) -> Table:
