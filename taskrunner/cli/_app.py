@@ -67,7 +67,7 @@ AppOpt = Annotated[
         "-a",
         envvar=APP_ENV,
         show_envvar=True,
-        help="module.path:runner: the app's runner, its backend and its tasks.",
+        help="module.path:runner (the app's runner: its backend and its tasks).",
     ),
 ]
 UrlOpt = Annotated[

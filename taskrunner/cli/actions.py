@@ -99,12 +99,19 @@ async def matching(runner: TaskRunner, selection: Selection) -> list[str]:
     return found
 
 
-def confirmed(verb: str, count: int, selection: Selection, yes: bool) -> bool:
-    """Whether to go on with a bulk action on `count` jobs (asked unless `yes`)."""
+def confirm(verb: str, count: int, selection: Selection, yes: bool) -> None:
+    """Say how many jobs a bulk action matches, and ask before acting (unless `yes`): the
+    command ends, changing nothing, unless the answer is yes."""
     typer.echo(f"{count} {plural(count, 'job')} match ({selection.described()})", err=True)
     if count == 0 or yes:
-        return count > 0
-    return typer.confirm(f"{verb} {count} {plural(count, 'job')}?", default=False, err=True)
+        return
+    question = f"{verb} {count} {plural(count, 'job')}?"
+    try:
+        answer = typer.confirm(question, default=False, err=True)
+    except typer.Abort:  # no answer: the end of the input, or Ctrl-C
+        answer = False
+    if not answer:
+        raise fail("not confirmed: nothing changed (--yes acts without asking)", EXIT_FAILED)
 
 
 async def chosen_ids(runner: TaskRunner, selection: Selection, verb: str, yes: bool) -> list[str]:
@@ -112,8 +119,7 @@ async def chosen_ids(runner: TaskRunner, selection: Selection, verb: str, yes: b
     if selection.ids:
         return list(selection.ids)
     ids = await matching(runner, selection)
-    if not confirmed(verb, len(ids), selection, yes):
-        return []
+    confirm(verb, len(ids), selection, yes)
     return ids
 
 

@@ -32,6 +32,8 @@ from taskrunner.errors import TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner, parse_state
 
+WIDE_COLUMNS = 200  # the width of `jobs --wide` written to a pipe or a file
+
 
 def list_jobs(
     app_path: AppArg = None,
@@ -67,6 +69,8 @@ def list_jobs(
         print_json({"jobs": [job_dict(j) for j in jobs], "next": after})
         return
     console = Console()
+    if wide and not console.is_terminal:  # piped: whole lines, whatever their length
+        console = Console(width=WIDE_COLUMNS)
     console.print(jobs_table(jobs) if wide else short_jobs_table(jobs, datetime.now(UTC)))
     if after:
         console.print(f"more: --before {after}")

@@ -42,18 +42,18 @@ def short_jobs_table(jobs: list[JobInfo], now: datetime) -> Table:
     """Jobs in 80 columns: the end of each id, task, queue, state, attempt and age; long
     names are cut short (`jobs_table` has every column)."""
     table = Table(
-        Column("id", no_wrap=True, min_width=SHORT_ID),
-        Column("task", no_wrap=True, overflow="ellipsis", ratio=3),
-        Column("queue", no_wrap=True, overflow="ellipsis", ratio=1),
-        Column("state", no_wrap=True),
-        Column("try", no_wrap=True),
-        Column("age", no_wrap=True, justify="right"),
+        Column("id (end)", no_wrap=True, min_width=SHORT_ID),
+        Column("task", no_wrap=True, overflow="ellipsis", max_width=28),
+        Column("queue", no_wrap=True, overflow="ellipsis", max_width=10),
+        Column("state", no_wrap=True, min_width=9),
+        Column("try", no_wrap=True, min_width=3),
+        Column("age", no_wrap=True, justify="right", min_width=3),
         box=box.SIMPLE_HEAD,
-        caption="ids end shown: --wide for whole ids, times and errors" if jobs else None,
+        caption="--wide: whole ids, times and errors" if jobs else None,
     )
     for info in jobs:
         table.add_row(
-            "…" + info.id[-SHORT_ID:],
+            info.id[-SHORT_ID:],
             info.task,
             info.queue,
             f"[{STATE_STYLES[info.state]}]{info.state.value}[/]",
@@ -66,7 +66,7 @@ def short_jobs_table(jobs: list[JobInfo], now: datetime) -> Table:
 def jobs_table(jobs: list[JobInfo]) -> Table:
     table = Table(
         Column("id", no_wrap=True),
-        Column("task", no_wrap=True),
+        Column("task", overflow="fold"),
         "queue",
         "state",
         "attempt",
