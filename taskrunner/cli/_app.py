@@ -15,7 +15,6 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Annotated, Any, NamedTuple, TypeVar
 
-import click
 import orjson
 import typer
 
@@ -29,7 +28,8 @@ T = TypeVar("T")
 
 app = typer.Typer(
     name="taskrunner",
-    help="Run and manage taskrunner workers.",
+    help="Run and manage taskrunner workers. Every command takes the app as --app "
+    "module.path:runner (or TASKRUNNER_APP), or only a backend URL as --url (or TASKRUNNER_URL).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -98,19 +98,15 @@ def main_callback(
         ),
     ] = False,
 ) -> None:
-    """taskrunner: background jobs for asyncio apps.
-
-    Every command takes the app as --app module.path:runner (or TASKRUNNER_APP), or just
-    --url (or TASKRUNNER_URL)."""
+    """taskrunner: background jobs for asyncio apps."""
 
 
 def chosen_app(positional: str | None, option: str | None) -> str | None:
     """The app a command was given: APP (where the command takes it positionally) or
-    --app; a TASKRUNNER_APP in the environment yields to either given on the command line."""
+    --app; a TASKRUNNER_APP in the environment yields to an APP on the command line."""
     if positional is None or option is None:
         return positional if option is None else option
-    source = click.get_current_context().get_parameter_source("app_option")
-    if source is click.core.ParameterSource.ENVIRONMENT or positional == option:
+    if positional == option or option == os.environ.get(APP_ENV):
         return positional
     raise fail(f"give the app once: {positional!r} and --app {option!r} differ")
 

@@ -172,8 +172,9 @@ def retry(
     state: Annotated[list[str] | None, state_filter([JobState.FAILED])] = None,
     yes: YesOpt = False,
 ) -> None:
-    """Run failed or cancelled jobs again (and scheduled ones now): by id, or every job the
-    filters match, after a confirmation."""
+    """Run failed or cancelled jobs again, or scheduled ones now.
+
+    By id, or every job the filters match (after a confirmation)."""
     states = [*(state or []), *([JobState.FAILED.value] if failed else [])]
     selection = select(job_ids, queue, task, states or None, RETRYABLE, [JobState.FAILED])
     allowed = "only failed, cancelled and scheduled jobs can be retried"
@@ -196,8 +197,9 @@ def cancel(
     state: Annotated[list[str] | None, state_filter(CANCELLABLE)] = None,
     yes: YesOpt = False,
 ) -> None:
-    """Cancel jobs, by id or every job the filters match (after a confirmation): at once if
-    waiting, at its worker's next heartbeat if running."""
+    """Cancel jobs: at once if waiting, at the next heartbeat if running.
+
+    By id, or every job the filters match (after a confirmation)."""
     selection = select(job_ids, queue, task, state, CANCELLABLE, CANCELLABLE)
 
     async def work(runner: TaskRunner) -> tuple[list[str], list[str], list[str]]:
@@ -228,8 +230,10 @@ def delete(
     app_path: AppOpt = None,
     url: UrlOpt = None,
 ) -> None:
-    """Delete finished jobs (succeeded, failed or cancelled) by id, with their records; cancel
-    a job first to delete it before it ends. `purge` deletes by state and age."""
+    """Delete finished jobs by id, with their records.
+
+    Only succeeded, failed or cancelled jobs: cancel a job first to delete it before it ends.
+    `purge` deletes by state and age."""
     ids = list(dict.fromkeys(job_ids))
     allowed = "only finished jobs can be deleted (cancel it first)"
 

@@ -32,7 +32,7 @@ from taskrunner.errors import TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner, parse_state
 
-WIDE_COLUMNS = 200  # the width of `jobs --wide` written to a pipe or a file
+WIDE_COLUMNS = 1000  # `jobs --wide` to a pipe or a file: whole lines (a table takes what it needs)
 
 
 def list_jobs(
@@ -52,8 +52,10 @@ def list_jobs(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """List jobs, newest first: short ids and the main columns, to fit 80 columns (--wide
-    for all; with --json, values named like secrets show as ***)."""
+    """List jobs, newest first.
+
+    Short ids and the main columns, to fit 80 columns: --wide shows every column. With
+    --json, values named like secrets show as ***."""
     since_at = (
         None if since is None else datetime.now(UTC) - timedelta(seconds=duration(since, "--since"))
     )

@@ -34,9 +34,9 @@ def worker_command(arguments: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", "taskrunner", *(a for a in arguments if a != "--reload")]
 
 
-def run_reloading(arguments: Sequence[str], grace: float) -> int:
+def run_reloading(arguments: Sequence[str], grace: float) -> None:
     """Run `taskrunner ARGUMENTS` (less --reload) in a child, anew after each change of a
-    Python file under the current directory, until SIGINT or SIGTERM; its last exit code."""
+    Python file under the current directory, until SIGINT or SIGTERM."""
     try:
         from watchfiles import PythonFilter, run_process
     except ImportError:
@@ -47,7 +47,7 @@ def run_reloading(arguments: Sequence[str], grace: float) -> int:
         log.info("changed: %s; restarting the worker", ", ".join(paths[:5]))
 
     log.info("watching %s for changes to Python files (--reload)", os.getcwd())
-    return run_process(
+    run_process(
         os.getcwd(),
         target=shlex.join(worker_command(arguments)),
         target_type="command",

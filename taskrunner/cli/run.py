@@ -88,9 +88,7 @@ def run(
         raise fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     setup_logging(log_level, log_format)
     if reload:
-        code = run_reloading(sys.argv[1:], grace)
-        if code:
-            raise typer.Exit(code)
+        run_reloading(sys.argv[1:], grace)
         return
     runner = load_runner(app_path, url)
     try:
