@@ -265,11 +265,7 @@ class RedisBackend(
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         with self._store.errors("retrying jobs"):
-            queues = await self._store.locate(ids)
-            done = await self._store.per_queue(
-                "retry", queues, lambda items: [ids[i] for i in items], 0
-            )
-        return [flag == 1 for flag in done]
+            return await self._store.flag_per_job("retry", ids)
 
     async def reclaim(self) -> list[str]:
         client, scripts = self._store.connected()
