@@ -137,3 +137,19 @@ def test_delete_removes_finished_jobs_only(shared_url: str, jobs: dict[str, list
     assert cli.invoke(app, ["cancel", later, "--url", shared_url]).exit_code == 0
     assert cli.invoke(app, ["delete", later, "--url", shared_url]).stdout == "deleted 1 job\n"
     assert cli.invoke(app, ["delete", "--url", shared_url]).exit_code == 2  # an id is needed
+
+
+def test_cancel_asks_running_jobs_to_stop(shared_url: str) -> None:
+    async def claimed(runner: TaskRunner) -> str:
+        job = await runner.tasks["ops.fetch"].options(queue="busy").enqueue("https://a.example")
+        await runner.connect()
+        await runner.backend.claim(["busy"], 1, "worker-elsewhere", 30)
+        return job.id
+
+    job_id = run(shared_url, claimed)
+    out = cli.invoke(
+        app, ["cancel", "--queue", "busy", "--state", "running", "-y", "--url", shared_url]
+    )
+    assert out.exit_code == 0, out.output
+    assert out.stdout == "1 running job: asked to stop\ncancelled 0 jobs\n"
+    assert states(shared_url, [job_id]) == [JobState.RUNNING]  # until its worker's heartbeat

@@ -4,12 +4,20 @@ error, 3 backend unreachable), on every backend."""
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
+from contextlib import suppress
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
 from taskrunner import TaskRunner
 from taskrunner.cli import app
 from tests.helpers import free_port
+from tests.test_cli import TIMEOUT
 from tests.test_cli_ops import drained, environment_restored, run
 
 __all__ = ["environment_restored"]  # the autouse fixture of these tests too
@@ -51,6 +59,8 @@ def test_jobs_fit_80_columns_with_short_ids(shared_url: str, listed: list[str]) 
     assert "ops.fetch_every_feed" in rows[0]  # a long name is cut, not wrapped
     assert "cannot parse" not in out.stdout  # errors with --wide
     assert "--wide" in out.stdout
+    short = cli.invoke(app, ["job", listed[0][-12:], "--url", shared_url])
+    assert short.exit_code == 1 and "commands need whole ids: `jobs --wide`" in short.stderr
 
 
 def test_jobs_wide_shows_every_column(shared_url: str, listed: list[str]) -> None:
@@ -67,6 +77,26 @@ def test_stats_watch_refreshes(shared_url: str, listed: list[str]) -> None:
     assert out.exit_code == 0, out.output
     assert out.stdout.count("taskrunner stats ") == 3  # three views, each with its header
     assert out.stdout.count("feeds") >= 3
+
+
+def test_stats_watch_redraws_in_place_on_a_terminal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    command = [sys.executable, "-m", "taskrunner", "stats", "--url", url, "--watch"]
+    leader, follower = pty.openpty()
+    env = os.environ | {"TERM": "xterm", "COLUMNS": "100", "LINES": "40"}
+    proc = subprocess.Popen(
+        [*command, "--interval", "0.1", "--count", "3"],
+        stdin=follower, stdout=follower, stderr=follower, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    os.close(follower)
+    screen = b""
+    with suppress(OSError):  # the end of the terminal's output
+        while chunk := os.read(leader, 65536):
+            screen += chunk
+    os.close(leader)
+    assert proc.wait(TIMEOUT) == 0, screen.decode(errors="replace")
+    assert screen.count(b"taskrunner stats ") >= 3  # three views (and the last, left on exit)
+    assert b"\x1b[2K" in screen  # a view erases the last one's lines: drawn in place
 
 
 def test_stats_watch_refuses_check_and_json(shared_url: str) -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from taskrunner import _validation as validation
-from taskrunner.backend import FINISHED_STATES, JobDeletion, JobRecord, JobState
+from taskrunner.backend import JobDeletion, JobState
 from taskrunner.cli._app import EXIT_FAILED, AppOpt, UrlOpt, fail, with_runner
-from taskrunner.cli.render import plural
+from taskrunner.cli.render import plural, whole_id_hint
 from taskrunner.errors import ConfigurationError, TaskrunnerError
 from taskrunner.queries import parse_state
 from taskrunner.runner import TaskRunner
@@ -25,6 +25,8 @@ from taskrunner.runner import TaskRunner
 PAGE = 500  # jobs listed, and changed, per round trip
 RETRYABLE = (JobState.FAILED, JobState.CANCELLED, JobState.SCHEDULED)
 CANCELLABLE = (JobState.WAITING, JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
+CHANGED_BY_CANCEL = (JobState.CANCELLED, JobState.RUNNING)  # cancelled, or asked to stop
+T = TypeVar("T")
 
 IdsArg = Annotated[list[str] | None, typer.Argument(metavar="[ID]...", help="Job ids.")]
 QueueFilter = Annotated[str | None, typer.Option(help="Every matching job of this queue.")]
@@ -118,19 +120,19 @@ async def chosen_ids(runner: TaskRunner, selection: Selection, verb: str, yes: b
     """The ids to act on: those given, or (once confirmed) those the filters match."""
     if selection.ids:
         return list(selection.ids)
-    ids = await matching(runner, selection)
+    ids = list(dict.fromkeys(await matching(runner, selection)))  # a job may move meanwhile
     confirm(verb, len(ids), selection, yes)
     return ids
 
 
 async def in_pages(
-    ids: Sequence[str], act: Callable[[Sequence[str]], Awaitable[list[bool]]]
-) -> list[bool]:
-    """`act` on `ids`, PAGE at a time; whether each was acted on."""
-    done: list[bool] = []
+    ids: Sequence[str], act: Callable[[Sequence[str]], Awaitable[list[T]]]
+) -> list[T]:
+    """`act` on `ids`, PAGE at a time; its answers, one per id."""
+    answers: list[T] = []
     for start in range(0, len(ids), PAGE):
-        done += await act(ids[start : start + PAGE])
-    return done
+        answers += await act(ids[start : start + PAGE])
+    return answers
 
 
 def report(done: int, what: str, refusals: list[str]) -> None:
@@ -142,22 +144,45 @@ def report(done: int, what: str, refusals: list[str]) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
-def refusal(job_id: str, record: JobRecord | None, allowed: str) -> str:
-    """Why the job was not acted on: unknown, or in a state the command does not change."""
-    if record is None:
-        return f"no job with id {job_id!r} (never enqueued, or its record expired)"
-    if record.state in FINISHED_STATES and not allowed:
-        return f"job {job_id} is already {record.state.value}"
-    return f"job {job_id} is {record.state.value}: {allowed}"
+def unknown(job_id: str) -> str:
+    return (
+        f"no job with id {job_id!r} (never enqueued, or its record expired){whole_id_hint(job_id)}"
+    )
 
 
 async def refusals(
     runner: TaskRunner, ids: Sequence[str], done: Sequence[bool], allowed: str
 ) -> list[str]:
-    """Why each id that was not acted on was not."""
+    """Why each id that was not acted on was not: unknown, or in a state not `allowed`."""
     left = [job_id for job_id, ok in zip(ids, done, strict=True) if not ok]
-    records = await runner.backend.get(left) if left else []
-    return [refusal(i, r, allowed) for i, r in zip(left, records, strict=True)]
+    records = await in_pages(left, runner.backend.get)
+    return [
+        unknown(job_id) if record is None else f"job {job_id} is {record.state.value}: {allowed}"
+        for job_id, record in zip(left, records, strict=True)
+    ]
+
+
+async def cancel_each(runner: TaskRunner, ids: Sequence[str]) -> tuple[int, list[str], list[str]]:
+    """Cancel the jobs not finished among `ids`: how many were cancelled, the running ones
+    asked to stop, and why the others were not cancelled."""
+    records = await in_pages(ids, runner.backend.get)
+    live = [r.id for r in records if r is not None and not r.state.finished]
+    after = await in_pages(live, lambda page: runner.backend.cancel(page, runner.result_ttl))
+    states = dict(zip(live, after, strict=True))
+    running = [job_id for job_id in live if states[job_id] is JobState.RUNNING]
+    refused = []
+    for job_id, record in zip(ids, records, strict=True):
+        if job_id in states:  # cancelled, asked to stop, or ended (or gone) meanwhile
+            state = states[job_id]
+            if state in CHANGED_BY_CANCEL:
+                continue
+        else:
+            state = None if record is None else record.state
+        refused.append(
+            unknown(job_id) if state is None else f"job {job_id} is already {state.value}"
+        )
+    cancelled = sum(state is JobState.CANCELLED for state in states.values())
+    return cancelled, running, refused
 
 
 def retry(
@@ -202,19 +227,9 @@ def cancel(
     By id, or every job the filters match (after a confirmation)."""
     selection = select(job_ids, queue, task, state, CANCELLABLE, CANCELLABLE)
 
-    async def work(runner: TaskRunner) -> tuple[list[str], list[str], list[str]]:
-        ids = await chosen_ids(runner, selection, "Cancel", yes)
-        records = await runner.backend.get(ids) if ids else []
-        live = [r.id for r in records if r is not None and r.state not in FINISHED_STATES]
-        states: list[JobState | None] = []
-        for start in range(0, len(live), PAGE):
-            states += await runner.backend.cancel(live[start : start + PAGE], runner.result_ttl)
-        running = [i for i, s in zip(live, states, strict=True) if s is JobState.RUNNING]
-        stopped = [i for i, s in zip(live, states, strict=True) if s is JobState.CANCELLED]
-        refused = [refusal(i, r, "") for i, r in zip(ids, records, strict=True) if i not in live]
-        return stopped, running, refused
-
-    stopped, running, refused = with_runner(app_path, url, work)
+    cancelled, running, refused = with_runner(
+        app_path, url, lambda runner: cancel_each_chosen(runner, selection, yes)
+    )
     if len(selection.ids) == 1 and not refused:
         (job_id,) = selection.ids
         said = "is running: its worker was asked to stop it" if running else "cancelled"
@@ -222,7 +237,13 @@ def cancel(
         return
     if running:
         typer.echo(f"{len(running)} running {plural(len(running), 'job')}: asked to stop")
-    report(len(stopped), "cancelled {jobs}", refused)
+    report(cancelled, "cancelled {jobs}", refused)
+
+
+async def cancel_each_chosen(
+    runner: TaskRunner, selection: Selection, yes: bool
+) -> tuple[int, list[str], list[str]]:
+    return await cancel_each(runner, await chosen_ids(runner, selection, "Cancel", yes))
 
 
 def delete(

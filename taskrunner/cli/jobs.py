@@ -27,8 +27,14 @@ from taskrunner.cli._app import (
     print_json,
     with_runner,
 )
-from taskrunner.cli.render import jobs_table, plural, print_job, short_jobs_table
-from taskrunner.errors import TaskrunnerError
+from taskrunner.cli.render import (
+    jobs_table,
+    plural,
+    print_job,
+    short_jobs_table,
+    whole_id_hint,
+)
+from taskrunner.errors import JobNotFound, TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner, parse_state
 
@@ -90,7 +96,10 @@ def show_job(
     dashboard (without the app, every positional argument does)."""
 
     async def work(runner: TaskRunner) -> tuple[JobInfo, list[str]]:
-        info = shown_job(await runner.get_job(job_id), runner.tasks)
+        try:
+            info = shown_job(await runner.get_job(job_id), runner.tasks)
+        except JobNotFound as exc:
+            raise JobNotFound(f"{exc}{whole_id_hint(job_id)}") from None
         backend = runner.backend
         waiting = await backend.dependents(job_id) if isinstance(backend, Dependencies) else []
         return info, waiting

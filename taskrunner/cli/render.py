@@ -22,6 +22,12 @@ STATE_STYLES = {
 
 
 SHORT_ID = 12  # characters of a job id in the narrow table: its random end
+WHOLE_ID = 36  # characters of a whole job id (a UUID)
+
+
+def whole_id_hint(job_id: str) -> str:
+    """A hint for an id shorter than a whole one, as `jobs` shows the end of each id."""
+    return "" if len(job_id) >= WHOLE_ID else "; commands need whole ids: `jobs --wide` shows them"
 
 
 def plural(count: int, noun: str) -> str:
