@@ -143,7 +143,14 @@ def print_job(console: Console, info: JobInfo, dependents: list[str] | None = No
 
 
 def stats_tables(stats: Stats) -> list[Table]:
-    counts = Table(Column("queue", no_wrap=True), *(s.value for s in JobState))
+    # without vertical rules, as `jobs`: the counts of short queue names fit 80 columns
+    counts = Table(
+        Column("queue", no_wrap=True),
+        *(s.value for s in JobState),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
     recent = Table(
         Column("queue", no_wrap=True),
         "jobs/s",
@@ -152,6 +159,7 @@ def stats_tables(stats: Stats) -> list[Table]:
         "p95",
         "oldest wait",
         title=_recent_title(stats),
+        box=box.SIMPLE_HEAD,
     )
     for name, queue in sorted(stats.items()):
         shown = f"{name} (paused)" if queue.paused else name
@@ -166,7 +174,9 @@ def stats_tables(stats: Stats) -> list[Table]:
             seconds(queue.runtime_p95),
             seconds(queue.oldest_queued_age),
         )
-    workers = Table(Column("worker", no_wrap=True), "queues", "running", "seen")
+    workers = Table(
+        Column("worker", no_wrap=True), "queues", "running", "seen", box=box.SIMPLE_HEAD
+    )
     for worker in stats.workers:
         workers.add_row(
             worker.id,
