@@ -240,10 +240,10 @@ async def first_wake(client: Client, keys: Sequence[str], timeout: float) -> Non
 async def call_off(tasks: Sequence[asyncio.Task[None]]) -> None:
     """Cancel `tasks` and wait until they end, cancelling again any that went on.
 
-    redis-py sends a command under `asyncio.wait_for`, which on Python 3.11 loses a cancel
-    that arrives as the send completes: the pop then blocks for its whole timeout. Cancelled
-    again while it reads, it ends at once (and its connection is closed, so the server stops
-    blocking on it).
+    A pop cancelled in redis-py 8 while it is being sent on a reused connection sometimes
+    lets the cancel go and blocks until its read times out (seconds, seen here with Python
+    3.11). Cancelled again while it reads, it ends at once, and its connection is closed,
+    so the server stops blocking on it.
     """
     pending = set(tasks)
     while pending:
