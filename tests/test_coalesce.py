@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import Job, JobState, Task, TaskRunner
 from taskrunner.backend import NewJob
 from tests.helpers import eventually
 
@@ -42,6 +43,18 @@ def with_tasks(runner: TaskRunner) -> None:
         return value
 
 
+async def held_first(
+    runner: TaskRunner, value: str
+) -> tuple[Task[..., Any], Gate, asyncio.Task[Job[Any]]]:
+    """The echo task, the gate on the backend, and a first enqueue in flight, held there."""
+    with_tasks(runner)
+    echo = runner.tasks["coalesce.echo"]
+    gate = await gated(runner)
+    first = asyncio.create_task(echo.enqueue(value))
+    await eventually(lambda: bool(gate.calls))
+    return echo, gate, first
+
+
 def waiting(runner: TaskRunner) -> int:
     """How many enqueue calls wait for the backend call in flight."""
     coalescer = runner._enqueues._coalescer
@@ -59,11 +72,7 @@ async def test_concurrent_enqueues_share_one_call_and_get_their_own_ids(
     each_backend_runner: TaskRunner,
 ) -> None:
     runner = each_backend_runner
-    with_tasks(runner)
-    echo = runner.tasks["coalesce.echo"]
-    gate = await gated(runner)
-    first = asyncio.create_task(echo.enqueue("v0"))
-    await eventually(lambda: bool(gate.calls))  # in flight, held at the gate
+    echo, gate, first = await held_first(runner, "v0")
     others = [asyncio.create_task(echo.enqueue(f"v{n}")) for n in range(1, 100)]
     await eventually(lambda: waiting(runner) == 99)
     gate.opened.set()
@@ -82,11 +91,7 @@ async def test_a_refused_shared_call_gives_each_caller_its_own_answer(
     each_backend_runner: TaskRunner,
 ) -> None:
     runner = each_backend_runner
-    with_tasks(runner)
-    echo = runner.tasks["coalesce.echo"]
-    gate = await gated(runner)
-    first = asyncio.create_task(echo.enqueue("first"))
-    await eventually(lambda: bool(gate.calls))
+    echo, gate, first = await held_first(runner, "first")
     good = [asyncio.create_task(echo.enqueue(f"good{n}")) for n in range(3)]
     bad = asyncio.create_task(echo.enqueue("bad"))
     await eventually(lambda: waiting(runner) == 4)
@@ -109,11 +114,7 @@ async def test_a_caller_cancelled_while_it_waits_stores_nothing(
     each_backend_runner: TaskRunner,
 ) -> None:
     runner = each_backend_runner
-    with_tasks(runner)
-    echo = runner.tasks["coalesce.echo"]
-    gate = await gated(runner)
-    first = asyncio.create_task(echo.enqueue("first"))
-    await eventually(lambda: bool(gate.calls))
+    echo, gate, first = await held_first(runner, "first")
     kept = asyncio.create_task(echo.enqueue("kept"))
     dropped = asyncio.create_task(echo.enqueue("dropped"))
     await eventually(lambda: waiting(runner) == 2)
@@ -131,11 +132,7 @@ async def test_enqueues_in_a_transaction_or_with_dependencies_go_alone(
     each_backend_runner: TaskRunner,
 ) -> None:
     runner = each_backend_runner
-    with_tasks(runner)
-    echo = runner.tasks["coalesce.echo"]
-    gate = await gated(runner)
-    first = asyncio.create_task(echo.enqueue("first"))
-    await eventually(lambda: bool(gate.calls))
+    echo, gate, first = await held_first(runner, "first")
     gate.opened.set()
     first_job = await first
     # with `after=`, a call is never shared (its dependency's error is its own)
