@@ -155,3 +155,9 @@ def test_check_exits_3_when_the_backend_cannot_be_reached(scheme: str) -> None:
     assert out.exit_code == 3, out.output
     assert out.stderr.startswith("error: ") and PASSWORD not in out.output
     assert "127.0.0.1" in out.stderr
+
+
+def test_stats_help_gives_the_exit_statuses() -> None:
+    shown = " ".join(cli.invoke(app, ["stats", "-h"], terminal_width=200).stdout.split())
+    assert "Exit status: 0 done (--check: every threshold holds), 1 a --check threshold" in shown
+    assert "2 a usage error (--check without a threshold is one), 3 the backend cannot" in shown

@@ -28,7 +28,7 @@ CANCELLABLE = (JobState.WAITING, JobState.QUEUED, JobState.SCHEDULED, JobState.R
 CHANGED_BY_CANCEL = (JobState.CANCELLED, JobState.RUNNING)  # cancelled, or asked to stop
 T = TypeVar("T")
 
-IdsArg = Annotated[list[str] | None, typer.Argument(metavar="[ID]...", help="Job ids.")]
+IdsArg = Annotated[list[str] | None, typer.Argument(metavar="ID", help="Job ids.")]
 QueueFilter = Annotated[str | None, typer.Option(help="Every matching job of this queue.")]
 TaskFilter = Annotated[str | None, typer.Option(help="Every matching job of this task.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Act on a filter without asking.")]
@@ -247,14 +247,15 @@ async def cancel_each_chosen(
 
 
 def delete(
-    job_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Job ids.")],
+    job_ids: Annotated[list[str], typer.Argument(metavar="ID", help="Job ids.")],
     app_path: AppOpt = None,
     url: UrlOpt = None,
 ) -> None:
     """Delete finished jobs by id, with their records.
 
     Only succeeded, failed or cancelled jobs: cancel a job first to delete it before it ends.
-    `purge` deletes by state and age."""
+
+    `purge` deletes jobs by state and age."""
     ids = list(dict.fromkeys(job_ids))
     allowed = "only finished jobs can be deleted (cancel it first)"
 

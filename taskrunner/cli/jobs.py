@@ -60,8 +60,9 @@ def list_jobs(
 ) -> None:
     """List jobs, newest first.
 
-    Short ids and the main columns, to fit 80 columns: --wide shows every column. With
-    --json, values named like secrets show as ***."""
+    The end of each id and the main columns, to fit 80 columns: --wide shows every column.
+
+    With --json, values named like secrets show as ***."""
     since_at = (
         None if since is None else datetime.now(UTC) - timedelta(seconds=duration(since, "--since"))
     )

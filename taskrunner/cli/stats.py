@@ -72,8 +72,9 @@ def stats(
 ) -> None:
     """Counts by state, throughput, failure rate, runtimes and waits per queue; workers.
 
-    Exit status: 0 done (with --check: every threshold holds), 1 a --check threshold is
-    crossed, 2 a usage error, 3 the backend cannot be reached."""
+    Exit status: 0 done (--check: every threshold holds), 1 a --check threshold is crossed.
+
+    2 a usage error (--check without a threshold is one), 3 the backend cannot be reached."""
     seconds = duration(window, "--window", positive=True)
     thresholds = checked_thresholds(check, max_queued, max_age, max_failure_rate)
     app_path, queues = chosen_app(app_path, app_option), queue or None
