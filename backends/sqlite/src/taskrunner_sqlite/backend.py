@@ -33,6 +33,7 @@ from taskrunner.backend import (
     NewJob,
     Outcome,
     QueuePausing,
+    TaskRegistry,
     TransactionalEnqueue,
     redact,
 )
@@ -52,11 +53,14 @@ from taskrunner_sqlite.listen import (
 )
 from taskrunner_sqlite.migrate import apply_migrations, pending_migrations
 from taskrunner_sqlite.pausing import SqlitePausing
+from taskrunner_sqlite.registry import SqliteRegistry
 from taskrunner_sqlite.settings import parse_url, refuse_network_file_system
 from taskrunner_sqlite.store import SqliteStore, open_connection, transaction
 
 
-class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies):
+class SqliteBackend(
+    SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies, SqliteRegistry
+):
     """Jobs in a SQLite file in WAL mode, shared by the processes of one machine.
 
     `url` is a `sqlite:///relative/path.db` or `sqlite:////absolute/path.db` URL; its query
@@ -244,3 +248,4 @@ if TYPE_CHECKING:
     _batches: type[Batches] = SqliteBackend
     _depends: type[Dependencies] = SqliteBackend
     _shows: type[HasUrl] = SqliteBackend
+    _registry: type[TaskRegistry] = SqliteBackend
