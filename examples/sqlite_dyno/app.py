@@ -12,10 +12,11 @@ this folder, or the file DATABASE names):
     uv run taskrunner run app:runner --concurrency 10 --grace 25
     uv run uvicorn app:web --host 0.0.0.0 --port 8000
 
-then sign someone up and see them welcomed:
+then sign someone up and see them welcomed, and how many jobs each state holds:
 
     curl -X POST 'localhost:8000/signups?email=ada@example.com'
     curl localhost:8000/signups
+    uv run taskrunner stats app:runner
 
 A signup is stored and its welcome job enqueued in the same SQLite transaction, so there
 is never a signup without its job, nor a job for a signup that rolled back. A worker
@@ -31,9 +32,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, Query
 
-from taskrunner import JobNotFound, TaskRunner
+from taskrunner import TaskRunner
 
 DATABASE = os.environ.get("DATABASE", "app.db")  # the app's tables and the jobs, one file
 
@@ -98,21 +99,3 @@ async def list_signups() -> list[dict[str, Any]]:
     with closing(connect()) as conn:
         rows = conn.execute("SELECT email, welcomed_at FROM signups ORDER BY signed_up_at")
         return [{"email": email, "welcomed_at": at} for email, at in rows]
-
-
-@web.get("/jobs/{job_id}")
-async def job_status(job_id: str) -> dict[str, Any]:
-    try:
-        info = await runner.get_job(job_id)
-    except JobNotFound:
-        raise HTTPException(404, "no such job") from None
-    return {"state": info.state, "attempt": info.attempt, "task": info.task}
-
-
-@web.get("/queue")
-async def queue_depth() -> dict[str, dict[str, int]]:
-    """How many jobs each queue holds in each state."""
-    return {
-        queue: {state: count for state, count in counts.items() if count}
-        for queue, counts in (await runner.stats()).items()
-    }

@@ -45,6 +45,11 @@ SELECT queue, CASE WHEN state = 'scheduled' AND run_at <= ?1 THEN 'queued' ELSE 
     count(*)
 FROM jobs WHERE expires_at IS NULL OR expires_at > ?1 GROUP BY 1, 2
 """
+# the scheduled jobs by the minute they are due in, counted in full
+BUCKETS = """
+SELECT queue, CAST(run_at / 60 AS INTEGER), count(*) FROM jobs WHERE state = 'scheduled'
+GROUP BY 1, 2
+"""
 
 
 def counted(conn: sqlite3.Connection, now: float) -> dict[str, dict[JobState, int]]:
@@ -66,6 +71,8 @@ def agree(path: Path) -> None:
             assert stats(conn, moment, None) == expected, moment - now
             named = stats(conn, moment, [*QUEUES, "c", "none"])
             assert named == {q: expected.get(q, dict.fromkeys(JobState, 0)) for q in named}
+        buckets = conn.execute("SELECT queue, minute, jobs FROM scheduled_counts").fetchall()
+        assert sorted(buckets) == sorted(conn.execute(BUCKETS).fetchall())  # none left empty
         conn.execute("COMMIT")
     finally:
         conn.close()

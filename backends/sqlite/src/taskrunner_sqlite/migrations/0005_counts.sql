@@ -56,75 +56,56 @@ CREATE TRIGGER jobs_uncounted AFTER DELETE ON jobs BEGIN
     WHERE queue = old.queue;
 END;
 
--- a job that changes state within its queue (the common case: one statement), but for a
--- claim (queued to running) or a lease given back (running to queued)
-CREATE TRIGGER jobs_moved AFTER UPDATE OF state ON jobs
-WHEN old.state <> new.state AND old.queue = new.queue
-    AND NOT (old.state IN ('queued', 'running') AND new.state IN ('queued', 'running')) BEGIN
+-- a job that changes state, or queue (only by hand: the backend never moves a job to
+-- another queue), in one statement; but for a claim (queued to running) and a lease given
+-- back (running to queued), which change no count
+CREATE TRIGGER jobs_moved AFTER UPDATE OF state, queue ON jobs
+WHEN old.queue <> new.queue OR (old.state <> new.state
+    AND NOT (old.state IN ('queued', 'running') AND new.state IN ('queued', 'running'))) BEGIN
+    INSERT OR IGNORE INTO queue_counts (queue) SELECT new.queue WHERE new.queue <> old.queue;
     UPDATE queue_counts SET
-        waiting = waiting + (new.state = 'waiting') - (old.state = 'waiting'),
-        ready = ready + (new.state IN ('queued', 'running'))
-            - (old.state IN ('queued', 'running')),
-        scheduled = scheduled + (new.state = 'scheduled') - (old.state = 'scheduled'),
-        succeeded = succeeded + (new.state = 'succeeded') - (old.state = 'succeeded'),
-        failed = failed + (new.state = 'failed') - (old.state = 'failed'),
-        cancelled = cancelled + (new.state = 'cancelled') - (old.state = 'cancelled')
-    WHERE queue = new.queue;
+        waiting = waiting + (queue = new.queue AND new.state = 'waiting')
+            - (queue = old.queue AND old.state = 'waiting'),
+        ready = ready + (queue = new.queue AND new.state IN ('queued', 'running'))
+            - (queue = old.queue AND old.state IN ('queued', 'running')),
+        scheduled = scheduled + (queue = new.queue AND new.state = 'scheduled')
+            - (queue = old.queue AND old.state = 'scheduled'),
+        succeeded = succeeded + (queue = new.queue AND new.state = 'succeeded')
+            - (queue = old.queue AND old.state = 'succeeded'),
+        failed = failed + (queue = new.queue AND new.state = 'failed')
+            - (queue = old.queue AND old.state = 'failed'),
+        cancelled = cancelled + (queue = new.queue AND new.state = 'cancelled')
+            - (queue = old.queue AND old.state = 'cancelled')
+    WHERE queue IN (old.queue, new.queue);
 END;
 
--- a job moved to another queue (only by hand: the backend never does it)
-CREATE TRIGGER jobs_requeued AFTER UPDATE OF queue ON jobs
-WHEN old.queue <> new.queue BEGIN
-    UPDATE queue_counts SET
-        waiting = waiting - (old.state = 'waiting'),
-        ready = ready - (old.state IN ('queued', 'running')),
-        scheduled = scheduled - (old.state = 'scheduled'),
-        succeeded = succeeded - (old.state = 'succeeded'),
-        failed = failed - (old.state = 'failed'),
-        cancelled = cancelled - (old.state = 'cancelled')
-    WHERE queue = old.queue;
-    INSERT INTO queue_counts (
-        queue, waiting, ready, scheduled, succeeded, failed, cancelled
-    ) VALUES (
-        new.queue, new.state = 'waiting', new.state IN ('queued', 'running'),
-        new.state = 'scheduled', new.state = 'succeeded', new.state = 'failed',
-        new.state = 'cancelled'
-    ) ON CONFLICT (queue) DO UPDATE SET
-        waiting = waiting + excluded.waiting,
-        ready = ready + excluded.ready,
-        scheduled = scheduled + excluded.scheduled,
-        succeeded = succeeded + excluded.succeeded,
-        failed = failed + excluded.failed,
-        cancelled = cancelled + excluded.cancelled;
-END;
+-- The scheduled jobs by the minute they are due in. A change is written as a row of this
+-- view, whose INSTEAD OF trigger adds it (`sign`: 1, a job counted in; -1, counted out)
+-- and deletes a minute's row once it is empty: so the rule is written once.
+CREATE VIEW scheduled_changes AS SELECT '' AS queue, 0.0 AS run_at, 0 AS sign WHERE 0;
 
--- the scheduled jobs by the minute they are due in: counted in, counted out
-CREATE TRIGGER jobs_scheduled_counted AFTER INSERT ON jobs WHEN new.state = 'scheduled' BEGIN
+CREATE TRIGGER scheduled_change INSTEAD OF INSERT ON scheduled_changes BEGIN
     INSERT INTO scheduled_counts (queue, minute, jobs)
-    VALUES (new.queue, CAST(new.run_at / 60 AS INTEGER), 1)
-    ON CONFLICT (queue, minute) DO UPDATE SET jobs = jobs + 1;
+    VALUES (new.queue, CAST(new.run_at / 60 AS INTEGER), new.sign)
+    ON CONFLICT (queue, minute) DO UPDATE SET jobs = jobs + excluded.jobs;
+    DELETE FROM scheduled_counts
+    WHERE queue = new.queue AND minute = CAST(new.run_at / 60 AS INTEGER) AND jobs = 0;
+END;
+
+CREATE TRIGGER jobs_scheduled_counted AFTER INSERT ON jobs WHEN new.state = 'scheduled' BEGIN
+    INSERT INTO scheduled_changes VALUES (new.queue, new.run_at, 1);
 END;
 
 CREATE TRIGGER jobs_scheduled_uncounted AFTER DELETE ON jobs WHEN old.state = 'scheduled' BEGIN
-    UPDATE scheduled_counts SET jobs = jobs - 1
-    WHERE queue = old.queue AND minute = CAST(old.run_at / 60 AS INTEGER);
-    DELETE FROM scheduled_counts
-    WHERE queue = old.queue AND minute = CAST(old.run_at / 60 AS INTEGER) AND jobs = 0;
+    INSERT INTO scheduled_changes VALUES (old.queue, old.run_at, -1);
 END;
 
 CREATE TRIGGER jobs_scheduled_moved AFTER UPDATE OF state, queue, run_at ON jobs
 WHEN (old.state = 'scheduled' OR new.state = 'scheduled')
     AND (old.state <> new.state OR old.queue <> new.queue
          OR CAST(old.run_at / 60 AS INTEGER) <> CAST(new.run_at / 60 AS INTEGER)) BEGIN
-    UPDATE scheduled_counts SET jobs = jobs - 1
-    WHERE old.state = 'scheduled' AND queue = old.queue
-        AND minute = CAST(old.run_at / 60 AS INTEGER);
-    DELETE FROM scheduled_counts
-    WHERE old.state = 'scheduled' AND queue = old.queue
-        AND minute = CAST(old.run_at / 60 AS INTEGER) AND jobs = 0;
-    INSERT INTO scheduled_counts (queue, minute, jobs)
-    SELECT new.queue, CAST(new.run_at / 60 AS INTEGER), 1 WHERE new.state = 'scheduled'
-    ON CONFLICT (queue, minute) DO UPDATE SET jobs = jobs + 1;
+    INSERT INTO scheduled_changes SELECT old.queue, old.run_at, -1 WHERE old.state = 'scheduled';
+    INSERT INTO scheduled_changes SELECT new.queue, new.run_at, 1 WHERE new.state = 'scheduled';
 END;
 
 -- count the jobs already stored
