@@ -4,7 +4,7 @@ cancel, purge, lost leases, expiry, dependencies, batches, writes by hand), they
 a full count of the jobs table, read in the same snapshot at several moments (the
 scheduled jobs falling due and the records expiring without a write); and the reads use
 the counts and the partial indexes of the few jobs they cannot count, not a scan of
-the jobs."""
+the jobs (nor does the oldest due job's lookup of `activity()` read the finished ones)."""
 
 from __future__ import annotations
 
@@ -155,7 +155,10 @@ class Run:
             return
         job_id = self.rng.choice(self.ids)
         statement = self.rng.choice(
-            ["UPDATE jobs SET queue = 'c' WHERE id = ?", "DELETE FROM jobs WHERE id = ?"]
+            [
+                "UPDATE jobs SET queue = 'c', key = NULL WHERE id = ?",
+                "DELETE FROM jobs WHERE id = ?",
+            ]
         )
         with sqlite3.connect(self.path, isolation_level=None) as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -223,3 +226,16 @@ async def test_the_counts_are_read_without_scanning_the_jobs(
     conn.close()
     on_jobs = [step for step in plan if re.match(r"(SCAN|SEARCH) jobs\b", step)]
     assert all(re.search(PARTIAL, step) for step in on_jobs), plan
+
+
+async def test_the_oldest_due_job_is_found_without_reading_finished_jobs(
+    backend: SqliteBackend, db_path: Path
+) -> None:
+    with sqlite3.connect(db_path, isolation_level=None) as conn:
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql('oldest_due')}", ("a", 1))]
+    conn.close()
+    on_jobs = [step for step in plan if re.match(r"(SCAN|SEARCH) jobs\b", step)]
+    assert on_jobs == [
+        "SEARCH jobs USING INDEX jobs_queue_state (queue=? AND state=?)",
+        "SEARCH jobs USING INDEX jobs_scheduled_queue (queue=? AND run_at<?)",
+    ], plan
