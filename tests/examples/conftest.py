@@ -169,9 +169,9 @@ def procfile(folder: Path) -> dict[str, str]:
 async def until_serving(
     client: httpx.AsyncClient, path: str, server: subprocess.Popen[bytes], log: Path
 ) -> httpx.Response:
-    """The first answer of a server process to GET `path`, once it listens (at most 20 s);
+    """The first answer of a server process to GET `path`, once it listens (at most 60 s);
     fails with the process's log if it stops first."""
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(60):
         while True:
             if server.poll() is not None:
                 raise AssertionError(await asyncio.to_thread(log.read_text))

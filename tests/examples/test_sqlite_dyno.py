@@ -33,8 +33,8 @@ def test_the_procfile_and_the_readme_show_the_same_processes() -> None:
 
 
 async def welcomed(client: httpx.AsyncClient) -> list[str]:
-    """The signups listed once every one is welcomed (at most 30 s)."""
-    async with asyncio.timeout(30):
+    """The signups listed once every one is welcomed (at most 60 s)."""
+    async with asyncio.timeout(60):
         while True:
             signups = (await client.get("/signups")).json()
             if all(signup["welcomed_at"] is not None for signup in signups):
