@@ -3,10 +3,10 @@
     uv run benchmarks/run.py --backend redis [--quick] [--rounds 3] [--only drain,latency]
                              [--only-taskrunner] [--size drain.n=50000] [--sqlite-dir DIR]
 
-Workloads: enqueue, batch, drain, drain-3, sleep, latency and, taskrunner only, limit-drain,
-hot-key and rate-hold (`--only limits` names those three), batch-callback and batch-drain
-(`--only batches`) and sync-enqueue (`--only sync`) are the default set; scale and memory
-run on demand. See docs/benchmarks.md for the method.
+Workloads: enqueue, concurrent, batch, drain, drain-3, sleep, latency and, taskrunner only,
+limit-drain, hot-key and rate-hold (`--only limits` names those three), batch-callback and
+batch-drain (`--only batches`) and sync-enqueue (`--only sync`) are the default set; scale
+and memory run on demand. See docs/benchmarks.md for the method.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
+from redis.asyncio import RedisCluster
 
 from taskrunner.backend import (
     Beat,
@@ -27,6 +28,7 @@ from taskrunner.errors import ConfigurationError
 from taskrunner_redis.batch_reads import BatchReader
 from taskrunner_redis.batches import RedisBatches
 from taskrunner_redis.clients import Client, Subscriber, close_client, open_client, subscriber
+from taskrunner_redis.deletion import RedisDeletion
 from taskrunner_redis.dependencies import RedisDependencies
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
@@ -45,7 +47,9 @@ LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
-class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry):
+class RedisBackend(
+    RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry, RedisDeletion
+):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:
@@ -262,11 +266,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         with self._store.errors("retrying jobs"):
-            queues = await self._store.locate(ids)
-            done = await self._store.per_queue(
-                "retry", queues, lambda items: [ids[i] for i in items], 0
-            )
-        return [flag == 1 for flag in done]
+            return await self._store.flag_per_job("retry", ids)
 
     async def reclaim(self) -> list[str]:
         client, scripts = self._store.connected()
@@ -305,8 +305,8 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
                 timeout = min(timeout, min(waits) / 1_000_000)
             timeout = min(max(timeout, 0.001), LONGEST_BLOCK)
             keys = [self.keys.queue(queue, "wake") for queue in queues]
-            if len(keys) == 1:
-                await client.blpop(keys, timeout=timeout)
+            if len(keys) == 1 or not isinstance(client, RedisCluster):
+                await client.blpop(keys, timeout=timeout)  # one server: one pop on every list
             else:
                 await first_wake(client, keys, timeout)
 
