@@ -2,10 +2,12 @@
 
 They are called with FCALL and make one library (library.py), loaded again when Redis
 answers that a function is missing, as it does after a restart (functions, like data, are
-kept on disk only where the server persists). Each call declares one key, which names the
-slot (the queue) the function works in, so a cluster client sends it to the slot's primary.
-On a cluster the library is loaded on every primary, and on all of them again when one
-answers that it lost it (a primary restarted empty, or one that joined since).
+kept on disk only where the server persists). Each call declares its route key, which names
+the slot (the queue) the function works in, so a cluster client sends it to the slot's
+primary, and the slot's never-written key, so Redis holds the call back while the slot moves
+to another primary (see moving.py; such calls are sent again until it has moved). On a
+cluster the library is loaded on every primary, and on all of them again when one answers
+that it lost it (a primary restarted empty, or one that joined since).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from functools import cache
 from typing import Any
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import ClusterError, ResponseError
 
 from taskrunner_redis.clients import Client
 from taskrunner_redis.library import Library, internal_library, public_library
+from taskrunner_redis.moving import MoveWait, declared, is_moving
 from taskrunner_redis.settings import RedisSettings
 
 # one function call: the function's short name, the key it declares, its arguments
@@ -87,39 +90,61 @@ class Scripts:
         self._loading = asyncio.Lock()
 
     async def run(self, name: str, key: str, args: list[Any]) -> Any:
-        loads = self._loads
-        try:
-            return await self._fcall(name, key, args)
-        except ResponseError as exc:
-            if not is_missing(exc):
-                raise
-        await self.load(loads)
-        return await self._fcall(name, key, args)
+        moving = MoveWait()
+        loaded = False
+        while True:
+            loads = self._loads
+            try:
+                return await self._fcall(name, key, args)
+            except (ResponseError, ClusterError) as exc:
+                if is_moving(exc):
+                    await moving.pause(exc)
+                elif is_missing(exc) and not loaded:
+                    await self.load(loads)
+                    loaded = True
+                else:
+                    raise
 
     async def run_many(self, calls: Sequence[Call], replicas: Replicas | None = None) -> list[Any]:
         """Run the calls in one round trip (each still atomic on its own); answers in order.
         With `replicas` (how many, and the most milliseconds to wait), a WAIT follows them on
-        the same connection, so they return once that many replicas have their writes."""
+        the same connection, so they return once that many replicas have their writes.
+        Calls that did not run (the library missing, their slot moving) are sent again."""
         if len(calls) == 1 and replicas is None:
             return [await self.run(*calls[0])]
-        loads = self._loads
+        answers: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        moving = MoveWait()
+        loaded = False
+        while todo:
+            loads = self._loads
+            got = await self._pipeline([calls[i] for i in todo], replicas)
+            missing = [i for i, answer in zip(todo, got, strict=True) if is_missing(answer)]
+            refused = [answer for answer in got if is_moving(answer)]
+            for i, answer in zip(todo, got, strict=True):
+                answers[i] = answer
+                if isinstance(answer, Exception) and not (is_missing(answer) or is_moving(answer)):
+                    raise answer
+            if missing and loaded:
+                raise answers[missing[0]]
+            if missing:
+                await self.load(loads)
+                loaded = True
+            if refused:
+                await moving.pause(refused[0])
+            todo = [i for i in todo if is_missing(answers[i]) or is_moving(answers[i])]
+        return answers
+
+    async def _pipeline(self, calls: Sequence[Call], replicas: Replicas | None) -> list[Any]:
+        """The calls' answers (or errors), sent in one pipeline, then WAIT if asked."""
         async with self._client.pipeline(transaction=False) as pipe:
             for name, key, args in calls:
-                pipe.execute_command("FCALL", self._names[name], 1, key, *args)
+                pipe.execute_command("FCALL", self._names[name], *declared(key), *args)
             if replicas is not None:
                 pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms)
             answers: list[Any] = await pipe.execute(raise_on_error=False)
         if replicas is not None:
             replicas.check(answers.pop())
-        missing = [i for i, answer in enumerate(answers) if is_missing(answer)]
-        for answer in answers:
-            if isinstance(answer, Exception) and not is_missing(answer):
-                raise answer
-        if missing:  # those calls did not run: load the library, then run them
-            await self.load(loads)
-            again = await self.run_many([calls[i] for i in missing], replicas)
-            for i, answer in zip(missing, again, strict=True):
-                answers[i] = answer
         return answers
 
     async def load(self, seen: int | None = None) -> None:
@@ -146,4 +171,4 @@ class Scripts:
             await self._client.execute_command("FUNCTION", "LOAD", "REPLACE", code)  # type: ignore[no-untyped-call]
 
     async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
-        return await self._client.execute_command("FCALL", self._names[name], 1, key, *args)
+        return await self._client.execute_command("FCALL", self._names[name], *declared(key), *args)
