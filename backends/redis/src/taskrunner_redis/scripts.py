@@ -13,9 +13,7 @@ that it lost it (a primary restarted empty, or one that joined since).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -25,41 +23,10 @@ from redis.exceptions import ClusterError, ResponseError
 from taskrunner_redis.clients import Client
 from taskrunner_redis.library import Library, internal_library, public_library
 from taskrunner_redis.moving import MoveWait, declared, is_moving
-from taskrunner_redis.settings import RedisSettings
+from taskrunner_redis.replicas import Replicas, WaitPlan
 
 # one function call: the function's short name, the key it declares, its arguments
 Call = tuple[str, str, list[Any]]
-log = logging.getLogger("taskrunner.redis")
-
-
-@dataclass(frozen=True, slots=True)
-class Replicas:
-    """How many replicas must confirm a write (Redis WAIT), and for how long to wait."""
-
-    count: int
-    timeout_ms: int
-
-    def check(self, confirmed: object) -> None:
-        """Warn when fewer replicas than asked confirmed in time: the write stands on the
-        primary (a job stored runs), but a failover before it reaches them would lose it."""
-        if isinstance(confirmed, Exception):
-            raise confirmed
-        if isinstance(confirmed, int) and confirmed < self.count:
-            log.warning(
-                "only %d of the %d replicas asked for (wait_replicas) confirmed an enqueue "
-                "within %d ms: the jobs are stored on the primary, and would be lost if it "
-                "failed over before they reach a replica",
-                confirmed,
-                self.count,
-                self.timeout_ms,
-            )
-
-
-def replicas_of(settings: RedisSettings) -> Replicas | None:
-    """What the URL's wait_replicas and wait_timeout ask of each enqueue (None: nothing)."""
-    if settings.wait_replicas == 0:
-        return None
-    return Replicas(settings.wait_replicas, max(1, round(settings.wait_timeout * 1000)))
 
 
 @cache
@@ -137,15 +104,19 @@ class Scripts:
 
     async def _pipeline(self, calls: Sequence[Call], replicas: Replicas | None) -> list[Any]:
         """The calls' answers (or errors), sent in one pipeline, then WAIT if asked."""
+        plan = WaitPlan(self._client, [key for _, key, _ in calls]) if replicas else None
         async with self._client.pipeline(transaction=False) as pipe:
             for name, key, args in calls:
                 pipe.execute_command("FCALL", self._names[name], *declared(key), *args)
-            if replicas is not None:
-                pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms)
+            if replicas is not None and plan is not None:
+                for target in plan.targets:
+                    pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms, **target)
             answers: list[Any] = await pipe.execute(raise_on_error=False)
-        if replicas is not None:
-            replicas.check(answers.pop())
-        return answers
+        if replicas is None or plan is None:
+            return answers
+        for confirmed in answers[len(calls) :]:
+            replicas.check(confirmed)
+        return plan.uncovered(answers[: len(calls)])
 
     async def load(self, seen: int | None = None) -> None:
         """Load the library, unless this client loaded it since it had made `seen` loads
