@@ -39,7 +39,7 @@ async def on_replica(replica: RedisServer, key: str) -> bool:
     """Whether the replica has `key` (read there, not redirected to its primary)."""
     client = aioredis.Redis(port=replica.port)
     try:
-        await client.execute_command("READONLY")
+        await client.execute_command("READONLY")  # type: ignore[no-untyped-call]
         return bool(await client.exists(key))
     finally:
         await client.aclose()
