@@ -104,10 +104,11 @@ class Scripts:
 
     async def _pipeline(self, calls: Sequence[Call], replicas: Replicas | None) -> list[Any]:
         """The calls' answers (or errors), sent in one pipeline, then WAIT if asked."""
+        routes = await self._routes([key for _, key, _ in calls])
         plan = WaitPlan(self._client, [key for _, key, _ in calls]) if replicas else None
         async with self._client.pipeline(transaction=False) as pipe:
-            for name, key, args in calls:
-                pipe.execute_command("FCALL", self._names[name], *declared(key), *args)
+            for (name, key, args), route in zip(calls, routes, strict=True):
+                pipe.execute_command("FCALL", self._names[name], *declared(key), *args, **route)
             if replicas is not None and plan is not None:
                 for target in plan.targets:
                     pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms, **target)
@@ -142,4 +143,17 @@ class Scripts:
             await self._client.execute_command("FUNCTION", "LOAD", "REPLACE", code)  # type: ignore[no-untyped-call]
 
     async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
-        return await self._client.execute_command("FCALL", self._names[name], *declared(key), *args)
+        (route,) = await self._routes([key])
+        return await self._client.execute_command(
+            "FCALL", self._names[name], *declared(key), *args, **route
+        )
+
+    async def _routes(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """How each call routed by `keys` is sent: on a cluster, to the primary of its key's
+        slot, named here (else redis-py asks a node which keys each FCALL declares, COMMAND
+        GETKEYS, a round trip more per call); redirections are still followed."""
+        client = self._client
+        if not isinstance(client, RedisCluster):
+            return [{} for _ in keys]
+        await client.initialize()  # the map, read again if a lost node made it stale
+        return [{"target_nodes": client.get_node_from_key(key)} for key in keys]
