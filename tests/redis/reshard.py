@@ -17,6 +17,15 @@ KEYS_PER_STEP = 2  # keys moved by one MIGRATE: small, so calls run while the sl
 STEP_PAUSE = 0.02  # seconds between MIGRATEs, for jobs to flow meanwhile
 
 
+def start_move(cluster: LocalCluster, slot: int, target: RedisServer) -> RedisServer:
+    """Mark `slot` IMPORTING on `target` and MIGRATING on its owner, which it returns."""
+    source = cluster.owner(slot)
+    target_id = cluster_command(target.port, "MYID")
+    cluster_command(target.port, "SETSLOT", slot, "IMPORTING", cluster_command(source.port, "MYID"))
+    cluster_command(source.port, "SETSLOT", slot, "MIGRATING", target_id)
+    return source
+
+
 def move_slot(
     cluster: LocalCluster,
     slot: int,
@@ -26,10 +35,8 @@ def move_slot(
     """Move `slot` from its primary to `target` (a primary) while clients keep using it;
     returns how many keys moved. `halfway` runs once after the first MIGRATE, while the
     slot's keys are split between the two primaries."""
-    source = cluster.owner(slot)
+    source = start_move(cluster, slot, target)
     target_id = cluster_command(target.port, "MYID")
-    cluster_command(target.port, "SETSLOT", slot, "IMPORTING", cluster_command(source.port, "MYID"))
-    cluster_command(source.port, "SETSLOT", slot, "MIGRATING", target_id)
     client = redis.Redis(port=source.port)
     moved = 0
     try:

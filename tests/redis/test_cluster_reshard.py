@@ -28,10 +28,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import BackendError, JobState, TaskRunner
+from taskrunner_redis import moving
 from tests.redis import failover
-from tests.redis.cluster import LocalCluster, local_cluster
-from tests.redis.reshard import move_slot, refusals, reshard
+from tests.redis.cluster import LocalCluster, cluster_command, local_cluster
+from tests.redis.reshard import move_slot, refusals, reshard, start_move
 from tests.redis.server import RedisServer
 from tests.redis.slots import key_slot
 
@@ -186,5 +187,27 @@ async def test_a_busy_queues_slot_moves_back_and_forth(cluster: LocalCluster) ->
             ids += await producing
             await ledger.check(ids)
         assert cluster.owner(slot) is owners[-1]
+    finally:
+        await ledger.runner.close()
+
+
+async def test_a_call_on_a_slot_left_half_moved_fails_with_a_clear_error(
+    cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reshard stopped halfway leaves the slot MIGRATING: calls on its queue are refused
+    (TRYAGAIN) until moving.LONGEST (shortened here), then fail as a BackendError that says
+    what to do; nothing was written on either primary."""
+    monkeypatch.setattr(moving, "LONGEST", 0.5)
+    moving_queue, _ = two_queues(cluster)
+    slot, target = key_slot(moving_queue.encode()), cluster.primaries[1]
+    ledger = Ledger(cluster)
+    try:
+        await ledger.produce(moving_queue, 1)
+        before = cluster_command(cluster.owner(slot).port, "COUNTKEYSINSLOT", slot)
+        source = start_move(cluster, slot, target)
+        with pytest.raises(BackendError, match="redis-cli --cluster fix"):
+            await ledger.runner.tasks[failover.TASK].options(queue=moving_queue).enqueue(1)
+        assert cluster_command(source.port, "COUNTKEYSINSLOT", slot) == before
+        assert cluster_command(target.port, "COUNTKEYSINSLOT", slot) == 0
     finally:
         await ledger.runner.close()
