@@ -151,8 +151,9 @@ class Scripts:
     async def _routes(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """How each call routed by `keys` is sent: on a cluster, to the primary the client's
         map names for its key's slot, named here from the same map a WAIT's target is
-        taken from (replicas.py); redirections are still followed. A call so sent is not
-        tried again by redis-py after a lost connection: it fails, and our callers retry."""
+        taken from (replicas.py); redirections are still followed. A lone call so sent is
+        not tried again by redis-py after a lost connection: it fails, and our callers
+        retry (a pipeline is still tried again)."""
         client = self._client
         if not isinstance(client, RedisCluster):
             return [{} for _ in keys]
