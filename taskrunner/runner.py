@@ -249,7 +249,8 @@ class TaskRunner(BatchMethods, BlockingMethods):
             ttls = [p.task.settings.result_ttl for p in batch]
             news = waiting_jobs(backend, news, ttls, self.result_ttl)
         if tracing.ENABLED:
-            with tracing.enqueue_span(news[0].task, news[0].queue, len(news)):
+            queues = {new.queue for new in news}
+            with tracing.enqueue_span(news[0].task, queues, [new.id for new in news]):
                 ids = await store(news)
         else:
             ids = await store(news)

@@ -157,9 +157,8 @@ class Execution:
         try:
             if self.previous is not None:
                 await asyncio.wait([self.previous])  # never two attempts of a job at once
-            carrier = meta.get("trace") if meta else None
-            if carrier and tracing.ENABLED:
-                value = await self._traced_call(task, args, kwargs, carrier, timeout)
+            if tracing.ENABLED:
+                value = await self._traced_call(task, args, kwargs, meta or {}, timeout)
             else:
                 value = await self._call(task, args, kwargs, timeout)
         except asyncio.CancelledError as exc:
@@ -194,10 +193,10 @@ class Execution:
         task: Task[..., Any],
         args: list[Any],
         kwargs: dict[str, Any],
-        carrier: Any,
+        meta: dict[str, Any],
         timeout: float | None,
     ) -> Any:
-        with tracing.attempt_span(self.record, carrier) as span:
+        with tracing.attempt_span(self.record, meta) as span:
             try:
                 return await self._call(task, args, kwargs, timeout)
             except BaseException as exc:
