@@ -23,6 +23,7 @@ from taskrunner.errors import (
     TaskTimeout,
 )
 from taskrunner.handle import Job
+from taskrunner.hooks import AttemptEnded, HookKind
 from taskrunner.job import AttemptInfo, Hold, HoldKind, JobInfo, JobProgress
 from taskrunner.limits import Limit, Rate
 from taskrunner.queries import JobPage
@@ -35,6 +36,7 @@ from taskrunner.worker import Worker, WorkerSettings
 
 __all__ = [
     "AsyncTask",
+    "AttemptEnded",
     "AttemptInfo",
     "AttemptOutcome",
     "Backend",
@@ -49,6 +51,7 @@ __all__ = [
     "DuplicateTask",
     "Hold",
     "HoldKind",
+    "HookKind",
     "InvalidArguments",
     "InvalidName",
     "Job",

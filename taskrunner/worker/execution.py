@@ -56,6 +56,7 @@ class Execution:
         "joining",
         "leaving",
         "previous",
+        "raised",
         "reason",
         "record",
         "services",
@@ -74,6 +75,7 @@ class Execution:
         self.leaving = asyncio.Event()  # the worker stops: wait for no thread any longer
         # a stale attempt of the same job still ending in this worker: the task waits for it
         self.previous: asyncio.Task[None] | None = None
+        self.raised: BaseException | None = None  # what the task raised, if it failed
 
     @property
     def key(self) -> tuple[str, int]:
@@ -315,6 +317,7 @@ class Execution:
 
     def _failure(self, task: Task[..., Any], exc: BaseException) -> Outcome:
         record, settings = self.record, task.settings
+        self.raised = exc
         error = error_of(exc)
         decision = self.services.policy.decide(
             exc, record.attempt, record.max_attempts, settings.retry_on, settings.backoff

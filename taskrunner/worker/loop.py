@@ -24,6 +24,7 @@ from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, faults
 from taskrunner.policy import Policy, backend_retry_delay
 from taskrunner.worker import heartbeat
 from taskrunner.worker.execution import Execution
+from taskrunner.worker.followups import HookCalls
 from taskrunner.worker.host import WorkerHost
 from taskrunner.worker.outbox import Outbox
 from taskrunner.worker.scheduler import run_scheduler
@@ -49,6 +50,7 @@ class Worker:
         self._slots = QueueSlots(self.queues, settings.queue_limits)
         self._running: dict[tuple[str, int], Execution] = {}  # by (job id, attempt)
         self._outbox = Outbox()
+        self._hook_calls = HookCalls(runner.hooks, runner.tasks, self.id)
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
         self._hard_stop = asyncio.Event()
@@ -141,6 +143,7 @@ class Worker:
                 await self._drain()
                 loops.cancel_scope.cancel()
             await self._flush_all()
+            await self._hook_calls.wait(0.0 if self._hard_stop.is_set() else settings.grace)
             await self._retire()
         finally:
             await runner.stop_resources()
@@ -259,7 +262,8 @@ class Worker:
             self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
         self._slot_free.set()
         if outcome is not None:
-            self._outbox.add(outcome)
+            record = execution.record
+            self._outbox.add(outcome, self._hook_calls.after(record, outcome, execution.raised))
 
     def progress_reported(self) -> None:
         """Ask for a heartbeat now, to store a task's progress; callable from any thread
