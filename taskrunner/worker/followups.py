@@ -21,6 +21,7 @@ from taskrunner.errors import JobError
 from taskrunner.hooks import AttemptEnded, HookKind, OutcomeHook, RunnerHooks
 from taskrunner.job import JobInfo
 from taskrunner.task import Task
+from taskrunner.worker.execution import Execution
 
 log = logging.getLogger("taskrunner.hooks")
 
@@ -62,10 +63,9 @@ class HookCalls:
         self.worker = worker
         self.running: set[asyncio.Task[None]] = set()
 
-    def after(
-        self, record: JobRecord, outcome: Outcome, exception: BaseException | None
-    ) -> Callable[[], None] | None:
+    def after(self, execution: Execution, outcome: Outcome) -> Callable[[], None] | None:
         """What to do once `outcome` is recorded: start its hooks (None: it has none)."""
+        record, exception = execution.record, execution.raised
         kind = KINDS.get(outcome.kind)
         if kind is None:
             return None
