@@ -134,6 +134,12 @@ async def test_the_exporter_reads_the_backend_on_each_scrape(
     async def bill(n: int) -> None:
         return None
 
+    release = anyio.Event()
+
+    @runner.task(name="m.sync", queue="crm", limit=Limit(1, key="customer:{n}"))
+    async def sync(n: int) -> None:
+        await release.wait()
+
     app = metrics_app(runner)
 
     async def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -162,9 +168,22 @@ async def test_the_exporter_reads_the_backend_on_each_scrape(
     assert first["taskrunner_oldest_queued_age_seconds", (("queue", "bills"),)] == 0
     assert first["taskrunner_workers_alive", ()] == 0
 
-    async with runner.worker(concurrency=4, queues=["mail", "bills"]):
+    assert first["taskrunner_limit_slots_held", (("queue", "mail"),)] == 0
+    await sync.enqueue(1)
+    await sync.enqueue(1)  # held back while the first runs
+
+    async def one_running_one_held() -> bool:
+        scraped = await scrape()
+        crm = (("queue", "crm"),)
+        return (
+            scraped["taskrunner_jobs_held", crm] == scraped["taskrunner_limit_slots_held", crm] == 1
+        )
+
+    async with runner.worker(concurrency=4, queues=["mail", "bills", "crm"]):
         await eventually(lambda: finished_count(runner, "mail", 2))
+        await eventually(one_running_one_held)
         during = await scrape()
+        release.set()
     assert during["taskrunner_workers_alive", ()] == 1
     assert during["taskrunner_workers_slots", ()] == 4
     assert during["taskrunner_queue_workers", (("queue", "mail"),)] == 1

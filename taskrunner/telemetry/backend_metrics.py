@@ -13,6 +13,9 @@ once (the counts, the activity, the paused queues and the worker registry):
 - taskrunner_queue_workers{queue}: live workers taking jobs from the queue
 - taskrunner_workers_alive, taskrunner_workers_slots, taskrunner_workers_busy_slots: the
   live workers, the jobs they may run at once and those they ran at their last heartbeat
+- taskrunner_limit_slots_held{queue}: running jobs holding a slot of a limit key, and
+  taskrunner_jobs_held{queue}: queued jobs held back for their limit or rate key (on a
+  backend that is `FlowInspection`; per queue, as limit keys are too many to label by)
 - taskrunner_backend_up: 1 if the last read of the backend succeeded, else 0 (the other
   gauges are then left out rather than shown stale)
 """
@@ -23,6 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from taskrunner.backend import Backend, FlowCounts, FlowInspection
 from taskrunner.stats import Stats
 from taskrunner.telemetry.metrics import prometheus
 
@@ -43,9 +47,11 @@ class StatsSource(Protocol):
 
     async def stats(self, queues: Sequence[str] | None = None, window: float = ...) -> Stats: ...
 
+    async def connected(self) -> Backend: ...
 
-def families(stats: Stats) -> list[Metric]:
-    """The backend-wide gauges of `stats`."""
+
+def families(stats: Stats, flow: dict[str, FlowCounts] | None) -> list[Metric]:
+    """The backend-wide gauges of `stats`, and of `flow` (None: not counted)."""
     from prometheus_client.core import GaugeMetricFamily
 
     def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> GaugeMetricFamily:
@@ -75,7 +81,23 @@ def families(stats: Stats) -> list[Metric]:
         "taskrunner_workers_busy_slots", "Jobs the live workers ran at their last heartbeat."
     )
     busy.add_metric([], sum(w.running for w in workers))
-    return [jobs, oldest, paused, takers, alive, slots, busy]
+    found: list[Metric] = [jobs, oldest, paused, takers, alive, slots, busy]
+    if flow is not None:
+        limited = gauge(
+            "taskrunner_limit_slots_held",
+            "Running jobs that hold a slot of a limit key, by queue.",
+            ["queue"],
+        )
+        held = gauge(
+            "taskrunner_jobs_held",
+            "Queued jobs held back for their limit or rate key, by queue.",
+            ["queue"],
+        )
+        for queue, counts in sorted(flow.items()):
+            limited.add_metric([queue], counts.limit_running)
+            held.add_metric([queue], counts.held)
+        found += [limited, held]
+    return found
 
 
 class BackendMetrics:
@@ -107,12 +129,16 @@ class BackendMetrics:
         """Read the backend now; False (and no backend-wide gauges) if it failed."""
         try:
             stats = await self.source.stats(self.queues, window=WINDOW)
+            backend = await self.source.connected()
+            flow = None
+            if isinstance(backend, FlowInspection):
+                flow = await backend.flow_counts(list(stats))
         except Exception as exc:
             log.warning("metrics: could not read the backend (%s: %s)", type(exc).__name__, exc)
             self._families = []
             self.up.set(0)
             return False
-        self._families = families(stats)
+        self._families = families(stats, flow)
         self.up.set(1)
         return True
 
