@@ -28,11 +28,19 @@ from taskrunner.retry import Snooze
 try:
     from opentelemetry import context as otel_context
     from opentelemetry import propagate, trace
-    from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+    from opentelemetry.trace import (
+        Link,
+        NoOpTracerProvider,
+        ProxyTracerProvider,
+        SpanKind,
+        Status,
+        StatusCode,
+    )
 except ImportError:  # the extra is not installed: tracing costs nothing
     trace = None  # type: ignore[assignment]
 
 ENABLED = trace is not None
+_configured = False  # a tracer provider, once set, stays set
 SYSTEM = "taskrunner"
 META_PARENT = "trace"  # the payload meta key of the context a run continues
 META_LINK = "trace_link"  # ... and of the context a run only links to
@@ -44,6 +52,16 @@ def _get_tracer() -> Any:
     if _tracer is None:
         _tracer = trace.get_tracer("taskrunner")
     return _tracer
+
+
+def configured() -> bool:
+    """Whether the app set a tracer provider (until then every span would be a no-op, so
+    attempts make none)."""
+    global _configured
+    if not _configured:
+        provider = trace.get_tracer_provider()
+        _configured = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+    return _configured
 
 
 def outgoing_context() -> dict[str, str]:
@@ -117,7 +135,7 @@ def run_attributes(record: JobRecord) -> dict[str, Any]:
 def attempt_span(record: JobRecord, meta: Mapping[str, Any]) -> Iterator[Any]:
     """A consumer span for one attempt: a child of the context the job carries, or a root
     span (linked to the context a batch callback or a tick carries, if any)."""
-    if not ENABLED:
+    if not ENABLED or not configured():
         yield None
         return
     links = []

@@ -159,7 +159,7 @@ class Execution:
         try:
             if self.previous is not None:
                 await asyncio.wait([self.previous])  # never two attempts of a job at once
-            if tracing.ENABLED:
+            if tracing.ENABLED and tracing.configured():
                 value = await self._traced_call(task, args, kwargs, meta or {}, timeout)
             else:
                 value = await self._call(task, args, kwargs, timeout)
