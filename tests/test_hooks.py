@@ -18,8 +18,9 @@ from taskrunner import (
     TaskRunner,
     current_job,
 )
-from taskrunner.backend import NewJob, new_job_id
+from taskrunner.backend import NewJob, Outcome, OutcomeKind, new_job_id
 from taskrunner.memory import MemoryBackend
+from taskrunner.worker.outbox import Outbox
 from tests.helpers import drain, runner_on
 
 
@@ -194,3 +195,17 @@ def test_a_hook_must_be_callable() -> None:
 
     with pytest.raises(ConfigurationError, match="on_retry takes a function"):
         runner.on_retry(42)  # type: ignore[arg-type]
+
+
+async def test_an_outcome_the_backend_refuses_calls_no_hook() -> None:
+    backend = MemoryBackend()
+    await backend.connect()
+    job = NewJob(new_job_id(), "h.any", "default", b'{"args":[]}', max_attempts=3)
+    await backend.enqueue([job])
+    (record,) = await backend.claim(["default"], 1, "worker-a", 30)
+    outbox, called = Outbox(), []
+    stale = Outcome(record.id, record.attempt + 1, OutcomeKind.SUCCEEDED)  # owns nothing
+    outbox.add(stale, lambda: called.append("stale"))
+    outbox.add(Outcome(record.id, record.attempt, OutcomeKind.FAILED), lambda: called.append("ok"))
+    assert await outbox.flush_once(backend) == 1  # one rejected
+    assert called == ["ok"] and outbox.then == {}

@@ -203,3 +203,10 @@ async def test_the_exporter_says_when_the_backend_cannot_be_read(tmp_path: Path)
     assert await metrics.refresh() is False
     assert registry.get_sample_value("taskrunner_backend_up") == 0
     assert registry.get_sample_value("taskrunner_workers_alive") is None  # not shown stale
+
+
+async def test_the_exporter_takes_only_reads() -> None:
+    transport = httpx.ASGITransport(app=metrics_app(runner_on()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://exporter") as client:
+        answer = await client.post("/metrics")
+    assert answer.status_code == 405 and answer.text == "use GET\n"
