@@ -6,7 +6,7 @@ worker waits up to its grace for hooks still running, then cancels them."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import copy
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -14,10 +14,8 @@ from typing import Any
 
 import anyio
 
-from taskrunner._serialization import decode_result
 from taskrunner.backend import JobRecord, JobState, Outcome, OutcomeKind
 from taskrunner.declare import is_async_callable
-from taskrunner.errors import JobError
 from taskrunner.hooks import AttemptEnded, HookKind, OutcomeHook, RunnerHooks
 from taskrunner.job import JobInfo
 from taskrunner.task import Task
@@ -37,19 +35,14 @@ def attempt_ended(
 ) -> AttemptEnded:
     """What the hooks of `outcome` (of the attempt of `record`) are given."""
     kind = KINDS[outcome.kind]
+    ended = copy.copy(record)  # a record is a plain slotted dataclass: cheaper than replace
     if kind is HookKind.RETRY:
-        state = JobState.QUEUED if outcome.delay <= 0 else JobState.SCHEDULED
+        ended.state = JobState.QUEUED if outcome.delay <= 0 else JobState.SCHEDULED
     else:
-        state = JobState.SUCCEEDED if kind is HookKind.SUCCESS else JobState.FAILED
-    job = dataclasses.replace(
-        JobInfo.from_record(record),
-        state=state,
-        result=None if outcome.result is None else decode_result(outcome.result),
-        error=None if outcome.error is None else JobError.decode(outcome.error),
-        worker=worker,
-    )
+        ended.state = JobState.SUCCEEDED if kind is HookKind.SUCCESS else JobState.FAILED
+    ended.result, ended.error, ended.worker = outcome.result, outcome.error, worker
     retry_in = outcome.delay if kind is HookKind.RETRY else None
-    return AttemptEnded(job, kind, exception, retry_in, worker)
+    return AttemptEnded(JobInfo.from_record(ended), kind, exception, retry_in, worker)
 
 
 class HookCalls:
