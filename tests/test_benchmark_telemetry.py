@@ -12,8 +12,7 @@ from harness.invoke import Outcome
 from harness.plan import DEFAULT_WORKLOADS, workload, workloads
 from harness.report import footnotes, table
 from harness.session import Options, Results
-from kit.main import TELEMETRY_WORKLOADS
-from kit.telemetry import TELEMETRY
+from kit.telemetry import TELEMETRY, TELEMETRY_WORKLOADS
 
 
 def test_telemetry_names_the_telemetry_drain_which_runs_by_default() -> None:
