@@ -1,6 +1,6 @@
 """Prometheus metrics of worker processes (`taskrunner run --metrics-port 9100`).
 
-Needs the `metrics` extra: `pip install "taskrunner[metrics]"` (prometheus-client).
+Needs the `metrics` extra: `pip install "taskrunner-jobs[metrics]"` (prometheus-client).
 
 Every worker process exports what it does itself, so that adding up the series of many
 processes counts each thing once: taskrunner_attempts_total{queue,task,outcome},
@@ -62,7 +62,7 @@ def prometheus() -> Any:
         import prometheus_client
     except ImportError:
         raise ConfigurationError(
-            "metrics need prometheus-client: pip install 'taskrunner[metrics]'"
+            "metrics need prometheus-client: pip install 'taskrunner-jobs[metrics]'"
         ) from None
     return prometheus_client
 

@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
+from redis.asyncio import RedisCluster
 
 from taskrunner.backend import (
     Beat,
@@ -305,8 +306,8 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
                 timeout = min(timeout, min(waits) / 1_000_000)
             timeout = min(max(timeout, 0.001), LONGEST_BLOCK)
             keys = [self.keys.queue(queue, "wake") for queue in queues]
-            if len(keys) == 1:
-                await client.blpop(keys, timeout=timeout)
+            if len(keys) == 1 or not isinstance(client, RedisCluster):
+                await client.blpop(keys, timeout=timeout)  # one server: one pop on every list
             else:
                 await first_wake(client, keys, timeout)
 
