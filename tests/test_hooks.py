@@ -21,7 +21,7 @@ from taskrunner import (
 from taskrunner.backend import NewJob, Outcome, OutcomeKind, new_job_id
 from taskrunner.memory import MemoryBackend
 from taskrunner.worker.outbox import Outbox
-from tests.helpers import drain, runner_on
+from tests.helpers import drain, eventually, runner_on
 
 
 async def test_task_hooks_get_the_job_as_recorded_and_the_exception() -> None:
@@ -209,3 +209,27 @@ async def test_an_outcome_the_backend_refuses_calls_no_hook() -> None:
     outbox.add(Outcome(record.id, record.attempt, OutcomeKind.FAILED), lambda: called.append("ok"))
     assert await outbox.flush_once(backend) == 1  # one rejected
     assert called == ["ok"] and outbox.then == {}
+
+
+async def test_a_stopping_worker_leaves_a_hook_that_hangs_behind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runner = runner_on()
+    entered, release = threading.Event(), threading.Event()
+
+    def hangs(ended: AttemptEnded) -> None:
+        entered.set()
+        release.wait(60)
+
+    @runner.task(name="h.quick", on_success=hangs)
+    async def quick() -> None:
+        return None
+
+    await quick.enqueue()
+    try:
+        with anyio.fail_after(30), caplog.at_level(logging.WARNING, logger="taskrunner.hooks"):
+            async with runner.worker(grace=0.05):
+                await eventually(entered.is_set)
+        assert any("cancelling 1 outcome hooks" in r.getMessage() for r in caplog.records)
+    finally:
+        release.set()

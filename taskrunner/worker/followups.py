@@ -1,7 +1,8 @@
 """Outcome hooks, as a worker runs them: once the backend has accepted an attempt's outcome,
 each hook of its kind (the task's, then the runner's) is called in a task of its own, a
 plain function in a thread. What a hook raises is logged, and goes no further; a stopping
-worker waits up to its grace for hooks still running, then cancels them."""
+worker waits up to its grace for hooks still running, then cancels them (a plain function's
+thread, which nothing can stop, is left to finish alone)."""
 
 from __future__ import annotations
 
@@ -108,6 +109,7 @@ async def call_hook(hook: OutcomeHook, ended: AttemptEnded) -> None:
     if is_async_callable(hook):
         await hook(ended)  # type: ignore[misc]
         return
-    answer = await anyio.to_thread.run_sync(hook, ended)
+    # a thread cannot be stopped: a worker that stops leaves a hook still running behind
+    answer = await anyio.to_thread.run_sync(hook, ended, abandon_on_cancel=True)
     if inspect.isawaitable(answer):
         await answer
