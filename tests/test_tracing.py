@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -12,19 +11,24 @@ from opentelemetry.trace import SpanKind, StatusCode
 from taskrunner import current_job, every
 from taskrunner._serialization import decode_call
 from taskrunner.job import MESSAGE_LIMIT
+from taskrunner.telemetry import tracing
 from taskrunner.worker.execution import TRACEBACK_LIMIT
 from taskrunner.worker.scheduler import tick_job
 from tests.helpers import drain, runner_on
 
 EXPORTER = InMemorySpanExporter()
-_provider = TracerProvider()
-_provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
-trace.set_tracer_provider(_provider)
+PROVIDER = TracerProvider()  # not the process's global one: other tests' jobs make no spans
+PROVIDER.add_span_processor(SimpleSpanProcessor(EXPORTER))
+TRACER = PROVIDER.get_tracer("tests")
 
 
 @pytest.fixture(autouse=True)
-def fresh_spans() -> None:
+def traced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """taskrunner's spans go to this module's provider during each test, as they would to
+    the global one an app sets."""
     EXPORTER.clear()
+    monkeypatch.setattr(tracing, "_tracer", PROVIDER.get_tracer("taskrunner"))
+    monkeypatch.setattr(tracing, "_configured", True)
 
 
 def runs_of(task: str) -> list[ReadableSpan]:
@@ -40,8 +44,7 @@ async def test_the_attempt_continues_the_trace_of_the_request() -> None:
             raise OSError("disk full")
         return image
 
-    tracer = trace.get_tracer("tests")
-    with tracer.start_as_current_span("POST /images") as request:
+    with TRACER.start_as_current_span("POST /images") as request:
         job = await resize.enqueue("cat.png")
     await drain(runner)
     assert await job.result(timeout=1) == "cat.png"
@@ -86,7 +89,7 @@ async def test_enqueuing_many_jobs_is_one_span_counting_them() -> None:
     async def ping(n: int) -> int:
         return n
 
-    with trace.get_tracer("tests").start_as_current_span("POST /pings"):
+    with TRACER.start_as_current_span("POST /pings"):
         await runner.enqueue_many(ping.prepare(n) for n in range(3))
     (enqueue,) = [s for s in EXPORTER.get_finished_spans() if s.name == "enqueue t.ping"]
     assert enqueue.attributes is not None
@@ -102,7 +105,7 @@ async def test_a_huge_exception_message_is_cut_in_the_span() -> None:
     async def load() -> None:
         raise ValueError("row 1 is broken: " + "x" * 5_000_000)
 
-    with trace.get_tracer("tests").start_as_current_span("POST /loads"):
+    with TRACER.start_as_current_span("POST /loads"):
         await load.enqueue()
     await drain(runner)
     (run,) = [s for s in EXPORTER.get_finished_spans() if s.name == "run t.load"]
@@ -127,7 +130,7 @@ async def test_a_job_enqueued_outside_any_trace_runs_in_a_root_span() -> None:
     (job,) = await runner.enqueue_many([prepared])
     assert EXPORTER.get_finished_spans() == ()  # no enqueue span outside a trace
     # a worker started inside a span (an app's lifespan) does not adopt its runs
-    with trace.get_tracer("tests").start_as_current_span("lifespan"):
+    with TRACER.start_as_current_span("lifespan"):
         await drain(runner)
     (run,) = runs_of("t.plain")
     assert run.parent is None and not run.links
@@ -145,7 +148,7 @@ async def test_a_batch_callback_links_to_the_trace_that_made_the_batch() -> None
     async def publish(album: int) -> int:
         return album
 
-    with trace.get_tracer("tests").start_as_current_span("POST /albums") as request:
+    with TRACER.start_as_current_span("POST /albums") as request:
         batch = await runner.batch(
             [upload.prepare(p) for p in ("a.png", "b.png")], on_success=publish.prepare(7)
         )
@@ -175,7 +178,7 @@ async def test_a_recurring_tick_links_to_the_scheduler_context() -> None:
         return None
 
     now = await runner.backend.now()
-    with trace.get_tracer("tests").start_as_current_span("scheduler") as scheduler:
+    with TRACER.start_as_current_span("scheduler") as scheduler:
         (linked,) = await runner.enqueue_many([tick_job(tick, now - 1)])
     (unlinked,) = await runner.enqueue_many([tick_job(tick, now - 2)])
     await drain(runner)
@@ -199,7 +202,7 @@ async def test_a_snoozed_attempt_is_no_failure_in_its_span() -> None:
             raise Snooze(0)
         return "ready"
 
-    with trace.get_tracer("tests").start_as_current_span("POST /polls"):
+    with TRACER.start_as_current_span("POST /polls"):
         job = await poll.enqueue()
     await drain(runner)
     assert await job.result(timeout=1) == "ready"
@@ -211,3 +214,26 @@ async def test_a_snoozed_attempt_is_no_failure_in_its_span() -> None:
     assert snoozed.status.status_code is not StatusCode.ERROR
     assert not any(event.name == "exception" for event in snoozed.events)
     assert snoozed.attributes is not None and snoozed.attributes["taskrunner.snoozed_for"] == 0
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken")
+
+
+async def test_an_exception_whose_str_breaks_still_fails_the_job_and_its_span() -> None:
+    runner = runner_on()
+
+    @runner.task(name="t.unprintable", retries=0)
+    async def unprintable() -> None:
+        raise UnprintableError
+
+    job = await unprintable.enqueue()
+    await drain(runner)
+    info = await runner.get_job(job.id)
+    assert info.error is not None and info.error.type.endswith("UnprintableError")
+    (run,) = runs_of("t.unprintable")
+    assert run.status.status_code is StatusCode.ERROR
+    (event,) = [e for e in run.events if e.name == "exception"]
+    assert event.attributes is not None
+    assert str(event.attributes["exception.type"]).endswith("UnprintableError")

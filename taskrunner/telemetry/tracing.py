@@ -176,6 +176,9 @@ def record_failure(span: Any, exc: BaseException, error: JobError) -> None:
     type as `error.type`."""
     if span is not None:
         cut_to_size = {"exception.message": error.message, "exception.stacktrace": error.traceback}
-        span.record_exception(exc, attributes=cut_to_size)
+        try:
+            span.record_exception(exc, attributes=cut_to_size)
+        except Exception:  # the SDK's str(exc) raised: an exception whose __str__ is broken
+            span.add_event("exception", {"exception.type": error.type, **cut_to_size})
         span.set_attribute("error.type", error.type)
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {error.message}"))
