@@ -28,6 +28,7 @@ from taskrunner.errors import ConfigurationError
 from taskrunner_redis.batch_reads import BatchReader
 from taskrunner_redis.batches import RedisBatches
 from taskrunner_redis.clients import Client, Subscriber, close_client, open_client, subscriber
+from taskrunner_redis.deletion import RedisDeletion
 from taskrunner_redis.dependencies import RedisDependencies
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
@@ -36,7 +37,8 @@ from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, 
 from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
 from taskrunner_redis.registry import RedisRegistry
-from taskrunner_redis.scripts import Scripts, replicas_of
+from taskrunner_redis.replicas import replicas_of
+from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import Aftermath, RedisStore, queue_names
@@ -46,7 +48,9 @@ LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
-class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry):
+class RedisBackend(
+    RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry, RedisDeletion
+):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:
@@ -263,11 +267,7 @@ class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencie
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         with self._store.errors("retrying jobs"):
-            queues = await self._store.locate(ids)
-            done = await self._store.per_queue(
-                "retry", queues, lambda items: [ids[i] for i in items], 0
-            )
-        return [flag == 1 for flag in done]
+            return await self._store.flag_per_job("retry", ids)
 
     async def reclaim(self) -> list[str]:
         client, scripts = self._store.connected()

@@ -34,6 +34,7 @@ PUBLIC_NAME = "taskrunner"
 ENTRY_POINT = "taskrunner_enqueue"
 FUNCTIONS = (
     "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
+    "delete",
     "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
     "batch_open", "batch_join", "batch_close", "batch_part", "batch_clean", "batch_index",
     "dep_register", "dep_read", "dep_judge", "dep_done", "flow_counts",
@@ -44,6 +45,7 @@ FLAGS = {
     "flow_counts": ("no-writes",),
     "dep_read": ("no-writes",),
     "purge": ("allow-oom",),
+    "delete": ("allow-oom",),
     "reclaim": ("allow-oom",),
     "heartbeat": ("allow-oom",),
     "register_worker": ("allow-oom",),

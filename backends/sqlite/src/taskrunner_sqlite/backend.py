@@ -26,6 +26,7 @@ from taskrunner.backend import (
     Dependencies,
     HasUrl,
     Inspection,
+    JobDeletion,
     JobRecord,
     JobState,
     LeaseStatus,
@@ -33,6 +34,7 @@ from taskrunner.backend import (
     NewJob,
     Outcome,
     QueuePausing,
+    TaskRegistry,
     TransactionalEnqueue,
     redact,
 )
@@ -52,11 +54,14 @@ from taskrunner_sqlite.listen import (
 )
 from taskrunner_sqlite.migrate import apply_migrations, pending_migrations
 from taskrunner_sqlite.pausing import SqlitePausing
+from taskrunner_sqlite.registry import SqliteRegistry
 from taskrunner_sqlite.settings import parse_url, refuse_network_file_system
 from taskrunner_sqlite.store import SqliteStore, open_connection, transaction
 
 
-class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies):
+class SqliteBackend(
+    SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies, SqliteRegistry
+):
     """Jobs in a SQLite file in WAL mode, shared by the processes of one machine.
 
     `url` is a `sqlite:///relative/path.db` or `sqlite:////absolute/path.db` URL; its query
@@ -228,6 +233,9 @@ class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches, SqliteDepend
             "purging", lambda c, now: tidy.purge(c, now, states, finished_before, queue)
         )
 
+    async def delete(self, ids: Sequence[str]) -> list[bool]:
+        return await self._store.write("deleting jobs", lambda c, now: tidy.delete(c, now, ids))
+
     def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
         """Listen for cancel requests of running jobs (see `CancelSignals`): this process's
         at once, other processes' at the next poll."""
@@ -243,4 +251,6 @@ if TYPE_CHECKING:
     _pauses: type[QueuePausing] = SqliteBackend
     _batches: type[Batches] = SqliteBackend
     _depends: type[Dependencies] = SqliteBackend
+    _deletes: type[JobDeletion] = SqliteBackend
     _shows: type[HasUrl] = SqliteBackend
+    _registry: type[TaskRegistry] = SqliteBackend
