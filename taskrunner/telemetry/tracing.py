@@ -17,6 +17,8 @@ scheduler's context, if any, under `trace_link`).
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -41,6 +43,8 @@ except ImportError:  # the extra is not installed: tracing costs nothing
 
 ENABLED = trace is not None
 _configured = False  # a tracer provider, once set, stays set
+_asked_at = -math.inf  # when configured() last asked for the provider (time.monotonic())
+ASK_AGAIN_AFTER = 1.0  # seconds
 SYSTEM = "taskrunner"
 META_PARENT = "trace"  # the payload meta key of the context a run continues
 META_LINK = "trace_link"  # ... and of the context a run only links to
@@ -56,9 +60,11 @@ def _get_tracer() -> Any:
 
 def configured() -> bool:
     """Whether the app set a tracer provider (until then every span would be a no-op, so
-    attempts make none)."""
-    global _configured
-    if not _configured:
+    attempts make none). Asked again at most once a second until it is set: asking reads
+    the environment, which would cost every job."""
+    global _configured, _asked_at
+    if not _configured and (now := time.monotonic()) - _asked_at >= ASK_AGAIN_AFTER:
+        _asked_at = now
         provider = trace.get_tracer_provider()
         _configured = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
     return _configured
