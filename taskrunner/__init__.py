@@ -23,6 +23,7 @@ from taskrunner.errors import (
     TaskTimeout,
 )
 from taskrunner.handle import Job
+from taskrunner.hooks import AttemptEnded, HookKind
 from taskrunner.job import AttemptInfo, Hold, HoldKind, JobInfo, JobProgress
 from taskrunner.limits import Limit, Rate
 from taskrunner.queries import JobPage
@@ -37,6 +38,7 @@ __version__ = "0.1.0"  # the distribution's version (pyproject.toml), shown by `
 
 __all__ = [
     "AsyncTask",
+    "AttemptEnded",
     "AttemptInfo",
     "AttemptOutcome",
     "Backend",
@@ -51,6 +53,7 @@ __all__ = [
     "DuplicateTask",
     "Hold",
     "HoldKind",
+    "HookKind",
     "InvalidArguments",
     "InvalidName",
     "Job",

@@ -29,6 +29,7 @@ from taskrunner.declare import declare, default_task_name
 from taskrunner.dependencies import waiting_jobs
 from taskrunner.errors import ConfigurationError, JobNotFound
 from taskrunner.handle import Job
+from taskrunner.hooks import HookMethods, OutcomeHook, RunnerHooks, TaskHooks
 from taskrunner.job import JobInfo
 from taskrunner.limits import Limit, Rate
 from taskrunner.policy import DEFAULT_FAILED_TTL, DEFAULT_RESULT_TTL
@@ -43,7 +44,6 @@ from taskrunner.worker import Worker, WorkerSettings
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Hook = Callable[[State], Awaitable[None]]
 EnqueuedHook = Callable[[list[Job[Any]]], Awaitable[None]]  # what enqueue_many just stored
 
 
@@ -56,7 +56,7 @@ class TaskDecorator(Protocol):
     def __call__(self, fn: Callable[P, T], /) -> SyncTask[P, T]: ...
 
 
-class TaskRunner(BatchMethods, BlockingMethods):
+class TaskRunner(BatchMethods, BlockingMethods, HookMethods):
     """Tasks, their backend, and the way to enqueue, inspect and run jobs.
 
     `url` picks the backend (`memory://`, `redis://...`, `postgresql://...`); without it,
@@ -89,8 +89,7 @@ class TaskRunner(BatchMethods, BlockingMethods):
         self.default_queue = validation.queue_name(default_queue)
         self.tasks: dict[str, Task[..., Any]] = {}
         self.state = State()
-        self._startup: list[Hook] = []
-        self._shutdown: list[Hook] = []
+        self.hooks = RunnerHooks()
         self._resource_users = 0
         self._connected = False
         self._connect_lock = asyncio.Lock()
@@ -124,6 +123,9 @@ class TaskRunner(BatchMethods, BlockingMethods):
         result_ttl: float | None = None,
         limit: Limit | None = None,
         rate: Rate | None = None,
+        on_success: OutcomeHook | None = None,
+        on_retry: OutcomeHook | None = None,
+        on_failure: OutcomeHook | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -141,6 +143,9 @@ class TaskRunner(BatchMethods, BlockingMethods):
         result_ttl: float | None = None,
         limit: Limit | None = None,
         rate: Rate | None = None,
+        on_success: OutcomeHook | None = None,
+        on_retry: OutcomeHook | None = None,
+        on_failure: OutcomeHook | None = None,
     ) -> Any:
         """Register a function as a task, with `@runner.task` or `@runner.task(...)`.
 
@@ -148,7 +153,8 @@ class TaskRunner(BatchMethods, BlockingMethods):
         first), `backoff`, `retry_on` (only these exceptions are retried), `timeout` (seconds
         per attempt), `priority` (lower runs first), `schedule` (`every(...)` or `cron(...)`),
         `result_ttl` (seconds a finished job is kept), `limit` (a `Limit`: at most so many
-        running per key) and `rate` (a `Rate`: at most so many starts per window per key).
+        running per key), `rate` (a `Rate`: at most so many starts per window per key), and
+        the task's outcome hooks `on_success`, `on_retry`, `on_failure` (see `AttemptEnded`).
         """
 
         def register(fn: Callable[..., Any]) -> Task[..., Any]:
@@ -166,33 +172,11 @@ class TaskRunner(BatchMethods, BlockingMethods):
                 result_ttl=result_ttl,
                 limit=limit,
                 rate=rate,
+                hooks=TaskHooks(on_success, on_retry, on_failure),
             )
             return declare(self, self.tasks, fn, settings)
 
         return register if fn is None else register(fn)
-
-    def on_startup(self, hook: Hook) -> Hook:
-        """Run `await hook(runner.state)` when a worker starts, before it takes jobs."""
-        self._startup.append(hook)
-        return hook
-
-    def on_shutdown(self, hook: Hook) -> Hook:
-        """Run `await hook(runner.state)` when the last worker stops."""
-        self._shutdown.append(hook)
-        return hook
-
-    async def start_resources(self) -> None:
-        """Run the startup hooks once, however many workers share this runner."""
-        self._resource_users += 1
-        if self._resource_users == 1:
-            for hook in self._startup:
-                await hook(self.state)
-
-    async def stop_resources(self) -> None:
-        self._resource_users -= 1
-        if self._resource_users == 0:
-            for hook in reversed(self._shutdown):
-                await hook(self.state)
 
     # -- connection ------------------------------------------------------------------------
 
@@ -250,7 +234,8 @@ class TaskRunner(BatchMethods, BlockingMethods):
             ttls = [p.task.settings.result_ttl for p in batch]
             news = waiting_jobs(backend, news, ttls, self.result_ttl)
         if tracing.ENABLED:
-            with tracing.enqueue_span(news[0].task, news[0].queue, len(news)):
+            queues = {new.queue for new in news}
+            with tracing.enqueue_span(news[0].task, queues, [new.id for new in news]):
                 ids = await store(news)
         else:
             ids = await store(news)

@@ -17,6 +17,7 @@ from taskrunner.backend import NewJob, new_job_id
 from taskrunner.dependencies import dependency_ids
 from taskrunner.errors import ConfigurationError
 from taskrunner.handle import Job
+from taskrunner.hooks import NO_HOOKS, TaskHooks
 from taskrunner.job import JobInfo
 from taskrunner.limits import NO_FLOW, FlowFields, Limit, Rate, TaskFlow
 from taskrunner.policy import MIN_SCHEDULED_RESULT_TTL
@@ -63,6 +64,7 @@ class TaskSettings:
     result_ttl: float | None = None  # None: the runner's default
     limit: Limit | None = None
     rate: Rate | None = None
+    hooks: TaskHooks = NO_HOOKS  # its own on_success, on_retry and on_failure
 
     def __post_init__(self) -> None:
         validation.task_name(self.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,18 @@ from kit.flow import CLOSED, HOT, LIMITED, RATED
 from kit.main import main
 from kit.probe import BODIES, PROBE, announce_serving, quiet_body
 from kit.protocol import Spec
+from kit.telemetry import TELEMETRY
 
-from taskrunner import BackendNotFound, JobState, Limit, Rate, Task, TaskRunner, current_job
+from taskrunner import (
+    AttemptEnded,
+    BackendNotFound,
+    JobState,
+    Limit,
+    Rate,
+    Task,
+    TaskRunner,
+    current_job,
+)
 from taskrunner.backend import Batches
 
 NOT_FINISHED = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
@@ -56,10 +67,29 @@ def _flow_tasks(runner: TaskRunner, spec: Spec) -> dict[str, Task[..., Any]]:
     }
 
 
+def _telemetry(runner: TaskRunner, spec: Spec) -> None:
+    """The telemetry workload's phases (see `kit.telemetry`): a runner-wide outcome hook,
+    and with it a tracer provider, so that attempts record spans."""
+    if spec.workload != TELEMETRY or spec.phase not in ("hooked", "traced"):
+        return
+    calls = itertools.count()
+
+    @runner.on_success
+    async def counted(ended: AttemptEnded) -> None:
+        next(calls)
+
+    if spec.phase == "traced":
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+
+        trace.set_tracer_provider(TracerProvider())
+
+
 def _declare(runner: TaskRunner, spec: Spec) -> dict[str, Task[..., Any]]:
     """Every task of the workloads, declared on `runner`."""
     tasks = {name: runner.task(name=name)(_job(body)) for name, body in BODIES.items()}
     tasks.update(_flow_tasks(runner, spec))
+    _telemetry(runner, spec)
     return tasks
 
 

@@ -230,6 +230,8 @@ TASKRUNNER_ONLY = {
     "at a time (a limit of 1, no rate)",
     "batches": "taskrunner only: arq, SAQ, taskiq and procrastinate have no batch of jobs with "
     "a callback that runs once all of them have ended",
+    "telemetry": "taskrunner only: it sets taskrunner's worker with outcome hooks and tracing "
+    "against the same worker without them",
     "sync": "taskrunner only: it sets taskrunner's blocking enqueue against its own async one; "
     "on memory the threads' calls run on the measuring process's running loop, as an async "
     "app's threads' do (a sync app cannot use memory://), elsewhere on the loop thread of a "
@@ -349,13 +351,35 @@ SYNC_WORKLOADS = (
     ),
 )
 
-WORKLOADS += FLOW_WORKLOADS + BATCH_WORKLOADS + SYNC_WORKLOADS
+TELEMETRY_WORKLOADS = (
+    Workload(
+        "telemetry-drain",
+        "14. drain {n:,} noop jobs, concurrency {concurrency}",
+        RATE,
+        full={"n": 20_000, "concurrency": 50, "task": "noop"},
+        quick={"n": 2_000, "concurrency": 50, "task": "noop"},
+        phases=("plain", "hooked", "traced"),
+        phase_titles={
+            "plain": "no hook, no tracing",
+            "hooked": "a runner-wide on_success hook",
+            "traced": "that hook and a span per attempt (OpenTelemetry SDK, no exporter)",
+        },
+        ratios=(
+            Ratio("rate", "hooked", "plain", "hooked / plain, jobs/s (target >= 0.8x)"),
+            Ratio("rate", "traced", "plain", "traced / plain, jobs/s (target >= 0.7x)"),
+        ),
+        taskrunner_only=True,
+    ),
+)
+
+WORKLOADS += FLOW_WORKLOADS + BATCH_WORKLOADS + SYNC_WORKLOADS + TELEMETRY_WORKLOADS
 
 DEFAULT_WORKLOADS = tuple(w.name for w in WORKLOADS if not w.on_demand)
 GROUPS = {
     "limits": tuple(w.name for w in FLOW_WORKLOADS),
     "batches": tuple(w.name for w in BATCH_WORKLOADS),
     "sync": tuple(w.name for w in SYNC_WORKLOADS),
+    "telemetry": tuple(w.name for w in TELEMETRY_WORKLOADS),
 }
 
 

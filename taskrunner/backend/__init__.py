@@ -7,7 +7,8 @@ taskrunner; this package imports nothing of taskrunner above it.
   abilities, each a protocol of its own (`CancelSignals`, `TransactionalEnqueue`,
   `Migrations`, `QueuePausing`, `JobDeletion`, `HasUrl`), which the core checks with isinstance.
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
-- `inspection`: `Inspection`, what a backend can tell about past and present work.
+- `inspection`: `Inspection`, what a backend can tell about past and present work, and
+  `FlowInspection`, the jobs flow control holds now (for metrics).
 - `batches`: `Batches`, batches of jobs with callbacks fired exactly once.
 - `dependencies`: `Dependencies`, jobs that wait for others (`NewJob.after`), and the
   error a failed dependency leaves on them (`dependency_error`).
@@ -26,7 +27,14 @@ from taskrunner.backend.batches import Batches
 from taskrunner.backend.dependencies import DEPENDENCY_FAILED, Dependencies, dependency_error
 from taskrunner.backend.fanout import Fanout, Inbox
 from taskrunner.backend.ids import CLOCK_MARGIN, id_floor, new_job_id
-from taskrunner.backend.inspection import Inspection, JobFilter, QueueActivity, WorkerRecord
+from taskrunner.backend.inspection import (
+    FlowCounts,
+    FlowInspection,
+    Inspection,
+    JobFilter,
+    QueueActivity,
+    WorkerRecord,
+)
 from taskrunner.backend.plugins import check_url, load_backend, parse_flag, redact, scheme_of
 from taskrunner.backend.protocol import (
     Backend,
@@ -69,6 +77,8 @@ __all__ = [
     "CancelSignals",
     "Dependencies",
     "Fanout",
+    "FlowCounts",
+    "FlowInspection",
     "HasUrl",
     "Held",
     "Inbox",

@@ -53,6 +53,16 @@ class WorkerRecord:
     last_seen: float = 0.0
 
 
+@dataclass(slots=True)
+class FlowCounts:
+    """A queue's flow control now: `limit_running`, its running jobs that hold a slot of a
+    limit key; `held`, its queued jobs a claim (or an enqueue) set aside for their limit or
+    rate key (`JobRecord.held` set)."""
+
+    limit_running: int = 0
+    held: int = 0
+
+
 RECENT_LIMIT = 1000  # attempts kept per queue for runtime percentiles
 MINUTES_KEPT = 60
 # a window an hour long starts in the minute before the MINUTES_KEPT last ones: its seconds
@@ -85,3 +95,13 @@ class Inspection(Protocol):
 
     async def workers(self) -> list[WorkerRecord]:
         """The workers alive now."""
+
+
+@runtime_checkable
+class FlowInspection(Protocol):
+    """An optional ability: counting, per queue, the jobs that flow control holds right now
+    (for metrics). Each count is read in one step; across queues, the counts may come from
+    moments a little apart."""
+
+    async def flow_counts(self, queues: Sequence[str]) -> dict[str, FlowCounts]:
+        """`FlowCounts` of each of `queues` (zeros for a queue with no such jobs)."""

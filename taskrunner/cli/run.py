@@ -175,18 +175,14 @@ async def _run_worker(
 ) -> int:
     """Run the worker to its end; how many running jobs it put back."""
     worker = Worker(runner, settings)
-    watching: asyncio.Task[None] | None = None
     if metrics is not None and metrics_port is not None:
         metrics.attach(worker)
         serve(metrics, metrics_port, host)
-        watching = asyncio.create_task(metrics.watch_queues(worker))
         log.info("metrics on http://%s:%d/metrics", host, metrics_port)
     _stop_on_signals(worker, settings.grace)
     try:
         await worker.run()
     finally:
-        if watching is not None:
-            watching.cancel()
         await runner.close()
     return worker.counters.released
 

@@ -19,6 +19,7 @@ from taskrunner.backend import (
     AttemptOutcome,
     Beat,
     Fanout,
+    FlowCounts,
     JobFilter,
     JobRecord,
     JobState,
@@ -375,6 +376,9 @@ class MemoryBackend(BatchMethods):
         self, queues: Sequence[str] | None = None, since: float | None = None
     ) -> dict[str, QueueActivity]:
         return await self._inspection.activity(queues, since)
+
+    async def flow_counts(self, queues: Sequence[str]) -> dict[str, FlowCounts]:
+        return await self._inspection.flow_counts(queues)
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         await self._inspection.register_worker(worker, ttl)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from taskrunner.backend import JobFilter, JobRecord, JobState, QueueActivity, WorkerRecord
+from taskrunner.backend import (
+    FlowCounts,
+    JobFilter,
+    JobRecord,
+    JobState,
+    QueueActivity,
+    WorkerRecord,
+)
 from taskrunner.memory.store import Store, StoredJob
 
 
@@ -62,6 +69,19 @@ class MemoryInspection:
             snapshot.oldest_due_at = min(due, default=None)
             result[queue] = snapshot
         return result
+
+    async def flow_counts(self, queues: Sequence[str]) -> dict[str, FlowCounts]:
+        store = self._store
+        store.promote(store.clock())
+        found = {queue: FlowCounts() for queue in queues}
+        for job in store.jobs.values():
+            if (counts := found.get(job.queue)) is None:
+                continue
+            if job.state is JobState.RUNNING and job.limit_key is not None:
+                counts.limit_running += 1
+            elif job.state is JobState.QUEUED and job.held is not None:
+                counts.held += 1
+        return found
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         now = self._store.clock()

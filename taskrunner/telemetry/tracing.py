@@ -1,13 +1,25 @@
 """OpenTelemetry spans from enqueue to execution, when `opentelemetry-api` is installed
 (the `otel` extra) and the app configured a tracer provider.
 
-Enqueuing injects the caller's trace context into the job (W3C `traceparent` in the
-payload's meta); the worker runs the attempt in a consumer span continuing that trace.
+The spans follow OpenTelemetry's messaging semantic conventions, taskrunner being the
+messaging system: an enqueue is a `send` (a producer span, `enqueue <task>`), an attempt a
+`process` (a consumer span, `run <task>`), the queue the destination and the job id the
+message id; taskrunner's own facts go under `taskrunner.`.
+
+Preparing a call inside a trace puts the caller's trace context (W3C `traceparent`) into the
+job's payload meta (`trace`); the attempt's span is then a child of the span that was current
+there. A job prepared outside any trace (a recurring tick, the CLI, a script) carries none:
+its attempts run in root spans. A job whose run is not part of the work that created it gets
+a link to that context instead of a parent, in a root span of its own: a batch's callback
+(created with the batch, run once every member has ended) and a recurring tick (carrying the
+scheduler's context, if any, under `trace_link`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,12 +28,26 @@ from taskrunner.errors import JobError
 from taskrunner.retry import Snooze
 
 try:
+    from opentelemetry import context as otel_context
     from opentelemetry import propagate, trace
-    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from opentelemetry.trace import (
+        Link,
+        NoOpTracerProvider,
+        ProxyTracerProvider,
+        SpanKind,
+        Status,
+        StatusCode,
+    )
 except ImportError:  # the extra is not installed: tracing costs nothing
     trace = None  # type: ignore[assignment]
 
 ENABLED = trace is not None
+_configured = False  # a tracer provider, once set, stays set
+_asked_at = -math.inf  # when configured() last asked for the provider (time.monotonic())
+ASK_AGAIN_AFTER = 1.0  # seconds
+SYSTEM = "taskrunner"
+META_PARENT = "trace"  # the payload meta key of the context a run continues
+META_LINK = "trace_link"  # ... and of the context a run only links to
 _tracer: Any = None
 
 
@@ -30,6 +56,18 @@ def _get_tracer() -> Any:
     if _tracer is None:
         _tracer = trace.get_tracer("taskrunner")
     return _tracer
+
+
+def configured() -> bool:
+    """Whether the app set a tracer provider (until then every span would be a no-op, so
+    attempts make none). Asked again at most once a second until it is set: asking reads
+    the environment, which would cost every job."""
+    global _configured, _asked_at
+    if not _configured and (now := time.monotonic()) - _asked_at >= ASK_AGAIN_AFTER:
+        _asked_at = now
+        provider = trace.get_tracer_provider()
+        _configured = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+    return _configured
 
 
 def outgoing_context() -> dict[str, str]:
@@ -41,35 +79,86 @@ def outgoing_context() -> dict[str, str]:
     return carrier
 
 
+def link_meta() -> dict[str, Any]:
+    """The payload meta of a job whose run links to the caller's trace (if any) rather than
+    continuing it: a recurring tick."""
+    carrier = outgoing_context()
+    return {META_LINK: carrier} if carrier else {}
+
+
 @contextmanager
-def enqueue_span(task: str, queue: str, count: int) -> Iterator[None]:
-    """A producer span around storing `count` jobs, inside the caller's trace."""
+def enqueue_span(task: str, queues: set[str], ids: list[str]) -> Iterator[None]:
+    """A producer span around storing the jobs `ids` (of `task`, or the first of several
+    tasks, into `queues`), inside the caller's trace; none outside any trace."""
     if not ENABLED or not trace.get_current_span().get_span_context().is_valid:
         yield
         return
-    attributes = {"taskrunner.task": task, "taskrunner.queue": queue,
-                  "taskrunner.jobs": count, "messaging.system": "taskrunner"}  # fmt: skip
+    attributes: dict[str, Any] = {
+        "messaging.system": SYSTEM,
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "enqueue",
+        "taskrunner.task": task,
+    }
+    if len(queues) == 1:
+        attributes["messaging.destination.name"] = next(iter(queues))
+    if len(ids) == 1:
+        attributes["messaging.message.id"] = ids[0]
+    else:
+        attributes["messaging.batch.message_count"] = len(ids)
     with _get_tracer().start_as_current_span(
         f"enqueue {task}", kind=SpanKind.PRODUCER, attributes=attributes
     ):
         yield
 
 
+def _extract(carrier: object) -> Any:
+    """The span context a carrier from a payload names (None if it names none)."""
+    if not isinstance(carrier, Mapping) or not carrier:
+        return None
+    extracted = propagate.extract({str(k): str(v) for k, v in carrier.items()})
+    span_context = trace.get_current_span(extracted).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+def run_attributes(record: JobRecord) -> dict[str, Any]:
+    """What a run span tells of its attempt."""
+    attributes: dict[str, Any] = {
+        "messaging.system": SYSTEM,
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "run",
+        "messaging.destination.name": record.queue,
+        "messaging.message.id": record.id,
+        "taskrunner.task": record.task,
+        "taskrunner.attempt": record.attempt,
+        "taskrunner.max_attempts": record.max_attempts,
+    }
+    if record.batch_id is not None:
+        attributes["taskrunner.batch_id"] = record.batch_id
+    return attributes
+
+
 @contextmanager
-def attempt_span(record: JobRecord, carrier: dict[str, Any]) -> Iterator[Any]:
-    """A consumer span for one attempt, continuing the trace the job was enqueued in."""
-    if not ENABLED or not carrier:
+def attempt_span(record: JobRecord, meta: Mapping[str, Any]) -> Iterator[Any]:
+    """A consumer span for one attempt: a child of the context the job carries, or a root
+    span (linked to the context a batch callback or a tick carries, if any)."""
+    if not ENABLED or not configured():
         yield None
         return
-    parent = propagate.extract({str(k): str(v) for k, v in carrier.items()})
-    attributes = {"taskrunner.task": record.task, "taskrunner.queue": record.queue,
-                  "taskrunner.job_id": record.id, "taskrunner.attempt": record.attempt,
-                  "messaging.system": "taskrunner"}  # fmt: skip
+    links = []
+    parent = None
+    if "batch" in meta or META_LINK in meta:  # a batch's callback, a recurring tick
+        linked = _extract(meta.get(META_LINK, meta.get(META_PARENT)))
+        if linked is not None:
+            links.append(Link(linked, {"taskrunner.link": "batch" if "batch" in meta else "tick"}))
+    elif (span_context := _extract(meta.get(META_PARENT))) is not None:
+        parent = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
     with _get_tracer().start_as_current_span(
         f"run {record.task}",
-        context=parent,
+        # no parent: a root span, whatever span was current where the worker started
+        context=parent if parent is not None else otel_context.Context(),
         kind=SpanKind.CONSUMER,
-        attributes=attributes,
+        attributes=run_attributes(record),
+        links=links,
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
@@ -89,8 +178,13 @@ def record_end(span: Any, exc: BaseException, error: JobError) -> None:
 
 def record_failure(span: Any, exc: BaseException, error: JobError) -> None:
     """Mark the attempt's span failed by `exc`, with the message and traceback the worker
-    records of it (`error`: cut to size, like in the job's record and the logs)."""
+    records of it (`error`: cut to size, like in the job's record and the logs), and its
+    type as `error.type`."""
     if span is not None:
         cut_to_size = {"exception.message": error.message, "exception.stacktrace": error.traceback}
-        span.record_exception(exc, attributes=cut_to_size)
+        try:
+            span.record_exception(exc, attributes=cut_to_size)
+        except Exception:  # the SDK's str(exc) raised: an exception whose __str__ is broken
+            span.add_event("exception", {"exception.type": error.type, **cut_to_size})
+        span.set_attribute("error.type", error.type)
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {error.message}"))

@@ -56,6 +56,7 @@ class Execution:
         "joining",
         "leaving",
         "previous",
+        "raised",
         "reason",
         "record",
         "services",
@@ -74,6 +75,7 @@ class Execution:
         self.leaving = asyncio.Event()  # the worker stops: wait for no thread any longer
         # a stale attempt of the same job still ending in this worker: the task waits for it
         self.previous: asyncio.Task[None] | None = None
+        self.raised: BaseException | None = None  # what the task raised, if it failed
 
     @property
     def key(self) -> tuple[str, int]:
@@ -157,9 +159,8 @@ class Execution:
         try:
             if self.previous is not None:
                 await asyncio.wait([self.previous])  # never two attempts of a job at once
-            carrier = meta.get("trace") if meta else None
-            if carrier and tracing.ENABLED:
-                value = await self._traced_call(task, args, kwargs, carrier, timeout)
+            if tracing.ENABLED and tracing.configured():
+                value = await self._traced_call(task, args, kwargs, meta or {}, timeout)
             else:
                 value = await self._call(task, args, kwargs, timeout)
         except asyncio.CancelledError as exc:
@@ -194,10 +195,10 @@ class Execution:
         task: Task[..., Any],
         args: list[Any],
         kwargs: dict[str, Any],
-        carrier: Any,
+        meta: dict[str, Any],
         timeout: float | None,
     ) -> Any:
-        with tracing.attempt_span(self.record, carrier) as span:
+        with tracing.attempt_span(self.record, meta) as span:
             try:
                 return await self._call(task, args, kwargs, timeout)
             except BaseException as exc:
@@ -316,6 +317,7 @@ class Execution:
 
     def _failure(self, task: Task[..., Any], exc: BaseException) -> Outcome:
         record, settings = self.record, task.settings
+        self.raised = exc
         error = error_of(exc)
         decision = self.services.policy.decide(
             exc, record.attempt, record.max_attempts, settings.retry_on, settings.backoff

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from taskrunner.backend import Backend
 from taskrunner.context import State
+from taskrunner.hooks import RunnerHooks
 from taskrunner.task import Enqueuer, Task
 
 
@@ -22,6 +23,9 @@ class WorkerHost(Enqueuer, Protocol):
 
     @property
     def state(self) -> State: ...
+
+    @property
+    def hooks(self) -> RunnerHooks: ...
 
     @property
     def default_queue(self) -> str: ...

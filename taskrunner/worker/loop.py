@@ -13,9 +13,8 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
 
 import anyio
 
@@ -24,12 +23,14 @@ from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, faults
 from taskrunner.policy import Policy, backend_retry_delay
 from taskrunner.worker import heartbeat
 from taskrunner.worker.execution import Execution
+from taskrunner.worker.followups import HookCalls
 from taskrunner.worker.host import WorkerHost
 from taskrunner.worker.outbox import Outbox
 from taskrunner.worker.scheduler import run_scheduler
 from taskrunner.worker.services import Services
 from taskrunner.worker.settings import WorkerCounters, WorkerSettings, new_worker_id
 from taskrunner.worker.slots import QueueSlots, claim_round
+from taskrunner.worker.waits import until
 
 log = logging.getLogger("taskrunner.worker")
 
@@ -49,6 +50,7 @@ class Worker:
         self._slots = QueueSlots(self.queues, settings.queue_limits)
         self._running: dict[tuple[str, int], Execution] = {}  # by (job id, attempt)
         self._outbox = Outbox()
+        self._hook_calls = HookCalls(runner.hooks, runner.tasks, self.id)
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
         self._hard_stop = asyncio.Event()
@@ -81,6 +83,10 @@ class Worker:
     def running(self) -> int:
         """How many jobs this worker runs right now."""
         return len(self._running)
+
+    def running_jobs(self) -> list[JobRecord]:
+        """The records of the attempts this worker runs right now (from any thread)."""
+        return [execution.record for execution in list(self._running.values())]
 
     # -- control -----------------------------------------------------------------------------
 
@@ -141,6 +147,7 @@ class Worker:
                 await self._drain()
                 loops.cancel_scope.cancel()
             await self._flush_all()
+            await self._hook_calls.wait(0.0 if self._hard_stop.is_set() else settings.grace)
             await self._retire()
         finally:
             await runner.stop_resources()
@@ -152,18 +159,6 @@ class Worker:
             *counts,
         )
 
-    async def _until(self, work: Awaitable[Any], *events: asyncio.Event) -> None:
-        """Await `work` unless one of `events` is set first (then `work` is cancelled)."""
-        tasks = [asyncio.ensure_future(work), *(asyncio.ensure_future(e.wait()) for e in events)]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-        for task in done:
-            if task is tasks[0] and not task.cancelled():
-                task.result()
-
     async def _claim_loop(self) -> None:
         backend, settings, slots = self.runner.backend, self.settings, self._slots
         failures = 0
@@ -171,7 +166,7 @@ class Worker:
             free = settings.concurrency - len(self._running)
             if free <= 0 or not slots.open_queues():
                 self._slot_free.clear()
-                await self._until(self._slot_free.wait(), self._stopping)
+                await until(self._slot_free.wait(), self._stopping)
                 continue
             # whether anything could still make a job due, as the claim reads the backend
             settled = not self._running and not self._outbox.unreported
@@ -203,11 +198,11 @@ class Worker:
                     return
                 # a running or unreported attempt may still make a job due (a retry)
                 self._slot_free.clear()
-                await self._until(self._slot_free.wait(), self._stopping)
+                await until(self._slot_free.wait(), self._stopping)
                 continue
             try:  # a queue at its limit is not waited on: a slot of it freeing wakes us
                 wake_on = slots.wake_events(self._slot_free)
-                await self._until(slots.wait(backend, settings.poll), self._stopping, *wake_on)
+                await until(slots.wait(backend, settings.poll), self._stopping, *wake_on)
             except Exception as exc:
                 failures += 1
                 await self._backend_trouble("wait", exc, failures)
@@ -222,7 +217,7 @@ class Worker:
             exc,
             delay,
         )
-        await self._until(asyncio.sleep(delay), self._stopping)
+        await until(asyncio.sleep(delay), self._stopping)
 
     def _start(self, execution: Execution) -> None:
         self.counters.started += 1
@@ -259,7 +254,7 @@ class Worker:
             self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
         self._slot_free.set()
         if outcome is not None:
-            self._outbox.add(outcome)
+            self._outbox.add(outcome, self._hook_calls.after(execution, outcome))
 
     def progress_reported(self) -> None:
         """Ask for a heartbeat now, to store a task's progress; callable from any thread
@@ -293,7 +288,7 @@ class Worker:
         with anyio.move_on_after(grace):
             # asyncio.wait, not gather: cancelling a gather would cancel the jobs without a
             # reason, before `cancel("shutdown")` below gives them theirs
-            await self._until(asyncio.wait(running), self._hard_stop)
+            await until(asyncio.wait(running), self._hard_stop)
         leftover = list(self._running.values())
         if leftover:
             log.warning(

@@ -1,10 +1,12 @@
 """The outcomes a worker holds until the backend has them: reported in batches, kept (and
-still heartbeated) while a report fails, so that no finished attempt is forgotten."""
+still heartbeated) while a report fails, so that no finished attempt is forgotten; what
+follows an outcome once the backend accepted it (its hooks) is started then."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from taskrunner.backend import Backend, Outcome, faults
@@ -14,19 +16,23 @@ log = logging.getLogger("taskrunner.worker")
 
 @dataclass(slots=True)
 class Outbox:
-    """Outcomes waiting to be reported (`pending`) or being reported now (`inflight`)."""
+    """Outcomes waiting to be reported (`pending`) or being reported now (`inflight`), and
+    what to call once the backend accepted one (`then`, by job id and attempt)."""
 
     pending: list[Outcome] = field(default_factory=list)
     inflight: list[Outcome] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    then: dict[tuple[str, int], Callable[[], None]] = field(default_factory=dict)
 
     @property
     def unreported(self) -> list[Outcome]:
         return self.pending + self.inflight
 
-    def add(self, outcome: Outcome) -> None:
-        """Hold `outcome` and wake the flush loop."""
+    def add(self, outcome: Outcome, then: Callable[[], None] | None = None) -> None:
+        """Hold `outcome` and wake the flush loop; `then` is called once it is accepted."""
         self.pending.append(outcome)
+        if then is not None:
+            self.then[outcome.job_id, outcome.attempt] = then
         self.wake.set()
 
     async def flush_once(self, backend: Backend) -> int:
@@ -47,6 +53,9 @@ class Outbox:
             faults.reached("after_complete")
         rejected = 0
         for outcome, ok in zip(batch, accepted, strict=True):
+            follow = self.then.pop((outcome.job_id, outcome.attempt), None) if self.then else None
+            if ok and follow is not None:
+                follow()
             if not ok:
                 rejected += 1
                 log.warning(

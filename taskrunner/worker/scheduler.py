@@ -17,6 +17,7 @@ from typing import Any
 from taskrunner._serialization import encode_payload
 from taskrunner.backend.waiting import within
 from taskrunner.task import EnqueueOptions, PreparedJob, Task, new_job
+from taskrunner.telemetry import tracing
 from taskrunner.worker.host import WorkerHost
 
 log = logging.getLogger("taskrunner.scheduler")
@@ -31,7 +32,7 @@ def tick_key(task_name: str, tick: float) -> str:
 
 def tick_job(task: Task[..., Any], tick: float) -> PreparedJob[Any]:
     options = EnqueueOptions(key=tick_key(task.name, tick), at=tick)
-    payload = encode_payload((), {})
+    payload = encode_payload((), {}, meta=tracing.link_meta() if tracing.ENABLED else None)
     return PreparedJob(task, new_job(task.settings, options, payload, task.flow_of((), {})))
 
 

@@ -12,6 +12,7 @@ from kit.flow import FLOW_WORKLOADS
 from kit.library import Library, Unsupported
 from kit.protocol import Spec, emit
 from kit.sync import SYNC_WORKLOADS
+from kit.telemetry import TELEMETRY_WORKLOADS
 from kit.workers import serve_forever
 from kit.workloads import WORKLOADS, Figures
 
@@ -50,7 +51,13 @@ def _bench(lib: Library, spec: Spec) -> dict[str, object]:
 async def _run(lib: Library, spec: Spec) -> Figures:
     await lib.open()
     try:
-        run = {**WORKLOADS, **FLOW_WORKLOADS, **BATCH_WORKLOADS, **SYNC_WORKLOADS}[spec.workload]
+        run = {
+            **WORKLOADS,
+            **FLOW_WORKLOADS,
+            **BATCH_WORKLOADS,
+            **SYNC_WORKLOADS,
+            **TELEMETRY_WORKLOADS,
+        }[spec.workload]
         return await run(lib, spec, sys.argv[0])
     finally:
         await lib.close()

@@ -10,6 +10,8 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `windows`: dedup windows (`NewJob.key_ttl`).
 - `limits`: per-key concurrency limits (`NewJob.limit_key`).
 - `rates`: rate limits (`NewJob.rate_key`).
+- `flow_counts`: the jobs flow control holds now, for a backend that implements
+  `FlowInspection`.
 - `batches`: batches with callbacks, for a backend that implements `Batches`.
 - `dependencies`: jobs waiting for others, for a backend that implements `Dependencies`.
 - `registry`: the task registry, for a backend that implements `TaskRegistry`.
@@ -28,6 +30,7 @@ from taskrunner.testing.conformance.claim import ClaimTests
 from taskrunner.testing.conformance.deletion import DeletionTests
 from taskrunner.testing.conformance.dependencies import DependencyTests
 from taskrunner.testing.conformance.enqueue import EnqueueTests
+from taskrunner.testing.conformance.flow_counts import FlowCountTests
 from taskrunner.testing.conformance.inspection import InspectionConformance
 from taskrunner.testing.conformance.limits import LimitTests
 from taskrunner.testing.conformance.outcomes import OutcomeTests
@@ -49,6 +52,7 @@ class BackendConformance(
     WindowTests,
     LimitTests,
     RateTests,
+    FlowCountTests,
     BatchTests,
     DependencyTests,
     RegistryTests,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from taskrunner.backend import (
     CLOCK_MARGIN,
     AttemptOutcome,
+    FlowCounts,
     JobFilter,
     JobRecord,
     JobState,
@@ -151,6 +152,13 @@ class PostgresInspection:
             return found
 
         return await self._store.on_pool("reading activity", read, True)
+
+    async def flow_counts(self, queues: Sequence[str]) -> dict[str, FlowCounts]:
+        names = list(dict.fromkeys(queues))
+        rows = await self._store.fetch(
+            "counting held jobs", self._queries.flow_counts, names, again=True
+        )
+        return {queue: FlowCounts(running, held) for queue, running, held in rows}
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         await self._store.fetch(

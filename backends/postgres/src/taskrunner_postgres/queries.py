@@ -72,6 +72,7 @@ class Queries:
     activity_seconds: str
     activity_recent: str
     oldest_due: str
+    flow_counts: str
     register_worker: str
     unregister_worker: str
     workers: str

@@ -37,7 +37,8 @@ from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, 
 from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
 from taskrunner_redis.registry import RedisRegistry
-from taskrunner_redis.scripts import Scripts, replicas_of
+from taskrunner_redis.replicas import replicas_of
+from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import Aftermath, RedisStore, queue_names

@@ -17,6 +17,7 @@ import orjson
 from taskrunner.backend import (
     CLOCK_MARGIN,
     AttemptOutcome,
+    FlowCounts,
     JobFilter,
     JobRecord,
     JobState,
@@ -138,6 +139,19 @@ class RedisInspection:
             ]
             rows = await scripts.run_many(calls) if calls else []
         return {name: _activity(row, first) for name, row in zip(names, rows, strict=True)}
+
+    async def flow_counts(self, queues: Sequence[str]) -> dict[str, FlowCounts]:
+        _, scripts = self._store.connected()
+        names = list(dict.fromkeys(queues))
+        with self._store.errors("counting held jobs"):
+            calls = [
+                ("flow_counts", self._store.keys.route(q), [self._store.prefix, q]) for q in names
+            ]
+            rows = await scripts.run_many(calls) if calls else []
+        return {
+            name: FlowCounts(int(row[0]), int(row[1]))
+            for name, row in zip(names, rows, strict=True)
+        }
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         _, scripts = self._store.connected()

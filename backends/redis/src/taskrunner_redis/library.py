@@ -37,11 +37,12 @@ FUNCTIONS = (
     "delete",
     "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
     "batch_open", "batch_join", "batch_close", "batch_part", "batch_clean", "batch_index",
-    "dep_register", "dep_read", "dep_judge", "dep_done",
+    "dep_register", "dep_read", "dep_judge", "dep_done", "flow_counts",
 )  # fmt: skip
 FLAGS = {
     "stats": ("no-writes",),
     "activity": ("no-writes",),
+    "flow_counts": ("no-writes",),
     "dep_read": ("no-writes",),
     "purge": ("allow-oom",),
     "delete": ("allow-oom",),

@@ -18,7 +18,8 @@ from taskrunner_redis.errors import Translated
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.locate import QueueLocator
 from taskrunner_redis.records import FIELDS, parse_record
-from taskrunner_redis.scripts import Replicas, Scripts
+from taskrunner_redis.replicas import Replicas
+from taskrunner_redis.scripts import Scripts
 
 
 @dataclass(slots=True)

@@ -8,7 +8,14 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from taskrunner.backend import AttemptOutcome, JobFilter, JobRecord, QueueActivity, WorkerRecord
+from taskrunner.backend import (
+    AttemptOutcome,
+    FlowCounts,
+    JobFilter,
+    JobRecord,
+    QueueActivity,
+    WorkerRecord,
+)
 from taskrunner.backend.inspection import MINUTES_KEPT, RECENT_LIMIT
 from taskrunner_sqlite.queries import sql
 from taskrunner_sqlite.records import job_record
@@ -71,6 +78,15 @@ class SqliteInspection:
             return {queue: queue_activity(conn, now, queue, since) for queue in names}
 
         return await self._store.read("reading activity", read)
+
+    async def flow_counts(self, queues: Sequence[str]) -> dict[str, FlowCounts]:
+        def read(conn: sqlite3.Connection, now: float) -> dict[str, FlowCounts]:
+            return {
+                queue: FlowCounts(*conn.execute(sql("flow_counts"), (queue,)).fetchone())
+                for queue in queues
+            }
+
+        return await self._store.read("counting held jobs", read)
 
     async def register_worker(self, worker: WorkerRecord, ttl: float) -> None:
         def write(conn: sqlite3.Connection, now: float) -> None:
