@@ -1,13 +1,13 @@
 """Run the benchmarks: taskrunner side by side with its peers on one backend.
 
     uv run benchmarks/run.py --backend redis [--quick] [--rounds 3] [--only drain,latency]
-                             [--only-taskrunner] [--size drain.n=50000]
+                             [--only-taskrunner] [--size drain.n=50000] [--sqlite-dir DIR]
 
-Workloads: enqueue, concurrent, batch, drain, sleep, latency and, taskrunner only, limit-drain,
-hot-key and
-rate-hold (`--only limits` names those three), batch-callback and batch-drain (`--only
-batches`) and sync-enqueue (`--only sync`) are the default set; scale and memory run on
-demand. See docs/benchmarks.md for the method.
+Workloads: enqueue, concurrent, batch, drain, drain-3, sleep, latency and, taskrunner only,
+limit-drain, hot-key and rate-hold (`--only limits` names those three), batch-callback and
+batch-drain (`--only batches`), sync-enqueue (`--only sync`) and telemetry-drain (`--only
+telemetry`) are the default set; scale and memory run on demand. See docs/benchmarks.md for
+the method.
 """
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", action="append", default=[], metavar="WORKLOAD.FIELD=VALUE")
     parser.add_argument("--redis-url", default=Servers.redis)
     parser.add_argument("--postgres-url", default=Servers.postgres)
+    parser.add_argument(
+        "--sqlite-dir", type=Path, default=Servers.sqlite, help="where the SQLite files go"
+    )
     parser.add_argument("--out", type=Path, default=None, help="where logs and results.json go")
     return parser.parse_args(argv)
 
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         only_taskrunner=args.only_taskrunner,
         peers=_peers(args.peers),
         sizes=parse_sizes(args.size),
-        servers=Servers(redis=args.redis_url, postgres=args.postgres_url),
+        servers=Servers(redis=args.redis_url, postgres=args.postgres_url, sqlite=args.sqlite_dir),
     )
     log_dir = args.out or default_log_dir(args.backend)
     try:

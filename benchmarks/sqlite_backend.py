@@ -38,6 +38,8 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from harness.limits import bare_commits
+
 from taskrunner import TaskRunner
 from taskrunner.backend import JobRecord, JobState, NewJob, Outcome, OutcomeKind, new_job_id
 from taskrunner_sqlite import SqliteBackend
@@ -46,21 +48,6 @@ from taskrunner_sqlite.queries import sql
 
 def job(n: int = 0) -> NewJob:
     return NewJob(new_job_id(), "bench.noop", "default", b'{"args":[%d]}' % n, max_attempts=3)
-
-
-def bare_commits(path: Path, n: int) -> float:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, payload BLOB)")
-    start = time.perf_counter()
-    for _ in range(n):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t (payload) VALUES (?)", (b"x" * 40,))
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return n / elapsed
 
 
 async def thread_hops(n: int) -> float:
@@ -253,7 +240,7 @@ def main() -> None:
         def url(r: int, name: str, options: str = "") -> str:
             return f"sqlite:///{base / f'{name}-{r}.db'}{options}"
 
-        bare = median_of(rounds, lambda r: bare_commits(base / f"bare-{r}.db", n))
+        bare = median_of(rounds, lambda r: bare_commits(base, n))
         hop = median_of(rounds, lambda r: asyncio.run(thread_hops(n)))
         full = median_of(
             rounds, lambda r: asyncio.run(on_backend(url(r, "one"), single_enqueues(n)))

@@ -14,10 +14,6 @@ from taskrunner.backend import JobState
 from taskrunner_sqlite import SqliteBackend
 
 
-def test_bare_commits_write_every_row(tmp_path: Path) -> None:
-    assert bench.bare_commits(tmp_path / "bare.db", 5) > 0
-
-
 async def test_the_enqueue_and_claim_workloads_store_and_finish_their_jobs(
     tmp_path: Path,
 ) -> None:

@@ -33,7 +33,11 @@ from taskrunner import (
 from taskrunner.backend import Batches
 
 NOT_FINISHED = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
-PLUGINS = {"redis": "taskrunner-jobs-redis", "postgres": "taskrunner-jobs-postgres"}
+PLUGINS = {
+    "redis": "taskrunner-jobs-redis",
+    "postgres": "taskrunner-jobs-postgres",
+    "sqlite": "taskrunner-jobs-sqlite",
+}
 
 
 def _job(body: Callable[[int], Any]) -> Any:

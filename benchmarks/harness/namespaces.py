@@ -1,5 +1,6 @@
-"""Each library's own corner of the servers: a Redis db number or a Postgres database,
-emptied before and after every adapter run so that runs cannot see each other's data."""
+"""Each library's own corner of the servers: a Redis db number, a Postgres database or a
+SQLite file, emptied before and after every adapter run so that runs cannot see each
+other's data."""
 
 from __future__ import annotations
 
@@ -23,21 +24,30 @@ class ServerDown(RuntimeError):
     """A server the chosen backend needs does not answer."""
 
 
+SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
 @dataclass(frozen=True)
 class Servers:
     redis: str = "redis://127.0.0.1:6379"
     postgres: str = "postgresql://postgres@127.0.0.1:5432"
+    sqlite: Path = Path(tempfile.gettempdir()) / "taskrunner-benchmarks-sqlite"
+    """The folder of the SQLite files (its disk is the one measured)."""
 
     def url(self, backend: str, lib: LibrarySpec) -> str:
         if backend == "redis":
             return f"{self.redis.rstrip('/')}/{lib.redis_db}"
         if backend == "postgres":
             return f"{self.postgres.rstrip('/')}/{lib.postgres_database}"
+        if backend == "sqlite":
+            return f"sqlite:///{self.sqlite.resolve() / lib.sqlite_file}"
         return "memory://"
 
     def reset(self, backend: str, lib: LibrarySpec) -> None:
-        """Empty the library's namespace (Postgres: a fresh database)."""
-        if backend == "redis":
+        """Empty the library's namespace (Postgres: a fresh database; SQLite: no file)."""
+        if backend == "sqlite":
+            self._remove_sqlite(lib)
+        elif backend == "redis":
             self._redis("SELECT", str(lib.redis_db), "FLUSHDB")
         elif backend == "postgres":
             name = lib.postgres_database
@@ -47,7 +57,9 @@ class Servers:
 
     def drop(self, backend: str, lib: LibrarySpec) -> None:
         """Remove what the run left behind."""
-        if backend == "redis":
+        if backend == "sqlite":
+            self._remove_sqlite(lib)
+        elif backend == "redis":
             self._redis("SELECT", str(lib.redis_db), "FLUSHDB")
         elif backend == "postgres":
             self._psql(f'DROP DATABASE IF EXISTS "{lib.postgres_database}" WITH (FORCE)')
@@ -56,7 +68,8 @@ class Servers:
     def exclusive(self, backend: str) -> Iterator[None]:
         """Hold the backend's servers for this run: a second harness run on the same servers
         (another shell, a CI job) waits here instead of emptying our namespaces mid-run."""
-        server = {"redis": self.redis, "postgres": self.postgres}.get(backend, "memory")
+        servers = {"redis": self.redis, "postgres": self.postgres, "sqlite": str(self.sqlite)}
+        server = servers.get(backend, "memory")
         digest = hashlib.sha1(server.encode()).hexdigest()[:12]
         path = Path(tempfile.gettempdir()) / f"taskrunner-benchmarks-{digest}.lock"
         with path.open("w") as lock:
@@ -73,6 +86,15 @@ class Servers:
             self._redis("PING")
         elif backend == "postgres":
             self._psql("SELECT 1")
+        elif backend == "sqlite":
+            try:
+                self.sqlite.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ServerDown(f"SQLite folder {self.sqlite}: {error}") from None
+
+    def _remove_sqlite(self, lib: LibrarySpec) -> None:
+        for suffix in SQLITE_SUFFIXES:
+            (self.sqlite / f"{lib.sqlite_file}{suffix}").unlink(missing_ok=True)
 
     def _redis(self, *words: str) -> None:
         """Send commands (`SELECT n FLUSHDB` is two) over RESP and check every reply."""

@@ -9,7 +9,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent.parent
 ADAPTERS = BENCH_DIR / "adapters"
 
-BACKENDS = ("memory", "redis", "postgres")
+BACKENDS = ("memory", "redis", "postgres", "sqlite")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class LibrarySpec:
     @property
     def postgres_database(self) -> str:
         return f"bench_{self.name}"
+
+    @property
+    def sqlite_file(self) -> str:
+        return f"bench_{self.name}.db"
 
 
 TASKRUNNER = LibrarySpec(
@@ -87,6 +91,19 @@ PEERS = (
         redis_db=5,
         notes={
             "postgres": "finished jobs kept in the table; no retries unless configured.",
+        },
+    ),
+    LibrarySpec(
+        name="huey",
+        adapter="huey_adapter.py",
+        env="huey",
+        backends=frozenset({"sqlite"}),
+        redis_db=6,
+        notes={
+            "sqlite": "`SqliteHuey`, its consumer with thread workers; a worker deletes a task "
+            "from the table when it takes it (no lease: a crash mid-task loses the task); "
+            "pickle payloads; no retries unless configured; an idle worker polls every 0.1 s, "
+            "backing off to 10 s, which sets its pickup latency; no bulk enqueue.",
         },
     ),
 )
@@ -158,6 +175,13 @@ WORKLOADS: tuple[Workload, ...] = (
         RATE,
         full={"n": 20_000, "concurrency": 50, "task": "noop"},
         quick={"n": 1_000, "concurrency": 50, "task": "noop"},
+    ),
+    Workload(
+        "drain-3",
+        "3b. drain noop jobs, 3 workers (processes) of concurrency 50",
+        RATE,
+        full={"n": 20_000, "concurrency": 50, "task": "noop", "workers": 3},
+        quick={"n": 1_000, "concurrency": 50, "task": "noop", "workers": 3},
     ),
     Workload(
         "sleep",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.invoke import Outcome
+from harness.limits import BARE_COMMIT, LABELS
 from harness.plan import (
     GROUPS,
     TASKRUNNER,
@@ -164,6 +165,7 @@ def footnotes(results: Results) -> str:
         + (" (min-max in brackets)" if rounds > 1 else "")
         + f"; backend {results.options.backend}; {machine()}."
     )
+    lines += limit_lines(results)
     chosen = {w.name for w in results.options.workloads}
     for group, names in GROUPS.items():
         alone = [name for name in names if name in chosen]
@@ -181,6 +183,27 @@ def footnotes(results: Results) -> str:
                 what = f"{workload}{' ' + phase if phase else ''}"
                 lines.append(f"- {name} {what}: {outcome.status}: {outcome.message}")
     return "\n".join(dict.fromkeys(lines))
+
+
+def limit_lines(results: Results) -> list[str]:
+    """The machine's limits measured in the session, and each library's single enqueue
+    against the bare commit (one job per durable commit cannot beat it)."""
+    lines = []
+    for key, values in results.limits.items():
+        text = _number(statistics.median(values))
+        if len(values) > 1:
+            text += f" ({_number(min(values))}-{_number(max(values))})"
+        lines.append(f"- the machine's limit: {LABELS[key]}: {text}.")
+    if BARE_COMMIT not in results.limits:
+        return lines
+    bare = statistics.median(results.limits[BARE_COMMIT])
+    for (workload, _, name), outcomes in results.outcomes.items():
+        enqueued = summarize(outcomes, "rate") if workload == "enqueue" else None
+        if isinstance(enqueued, Summary) and bare:
+            lines.append(
+                f"- {name}: one awaited enqueue at {enqueued.median / bare:.2f}x the bare commit."
+            )
+    return lines
 
 
 def machine() -> str:
@@ -204,6 +227,7 @@ def save(results: Results, path: Path) -> None:
         "machine": machine(),
         "started": results.started,
         "skipped": results.skipped,
+        "limits": results.limits,
         "outcomes": [
             {"workload": w, "phase": p, "library": name, "runs": [o.__dict__ for o in runs]}
             for (w, p, name), runs in results.outcomes.items()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import limits
 from harness.envs import EnvFailed, python_for
 from harness.invoke import Outcome, run_adapter
 from harness.namespaces import Servers
@@ -41,6 +42,8 @@ class Results:
         default_factory=lambda: defaultdict(list)
     )
     started: float = field(default_factory=time.time)
+    limits: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    """The machine's limits (`harness.limits`), one figure per round."""
 
 
 def say(message: str) -> None:
@@ -68,6 +71,11 @@ def run_session(options: Options, log_dir: Path) -> Results:
             results.skipped[lib.name] = why
             say(f"{lib.name}: {why} (skipped)")
     for round_index in range(options.rounds):
+        for key, value in limits.measure(
+            options.backend, options.servers.sqlite, options.quick
+        ).items():
+            results.limits[key].append(value)
+            say(f"round {round_index + 1}/{options.rounds} · limit · {key}: {value:,.1f}")
         order = _rotate(results.libraries, round_index)
         for workload in options.workloads:
             for lib in order:

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -69,13 +70,17 @@ async def ledger() -> AsyncIterator[Ledger]:
     await drop_schema(schema)
 
 
-@pytest.fixture(params=["redis", "postgres"])
-async def backend_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """A URL for a fresh namespace on each distributed backend, cleaned up afterwards."""
+@pytest.fixture(params=["redis", "postgres", "sqlite"])
+async def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL for a fresh namespace on each backend that worker processes can share (a
+    Redis prefix, a Postgres schema, a SQLite file under the test's tmp_path), cleaned up
+    afterwards."""
     name = f"chaos_{secrets.token_hex(5)}"
     if request.param == "redis":
         yield f"{REDIS}?prefix={name}"
         await delete_prefix(REDIS, name)
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / name}.db"
     else:
         yield f"{POSTGRES}?schema={name}&application_name=chaos-{name}"
         await drop_schema(name)

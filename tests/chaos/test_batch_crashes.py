@@ -34,7 +34,8 @@ MEMBERS = 20
 pytestmark = pytest.mark.slow
 
 # the worker's points that a batch member passes, and the points of the Redis backend's
-# settle (reached once a finish leaves a batch's part with no unfinished member)
+# settle (reached once a finish leaves a batch's part with no unfinished member). Postgres
+# and SQLite settle a batch in the transaction of the finish that ends it: no step between.
 WORKER_POINTS = ("after_handler", "before_complete", "after_complete")
 SETTLE_POINTS = ("before_settle", "before_callback_flag")
 POINTS = WORKER_POINTS + SETTLE_POINTS

@@ -1,7 +1,7 @@
 """A worker that dies at any step of a dependency's life, or of the judging of the jobs
 waiting on it, leaves its dependents to another worker: each runs exactly once, after its
 dependencies succeeded, and the dependents of a dependency that failed never run. One body
-for both backends that keep dependencies.
+for every backend that keeps dependencies.
 
 The jobs, on two queues, the roots' and the dependents': a fan (A -> D1..D10) and a job
 waiting on all of its ends (D1..D10 -> J); a chain of five whose head fails its first
@@ -11,10 +11,10 @@ cancelled in turn). Per crash point, a worker armed with the point takes only th
 queue and crashes at the first root that reaches it; a second, unarmed worker takes both
 and finishes (its reclaim puts back the crashed worker's roots; on Redis its upkeep judges
 what the crash left unjudged). So the dependents run only in the second worker, where a
-second release of one would show as a second run. The points: the worker's, on both
-backends, and on Redis those of its judging of dependents (on Postgres a dependency's end
-and the judging of its dependents are one transaction). Every run of a handler is in the
-ledger, with its wall-clock start and, for the noted jobs, its end.
+second release of one would show as a second run. The points: the worker's, on every
+backend, and on Redis those of its judging of dependents (on Postgres and SQLite a
+dependency's end and the judging of its dependents are one transaction). Every run of a
+handler is in the ledger, with its wall-clock start and, for the noted jobs, its end.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ REDIS_POINTS = ("before_dependents", "before_dependents_done")
 SETTLE_GRACE = 1.0  # taskrunner_redis.settle.SETTLE_GRACE: upkeep leaves younger marks alone
 CASES = [
     *[("redis", point) for point in (*WORKER_POINTS, *REDIS_POINTS)],
-    *[("postgres", point) for point in WORKER_POINTS],
+    *[(backend, point) for backend in ("postgres", "sqlite") for point in WORKER_POINTS],
 ]
 
 

@@ -1,7 +1,7 @@
 """Limits and rates hold across real worker processes (issue #14): four `taskrunner run`
-workers share one Redis or Postgres backend (the memory backend lives in one process, so it
-has no place here); every run writes its key, its wall-clock start and end and its pid to a
-ledger in Postgres, which is checked once the jobs are done.
+workers share one Redis, Postgres or SQLite backend (the memory backend lives in one
+process, so it has no place here); every run writes its key, its wall-clock start and end
+and its pid to a ledger in Postgres, which is checked once the jobs are done.
 """
 
 from __future__ import annotations

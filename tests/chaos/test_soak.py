@@ -1,5 +1,6 @@
 """The chaos soak: worker processes killed and restarted at random, the backend restarted or
-its connections cut, while thousands of jobs run. Nothing may be lost.
+its connections cut (on SQLite: its write lock held by another process), while thousands
+of jobs run. Nothing may be lost.
 
 Quick by default (CI). The long soak: CHAOS_JOBS=20000 CHAOS_SECONDS=300 (see the docs'
 delivery-guarantees page). CHAOS_SEED replays a run.
@@ -12,12 +13,14 @@ import os
 import random
 import secrets
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 import asyncpg
 import pytest
 
@@ -81,9 +84,30 @@ class Target:
     disrupt: Callable[[], Awaitable[str]]
 
 
-@pytest.fixture(params=["redis", "postgres"])
+def hold_write_lock(path: Path, seconds: float) -> None:
+    """Take the file's write lock from another connection, hold it, then checkpoint the
+    WAL into the file: what a backup or a long migration does to the workers."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        time.sleep(seconds)
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(params=["redis", "postgres", "sqlite"])
 async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
-    if request.param == "redis":
+    if request.param == "sqlite":
+        path = tmp_path / "soak.db"
+
+        async def lock_the_file() -> str:
+            await anyio.to_thread.run_sync(hold_write_lock, path, 1.0)
+            return "held the SQLite write lock for 1 s"
+
+        yield Target(f"sqlite:///{path}", lock_the_file)
+    elif request.param == "redis":
         server = RedisServer(tmp_path / "redis")
         (tmp_path / "redis").mkdir()
         server.start()

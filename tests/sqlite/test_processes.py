@@ -72,6 +72,30 @@ async def produce(url: str, first: int, count: int) -> None:
     assert done.returncode == 0, done.stderr.decode(errors="replace")
 
 
+async def test_three_workers_drain_a_producer_s_jobs_exactly_once(
+    runner: TaskRunner, sqlite_url: str, ledger: str, tmp_path: Path
+) -> None:
+    """5,000 jobs (SQLITE_DRAIN_JOBS for more), enqueued one awaited call at a time by a
+    producer process while three worker processes drain them: with no process killed, the
+    ledger holds exactly one run of each job, its first attempt, and each result is its
+    own."""
+    total = int(os.environ.get("SQLITE_DRAIN_JOBS", "5000"))
+    with workers(LEDGER_APP, 3, sqlite_url, ledger, tmp_path, "--concurrency", "20") as procs:
+        await started(procs)
+        await produce(sqlite_url, 0, total)
+        await eventually(lambda: finished(runner, total), timeout=300)
+        await stop(procs)
+    rows = ledger_rows(ledger)
+    assert len(rows) == total, f"{len(rows) - total:+} runs"
+    assert len({job_id for job_id, _, _ in rows}) == total  # every job once, none twice
+    assert {attempt for _, attempt, _ in rows} == {1}
+    assert len({pid for _, _, pid in rows}) > 1, "one worker took every job"
+    ids = [job_id for job_id, _, _ in rows]
+    infos = [i for at in range(0, total, 500) for i in await runner.get_jobs(ids[at : at + 500])]
+    assert all(info is not None and info.state is JobState.SUCCEEDED for info in infos)
+    assert sorted(info.result for info in infos if info is not None) == list(range(total))
+
+
 async def test_three_workers_and_a_producer_run_every_job_once_through_a_sigkill(
     runner: TaskRunner, sqlite_url: str, ledger: str, tmp_path: Path
 ) -> None:

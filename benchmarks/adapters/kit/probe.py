@@ -43,6 +43,8 @@ class Probe:
         self.expect = 0
         self.checkpoints: frozenset[int] = frozenset()
         self.starts: dict[int, float] = {}
+        self.last = 0.0
+        """When the last body returned (wall clock), 0 before the first."""
         self.sink: Sink = _discard
 
     def arm(self, expect: int, checkpoints: tuple[int, ...], sink: Sink) -> None:
@@ -50,6 +52,7 @@ class Probe:
         self.expect = expect
         self.checkpoints = frozenset(checkpoints)
         self.starts = {}
+        self.last = 0.0
         self.sink = sink
 
     def stamp(self, seq: int, at: float | None = None) -> None:
@@ -59,6 +62,7 @@ class Probe:
 
     def hit(self) -> None:
         self.count += 1
+        self.last = time.time()
         if self.count in self.checkpoints:
             self.sink("rss", n=self.count, rss_kib=rss_kib())
         if self.expect and self.count % self.expect == 0:

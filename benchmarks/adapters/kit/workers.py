@@ -92,7 +92,7 @@ async def _in_process(lib: Library, spec: Spec, expect: int) -> AsyncIterator[Ev
     finally:
         stop.set()
         await asyncio.wait_for(serving, STOP_GRACE)
-        events.sink("stopped", t=time.time(), starts=dict(PROBE.starts))
+        events.sink("stopped", **stopped_event())
 
 
 def _note_exit(events: Events, task: asyncio.Task[None]) -> None:
@@ -149,7 +149,14 @@ async def serve_forever(lib: Library, spec: Spec) -> None:
     PROBE.arm(spec.expect, spec.checkpoints, emit)
     emit("ready", t=time.time())
     await lib.serve(spec.concurrency, stop)
-    emit("stopped", t=time.time(), starts=PROBE.starts)
+    emit("stopped", **stopped_event())
+
+
+def stopped_event() -> dict[str, Any]:
+    """What a worker says once stopped: when, the stamped starts, how many bodies returned
+    and when the last one did."""
+    return {"t": time.time(), "starts": dict(PROBE.starts), "count": PROBE.count,
+            "last": PROBE.last}  # fmt: skip
 
 
 def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

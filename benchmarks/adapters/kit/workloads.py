@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,6 +23,7 @@ POLL_SECONDS = 0.005
 READY_TIMEOUT = 60.0
 DELAYED_BY = 86_400.0
 FEED_POLL_SECONDS = 0.25  # counting unfinished jobs can scan a table: keep it rare
+CREW_POLL_SECONDS = 0.05  # while a crew drains, the count competes with it for the cores
 
 
 def chunks(seqs: range, size: int) -> Iterator[range]:
@@ -42,14 +44,19 @@ async def prefill(lib: Library, task: str, seqs: range, batch: int, delay: float
         await asyncio.gather(*(lib.enqueue(task, seq, delay) for seq in chunk))
 
 
-async def wait_drained(lib: Library, events: Events, within: float) -> float:
-    """The time at which the library's own store first shows no queued or running job."""
+async def wait_drained(
+    lib: Library, events: Events, within: float, *more: Events, poll: float = POLL_SECONDS
+) -> float:
+    """The time at which the library's own store first shows no queued or running job
+    (raises WorkerFailed if a worker, `events` or one of `more`, dies first), read every
+    `poll` seconds."""
     deadline = time.monotonic() + within
     while await lib.unfinished():
-        events.check()
+        for each in (events, *more):
+            each.check()
         if time.monotonic() > deadline:
             raise WorkerFailed(f"the store still holds unfinished jobs after {within:.0f} s")
-        await asyncio.sleep(POLL_SECONDS)
+        await asyncio.sleep(poll)
     return time.time()
 
 
@@ -102,7 +109,10 @@ async def drain(lib: Library, spec: Spec, script: str) -> Figures:
 
 
 async def drain_stored(lib: Library, spec: Spec, script: str) -> Figures:
-    """The timed part of a drain: the `n` jobs are stored; start a worker and time it."""
+    """The timed part of a drain: the `n` jobs are stored; start a worker (`spec.workers`
+    worker processes, see `drain_by_crew`) and time it."""
+    if spec.workers > 1 and not lib.in_process:
+        return await drain_by_crew(lib, spec, script)
     async with start_worker(lib, spec, script, expect=spec.n) as events:
         ready = await events.get("ready", READY_TIMEOUT)
         done = await events.get("done", spec.timeout)
@@ -113,6 +123,30 @@ async def drain_stored(lib: Library, spec: Spec, script: str) -> Figures:
         "seconds": elapsed,
         "bodies_seconds": done["t"] - ready["t"],
     }
+
+
+async def drain_by_crew(lib: Library, spec: Spec, script: str) -> Figures:
+    """A drain by `spec.workers` worker processes, started at once: timed from the first
+    one's start until the store shows no unfinished job (read every `CREW_POLL_SECONDS`,
+    which bounds the error) and every body has returned (each process says, once stopped,
+    how many bodies it ran and when its last one returned); raises WorkerFailed unless
+    they ran `n` bodies in all."""
+    async with contextlib.AsyncExitStack() as stack:
+        crew = [
+            await stack.enter_async_context(start_worker(lib, spec, script, expect=0))
+            for _ in range(spec.workers)
+        ]
+        readies = [await events.get("ready", READY_TIMEOUT) for events in crew]
+        drained = await wait_drained(lib, crew[0], spec.timeout, *crew[1:], poll=CREW_POLL_SECONDS)
+        for events in crew:
+            events.stop()  # all at once; leaving the stack then waits for each
+    stopped = [await events.get("stopped", READY_TIMEOUT) for events in crew]
+    ran = sum(event["count"] for event in stopped)
+    if ran != spec.n:
+        raise WorkerFailed(f"the workers ran {ran} bodies for {spec.n} jobs")
+    start = min(ready["t"] for ready in readies)
+    end = max(drained, *(event["last"] for event in stopped))
+    return {"rate": spec.n / (end - start), "seconds": end - start}
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -196,6 +230,7 @@ WORKLOADS: dict[str, Workload] = {
     "concurrent": enqueue_concurrent,
     "batch": enqueue_batch,
     "drain": drain,
+    "drain-3": drain,
     "sleep": drain,
     "latency": latency,
     "memory": memory,

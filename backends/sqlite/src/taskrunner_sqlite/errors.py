@@ -12,6 +12,7 @@ from pathlib import Path
 from taskrunner.errors import BackendError
 
 DATABASE_ERRORS = (sqlite3.Error, OSError)
+NOT_CONNECTED = "the SQLite backend is not connected; call connect()"
 
 
 def database_error(path: Path, what: str, exc: BaseException) -> BackendError:

@@ -4,7 +4,9 @@ sqlite3 calls block, so every call runs on the store's thread: a whole transacti
 statements and the logic between them) is one hop from the event loop, not one per
 statement. State changes run in `BEGIN IMMEDIATE`: the write lock is taken at the start,
 so of two processes one waits (up to `busy_timeout`) instead of failing half-way, and the
-time of the change (`now`) is read once the lock is held.
+time of the change (`now`) is read once the lock is held. The writes that arrive while
+the thread is busy are committed together (`commits.GroupCommit`), each in a savepoint of
+its own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from taskrunner.errors import BackendError, ConfigurationError
-from taskrunner_sqlite.errors import DATABASE_ERRORS, database_error
+from taskrunner_sqlite.commits import GroupCommit
+from taskrunner_sqlite.errors import DATABASE_ERRORS, NOT_CONNECTED, database_error
 from taskrunner_sqlite.judge import judge
 from taskrunner_sqlite.settings import SqliteSettings
 from taskrunner_sqlite.settle import settle
@@ -57,6 +60,7 @@ class SqliteStore:
         self.settings = settings
         self.conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._commits = GroupCommit(self.error)
 
     def error(self, what: str, exc: BaseException) -> BackendError:
         return database_error(self.path, what, exc)
@@ -78,23 +82,25 @@ class SqliteStore:
 
     def _require(self) -> tuple[sqlite3.Connection, ThreadPoolExecutor]:
         if self.conn is None or self._thread is None:
-            raise ConfigurationError("the SQLite backend is not connected; call connect()")
+            raise ConfigurationError(NOT_CONNECTED)
         return self.conn, self._thread
 
     async def _call(self, what: str, work: Callable[[], T]) -> T:
         if self._thread is None:
-            raise ConfigurationError("the SQLite backend is not connected; call connect()")
+            raise ConfigurationError(NOT_CONNECTED)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._thread, work)
         except DATABASE_ERRORS as exc:
             raise self.error(what, exc) from exc
 
     async def write(self, what: str, work: Work[T]) -> T:
-        """Run `work(conn, now)` in one `BEGIN IMMEDIATE` transaction, committed if it
-        returns and rolled back if it raises; the dependents and batches its changes call for
-        are judged and settled (`settled`) in the same transaction."""
-        conn, _ = self._require()
-        return await self._call(what, lambda: transaction(conn, settled(work)))
+        """Run `work(conn, now)` in a `BEGIN IMMEDIATE` transaction (shared with the writes
+        that queued with it, see `commits`), committed if it returns and rolled back if it
+        raises; the dependents and batches its changes call for are judged and settled
+        (`settled`) in the same transaction."""
+        conn, thread = self._require()
+        answer: T = await self._commits.write(conn, thread, what, settled(work))
+        return answer
 
     async def read(self, what: str, work: Work[T]) -> T:
         """Run `work(conn, now)` in one read transaction (a consistent snapshot)."""
