@@ -47,6 +47,15 @@ def serve_dashboard(
             help="Open POST /api/jobs (enqueue) to this token (default: --token's).",
         ),
     ] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TASKRUNNER_DASHBOARD_SECRET",
+            help="Sign sessions with this key (16+ characters): processes sharing it share "
+            "logins, e.g. behind a load balancer (default: random, lost on restart).",
+        ),
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="Show times in this IANA time zone.")] = "UTC",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the web dashboard: queues, jobs, failures with tracebacks, schedules."""
@@ -67,7 +76,13 @@ def serve_dashboard(
     runner = open_runner(app_path, url)
     try:
         web_app = dashboard(
-            runner, token=token, password=password, api_token=api_token, close_runner=True
+            runner,
+            token=token,
+            password=password,
+            api_token=api_token,
+            secret_key=secret,
+            timezone=timezone,
+            close_runner=True,
         )
     except ConfigurationError as exc:
         raise fail(str(exc)) from None

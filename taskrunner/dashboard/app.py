@@ -6,7 +6,9 @@ import enum
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import tzinfo
 from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 from starlette.applications import Starlette
@@ -17,7 +19,7 @@ from starlette.routing import Route
 from taskrunner.dashboard import actions, api, pages
 from taskrunner.dashboard.context import View, base_path, route_path, safe_next
 from taskrunner.dashboard.enqueue import EnqueueDoor
-from taskrunner.dashboard.html import escape, render, static_file
+from taskrunner.dashboard.html import render, static_file
 from taskrunner.dashboard.security import (
     SESSION_MAX_AGE,
     THROTTLED_FAILURE_DELAY,
@@ -27,6 +29,7 @@ from taskrunner.dashboard.security import (
     host_name,
     is_loopback,
     same_origin,
+    session_key,
 )
 from taskrunner.errors import ConfigurationError
 from taskrunner.runner import TaskRunner
@@ -64,8 +67,9 @@ def dashboard(
     *,
     token: str | None = None,
     password: str | None = None,
-    secret_key: bytes | None = None,
+    secret_key: str | bytes | None = None,
     title: str = "taskrunner",
+    timezone: str = "UTC",
     close_runner: bool = False,
     api_token: str | None = None,
 ) -> Starlette:
@@ -78,8 +82,11 @@ def dashboard(
     client). Wrong credentials are throttled per client address, the right one is always
     let in; argument values named like secrets show as `***`. Retry and cancel are POSTs
     checked for a CSRF token and their Origin.
-    `secret_key` signs the session cookies (default: random, so sessions end on restart;
-    give one when several processes serve the dashboard). With `close_runner`, the app
+    `secret_key` (16 characters or more; default: the `TASKRUNNER_DASHBOARD_SECRET`
+    environment variable, else random, so sessions end on restart) signs the session
+    cookies and CSRF tokens: give every process serving the dashboard the same one, and a
+    login on one is good on all. Times show in `timezone` (an IANA name), labelled on every
+    page. With `close_runner`, the app
     closes the runner's backend connection when it shuts down (when it is served alone).
 
     `POST /api/jobs` enqueues a job document (`taskrunner.job_format`) of a task the
@@ -91,11 +98,11 @@ def dashboard(
     credential = token if token is not None else password
     if credential is not None and len(credential) < 8:
         raise ConfigurationError("the dashboard's token or password needs 8 characters or more")
-    guard = Guard(credential) if secret_key is None else Guard(credential, secret_key)
+    guard = Guard(credential, session_key(secret_key))
     if api_token is not None and len(api_token) < 16:
         raise ConfigurationError("api_token needs 16 characters or more")
     door_token = api_token if api_token is not None else token
-    gate = Gate(runner, guard, title)
+    gate = Gate(runner, guard, title, time_zone(timezone))
     routes = [
         Route("/", gate.page(pages.overview, Kind.PAGE)),
         Route("/jobs", gate.page(pages.jobs, Kind.PAGE)),
@@ -114,6 +121,16 @@ def dashboard(
         Route("/logout", gate.action(logout), methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=closing(runner) if close_runner else None)
+
+
+def time_zone(name: str) -> tzinfo:
+    """The zone the pages show times in, from its IANA name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"unknown time zone {name!r}: give an IANA name such as 'UTC' or 'Europe/Paris'"
+        ) from None
 
 
 def closing(runner: TaskRunner) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
@@ -140,10 +157,11 @@ async def logout(view: View, form: dict[str, str]) -> Response:
 class Gate:
     """Wraps each view with the checks its kind of request needs."""
 
-    def __init__(self, runner: TaskRunner, guard: Guard, title: str) -> None:
+    def __init__(self, runner: TaskRunner, guard: Guard, title: str, zone: tzinfo) -> None:
         self.runner = runner
         self.guard = guard
         self.title = title
+        self.zone = zone
 
     def page(self, handler: PageView, kind: Kind) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -172,7 +190,7 @@ class Gate:
         return endpoint
 
     def view(self, request: Request, session: Session) -> View:
-        return View(request, self.runner, self.guard, session, self.title)
+        return View(request, self.runner, self.guard, session, self.title, self.zone)
 
     async def admit(self, request: Request, kind: Kind) -> Session | Response:
         """The request's session, or the response refusing it."""
@@ -290,12 +308,7 @@ def login_redirect(request: Request) -> Response:
 
 
 def login_form(request: Request, target: str, error: str, status: int = 200) -> Response:
-    page = render(
-        "login.html",
-        base=base_path(request),
-        next=target,
-        error=escape(error) if error else "",
-    )
+    page = render("login.html", base=base_path(request), next=target, error=error)
     return HTMLResponse(page, status_code=status)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -10,7 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from taskrunner._present import shown_job
 from taskrunner.backend import redact
-from taskrunner.dashboard.html import Html, escape, fragment, join, render
+from taskrunner.dashboard.html import render
 from taskrunner.dashboard.security import Guard, Session
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner
@@ -59,6 +61,7 @@ class View:
     guard: Guard
     session: Session
     title: str
+    zone: tzinfo = UTC
 
     @property
     def base(self) -> str:
@@ -74,54 +77,36 @@ class View:
         """`info` as the dashboard shows it: arguments named like secrets masked."""
         return shown_job(info, self.runner.tasks)
 
-    def csrf_field(self) -> Html:
-        return fragment(
-            '<input type="hidden" name="csrf" value="{}">', self.guard.csrf_token(self.session)
-        )
-
     def redirect(self, path: str, **query: str | None) -> RedirectResponse:
         return RedirectResponse(self.url(path, **query), status_code=303)
 
-    def page(self, title: str, body: Html, status: int = 200) -> HTMLResponse:
-        notice = NOTICES.get(self.request.query_params.get("notice", ""))
+    def page(self, template: str, title: str, status: int = 200, **values: Any) -> HTMLResponse:
+        """`templates/<template>` inside the layout, with what every page shows."""
         here = route_path(self.request)
-        nav = join(
-            fragment(
-                '<a href="{}"{}>{}</a>',
-                self.base + path,
-                Html(' aria-current="page"') if path == here else "",
-                label,
-            )
-            for path, label in NAV
-        )
-        logout = (
-            fragment(
-                '<form method="post" action="{}" class="logout">{}<button>Log out</button></form>',
-                self.url("/logout"),
-                self.csrf_field(),
-            )
-            if self.guard.protected and not self.session.bearer
-            else ""
-        )
         page = render(
-            "layout.html",
+            template,
             title=title,
             site=self.title,
             base=self.base,
-            nav=nav,
-            logout=logout,
+            nav=[(self.base + path, label, path == here) for path, label in NAV],
+            logout=self.guard.protected and not self.session.bearer,
+            csrf=self.guard.csrf_token(self.session),
             backend=redact(self.runner.url),
-            notice=fragment('<p class="notice" role="status">{}</p>', notice) if notice else "",
-            body=body,
+            notice=NOTICES.get(self.request.query_params.get("notice", "")),
+            zone=self.zone,
+            zone_name=zone_name(self.zone),
+            url=self.url,
+            **values,
         )
         return HTMLResponse(page, status_code=status)
 
     def message(self, title: str, text: str, status: int) -> HTMLResponse:
-        return self.page(title, fragment("<h1>{}</h1><p>{}</p>", title, text), status)
+        return self.page("message.html", title, status, text=text)
 
 
-def empty_row(columns: int, text: str) -> Html:
-    return fragment('<tr><td colspan="{}" class="empty">{}</td></tr>', columns, text)
+def zone_name(zone: tzinfo) -> str:
+    """The name a page gives its time zone: `UTC`, `Europe/Paris`."""
+    return str(getattr(zone, "key", None) or zone.tzname(None) or zone)
 
 
-__all__ = ["Html", "View", "base_path", "empty_row", "escape", "route_path", "safe_next"]
+__all__ = ["View", "base_path", "route_path", "safe_next", "zone_name"]

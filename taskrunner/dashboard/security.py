@@ -1,19 +1,21 @@
 """Who may use the dashboard: the bind rule, credentials, signed session cookies, CSRF tokens
 and same-origin checks, and the throttle on wrong credentials. Pure functions and small
-classes, with no Starlette in them."""
+classes, with no Starlette in them; cookies and CSRF tokens are signed by itsdangerous."""
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 import hmac
 import ipaddress
+import os
 import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
 from taskrunner.errors import ConfigurationError
 
@@ -21,6 +23,8 @@ SESSION_MAX_AGE = 12 * 3600
 LOGIN_FAILURES_ALLOWED = 10  # per client address, in LOGIN_FAILURE_WINDOW
 LOGIN_FAILURE_WINDOW = 300.0
 THROTTLED_FAILURE_DELAY = 1.0  # seconds before answering a failure from a throttled address
+SECRET_ENV = "TASKRUNNER_DASHBOARD_SECRET"
+MIN_SECRET_LENGTH = 16
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -51,10 +55,6 @@ def check_bind(host: str, protected: bool) -> None:
             "machines, so set a password or token first (--password, --token, or "
             "TASKRUNNER_DASHBOARD_PASSWORD / TASKRUNNER_DASHBOARD_TOKEN), or bind 127.0.0.1"
         )
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _digest(value: str) -> bytes:
@@ -116,14 +116,34 @@ class FailureLog:
         return max(0.0, entries[0] + LOGIN_FAILURE_WINDOW - now)
 
 
+def session_key(given: str | bytes | None) -> str | bytes:
+    """The key that signs sessions: `given`, else the `TASKRUNNER_DASHBOARD_SECRET`
+    environment variable, else a random one (sessions then end with the process)."""
+    if given is None:
+        given = os.environ.get(SECRET_ENV) or None
+    if given is None:
+        return secrets.token_bytes(32)
+    if not isinstance(given, str | bytes) or len(given) < MIN_SECRET_LENGTH:
+        raise ConfigurationError(
+            f"the dashboard's secret key needs {MIN_SECRET_LENGTH} characters or more "
+            f"(secret_key=, --secret or {SECRET_ENV})"
+        )
+    return given
+
+
 @dataclass
 class Guard:
     """The secrets of one dashboard: the credential (None: local use only) and the key that
-    signs session cookies and derives CSRF tokens."""
+    signs session cookies and CSRF tokens (itsdangerous). Dashboards given the same key
+    accept each other's sessions, so several processes behind a load balancer share logins."""
 
     credential: str | None
-    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    key: str | bytes = field(default_factory=lambda: secrets.token_bytes(32))
     failures: FailureLog = field(default_factory=FailureLog)
+
+    def __post_init__(self) -> None:
+        self._cookies = URLSafeTimedSerializer(self.key, salt="taskrunner.dashboard.session")
+        self._csrf = URLSafeSerializer(self.key, salt="taskrunner.dashboard.csrf")
 
     @property
     def protected(self) -> bool:
@@ -152,33 +172,31 @@ class Guard:
             return None
         return self.judge(client, token.strip())
 
-    def _sign(self, message: str) -> str:
-        return _b64(hmac.new(self.key, message.encode("ascii"), hashlib.sha256).digest())
-
     def new_cookie(self) -> tuple[Session, str]:
+        """A new session and its cookie value (signed, with the time it was issued)."""
         session = Session(secrets.token_urlsafe(18), fresh=True)
-        message = f"{session.id}.{int(time.time())}"
-        return session, f"{message}.{self._sign(message)}"
+        return session, self._cookies.dumps(session.id)
 
     def session_from_cookie(self, cookie: str | None) -> Session | None:
         """The session a cookie carries, if its signature holds and it has not expired."""
         if not cookie or len(cookie) > 200:
             return None
-        message, _, signature = cookie.rpartition(".")
-        session_id, _, issued = message.partition(".")
-        if not session_id or not issued.isdigit():
+        try:
+            session_id = self._cookies.loads(cookie, max_age=SESSION_MAX_AGE)
+        except BadData:
             return None
-        if not hmac.compare_digest(signature, self._sign(message)):
-            return None
-        if not 0 <= time.time() - int(issued) < SESSION_MAX_AGE:
-            return None
-        return Session(session_id)
+        return Session(session_id) if isinstance(session_id, str) and session_id else None
 
     def csrf_token(self, session: Session) -> str:
-        return self._sign(f"csrf.{session.id}")
+        return self._csrf.dumps(session.id)
 
     def csrf_matches(self, session: Session, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(str(given), self.csrf_token(session))
+        if not given:
+            return False
+        try:
+            return bool(self._csrf.loads(given) == session.id)
+        except BadData:
+            return False
 
 
 def _authority(url: str) -> str | None:

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from taskrunner import ConfigurationError
 from taskrunner.cli import app
 from taskrunner.cli import dashboard as command
+from taskrunner.dashboard import dashboard
 from taskrunner.dashboard.security import check_bind
-from tests.dashboard.conftest import TOKEN
+from tests.dashboard.conftest import TOKEN, client_for, make_runner
 from tests.helpers import free_port
 
 cli = CliRunner()
@@ -85,6 +86,35 @@ def test_bad_options(served: list[Any]) -> None:
     short = cli.invoke(app, ["dashboard", "--url", "memory://", "--token", "abc"])
     assert short.exit_code == 2 and "8 characters" in short.output
     assert served == []
+
+
+async def test_secret_and_time_zone_options(
+    served: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TASKRUNNER_DASHBOARD_SECRET", raising=False)
+    short = cli.invoke(app, ["dashboard", "--url", "memory://", "--secret", "abc"])
+    assert short.exit_code == 2 and "16 characters" in short.output
+    env = {"TASKRUNNER_DASHBOARD_SECRET": "x"}
+    from_env = cli.invoke(app, ["dashboard", "--url", "memory://"], env=env)
+    assert from_env.exit_code == 2 and "16 characters" in from_env.output
+    zone = cli.invoke(app, ["dashboard", "--url", "memory://", "--timezone", "Nowhere/City"])
+    assert zone.exit_code == 2 and "unknown time zone" in zone.output
+    assert served == []
+    args = ["--secret", "a-long-enough-secret", "--timezone", "Europe/Paris"]
+    good = cli.invoke(app, ["dashboard", "--url", "memory://", *args])
+    assert good.exit_code == 0, good.output
+    (config,) = served
+    async with client_for(config.app) as client:
+        page = await client.get("/")
+        assert "times in Europe/Paris" in page.text
+        cookie = client.cookies["taskrunner_dashboard"]
+    # a process given the same secret takes the session; one with another does not
+    for secret, same in (("a-long-enough-secret", True), ("another-long-secret", False)):
+        other = dashboard(make_runner(None), secret_key=secret)
+        async with client_for(other) as client:
+            client.cookies.set("taskrunner_dashboard", cookie)
+            answer = await client.get("/")
+            assert ("set-cookie" not in answer.headers) is same
 
 
 def test_says_which_extra_is_missing(served: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,13 +23,13 @@ async def test_the_hold_and_the_paused_mark_are_shown(seeded: Seeded) -> None:
         assert finished["held_by"] is None
         await log_in(client)
         page = (await client.get(f"/jobs/{held.id}")).text
-        assert "<dt>held by</dt><dd>its queue &#x27;default&#x27; is paused</dd>" in page
+        assert "<dt>held by</dt><dd>its queue &#39;default&#39; is paused</dd>" in page
         overview = (await client.get("/")).text
         assert 'default <span class="state state-paused">paused</span>' in overview
         assert 'reports <span class="state state-paused">' not in overview
         await runner.resume("default")
         page = (await client.get(f"/jobs/{held.id}")).text
-        assert "no worker takes queue &#x27;default&#x27;" in page
+        assert "no worker takes queue &#39;default&#39;" in page
         overview = (await client.get("/")).text
         assert "state-paused" not in overview
 
