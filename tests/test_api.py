@@ -60,11 +60,11 @@ def test_known_but_missing_backend_names_its_package(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("taskrunner.backend.plugins.entry_points", lambda group: [])
     with pytest.raises(BackendNotFound) as missing:
         TaskRunner("rediss://:hunter2@cache.internal:6380/0")
-    assert "pip install 'taskrunner[redis]'" in str(missing.value)
+    assert "pip install 'taskrunner-jobs[redis]'" in str(missing.value)
     assert "hunter2" not in str(missing.value)
-    with pytest.raises(BackendNotFound, match=r"taskrunner\[postgres\]"):
+    with pytest.raises(BackendNotFound, match=r"pip install .taskrunner-jobs\[postgres\]"):
         TaskRunner("postgresql://db/app")
-    with pytest.raises(BackendNotFound, match=r"taskrunner\[sqlite\]"):
+    with pytest.raises(BackendNotFound, match=r"pip install .taskrunner-jobs\[sqlite\]"):
         TaskRunner("sqlite:///jobs.db")
 
 

@@ -75,7 +75,7 @@ def test_the_drain_ratio_row_is_batched_over_plain_round_by_round() -> None:
 
 def test_a_backend_without_batches_reads_na_with_its_reason() -> None:
     results = _session("batch-callback", "limit-drain")
-    why = "taskrunner-postgres keeps no batches yet"
+    why = "taskrunner-jobs-postgres keeps no batches yet"
     results.outcomes[("batch-callback", "", "taskrunner")] = [Outcome("na", message=why)] * 3
 
     rows = table(results).splitlines()

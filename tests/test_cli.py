@@ -304,7 +304,7 @@ def test_redis_url_without_the_redis_backend_is_a_one_line_error(
         command=WITHOUT_REDIS,
     )
     assert f"no taskrunner backend for {scheme}:// URLs" in line
-    assert "taskrunner[redis]" in line  # says what to install
+    assert "taskrunner-jobs[redis]" in line  # says what to install
     assert PASSWORD not in line
 
 

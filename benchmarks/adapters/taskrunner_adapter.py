@@ -22,7 +22,7 @@ from taskrunner import BackendNotFound, JobState, Limit, Rate, Task, TaskRunner,
 from taskrunner.backend import Batches
 
 NOT_FINISHED = (JobState.QUEUED, JobState.SCHEDULED, JobState.RUNNING)
-PLUGINS = {"redis": "taskrunner-redis", "postgres": "taskrunner-postgres"}
+PLUGINS = {"redis": "taskrunner-jobs-redis", "postgres": "taskrunner-jobs-postgres"}
 
 
 def _job(body: Callable[[int], Any]) -> Any:

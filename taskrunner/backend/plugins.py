@@ -12,15 +12,15 @@ from taskrunner.errors import BackendNotFound, ConfigurationError
 
 GROUP = "taskrunner.backends"
 _KNOWN_PACKAGES = {
-    "redis": "taskrunner[redis]",
-    "rediss": "taskrunner[redis]",
-    "redis+cluster": "taskrunner[redis]",
-    "rediss+cluster": "taskrunner[redis]",
-    "redis+sentinel": "taskrunner[redis]",
-    "rediss+sentinel": "taskrunner[redis]",
-    "postgres": "taskrunner[postgres]",
-    "postgresql": "taskrunner[postgres]",
-    "sqlite": "taskrunner[sqlite]",
+    "redis": "taskrunner-jobs[redis]",
+    "rediss": "taskrunner-jobs[redis]",
+    "redis+cluster": "taskrunner-jobs[redis]",
+    "rediss+cluster": "taskrunner-jobs[redis]",
+    "redis+sentinel": "taskrunner-jobs[redis]",
+    "rediss+sentinel": "taskrunner-jobs[redis]",
+    "postgres": "taskrunner-jobs[postgres]",
+    "postgresql": "taskrunner-jobs[postgres]",
+    "sqlite": "taskrunner-jobs[sqlite]",
 }
 
 

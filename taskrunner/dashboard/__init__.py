@@ -1,6 +1,6 @@
 """A small web dashboard for a TaskRunner: queues, jobs, failures, schedules; retry and cancel.
 
-Needs the `dashboard` extra (`pip install "taskrunner[dashboard]"`). Mount it in an ASGI app,
+Needs the `dashboard` extra (`pip install "taskrunner-jobs[dashboard]"`). Mount it in an ASGI app,
 `app.mount("/jobs", dashboard(runner, token=...))`, or run `taskrunner dashboard APP`.
 """
 
@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from taskrunner.dashboard.app import dashboard
 
-MISSING_EXTRA = 'the dashboard needs Starlette and uvicorn: pip install "taskrunner[dashboard]"'
+MISSING_EXTRA = (
+    'the dashboard needs Starlette and uvicorn: pip install "taskrunner-jobs[dashboard]"'
+)
 
 __all__ = ["MISSING_EXTRA", "dashboard"]
 

@@ -1,6 +1,6 @@
 """Prometheus metrics for a worker (`taskrunner run --metrics-port 9100`).
 
-Needs the `metrics` extra: `pip install "taskrunner[metrics]"` (prometheus-client).
+Needs the `metrics` extra: `pip install "taskrunner-jobs[metrics]"` (prometheus-client).
 Metrics: taskrunner_attempts_total{queue,task,outcome}, taskrunner_attempt_seconds{queue,
 task} (a histogram of runtimes), taskrunner_jobs{queue,state} (jobs stored, refreshed from
 the backend), taskrunner_queue_paused{queue} (1 while the queue is paused, refreshed too)
@@ -52,7 +52,7 @@ class WorkerMetrics:
             from prometheus_client import REGISTRY, Counter, Gauge, Histogram
         except ImportError:
             raise ConfigurationError(
-                "metrics need prometheus-client: pip install 'taskrunner[metrics]'"
+                "metrics need prometheus-client: pip install 'taskrunner-jobs[metrics]'"
             ) from None
         self.registry = registry if registry is not None else REGISTRY
         self.attempts = Counter(

@@ -121,7 +121,7 @@ def test_says_which_extra_is_missing(served: list[Any], monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     result = cli.invoke(app, ["dashboard", "--url", "memory://"])
     assert result.exit_code == 2
-    assert 'pip install "taskrunner[dashboard]"' in result.output
+    assert 'pip install "taskrunner-jobs[dashboard]"' in result.output
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ else:
     except ImportError as exc:
         raise ImportError(
             "taskrunner.contrib.django needs Django's Tasks framework: django.tasks "
-            "(Django 6+) or the django-tasks backport; pip install 'taskrunner[django]'"
+            "(Django 6+) or the django-tasks backport; pip install 'taskrunner-jobs[django]'"
         ) from exc
 
     FRAMEWORK = "django_tasks"

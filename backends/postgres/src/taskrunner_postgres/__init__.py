@@ -1,6 +1,6 @@
 """PostgreSQL backend for taskrunner.
 
-Install with `pip install "taskrunner[postgres]"` and point a runner at a database::
+Install with `pip install "taskrunner-jobs[postgres]"` and point a runner at a database::
 
     runner = TaskRunner("postgresql://app@db.internal/app?schema=jobs&sslmode=verify-full")
 

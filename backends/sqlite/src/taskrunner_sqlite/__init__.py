@@ -1,7 +1,7 @@
 """SQLite backend for taskrunner: several processes of one machine share jobs in one file,
 with no server to run.
 
-Install with `pip install "taskrunner[sqlite]"` and point every process at the same file::
+Install with `pip install "taskrunner-jobs[sqlite]"` and point every process at the same file::
 
     runner = TaskRunner("sqlite:////srv/app/jobs.db")   # four slashes: an absolute path
 
