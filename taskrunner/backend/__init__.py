@@ -5,7 +5,7 @@ taskrunner; this package imports nothing of taskrunner above it.
 
 - `protocol`: `Backend`, the batch-first core of atomic primitives, and the optional
   abilities, each a protocol of its own (`CancelSignals`, `TransactionalEnqueue`,
-  `Migrations`, `QueuePausing`, `HasUrl`), which the core checks with isinstance.
+  `Migrations`, `QueuePausing`, `JobDeletion`, `HasUrl`), which the core checks with isinstance.
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
 - `inspection`: `Inspection`, what a backend can tell about past and present work.
 - `batches`: `Batches`, batches of jobs with callbacks fired exactly once.
@@ -32,6 +32,7 @@ from taskrunner.backend.protocol import (
     Backend,
     CancelSignals,
     HasUrl,
+    JobDeletion,
     Migrations,
     QueuePausing,
     TransactionalEnqueue,
@@ -72,6 +73,7 @@ __all__ = [
     "Held",
     "Inbox",
     "Inspection",
+    "JobDeletion",
     "JobFilter",
     "JobRecord",
     "JobState",

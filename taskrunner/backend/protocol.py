@@ -185,6 +185,18 @@ class QueuePausing(Protocol):
 
 
 @runtime_checkable
+class JobDeletion(Protocol):
+    """An optional ability: deleting single jobs by id. Only finished jobs (succeeded,
+    failed, cancelled) are deleted, each in one atomic step, as `purge` deletes them: a job
+    that may still run is cancelled first (`cancel`), which also settles what waits on it.
+    A record past its retention counts as gone."""
+
+    async def delete(self, ids: Sequence[str]) -> list[bool]:
+        """Delete the finished jobs among `ids`; per id, whether it was deleted (False for
+        unknown ids and for jobs not finished)."""
+
+
+@runtime_checkable
 class Migrations(Protocol):
     """An optional ability: a schema that is migrated. `connect()` may apply pending
     migrations itself; `taskrunner migrate` applies them on demand (a release step)."""

@@ -351,6 +351,19 @@ class MemoryBackend(BatchMethods):
                 store.gate.left_unrun(job)
         return len(doomed)
 
+    async def delete(self, ids: Sequence[str]) -> list[bool]:
+        store = self._store
+        store.expire(store.clock())
+        deleted = []
+        for job_id in ids:
+            job = store.jobs.get(job_id)
+            finished = job is not None and job.state in FINISHED_STATES
+            if job is not None and finished:
+                job.version += 1
+                store.delete(job)
+            deleted.append(finished)
+        return deleted
+
     # -- inspection: the reads of `MemoryInspection` over the same store -------------------
 
     async def list_jobs(

@@ -14,6 +14,7 @@ The tests are grouped by area, one module each, and `BackendConformance` gathers
 - `dependencies`: jobs waiting for others, for a backend that implements `Dependencies`.
 - `registry`: the task registry, for a backend that implements `TaskRegistry`.
 - `pause`: pausing and resuming queues, for a backend that implements `QueuePausing`.
+- `deletion`: deleting single jobs, for a backend that implements `JobDeletion`.
 - `inspection`: `InspectionConformance`, for a backend that implements `Inspection`.
 - `helpers`: the time constants and the small steps the tests share (`new_job`, ...).
 
@@ -24,6 +25,7 @@ own clock, which a test cannot fake for Redis or Postgres.
 from taskrunner.testing.conformance.batches import BatchTests
 from taskrunner.testing.conformance.cancel import CancelRetryTests
 from taskrunner.testing.conformance.claim import ClaimTests
+from taskrunner.testing.conformance.deletion import DeletionTests
 from taskrunner.testing.conformance.dependencies import DependencyTests
 from taskrunner.testing.conformance.enqueue import EnqueueTests
 from taskrunner.testing.conformance.inspection import InspectionConformance
@@ -43,6 +45,7 @@ class BackendConformance(
     CancelRetryTests,
     StatsTests,
     PauseTests,
+    DeletionTests,
     WindowTests,
     LimitTests,
     RateTests,

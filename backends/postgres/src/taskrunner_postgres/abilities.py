@@ -4,6 +4,7 @@ module on the backend's store and queries, gathered into the one base class it e
 from __future__ import annotations
 
 from taskrunner_postgres.batches import PostgresBatches
+from taskrunner_postgres.deletion import PostgresDeletion
 from taskrunner_postgres.dependencies import PostgresDependencies
 from taskrunner_postgres.inspection import PostgresInspection
 from taskrunner_postgres.pausing import PostgresPausing
@@ -11,6 +12,12 @@ from taskrunner_postgres.registry import PostgresRegistry
 
 
 class PostgresAbilities(
-    PostgresInspection, PostgresPausing, PostgresBatches, PostgresDependencies, PostgresRegistry
+    PostgresInspection,
+    PostgresPausing,
+    PostgresBatches,
+    PostgresDependencies,
+    PostgresRegistry,
+    PostgresDeletion,
 ):
-    """Inspection, pausing queues, batches, dependencies and the task registry."""
+    """Inspection, pausing queues, batches, dependencies, the task registry and deleting
+    single jobs."""

@@ -61,6 +61,7 @@ class Queries:
     next_due: str
     stats: str
     purge: str
+    delete: str
     drop_expired: str
     tidy: str
     list_jobs_all: str

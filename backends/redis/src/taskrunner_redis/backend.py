@@ -27,6 +27,7 @@ from taskrunner.errors import ConfigurationError
 from taskrunner_redis.batch_reads import BatchReader
 from taskrunner_redis.batches import RedisBatches
 from taskrunner_redis.clients import Client, Subscriber, close_client, open_client, subscriber
+from taskrunner_redis.deletion import RedisDeletion
 from taskrunner_redis.dependencies import RedisDependencies
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
@@ -45,7 +46,9 @@ LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
-class RedisBackend(RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry):
+class RedisBackend(
+    RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry, RedisDeletion
+):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
     def __init__(self, url: str) -> None:

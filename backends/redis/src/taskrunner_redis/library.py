@@ -32,6 +32,7 @@ PUBLIC_NAME = "taskrunner"
 ENTRY_POINT = "taskrunner_enqueue"
 FUNCTIONS = (
     "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
+    "delete",
     "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
     "batch_open", "batch_join", "batch_close", "batch_part", "batch_clean", "batch_index",
     "dep_register", "dep_read", "dep_judge", "dep_done",
@@ -41,6 +42,7 @@ FLAGS = {
     "activity": ("no-writes",),
     "dep_read": ("no-writes",),
     "purge": ("allow-oom",),
+    "delete": ("allow-oom",),
     "reclaim": ("allow-oom",),
 }
 _HASH = "@HASH@"  # where the library's hash goes in its code

@@ -26,6 +26,7 @@ from taskrunner.backend import (
     Dependencies,
     HasUrl,
     Inspection,
+    JobDeletion,
     JobRecord,
     JobState,
     LeaseStatus,
@@ -228,6 +229,9 @@ class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches, SqliteDepend
             "purging", lambda c, now: tidy.purge(c, now, states, finished_before, queue)
         )
 
+    async def delete(self, ids: Sequence[str]) -> list[bool]:
+        return await self._store.write("deleting jobs", lambda c, now: tidy.delete(c, now, ids))
+
     def cancel_requests(self) -> AbstractAsyncContextManager[AsyncIterator[list[str]]]:
         """Listen for cancel requests of running jobs (see `CancelSignals`): this process's
         at once, other processes' at the next poll."""
@@ -243,4 +247,5 @@ if TYPE_CHECKING:
     _pauses: type[QueuePausing] = SqliteBackend
     _batches: type[Batches] = SqliteBackend
     _depends: type[Dependencies] = SqliteBackend
+    _deletes: type[JobDeletion] = SqliteBackend
     _shows: type[HasUrl] = SqliteBackend

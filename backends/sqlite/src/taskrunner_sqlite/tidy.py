@@ -1,5 +1,5 @@
 """Upkeep, in write transactions: leases that expired, records whose retention ended,
-closed dedup windows, old activity and silent workers; and `purge`."""
+closed dedup windows, old activity and silent workers; and `purge` and `delete`."""
 
 from __future__ import annotations
 
@@ -50,3 +50,8 @@ def purge(
         pass  # records already gone are not counted
     names = json.dumps([JobState(state).value for state in states])
     return conn.execute(sql("purge"), (names, finished_before, queue)).rowcount
+
+
+def delete(conn: sqlite3.Connection, now: float, ids: Sequence[str]) -> list[bool]:
+    """Delete the finished jobs among `ids` (see `JobDeletion.delete`); whether each was."""
+    return [conn.execute(sql("delete_finished"), (job_id, now)).rowcount == 1 for job_id in ids]
