@@ -12,12 +12,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 from starlette.applications import Starlette
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from taskrunner.dashboard import actions, api, pages
-from taskrunner.dashboard.context import View, base_path, route_path, safe_next
+from taskrunner.dashboard import actions, api, bulk, pages
+from taskrunner.dashboard.context import Form, View, base_path, route_path, safe_next
 from taskrunner.dashboard.enqueue import EnqueueDoor
 from taskrunner.dashboard.html import render, static_file
 from taskrunner.dashboard.security import (
@@ -53,7 +54,7 @@ TOO_MANY_FAILURES = (
 )
 
 PageView = Callable[[View], Awaitable[Response]]
-ActionView = Callable[[View, dict[str, str]], Awaitable[Response]]
+ActionView = Callable[[View, Form], Awaitable[Response]]
 
 
 class Kind(enum.Enum):
@@ -106,9 +107,13 @@ def dashboard(
     routes = [
         Route("/", gate.page(pages.overview, Kind.PAGE)),
         Route("/jobs", gate.page(pages.jobs, Kind.PAGE)),
+        Route("/jobs/bulk", gate.action(bulk.bulk), methods=["POST"]),
         Route("/jobs/{job_id}", gate.page(pages.job, Kind.PAGE)),
         Route("/jobs/{job_id}/retry", gate.action(actions.retry), methods=["POST"]),
         Route("/jobs/{job_id}/cancel", gate.action(actions.cancel), methods=["POST"]),
+        Route("/queues/{queue}/retry-failed", gate.action(bulk.retry_failed), methods=["POST"]),
+        Route("/queues/{queue}/pause", gate.action(bulk.pause), methods=["POST"]),
+        Route("/queues/{queue}/resume", gate.action(bulk.resume), methods=["POST"]),
         Route("/search", gate.page(pages.search, Kind.PAGE)),
         Route("/schedules", gate.page(pages.schedules, Kind.PAGE)),
         Route("/api/stats", gate.page(api.stats, Kind.API)),
@@ -148,7 +153,7 @@ async def script(view: View) -> Response:
     return Response(static_file("dashboard.js"), media_type="text/javascript")
 
 
-async def logout(view: View, form: dict[str, str]) -> Response:
+async def logout(view: View, form: Form) -> Response:
     response = view.redirect("/login")
     response.delete_cookie(COOKIE, path=base_path(view.request) or "/")
     return response
@@ -240,7 +245,7 @@ class Gate:
         if not origin_ok(request, False):
             return finish(request, refuse(Kind.ACTION, 403, "Cross-origin request refused."))
         client = client_address(request)
-        form = await read_form(request) or {}
+        form = await read_form(request) or ImmutableMultiDict()
         target = safe_next(form.get("next"), "/")
         verdict = self.guard.judge(client, form.get("password", ""))
         if verdict is Verdict.THROTTLED:
@@ -279,14 +284,15 @@ def origin_ok(request: Request, bearer: bool) -> bool:
     return same_origin(request.headers.get("host"), origin, referer)
 
 
-async def read_form(request: Request) -> dict[str, str] | None:
-    """An urlencoded form body (None if it is too large); the last value of each field."""
+async def read_form(request: Request) -> Form | None:
+    """An urlencoded form body (None if it is too large); `get` answers a field's last value,
+    `getlist` all of them."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM:
             return None
-    return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return ImmutableMultiDict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def refuse(kind: Kind, status: int, text: str) -> Response:

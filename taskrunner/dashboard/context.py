@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
@@ -24,7 +26,19 @@ NOTICES = {
     "not-retryable": "Only failed, cancelled and scheduled jobs can be retried.",
     "finished": "The job had already finished: nothing to cancel.",
     "gone": "That job no longer exists.",
+    "bulk-retry": "{count} of the {of} selected jobs queued again (only failed, cancelled and "
+    "scheduled jobs can be retried).",
+    "bulk-cancel": "{count} of the {of} selected jobs cancelled or asked to stop (finished jobs "
+    "are left as they were).",
+    "bulk-delete": "{count} of the {of} selected jobs deleted (only finished jobs can be "
+    "deleted: cancel the others first).",
+    "none-selected": "No job was selected.",
+    "retried-failed": "{count} failed jobs of the queue queued again.",
+    "paused": "The queue is paused: no worker takes its jobs until it is resumed.",
+    "resumed": "The queue is resumed.",
 }
+NOTICE_FIELDS = ("notice", "count", "of")  # query fields a notice is shown from
+Form = ImmutableMultiDict[str, str]
 NAV = (("/", "Overview"), ("/jobs", "Jobs"), ("/jobs?state=failed", "Failed"),
        ("/schedules", "Schedules"))  # fmt: skip
 
@@ -92,7 +106,7 @@ class View:
             logout=self.guard.protected and not self.session.bearer,
             csrf=self.guard.csrf_token(self.session),
             backend=redact(self.runner.url),
-            notice=NOTICES.get(self.request.query_params.get("notice", "")),
+            notice=notice_text(self.request.query_params),
             zone=self.zone,
             zone_name=zone_name(self.zone),
             url=self.url,
@@ -104,9 +118,18 @@ class View:
         return self.page("message.html", title, status, text=text)
 
 
+def notice_text(query: Mapping[str, str]) -> str | None:
+    """The notice a page shows after an action, with its counts (None: none)."""
+    text = NOTICES.get(query.get("notice", ""))
+    if text is None:
+        return None
+    counts = {k: query.get(k, "") for k in ("count", "of")}
+    return text.format(**{k: v if v.isdigit() else "?" for k, v in counts.items()})
+
+
 def zone_name(zone: tzinfo) -> str:
     """The name a page gives its time zone: `UTC`, `Europe/Paris`."""
     return str(getattr(zone, "key", None) or zone.tzname(None) or zone)
 
 
-__all__ = ["View", "base_path", "route_path", "safe_next", "zone_name"]
+__all__ = ["NOTICE_FIELDS", "Form", "View", "base_path", "route_path", "safe_next", "zone_name"]

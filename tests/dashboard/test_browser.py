@@ -11,7 +11,9 @@ import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import uvicorn
@@ -20,6 +22,9 @@ from taskrunner import JobState
 from taskrunner.dashboard import dashboard
 from tests.dashboard.conftest import TOKEN, XSS_MESSAGE, Seeded, make_runner, seed
 from tests.helpers import free_port
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
 
 pytestmark = pytest.mark.slow
 
@@ -128,6 +133,81 @@ async def screenshot(page: object, name: str) -> None:
 
         assert isinstance(page, Page)
         await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+@asynccontextmanager
+async def logged_in(base: str) -> AsyncIterator[Page]:
+    """A Chromium page logged in to the dashboard at `base`; no script error may happen."""
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(base + "/login")
+            await page.get_by_label("Password or token").fill(TOKEN)
+            await page.get_by_role("button", name="Log in").click()
+            await expect(page.get_by_role("heading", name="Queues")).to_be_visible()
+            yield page
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def test_tick_jobs_and_act_on_them(served: tuple[str, Seeded]) -> None:
+    from playwright.async_api import expect
+
+    base, seeded = served
+    async with logged_in(base) as page:
+        await page.get_by_role("link", name="Jobs", exact=True).click()
+        retry = page.get_by_role("button", name="Retry selected")
+        await expect(retry).to_be_disabled()  # nothing ticked yet
+        await page.get_by_label(f"select {seeded.failed}").check()
+        await page.get_by_label(f"select {seeded.succeeded}").check()
+        await expect(page.locator("#bulk .picked")).to_have_text("2 selected:")
+        await retry.click()
+        await expect(page.get_by_role("status")).to_contain_text(
+            "1 of the 2 selected jobs queued again"
+        )
+        assert (await seeded.runner.get_job(seeded.failed)).state is JobState.QUEUED
+
+        await page.get_by_label("select all").check()
+        await expect(page.get_by_label(f"select {seeded.delayed}")).to_be_checked()
+        await page.get_by_role("button", name="Cancel selected").click()
+        await expect(page.get_by_role("status")).to_contain_text("2 of the 3 selected jobs")
+        assert (await seeded.runner.get_job(seeded.delayed)).state is JobState.CANCELLED
+
+        await page.get_by_label(f"select {seeded.delayed}").check()
+        await page.get_by_role("button", name="Delete selected").click()
+        await expect(page.get_by_role("status")).to_contain_text("1 of the 1 selected jobs deleted")
+        await expect(page.locator(f'tr[data-job="{seeded.delayed}"]')).to_have_count(0)
+
+
+async def test_pause_and_resume_a_queue_and_retry_its_failures(
+    served: tuple[str, Seeded],
+) -> None:
+    from playwright.async_api import expect
+
+    base, seeded = served
+    async with logged_in(base) as page:
+        row = page.locator("#queues tbody tr", has_text="default")
+        await expect(page.locator("#updated")).to_contain_text("updated")  # drawn by the script
+        await row.get_by_role("button", name="Pause").click()
+        await expect(page.get_by_role("status")).to_contain_text("The queue is paused")
+        await expect(row.locator(".state-paused")).to_have_text("paused")
+        assert await seeded.runner.paused() == ["default"]
+        await expect(page.locator("#updated")).to_contain_text("updated")
+        await row.get_by_role("button", name="Resume").click()
+        await expect(page.get_by_role("status")).to_contain_text("The queue is resumed")
+        assert await seeded.runner.paused() == []
+        await row.get_by_role("button", name="Retry failed").click()
+        await expect(page.get_by_role("status")).to_contain_text("1 failed jobs of the queue")
+        assert (await seeded.runner.get_job(seeded.failed)).state is JobState.QUEUED
+        await screenshot(page, "overview-actions")
 
 
 def test_without_chromium_skips_or_fails_under_ci(

@@ -1,20 +1,63 @@
-// The overview's live parts: queue counts and the per-minute chart, refreshed from
-// /api/stats every few seconds. Values go into the page as text nodes only.
+// The dashboard's scripts. Values go into the page as text nodes only.
 "use strict";
+
+function el(name, text, cls) {
+  var node = document.createElement(name);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+// Job lists: a box that ticks every row, and the count of ticked rows.
+(function () {
+  var bulk = document.getElementById("bulk");
+  if (!bulk) return;
+  var all = document.querySelector("input.pick-all");
+  var boxes = function () { return document.querySelectorAll('input[name="id"][form="bulk"]'); };
+  var picked = bulk.querySelector(".picked");
+  function count() {
+    var n = 0;
+    boxes().forEach(function (box) { if (box.checked) n++; });
+    picked.textContent = n ? n + " selected:" : "tick jobs, then:";
+    bulk.querySelectorAll("button").forEach(function (button) { button.disabled = n === 0; });
+  }
+  if (all) {
+    all.addEventListener("change", function () {
+      boxes().forEach(function (box) { box.checked = all.checked; });
+      count();
+    });
+  }
+  boxes().forEach(function (box) { box.addEventListener("change", count); });
+  count();
+})();
+
+// The overview's live parts: queue counts and the per-minute chart, refreshed from
+// /api/stats every few seconds.
 (function () {
   var POLL_MS = 4000;
   var SVG = "http://www.w3.org/2000/svg";
-  var STATES = ["queued", "scheduled", "running", "succeeded", "failed", "cancelled"];
+  var STATES = ["waiting", "queued", "scheduled", "running", "succeeded", "failed", "cancelled"];
   var table = document.getElementById("queues");
   if (!table) return;
   var base = document.body.getAttribute("data-base") || "";
   var url = table.getAttribute("data-stats-url");
+  var csrf = table.getAttribute("data-csrf");
 
-  function el(name, text, cls) {
-    var node = document.createElement(name);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
+  function queueAction(queue, verb, label) {
+    var form = el("form", null, "inline");
+    form.method = "post";
+    form.action = base + "/queues/" + encodeURIComponent(queue) + "/" + verb;
+    [["csrf", csrf], ["next", "/"]].forEach(function (field) {
+      var input = el("input");
+      input.type = "hidden";
+      input.name = field[0];
+      input.value = field[1];
+      form.appendChild(input);
+    });
+    var button = el("button", label, verb);
+    button.setAttribute("data-queue", queue);
+    form.appendChild(button);
+    return form;
   }
   function seconds(value) {
     if (value === null || value === undefined) return "-";
@@ -52,11 +95,15 @@
       var failing = queue.failure_rate === null ? "-" : Math.round(queue.failure_rate * 100) + "%";
       [perMinute, failing, seconds(queue.runtime_p50), seconds(queue.runtime_p95), seconds(queue.oldest_queued_age)]
         .forEach(function (text) { tr.appendChild(el("td", text, "num")); });
+      var actions = el("td", null, "actions");
+      actions.appendChild(queue.paused ? queueAction(name, "resume", "Resume") : queueAction(name, "pause", "Pause"));
+      if (queue.counts.failed) actions.appendChild(queueAction(name, "retry-failed", "Retry failed"));
+      tr.appendChild(actions);
       rows.push(tr);
     });
     if (!rows.length) {
       var empty = el("td", "No queues yet: nothing was enqueued.", "empty");
-      empty.colSpan = 12;
+      empty.colSpan = STATES.length + 7;
       rows.push(el("tr"));
       rows[0].appendChild(empty);
     }
