@@ -9,13 +9,11 @@ from starlette.responses import JSONResponse, Response
 
 from taskrunner.backend import JobState
 from taskrunner.dashboard.context import NOTICE_FIELDS, Form, View, safe_next
-from taskrunner.dashboard.pages import valid_job_id
+from taskrunner.dashboard.search import valid_job_id
 from taskrunner.errors import JobNotFound
 
 
-def answer(
-    view: View, form: Form, back: str, notice: str, ok: bool, **data: object
-) -> Response:
+def answer(view: View, form: Form, back: str, notice: str, ok: bool, **data: object) -> Response:
     """Back to the form's `next` page (else `back`) with a notice; a script holding the
     token (no `next`) gets JSON: `done`, `notice` and `data` (409 when nothing was done)."""
     if view.session.bearer and "next" not in form:

@@ -10,7 +10,8 @@ from taskrunner._present import job_dict, stats_dict
 from taskrunner.backend import AttemptOutcome, Inspection, QueueActivity, redact
 from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.dashboard.context import View
-from taskrunner.dashboard.pages import PAGE_SIZE, find, valid_job_id
+from taskrunner.dashboard.pages import PAGE_SIZE, find
+from taskrunner.dashboard.search import Search, find_jobs
 from taskrunner.errors import TaskrunnerError
 
 _FAILED = (AttemptOutcome.FAILED, AttemptOutcome.RETRY, AttemptOutcome.LOST)
@@ -49,19 +50,15 @@ async def stats(view: View) -> Response:
 
 
 async def jobs(view: View) -> Response:
-    query = view.request.query_params
-    before = query.get("before") or None
+    """`GET /api/jobs`: the job list's filters (state, queue, task, id, text, before)."""
     try:
-        page = await view.runner.list_jobs(
-            state=query.get("state") or None,
-            queue=query.get("queue") or None,
-            task=query.get("task") or None,
-            before=before if before and valid_job_id(before) else None,
-            limit=PAGE_SIZE,
-        )
+        search = Search.from_query(view.request.query_params)
+        found = await find_jobs(view.runner, search, PAGE_SIZE)
     except TaskrunnerError as exc:
         return JSONResponse({"error": str(exc)}, 400)
-    return JSONResponse({"jobs": [job_dict(view.shown(j)) for j in page.jobs], "next": page.next})
+    return JSONResponse(
+        {"jobs": [job_dict(j) for j in found.jobs], "next": found.next, "looked": found.looked}
+    )
 
 
 async def job(view: View) -> Response:

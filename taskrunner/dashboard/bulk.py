@@ -12,7 +12,7 @@ from taskrunner import _validation as validation
 from taskrunner.backend import JobDeletion, JobState
 from taskrunner.dashboard.actions import answer
 from taskrunner.dashboard.context import Form, View
-from taskrunner.dashboard.pages import valid_job_id
+from taskrunner.dashboard.search import valid_job_id
 from taskrunner.errors import TaskrunnerError
 
 MAX_SELECTED = 200  # ids one bulk action takes (a page shows 50)

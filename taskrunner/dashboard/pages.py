@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,17 +11,13 @@ from starlette.responses import Response
 from taskrunner._present import seconds
 from taskrunner.backend import Inspection, JobState
 from taskrunner.dashboard.context import View, route_path
+from taskrunner.dashboard.search import ID_PREFIX, Search, find_jobs, valid_job_id
 from taskrunner.errors import JobNotFound, TaskrunnerError
 from taskrunner.job import JobInfo, utc_time
 from taskrunner.stats import QueueStats
 
-JOB_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,128}")
 PAGE_SIZE = 50
 STATES = [state.value for state in JobState]
-
-
-def valid_job_id(text: str) -> bool:
-    return JOB_ID.fullmatch(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,32 +65,20 @@ async def overview(view: View) -> Response:
 
 
 async def jobs(view: View) -> Response:
-    query = view.request.query_params
-    state = query.get("state") or None
-    queue = query.get("queue") or None
-    task = query.get("task") or None
-    before = query.get("before") or None
-    if before is not None and not valid_job_id(before):
-        before = None
     try:
-        page = await view.runner.list_jobs(
-            state=state, queue=queue, task=task, before=before, limit=PAGE_SIZE
-        )
+        search = Search.from_query(view.request.query_params)
+        found = await find_jobs(view.runner, search, PAGE_SIZE)
     except TaskrunnerError as exc:
         return view.message("Cannot list jobs", str(exc), 400)
-    older = (
-        view.url("/jobs", state=state, queue=queue, task=task, before=page.next)
-        if page.next
-        else None
-    )
+    older = view.url("/jobs", **search.query(before=found.next)) if found.next else None
     return view.page(
         "jobs.html",
-        "Failed jobs" if state == "failed" else "Jobs",
+        "Failed jobs" if search.state == "failed" else "Jobs",
         states=STATES,
-        state=state,
-        queue=queue,
-        task=task,
-        jobs=[view.shown(job) for job in page.jobs],
+        search=search,
+        tasks=sorted(view.runner.tasks),
+        jobs=found.jobs,
+        looked=found.looked,
         older=older,
         here=route_path(view.request),
     )
@@ -131,10 +114,13 @@ async def find(view: View, job_id: str) -> JobInfo | None:
 
 
 async def search(view: View) -> Response:
+    """The header's box: a job id opens its page, the start of one lists the jobs it fits."""
     job_id = (view.request.query_params.get("id") or "").strip()
-    if await find(view, job_id) is None:
-        return view.message("No such job", f"No job has the id {job_id!r}.", 404)
-    return view.redirect(f"/jobs/{job_id}")
+    if await find(view, job_id) is not None:
+        return view.redirect(f"/jobs/{job_id}")
+    if ID_PREFIX.fullmatch(job_id.lower()):
+        return view.redirect("/jobs", id=job_id.lower())
+    return view.message("No such job", f"No job has the id {job_id!r}.", 404)
 
 
 @dataclass(frozen=True, slots=True)

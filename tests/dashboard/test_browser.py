@@ -210,6 +210,27 @@ async def test_pause_and_resume_a_queue_and_retry_its_failures(
         await screenshot(page, "overview-actions")
 
 
+async def test_search_with_combined_filters(served: tuple[str, Seeded]) -> None:
+    from playwright.async_api import expect
+
+    base, seeded = served
+    async with logged_in(base) as page:
+        await page.get_by_label("job id").fill(seeded.delayed[:13])  # the header's box
+        await page.get_by_role("button", name="Find").click()
+        await expect(page.locator(f'tr[data-job="{seeded.delayed}"]')).to_be_visible()
+        await page.get_by_label("id starts with").fill("")
+        await page.get_by_label("task").fill("dash.boom")
+        await page.get_by_label("arguments contain").fill("ONERROR")
+        await page.get_by_role("button", name="Filter").click()
+        rows = page.locator("tr[data-job]")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_have_attribute("data-job", seeded.failed)
+        await page.get_by_label("state").select_option("succeeded")
+        await page.get_by_role("button", name="Filter").click()
+        await expect(page.locator("td.empty")).to_have_text("No jobs match.")
+        await screenshot(page, "search")
+
+
 def test_without_chromium_skips_or_fails_under_ci(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
