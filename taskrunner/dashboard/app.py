@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from taskrunner.dashboard import actions, api, bulk, pages
+from taskrunner.dashboard import actions, api, batches, bulk, pages
 from taskrunner.dashboard.context import Form, View, base_path, route_path, safe_next
 from taskrunner.dashboard.enqueue import EnqueueDoor
 from taskrunner.dashboard.html import render, static_file
@@ -114,6 +114,9 @@ def dashboard(
         Route("/queues/{queue}/retry-failed", gate.action(bulk.retry_failed), methods=["POST"]),
         Route("/queues/{queue}/pause", gate.action(bulk.pause), methods=["POST"]),
         Route("/queues/{queue}/resume", gate.action(bulk.resume), methods=["POST"]),
+        Route("/batches", gate.page(batches.batches, Kind.PAGE)),
+        Route("/batches/{batch_id}", gate.page(batches.batch, Kind.PAGE)),
+        Route("/api/batches/{batch_id}", gate.page(batches.batch_json, Kind.API)),
         Route("/search", gate.page(pages.search, Kind.PAGE)),
         Route("/schedules", gate.page(pages.schedules, Kind.PAGE)),
         Route("/api/stats", gate.page(api.stats, Kind.API)),

@@ -40,7 +40,7 @@ NOTICES = {
 NOTICE_FIELDS = ("notice", "count", "of")  # query fields a notice is shown from
 Form = ImmutableMultiDict[str, str]
 NAV = (("/", "Overview"), ("/jobs", "Jobs"), ("/jobs?state=failed", "Failed"),
-       ("/schedules", "Schedules"))  # fmt: skip
+       ("/batches", "Batches"), ("/schedules", "Schedules"))  # fmt: skip
 
 
 def base_path(request: Request) -> str:

@@ -12,6 +12,7 @@ from taskrunner._present import seconds
 from taskrunner.backend import Inspection, JobState
 from taskrunner.dashboard.context import View, route_path
 from taskrunner.dashboard.search import ID_PREFIX, Search, find_jobs, valid_job_id
+from taskrunner.dashboard.timeline import timeline
 from taskrunner.errors import JobNotFound, TaskrunnerError
 from taskrunner.job import JobInfo, utc_time
 from taskrunner.stats import QueueStats
@@ -89,15 +90,12 @@ async def job(view: View) -> Response:
     info = await find(view, job_id)
     if info is None:
         return view.message("No such job", f"No job has the id {job_id}.", 404)
-    progress = ""
-    if info.progress is not None:
-        total = "" if info.progress.total is None else f" of {info.progress.total:g}"
-        progress = f"{info.progress.done:g}{total} {info.progress.message or ''}".strip()
+    now = utc_time(await view.runner.backend.now())
     return view.page(
         "job.html",
         f"Job {info.id}",
         job=info,
-        progress=progress,
+        bars=timeline(info, now),
         # without the task's code no positional value can be told safe: all are masked
         arguments_hidden=bool(info.args) and info.task not in view.runner.tasks,
     )

@@ -21,6 +21,7 @@ import uvicorn
 from taskrunner import JobState
 from taskrunner.dashboard import dashboard
 from tests.dashboard.conftest import TOKEN, XSS_MESSAGE, Seeded, make_runner, seed
+from tests.dashboard.test_live import slow_task
 from tests.helpers import free_port
 
 if TYPE_CHECKING:
@@ -229,6 +230,46 @@ async def test_search_with_combined_filters(served: tuple[str, Seeded]) -> None:
         await page.get_by_role("button", name="Filter").click()
         await expect(page.locator("td.empty")).to_have_text("No jobs match.")
         await screenshot(page, "search")
+
+
+async def test_the_job_page_follows_a_running_job(served: tuple[str, Seeded]) -> None:
+    from playwright.async_api import expect
+
+    base, seeded = served
+    runner = seeded.runner
+    release = asyncio.Event()
+    slow_task(runner, release)
+    async with logged_in(base) as page, runner.worker(concurrency=1, queues=["slow"]):
+        job = await runner.tasks["dash.slow"].enqueue(10)
+        await page.goto(f"{base}/jobs/{job.id}")
+        # queued or already running: the page follows it to its progress, then its end
+        await expect(page.locator("#progress")).to_have_attribute("value", "3")
+        await expect(page.locator("#progress-text")).to_have_text("3 of 10 rows copied")
+        await expect(page.locator("#live")).to_contain_text("live")
+        await expect(page.locator(".timeline .bar-running")).to_have_count(1)
+        await screenshot(page, "job-live")
+        release.set()
+        await expect(page.locator("#job-state .state")).to_have_text("succeeded")
+        await expect(page.locator("#live")).to_have_count(0)
+        await expect(page.locator(".timeline .bar-succeeded")).to_have_count(1)
+
+
+async def test_the_batch_page_follows_its_members(served: tuple[str, Seeded]) -> None:
+    from playwright.async_api import expect
+
+    base, seeded = served
+    runner = seeded.runner
+    ok = runner.tasks["dash.ok"]
+    batch = await runner.batch([ok.prepare(n) for n in range(4)], on_success=ok.prepare(9))
+    async with logged_in(base) as page:
+        await page.get_by_role("link", name="Batches").click()
+        await page.get_by_role("link", name=batch.id).click()
+        await expect(page.locator("#batch-settled")).to_have_text("0 of 4 members ended")
+        await screenshot(page, "batch")
+        await runner.worker(burst=True, queues=["default"]).run()
+        await expect(page.locator("#batch-settled")).to_have_text("4 of 4 members ended")
+        await expect(page.locator("#live-batch")).to_have_count(0)  # reloaded once it ended
+        await expect(page.get_by_text("(enqueued)")).to_be_visible()
 
 
 def test_without_chromium_skips_or_fails_under_ci(

@@ -171,3 +171,72 @@ function el(name, text, cls) {
   refresh();
   setInterval(refresh, POLL_MS);
 })();
+
+// Live pages: a job's page follows the job (its progress bar moves; on a new state or
+// attempt the page reloads) and a batch's page its counts, until they end.
+function poll(url, every, onData, status) {
+  var timer = null;
+  function tick() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        if (onData(data) === false) { clearInterval(timer); return; }
+        status.textContent = "live: updated " + new Date().toLocaleTimeString();
+      })
+      .catch(function (error) { status.textContent = "live: update failed: " + error.message; });
+  }
+  timer = setInterval(tick, every);
+}
+
+(function () {
+  var live = document.getElementById("live");
+  if (!live) return;
+  var state = live.getAttribute("data-state");
+  var attempts = live.getAttribute("data-attempts");
+  function drawProgress(progress) {
+    var bar = document.getElementById("progress");
+    var text = document.getElementById("progress-text");
+    if (!bar || !progress) return;
+    bar.hidden = false;
+    if (progress.total) {
+      bar.max = progress.total;
+      bar.value = Math.min(progress.done, progress.total);
+    } else {
+      bar.removeAttribute("value");
+    }
+    var words = String(progress.done);
+    if (progress.total !== null) words += " of " + progress.total;
+    if (progress.message) words += " " + progress.message;
+    text.textContent = words;
+  }
+  poll(live.getAttribute("data-job-url"), 2000, function (job) {
+    if (job.state !== state || String(job.attempts.length) !== attempts) {
+      window.location.reload();
+      return false;
+    }
+    drawProgress(job.progress);
+  }, live);
+})();
+
+(function () {
+  var live = document.getElementById("live-batch");
+  if (!live) return;
+  poll(live.getAttribute("data-batch-url"), 2000, function (batch) {
+    if (batch.ended) {
+      window.location.reload();
+      return false;
+    }
+    var bar = document.querySelector("p.batch-progress progress");
+    bar.max = Math.max(batch.total, 1);
+    bar.value = batch.settled;
+    document.getElementById("batch-settled").textContent =
+      batch.settled + " of " + batch.total + " members ended";
+    Object.keys(batch.counts).forEach(function (state) {
+      var cell = document.querySelector('td[data-state="' + state + '"] a');
+      if (cell) cell.textContent = batch.counts[state];
+    });
+  }, live);
+})();
