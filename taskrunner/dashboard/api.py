@@ -9,19 +9,27 @@ from starlette.responses import JSONResponse, Response
 from taskrunner._present import job_dict, stats_dict
 from taskrunner.backend import AttemptOutcome, Inspection, QueueActivity, redact
 from taskrunner.backend.inspection import MINUTES_KEPT
-from taskrunner.dashboard.context import View
+from taskrunner.dashboard.context import View, queue_name
 from taskrunner.dashboard.pages import PAGE_SIZE, find
 from taskrunner.dashboard.search import Search, find_jobs
 from taskrunner.errors import TaskrunnerError
+from taskrunner.stats import percentile
 
 _FAILED = (AttemptOutcome.FAILED, AttemptOutcome.RETRY, AttemptOutcome.LOST)
+_ENDED = (AttemptOutcome.SUCCEEDED, *_FAILED)
+
+
+def last_minutes(now: float) -> list[int]:
+    """The last MINUTES_KEPT minutes (epoch seconds // 60), the one under way last."""
+    last = int(now // 60)
+    return list(range(last - MINUTES_KEPT + 1, last + 1))
 
 
 def minute_series(activity: dict[str, QueueActivity], now: float) -> dict[str, list[int]]:
     """Attempts that ended in each of the last MINUTES_KEPT minutes (the last one is the
-    minute under way), over all queues: succeeded, and failed (including retried and lost)."""
-    last = int(now // 60)
-    minutes = list(range(last - MINUTES_KEPT + 1, last + 1))
+    minute under way), over the queues of `activity`: succeeded, and failed (including
+    retried and lost)."""
+    minutes = last_minutes(now)
     succeeded = dict.fromkeys(minutes, 0)
     failed = dict.fromkeys(minutes, 0)
     for queue in activity.values():
@@ -34,6 +42,40 @@ def minute_series(activity: dict[str, QueueActivity], now: float) -> dict[str, l
         "succeeded": list(succeeded.values()),
         "failed": list(failed.values()),
     }
+
+
+def runtime_series(activity: QueueActivity, now: float) -> list[float | None]:
+    """The median runtime of the attempts that ended in each of the last MINUTES_KEPT
+    minutes, from the queue's latest attempts the backend keeps (None: none ended)."""
+    by_minute: dict[int, list[float]] = {minute: [] for minute in last_minutes(now)}
+    for ended_at, runtime, outcome in activity.recent:
+        if outcome in _ENDED and int(ended_at // 60) in by_minute:
+            by_minute[int(ended_at // 60)].append(runtime)
+    return [percentile(sorted(runtimes), 0.5) for runtimes in by_minute.values()]
+
+
+async def queue_series(view: View, queue: str) -> dict[str, Any] | None:
+    """The queue's per-minute series (throughput, failures, runtime) for its charts; None
+    where the backend records no activity."""
+    backend = view.runner.backend
+    if not isinstance(backend, Inspection):
+        return None
+    now = await backend.now()
+    activity = (await backend.activity([queue])).get(queue, QueueActivity())
+    return {
+        **minute_series({queue: activity}, now),
+        "runtime_p50": runtime_series(activity, now),
+    }
+
+
+async def queue(view: View) -> Response:
+    """`GET /api/queues/QUEUE`: the queue's counts and per-minute series."""
+    name = queue_name(view)
+    if name is None:
+        return JSONResponse({"error": "not a queue name"}, 404)
+    report = await view.runner.stats([name])
+    data = stats_dict(report)["queues"].get(name)
+    return JSONResponse({"queue": name, **(data or {}), "series": await queue_series(view, name)})
 
 
 async def stats(view: View) -> Response:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from taskrunner.dashboard import actions, api, batches, bulk, pages
+from taskrunner.dashboard import actions, api, batches, bulk, pages, queues, schedules
 from taskrunner.dashboard.context import Form, View, base_path, route_path, safe_next
 from taskrunner.dashboard.enqueue import EnqueueDoor
 from taskrunner.dashboard.html import render, static_file
@@ -111,6 +111,8 @@ def dashboard(
         Route("/jobs/{job_id}", gate.page(pages.job, Kind.PAGE)),
         Route("/jobs/{job_id}/retry", gate.action(actions.retry), methods=["POST"]),
         Route("/jobs/{job_id}/cancel", gate.action(actions.cancel), methods=["POST"]),
+        Route("/queues/{queue}", gate.page(queues.queue_page, Kind.PAGE)),
+        Route("/api/queues/{queue}", gate.page(api.queue, Kind.API)),
         Route("/queues/{queue}/retry-failed", gate.action(bulk.retry_failed), methods=["POST"]),
         Route("/queues/{queue}/pause", gate.action(bulk.pause), methods=["POST"]),
         Route("/queues/{queue}/resume", gate.action(bulk.resume), methods=["POST"]),
@@ -118,7 +120,8 @@ def dashboard(
         Route("/batches/{batch_id}", gate.page(batches.batch, Kind.PAGE)),
         Route("/api/batches/{batch_id}", gate.page(batches.batch_json, Kind.API)),
         Route("/search", gate.page(pages.search, Kind.PAGE)),
-        Route("/schedules", gate.page(pages.schedules, Kind.PAGE)),
+        Route("/schedules", gate.page(schedules.schedules, Kind.PAGE)),
+        Route("/schedules/{task}/run", gate.action(schedules.run_now), methods=["POST"]),
         Route("/api/stats", gate.page(api.stats, Kind.API)),
         Route("/api/jobs", gate.page(api.jobs, Kind.API)),
         Route("/api/jobs", EnqueueDoor(runner, Guard(door_token)).endpoint, methods=["POST"]),

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 
 from starlette.responses import Response
 
-from taskrunner import _validation as validation
 from taskrunner.backend import JobDeletion, JobState
 from taskrunner.dashboard.actions import answer
-from taskrunner.dashboard.context import Form, View
+from taskrunner.dashboard.context import Form, View, queue_name
 from taskrunner.dashboard.search import valid_job_id
 from taskrunner.errors import TaskrunnerError
 
@@ -73,17 +72,9 @@ async def delete_many(view: View, ids: Sequence[str]) -> list[str]:
 BULK_ACTIONS = {"retry": retry_many, "cancel": cancel_many, "delete": delete_many}
 
 
-def queue_of(view: View) -> str | None:
-    """The queue named in the path, if it is a valid queue name."""
-    try:
-        return validation.queue_name(str(view.request.path_params["queue"]))
-    except TaskrunnerError:
-        return None
-
-
 async def retry_failed(view: View, form: Form) -> Response:
     """`POST /queues/{queue}/retry-failed`: every failed job of the queue, queued again."""
-    queue = queue_of(view)
+    queue = queue_name(view)
     if queue is None:
         return view.message("No such queue", "That is not a queue name.", 404)
     try:
@@ -118,7 +109,7 @@ async def resume(view: View, form: Form) -> Response:
 
 
 async def pausing(view: View, form: Form, *, resume: bool) -> Response:
-    queue = queue_of(view)
+    queue = queue_name(view)
     if queue is None:
         return view.message("No such queue", "That is not a queue name.", 404)
     try:

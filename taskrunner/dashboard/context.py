@@ -12,10 +12,12 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from taskrunner import _validation as validation
 from taskrunner._present import shown_job
 from taskrunner.backend import redact
 from taskrunner.dashboard.html import render
 from taskrunner.dashboard.security import Guard, Session
+from taskrunner.errors import TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner
 
@@ -36,6 +38,7 @@ NOTICES = {
     "retried-failed": "{count} failed jobs of the queue queued again.",
     "paused": "The queue is paused: no worker takes its jobs until it is resumed.",
     "resumed": "The queue is resumed.",
+    "enqueued": "The task is enqueued now, off its schedule: this is its job.",
 }
 NOTICE_FIELDS = ("notice", "count", "of")  # query fields a notice is shown from
 Form = ImmutableMultiDict[str, str]
@@ -118,6 +121,14 @@ class View:
         return self.page("message.html", title, status, text=text)
 
 
+def queue_name(view: View) -> str | None:
+    """The queue named in the request's path, if it is a valid queue name."""
+    try:
+        return validation.queue_name(str(view.request.path_params["queue"]))
+    except TaskrunnerError:
+        return None
+
+
 def notice_text(query: Mapping[str, str]) -> str | None:
     """The notice a page shows after an action, with its counts (None: none)."""
     text = NOTICES.get(query.get("notice", ""))
@@ -132,4 +143,13 @@ def zone_name(zone: tzinfo) -> str:
     return str(getattr(zone, "key", None) or zone.tzname(None) or zone)
 
 
-__all__ = ["NOTICE_FIELDS", "Form", "View", "base_path", "route_path", "safe_next", "zone_name"]
+__all__ = [
+    "NOTICE_FIELDS",
+    "Form",
+    "View",
+    "base_path",
+    "queue_name",
+    "route_path",
+    "safe_next",
+    "zone_name",
+]

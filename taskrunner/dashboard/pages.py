@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from datetime import datetime
 
 from starlette.responses import Response
 
@@ -119,51 +117,3 @@ async def search(view: View) -> Response:
     if ID_PREFIX.fullmatch(job_id.lower()):
         return view.redirect("/jobs", id=job_id.lower())
     return view.message("No such job", f"No job has the id {job_id!r}.", 404)
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRow:
-    """One recurring task as the schedules page shows it."""
-
-    task: str
-    queue: str
-    schedule: str
-    next_run: datetime
-    next_in: float
-    upcoming: str | None
-
-
-async def schedules(view: View) -> Response:
-    now = await view.runner.backend.now() if view.runner.tasks else time.time()
-    rows = []
-    for name, task in sorted(view.runner.tasks.items()):
-        schedule = task.settings.schedule
-        if schedule is None:
-            continue
-        tick = schedule.next_after(now)
-        rows.append(
-            ScheduleRow(
-                task=name,
-                queue=task.settings.queue,
-                schedule=schedule.describe(),
-                next_run=utc_time(tick),
-                next_in=tick - now,
-                upcoming=await next_tick_job(view, name),
-            )
-        )
-    if not view.runner.tasks:
-        empty = (
-            "No task code is loaded, so the schedules are unknown: start the dashboard "
-            "with the app (taskrunner dashboard module.path:runner)."
-        )
-    else:
-        empty = "No task has a schedule."
-    return view.page("schedules.html", "Schedules", rows=rows, empty=empty)
-
-
-async def next_tick_job(view: View, task: str) -> str | None:
-    """The job already enqueued for the task's coming tick, where jobs can be listed."""
-    if not isinstance(view.runner.backend, Inspection):
-        return None
-    page = await view.runner.list_jobs(task=task, state=JobState.SCHEDULED, limit=1)
-    return page.jobs[0].id if page.jobs else None

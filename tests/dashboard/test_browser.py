@@ -120,7 +120,7 @@ async def test_log_in_see_the_failure_and_retry_it(served: tuple[str, Seeded]) -
 
             await page.get_by_role("link", name="Schedules").click()
             tick = page.locator("tr", has_text="dash.tick")
-            await expect(tick).to_contain_text("every 0:05:00")
+            await expect(tick).to_contain_text("every 5 minutes")
             await expect(tick.locator("time")).to_have_count(1)
             assert dialogs == [], "a script from job data ran"
             assert errors == []
@@ -270,6 +270,30 @@ async def test_the_batch_page_follows_its_members(served: tuple[str, Seeded]) ->
         await expect(page.locator("#batch-settled")).to_have_text("4 of 4 members ended")
         await expect(page.locator("#live-batch")).to_have_count(0)  # reloaded once it ended
         await expect(page.get_by_text("(enqueued)")).to_be_visible()
+
+
+async def test_queue_charts_and_run_now(served: tuple[str, Seeded]) -> None:
+    from playwright.async_api import expect
+
+    base, seeded = served
+    async with logged_in(base) as page:
+        await page.locator("#queues").get_by_role("link", name="default").click()
+        await expect(page.get_by_role("heading", name="Queue default")).to_be_visible()
+        for chart in ("throughput", "failures", "runtime"):
+            await expect(page.locator(f"#chart-{chart} rect").first).to_be_attached()
+        tooltip = page.locator("#chart-throughput g title").last
+        await expect(tooltip).to_contain_text(" UTC: ")  # minutes in the labelled zone
+        await screenshot(page, "queue")
+
+        await page.get_by_role("link", name="Schedules").click()
+        row = page.locator("tr", has_text="dash.tick")
+        await expect(row).to_contain_text("never ran")
+        await screenshot(page, "schedules")
+        await row.get_by_role("button", name="Run now").click()
+        await expect(page.get_by_role("status")).to_contain_text("The task is enqueued now")
+        await expect(page.locator("#job-state .state")).to_have_text("queued")
+        jobs = (await seeded.runner.list_jobs(task="dash.tick")).jobs
+        assert [job.state.value for job in jobs] == ["queued"]
 
 
 def test_without_chromium_skips_or_fails_under_ci(

@@ -162,7 +162,7 @@ async def test_pause_and_resume_a_queue_from_the_overview(seeded: Seeded) -> Non
         assert await runner.paused() == ["default"]
         overview = (await client.get(paused.headers["location"])).text
         assert "The queue is paused" in overview
-        assert 'default <span class="state state-paused">paused</span>' in overview
+        assert 'default</a> <span class="state state-paused">paused</span>' in overview
         assert 'action="/queues/default/resume"' in overview
         resumed = await post(client, "/queues/default/resume", csrf)
         assert resumed.headers["location"] == "/?notice=resumed"

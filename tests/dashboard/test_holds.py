@@ -27,8 +27,8 @@ async def test_the_hold_and_the_paused_mark_are_shown(seeded: Seeded) -> None:
         assert "<h2>Why it is not running</h2>" in page
         assert 'action="/queues/default/resume"' in page  # resume it from there
         overview = (await client.get("/")).text
-        assert 'default <span class="state state-paused">paused</span>' in overview
-        assert 'reports <span class="state state-paused">' not in overview
+        assert 'default</a> <span class="state state-paused">paused</span>' in overview
+        assert 'reports</a> <span class="state state-paused">' not in overview
         await runner.resume("default")
         page = (await client.get(f"/jobs/{held.id}")).text
         assert "no worker takes queue &#39;default&#39;" in page

@@ -102,9 +102,9 @@ async def test_schedules_show_the_next_run(seeded: Seeded) -> None:
     async with client_for(app) as client:
         await log_in(client)
         page = (await client.get("/schedules")).text
-        row = re.search(r"<tr><td>dash\.tick</td>.*?</tr>", page, re.S)
+        row = re.search(r'<tr data-task="dash\.tick">.*?</tr>', page, re.S)
         assert row, page
-        assert "reports" in row.group(0) and "every 0:05:00" in row.group(0)
+        assert "reports" in row.group(0) and "every 5 minutes" in row.group(0)
         assert re.search(r"<time datetime=\"[0-9T:+.-]+\">", row.group(0))
         assert "dash.boom" not in page  # only tasks with a schedule
 
