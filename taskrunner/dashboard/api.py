@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -17,6 +18,7 @@ from taskrunner.stats import percentile
 
 _FAILED = (AttemptOutcome.FAILED, AttemptOutcome.RETRY, AttemptOutcome.LOST)
 _ENDED = (AttemptOutcome.SUCCEEDED, *_FAILED)
+WAITS_SAMPLED = 500  # a queue's newest jobs whose wait before starting its chart shows
 
 
 def last_minutes(now: float) -> list[int]:
@@ -44,27 +46,36 @@ def minute_series(activity: dict[str, QueueActivity], now: float) -> dict[str, l
     }
 
 
-def runtime_series(activity: QueueActivity, now: float) -> list[float | None]:
-    """The median runtime of the attempts that ended in each of the last MINUTES_KEPT
-    minutes, from the queue's latest attempts the backend keeps (None: none ended)."""
+def median_per_minute(samples: Iterable[tuple[float, float]], now: float) -> list[float | None]:
+    """The median of the values of `samples` (time, value) in each of the last MINUTES_KEPT
+    minutes (None: no sample in that minute)."""
     by_minute: dict[int, list[float]] = {minute: [] for minute in last_minutes(now)}
-    for ended_at, runtime, outcome in activity.recent:
-        if outcome in _ENDED and int(ended_at // 60) in by_minute:
-            by_minute[int(ended_at // 60)].append(runtime)
-    return [percentile(sorted(runtimes), 0.5) for runtimes in by_minute.values()]
+    for moment, value in samples:
+        if int(moment // 60) in by_minute:
+            by_minute[int(moment // 60)].append(value)
+    return [percentile(sorted(values), 0.5) for values in by_minute.values()]
 
 
 async def queue_series(view: View, queue: str) -> dict[str, Any] | None:
-    """The queue's per-minute series (throughput, failures, runtime) for its charts; None
-    where the backend records no activity."""
+    """The queue's per-minute series for its charts (None where the backend records no
+    activity): attempts succeeded and failed, the median runtime (from the latest attempts
+    the backend keeps), and the median wait from due to start of its newest jobs."""
     backend = view.runner.backend
     if not isinstance(backend, Inspection):
         return None
     now = await backend.now()
     activity = (await backend.activity([queue])).get(queue, QueueActivity())
+    runtimes = ((ended, took) for ended, took, outcome in activity.recent if outcome in _ENDED)
+    newest = (await view.runner.list_jobs(queue=queue, limit=WAITS_SAMPLED)).jobs
+    waits = (
+        (job.started_at.timestamp(), max(0.0, (job.started_at - job.run_at).total_seconds()))
+        for job in newest
+        if job.started_at is not None
+    )
     return {
         **minute_series({queue: activity}, now),
-        "runtime_p50": runtime_series(activity, now),
+        "runtime_p50": median_per_minute(runtimes, now),
+        "wait_p50": median_per_minute(waits, now),
     }
 
 

@@ -289,7 +289,7 @@ async def test_queue_charts_and_run_now(served: tuple[str, Seeded]) -> None:
     async with logged_in(base) as page:
         await page.locator("#queues").get_by_role("link", name="default").click()
         await expect(page.get_by_role("heading", name="Queue default")).to_be_visible()
-        for chart in ("throughput", "failures", "runtime"):
+        for chart in ("throughput", "failures", "latency", "runtime"):
             await expect(page.locator(f"#chart-{chart} rect").first).to_be_attached()
         tooltip = page.locator("#chart-throughput g title").last
         await expect(tooltip).to_contain_text(" UTC: ")  # minutes in the labelled zone

@@ -19,7 +19,7 @@ async def test_a_queue_page_has_its_counts_charts_and_jobs(seeded: Seeded) -> No
         page = (await client.get("/queues/default")).text
         assert "<h1>Queue <code>default</code>" in page
         assert 'data-series-url="/api/queues/default"' in page
-        for series in ("succeeded", "failed", "runtime_p50"):
+        for series in ("succeeded", "failed", "runtime_p50", "wait_p50"):
             assert f'data-series="{series}"' in page
         assert 'href="/jobs?queue=default&amp;state=failed">1</a>' in page
         assert 'action="/queues/default/pause"' in page
@@ -43,6 +43,9 @@ async def test_the_queue_series_feed_its_charts(seeded: Seeded) -> None:
         assert sum(series["succeeded"]) == 1 and sum(series["failed"]) == 1
         runtimes = [r for r in series["runtime_p50"] if r is not None]
         assert runtimes and all(r >= 0 for r in runtimes)
+        assert len(series["wait_p50"]) == 60
+        waits = [w for w in series["wait_p50"] if w is not None]
+        assert waits and all(w >= 0 for w in waits)  # the two jobs that ran waited a little
         other = (await client.get("/api/queues/reports", headers=BEARER)).json()
         assert sum(other["series"]["succeeded"]) == 0  # another queue's series is its own
         missing = await client.get("/api/queues/-bad", headers=BEARER)

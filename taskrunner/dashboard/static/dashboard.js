@@ -201,13 +201,17 @@ function noActivity(chart) {
 (function () {
   var charts = document.getElementById("queue-charts");
   if (!charts) return;
-  var labels = { succeeded: "succeeded", failed: "failed or retried", runtime_p50: "median runtime" };
+  var labels = {
+    succeeded: "succeeded", failed: "failed or retried",
+    runtime_p50: "median runtime", wait_p50: "median wait before start",
+  };
+  var durations = { runtime_p50: true, wait_p50: true };
   poll(charts.getAttribute("data-series-url"), 4000, function (data) {
     charts.querySelectorAll("svg.chart").forEach(function (chart) {
       if (!data.series) return noActivity(chart);
       var name = chart.getAttribute("data-series");
       var layer = { values: data.series[name], cls: chart.getAttribute("data-kind"), label: labels[name] };
-      drawBars(chart, data.series.minutes, [layer], name === "runtime_p50" ? seconds : String);
+      drawBars(chart, data.series.minutes, [layer], durations[name] ? seconds : String);
     });
   }, document.getElementById("updated"));
 })();
