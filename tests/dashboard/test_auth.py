@@ -29,14 +29,25 @@ from tests.dashboard.conftest import (
 async def test_every_page_needs_auth(seeded: Seeded) -> None:
     app = dashboard(seeded.runner, token=TOKEN)
     async with client_for(app) as client:
-        for path in ("/", "/jobs?state=failed", f"/jobs/{seeded.failed}", "/schedules"):
+        pages = (
+            "/",
+            "/jobs?state=failed",
+            f"/jobs/{seeded.failed}",
+            "/schedules",
+            "/batches",
+            "/batches/some-batch",
+            "/queues/default",
+            "/jobs?text=x&id=01",
+        )
+        for path in pages:  # fmt: skip
             response = await client.get(path)
             assert response.status_code == 303, path
             assert response.headers["location"].startswith("/login")
             assert seeded.failed not in response.text
         job_page = await client.get(f"/jobs/{seeded.failed}")
         assert job_page.headers["location"] == f"/login?next=%2Fjobs%2F{seeded.failed}"
-        for path in ("/api/stats", f"/api/jobs/{seeded.failed}", "/api/jobs"):
+        for path in ("/api/stats", f"/api/jobs/{seeded.failed}", "/api/jobs",
+                     "/api/queues/default", "/api/batches/some-batch"):  # fmt: skip
             response = await client.get(path)
             assert response.status_code == 401, path
             assert "queues" not in response.text and seeded.failed not in response.text

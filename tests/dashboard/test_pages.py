@@ -56,6 +56,9 @@ async def test_user_data_is_escaped_everywhere(seeded: Seeded) -> None:
         # and filter values echoed into the form
         listed = await client.get("/jobs", params={"queue": '"><script>alert(1)</script>'})
         assert "<script>alert(1)" not in listed.text
+        searched = await client.get("/jobs", params={"text": '"><script>alert(2)</script>'})
+        assert searched.status_code == 200 and "<script>alert(2)" not in searched.text
+        assert 'value="&#34;&gt;&lt;script&gt;alert(2)&lt;/script&gt;"' in searched.text
 
 
 async def test_the_job_page_shows_attempts_and_result(seeded: Seeded) -> None:
