@@ -39,7 +39,7 @@ async def test_every_page_needs_auth(seeded: Seeded) -> None:
             "/queues/default",
             "/jobs?text=x&id=01",
         )
-        for path in pages:  # fmt: skip
+        for path in pages:
             response = await client.get(path)
             assert response.status_code == 303, path
             assert response.headers["location"].startswith("/login")
