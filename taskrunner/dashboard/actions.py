@@ -1,5 +1,6 @@
-"""What changes state for one job: retry and cancel (POST only, behind auth and CSRF checks
-in `app`), and how every action answers: a redirect with a notice, or JSON for a script."""
+"""What changes state for one job: retry, cancel and delete (POST only, behind auth and CSRF
+checks in `gate`), and how every action answers: a redirect with a notice, or JSON for a
+script."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from urllib.parse import parse_qsl, urlencode
 
 from starlette.responses import JSONResponse, Response
 
-from taskrunner.backend import JobState
+from taskrunner.backend import JobDeletion, JobState
 from taskrunner.dashboard.context import NOTICE_FIELDS, Form, View, safe_next
 from taskrunner.dashboard.search import valid_job_id
-from taskrunner.errors import JobNotFound
+from taskrunner.errors import JobNotFound, TaskrunnerError
 
 
 def answer(view: View, form: Form, back: str, notice: str, ok: bool, **data: object) -> Response:
@@ -57,3 +58,26 @@ async def cancel(view: View, form: Form) -> Response:
         return _answer(view, job_id, "gone", False, form)
     notice = "cancel-requested" if state is JobState.RUNNING else "cancelled"
     return _answer(view, job_id, notice, True, form)
+
+
+async def deletion(view: View) -> JobDeletion:
+    """The backend, if it deletes single jobs; a `TaskrunnerError` saying so otherwise."""
+    backend = await view.runner.connected()
+    if not isinstance(backend, JobDeletion):
+        raise TaskrunnerError(f"the {type(backend).__name__} cannot delete single jobs")
+    return backend
+
+
+async def delete(view: View, form: Form) -> Response:
+    """`POST /jobs/ID/delete`: delete a finished job; then back to the job list."""
+    job_id = _job_id(view)
+    if job_id is None:
+        return view.message("No such job", "That is not a job id.", 404)
+    try:
+        (done,) = await (await deletion(view)).delete([job_id])
+    except TaskrunnerError as exc:
+        return view.message("Cannot delete jobs here", str(exc), 400)
+    if done:
+        return answer(view, form, "/jobs", "deleted", True, job=job_id)
+    # still there (not finished), or never was: back to its page, which says which
+    return answer(view, form, f"/jobs/{job_id}", "not-deletable", False, job=job_id)

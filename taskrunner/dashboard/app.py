@@ -78,6 +78,7 @@ def route_table(gate: Gate, door: EnqueueDoor) -> list[Route]:
         Route("/jobs/{job_id}", gate.page(pages.job, Kind.PAGE)),
         Route("/jobs/{job_id}/retry", gate.action(actions.retry), methods=["POST"]),
         Route("/jobs/{job_id}/cancel", gate.action(actions.cancel), methods=["POST"]),
+        Route("/jobs/{job_id}/delete", gate.action(actions.delete), methods=["POST"]),
         Route("/queues/{queue}", gate.page(queues.queue_page, Kind.PAGE)),
         Route("/api/queues/{queue}", gate.page(api.queue, Kind.API)),
         Route("/queues/{queue}/retry-failed", gate.action(bulk.retry_failed), methods=["POST"]),

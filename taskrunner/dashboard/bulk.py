@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from starlette.responses import Response
 
-from taskrunner.backend import JobDeletion, JobState
-from taskrunner.dashboard.actions import answer
+from taskrunner.backend import JobState
+from taskrunner.dashboard.actions import answer, deletion
 from taskrunner.dashboard.context import Form, View, queue_name
 from taskrunner.dashboard.search import valid_job_id
 from taskrunner.errors import TaskrunnerError
@@ -63,9 +63,7 @@ async def cancel_many(view: View, ids: Sequence[str]) -> list[str]:
 
 async def delete_many(view: View, ids: Sequence[str]) -> list[str]:
     """Delete those of `ids` that have finished (succeeded, failed or cancelled)."""
-    backend = await view.runner.connected()
-    if not isinstance(backend, JobDeletion):
-        raise TaskrunnerError(f"the {type(backend).__name__} cannot delete single jobs")
+    backend = await deletion(view)
     return [i for i, ok in zip(ids, await backend.delete(ids), strict=True) if ok]
 
 

@@ -28,6 +28,8 @@ NOTICES = {
     "not-retryable": "Only failed, cancelled and scheduled jobs can be retried.",
     "finished": "The job had already finished: nothing to cancel.",
     "gone": "That job no longer exists.",
+    "deleted": "The job is deleted.",
+    "not-deletable": "Only finished jobs can be deleted: cancel it first.",
     "bulk-retry": "{count} of the {of} selected jobs queued again (only failed, cancelled and "
     "scheduled jobs can be retried).",
     "bulk-cancel": "{count} of the {of} selected jobs cancelled or asked to stop (finished jobs "

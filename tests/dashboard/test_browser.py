@@ -113,6 +113,11 @@ async def test_log_in_see_the_failure_and_retry_it(served: tuple[str, Seeded]) -
         await expect(page.locator("h1 .state")).to_have_text("queued")
         await screenshot(page, "job")
 
+        await page.goto(f"{base}/jobs/{seeded.succeeded}")
+        await page.get_by_role("button", name="Delete").click()
+        await expect(page.get_by_role("status")).to_have_text("The job is deleted.")
+        await expect(page.locator(f'tr[data-job="{seeded.succeeded}"]')).to_have_count(0)
+
         await page.get_by_role("link", name="Schedules").click()
         tick = page.locator("tr", has_text="dash.tick")
         await expect(tick).to_contain_text("every 5 minutes")
