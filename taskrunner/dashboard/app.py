@@ -16,8 +16,8 @@ from taskrunner.dashboard import actions, api, batches, bulk, pages, queues, sch
 from taskrunner.dashboard.context import Form, View, base_path
 from taskrunner.dashboard.enqueue import EnqueueDoor
 from taskrunner.dashboard.gate import COOKIE, Gate, Kind
+from taskrunner.dashboard.guard import Guard, session_key
 from taskrunner.dashboard.html import static_file
-from taskrunner.dashboard.security import Guard, session_key
 from taskrunner.errors import ConfigurationError
 from taskrunner.runner import TaskRunner
 

@@ -1,6 +1,6 @@
 """Actions on many jobs and on queues: retry, cancel or delete the jobs ticked on a list,
 retry every failed job of a queue, pause and resume a queue. POST only, behind the auth and
-CSRF checks of `app`; each answers how many jobs it changed."""
+CSRF checks of `gate`; each answers how many jobs it changed."""
 
 from __future__ import annotations
 

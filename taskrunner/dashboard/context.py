@@ -15,8 +15,8 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from taskrunner import _validation as validation
 from taskrunner._present import shown_job
 from taskrunner.backend import redact
+from taskrunner.dashboard.guard import Guard, Session
 from taskrunner.dashboard.html import render
-from taskrunner.dashboard.security import Guard, Session
 from taskrunner.errors import TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner

@@ -16,12 +16,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from taskrunner.dashboard.context import Form, View, base_path, route_path, safe_next
+from taskrunner.dashboard.guard import Guard, Session
 from taskrunner.dashboard.html import render, static_file
 from taskrunner.dashboard.security import (
     SESSION_MAX_AGE,
     THROTTLED_FAILURE_DELAY,
-    Guard,
-    Session,
     Verdict,
     host_name,
     is_loopback,
@@ -30,7 +29,7 @@ from taskrunner.dashboard.security import (
 from taskrunner.runner import TaskRunner
 
 COOKIE = "taskrunner_dashboard"
-MAX_FORM = 8192
+MAX_FORM = 16384  # bytes of a form: room for a bulk action's 200 job ids
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "

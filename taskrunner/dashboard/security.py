@@ -1,21 +1,16 @@
-"""Who may use the dashboard: the bind rule, credentials, signed session cookies, CSRF tokens
-and same-origin checks, and the throttle on wrong credentials. Pure functions and small
-classes, with no Starlette in them; cookies and CSRF tokens are signed by itsdangerous."""
+"""Who may use the dashboard: the bind rule, same-origin checks, and the throttle on wrong
+credentials. Pure functions and small classes with no dependency beyond the standard
+library, so the CLI checks its bind rule without the dashboard extra; `guard` holds the
+credentials and signs sessions."""
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 import ipaddress
-import os
-import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-
-from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
 from taskrunner.errors import ConfigurationError
 
@@ -55,19 +50,6 @@ def check_bind(host: str, protected: bool) -> None:
             "machines, so set a password or token first (--password, --token, or "
             "TASKRUNNER_DASHBOARD_PASSWORD / TASKRUNNER_DASHBOARD_TOKEN), or bind 127.0.0.1"
         )
-
-
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode("utf-8")).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """A browser session (from its cookie) or a script holding the bearer token."""
-
-    id: str
-    bearer: bool = False
-    fresh: bool = False  # made by this request: its cookie must be set on the response
 
 
 class Verdict(enum.Enum):
@@ -114,89 +96,6 @@ class FailureLog:
         if len(entries) < LOGIN_FAILURES_ALLOWED:
             return 0.0
         return max(0.0, entries[0] + LOGIN_FAILURE_WINDOW - now)
-
-
-def session_key(given: str | bytes | None) -> str | bytes:
-    """The key that signs sessions: `given`, else the `TASKRUNNER_DASHBOARD_SECRET`
-    environment variable, else a random one (sessions then end with the process)."""
-    if given is None:
-        given = os.environ.get(SECRET_ENV) or None
-    if given is None:
-        return secrets.token_bytes(32)
-    if not isinstance(given, str | bytes) or len(given) < MIN_SECRET_LENGTH:
-        raise ConfigurationError(
-            f"the dashboard's secret key needs {MIN_SECRET_LENGTH} characters or more "
-            f"(secret_key=, --secret or {SECRET_ENV})"
-        )
-    return given
-
-
-@dataclass
-class Guard:
-    """The secrets of one dashboard: the credential (None: local use only) and the key that
-    signs session cookies and CSRF tokens (itsdangerous). Dashboards given the same key
-    accept each other's sessions, so several processes behind a load balancer share logins."""
-
-    credential: str | None
-    key: str | bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    failures: FailureLog = field(default_factory=FailureLog)
-
-    def __post_init__(self) -> None:
-        self._cookies = URLSafeTimedSerializer(self.key, salt="taskrunner.dashboard.session")
-        self._csrf = URLSafeSerializer(self.key, salt="taskrunner.dashboard.csrf")
-
-    @property
-    def protected(self) -> bool:
-        return self.credential is not None
-
-    def credential_matches(self, given: str) -> bool:
-        if self.credential is None:
-            return False
-        # compare digests, so the time taken says nothing about the length either
-        return hmac.compare_digest(_digest(given), _digest(self.credential))
-
-    def judge(self, client: str, given: str) -> Verdict:
-        """Check a credential presented by `client`: the correct one is always admitted,
-        throttled or not; a wrong one is counted against the client's address."""
-        if self.credential_matches(given):
-            return Verdict.ADMITTED
-        self.failures.failed(client)
-        return Verdict.THROTTLED if self.failures.throttled_for(client) else Verdict.WRONG
-
-    def bearer(self, client: str, authorization: str | None) -> Verdict | None:
-        """None without an `Authorization: Bearer` header, else what its token earns."""
-        if not authorization:
-            return None
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        return self.judge(client, token.strip())
-
-    def new_cookie(self) -> tuple[Session, str]:
-        """A new session and its cookie value (signed, with the time it was issued)."""
-        session = Session(secrets.token_urlsafe(18), fresh=True)
-        return session, self._cookies.dumps(session.id)
-
-    def session_from_cookie(self, cookie: str | None) -> Session | None:
-        """The session a cookie carries, if its signature holds and it has not expired."""
-        if not cookie or len(cookie) > 200:
-            return None
-        try:
-            session_id = self._cookies.loads(cookie, max_age=SESSION_MAX_AGE)
-        except BadData:
-            return None
-        return Session(session_id) if isinstance(session_id, str) and session_id else None
-
-    def csrf_token(self, session: Session) -> str:
-        return self._csrf.dumps(session.id)
-
-    def csrf_matches(self, session: Session, given: str | None) -> bool:
-        if not given:
-            return False
-        try:
-            return bool(self._csrf.loads(given) == session.id)
-        except BadData:
-            return False
 
 
 def _authority(url: str) -> str | None:

@@ -124,6 +124,30 @@ def test_says_which_extra_is_missing(served: list[Any], monkeypatch: pytest.Monk
     assert 'pip install "taskrunner-jobs[dashboard]"' in result.output
 
 
+BLOCK_EXTRA = """
+import sys
+class WithoutTheExtra:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"itsdangerous", "jinja2", "starlette", "uvicorn"}:
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, WithoutTheExtra())
+from taskrunner.cli import main
+sys.argv = ["taskrunner", "dashboard", "--url", "memory://"]
+main()
+"""
+
+
+def test_the_cli_loads_without_the_dashboard_extra() -> None:
+    """Every command imports the dashboard command's module: it must load without Jinja2,
+    itsdangerous or Starlette, and `taskrunner dashboard` say which extra it needs."""
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_EXTRA], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert "[dashboard]" in done.stderr and "pip install" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.slow
 def test_serves_for_real() -> None:
     port = free_port()
