@@ -3,7 +3,8 @@
     uv run benchmarks/run.py --backend redis [--quick] [--rounds 3] [--only drain,latency]
                              [--only-taskrunner] [--size drain.n=50000]
 
-Workloads: enqueue, batch, drain, sleep, latency and, taskrunner only, limit-drain, hot-key and
+Workloads: enqueue, concurrent, batch, drain, sleep, latency and, taskrunner only, limit-drain,
+hot-key and
 rate-hold (`--only limits` names those three), batch-callback and batch-drain (`--only
 batches`) and sync-enqueue (`--only sync`) are the default set; scale and memory run on
 demand. See docs/benchmarks.md for the method.

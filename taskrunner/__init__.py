@@ -33,6 +33,8 @@ from taskrunner.stats import QueueStats, Stats
 from taskrunner.task import AsyncTask, PreparedJob, SyncTask, Task
 from taskrunner.worker import Worker, WorkerSettings
 
+__version__ = "0.1.0"  # the distribution's version (pyproject.toml), shown by `--version`
+
 __all__ = [
     "AsyncTask",
     "AttemptInfo",

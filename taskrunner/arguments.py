@@ -11,11 +11,13 @@ from typing import Any
 
 from taskrunner.errors import InvalidArguments
 
+MOST_SHAPES = 256  # call shapes remembered per task as fitting
+
 
 class ArgumentCheck:
     """The signature of one task's function, read once."""
 
-    __slots__ = ("_shown", "_signature", "task")
+    __slots__ = ("_fits", "_shown", "_signature", "task")
 
     def __init__(self, fn: Callable[..., Any], task: str) -> None:
         self.task = task
@@ -27,10 +29,16 @@ class ArgumentCheck:
             signature = None
         self._signature = signature
         self._shown = f"{getattr(fn, '__name__', task)}{_plain(signature)}" if signature else ""
+        # binding reads only how many positional arguments there are and which names the
+        # keyword ones have, never their values: a shape that fit once always fits
+        self._fits: set[tuple[int, tuple[str, ...]]] = set()
 
     def check(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise `InvalidArguments` unless the function accepts `args` and `kwargs`."""
         if self._signature is None:
+            return
+        shape = (len(args), tuple(kwargs))
+        if shape in self._fits:
             return
         try:
             self._signature.bind(*args, **kwargs)
@@ -39,6 +47,8 @@ class ArgumentCheck:
                 f"task {self.task!r} cannot take these arguments: {exc} (it is defined as "
                 f"{self._shown})"
             ) from None
+        if len(self._fits) < MOST_SHAPES:
+            self._fits.add(shape)
 
 
 def _plain(signature: inspect.Signature) -> inspect.Signature:

@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, Protocol, Self, TypeVar, overload
 
 from taskrunner import _validation as validation
 from taskrunner import queries
+from taskrunner._coalesce import Enqueues
 from taskrunner._serialization import DEFAULT_MAX_PAYLOAD
 from taskrunner.backend import (
     Backend,
@@ -18,7 +19,6 @@ from taskrunner.backend import (
     Inspection,
     JobState,
     WorkerRecord,
-    enqueuer,
     load_backend,
     redact,
 )
@@ -96,6 +96,7 @@ class TaskRunner(BatchMethods, BlockingMethods):
         self._connect_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop it connected on
         self._enqueued_hook: EnqueuedHook | None = None  # for taskrunner.testing's eager mode
+        self._enqueues = Enqueues()
 
     def __repr__(self) -> str:
         return f"TaskRunner({redact(self.url)!r})"
@@ -243,8 +244,8 @@ class TaskRunner(BatchMethods, BlockingMethods):
         if not batch:
             return []
         backend = await self.connected()  # (anew, if its loop ended: maybe a new backend)
-        store = enqueuer(backend, connection)  # ConfigurationError if it cannot
         news = [p.new for p in batch]
+        store = self._enqueues.store(backend, connection, news)  # concurrent calls share
         if any(new.after for new in news):
             ttls = [p.task.settings.result_ttl for p in batch]
             news = waiting_jobs(backend, news, ttls, self.result_ttl)

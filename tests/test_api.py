@@ -279,7 +279,7 @@ async def test_enqueue_many_is_one_round_trip() -> None:
 
 
 async def test_enqueue_many_asks_once_how_to_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    from taskrunner import runner as runner_module
+    from taskrunner import _coalesce as runner_module
     from taskrunner.backend import enqueuer as real
 
     asked: list[object] = []

@@ -15,6 +15,21 @@ def runner() -> TaskRunner:
     return TaskRunner("memory://")
 
 
+def test_a_shape_that_fit_once_is_not_bound_again_and_others_still_are() -> None:
+    from taskrunner.arguments import ArgumentCheck
+
+    async def fetch(url: str, *, timeout: float = 10.0) -> None: ...
+
+    check = ArgumentCheck(fetch, "feeds.fetch")
+    check.check(["a"], {"timeout": 1})
+    check.check(["b"], {"timeout": 2})  # same shape: remembered
+    assert check._fits == {(1, ("timeout",))}
+    for args, kwargs in [(["a", "b"], {}), (["a"], {"timout": 3}), ([], {"timeout": 1})]:
+        with pytest.raises(InvalidArguments):
+            check.check(args, kwargs)
+    assert check._fits == {(1, ("timeout",))}  # refused shapes are not remembered
+
+
 async def test_calls_that_do_not_fit_are_refused_and_store_nothing(runner: TaskRunner) -> None:
     @runner.task(name="feeds.fetch")
     async def fetch(url: str, *, timeout: float = 10.0) -> None: ...

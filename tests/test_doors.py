@@ -1,6 +1,7 @@
 """The doors for code that is not Python agree (docs/any-language.md): the Redis function
 `taskrunner_enqueue`, the SQL function `<schema>.enqueue(...)`, the dashboard's `POST
-/api/jobs` and `taskrunner enqueue` without the app, each on the backends it serves. The
+/api/jobs` and `taskrunner enqueue` without the app, each on the backends it serves (the
+HTTP and CLI doors on SQLite too, which has no door of its own in the store). The
 same call, given to each, stores the job a Python enqueue stores (the task's settings from
 the registry its worker published, its limit and rate keys, the payload limit of the runner
 that published it) and answers a dedup hit with the job holding the key; each kind of bad
@@ -14,6 +15,7 @@ import dataclasses
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -28,6 +30,7 @@ from taskrunner.cli import app as cli_app
 from taskrunner.dashboard.app import dashboard
 from tests.chaos.conftest import POSTGRES, REDIS, drop_schema
 from tests.dashboard.conftest import client_for
+from tests.helpers import sqlite_url
 from tests.redis.conftest import delete_prefix
 
 TOKEN = "a-token-for-the-doors-0123456789"
@@ -39,8 +42,10 @@ DOORS = [
     ("sql", "postgres"),
     ("http", "redis"),
     ("http", "postgres"),
+    ("http", "sqlite"),
     ("cli", "redis"),
     ("cli", "postgres"),
+    ("cli", "sqlite"),
 ]
 
 
@@ -155,11 +160,17 @@ SENDERS: dict[str, Callable[[Door, Call], Awaitable[str]]] = {
 
 
 @pytest.fixture(params=DOORS, ids=[f"{kind}-{backend}" for kind, backend in DOORS])
-async def door(request: pytest.FixtureRequest) -> AsyncIterator[Door]:
-    """A door on a namespace of the test's own, its tasks published by a worker."""
+async def door(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Door]:
+    """A door on a namespace of the test's own (a SQLite file under tmp_path), its tasks
+    published by a worker."""
     kind, backend = request.param
     name = f"doors_{secrets.token_hex(5)}"
-    url = f"{REDIS}?prefix={name}" if backend == "redis" else f"{POSTGRES}?schema={name}"
+    urls = {
+        "redis": f"{REDIS}?prefix={name}",
+        "postgres": f"{POSTGRES}?schema={name}",
+        "sqlite": sqlite_url(tmp_path),
+    }
+    url = urls[backend]
     runner = published_app(url)
     try:
         # (on Redis a task is published to the queues its worker serves, "other" included)
@@ -169,7 +180,7 @@ async def door(request: pytest.FixtureRequest) -> AsyncIterator[Door]:
         await runner.close()
         if backend == "redis":
             await delete_prefix(REDIS, name)
-        else:
+        elif backend == "postgres":
             await drop_schema(name)
 
 

@@ -139,6 +139,13 @@ WORKLOADS: tuple[Workload, ...] = (
         quick={"n": 300},
     ),
     Workload(
+        "concurrent",
+        "1b. enqueue, 100 coroutines each awaiting one call at a time",
+        RATE,
+        full={"n": 10_000, "concurrency": 100},
+        quick={"n": 500, "concurrency": 100},
+    ),
+    Workload(
         "batch",
         "2. enqueue, bulk API (1,000 jobs per call)",
         RATE,

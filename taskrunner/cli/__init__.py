@@ -4,15 +4,16 @@
 module and is registered here, in the order `taskrunner --help` lists them.
 """
 
-from taskrunner.cli import batches, dashboard, enqueue, jobs, migrate, run, stats
+from taskrunner.cli import actions, batches, dashboard, enqueue, jobs, migrate, run, stats
 from taskrunner.cli._app import app
 
 app.command("run")(run.run)
 app.command("migrate")(migrate.migrate)
 app.command("jobs")(jobs.list_jobs)
 app.command("job")(jobs.show_job)
-app.command("retry")(jobs.retry)
-app.command("cancel")(jobs.cancel)
+app.command("retry")(actions.retry)
+app.command("cancel")(actions.cancel)
+app.command("delete")(actions.delete)
 app.command("purge")(jobs.purge)
 app.command("pause")(jobs.pause)
 app.command("resume")(jobs.resume)

@@ -1,5 +1,6 @@
 """The `taskrunner` app object and what its commands share: finding the runner, running
-one piece of work against the backend, reading durations, printing JSON, common options.
+one piece of work against the backend, exit codes, reading durations, printing JSON,
+common options.
 
 This module imports no command module: `taskrunner.cli` registers the commands on `app`.
 """
@@ -12,13 +13,14 @@ import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import orjson
 import typer
 
+from taskrunner import __version__
 from taskrunner.backend import redact
-from taskrunner.errors import TaskrunnerError
+from taskrunner.errors import BackendError, ConfigurationError, TaskrunnerError
 from taskrunner.retry import MAX_SECONDS
 from taskrunner.runner import TaskRunner
 
@@ -26,19 +28,48 @@ T = TypeVar("T")
 
 app = typer.Typer(
     name="taskrunner",
-    help="Run and manage taskrunner workers.",
+    help="Run and manage taskrunner workers. Every command takes the app as --app "
+    "module.path:runner (or TASKRUNNER_APP), or only a backend URL as --url (or TASKRUNNER_URL).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-EXIT_USAGE = 2
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+APP_ENV = "TASKRUNNER_APP"
+
+
+class ExitCodes(NamedTuple):
+    """The exit status of a command whose backend work raised: a taskrunner error, a
+    setting the backend refused (ConfigurationError), a backend it could not reach."""
+
+    failed: int = EXIT_FAILED
+    refused: int = EXIT_FAILED
+    unreachable: int = EXIT_FAILED
+
+
+COMMAND_EXITS = ExitCodes()
+# `stats --check`: a monitor tells a crossed threshold (1) from its own mistake (2) and from
+# a backend that is down (3)
+MONITOR_EXITS = ExitCodes(refused=EXIT_USAGE, unreachable=EXIT_UNREACHABLE)
 
 AppArg = Annotated[
-    str | None, typer.Argument(metavar="[APP]", help="module.path:runner (or give --url).")
+    str | None,
+    typer.Argument(metavar="[APP]", help="module.path:runner, as --app gives it (or give --url)."),
 ]
-AppOpt = Annotated[str | None, typer.Option("--app", help="module.path:runner")]
+AppOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--app",
+        "-a",
+        envvar=APP_ENV,
+        show_envvar=True,
+        help="module.path:runner (the app's runner: its backend and its tasks).",
+    ),
+]
 UrlOpt = Annotated[
     str | None, typer.Option(help="Backend URL (default: the app's, else TASKRUNNER_URL).")
 ]
@@ -48,9 +79,36 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+def show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"taskrunner {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main_callback() -> None:
+def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=show_version,
+            is_eager=True,
+            help="Print taskrunner's version and exit.",
+        ),
+    ] = False,
+) -> None:
     """taskrunner: background jobs for asyncio apps."""
+
+
+def chosen_app(positional: str | None, option: str | None) -> str | None:
+    """The app a command was given: APP (where the command takes it positionally) or
+    --app; a TASKRUNNER_APP in the environment yields to an APP on the command line."""
+    if positional is None or option is None:
+        return positional if option is None else option
+    if positional == option or option == os.environ.get(APP_ENV):
+        return positional
+    raise fail(f"give the app once: {positional!r} and --app {option!r} differ")
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -94,7 +152,8 @@ def open_runner(app_path: str | None, url: str | None) -> TaskRunner:
     target = url or os.environ.get("TASKRUNNER_URL") or ""
     if not target:
         raise fail(
-            "no backend URL: give the app (module.path:runner), --url, or set TASKRUNNER_URL"
+            "no backend URL: give the app (--app module.path:runner), --url, "
+            f"or set {APP_ENV} or TASKRUNNER_URL"
         )
     try:
         return TaskRunner(target)
@@ -103,7 +162,10 @@ def open_runner(app_path: str | None, url: str | None) -> TaskRunner:
 
 
 def with_runner(
-    app_path: str | None, url: str | None, work: Callable[[TaskRunner], Awaitable[T]]
+    app_path: str | None,
+    url: str | None,
+    work: Callable[[TaskRunner], Awaitable[T]],
+    codes: ExitCodes = COMMAND_EXITS,
 ) -> T:
     """Open the runner, run `work` with it connected, close it; errors become exits."""
     runner = open_runner(app_path, url)
@@ -115,17 +177,22 @@ def with_runner(
         finally:
             await runner.close()
 
-    return run_on_backend(run(), runner.url)
+    return run_on_backend(run(), runner.url, codes)
 
 
-def run_on_backend(work: Coroutine[Any, Any, T], url: str) -> T:
-    """Run `work` to its end; a taskrunner error or an unreachable backend becomes an exit."""
+def run_on_backend(work: Coroutine[Any, Any, T], url: str, codes: ExitCodes = COMMAND_EXITS) -> T:
+    """Run `work` to its end; a taskrunner error or an unreachable backend becomes an exit
+    with the status `codes` give it."""
     try:
         return asyncio.run(work)
+    except ConfigurationError as exc:
+        raise fail(str(exc), codes.refused) from None
+    except BackendError as exc:
+        raise fail(str(exc), codes.unreachable) from None
     except TaskrunnerError as exc:
-        raise fail(str(exc), EXIT_FAILED) from None
+        raise fail(str(exc), codes.failed) from None
     except OSError as exc:  # connection refused and the like
-        raise fail(f"cannot reach the backend at {redact(url)}: {exc}", EXIT_FAILED) from None
+        raise fail(f"cannot reach the backend at {redact(url)}: {exc}", codes.unreachable) from None
 
 
 def duration(text: str, option: str, *, positive: bool = False) -> float:

@@ -11,17 +11,20 @@ from rich.table import Table
 from taskrunner._present import when
 from taskrunner.backend import JobState
 from taskrunner.batch import BatchInfo
-from taskrunner.cli._app import AppArg, JsonOpt, UrlOpt, print_json, with_runner
+from taskrunner.cli._app import AppArg, AppOpt, JsonOpt, UrlOpt, chosen_app, print_json, with_runner
 
 
 def list_batches(
     app_path: AppArg = None,
+    app_option: AppOpt = None,
     url: UrlOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """The newest batches: members by state, and whether their callbacks were enqueued."""
-    found = with_runner(app_path, url, lambda runner: runner.list_batches(limit))
+    found = with_runner(
+        chosen_app(app_path, app_option), url, lambda runner: runner.list_batches(limit)
+    )
     if json_out:
         print_json([batch_dict(b) for b in found])
         return

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from taskrunner.backend import redact, scheme_of
-from taskrunner.cli._app import UrlOpt, fail, open_runner
+from taskrunner.cli._app import AppOpt, UrlOpt, chosen_app, fail, open_runner
 from taskrunner.dashboard import MISSING_EXTRA
 from taskrunner.dashboard.security import check_bind, is_loopback
 from taskrunner.errors import ConfigurationError
@@ -51,6 +51,7 @@ def serve_dashboard(
             metavar="[APP]", help="module.path:runner (shows its schedules), or give --url."
         ),
     ] = None,
+    app_option: AppOpt = None,
     url: UrlOpt = None,
     host: HostOpt = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8001,
@@ -76,7 +77,7 @@ def serve_dashboard(
         check_bind(host, protected=token is not None or password is not None)
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
-    runner = open_runner(app_path, url)
+    runner = open_runner(chosen_app(app_path, app_option), url)
     try:
         web_app = dashboard(
             runner,

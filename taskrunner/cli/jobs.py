@@ -1,8 +1,8 @@
-"""The commands that find jobs and act on them: `jobs`, `job`, `retry`, `cancel`, `purge`,
-`enqueue`.
+"""The commands that find jobs and look after queues: `jobs`, `job`, `pause`, `resume`,
+`purge` (`retry`, `cancel` and `delete` are in `actions`).
 
-Each takes the app (`module.path:runner`) or just `--url` (or TASKRUNNER_URL): none of them
-needs the task code. Human output by default, `--json` for scripts.
+Each takes the app (`--app module.path:runner`) or just `--url` (or TASKRUNNER_URL): none
+of them needs the task code. Human output by default, `--json` for scripts.
 """
 
 from __future__ import annotations
@@ -15,25 +15,35 @@ from rich.console import Console
 
 from taskrunner import _validation as validation
 from taskrunner._present import job_dict, shown_job
-from taskrunner.backend import Dependencies, JobState
+from taskrunner.backend import Dependencies
 from taskrunner.cli._app import (
     AppArg,
     AppOpt,
     JsonOpt,
     UrlOpt,
+    chosen_app,
     duration,
     fail,
     print_json,
     with_runner,
 )
-from taskrunner.cli.render import jobs_table, print_job
-from taskrunner.errors import TaskrunnerError
+from taskrunner.cli.render import (
+    jobs_table,
+    plural,
+    print_job,
+    short_jobs_table,
+    whole_id_hint,
+)
+from taskrunner.errors import JobNotFound, TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner, parse_state
+
+WIDE_COLUMNS = 1000  # `jobs --wide` to a pipe or a file: whole lines (a table takes what it needs)
 
 
 def list_jobs(
     app_path: AppArg = None,
+    app_option: AppOpt = None,
     url: UrlOpt = None,
     queue: Annotated[str | None, typer.Option(help="Only this queue.")] = None,
     state: Annotated[str | None, typer.Option(help="Only jobs in this state.")] = None,
@@ -43,9 +53,16 @@ def list_jobs(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Jobs per page.")] = 20,
     before: Annotated[str | None, typer.Option(help="Page cursor (the last id shown).")] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", "-w", help="Whole ids, times and errors: every column.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """List jobs, newest first (with --json, values named like secrets show as ***)."""
+    """List jobs, newest first.
+
+    The end of each id and the main columns, to fit 80 columns: --wide shows every column.
+
+    With --json, values named like secrets show as ***."""
     since_at = (
         None if since is None else datetime.now(UTC) - timedelta(seconds=duration(since, "--since"))
     )
@@ -56,12 +73,14 @@ def list_jobs(
         )
         return [shown_job(info, runner.tasks) for info in page.jobs], page.next
 
-    jobs, after = with_runner(app_path, url, work)
+    jobs, after = with_runner(chosen_app(app_path, app_option), url, work)
     if json_out:
         print_json({"jobs": [job_dict(j) for j in jobs], "next": after})
         return
     console = Console()
-    console.print(jobs_table(jobs))
+    if wide and not console.is_terminal:  # piped: whole lines, whatever their length
+        console = Console(width=WIDE_COLUMNS)
+    console.print(jobs_table(jobs) if wide else short_jobs_table(jobs, datetime.now(UTC)))
     if after:
         console.print(f"more: --before {after}")
 
@@ -69,6 +88,7 @@ def list_jobs(
 def show_job(
     job_id: Annotated[str, typer.Argument(metavar="ID")],
     app_path: AppArg = None,
+    app_option: AppOpt = None,
     url: UrlOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -77,68 +97,19 @@ def show_job(
     dashboard (without the app, every positional argument does)."""
 
     async def work(runner: TaskRunner) -> tuple[JobInfo, list[str]]:
-        info = shown_job(await runner.get_job(job_id), runner.tasks)
+        try:
+            info = shown_job(await runner.get_job(job_id), runner.tasks)
+        except JobNotFound as exc:
+            raise JobNotFound(f"{exc}{whole_id_hint(job_id)}") from None
         backend = runner.backend
         waiting = await backend.dependents(job_id) if isinstance(backend, Dependencies) else []
         return info, waiting
 
-    info, waiting = with_runner(app_path, url, work)
+    info, waiting = with_runner(chosen_app(app_path, app_option), url, work)
     if json_out:
         print_json({**job_dict(info), "dependents": waiting})
     else:
         print_job(Console(), info, waiting)
-
-
-def retry(
-    job_id: Annotated[str | None, typer.Argument(metavar="[ID]")] = None,
-    app_path: AppOpt = None,
-    url: UrlOpt = None,
-    failed: Annotated[bool, typer.Option("--failed", help="Retry every failed job.")] = False,
-    queue: Annotated[str | None, typer.Option(help="With --failed: only this queue.")] = None,
-) -> None:
-    """Run a failed or cancelled job again (or every failed job with --failed)."""
-    if (job_id is None) == (not failed):
-        raise fail("give a job ID or --failed (not both)")
-
-    async def work(runner: TaskRunner) -> int:
-        if job_id is not None:
-            if not await runner.retry(job_id):
-                info = await runner.get_job(job_id)
-                raise TaskrunnerError(
-                    f"job {job_id} is {info.state.value}: only failed, "
-                    "cancelled and scheduled jobs can be retried"
-                )
-            return 1
-        count = 0
-        while True:
-            page = await runner.list_jobs(state=JobState.FAILED, queue=queue, limit=500)
-            if not page.jobs:
-                return count
-            done = await runner.backend.retry([info.id for info in page.jobs])
-            count += sum(done)
-
-    count = with_runner(app_path, url, work)
-    typer.echo(f"queued {count} job{'s' if count != 1 else ''} again")
-
-
-def cancel(
-    job_id: Annotated[str, typer.Argument(metavar="ID")],
-    app_path: AppOpt = None,
-    url: UrlOpt = None,
-) -> None:
-    """Cancel a job: at once if waiting, at its worker's next heartbeat if running."""
-
-    async def work(runner: TaskRunner) -> JobState:
-        info = await runner.get_job(job_id)
-        if info.state.finished:
-            raise TaskrunnerError(f"job {job_id} is already {info.state.value}")
-        return await runner.cancel(job_id)
-
-    state = with_runner(app_path, url, work)
-    if state is JobState.RUNNING:
-        typer.echo(f"job {job_id} is running: its worker was asked to stop it")
-    else:
-        typer.echo(f"job {job_id} {state.value}")
 
 
 def pause(
@@ -191,4 +162,4 @@ def purge(
         raise fail(str(exc)) from None
     age = None if older_than is None else duration(older_than, "--older-than")
     count = with_runner(app_path, url, lambda runner: runner.purge(states, age, queue))
-    typer.echo(f"deleted {count} job{'s' if count != 1 else ''}")
+    typer.echo(f"deleted {count} {plural(count, 'job')}")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from taskrunner.backend import Migrations, redact, scheme_of
-from taskrunner.cli._app import UrlOpt, open_runner, run_on_backend
+from taskrunner.cli._app import AppOpt, UrlOpt, chosen_app, open_runner, run_on_backend
 
 
 def migrate(
@@ -15,10 +15,11 @@ def migrate(
         str | None,
         typer.Argument(metavar="[APP]", help="module.path:runner whose backend to migrate."),
     ] = None,
+    app_option: AppOpt = None,
     url: UrlOpt = None,
 ) -> None:
     """Apply the backend's pending schema migrations (run it in a release step)."""
-    runner = open_runner(app_path, url)
+    runner = open_runner(chosen_app(app_path, app_option), url)
     backend, target = runner.backend, runner.url
     if not isinstance(backend, Migrations):
         typer.echo(f"the {scheme_of(target)}:// backend needs no migrations; nothing to do")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -20,10 +21,58 @@ STATE_STYLES = {
 }  # fmt: skip
 
 
+SHORT_ID = 12  # characters of a job id in the narrow table: its random end
+WHOLE_ID = 36  # characters of a whole job id (a UUID)
+
+
+def whole_id_hint(job_id: str) -> str:
+    """A hint for an id shorter than a whole one, as `jobs` shows the end of each id."""
+    return "" if len(job_id) >= WHOLE_ID else "; commands need whole ids: `jobs --wide` shows them"
+
+
+def plural(count: int, noun: str) -> str:
+    """`noun`, or its plural for a count other than 1."""
+    return noun if count == 1 else f"{noun}s"
+
+
+def age(moment: datetime, now: datetime) -> str:
+    """How long ago `moment` was, in one unit: `40s`, `12m`, `5h`, `3d`."""
+    elapsed = max((now - moment).total_seconds(), 0.0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if elapsed >= size:
+            return f"{elapsed // size:.0f}{unit}"
+    return f"{elapsed:.0f}s"
+
+
+def short_jobs_table(jobs: list[JobInfo], now: datetime) -> Table:
+    """Jobs in 80 columns: the end of each id, task, queue, state, attempt and age; long
+    names are cut short (`jobs_table` has every column)."""
+    table = Table(
+        Column("id (end)", no_wrap=True, min_width=SHORT_ID),
+        Column("task", no_wrap=True, overflow="ellipsis", max_width=28),
+        Column("queue", no_wrap=True, overflow="ellipsis", max_width=10),
+        Column("state", no_wrap=True, min_width=9),
+        Column("try", no_wrap=True, min_width=3),
+        Column("age", no_wrap=True, justify="right", min_width=3),
+        box=box.SIMPLE_HEAD,
+        caption="--wide: whole ids, times and errors" if jobs else None,
+    )
+    for info in jobs:
+        table.add_row(
+            info.id[-SHORT_ID:],
+            info.task,
+            info.queue,
+            f"[{STATE_STYLES[info.state]}]{info.state.value}[/]",
+            f"{info.attempt}/{info.max_attempts}",
+            age(info.enqueued_at, now),
+        )
+    return table
+
+
 def jobs_table(jobs: list[JobInfo]) -> Table:
     table = Table(
         Column("id", no_wrap=True),
-        Column("task", no_wrap=True),
+        Column("task", overflow="fold"),
         "queue",
         "state",
         "attempt",
@@ -94,7 +143,14 @@ def print_job(console: Console, info: JobInfo, dependents: list[str] | None = No
 
 
 def stats_tables(stats: Stats) -> list[Table]:
-    counts = Table(Column("queue", no_wrap=True), *(s.value for s in JobState))
+    # without vertical rules, as `jobs`: the counts of short queue names fit 80 columns
+    counts = Table(
+        Column("queue", no_wrap=True),
+        *(s.value for s in JobState),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
     recent = Table(
         Column("queue", no_wrap=True),
         "jobs/s",
@@ -103,6 +159,7 @@ def stats_tables(stats: Stats) -> list[Table]:
         "p95",
         "oldest wait",
         title=_recent_title(stats),
+        box=box.SIMPLE_HEAD,
     )
     for name, queue in sorted(stats.items()):
         shown = f"{name} (paused)" if queue.paused else name
@@ -117,7 +174,9 @@ def stats_tables(stats: Stats) -> list[Table]:
             seconds(queue.runtime_p95),
             seconds(queue.oldest_queued_age),
         )
-    workers = Table(Column("worker", no_wrap=True), "queues", "running", "seen")
+    workers = Table(
+        Column("worker", no_wrap=True), "queues", "running", "seen", box=box.SIMPLE_HEAD
+    )
     for worker in stats.workers:
         workers.add_row(
             worker.id,

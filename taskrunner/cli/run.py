@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from taskrunner.cli._app import fail, load_runner, run_on_backend
+from taskrunner.cli._app import AppArg, AppOpt, chosen_app, fail, load_runner, run_on_backend
+from taskrunner.cli.reload import run_reloading
 from taskrunner.errors import ConfigurationError, TaskrunnerError
 from taskrunner.runner import TaskRunner
 from taskrunner.telemetry.logs import setup_logging
@@ -51,7 +52,8 @@ MetricsPortOpt = Annotated[
 
 
 def run(
-    app_path: Annotated[str, typer.Argument(metavar="APP", help="module.path:runner")],
+    app_path: AppArg = None,
+    app_option: AppOpt = None,
     concurrency: Annotated[
         int | None,
         typer.Option(min=1, help="Jobs run at once (default 10, or the sum of queue limits)."),
@@ -67,13 +69,27 @@ def run(
     metrics_host: Annotated[
         str, typer.Option(help="Address for the metrics server.")
     ] = "127.0.0.1",
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Development only: restart the worker when a Python file under the current "
+            "directory changes (extra: reload).",
+        ),
+    ] = False,
 ) -> None:
     """Run a worker until SIGTERM or SIGINT (a second signal stops at once)."""
+    app_path = chosen_app(app_path, app_option)
+    if app_path is None:
+        raise fail("give the app: taskrunner run module.path:runner (or --app, TASKRUNNER_APP)")
     if log_format not in ("text", "json"):
         raise fail(f"--log-format must be text or json, not {log_format!r}")
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     setup_logging(log_level, log_format)
+    if reload:
+        run_reloading(sys.argv[1:], grace)
+        return
     runner = load_runner(app_path, url)
     try:
         given: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}

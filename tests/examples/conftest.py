@@ -160,6 +160,27 @@ def shell_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def procfile(folder: Path) -> dict[str, str]:
+    """The command line of each process type of the Procfile in `folder`."""
+    lines = (folder / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip())
+
+
+async def until_serving(
+    client: httpx.AsyncClient, path: str, server: subprocess.Popen[bytes], log: Path
+) -> httpx.Response:
+    """The first answer of a server process to GET `path`, once it listens (at most 60 s);
+    fails with the process's log if it stops first."""
+    async with asyncio.timeout(60):
+        while True:
+            if server.poll() is not None:
+                raise AssertionError(await asyncio.to_thread(log.read_text))
+            try:
+                return await client.get(path)
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+
+
 @contextmanager
 def spawn(
     command: str, cwd: Path, env: dict[str, str], log: Path

@@ -8,18 +8,21 @@ from pathlib import Path
 
 import httpx
 
-from tests.examples.conftest import REDIS_URL, REPO, free_port, shell_env, spawn
+from tests.examples.conftest import (
+    REDIS_URL,
+    REPO,
+    free_port,
+    procfile,
+    shell_env,
+    spawn,
+    until_serving,
+)
 
 DYNO = REPO / "examples" / "worker_dyno"
 
 
-def procfile() -> dict[str, str]:
-    lines = (DYNO / "Procfile").read_text().splitlines()
-    return dict(line.split(": ", 1) for line in lines if line.strip())
-
-
 def test_the_procfile_declares_a_web_and_a_worker_process() -> None:
-    kinds = procfile()
+    kinds = procfile(DYNO)
     assert set(kinds) == {"web", "worker"}
     assert kinds["worker"].startswith("taskrunner run app:runner")
     # the module docstring's commands are the Procfile's, run with `uv run`
@@ -40,20 +43,13 @@ async def test_web_and_worker_processes_share_redis(redis_prefix: str, tmp_path:
         REPORT_EVERY="1",
         PORT=str(port),
     )
-    kinds = procfile()
+    kinds = procfile(DYNO)
     with (
         spawn(kinds["worker"], DYNO, env, tmp_path / "worker.log") as worker,
         spawn(kinds["web"], DYNO, env, tmp_path / "web.log") as web,
     ):
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-            async with asyncio.timeout(20):
-                while True:
-                    assert web.poll() is None, (tmp_path / "web.log").read_text()
-                    try:
-                        await client.get("/queue")
-                        break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.1)
+            await until_serving(client, "/queue", web, tmp_path / "web.log")
 
             jobs = []
             for page in ["/pricing", "/pricing", "/docs"]:

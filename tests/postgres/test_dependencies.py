@@ -323,3 +323,44 @@ async def test_a_fan_of_10000_dependents(backend: PostgresBackend) -> None:
     assert (await backend.stats(["fan"]))["fan"][JobState.QUEUED] == 10_000
     claimed = await backend.claim(["fan"], 10_000, WORKER, 30)
     assert sorted(r.id for r in claimed) == sorted(job.id for job in fan)
+
+
+async def test_ending_jobs_takes_their_locks_in_id_order(
+    backend: PostgresBackend, server: str, schema: str, admin: asyncpg.Connection
+) -> None:
+    # An enqueue naming two dependencies share-locks them in id order; a worker ending both
+    # in one call, its outcomes in the other order, must lock them in id order too, or the
+    # two wait on each other until Postgres aborts one of them as a deadlock. (finish.sql's
+    # plan takes them in id order; this keeps it so. Locking the enqueue's way round the
+    # other way gives DeadlockDetectedError here.)
+    jobs_ = sorted([new_job(), new_job()], key=lambda job: job.id)
+    first, second = (job.id for job in jobs_)
+    await backend.enqueue(jobs_)
+    claimed = {r.id: r for r in await backend.claim(["default"], 2, WORKER, 60)}
+    assert set(claimed) == {first, second}
+    outcomes = [
+        Outcome(i, claimed[i].attempt, OutcomeKind.SUCCEEDED, result=b"1") for i in (second, first)
+    ]
+    enqueuer = await asyncpg.connect(server)
+    try:
+        async with enqueuer.transaction():
+            jobs = f'"{schema}".jobs'
+            await enqueuer.execute(f"SELECT 1 FROM {jobs} WHERE id = $1 FOR SHARE", first)
+            ending = asyncio.create_task(backend.finish(outcomes))
+
+            async def ending_waits() -> bool:  # on the lock of `first`
+                return bool(
+                    await admin.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND application_name = $1",
+                        f"taskrunner-test-{schema}",
+                    )
+                )
+
+            await eventually(ending_waits)
+            # with `second` already locked by the ending, this would be a deadlock
+            await enqueuer.execute(f"SELECT 1 FROM {jobs} WHERE id = $1 FOR SHARE", second)
+        with anyio.fail_after(30):
+            assert await ending == [True, True]
+    finally:
+        await enqueuer.close()

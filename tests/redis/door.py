@@ -56,21 +56,22 @@ async def publish(url: str) -> None:
         await runner.close()
 
 
-async def fcall(key: str, document: str | bytes) -> str:
+async def fcall(key: str, document: str | bytes, *more_keys: str) -> str:
     """FCALL taskrunner_enqueue: the id answered (ResponseError: the error reply)."""
     client = aioredis.Redis.from_url(REDIS_URL)
     try:
-        answer = await client.fcall("taskrunner_enqueue", 1, key, document)
+        keys = (key, *more_keys)
+        answer = await client.fcall("taskrunner_enqueue", len(keys), *keys, document)
     finally:
         await client.aclose()
     assert isinstance(answer, bytes)
     return answer.decode()
 
 
-async def refusal(key: str, document: str | bytes) -> str:
+async def refusal(key: str, document: str | bytes, *more_keys: str) -> str:
     """The error reply of a call the function refuses."""
     try:
-        answer = await fcall(key, document)
+        answer = await fcall(key, document, *more_keys)
     except ResponseError as exc:
         return str(exc)
     raise AssertionError(f"the function took {document!r}: {answer}")

@@ -4,8 +4,12 @@ reading what became of the jobs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+
+import pytest
 
 from taskrunner import BackendError, JobInfo, JobNotFound, TaskRunner
+from tests.helpers import eventually
 
 TASK = "failover.double"
 SETTLE = 60.0  # seconds for anything to happen; reached only when something is broken
@@ -49,3 +53,11 @@ async def all_finished(runner: TaskRunner, ids: list[str]) -> list[JobInfo]:
         if all(r.state.finished for r in records):
             return records
         await asyncio.sleep(0.1)
+
+
+async def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Until `condition` (a blocking check, run in a thread) holds; fail after SETTLE."""
+    try:
+        await eventually(lambda: asyncio.to_thread(condition), SETTLE)
+    except TimeoutError:
+        pytest.fail(f"gave up waiting for {what}")

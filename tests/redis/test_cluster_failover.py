@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from taskrunner import JobState
-from tests.helpers import eventually
 from tests.redis import failover
 from tests.redis.cluster import LocalCluster, cluster_command, local_cluster
 from tests.redis.slots import key_slot
@@ -24,13 +23,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     directory = tmp_path_factory.mktemp("failover")
     with local_cluster(directory, primaries=3, replicas=1, node_timeout_ms=1000) as started:
         yield started
-
-
-async def wait_for(condition: Callable[[], bool], what: str) -> None:
-    try:
-        await eventually(lambda: asyncio.to_thread(condition), failover.SETTLE)
-    except TimeoutError:
-        pytest.fail(f"gave up waiting for {what}")
 
 
 async def test_workers_and_enqueuers_carry_on_through_two_failovers(
@@ -55,7 +47,9 @@ async def test_workers_and_enqueuers_carry_on_through_two_failovers(
             first = cluster.owner(key_slot(queues[0].encode()))
             standby = cluster.replica_of(first)
             cluster_command(standby.port, "FAILOVER")
-            await wait_for(lambda: cluster.role(standby) == "master", "the manual failover")
+            await failover.wait_for(
+                lambda: cluster.role(standby) == "master", "the manual failover"
+            )
             ids += await enqueue_round()
             # a crash: the others fail the primary and promote its replica
             second = cluster.owner(key_slot(queues[1].encode()))
@@ -64,7 +58,7 @@ async def test_workers_and_enqueuers_carry_on_through_two_failovers(
             second.proc.kill()
             second.proc.wait(10)
             during = await enqueue_round()
-            await wait_for(lambda: cluster.role(heir) == "master", "the promotion")
+            await failover.wait_for(lambda: cluster.role(heir) == "master", "the promotion")
             after = await enqueue_round()
             found = {i: await failover.record(runner, i) for i in ids + during}
             kept = [i for i, r in found.items() if r is not None]

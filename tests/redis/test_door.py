@@ -84,11 +84,14 @@ async def test_ids_made_in_one_burst_are_uuid7_in_order(redis_url: str, redis_pr
     assert ids == sorted(ids) and len(set(ids)) == 50
 
 
+@pytest.mark.parametrize("absent", [False, True], ids=["one key", "with the absent key"])
 async def test_a_python_worker_runs_a_job_enqueued_by_the_function(
-    redis_url: str, redis_prefix: str
+    redis_url: str, redis_prefix: str, absent: bool
 ) -> None:
     await publish(redis_url)
-    job_id = await fcall(f"{redis_prefix}:{{mail}}:prios", '{"task": "math.add", "args": [2, 3]}')
+    more = [f"{redis_prefix}:{{mail}}:absent"] if absent else []
+    document = '{"task": "math.add", "args": [2, 3]}'
+    job_id = await fcall(f"{redis_prefix}:{{mail}}:prios", document, *more)
     runner = make_runner(redis_url)
     try:
         await runner.worker(queues=["mail"], burst=True).run()

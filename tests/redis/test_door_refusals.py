@@ -136,6 +136,18 @@ async def test_a_key_that_is_no_queue_s_route_key_is_refused(redis_prefix: str, 
     assert "names no queue" in error and "FCALL taskrunner_enqueue 1" in error
 
 
+@pytest.mark.parametrize("second", ["p:{crm}:absent", "{crm}:absent", "PREFIX:{mail}:absent"])
+async def test_a_second_key_but_the_queue_s_absent_key_is_refused(
+    redis_url: str, redis_prefix: str, second: str
+) -> None:
+    await publish(redis_url)
+    before = await snapshot(redis_prefix)
+    wrong = second.replace("PREFIX", redis_prefix)
+    error = await refusal(f"{redis_prefix}:{{crm}}:prios", "{" + SYNC + "}", wrong)
+    assert await snapshot(redis_prefix) == before
+    assert f"the second key must be '{redis_prefix}:{{crm}}:absent'" in error
+
+
 async def test_a_key_of_another_prefix_finds_no_task(redis_url: str, redis_prefix: str) -> None:
     await publish(redis_url)
     error = await refusal(f"{redis_prefix}x:{{crm}}:prios", "{" + SYNC + "}")

@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from taskrunner import JobState
-from taskrunner.backend import Outcome, OutcomeKind
+from taskrunner.backend import Beat, LeaseStatus, Outcome, OutcomeKind
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
@@ -110,6 +110,8 @@ async def test_a_full_redis_refuses_enqueues_and_keeps_every_waiting_job(
         kept = await backend.get([job.id for job in finished])
         evicted = sum(record is None for record in kept)
         assert evicted == 0 if policy == "noeviction" else evicted > 0
+        if policy == "noeviction":  # a finished job can be deleted once Redis was full
+            assert await backend.delete([finished[0].id]) == [True]
         assert await backend.purge([JobState.QUEUED]) == len(stored)  # frees memory when full
     finally:
         await backend.close()
@@ -120,3 +122,31 @@ def test_allow_eviction_takes_true_or_false() -> None:
     assert not RedisBackend("redis://h/0?allow_eviction=0").settings.allow_eviction
     with pytest.raises(ConfigurationError, match="allow_eviction='maybe' must be true or false"):
         RedisBackend("redis://h/0?allow_eviction=maybe")
+
+
+@pytest.mark.parametrize("policy", ["noeviction"])
+async def test_a_full_redis_still_renews_leases(server: RedisServer, policy: str) -> None:
+    # A full Redis refuses what would grow it, but a running job's heartbeat only rewrites
+    # its lease: refused, the lease would run out and the job run twice.
+    backend = await connected(server.url)
+    try:
+        await backend.enqueue([new_job()])
+        (running,) = await backend.claim(["default"], 1, "w-1", 30)
+
+        async def fill() -> None:
+            for _ in range(10_000):  # far more than 4 MB holds
+                await backend.enqueue([new_job(payload=PAYLOAD) for _ in range(20)])
+
+        with pytest.raises(BackendError, match="is full"):
+            await fill()
+        admin = aioredis.Redis(port=server.port)
+        try:  # well over its limit now, whatever it freed since the refusal
+            await admin.config_set("maxmemory", "1mb")
+        finally:
+            await admin.aclose()
+        beat = Beat(running.id, running.attempt, progress=b"0.5", queue="default")
+        assert await backend.heartbeat([beat], 30) == [LeaseStatus.HELD]
+        (record,) = await backend.get([running.id])
+        assert record is not None and record.progress == b"0.5"
+    finally:
+        await backend.close()

@@ -17,6 +17,7 @@ from taskrunner import JobState
 from taskrunner.backend import Beat, Outcome, OutcomeKind
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
+from taskrunner_redis.listen import first_wake
 from taskrunner_redis.locate import QueueLocator
 from tests.redis.conftest import REDIS_URL
 
@@ -104,6 +105,26 @@ async def test_a_worker_on_several_queues_wakes_for_any_of_them(
     with anyio.fail_after(10):
         await redis_backend.wait(["first", "second"], 0.05)
         assert await redis_backend.stats(["first"]) == {"first": dict.fromkeys(JobState, 0)}
+
+
+async def test_the_pops_called_off_on_a_cluster_end_when_one_list_has_a_token(
+    redis_prefix: str,
+) -> None:
+    # On a cluster each queue's wake list gets a pop of its own (first_wake). The others
+    # are called off once one returns, even when redis-py lets a pop's cancel go (the pop
+    # then blocked for its whole timeout, and a stopping worker with it).
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        # a guard, not a timing: a pop left blocking held a round for seconds (5 s here),
+        # so the 20 rounds would take minutes; called off, each takes a few milliseconds
+        with anyio.fail_after(30):
+            for round_ in range(20):
+                keys = [f"{redis_prefix}:wake-test:{round_}:{n}" for n in range(3)]
+                await client.rpush(keys[2], "token")
+                await first_wake(client, keys, 60)
+                assert await client.exists(*keys) == 0  # the one token was taken, no more
+    finally:
+        await client.aclose()
 
 
 async def test_reclaim_lists_the_queues_again_if_redis_lost_them(

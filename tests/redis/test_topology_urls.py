@@ -89,8 +89,7 @@ def test_wait_replicas_options() -> None:
     for bad in ("wait_replicas=-1", "wait_replicas=one", "wait_timeout=-2", "wait_timeout=inf"):
         with pytest.raises(ConfigurationError, match=bad.split("=")[0] + ".* 0 or more"):
             parse_url(f"redis://cache/0?{bad}")
-    with pytest.raises(ConfigurationError, match="wait_replicas is not available on Redis Cl"):
-        parse_url("redis+cluster://a:7000?wait_replicas=1")
+    assert parse_url("redis+cluster://a:7000?wait_replicas=1").wait_replicas == 1
 
 
 async def test_a_redis_without_replicas_warns_and_keeps_the_job(

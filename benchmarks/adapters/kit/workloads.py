@@ -64,6 +64,23 @@ async def enqueue_single(lib: Library, spec: Spec, script: str) -> Figures:
     return {"rate": spec.n / elapsed, "seconds": elapsed}
 
 
+async def enqueue_concurrent(lib: Library, spec: Spec, script: str) -> Figures:
+    """Workload 1b: `concurrency` coroutines of one process, each awaiting one enqueue at a
+    time, like the request handlers of a busy web server."""
+    for seq in range(WARMUP_JOBS):
+        await lib.enqueue("noop", seq)
+    seqs = iter(range(spec.n))  # shared: each coroutine takes the next number
+
+    async def handler() -> None:
+        for seq in seqs:
+            await lib.enqueue("noop", seq)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(handler() for _ in range(spec.concurrency)))
+    elapsed = time.perf_counter() - start
+    return {"rate": spec.n / elapsed, "seconds": elapsed}
+
+
 async def enqueue_batch(lib: Library, spec: Spec, script: str) -> Figures:
     """Workload 2: the library's bulk API, `batch_size` jobs per call."""
     try:
@@ -176,6 +193,7 @@ async def _make_backlog(lib: Library, spec: Spec, script: str) -> None:
 
 WORKLOADS: dict[str, Workload] = {
     "enqueue": enqueue_single,
+    "concurrent": enqueue_concurrent,
     "batch": enqueue_batch,
     "drain": drain,
     "sleep": drain,

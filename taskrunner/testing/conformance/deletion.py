@@ -6,20 +6,15 @@ import anyio
 import pytest
 
 from taskrunner.backend import Backend, JobDeletion, JobState, Outcome, OutcomeKind, new_job_id
-from taskrunner.testing.conformance.helpers import (
-    SHORT,
-    WORKER,
-    Suite,
-    claim_one,
-    finish_expiring,
-    new_job,
-)
+from taskrunner.testing.conformance import helpers
+from taskrunner.testing.conformance.helpers import Suite, claim_one, new_job
 
 
 def deletion(backend: Backend) -> JobDeletion:
-    if not isinstance(backend, JobDeletion):
-        pytest.skip("the backend cannot delete single jobs (no JobDeletion)")
-    return backend
+    """The backend, or a skip if it cannot delete single jobs."""
+    if isinstance(backend, JobDeletion):
+        return backend
+    pytest.skip("the backend cannot delete single jobs (no JobDeletion)")
 
 
 class DeletionTests(Suite):
@@ -31,7 +26,7 @@ class DeletionTests(Suite):
         queued, running = new_job(queue="other"), new_job(queue="busy")
         await backend.enqueue([done, failed, cancelled, queued, running])
         await backend.cancel([cancelled.id], ttl=None)
-        await backend.claim(["default"], 2, WORKER, 30)
+        await backend.claim(["default"], 2, helpers.WORKER, 30)
         await backend.finish(
             [
                 Outcome(done.id, 1, OutcomeKind.SUCCEEDED, result=b"1"),
@@ -65,6 +60,6 @@ class DeletionTests(Suite):
 
     async def test_a_record_past_its_retention_counts_as_gone(self, backend: Backend) -> None:
         deletes = deletion(backend)
-        expiring = await finish_expiring(backend)
-        await anyio.sleep(SHORT * 2)
+        expiring = await helpers.finish_expiring(backend)
+        await anyio.sleep(helpers.SHORT * 2)
         assert await deletes.delete([job.id for job in expiring]) == [False, False, False]

@@ -294,13 +294,7 @@ class PostgresBackend(PostgresAbilities):
         return self._listener.cancel_requests()
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
-        wanted = [canonical_id(job_id) for job_id in ids]
-        valid = [job_id for job_id in wanted if job_id is not None]
-        if not valid:
-            return [False] * len(ids)
-        rows = await self._store.fetch("retrying jobs", self._queries.retry, valid)
-        retried = {row[0] for row in rows}
-        return [job_id in retried for job_id in wanted]
+        return await self._store.answered("retrying jobs", self._queries.retry, ids)
 
     async def reclaim(self) -> list[str]:
         settings = self.settings

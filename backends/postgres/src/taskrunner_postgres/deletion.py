@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from taskrunner.backend import JobDeletion
 from taskrunner_postgres.queries import Queries
-from taskrunner_postgres.records import canonical_id
 from taskrunner_postgres.store import PostgresStore
 
 
@@ -19,13 +18,7 @@ class PostgresDeletion:
     _store: PostgresStore
 
     async def delete(self, ids: Sequence[str]) -> list[bool]:
-        wanted = [canonical_id(job_id) for job_id in ids]
-        valid = [job_id for job_id in wanted if job_id is not None]
-        if not valid:
-            return [False] * len(ids)
-        rows = await self._store.fetch("deleting jobs", self._queries.delete, valid)
-        deleted = {row[0] for row in rows}
-        return [job_id in deleted for job_id in wanted]
+        return await self._store.answered("deleting jobs", self._queries.delete, ids)
 
 
 if TYPE_CHECKING:

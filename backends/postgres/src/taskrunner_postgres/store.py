@@ -5,13 +5,14 @@ dead is dropped (and the work run again where that is safe), and errors are told
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner_postgres.errors import DATABASE_ERRORS, database_error, is_connection_lost
+from taskrunner_postgres.records import canonical_id
 
 if TYPE_CHECKING:
     from taskrunner_postgres.migrate import Connection
@@ -65,6 +66,17 @@ class PostgresStore:
         """The first column of the first row of `fetch` (None without rows)."""
         rows = await self.fetch(what, query, *args, again=again)
         return rows[0][0] if rows else None
+
+    async def answered(self, what: str, query: str, ids: Sequence[str]) -> list[bool]:
+        """Run `query` on the ids that are UUIDs ($1), once; per id, whether a row of the
+        answer starts with it (never for an id that is no UUID, which no job has)."""
+        wanted = [canonical_id(job_id) for job_id in ids]
+        valid = [job_id for job_id in wanted if job_id is not None]
+        if not valid:
+            return [False] * len(ids)
+        rows = await self.fetch(what, query, valid)
+        found = {row[0] for row in rows}
+        return [job_id in found for job_id in wanted]
 
 
 async def _drop_connections(pool: asyncpg.Pool, conn: Connection) -> None:

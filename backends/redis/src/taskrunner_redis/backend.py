@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
+from redis.asyncio import RedisCluster
 
 from taskrunner.backend import (
     Beat,
@@ -36,7 +37,8 @@ from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, 
 from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
 from taskrunner_redis.registry import RedisRegistry
-from taskrunner_redis.scripts import Scripts, replicas_of
+from taskrunner_redis.replicas import replicas_of
+from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import Aftermath, RedisStore, queue_names
@@ -265,11 +267,7 @@ class RedisBackend(
 
     async def retry(self, ids: Sequence[str]) -> list[bool]:
         with self._store.errors("retrying jobs"):
-            queues = await self._store.locate(ids)
-            done = await self._store.per_queue(
-                "retry", queues, lambda items: [ids[i] for i in items], 0
-            )
-        return [flag == 1 for flag in done]
+            return await self._store.flag_per_job("retry", ids)
 
     async def reclaim(self) -> list[str]:
         client, scripts = self._store.connected()
@@ -308,8 +306,8 @@ class RedisBackend(
                 timeout = min(timeout, min(waits) / 1_000_000)
             timeout = min(max(timeout, 0.001), LONGEST_BLOCK)
             keys = [self.keys.queue(queue, "wake") for queue in queues]
-            if len(keys) == 1:
-                await client.blpop(keys, timeout=timeout)
+            if len(keys) == 1 or not isinstance(client, RedisCluster):
+                await client.blpop(keys, timeout=timeout)  # one server: one pop on every list
             else:
                 await first_wake(client, keys, timeout)
 

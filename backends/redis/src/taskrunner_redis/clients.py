@@ -95,6 +95,12 @@ def _cluster(settings: RedisSettings) -> RedisCluster:
     options.setdefault("max_connections", MAX_CONNECTIONS)
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in settings.nodes],
+        # a MOVED answer patches the slot in the map; by default every fifth one makes
+        # redis-py close all of its connections to read the whole map again, cutting the
+        # calls other tasks have in flight (their answers lost), which a reshard or a
+        # failover, with many MOVED at once, hits (the map is still read again after a
+        # lost connection)
+        reinitialize_steps=0,
         **options,
         **_retry(),
     )

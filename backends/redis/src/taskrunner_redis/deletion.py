@@ -17,11 +17,7 @@ class RedisDeletion:
 
     async def delete(self, ids: Sequence[str]) -> list[bool]:
         with self._store.errors("deleting jobs"):
-            queues = await self._store.locate(ids)
-            done = await self._store.per_queue(
-                "delete", queues, lambda items: [ids[i] for i in items], 0
-            )
-        return [flag == 1 for flag in done]
+            return await self._store.flag_per_job("delete", ids)
 
 
 if TYPE_CHECKING:

@@ -40,6 +40,9 @@
   P:{q}:pending:<id>        set: the dependencies a waiting job of the queue still waits on
   P:{q}:early:<id>          hash: dependency id -> end state, for ends judged before the job
                             itself was stored (expires after a day)
+  P:{q}:absent, P:{@...}:absent  never written: every function call declares the one of its
+                            slot beside its route key, so Redis holds it back while the slot
+                            moves to another primary (see moving.py)
   P:{@b:<b>}:batch, :queues hash and set: a batch, and the queues it has parts on
   P:{@batches}:all, :closing, :expiring  sorted sets: the batches' indexes
   P:queues                  set: every queue name seen
@@ -51,7 +54,8 @@
 The functions (library.py): the library taskrunner_<hash> holds the backend's own, one per
 file of lua/ (taskrunner_<hash>_claim, ...); the library taskrunner holds the entry point
 for other languages, `FCALL taskrunner_enqueue 1 P:{q}:prios <job JSON>` (lua/door.lua),
-whose one key is the queue's route key (`Keys.route`).
+whose key is the queue's route key (`Keys.route`), and may be followed by the queue's
+absent key.
 
 lua/flow.lua says how the flow-control keys (limits and rates) are kept; lua/batch.lua and
 batches.py how the batches' keys are; lua/deps.lua and dependencies.py how the

@@ -16,8 +16,10 @@ it, replacing the one there, when they publish their tasks (registry.py), so the
 to start serves it, as its specs are the registry's.
 
 Functions that only read are flagged `no-writes` (they run on a full Redis and on replicas);
-those that free memory, `allow-oom` (purging and reclaiming run on a full Redis); the
-others are refused by a full Redis before they write anything.
+those that free memory or only rewrite what is there, `allow-oom` (purging, reclaiming, a
+running job's heartbeat and a worker's own record run on a full Redis: refused, a lease
+would run out and its job run twice); the others are refused by a full Redis before they
+write anything.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ FLAGS = {
     "purge": ("allow-oom",),
     "delete": ("allow-oom",),
     "reclaim": ("allow-oom",),
+    "heartbeat": ("allow-oom",),
+    "register_worker": ("allow-oom",),
 }
 _HASH = "@HASH@"  # where the library's hash goes in its code
 

@@ -2,61 +2,31 @@
 
 They are called with FCALL and make one library (library.py), loaded again when Redis
 answers that a function is missing, as it does after a restart (functions, like data, are
-kept on disk only where the server persists). Each call declares one key, which names the
-slot (the queue) the function works in, so a cluster client sends it to the slot's primary.
-On a cluster the library is loaded on every primary, and on all of them again when one
-answers that it lost it (a primary restarted empty, or one that joined since).
+kept on disk only where the server persists). Each call declares its route key, which names
+the slot (the queue) the function works in, so a cluster client sends it to the slot's
+primary, and the slot's never-written key, so Redis holds the call back while the slot moves
+to another primary (see moving.py; such calls are sent again until it has moved). On a
+cluster the library is loaded on every primary, and on all of them again when one answers
+that it lost it (a primary restarted empty, or one that joined since).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import ResponseError
+from redis.exceptions import ClusterError, ResponseError
 
 from taskrunner_redis.clients import Client
 from taskrunner_redis.library import Library, internal_library, public_library
-from taskrunner_redis.settings import RedisSettings
+from taskrunner_redis.moving import MoveWait, declared, is_moving
+from taskrunner_redis.replicas import Replicas, WaitPlan
 
 # one function call: the function's short name, the key it declares, its arguments
 Call = tuple[str, str, list[Any]]
-log = logging.getLogger("taskrunner.redis")
-
-
-@dataclass(frozen=True, slots=True)
-class Replicas:
-    """How many replicas must confirm a write (Redis WAIT), and for how long to wait."""
-
-    count: int
-    timeout_ms: int
-
-    def check(self, confirmed: object) -> None:
-        """Warn when fewer replicas than asked confirmed in time: the write stands on the
-        primary (a job stored runs), but a failover before it reaches them would lose it."""
-        if isinstance(confirmed, Exception):
-            raise confirmed
-        if isinstance(confirmed, int) and confirmed < self.count:
-            log.warning(
-                "only %d of the %d replicas asked for (wait_replicas) confirmed an enqueue "
-                "within %d ms: the jobs are stored on the primary, and would be lost if it "
-                "failed over before they reach a replica",
-                confirmed,
-                self.count,
-                self.timeout_ms,
-            )
-
-
-def replicas_of(settings: RedisSettings) -> Replicas | None:
-    """What the URL's wait_replicas and wait_timeout ask of each enqueue (None: nothing)."""
-    if settings.wait_replicas == 0:
-        return None
-    return Replicas(settings.wait_replicas, max(1, round(settings.wait_timeout * 1000)))
 
 
 @cache
@@ -87,40 +57,67 @@ class Scripts:
         self._loading = asyncio.Lock()
 
     async def run(self, name: str, key: str, args: list[Any]) -> Any:
-        loads = self._loads
-        try:
-            return await self._fcall(name, key, args)
-        except ResponseError as exc:
-            if not is_missing(exc):
-                raise
-        await self.load(loads)
-        return await self._fcall(name, key, args)
+        moving = MoveWait()
+        loaded = False
+        while True:
+            loads = self._loads
+            try:
+                return await self._fcall(name, key, args)
+            except (ResponseError, ClusterError) as exc:
+                if is_moving(exc):
+                    await moving.pause(exc)
+                elif is_missing(exc) and not loaded:
+                    await self.load(loads)
+                    loaded = True
+                else:
+                    raise
 
     async def run_many(self, calls: Sequence[Call], replicas: Replicas | None = None) -> list[Any]:
         """Run the calls in one round trip (each still atomic on its own); answers in order.
         With `replicas` (how many, and the most milliseconds to wait), a WAIT follows them on
-        the same connection, so they return once that many replicas have their writes."""
+        the same connection, so they return once that many replicas have their writes.
+        Calls that did not run (the library missing, their slot moving) are sent again."""
         if len(calls) == 1 and replicas is None:
             return [await self.run(*calls[0])]
-        loads = self._loads
-        async with self._client.pipeline(transaction=False) as pipe:
-            for name, key, args in calls:
-                pipe.execute_command("FCALL", self._names[name], 1, key, *args)
-            if replicas is not None:
-                pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms)
-            answers: list[Any] = await pipe.execute(raise_on_error=False)
-        if replicas is not None:
-            replicas.check(answers.pop())
-        missing = [i for i, answer in enumerate(answers) if is_missing(answer)]
-        for answer in answers:
-            if isinstance(answer, Exception) and not is_missing(answer):
-                raise answer
-        if missing:  # those calls did not run: load the library, then run them
-            await self.load(loads)
-            again = await self.run_many([calls[i] for i in missing], replicas)
-            for i, answer in zip(missing, again, strict=True):
+        answers: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        moving = MoveWait()
+        loaded = False
+        while todo:
+            loads = self._loads
+            got = await self._pipeline([calls[i] for i in todo], replicas)
+            missing = [i for i, answer in zip(todo, got, strict=True) if is_missing(answer)]
+            refused = [answer for answer in got if is_moving(answer)]
+            for i, answer in zip(todo, got, strict=True):
                 answers[i] = answer
+                if isinstance(answer, Exception) and not (is_missing(answer) or is_moving(answer)):
+                    raise answer
+            if missing and loaded:
+                raise answers[missing[0]]
+            if missing:
+                await self.load(loads)
+                loaded = True
+            if refused:
+                await moving.pause(refused[0])
+            todo = [i for i in todo if is_missing(answers[i]) or is_moving(answers[i])]
         return answers
+
+    async def _pipeline(self, calls: Sequence[Call], replicas: Replicas | None) -> list[Any]:
+        """The calls' answers (or errors), sent in one pipeline, then WAIT if asked."""
+        routes = await self._routes([key for _, key, _ in calls])
+        plan = WaitPlan(self._client, [key for _, key, _ in calls]) if replicas else None
+        async with self._client.pipeline(transaction=False) as pipe:
+            for (name, key, args), route in zip(calls, routes, strict=True):
+                pipe.execute_command("FCALL", self._names[name], *declared(key), *args, **route)
+            if replicas is not None and plan is not None:
+                for target in plan.targets:
+                    pipe.execute_command("WAIT", replicas.count, replicas.timeout_ms, **target)
+            answers: list[Any] = await pipe.execute(raise_on_error=False)
+        if replicas is None or plan is None:
+            return answers
+        for confirmed in answers[len(calls) :]:
+            replicas.check(confirmed)
+        return plan.uncovered(answers[: len(calls)])
 
     async def load(self, seen: int | None = None) -> None:
         """Load the library, unless this client loaded it since it had made `seen` loads
@@ -146,4 +143,19 @@ class Scripts:
             await self._client.execute_command("FUNCTION", "LOAD", "REPLACE", code)  # type: ignore[no-untyped-call]
 
     async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
-        return await self._client.execute_command("FCALL", self._names[name], 1, key, *args)
+        (route,) = await self._routes([key])
+        return await self._client.execute_command(
+            "FCALL", self._names[name], *declared(key), *args, **route
+        )
+
+    async def _routes(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """How each call routed by `keys` is sent: on a cluster, to the primary the client's
+        map names for its key's slot, named here from the same map a WAIT's target is
+        taken from (replicas.py); redirections are still followed. A lone call so sent is
+        not tried again by redis-py after a lost connection: it fails, and our callers
+        retry (a pipeline is still tried again)."""
+        client = self._client
+        if not isinstance(client, RedisCluster):
+            return [{} for _ in keys]
+        await client.initialize()  # the map, read again if a lost node made it stale
+        return [{"target_nodes": client.get_node_from_key(key)} for key in keys]

@@ -10,9 +10,9 @@ Three shapes, one per deployment:
                                                 the primary Sentinel names for `service`; the
                                                 hosts are sentinels (rediss+sentinel://: TLS)
 
-All take `prefix=`, `allow_eviction=`, `wait_replicas=` and `wait_timeout=` (not on a
-cluster yet); a single server's URL passes its other options to
-redis-py, the others take the few listed in `NODE_OPTIONS` and refuse the rest.
+All take `prefix=`, `allow_eviction=`, `wait_replicas=` and `wait_timeout=`; a single
+server's URL passes its other options to redis-py, the others take the few listed in
+`NODE_OPTIONS` and refuse the rest.
 """
 
 from __future__ import annotations
@@ -93,11 +93,6 @@ def parse_url(url: str) -> RedisSettings:
     if topology == "server":
         _check_port(parts, url)
         return RedisSettings(urlunsplit(parts._replace(query=urlencode(rest))), **ours)
-    if topology == "cluster" and ours.get("wait_replicas"):
-        raise ConfigurationError(
-            "wait_replicas is not available on Redis Cluster URLs yet (it is on redis:// "
-            "and redis+sentinel:// URLs)"
-        )
     service, db = _path(topology, parts.path, url)
     return RedisSettings(
         redact(url),

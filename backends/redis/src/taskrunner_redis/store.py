@@ -18,7 +18,8 @@ from taskrunner_redis.errors import Translated
 from taskrunner_redis.keys import Keys
 from taskrunner_redis.locate import QueueLocator
 from taskrunner_redis.records import FIELDS, parse_record
-from taskrunner_redis.scripts import Replicas, Scripts
+from taskrunner_redis.replicas import Replicas
+from taskrunner_redis.scripts import Scripts
 
 
 @dataclass(slots=True)
@@ -134,6 +135,13 @@ class RedisStore:
         if unlisted:
             await self.list_queues(unlisted)
         return runs
+
+    async def flag_per_job(self, script: str, ids: Sequence[str]) -> list[bool]:
+        """Run `script` (ARGV: prefix, queue, id...; a 1 or 0 per id) on the jobs' queues;
+        per id, whether it answered 1 (False for an id no queue holds)."""
+        queues = await self.locate(ids)
+        done = await self.per_queue(script, queues, lambda items: [ids[i] for i in items], 0)
+        return [flag == 1 for flag in done]
 
     async def locate(self, ids: Sequence[str]) -> list[str | None]:
         """The queue of each job (None: no queue holds it)."""

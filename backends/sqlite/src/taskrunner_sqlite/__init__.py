@@ -14,10 +14,10 @@ Jobs can be enqueued inside your own sqlite3 transaction, so they exist only if 
         conn.execute("COMMIT")
 
 Laid out like every backend (see docs/backends.md): `backend` (the protocol), `inspection`,
-`pausing`, `settings` (the URL), `store` (the connection and its thread), `errors`,
-`records`, `listen` (waking waiters across processes), `queries` (loads `sql/*.sql`) and
-`migrate` (applies `migrations/*.sql`); the state changes are in `jobs`, `claim`, `windows`
-and `tidy`, the reads in `reads`.
+`pausing`, `registry` (the task registry), `settings` (the URL), `store` (the connection and
+its thread), `errors`, `records`, `listen` (waking waiters across processes), `queries`
+(loads `sql/*.sql`) and `migrate` (applies `migrations/*.sql`); the state changes are in
+`jobs`, `claim`, `windows` and `tidy`, the reads in `reads`.
 """
 
 from taskrunner_sqlite.backend import SqliteBackend

@@ -34,6 +34,7 @@ from taskrunner.backend import (
     NewJob,
     Outcome,
     QueuePausing,
+    TaskRegistry,
     TransactionalEnqueue,
     redact,
 )
@@ -53,11 +54,14 @@ from taskrunner_sqlite.listen import (
 )
 from taskrunner_sqlite.migrate import apply_migrations, pending_migrations
 from taskrunner_sqlite.pausing import SqlitePausing
+from taskrunner_sqlite.registry import SqliteRegistry
 from taskrunner_sqlite.settings import parse_url, refuse_network_file_system
 from taskrunner_sqlite.store import SqliteStore, open_connection, transaction
 
 
-class SqliteBackend(SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies):
+class SqliteBackend(
+    SqliteInspection, SqlitePausing, SqliteBatches, SqliteDependencies, SqliteRegistry
+):
     """Jobs in a SQLite file in WAL mode, shared by the processes of one machine.
 
     `url` is a `sqlite:///relative/path.db` or `sqlite:////absolute/path.db` URL; its query
@@ -249,3 +253,4 @@ if TYPE_CHECKING:
     _depends: type[Dependencies] = SqliteBackend
     _deletes: type[JobDeletion] = SqliteBackend
     _shows: type[HasUrl] = SqliteBackend
+    _registry: type[TaskRegistry] = SqliteBackend

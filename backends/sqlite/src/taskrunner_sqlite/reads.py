@@ -29,12 +29,35 @@ def get(conn: sqlite3.Connection, now: float, ids: Sequence[str]) -> list[JobRec
 def stats(
     conn: sqlite3.Connection, now: float, queues: Sequence[str] | None
 ) -> dict[str, dict[JobState, int]]:
+    """The jobs per queue and state, from the counts the triggers of
+    migrations/0005_counts.sql keep: a scheduled job that is due counts as queued, and a
+    record past its retention is not counted. Without `queues`, the queues that hold a job."""
     names = None if queues is None else json.dumps(list(queues))
-    counts: dict[str, dict[JobState, int]] = {
-        queue: dict.fromkeys(JobState, 0) for queue in queues or ()
-    }
-    for queue, state, n in conn.execute(sql("stats"), (now, names)):
-        counts.setdefault(queue, dict.fromkeys(JobState, 0))[STATES[state]] = n
+    running = dict(conn.execute(sql("stats_running")).fetchall())
+    later = dict(conn.execute(sql("stats_later"), (now, names)).fetchall())
+    soon = dict(conn.execute(sql("stats_soon"), (now,)).fetchall())
+    found: dict[str, dict[JobState, int]] = {}
+    rows = conn.execute(sql("stats_counts"), (names,))
+    for queue, waiting, ready, stored, succeeded, failed, cancelled in rows:
+        busy, scheduled = running.get(queue, 0), later.get(queue, 0) + soon.get(queue, 0)
+        found[queue] = {
+            JobState.WAITING: waiting,
+            JobState.QUEUED: ready - busy + stored - scheduled,
+            JobState.SCHEDULED: scheduled,
+            JobState.RUNNING: busy,
+            JobState.SUCCEEDED: succeeded,
+            JobState.FAILED: failed,
+            JobState.CANCELLED: cancelled,
+        }
+    for queue, state, n in conn.execute(sql("stats_expired"), (now,)):
+        if queue in found:
+            found[queue][STATES[state]] -= n
+    counts = {queue: dict.fromkeys(JobState, 0) for queue in queues or ()}
+    counts.update(
+        (queue, counted)
+        for queue, counted in found.items()
+        if queues is not None or any(counted.values())
+    )
     return counts
 
 

@@ -10,6 +10,7 @@ WITH targets AS (
     SELECT j.id, j.state
     FROM {schema}.jobs AS j
     WHERE j.id = ANY($1::uuid[]) AND j.state = ANY($3::text[])
+    ORDER BY j.id  -- in id order, as an enqueue share-locks its dependencies: no deadlock
     FOR UPDATE
 ),
 changed AS (

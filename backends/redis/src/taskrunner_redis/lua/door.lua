@@ -12,7 +12,8 @@
 -- slot), and fields of a key template other than plain {name}s.
 local DOOR_TEN_YEARS = 315360000 -- taskrunner.retry.MAX_SECONDS
 local DOOR_MAX_PAYLOAD = 1048576 -- taskrunner's default, for a spec that does not say
-local DOOR_CALL = 'call it as FCALL taskrunner_enqueue 1 <prefix>:{<queue>}:prios <job JSON>'
+local DOOR_CALL = 'call it as FCALL taskrunner_enqueue 1 <prefix>:{<queue>}:prios <job JSON> ' ..
+                  '(or 2 <prefix>:{<queue>}:prios <prefix>:{<queue>}:absent <job JSON>)'
 
 -- the document's options (taskrunner.job_format.OPTION_TYPES) and what each takes
 local DOOR_OPTIONS = {
@@ -273,12 +274,16 @@ end
 -- The job a call asks for, checked whole before anything is written: its queue, settings,
 -- flow fields and payload.
 local function door_job(keys, argv)
-  if #keys ~= 1 or #argv ~= 1 then refuse(DOOR_CALL) end
+  if (#keys ~= 1 and #keys ~= 2) or #argv ~= 1 then refuse(DOOR_CALL) end
   local prefix, q = string.match(keys[1], '^([A-Za-z0-9_.%-]+):{([^{}]+)}:prios$')
   if not prefix or #prefix > 64 or not valid_queue(q) then
     refuse('the key ' .. quoted(keys[1]) .. ' names no queue: ' .. DOOR_CALL)
   end
   begin(prefix)
+  -- a second key, never written, holds the call back while the queue's slot moves (moving.py)
+  if keys[2] and keys[2] ~= queue_key(q, 'absent') then
+    refuse('the second key must be ' .. quoted(queue_key(q, 'absent')) .. ': ' .. DOOR_CALL)
+  end
   local text = argv[1]
   local fields = document_fields(text, json_check(text))
   local format = fields.format

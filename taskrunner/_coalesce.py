@@ -1,0 +1,143 @@
+"""Concurrent enqueues stored in one backend call.
+
+A busy web process has many request handlers enqueueing at once, each awaiting its own round
+trip. While one call to the backend's `enqueue` is in flight, the calls that arrive wait
+together, and go as one call (one script run, one statement, one commit) when it ends:
+
+- a lone enqueue goes straight to the backend, as it would without this;
+- each call returns once its own jobs are stored (the backend call that carried them
+  ended), and answers its own ids;
+- if a shared call fails, each of its callers' jobs is stored again on its own, so that
+  every caller gets its own answer or its own error (re-storing is safe: every backend
+  takes a job id it already holds as a replay of the same enqueue);
+- a caller cancelled before its jobs went is left out of the call: they are not stored.
+
+Only plain enqueues share calls: not those in the caller's transaction, nor batch members or
+jobs with dependencies (their errors name one job's batch or dependency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from taskrunner.backend import Backend, NewJob, enqueuer
+
+Store = Callable[[Sequence[NewJob]], Awaitable[list[str]]]
+MOST_JOBS = 1000  # jobs in one shared call at most; the rest go in the next
+
+
+@dataclass(frozen=True)
+class _Call:
+    jobs: Sequence[NewJob]
+    answer: asyncio.Future[list[str]]
+
+
+class Coalescer:
+    """Shares backend calls between the concurrent enqueues of one event loop (see the
+    module's docstring). `store` is the backend's `enqueue`."""
+
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        self.store_jobs = store
+        self.loop = loop
+        self._waiting: deque[_Call] = deque()
+        self._busy = False
+        self._flushing: asyncio.Task[None] | None = None
+
+    @property
+    def waiting(self) -> int:
+        """How many calls wait for the backend call in flight to end."""
+        return len(self._waiting)
+
+    async def store(self, jobs: Sequence[NewJob]) -> list[str]:
+        """Store `jobs`, sharing a backend call with concurrent callers; their ids."""
+        if self._busy:
+            answer: asyncio.Future[list[str]] = self.loop.create_future()
+            self._waiting.append(_Call(jobs, answer))
+            return await answer
+        self._busy = True
+        try:
+            return await self.store_jobs(jobs)
+        finally:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        """After a backend call: send the calls that waited for it, or be free again."""
+        if self._waiting:
+            self._flushing = self.loop.create_task(self._flush(), name="taskrunner-enqueue")
+        else:
+            self._busy = False
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                calls = self._next_calls()
+                if calls:
+                    await self._send(calls)
+        finally:
+            self._busy = False
+            while self._waiting:  # this task was cancelled (its loop is closing)
+                self._waiting.popleft().answer.cancel()
+
+    def _next_calls(self) -> list[_Call]:
+        calls: list[_Call] = []
+        count = 0
+        while self._waiting and (not calls or count + len(self._waiting[0].jobs) <= MOST_JOBS):
+            call = self._waiting.popleft()
+            if not call.answer.done():  # a caller cancelled while it waited is left out
+                calls.append(call)
+                count += len(call.jobs)
+        return calls
+
+    async def _send(self, calls: list[_Call]) -> None:
+        try:
+            ids = await self.store_jobs([job for call in calls for job in call.jobs])
+        except Exception as exc:
+            if len(calls) == 1:
+                _answer(calls[0], exc)
+            else:
+                await asyncio.gather(*(self._send_alone(call) for call in calls))
+            return
+        start = 0
+        for call in calls:
+            _answer(call, ids[start : start + len(call.jobs)])
+            start += len(call.jobs)
+
+    async def _send_alone(self, call: _Call) -> None:
+        try:
+            ids = await self.store_jobs(call.jobs)
+        except Exception as exc:
+            _answer(call, exc)
+        else:
+            _answer(call, ids)
+
+
+def _answer(call: _Call, outcome: list[str] | Exception) -> None:
+    if call.answer.done():
+        return
+    if isinstance(outcome, Exception):
+        call.answer.set_exception(outcome)
+    else:
+        call.answer.set_result(outcome)
+
+
+class Enqueues:
+    """A runner's way to store jobs: concurrent plain enqueues share backend calls through
+    one `Coalescer` per event loop and backend; the others go straight to the backend."""
+
+    def __init__(self) -> None:
+        self._coalescer: Coalescer | None = None
+
+    def store(self, backend: Backend, connection: Any, jobs: Sequence[NewJob]) -> Store:
+        """How to store `jobs` on `backend` (in `connection`'s transaction, if given)."""
+        store = enqueuer(backend, connection)  # ConfigurationError if it cannot
+        if connection is not None or any(job.after or job.batch_id for job in jobs):
+            return store  # one job's batch or dependency may fail its call: not shared
+        loop = asyncio.get_running_loop()
+        current = self._coalescer
+        if current is None or current.loop is not loop or current.store_jobs != store:
+            current = self._coalescer = Coalescer(store, loop)
+        return current.store

@@ -1,0 +1,164 @@
+"""Concurrent enqueues share backend calls (taskrunner._coalesce), on every backend: each
+caller gets its own jobs' ids, or its own error, and a cancelled caller's jobs are not
+stored."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import pytest
+
+from taskrunner import Job, JobState, Task, TaskRunner
+from taskrunner.backend import NewJob
+from tests.helpers import eventually
+
+Store = Callable[[Sequence[NewJob]], Awaitable[list[str]]]
+
+
+class Gate:
+    """Wraps a backend's `enqueue`: counts its calls and their sizes, holds the first call
+    until opened (so that others arrive while it is in flight), and refuses jobs whose
+    first argument is "bad" as a backend would refuse a whole call."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calls: list[int] = []
+        self.opened = asyncio.Event()
+
+    async def __call__(self, jobs: Sequence[NewJob], connection: object = None) -> list[str]:
+        self.calls.append(len(jobs))
+        if len(self.calls) == 1:
+            await self.opened.wait()
+        if any(b'"bad"' in job.payload for job in jobs):
+            raise ConnectionError(f"refused a call of {len(jobs)} jobs")
+        return await self.store(jobs)
+
+
+def with_tasks(runner: TaskRunner) -> None:
+    @runner.task(name="coalesce.echo")
+    async def echo(value: str) -> str:
+        return value
+
+
+async def held_first(
+    runner: TaskRunner, value: str
+) -> tuple[Task[..., Any], Gate, asyncio.Task[Job[Any]]]:
+    """The echo task, the gate on the backend, and a first enqueue in flight, held there."""
+    with_tasks(runner)
+    echo = runner.tasks["coalesce.echo"]
+    gate = await gated(runner)
+    first = asyncio.create_task(echo.enqueue(value))
+    await eventually(lambda: bool(gate.calls))
+    return echo, gate, first
+
+
+def waiting(runner: TaskRunner) -> int:
+    """How many enqueue calls wait for the backend call in flight."""
+    coalescer = runner._enqueues._coalescer
+    return 0 if coalescer is None else coalescer.waiting
+
+
+async def gated(runner: TaskRunner) -> Gate:
+    backend = await runner.connected()
+    gate = Gate(backend.enqueue)
+    backend.enqueue = gate  # type: ignore[method-assign]
+    return gate
+
+
+async def test_concurrent_enqueues_share_one_call_and_get_their_own_ids(
+    each_backend_runner: TaskRunner,
+) -> None:
+    runner = each_backend_runner
+    echo, gate, first = await held_first(runner, "v0")
+    others = [asyncio.create_task(echo.enqueue(f"v{n}")) for n in range(1, 100)]
+    await eventually(lambda: waiting(runner) == 99)
+    gate.opened.set()
+    jobs = [await first, *[await task for task in others]]
+    assert gate.calls == [1, 99]  # the first alone, the 99 that came meanwhile in one call
+    assert len({job.id for job in jobs}) == 100
+    infos = await runner.get_jobs([job.id for job in jobs])
+    assert [info and info.args for info in infos] == [[f"v{n}"] for n in range(100)]
+    assert all(info and info.state is JobState.QUEUED for info in infos)
+    # free again: the next lone enqueue goes straight to the backend
+    await echo.enqueue("alone")
+    assert gate.calls == [1, 99, 1]
+
+
+async def test_a_refused_shared_call_gives_each_caller_its_own_answer(
+    each_backend_runner: TaskRunner,
+) -> None:
+    runner = each_backend_runner
+    echo, gate, first = await held_first(runner, "first")
+    good = [asyncio.create_task(echo.enqueue(f"good{n}")) for n in range(3)]
+    bad = asyncio.create_task(echo.enqueue("bad"))
+    await eventually(lambda: waiting(runner) == 4)
+    gate.opened.set()
+    await first
+    stored = [await task for task in good]
+    with pytest.raises(ConnectionError, match="refused a call of 1 jobs"):
+        await bad
+    # the shared call of 4 was refused; each was then stored (or refused) on its own
+    assert gate.calls == [1, 4, 1, 1, 1, 1]
+    assert [info and info.args for info in await runner.get_jobs([j.id for j in stored])] == [
+        ["good0"],
+        ["good1"],
+        ["good2"],
+    ]
+    assert (await runner.stats())["default"][JobState.QUEUED] == 4  # first and the three good ones
+
+
+async def test_a_caller_cancelled_while_it_waits_stores_nothing(
+    each_backend_runner: TaskRunner,
+) -> None:
+    runner = each_backend_runner
+    echo, gate, first = await held_first(runner, "first")
+    kept = asyncio.create_task(echo.enqueue("kept"))
+    dropped = asyncio.create_task(echo.enqueue("dropped"))
+    await eventually(lambda: waiting(runner) == 2)
+    dropped.cancel()
+    gate.opened.set()
+    await first
+    job = await kept
+    assert dropped.cancelled()
+    assert gate.calls == [1, 1]  # the cancelled caller's job never went
+    assert (await runner.get_job(job.id)).args == ["kept"]
+    assert (await runner.stats())["default"][JobState.QUEUED] == 2
+
+
+async def test_enqueues_in_a_transaction_or_with_dependencies_go_alone(
+    each_backend_runner: TaskRunner,
+) -> None:
+    runner = each_backend_runner
+    echo, gate, first = await held_first(runner, "first")
+    gate.opened.set()
+    first_job = await first
+    # with `after=`, a call is never shared (its dependency's error is its own)
+    dependent = await echo.options(after=[first_job]).enqueue("then")
+    assert gate.calls == [1, 1]
+    assert (await runner.get_job(dependent.id)).state is JobState.WAITING
+
+
+def test_enqueue_sync_from_eight_threads_stores_every_job(shared_url: str) -> None:
+    runner = TaskRunner(shared_url)
+    with_tasks(runner)
+    echo = runner.tasks["coalesce.echo"]
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def produce(thread: int) -> None:
+        for n in range(25):
+            job = echo.enqueue_sync(f"t{thread}-{n}")
+            with lock:
+                ids.append(job.id)
+
+    threads = [threading.Thread(target=produce, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(set(ids)) == 200
+    assert runner.call_sync(runner.stats)["default"][JobState.QUEUED] == 200
+    runner.close_sync()
