@@ -27,6 +27,22 @@ PasswordOpt = Annotated[
     typer.Option(envvar="TASKRUNNER_DASHBOARD_PASSWORD", help="Require this password."),
 ]
 
+ApiTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TASKRUNNER_API_TOKEN",
+        help="Open POST /api/jobs (enqueue) to this token (default: --token's).",
+    ),
+]
+SecretOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar="TASKRUNNER_DASHBOARD_SECRET",
+        help="Sign sessions with this key (16+ characters): processes sharing it share "
+        "logins, e.g. behind a load balancer (default: random, lost on restart).",
+    ),
+]
+
 
 def serve_dashboard(
     app_path: Annotated[
@@ -41,13 +57,9 @@ def serve_dashboard(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8001,
     token: TokenOpt = None,
     password: PasswordOpt = None,
-    api_token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="TASKRUNNER_API_TOKEN",
-            help="Open POST /api/jobs (enqueue) to this token (default: --token's).",
-        ),
-    ] = None,
+    api_token: ApiTokenOpt = None,
+    secret: SecretOpt = None,
+    timezone: Annotated[str, typer.Option(help="Show times in this IANA time zone.")] = "UTC",
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the web dashboard: queues, jobs, failures with tracebacks, schedules."""
@@ -68,7 +80,13 @@ def serve_dashboard(
     runner = open_runner(chosen_app(app_path, app_option), url)
     try:
         web_app = dashboard(
-            runner, token=token, password=password, api_token=api_token, close_runner=True
+            runner,
+            token=token,
+            password=password,
+            api_token=api_token,
+            secret_key=secret,
+            timezone=timezone,
+            close_runner=True,
         )
     except ConfigurationError as exc:
         raise fail(str(exc)) from None

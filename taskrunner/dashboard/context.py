@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from typing import Any
 from urllib.parse import urlencode
 
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from taskrunner import _validation as validation
 from taskrunner._present import shown_job
 from taskrunner.backend import redact
-from taskrunner.dashboard.html import Html, escape, fragment, join, render
-from taskrunner.dashboard.security import Guard, Session
+from taskrunner.dashboard.guard import Guard, Session
+from taskrunner.dashboard.html import render
+from taskrunner.errors import TaskrunnerError
 from taskrunner.job import JobInfo
 from taskrunner.runner import TaskRunner
 
@@ -22,9 +28,24 @@ NOTICES = {
     "not-retryable": "Only failed, cancelled and scheduled jobs can be retried.",
     "finished": "The job had already finished: nothing to cancel.",
     "gone": "That job no longer exists.",
+    "deleted": "The job is deleted.",
+    "not-deletable": "Only finished jobs can be deleted: cancel it first.",
+    "bulk-retry": "{count} of the {of} selected jobs queued again (only failed, cancelled and "
+    "scheduled jobs can be retried).",
+    "bulk-cancel": "{count} of the {of} selected jobs cancelled or asked to stop (finished jobs "
+    "are left as they were).",
+    "bulk-delete": "{count} of the {of} selected jobs deleted (only finished jobs can be "
+    "deleted: cancel the others first).",
+    "none-selected": "No job was selected.",
+    "retried-failed": "{count} failed jobs of the queue queued again.",
+    "paused": "The queue is paused: no worker takes its jobs until it is resumed.",
+    "resumed": "The queue is resumed.",
+    "enqueued": "The task is enqueued now, off its schedule: this is its job.",
 }
+NOTICE_FIELDS = ("notice", "count", "of")  # query fields a notice is shown from
+Form = ImmutableMultiDict[str, str]
 NAV = (("/", "Overview"), ("/jobs", "Jobs"), ("/jobs?state=failed", "Failed"),
-       ("/schedules", "Schedules"))  # fmt: skip
+       ("/batches", "Batches"), ("/schedules", "Schedules"))  # fmt: skip
 
 
 def base_path(request: Request) -> str:
@@ -59,6 +80,7 @@ class View:
     guard: Guard
     session: Session
     title: str
+    zone: tzinfo = UTC
 
     @property
     def base(self) -> str:
@@ -74,54 +96,62 @@ class View:
         """`info` as the dashboard shows it: arguments named like secrets masked."""
         return shown_job(info, self.runner.tasks)
 
-    def csrf_field(self) -> Html:
-        return fragment(
-            '<input type="hidden" name="csrf" value="{}">', self.guard.csrf_token(self.session)
-        )
-
     def redirect(self, path: str, **query: str | None) -> RedirectResponse:
         return RedirectResponse(self.url(path, **query), status_code=303)
 
-    def page(self, title: str, body: Html, status: int = 200) -> HTMLResponse:
-        notice = NOTICES.get(self.request.query_params.get("notice", ""))
+    def page(self, template: str, title: str, status: int = 200, **values: Any) -> HTMLResponse:
+        """`templates/<template>` inside the layout, with what every page shows."""
         here = route_path(self.request)
-        nav = join(
-            fragment(
-                '<a href="{}"{}>{}</a>',
-                self.base + path,
-                Html(' aria-current="page"') if path == here else "",
-                label,
-            )
-            for path, label in NAV
-        )
-        logout = (
-            fragment(
-                '<form method="post" action="{}" class="logout">{}<button>Log out</button></form>',
-                self.url("/logout"),
-                self.csrf_field(),
-            )
-            if self.guard.protected and not self.session.bearer
-            else ""
-        )
         page = render(
-            "layout.html",
+            template,
             title=title,
             site=self.title,
             base=self.base,
-            nav=nav,
-            logout=logout,
+            nav=[(self.base + path, label, path == here) for path, label in NAV],
+            logout=self.guard.protected and not self.session.bearer,
+            csrf=self.guard.csrf_token(self.session),
             backend=redact(self.runner.url),
-            notice=fragment('<p class="notice" role="status">{}</p>', notice) if notice else "",
-            body=body,
+            notice=notice_text(self.request.query_params),
+            zone=self.zone,
+            zone_name=zone_name(self.zone),
+            url=self.url,
+            **values,
         )
         return HTMLResponse(page, status_code=status)
 
     def message(self, title: str, text: str, status: int) -> HTMLResponse:
-        return self.page(title, fragment("<h1>{}</h1><p>{}</p>", title, text), status)
+        return self.page("message.html", title, status, text=text)
 
 
-def empty_row(columns: int, text: str) -> Html:
-    return fragment('<tr><td colspan="{}" class="empty">{}</td></tr>', columns, text)
+def queue_name(view: View) -> str | None:
+    """The queue named in the request's path, if it is a valid queue name."""
+    try:
+        return validation.queue_name(str(view.request.path_params["queue"]))
+    except TaskrunnerError:
+        return None
 
 
-__all__ = ["Html", "View", "base_path", "empty_row", "escape", "route_path", "safe_next"]
+def notice_text(query: Mapping[str, str]) -> str | None:
+    """The notice a page shows after an action, with its counts (None: none)."""
+    text = NOTICES.get(query.get("notice", ""))
+    if text is None:
+        return None
+    counts = {k: query.get(k, "") for k in ("count", "of")}
+    return text.format(**{k: v if v.isdigit() else "?" for k, v in counts.items()})
+
+
+def zone_name(zone: tzinfo) -> str:
+    """The name a page gives its time zone: `UTC`, `Europe/Paris`."""
+    return str(getattr(zone, "key", None) or zone.tzname(None) or zone)
+
+
+__all__ = [
+    "NOTICE_FIELDS",
+    "Form",
+    "View",
+    "base_path",
+    "queue_name",
+    "route_path",
+    "safe_next",
+    "zone_name",
+]

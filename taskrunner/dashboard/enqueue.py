@@ -13,7 +13,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from taskrunner.dashboard.security import Guard, Verdict
+from taskrunner.dashboard.guard import Guard
+from taskrunner.dashboard.security import Verdict
 from taskrunner.errors import TaskrunnerError
 from taskrunner.job_format import prepared_job
 from taskrunner.registry import registered_task

@@ -1,15 +1,12 @@
-"""Who may use the dashboard: the bind rule, credentials, signed session cookies, CSRF tokens
-and same-origin checks, and the throttle on wrong credentials. Pure functions and small
-classes, with no Starlette in them."""
+"""Who may use the dashboard: the bind rule, same-origin checks, and the throttle on wrong
+credentials. Pure functions and small classes with no dependency beyond the standard
+library, so the CLI checks its bind rule without the dashboard extra; `guard` holds the
+credentials and signs sessions."""
 
 from __future__ import annotations
 
-import base64
 import enum
-import hashlib
-import hmac
 import ipaddress
-import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,6 +18,8 @@ SESSION_MAX_AGE = 12 * 3600
 LOGIN_FAILURES_ALLOWED = 10  # per client address, in LOGIN_FAILURE_WINDOW
 LOGIN_FAILURE_WINDOW = 300.0
 THROTTLED_FAILURE_DELAY = 1.0  # seconds before answering a failure from a throttled address
+SECRET_ENV = "TASKRUNNER_DASHBOARD_SECRET"
+MIN_SECRET_LENGTH = 16
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
@@ -51,23 +50,6 @@ def check_bind(host: str, protected: bool) -> None:
             "machines, so set a password or token first (--password, --token, or "
             "TASKRUNNER_DASHBOARD_PASSWORD / TASKRUNNER_DASHBOARD_TOKEN), or bind 127.0.0.1"
         )
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode("utf-8")).digest()
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """A browser session (from its cookie) or a script holding the bearer token."""
-
-    id: str
-    bearer: bool = False
-    fresh: bool = False  # made by this request: its cookie must be set on the response
 
 
 class Verdict(enum.Enum):
@@ -114,71 +96,6 @@ class FailureLog:
         if len(entries) < LOGIN_FAILURES_ALLOWED:
             return 0.0
         return max(0.0, entries[0] + LOGIN_FAILURE_WINDOW - now)
-
-
-@dataclass
-class Guard:
-    """The secrets of one dashboard: the credential (None: local use only) and the key that
-    signs session cookies and derives CSRF tokens."""
-
-    credential: str | None
-    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    failures: FailureLog = field(default_factory=FailureLog)
-
-    @property
-    def protected(self) -> bool:
-        return self.credential is not None
-
-    def credential_matches(self, given: str) -> bool:
-        if self.credential is None:
-            return False
-        # compare digests, so the time taken says nothing about the length either
-        return hmac.compare_digest(_digest(given), _digest(self.credential))
-
-    def judge(self, client: str, given: str) -> Verdict:
-        """Check a credential presented by `client`: the correct one is always admitted,
-        throttled or not; a wrong one is counted against the client's address."""
-        if self.credential_matches(given):
-            return Verdict.ADMITTED
-        self.failures.failed(client)
-        return Verdict.THROTTLED if self.failures.throttled_for(client) else Verdict.WRONG
-
-    def bearer(self, client: str, authorization: str | None) -> Verdict | None:
-        """None without an `Authorization: Bearer` header, else what its token earns."""
-        if not authorization:
-            return None
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        return self.judge(client, token.strip())
-
-    def _sign(self, message: str) -> str:
-        return _b64(hmac.new(self.key, message.encode("ascii"), hashlib.sha256).digest())
-
-    def new_cookie(self) -> tuple[Session, str]:
-        session = Session(secrets.token_urlsafe(18), fresh=True)
-        message = f"{session.id}.{int(time.time())}"
-        return session, f"{message}.{self._sign(message)}"
-
-    def session_from_cookie(self, cookie: str | None) -> Session | None:
-        """The session a cookie carries, if its signature holds and it has not expired."""
-        if not cookie or len(cookie) > 200:
-            return None
-        message, _, signature = cookie.rpartition(".")
-        session_id, _, issued = message.partition(".")
-        if not session_id or not issued.isdigit():
-            return None
-        if not hmac.compare_digest(signature, self._sign(message)):
-            return None
-        if not 0 <= time.time() - int(issued) < SESSION_MAX_AGE:
-            return None
-        return Session(session_id)
-
-    def csrf_token(self, session: Session) -> str:
-        return self._sign(f"csrf.{session.id}")
-
-    def csrf_matches(self, session: Session, given: str | None) -> bool:
-        return bool(given) and hmac.compare_digest(str(given), self.csrf_token(session))
 
 
 def _authority(url: str) -> str | None:

@@ -63,6 +63,12 @@ async def seed(runner: TaskRunner) -> Seeded:
     return Seeded(runner, failed.id, succeeded.id, delayed.id)
 
 
+@pytest.fixture(autouse=True)
+def no_shared_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each dashboard of a test signs with a key of its own unless the test gives one."""
+    monkeypatch.delenv("TASKRUNNER_DASHBOARD_SECRET", raising=False)
+
+
 @pytest.fixture(params=["memory", "redis", "postgres", "sqlite"])
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
     if request.param == "memory":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from taskrunner import JobState
+from taskrunner import JobNotFound, JobState
 from taskrunner.dashboard import dashboard
 from tests.dashboard.conftest import ORIGIN, TOKEN, Seeded, client_for, csrf_of, log_in
 
@@ -152,3 +153,33 @@ async def test_without_auth_posts_still_need_a_session_token(seeded: Seeded) -> 
         done = await client.post(url, data={"csrf": csrf}, headers={"origin": ORIGIN})
         assert done.status_code == 303
         assert await state_of(seeded, seeded.failed) is JobState.QUEUED
+
+
+async def test_delete_a_finished_job_from_its_page(seeded: Seeded) -> None:
+    app = dashboard(seeded.runner, token=TOKEN)
+    async with client_for(app) as client:
+        csrf = await logged_in_form(client, seeded.succeeded)
+        page = (await client.get(f"/jobs/{seeded.succeeded}")).text
+        assert f'action="/jobs/{seeded.succeeded}/delete"' in page
+        delayed_page = (await client.get(f"/jobs/{seeded.delayed}")).text
+        assert "/delete" not in delayed_page  # not finished: no delete button
+        refused = await client.post(
+            f"/jobs/{seeded.delayed}/delete", data={"csrf": csrf}, headers={"origin": ORIGIN}
+        )
+        assert refused.headers["location"] == f"/jobs/{seeded.delayed}?notice=not-deletable"
+        assert await state_of(seeded, seeded.delayed) is JobState.SCHEDULED
+        no_csrf = await client.post(f"/jobs/{seeded.succeeded}/delete", headers={"origin": ORIGIN})
+        assert no_csrf.status_code == 403
+        deleted = await client.post(
+            f"/jobs/{seeded.succeeded}/delete",
+            data={"csrf": csrf, "next": "/jobs"},
+            headers={"origin": ORIGIN},
+        )
+        assert deleted.headers["location"] == "/jobs?notice=deleted"
+        assert "The job is deleted." in (await client.get("/jobs?notice=deleted")).text
+        with pytest.raises(JobNotFound):
+            await seeded.runner.get_job(seeded.succeeded)
+        script = await client.post(
+            f"/jobs/{seeded.failed}/delete", headers={"authorization": f"Bearer {TOKEN}"}
+        )
+        assert script.json() == {"job": seeded.failed, "done": True, "notice": "deleted"}

@@ -12,22 +12,42 @@ from taskrunner.dashboard import dashboard
 from taskrunner.dashboard.security import (
     LOGIN_FAILURE_WINDOW,
     LOGIN_FAILURES_ALLOWED,
+    SECRET_ENV,
     THROTTLED_FAILURE_DELAY,
 )
-from tests.dashboard.conftest import ORIGIN, TOKEN, Seeded, client_for, log_in, make_runner
+from tests.dashboard.conftest import (
+    ORIGIN,
+    TOKEN,
+    Seeded,
+    client_for,
+    csrf_of,
+    log_in,
+    make_runner,
+)
 
 
 async def test_every_page_needs_auth(seeded: Seeded) -> None:
     app = dashboard(seeded.runner, token=TOKEN)
     async with client_for(app) as client:
-        for path in ("/", "/jobs?state=failed", f"/jobs/{seeded.failed}", "/schedules"):
+        pages = (
+            "/",
+            "/jobs?state=failed",
+            f"/jobs/{seeded.failed}",
+            "/schedules",
+            "/batches",
+            "/batches/some-batch",
+            "/queues/default",
+            "/jobs?text=x&id=01",
+        )
+        for path in pages:
             response = await client.get(path)
             assert response.status_code == 303, path
             assert response.headers["location"].startswith("/login")
             assert seeded.failed not in response.text
         job_page = await client.get(f"/jobs/{seeded.failed}")
         assert job_page.headers["location"] == f"/login?next=%2Fjobs%2F{seeded.failed}"
-        for path in ("/api/stats", f"/api/jobs/{seeded.failed}", "/api/jobs"):
+        for path in ("/api/stats", f"/api/jobs/{seeded.failed}", "/api/jobs",
+                     "/api/queues/default", "/api/batches/some-batch"):  # fmt: skip
             response = await client.get(path)
             assert response.status_code == 401, path
             assert "queues" not in response.text and seeded.failed not in response.text
@@ -98,6 +118,44 @@ async def test_tampered_or_foreign_cookies_are_refused(seeded: Seeded) -> None:
             response = await client.get("/")
             assert response.status_code == 303, value
             assert response.headers["location"] == "/login"
+
+
+SECRET = "shared-secret-of-the-fleet"
+
+
+async def test_dashboards_sharing_a_secret_share_logins(seeded: Seeded) -> None:
+    """Behind a load balancer: a login on one process is good on another with the same key,
+    and so is the CSRF token its pages carry; one with another key refuses both."""
+    first = dashboard(seeded.runner, token=TOKEN, secret_key=SECRET)
+    second = dashboard(seeded.runner, token=TOKEN, secret_key=SECRET)
+    stranger = dashboard(seeded.runner, token=TOKEN, secret_key=SECRET + "-other")
+    async with client_for(first) as one, client_for(second) as two, client_for(stranger) as x:
+        await log_in(one)
+        cookie = one.cookies["taskrunner_dashboard"]
+        csrf = csrf_of((await one.get(f"/jobs/{seeded.failed}")).text)
+        two.cookies.set("taskrunner_dashboard", cookie)
+        assert (await two.get(f"/jobs/{seeded.failed}")).status_code == 200
+        retried = await two.post(
+            f"/jobs/{seeded.failed}/retry", data={"csrf": csrf}, headers={"origin": ORIGIN}
+        )
+        assert retried.status_code == 303
+        assert (await seeded.runner.get_job(seeded.failed)).state.value == "queued"
+        x.cookies.set("taskrunner_dashboard", cookie)
+        assert (await x.get("/")).headers["location"] == "/login"
+
+
+async def test_the_secret_comes_from_the_environment(
+    seeded: Seeded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    first, second = dashboard(seeded.runner, token=TOKEN), dashboard(seeded.runner, token=TOKEN)
+    async with client_for(first) as one, client_for(second) as two:
+        await log_in(one)
+        two.cookies.set("taskrunner_dashboard", one.cookies["taskrunner_dashboard"])
+        assert (await two.get("/")).status_code == 200
+    monkeypatch.setenv(SECRET_ENV, "short")
+    with pytest.raises(ConfigurationError, match="16 characters"):
+        dashboard(seeded.runner, token=TOKEN)
 
 
 async def test_login_from_another_site_is_refused(seeded: Seeded) -> None:
@@ -172,6 +230,10 @@ def test_settings_are_checked() -> None:
         dashboard(runner, token=TOKEN, password=TOKEN)
     with pytest.raises(ConfigurationError, match="8 characters"):
         dashboard(runner, token="short")
+    with pytest.raises(ConfigurationError, match="secret key needs 16 characters"):
+        dashboard(runner, token=TOKEN, secret_key="too-short")
+    with pytest.raises(ConfigurationError, match="unknown time zone 'Mars/Olympus'"):
+        dashboard(runner, token=TOKEN, timezone="Mars/Olympus")
 
 
 async def test_security_headers(seeded: Seeded) -> None:

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from taskrunner import ConfigurationError
 from taskrunner.cli import app
 from taskrunner.cli import dashboard as command
+from taskrunner.dashboard import dashboard
 from taskrunner.dashboard.security import check_bind
-from tests.dashboard.conftest import TOKEN
+from tests.dashboard.conftest import TOKEN, client_for, make_runner
 from tests.helpers import free_port
 
 cli = CliRunner()
@@ -87,11 +88,64 @@ def test_bad_options(served: list[Any]) -> None:
     assert served == []
 
 
+async def test_secret_and_time_zone_options(
+    served: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TASKRUNNER_DASHBOARD_SECRET", raising=False)
+    short = cli.invoke(app, ["dashboard", "--url", "memory://", "--secret", "abc"])
+    assert short.exit_code == 2 and "16 characters" in short.output
+    env = {"TASKRUNNER_DASHBOARD_SECRET": "x"}
+    from_env = cli.invoke(app, ["dashboard", "--url", "memory://"], env=env)
+    assert from_env.exit_code == 2 and "16 characters" in from_env.output
+    zone = cli.invoke(app, ["dashboard", "--url", "memory://", "--timezone", "Nowhere/City"])
+    assert zone.exit_code == 2 and "unknown time zone" in zone.output
+    assert served == []
+    args = ["--secret", "a-long-enough-secret", "--timezone", "Europe/Paris"]
+    good = cli.invoke(app, ["dashboard", "--url", "memory://", *args])
+    assert good.exit_code == 0, good.output
+    (config,) = served
+    async with client_for(config.app) as client:
+        page = await client.get("/")
+        assert "times in Europe/Paris" in page.text
+        cookie = client.cookies["taskrunner_dashboard"]
+    # a process given the same secret takes the session; one with another does not
+    for secret, same in (("a-long-enough-secret", True), ("another-long-secret", False)):
+        other = dashboard(make_runner(None), secret_key=secret)
+        async with client_for(other) as client:
+            client.cookies.set("taskrunner_dashboard", cookie)
+            answer = await client.get("/")
+            assert ("set-cookie" not in answer.headers) is same
+
+
 def test_says_which_extra_is_missing(served: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     result = cli.invoke(app, ["dashboard", "--url", "memory://"])
     assert result.exit_code == 2
     assert 'pip install "taskrunner-jobs[dashboard]"' in result.output
+
+
+BLOCK_EXTRA = """
+import sys
+class WithoutTheExtra:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"itsdangerous", "jinja2", "starlette", "uvicorn"}:
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, WithoutTheExtra())
+from taskrunner.cli import main
+sys.argv = ["taskrunner", "dashboard", "--url", "memory://"]
+main()
+"""
+
+
+def test_the_cli_loads_without_the_dashboard_extra() -> None:
+    """Every command imports the dashboard command's module: it must load without Jinja2,
+    itsdangerous or Starlette, and `taskrunner dashboard` say which extra it needs."""
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_EXTRA], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert "[dashboard]" in done.stderr and "pip install" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.slow

@@ -23,13 +23,16 @@ async def test_the_hold_and_the_paused_mark_are_shown(seeded: Seeded) -> None:
         assert finished["held_by"] is None
         await log_in(client)
         page = (await client.get(f"/jobs/{held.id}")).text
-        assert "<dt>held by</dt><dd>its queue &#x27;default&#x27; is paused</dd>" in page
+        assert "<dt>held by</dt><dd>its queue &#39;default&#39; is paused</dd>" in page
+        assert "<h2>Why it is not running</h2>" in page
+        assert 'action="/queues/default/resume"' in page  # resume it from there
         overview = (await client.get("/")).text
-        assert 'default <span class="state state-paused">paused</span>' in overview
-        assert 'reports <span class="state state-paused">' not in overview
+        assert 'default</a> <span class="state state-paused">paused</span>' in overview
+        assert 'reports</a> <span class="state state-paused">' not in overview
         await runner.resume("default")
         page = (await client.get(f"/jobs/{held.id}")).text
-        assert "no worker takes queue &#x27;default&#x27;" in page
+        assert "no worker takes queue &#39;default&#39;" in page
+        assert "hold-no_worker" in page and "/queues/default/resume" not in page
         overview = (await client.get("/")).text
         assert "state-paused" not in overview
 
@@ -53,3 +56,15 @@ async def test_the_limit_and_rate_keys_and_a_limit_hold_are_shown(seeded: Seeded
         page = (await client.get(f"/jobs/{first.id}")).text
         assert "<dt>limit key</dt><dd>c:1</dd>" in page
         assert "<dt>rate key</dt><dd>api</dd>" in page
+
+
+async def test_a_job_waiting_on_others_says_which(seeded: Seeded) -> None:
+    runner = seeded.runner
+    waiting = await runner.tasks["dash.ok"].options(after=[seeded.delayed]).enqueue(5)
+    async with client_for(dashboard(runner, token=TOKEN)) as client:
+        await log_in(client)
+        page = (await client.get(f"/jobs/{waiting.id}")).text
+        assert "hold-dependencies" in page and "<h2>Why it is not running</h2>" in page
+        assert f"it waits for 1 of the 1 jobs given to after= to end: {seeded.delayed}" in page
+        finished = (await client.get(f"/jobs/{seeded.succeeded}")).text
+        assert "Why it is not running" not in finished
