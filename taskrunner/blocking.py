@@ -48,7 +48,25 @@ class LoopThread:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            self._close_loop()
+
+    def _close_loop(self) -> None:
+        """Once stopped, end the loop's tasks and close it, as `asyncio.run` does: a task left
+        pending (a backend's listener whose close timed out) would otherwise be destroyed by
+        the garbage collector later, anywhere, with an error logged from inside other code."""
+        loop = self.loop
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=CLOSE_TIMEOUT))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
     def stop(self, closing: Awaitable[None] | None, timeout: float) -> None:
         """Run `closing` on the loop (within `timeout`), then stop the loop and its thread."""

@@ -232,3 +232,23 @@ def test_a_runner_whose_loop_ended_connects_again_on_the_next(worker_url: str) -
     assert asyncio.run(once(2)) == 4  # the first loop is closed: a new connection
     assert runner.backend is not first
     asyncio.run(runner.close())
+
+
+def test_a_stopped_loop_thread_ends_its_tasks_and_closes_its_loop() -> None:
+    # a task left pending on a runner's own loop (a listener whose close timed out) must end
+    # with the loop, not be destroyed by the garbage collector later inside other code
+    from taskrunner.blocking import LoopThread
+
+    own = LoopThread("test-loop")
+    started = threading.Event()
+
+    async def listener() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    task = asyncio.run_coroutine_threadsafe(listener(), own.loop)
+    assert started.wait(10)
+    own.stop(None, 10)
+    assert not own.thread.is_alive()
+    assert own.loop.is_closed()
+    assert task.cancelled()
