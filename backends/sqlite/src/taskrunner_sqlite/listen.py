@@ -67,6 +67,11 @@ class Watcher:
         task = self._task
         if task is None or task.done() or task.get_loop() is not loop:
             self._task = loop.create_task(self._poll(), name="taskrunner-sqlite-watch")
+            # a loop thrown away with its tasks pending (not closed as asyncio.run does) leaves
+            # this one to the garbage collector: nothing is lost then, and the error asyncio
+            # would log, from wherever the collection runs, is only noise (CPython 3.11 even
+            # fails a compile() it interrupts that way)
+            self._task._log_destroy_pending = False  # type: ignore[attr-defined]
         try:
             yield
         finally:
