@@ -34,13 +34,16 @@ def test_each_library_gets_a_file_of_its_own_that_a_reset_removes(tmp_path: Path
     assert not any(path.exists() for path in left)
 
 
-def test_the_bare_commit_limit_is_measured_for_sqlite_only_and_leaves_no_file(
+def test_the_bare_commit_limit_is_measured_on_sqlite_and_leaves_no_file(
     tmp_path: Path,
 ) -> None:
     assert bare_commits(tmp_path, 20) > 0
     assert list(tmp_path.iterdir()) == []
-    assert set(measure("sqlite", tmp_path, quick=True)) == {BARE_COMMIT}
-    assert measure("redis", tmp_path, quick=True) == {}
+    servers = Servers(sqlite=tmp_path)
+    python = Path(sys.executable)
+    assert set(measure("sqlite", servers, True, python, tmp_path / "log")) == {BARE_COMMIT}
+    assert measure("memory", servers, True, python, tmp_path / "log") == {}
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_footnotes_set_each_library_s_enqueue_against_the_bare_commit() -> None:

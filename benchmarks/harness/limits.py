@@ -1,8 +1,14 @@
 """The machine's own limits that a backend's figures are read against, measured by the
-orchestrator itself in each round. For SQLite: how many bare `BEGIN IMMEDIATE; INSERT;
-COMMIT` transactions a second Python's sqlite3 commits to a file in the folder the
-libraries use (WAL, `synchronous=FULL`: every commit durable, as the libraries' are by
-default), one after the other: no library can store one job per durable commit faster."""
+orchestrator in each round:
+
+- SQLite: how many bare `BEGIN IMMEDIATE; INSERT; COMMIT` transactions a second Python's
+  sqlite3 commits to a file in the folder the libraries use (WAL, `synchronous=FULL`: every
+  commit durable, as the libraries' are by default), one after the other.
+- Redis: redis-py's bare `PING` round trip in a loop, and Redis's own ceiling for a function
+  call that does nothing (from its `usec_per_call`), by `adapters/limits_probe.py`.
+- Postgres: asyncpg's bare one-row `INSERT` and commit in a loop, by the same probe.
+
+No library can store one job per awaited call faster than the round trip or the commit."""
 
 from __future__ import annotations
 
@@ -10,11 +16,26 @@ import sqlite3
 import time
 from pathlib import Path
 
+from harness.invoke import run_adapter
+from harness.namespaces import Servers
+from harness.plan import ADAPTERS
+
 BARE_COMMIT = "bare_commit"
+PING = "ping"
+NOOP_FUNCTION = "noop_function"
+BARE_INSERT_COMMIT = "bare_insert_commit"
 LABELS = {
     BARE_COMMIT: "bare `BEGIN IMMEDIATE; INSERT; COMMIT` from Python's sqlite3, WAL, "
     "`synchronous=FULL`, on the libraries' disk (/s)",
+    PING: "redis-py asyncio `PING`, one awaited after the other (round trips/s)",
+    NOOP_FUNCTION: "Redis's own ceiling for a no-op function call, 1 s / its usec_per_call "
+    "in `INFO commandstats` (calls/s, server time only)",
+    BARE_INSERT_COMMIT: "asyncpg one-row `INSERT` + commit, one after the other (commits/s)",
 }
+ENQUEUE_BOUNDS = (BARE_COMMIT, PING, BARE_INSERT_COMMIT)
+"""The limits a single awaited enqueue is set against in the report."""
+
+PROBE = ADAPTERS / "limits_probe.py"
 
 
 def bare_commits(folder: Path, n: int) -> float:
@@ -37,8 +58,21 @@ def bare_commits(folder: Path, n: int) -> float:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def measure(backend: str, folder: Path, quick: bool) -> dict[str, float]:
-    """The limits of `backend` on this machine (none but SQLite's yet)."""
-    if backend != "sqlite":
+def measure(
+    backend: str, servers: Servers, quick: bool, python: Path, log: Path
+) -> dict[str, float]:
+    """The limits of `backend` on this machine (none on memory); the Redis and Postgres ones
+    by the probe, run with `python` (taskrunner's, which has redis-py and asyncpg)."""
+    if backend == "sqlite":
+        return {BARE_COMMIT: bare_commits(servers.sqlite, 300 if quick else 2_000)}
+    if backend == "redis":
+        url = servers.redis
+    elif backend == "postgres":
+        url = f"{servers.postgres.rstrip('/')}/postgres"
+    else:
         return {}
-    return {BARE_COMMIT: bare_commits(folder, 300 if quick else 2_000)}
+    spec = {"workload": "limits", "backend": backend, "url": url, "n": 1_000 if quick else 10_000}
+    outcome = run_adapter(python, PROBE, "bench", spec, log, 120.0)
+    if outcome.status != "ok":
+        raise RuntimeError(f"measuring the {backend} limits failed: {outcome.message}")
+    return outcome.figures

@@ -71,9 +71,14 @@ def run_session(options: Options, log_dir: Path) -> Results:
             results.skipped[lib.name] = why
             say(f"{lib.name}: {why} (skipped)")
     for round_index in range(options.rounds):
-        for key, value in limits.measure(
-            options.backend, options.servers.sqlite, options.quick
-        ).items():
+        measured = limits.measure(
+            options.backend,
+            options.servers,
+            options.quick,
+            python_for(TASKRUNNER),
+            log_dir / f"r{round_index + 1}-limits.log",
+        )
+        for key, value in measured.items():
             results.limits[key].append(value)
             say(f"round {round_index + 1}/{options.rounds} · limit · {key}: {value:,.1f}")
         order = _rotate(results.libraries, round_index)
