@@ -146,3 +146,11 @@ async def test_a_write_after_close_fails_clearly(sqlite_url: str) -> None:
     await backend.close()
     with pytest.raises(ConfigurationError, match="not connected"):
         await backend.enqueue([new_job()])
+
+
+async def test_the_savepoints_undo_pages_stay_in_memory(backend: SqliteBackend) -> None:
+    # each write of a group runs in a savepoint, whose undo copy of every page it changes
+    # SQLite keeps in a temporary file unless temp_store is MEMORY (2): 8x the bytes written
+    conn = backend._store.conn
+    assert conn is not None
+    assert conn.execute("PRAGMA temp_store").fetchone() == (2,)

@@ -1,6 +1,7 @@
 """One writer at a time: a write waits for another connection's write lock up to
-`busy_timeout`, then fails with a BackendError that says so; reads never wait. And one
-event loop after another (asyncio.run twice), as scripts do."""
+`busy_timeout`, trying again in short steps (`locks`), then fails with a BackendError that
+says so; reads never wait. And one event loop after another (asyncio.run twice), as
+scripts do."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from taskrunner.backend import JobState, Outcome, OutcomeKind
 from taskrunner.errors import BackendError
 from taskrunner.testing.conformance.helpers import new_job
 from taskrunner_sqlite import SqliteBackend
+from taskrunner_sqlite.locks import LONGEST_PAUSE, when_free
 from tests.sqlite.conftest import connected
 
 
@@ -35,6 +37,45 @@ async def test_a_write_lock_held_past_busy_timeout_fails_the_write_clearly(
             other.close()
         late = new_job()
         assert await backend.enqueue([late]) == [late.id]
+
+
+async def test_a_write_waits_for_a_lock_freed_meanwhile(
+    backend: SqliteBackend, db_path: Path
+) -> None:
+    conn = backend._store.conn
+    assert conn is not None
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (0,)  # no sleeps of SQLite's
+    other = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        asyncio.get_running_loop().call_later(0.05, other.execute, "ROLLBACK")
+        job = new_job()
+        assert await backend.enqueue([job]) == [job.id]
+    finally:
+        other.close()
+
+
+def test_the_lock_is_tried_again_in_short_steps(db_path: Path) -> None:
+    holder, waiter = (sqlite3.connect(db_path, isolation_level=None) for _ in range(2))
+    waiter.execute("PRAGMA busy_timeout = 0")
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) == 6:
+            holder.execute("ROLLBACK")
+
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        when_free(lambda: waiter.execute("BEGIN IMMEDIATE"), 30, pause)
+        assert waiter.in_transaction and len(pauses) == 6
+        assert all(0 < seconds <= LONGEST_PAUSE for seconds in pauses)
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            when_free(lambda: waiter.execute("SELECT * FROM nowhere"), 30, pause)
+        assert len(pauses) == 6  # an error other than a lock is not retried
+    finally:
+        waiter.close()
+        holder.close()
 
 
 def test_a_backend_serves_one_event_loop_after_another(sqlite_url: str) -> None:

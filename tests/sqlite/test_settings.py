@@ -31,6 +31,11 @@ def test_options_come_from_the_query_string() -> None:
     assert parse_url("sqlite:////srv/jobs.db")[1] == SqliteSettings()
 
 
+def test_an_idle_process_looks_for_other_processes_writes_every_2_ms() -> None:
+    # half the pickup latency of a job enqueued by another process is this poll's
+    assert SqliteSettings().poll == 0.002
+
+
 def test_a_percent_encoded_path_is_decoded() -> None:
     assert parse_url("sqlite:////srv/my%20jobs.db")[0] == Path("/srv/my jobs.db")
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from taskrunner.errors import ConfigurationError
 from taskrunner_sqlite.errors import DATABASE_ERRORS, NOT_CONNECTED
+from taskrunner_sqlite.locks import when_free
 
 Work = Callable[[sqlite3.Connection, float], Any]
 ToError = Callable[[str, BaseException], BaseException]
@@ -68,8 +69,9 @@ def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | Non
 class GroupCommit:
     """The writes waiting for the store's thread, run there a group at a time."""
 
-    def __init__(self, to_error: ToError) -> None:
+    def __init__(self, to_error: ToError, busy_timeout: float) -> None:
         self._to_error = to_error
+        self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._waiting: list[Write] = []
         self._scheduled = False
@@ -101,7 +103,7 @@ class GroupCommit:
         with self._lock:
             group, self._waiting, self._scheduled = self._waiting, [], False
         try:
-            answers = run_group(conn, group)
+            answers = run_group(conn, group, self._busy_timeout)
         except BaseException as exc:  # the transaction failed: nothing of the group is stored
             answers = [(None, exc)] * len(group)
         for pending, (value, error) in zip(group, answers, strict=True):
@@ -116,11 +118,11 @@ class GroupCommit:
 Answer = tuple[Any, BaseException | None]
 
 
-def run_group(conn: sqlite3.Connection, group: list[Write]) -> list[Answer]:
-    """Each write of `group` in a savepoint of one `BEGIN IMMEDIATE` transaction, then one
-    COMMIT; answers each write's value or error. Raises, with nothing stored, if the
-    transaction itself fails."""
-    conn.execute("BEGIN IMMEDIATE")
+def run_group(conn: sqlite3.Connection, group: list[Write], busy_timeout: float) -> list[Answer]:
+    """Each write of `group` in a savepoint of one `BEGIN IMMEDIATE` transaction (its lock
+    waited for up to `busy_timeout` seconds, see `locks`), then one COMMIT; answers each
+    write's value or error. Raises, with nothing stored, if the transaction itself fails."""
+    when_free(lambda: conn.execute("BEGIN IMMEDIATE"), busy_timeout)
     try:
         answers = [_in_savepoint(conn, pending.work) for pending in group]
         conn.execute("COMMIT")

@@ -2,7 +2,7 @@
 
 `sqlite:///relative/jobs.db` (three slashes: a path relative to the working directory),
 `sqlite:////srv/app/jobs.db` (four: an absolute path), options in the query string:
-`?busy_timeout=5&synchronous=full&poll=0.005&migrate=true`.
+`?busy_timeout=5&synchronous=full&poll=0.002&migrate=true`.
 
 A database only one process can see is refused: `:memory:`, an empty path, `mode=memory`
 (use `memory://`), and, on Linux, a file on a network file system (SQLite's locks and WAL
@@ -43,7 +43,7 @@ class SqliteSettings:
 
     busy_timeout: float = 10.0
     synchronous: str = "full"
-    poll: float = 0.005
+    poll: float = 0.002
     migrate: bool = True
     prune_batch: int = 1000
 
