@@ -52,8 +52,8 @@ local function set_aside(kind, id, prio, due, job)
 end
 
 local function start(id, jk, job, attempt)
-  redis.call('HSET', jk, 'state', 'running', 'attempt', attempt, 'started_at', now,
-             'lease_until', now + lease, 'worker', worker, 'cancel', 0)
+  redis.call('HSET', jk, 'state', 'running', 'attempt', text(attempt), 'started_at', text(now),
+             'lease_until', text(now + lease), 'worker', worker, 'cancel', '0')
   if job[10] then redis.call('SADD', running_key(q, job[10]), id) end
   if job[12] then
     record_start(q, job[12], id, attempt, now, flow_max(job[13]), window_us(job[14]))
