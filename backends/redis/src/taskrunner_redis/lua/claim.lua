@@ -96,7 +96,9 @@ local function consider(candidate)
   end
   local why = (job[10] or job[12]) and blocked(job)
   if why then
-    set_aside(why, id, prio, candidate[2], job)
+    -- its due time: its score in its ready set, which it leaves only once the round ends
+    local due = tonumber(redis.call('ZSCORE', ready_key(q, prio), id))
+    set_aside(why, id, prio, due, job)
   else
     start(id, jk, job, counted)
   end
@@ -109,7 +111,7 @@ local examined, held = 0, 0
 local budget = limit + EXAMINED_BEYOND_LIMIT
 while #claimed - 1 < limit and examined < budget do
   local page = math.min(limit - (#claimed - 1) + held, 1000, budget - examined)
-  local candidates = due_candidates(q, now, page)
+  local candidates = due_candidates(q, now, page, true)
   if #candidates == 0 then break end
   local leaving = {} -- priority level -> ids leaving its ready set
   for _, candidate in ipairs(candidates) do

@@ -353,14 +353,25 @@ end
 -- up to `limit` of the queue's due jobs as {priority, due, id, priority level}, best first:
 -- lowest priority number, then earliest due, then lowest id. Levels are read in priority
 -- order and each comes sorted by due time, then id (ZRANGEBYSCORE's order), so the list is
--- in order as gathered.
-local function due_candidates(q, now, limit)
+-- in order as gathered. With `without_due`, due is false: the order needs no score, and
+-- Redis prints each score it answers with '%.17g' (a claim reads one only for a job it
+-- sets aside, with ZSCORE).
+local function due_candidates(q, now, limit, without_due)
   local candidates = {}
+  local step = without_due and 1 or 2
   for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
-    local got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'WITHSCORES',
-                           'LIMIT', 0, limit - #candidates)
-    for j = 1, #got, 2 do
-      candidates[#candidates + 1] = {tonumber(prio), tonumber(got[j + 1]), got[j], prio}
+    local got
+    if without_due then
+      got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'LIMIT', 0,
+                       limit - #candidates)
+    else
+      got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'WITHSCORES',
+                       'LIMIT', 0, limit - #candidates)
+    end
+    local level = tonumber(prio)
+    for j = 1, #got, step do
+      candidates[#candidates + 1] = {level, not without_due and tonumber(got[j + 1]), got[j],
+                                     prio}
     end
     if #candidates >= limit then break end
   end
