@@ -152,11 +152,10 @@ class RedisBackend(
                 for q, n in shares.items()
             ]
             answers = await scripts.run_many(calls) if calls else []
-        claimed = [
-            parse_claimed(row, int(answer[0]), lease_us, worker)
-            for answer in answers
-            for row in answer[1:]
-        ]
+        claimed: list[JobRecord] = []
+        for now, *rows in answers:  # the clock once per answer, not per job
+            now_us = int(now)
+            claimed += [parse_claimed(row, now_us, lease_us, worker) for row in rows]
         if len(answers) > 1:
             claimed.sort(key=lambda r: (r.priority, r.run_at, r.id))
         self._store.locator.remember((r.id, r.queue) for r in claimed)

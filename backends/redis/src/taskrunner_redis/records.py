@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -205,20 +206,19 @@ def parse_attempts(log: bytes | None) -> list[AttemptRecord]:
 # the fields of one row of claim.lua's answer before the flow-control ones
 FIELDS_CLAIMED = ("id", "task", "queue", "payload", "priority", "attempt", "max_attempts",
                   "enqueued_at", "run_at", "key")  # fmt: skip
+_FLOW_AT = len(FIELDS_CLAIMED)
+_BATCH_AT = _FLOW_AT + len(FLOW_FIELDS)
 
 
-def parse_claimed(
-    row: Sequence[bytes | int | None], now_us: int, lease_us: int, worker: str
-) -> JobRecord:
-    """A JobRecord from one row of claim.lua's answer (fields checked by the script)."""
-    head = row[: len(FIELDS_CLAIMED)]
-    flow = row[len(FIELDS_CLAIMED) : len(FIELDS_CLAIMED) + len(FLOW_FIELDS)]
-    batch, after, anyway = (*row[len(FIELDS_CLAIMED) + len(FLOW_FIELDS) :], None, None, None)[:3]
-    job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at, key = head
-    assert isinstance(job_id, bytes) and isinstance(task, bytes) and isinstance(queue, bytes)
-    assert isinstance(payload, bytes) and isinstance(attempt, int)
-    assert priority is not None and max_attempts is not None
-    assert enqueued_at is not None and run_at is not None
+def parse_claimed(row: Sequence[Any], now_us: int, lease_us: int, worker: str) -> JobRecord:
+    """A JobRecord from one row of claim.lua's answer (fields checked by the script).
+
+    It runs once per claimed job, so it reads the row in one pass and leaves the fields
+    most jobs lack (flow control, batch, dependencies) to `_claimed_extras`."""
+    # fmt: off
+    (job_id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at,
+     key) = row[:_FLOW_AT]  # bytes, Lua numbers as ints, nil (false) as None
+    # fmt: on
     record = JobRecord(
         id=job_id.decode(),
         task=task.decode(),
@@ -230,16 +230,24 @@ def parse_claimed(
         max_attempts=int(max_attempts),
         enqueued_at=int(enqueued_at) / MICROS,
         run_at=int(run_at) / MICROS,
-        key=None if key is None else str(key) if isinstance(key, int) else key.decode(),
+        key=None if key is None else key.decode() if isinstance(key, bytes) else str(key),
         started_at=now_us / MICROS,
         lease_until=(now_us + lease_us) / MICROS,
         worker=worker,
-        batch_id=_text(_as_bytes(batch)),
-        after=() if not isinstance(after, bytes) else tuple(orjson.loads(after)),
-        after_run_anyway=anyway == b"1",
     )
-    _set_flow(record, flow)
+    extras = row[_FLOW_AT:]
+    if extras.count(None) != len(extras):
+        _claimed_extras(record, row)
     return record
+
+
+def _claimed_extras(record: JobRecord, row: Sequence[Any]) -> None:
+    """Fill the flow-control, batch and dependency fields of a claimed job's record."""
+    batch, after, anyway = (*row[_BATCH_AT:], None, None, None)[:3]
+    _set_flow(record, row[_FLOW_AT:_BATCH_AT])
+    record.batch_id = _text(_as_bytes(batch))
+    record.after = () if not isinstance(after, bytes) else tuple(orjson.loads(after))
+    record.after_run_anyway = anyway == b"1"
 
 
 def enqueue_header(job: NewJob) -> list[object]:

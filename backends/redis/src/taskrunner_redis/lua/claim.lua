@@ -21,9 +21,9 @@ local lost = false -- a due job's hash was deleted by hand
 
 -- false if flow control lets the job start now, else why not: 'limit' or 'rate'
 local function blocked(job)
-  local limit_key, rate_key = job[10], job[12]
+  local limit_key, rate_key = job[8], job[10]
   if limit_key then
-    local max = flow_max(job[11])
+    local max = flow_max(job[9])
     local running = redis.call('SCARD', running_key(q, limit_key))
     if running >= max and not pruned[limit_key] then -- once per key and run: it may be full
       pruned[limit_key] = true
@@ -32,7 +32,7 @@ local function blocked(job)
     end
     if running >= max then return 'limit' end
   end
-  if rate_key and starts_in_window(q, rate_key, now, window_us(job[14])) >= flow_max(job[13]) then
+  if rate_key and starts_in_window(q, rate_key, now, window_us(job[12])) >= flow_max(job[11]) then
     return 'rate'
   end
   return false
@@ -41,49 +41,50 @@ end
 -- set a job aside for its limit or rate key; a rate key notes when its window opens again
 local function set_aside(kind, id, prio, due, job)
   if kind == 'limit' then
-    hold('limit', id, q, job[10], prio, due, flow_max(job[11]))
+    hold('limit', id, q, job[8], prio, due, flow_max(job[9]))
     return
   end
-  local key, max, per_us = job[12], flow_max(job[13]), window_us(job[14])
+  local key, max, per_us = job[10], flow_max(job[11]), window_us(job[12])
   hold('rate', id, q, key, prio, due, max, per_us)
   local count = starts_in_window(q, key, now, per_us)
   redis.call('ZADD', queue_key(q, 'opens'), 'LT', next_opening(q, key, now, max, per_us, count),
              key)
 end
 
-local function start(id, jk, job, attempt)
-  redis.call('HSET', jk, 'state', 'running', 'attempt', attempt, 'started_at', now,
-             'lease_until', now + lease, 'worker', worker, 'cancel', 0)
-  if job[10] then redis.call('SADD', running_key(q, job[10]), id) end
-  if job[12] then
-    record_start(q, job[12], id, attempt, now, flow_max(job[13]), window_us(job[14]))
+local function start(id, jk, job, attempt, prio)
+  redis.call('HSET', jk, 'state', 'running', 'attempt', text(attempt), 'started_at', text(now),
+             'lease_until', text(now + lease), 'worker', worker, 'cancel', '0')
+  if job[8] then redis.call('SADD', running_key(q, job[8]), id) end
+  if job[10] then
+    record_start(q, job[10], id, attempt, now, flow_max(job[11]), window_us(job[12]))
   end
   taken[id] = true
-  batch_moved(job[15], q, id, 'waiting', 'running', now)
+  batch_moved(job[13], q, id, 'waiting', 'running', now)
   later_zadd(queue_key(q, 'leases'), now + lease, id)
   later_zrem(index_key(q, 'waiting'), id)
-  claimed[#claimed + 1] = {id, job[1], q, job[2], job[5], attempt, job[3], job[4], job[6],
-                           job[7], job[10], job[11], job[12], job[13], job[14], job[15],
-                           job[16], job[17]}
+  claimed[#claimed + 1] = {id, job[1], q, job[2], prio, attempt, job[3], job[4], job[5],
+                           job[6], job[8], job[9], job[10], job[11], job[12], job[13],
+                           job[14], job[15]}
 end
 
 -- claim, set aside or fail one due candidate {priority, due, id, priority level}
 local function consider(candidate)
   local id, prio = candidate[3], candidate[4]
   local jk = job_key(q, id)
+  -- not its priority (its ready set's level says it) nor its state (only ready jobs are
+  -- candidates): every field read costs a search of the hash
   local job = redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at',
-                         'priority', 'run_at', 'key', 'state', 'attempt', 'limit_key',
-                         'limit_max', 'rate_key', 'rate_max', 'rate_per', 'batch', 'after',
-                         'after_anyway')
-  local stored = job[1] or job[2] or job[3] or job[4] or job[8] or job[9]
+                         'run_at', 'key', 'attempt', 'limit_key', 'limit_max', 'rate_key',
+                         'rate_max', 'rate_per', 'batch', 'after', 'after_anyway')
+  local stored = job[1] or job[2] or job[3] or job[4] or job[7]
     or redis.call('EXISTS', jk) == 1
   if not stored then -- deleted by hand: nothing to run, but it may have been ahead of jobs
     lost = true       -- an enqueue set aside behind it (flow.lua: parks)
     return
   end
   local counted = false
-  if not job[9] then counted = 1
-  elseif string.match(job[9], '^%d+$') then counted = tonumber(job[9]) + 1 end
+  if not job[7] then counted = 1
+  elseif string.match(job[7], '^%d+$') then counted = tonumber(job[7]) + 1 end
   if not job[1] or not job[2] or not tonumber(job[3]) or not tonumber(job[4])
       or not counted then
     -- written by something other than taskrunner: fail it rather than loop on it
@@ -91,14 +92,16 @@ local function consider(candidate)
     finish_job(id, q, 'failed', now, -1, 'waiting', false, 'error', cjson.encode({
       type = 'CorruptJob', message = 'the job hash lacks task, payload, max_attempts or ' ..
       'enqueued_at, or its attempt is not a number: it was not written by taskrunner'}))
-    batch_moved(job[15], q, id, 'waiting', 'failed', now) -- settled by upkeep (bdirty)
+    batch_moved(job[13], q, id, 'waiting', 'failed', now) -- settled by upkeep (bdirty)
     return
   end
-  local why = (job[10] or job[12]) and blocked(job)
+  local why = (job[8] or job[10]) and blocked(job)
   if why then
-    set_aside(why, id, prio, candidate[2], job)
+    -- its due time: its score in its ready set, which it leaves only once the round ends
+    local due = tonumber(redis.call('ZSCORE', ready_key(q, prio), id))
+    set_aside(why, id, prio, due, job)
   else
-    start(id, jk, job, counted)
+    start(id, jk, job, counted, prio)
   end
 end
 
@@ -109,7 +112,7 @@ local examined, held = 0, 0
 local budget = limit + EXAMINED_BEYOND_LIMIT
 while #claimed - 1 < limit and examined < budget do
   local page = math.min(limit - (#claimed - 1) + held, 1000, budget - examined)
-  local candidates = due_candidates(q, now, page)
+  local candidates = due_candidates(q, now, page, true)
   if #candidates == 0 then break end
   local leaving = {} -- priority level -> ids leaving its ready set
   for _, candidate in ipairs(candidates) do

@@ -4,7 +4,8 @@
 -- Redis Cluster slot); KEYS[1] is one of them, so a cluster client routes the call to the
 -- node holding the queue.
 -- Times are integer microseconds since the epoch on the Redis clock. Numbers are passed to
--- redis.call as Lua numbers (converted exactly); never concatenate a time into a string.
+-- redis.call as Lua numbers (converted exactly) or as their text(); never concatenate a time
+-- into a string (Lua prints it with 14 digits).
 --
 -- A library's top-level locals outlive a call: each function starts with begin(prefix),
 -- which sets P and empties the state the previous call gathered. Each piece of per-call
@@ -19,13 +20,59 @@ end
 
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
 
+local function fmt(n) return string.format('%d', n) end
+
+-- An integer's decimal text, kept for the rest of the call. Redis prints a Lua number handed
+-- to redis.call with '%.17g', slow for a 16-digit time (about a tenth of a drain's Redis CPU
+-- went there); the few times a run writes for every job (now, a lease's end, a retention's
+-- end) are printed once instead. Strings pass through.
+local texts = {}
+resets[#resets + 1] = function() texts = {} end
+
+local function text(n)
+  if type(n) ~= 'number' then return n end
+  local s = texts[n]
+  if not s then
+    s = fmt(n)
+    texts[n] = s
+  end
+  return s
+end
+
 local function now_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
-local function queue_key(q, suffix) return P .. ':{' .. q .. '}:' .. suffix end
-local function job_key(q, id) return queue_key(q, 'job:' .. id) end
+-- The names of a queue's keys, built once per call: a run that handles many jobs names the
+-- same few keys for each (its leases, indexes, retention sets), and a Lua concatenation
+-- builds and hashes a new string every time. `key_names[q]` maps a suffix to its key,
+-- `key_prefixes[q]` is the queue's prefix for keys named after a job.
+local key_names, key_prefixes = {}, {}
+resets[#resets + 1] = function() key_names, key_prefixes = {}, {} end
+
+local function queue_prefix(q)
+  local prefix = key_prefixes[q]
+  if not prefix then
+    prefix = P .. ':{' .. q .. '}:'
+    key_prefixes[q] = prefix
+    key_names[q] = {}
+  end
+  return prefix
+end
+
+local function queue_key(q, suffix)
+  local prefix = queue_prefix(q)
+  local names = key_names[q]
+  local key = names[suffix]
+  if not key then
+    key = prefix .. suffix
+    names[suffix] = key
+  end
+  return key
+end
+
+local function job_key(q, id) return queue_prefix(q) .. 'job:' .. id end
 local function dedup_key(q, key) return queue_key(q, 'key:' .. key) end
 local function ready_key(q, prio) return queue_key(q, 'ready:' .. prio) end
 
@@ -111,7 +158,7 @@ end
 
 local function later_zadd(key, score, id)
   local members = later_list(later_adds, key)
-  members[#members + 1] = score
+  members[#members + 1] = text(score)
   members[#members + 1] = id
 end
 
@@ -142,7 +189,7 @@ end
 -- Dependencies (deps.lua has the rest): dependents:<id> is the hash of the jobs waiting on
 -- job <id> (dependent id -> its queue); ddirty the sorted set of the queue's ended jobs whose
 -- dependents are not judged yet, by when they ended.
-local function dependents_key(q, id) return queue_key(q, 'dependents:' .. id) end
+local function dependents_key(q, id) return queue_prefix(q) .. 'dependents:' .. id end
 
 local ended_with_dependents = {} -- the jobs this script run ended that others wait on
 resets[#resets + 1] = function() ended_with_dependents = {} end
@@ -162,28 +209,31 @@ end
 -- move a job to a finished state; ttl_us < 0 keeps its record until purged. `key` is the
 -- job's dedup key (or false); `field`, `value` one more field to store (result or error).
 -- The hash keeps its lease_until, which readers ignore once the job is not running.
+local INDEXES = {succeeded = 'ix:succeeded', failed = 'ix:failed', cancelled = 'ix:cancelled'}
+local RETAINED = {succeeded = 'done:succeeded', failed = 'done:failed', cancelled = 'done:cancelled'}
+
 local function finish_job(id, q, state, now, ttl_us, from, key, field, value)
   local jk = job_key(q, id)
   if from ~= 'running' then redis.call('ZREM', queue_key(q, 'ix:' .. from), id) end
-  later_zadd(queue_key(q, 'ix:' .. state), 0, id)
-  local fields = {'state', state, 'finished_at', now}
+  later_zadd(queue_key(q, INDEXES[state]), '0', id)
+  local fields = {'state', state, 'finished_at', text(now)}
   if field then
     fields[5], fields[6] = field, value
   end
   local expires = '+inf'
   if ttl_us >= 0 then
-    expires = now + ttl_us
+    expires = text(now + ttl_us)
     fields[#fields + 1] = 'expires_at'
     fields[#fields + 1] = expires
   end
   redis.call('HSET', jk, unpack(fields))
   if ttl_us >= 0 then
     -- Redis expiry is the safety net: readers judge expires_at, reclaim deletes on time
-    local seconds = math.ceil(ttl_us / 1000000) + 60
+    local seconds = text(math.ceil(ttl_us / 1000000) + 60)
     redis.call('EXPIRE', jk, seconds)
     if key then redis.call('EXPIRE', dedup_key(q, key), seconds) end
   end
-  later_zadd(queue_key(q, 'done:' .. state), expires, id)
+  later_zadd(queue_key(q, RETAINED[state]), expires, id)
   notify_finished(id, q, now)
   mark_dependents(id, q, state, now)
 end
@@ -215,15 +265,17 @@ end
 -- indexes for listing: per queue, job ids sorted lexicographically (UUIDv7: by creation),
 -- one set for all jobs and one per group (index_group): waiting (queued or scheduled),
 -- blocked (state waiting), running, succeeded, failed, cancelled
-local function index_key(q, group) return queue_key(q, 'ix:' .. group) end
+local INDEX_NAMES = {all = 'ix:all', waiting = 'ix:waiting', blocked = 'ix:blocked',
+                     succeeded = INDEXES.succeeded, failed = INDEXES.failed,
+                     cancelled = INDEXES.cancelled}
+
+local function index_key(q, group) return queue_key(q, INDEX_NAMES[group] or 'ix:' .. group) end
 
 -- running jobs are listed from the lease set, so 'running' has no index of its own
 local function index_move(id, q, from, to)
   if from and from ~= 'running' then redis.call('ZREM', index_key(q, from), id) end
   if to and to ~= 'running' then redis.call('ZADD', index_key(q, to), 0, id) end
 end
-
-local function fmt(n) return string.format('%d', n) end
 
 local function log_attempt(jk, attempt, worker, started_at, ended_at, outcome, err)
   local line = cjson.encode({attempt = attempt, worker = worker or false,
@@ -267,7 +319,7 @@ local function attempt_ended(id, q, now, outcome, err, attempt, worker, started_
     queue = {recent = {}, counts = {}}
     activity[q] = queue
   end
-  queue.recent[#queue.recent + 1] = fmt(now) .. ':' .. fmt(runtime) .. ':' .. outcome
+  queue.recent[#queue.recent + 1] = text(now) .. ':' .. fmt(runtime) .. ':' .. outcome
   queue.counts[outcome] = (queue.counts[outcome] or 0) + 1
 end
 
@@ -301,14 +353,25 @@ end
 -- up to `limit` of the queue's due jobs as {priority, due, id, priority level}, best first:
 -- lowest priority number, then earliest due, then lowest id. Levels are read in priority
 -- order and each comes sorted by due time, then id (ZRANGEBYSCORE's order), so the list is
--- in order as gathered.
-local function due_candidates(q, now, limit)
+-- in order as gathered. With `without_due`, due is false: the order needs no score, and
+-- Redis prints each score it answers with '%.17g' (a claim reads one only for a job it
+-- sets aside, with ZSCORE).
+local function due_candidates(q, now, limit, without_due)
   local candidates = {}
+  local step = without_due and 1 or 2
   for _, prio in ipairs(redis.call('ZRANGE', queue_key(q, 'prios'), 0, -1)) do
-    local got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'WITHSCORES',
-                           'LIMIT', 0, limit - #candidates)
-    for j = 1, #got, 2 do
-      candidates[#candidates + 1] = {tonumber(prio), tonumber(got[j + 1]), got[j], prio}
+    local got
+    if without_due then
+      got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'LIMIT', 0,
+                       limit - #candidates)
+    else
+      got = redis.call('ZRANGEBYSCORE', ready_key(q, prio), '-inf', now, 'WITHSCORES',
+                       'LIMIT', 0, limit - #candidates)
+    end
+    local level = tonumber(prio)
+    for j = 1, #got, step do
+      candidates[#candidates + 1] = {level, not without_due and tonumber(got[j + 1]), got[j],
+                                     prio}
     end
     if #candidates >= limit then break end
   end

@@ -11,28 +11,28 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
   local id, attempt, kind, data = outcome[1], outcome[2], outcome[3], ARGV[3 + i]
   local delay, ttl = outcome[4], outcome[5]
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'attempt', 'priority', 'run_at', 'worker',
-                         'started_at', 'key', 'limit_key', 'batch')
+  local job = redis.call('HMGET', jk, 'state', 'attempt', 'worker', 'started_at', 'key',
+                         'limit_key', 'batch')
   if job[1] ~= 'running' or tonumber(job[2]) ~= attempt then
     applied[#applied + 1] = 0
   else
-    local prio = job[3]
     later_zrem(queue_key(q, 'leases'), id)
     local err = false
     if kind == 'failed' or kind == 'retry' or (kind == 'released' and data ~= '') then
       err = data
     end
-    attempt_ended(id, q, now, kind, err, job[2], job[5], job[6])
+    attempt_ended(id, q, now, kind, err, job[2], job[3], job[4])
     if kind == 'succeeded' then
-      finish_job(id, q, 'succeeded', now, ttl, 'running', job[7], 'result', data)
+      finish_job(id, q, 'succeeded', now, ttl, 'running', job[5], 'result', data)
     elseif kind == 'failed' then
-      finish_job(id, q, 'failed', now, ttl, 'running', job[7], 'error', data)
+      finish_job(id, q, 'failed', now, ttl, 'running', job[5], 'error', data)
     elseif kind == 'cancelled' and data ~= '' then
-      finish_job(id, q, 'cancelled', now, ttl, 'running', job[7], 'error', data)
+      finish_job(id, q, 'cancelled', now, ttl, 'running', job[5], 'error', data)
     elseif kind == 'cancelled' then
-      finish_job(id, q, 'cancelled', now, ttl, 'running', job[7])
-    else
-      local run_at = tonumber(job[4])
+      finish_job(id, q, 'cancelled', now, ttl, 'running', job[5])
+    else -- back to wait: read what only that needs
+      local place = redis.call('HMGET', jk, 'priority', 'run_at')
+      local prio, run_at = place[1], tonumber(place[2])
       redis.call('HDEL', jk, 'lease_until', 'worker')
       if kind == 'retry' then
         run_at = now + delay
@@ -50,10 +50,10 @@ for i, outcome in ipairs(cjson.decode(ARGV[3])) do
       redis.call('HSET', jk, 'state', state)
       put_ready(id, q, prio, run_at)
       index_move(id, q, 'running', 'waiting')
-      batch_moved(job[9], q, id, 'running', 'waiting', now, run_at)
+      batch_moved(job[7], q, id, 'running', 'waiting', now, run_at)
     end
-    if FINISHED[kind] then batch_moved(job[9], q, id, 'running', kind, now) end
-    if job[8] then free_slot(id, q, job[8]) end
+    if FINISHED[kind] then batch_moved(job[7], q, id, 'running', kind, now) end
+    if job[6] then free_slot(id, q, job[6]) end
     applied[#applied + 1] = 1
   end
 end

@@ -1,0 +1,67 @@
+"""What claim and finish write for each job of a run: the times are exact integers (the
+scripts print each once per call, see text() in common.lua), and the hash, the lease set
+and the retention set agree on them."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from taskrunner.backend import Outcome, OutcomeKind
+from taskrunner.testing import new_job
+from taskrunner_redis import RedisBackend
+from tests.redis.conftest import REDIS_URL
+
+LEASE_US = 30_000_123  # not a round number of seconds: a printed float would show it
+TTL_US = 86_400_000_007
+
+
+async def test_the_times_a_run_writes_for_each_job_are_exact_and_agree(
+    redis_backend: RedisBackend,
+) -> None:
+    ids = await redis_backend.enqueue([new_job() for _ in range(3)])
+    claimed = await redis_backend.claim(["default"], 3, "w", LEASE_US / 1_000_000)
+    assert sorted(r.id for r in claimed) == sorted(ids)
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    keys = redis_backend.keys
+    try:
+        running = [await client.hgetall(keys.job("default", i)) for i in ids]
+        for job_id, fields in zip(ids, running, strict=True):
+            assert fields["attempt"] == "1" and fields["cancel"] == "0"
+            started, until = int(fields["started_at"]), int(fields["lease_until"])
+            assert until == started + LEASE_US
+            assert await client.zscore(keys.queue("default", "leases"), job_id) == until
+        outcomes = [
+            Outcome(r.id, r.attempt, OutcomeKind.SUCCEEDED, result=b"1", ttl=TTL_US / 1_000_000)
+            for r in claimed
+        ]
+        assert await redis_backend.finish(outcomes) == [True] * 3
+        for job_id in ids:
+            fields = await client.hgetall(keys.job("default", job_id))
+            finished, expires = int(fields["finished_at"]), int(fields["expires_at"])
+            assert expires == finished + TTL_US
+            assert await client.zscore(keys.queue("default", "done:succeeded"), job_id) == expires
+            assert await client.zscore(keys.queue("default", "ix:succeeded"), job_id) == 0
+            assert 0 < await client.ttl(keys.job("default", job_id)) <= TTL_US // 1_000_000 + 61
+        assert await client.zcard(keys.queue("default", "leases")) == 0
+    finally:
+        await client.aclose()
+
+
+async def test_a_job_a_claim_sets_aside_keeps_its_due_time(redis_backend: RedisBackend) -> None:
+    """The claim reads due jobs without their scores and asks for one only when it sets a
+    job aside: the held sets still order it by its due time."""
+    first, second = (new_job(limit_key="k", limit_max=1) for _ in range(2))
+    await redis_backend.enqueue([first])
+    assert [r.id for r in await redis_backend.claim(["default"], 5, "w", 30)] == [first.id]
+    await redis_backend.enqueue([second])
+    assert await redis_backend.claim(["default"], 5, "w", 30) == []  # set aside: k is full
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    keys = redis_backend.keys
+    try:
+        run_at = int(await client.hget(keys.job("default", second.id), "run_at") or 0)
+        assert await client.hget(keys.job("default", second.id), "held") == "limit"
+        assert await client.zscore(keys.queue("default", "held"), second.id) == run_at
+        level = keys.queue("default", f"held:limit:{second.priority}:k")
+        assert await client.zscore(level, second.id) == run_at
+    finally:
+        await client.aclose()
