@@ -106,15 +106,15 @@ async def test_a_job_its_own_worker_claims_again_runs_once_more_and_succeeds(
     claims the job again once it thaws, while the first attempt still runs there: that
     attempt is stopped, and the job succeeds after one extra run (it used to loop until
     its attempts ran out)."""
-    with workers(LEDGER_APP, 1, pg_url, tmp_path, "--lease", "1", "--concurrency", "2") as (
+    with workers(LEDGER_APP, 1, pg_url, tmp_path, "--lease", "2", "--concurrency", "2") as (
         worker,
     ):
         await started([worker])
-        job = await runner.tasks["slow"].enqueue(5.0)
+        job = await runner.tasks["slow"].enqueue(9.0)
         await eventually(lambda: state_is(runner, job.id, JobState.RUNNING))
         worker.signal(signal.SIGSTOP)
         try:
-            await anyio.sleep(2.5)  # the lease runs out
+            await anyio.sleep(4.5)  # the lease runs out (2 s: a late heartbeat under load keeps it)
             assert await runner.backend.reclaim() == [job.id]  # as another worker would
         finally:
             worker.signal(signal.SIGCONT)

@@ -101,13 +101,13 @@ async def test_a_job_its_own_worker_claims_again_runs_once_more_and_succeeds(
     """A worker frozen past its lease (SIGSTOP) while another process puts its job back
     claims the job again once it thaws, while the first attempt still runs there: that
     attempt is stopped, and the job succeeds after one extra run (it used to loop)."""
-    job = await record_task(runner).enqueue(3, sleep=5.0)
-    args = ("--lease", "1", "--concurrency", "2")
+    job = await record_task(runner).enqueue(3, sleep=9.0)
+    args = ("--lease", "2", "--concurrency", "2")
     with worker_processes(APP, 1, *args, log_dir=tmp_path, env=worker_env) as (worker,):
         await eventually(ledger.started)
         worker.signal(signal.SIGSTOP)
         try:
-            await anyio.sleep(2.5)  # the lease runs out
+            await anyio.sleep(4.5)  # the lease runs out (2 s: a late heartbeat under load keeps it)
             assert await runner.backend.reclaim() == [job.id]  # as another worker would
         finally:
             worker.signal(signal.SIGCONT)
