@@ -1,6 +1,6 @@
 """The drain by 1, 2, 4 worker processes (workload 3c, on demand): one phase per value of its
 `workers` field, each phase run with its own count, a ratio row of each over the first;
-drain-3 keeps its name and its one phase; and one worker process accounts for every job."""
+drain-3 keeps its name and its one phase (a real run: tests/test_benchmark_sqlite_harness.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
-from harness.invoke import Outcome, run_adapter
+from harness.invoke import Outcome
 from harness.phases import phase_sizes, phases, ratios, sizes
-from harness.plan import DEFAULT_WORKLOADS, TASKRUNNER, workload
+from harness.plan import DEFAULT_WORKLOADS, workload
 from harness.report import table
 from harness.session import Options, Results
-
-from taskrunner_sqlite import SqliteBackend
 
 PROCESSES = workload("processes")
 
@@ -64,23 +62,3 @@ def test_the_table_shows_each_count_and_its_ratio_to_one_process() -> None:
     ]
     assert "processes: 4 (jobs/s)" in rows[2]
     assert "processes: 4 / 1: the ratio of their jobs/s" in rows[4]
-
-
-async def test_one_worker_process_drains_every_stored_job(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    spec: dict[str, object] = {"workload": "processes", "backend": "sqlite", "url": url}
-    spec |= {"phase": "1", "n": 200, "concurrency": 20, "task": "noop", "workers": 1}
-    spec["timeout"] = 120.0
-
-    outcome = run_adapter(
-        Path(sys.executable), TASKRUNNER.script, "bench", spec, tmp_path / "log", 120.0
-    )
-
-    assert outcome.status == "ok", outcome.message
-    backend = SqliteBackend(url)
-    await backend.connect()
-    try:
-        (counts,) = (await backend.stats(None)).values()
-    finally:
-        await backend.close()
-    assert sum(n for state, n in counts.items() if state.finished) == 200
