@@ -4,8 +4,9 @@ taskrunner only (on demand, not part of run.py's rounds or of CI):
     uv run benchmarks/cluster_drain.py [--n 10000] [--queues-per-primary 2] [--processes 3]
         [--redis redis://127.0.0.1:6379/0] [--folder /tmp]
 
-- Starts three redis-servers in cluster mode on free local ports (`harness/cluster.py`) and
-  picks queue names whose hash tag `{queue}` lands on each primary (CLUSTER KEYSLOT).
+- Starts three redis-servers in cluster mode on free local ports with the tests' own
+  `tests/redis/cluster.py` (`LocalCluster`, the slots split evenly) and picks queue names
+  whose hash tag `{queue}` lands on each primary.
 - For each backend: `--processes` `taskrunner run` worker processes take every queue; the
   queues are paused, `--n` noop jobs are enqueued over them round robin, the queues are
   resumed and the time to the last job done is the drain.
@@ -34,10 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from harness.cluster import bench_cluster, queues_on_every_primary
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the tests' cluster helper
 
 from taskrunner import TaskRunner
 from taskrunner.backend import JobState
+from tests.redis.cluster import LocalCluster, local_cluster
 
 runner = TaskRunner()  # the app of the drain's `taskrunner run` processes (given --url)
 
@@ -149,6 +152,12 @@ async def one_drain(
     return Drain(n / seconds, seconds, worker_cpu - workers_before, nodes)
 
 
+def queues_by_port(cluster: LocalCluster, per_primary: int) -> dict[int, list[str]]:
+    """Queue names (`q0`, `q1`, ...), `per_primary` on each primary, by its port."""
+    names = cluster.queues_on_each_primary("q", per_primary)
+    return {node.port: queues for node, queues in zip(cluster.primaries, names, strict=True)}
+
+
 def jobs_on(index: int, queues: int, n: int) -> int:
     """How many of `n` jobs enqueued round robin over `queues` queues the `index`th got."""
     return n // queues + (index < n % queues)
@@ -209,15 +218,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        sys.exit("redis-server and redis-cli are needed")
+    if shutil.which("redis-server") is None:
+        sys.exit("redis-server is needed")
     prefix = f"bench-cluster-{os.getpid()}-{int(time.time())}"
     single_port = redis.Redis.from_url(args.redis).connection_pool.connection_kwargs["port"]
     with tempfile.TemporaryDirectory(dir=args.folder) as folder:
         base = Path(folder)
         log = base / "workers.log"
-        with bench_cluster(base) as cluster:
-            by_node = queues_on_every_primary(cluster, args.queues_per_primary)
+        with local_cluster(base, primaries=3) as cluster:
+            by_node = queues_by_port(cluster, args.queues_per_primary)
             on_cluster = drain(cluster.url, by_node, args.n, args.processes, args.rounds, log)
         queues = [q for names in by_node.values() for q in names]
         url = f"{args.redis}?prefix={prefix}"

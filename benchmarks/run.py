@@ -6,8 +6,8 @@
 Workloads: enqueue, concurrent, batch, drain, drain-3, sleep, latency and, taskrunner only,
 limit-drain, hot-key and rate-hold (`--only limits` names those three), batch-callback and
 batch-drain (`--only batches`), sync-enqueue (`--only sync`) and telemetry-drain (`--only
-telemetry`) are the default set; scale and memory run on demand. See docs/benchmarks.md for
-the method.
+telemetry`) are the default set; processes (the drain by 1, 2 and 4 worker processes), scale
+and memory run on demand. See docs/benchmarks.md for the method.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """SQLite in the benchmark harness: each library's own file, emptied around each run; the
 disk's limit that the orchestrator measures and reports beside the libraries' enqueues; the
-drain by three worker processes, which must account for every job's body."""
+drains by worker processes (three, and one as workload 3c times it), which must account
+for every job's body."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
@@ -67,10 +70,16 @@ def test_the_footnotes_set_each_library_s_enqueue_against_the_bare_commit() -> N
     assert "- huey: one awaited enqueue at 0.50x the bare commit." in lines
 
 
-async def test_three_worker_processes_drain_every_stored_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "phase", "workers"),
+    [("drain-3", "", 3), ("processes", "1", 1)],  # 3c times one process as it times several
+)
+async def test_the_worker_processes_drain_every_stored_job(
+    tmp_path: Path, name: str, phase: str, workers: int
+) -> None:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    spec: dict[str, object] = {"workload": "drain-3", "backend": "sqlite", "url": url}
-    spec |= {"phase": "", "n": 300, "concurrency": 20, "task": "noop", "workers": 3}
+    spec: dict[str, object] = {"workload": name, "backend": "sqlite", "url": url}
+    spec |= {"phase": phase, "n": 300, "concurrency": 20, "task": "noop", "workers": workers}
     spec["timeout"] = 120.0
 
     outcome = run_adapter(

@@ -145,6 +145,8 @@ class Workload:
     phase_titles: dict[str, str] = field(default_factory=dict)
     ratios: tuple[Ratio, ...] = ()
     taskrunner_only: bool = False
+    series: str = ""
+    """A size field holding a list: one phase per value (see `harness.phases`)."""
 
 
 WORKLOADS: tuple[Workload, ...] = (
@@ -178,10 +180,20 @@ WORKLOADS: tuple[Workload, ...] = (
     ),
     Workload(
         "drain-3",
-        "3b. drain noop jobs, 3 workers (processes) of concurrency 50",
+        "3b. drain noop jobs, {workers} workers (processes) of concurrency {concurrency}",
         RATE,
         full={"n": 20_000, "concurrency": 50, "task": "noop", "workers": 3},
         quick={"n": 1_000, "concurrency": 50, "task": "noop", "workers": 3},
+    ),
+    Workload(
+        "processes",
+        "3c. drain {n:,} noop jobs, concurrency {concurrency} per worker process, processes: "
+        "{workers}",
+        RATE,
+        full={"n": 100_000, "concurrency": 50, "task": "noop", "workers": [1, 2, 4]},
+        quick={"n": 1_000, "concurrency": 50, "task": "noop", "workers": [1, 2]},
+        on_demand=True,
+        series="workers",
     ),
     Workload(
         "sleep",

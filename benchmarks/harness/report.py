@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.invoke import Outcome
 from harness.limits import ENQUEUE_BOUNDS, LABELS
+from harness.phases import phase_sizes, phases, ratio_sizes, ratios, sizes
 from harness.plan import (
     GROUPS,
     TASKRUNNER,
@@ -78,9 +79,7 @@ def _ratio(figure: Figure, cells: dict[str, Summary | str]) -> str:
 
 
 def _sizes(workload: Workload, results: Results) -> dict[str, Any]:
-    sizes = {**(workload.quick if results.options.quick else workload.full)}
-    sizes.update(results.options.sizes.get(workload.name, {}))
-    return sizes
+    return sizes(workload, results.options.quick, results.options.sizes)
 
 
 def _figures(workload: Workload, results: Results) -> tuple[Figure, ...]:
@@ -90,16 +89,16 @@ def _figures(workload: Workload, results: Results) -> tuple[Figure, ...]:
 
 
 def _row_title(workload: Workload, phase: str, label: str, results: Results) -> str:
-    sizes = _sizes(workload, results)
-    title = workload.title.format(**sizes)
+    sized = phase_sizes(workload, _sizes(workload, results), phase)
+    title = workload.title.format(**sized)
     if phase in workload.phase_titles:
-        title += ", " + workload.phase_titles[phase].format(**sizes)
+        title += ", " + workload.phase_titles[phase].format(**sized)
     elif phase == "empty":
         title += ", nothing else stored"
     elif phase == "backlog":
         other = "finished" if results.options.backend == "postgres" else "delayed"
-        title += f", {sizes['backlog']:,} queued + {sizes['backlog']:,} {other} stored"
-    return f"{title} ({label.format(**sizes)})"
+        title += f", {sized['backlog']:,} queued + {sized['backlog']:,} {other} stored"
+    return f"{title} ({label.format(**sized)})"
 
 
 def _ratio_row(workload: Workload, ratio: Ratio, results: Results, names: list[str]) -> list[str]:
@@ -120,7 +119,7 @@ def _ratio_row(workload: Workload, ratio: Ratio, results: Results, names: list[s
         cell = f"{statistics.median(values):.2f}x"
         if len(values) > 1:
             cell += f" ({min(values):.2f}-{max(values):.2f})"
-    title = workload.title.format(**_sizes(workload, results))
+    title = workload.title.format(**ratio_sizes(workload, _sizes(workload, results), ratio))
     row = [f"{title}: {ratio.label}", cell]
     row += ["n/a"] * (len(names) - 1)
     return row + (["—"] if len(names) > 1 else [])
@@ -134,7 +133,8 @@ def table(results: Results) -> str:
         header.append("taskrunner / best peer")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for workload in results.options.workloads:
-        for phase in workload.phases:
+        sized = _sizes(workload, results)
+        for phase in phases(workload, sized):
             for figure in _figures(workload, results):
                 cells: dict[str, Summary | str] = {}
                 for name in names:
@@ -152,7 +152,7 @@ def table(results: Results) -> str:
                 if len(names) > 1:
                     row.append(_ratio(figure, cells))
                 lines.append("| " + " | ".join(row) + " |")
-        for ratio in workload.ratios:
+        for ratio in ratios(workload, sized):
             lines.append("| " + " | ".join(_ratio_row(workload, ratio, results, names)) + " |")
     return "\n".join(lines)
 

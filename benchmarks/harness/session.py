@@ -14,6 +14,7 @@ from harness import limits
 from harness.envs import EnvFailed, python_for
 from harness.invoke import Outcome, run_adapter
 from harness.namespaces import Servers
+from harness.phases import phase_sizes, phases, sizes
 from harness.plan import BENCH_DIR, PEERS, TASKRUNNER, LibrarySpec, Workload
 
 DEFAULT_TIMEOUT = 600.0
@@ -86,7 +87,8 @@ def run_session(options: Options, log_dir: Path) -> Results:
             for lib in order:
                 if workload.taskrunner_only and lib is not TASKRUNNER:
                     continue
-                for phase in workload.phases:
+                sized = sizes(workload, options.quick, options.sizes)
+                for phase in phases(workload, sized):
                     outcome = _bench(lib, workload, phase, round_index, options, log_dir, pythons)
                     results.outcomes[(workload.name, phase, lib.name)].append(outcome)
                     _report_progress(round_index, options.rounds, workload, phase, lib, outcome)
@@ -121,9 +123,8 @@ def _bench(
     log_dir: Path,
     pythons: dict[str, Path],
 ) -> Outcome:
-    sizes = {**(workload.quick if options.quick else workload.full)}
-    sizes.update(options.sizes.get(workload.name, {}))
-    spec = _spec(lib, options, workload.name, sizes, phase)
+    sized = phase_sizes(workload, sizes(workload, options.quick, options.sizes), phase)
+    spec = _spec(lib, options, workload.name, sized, phase)
     label = f"{workload.name}{'-' + phase if phase else ''}"
     log = log_dir / f"r{round_index + 1}-{label}-{lib.name}.log"
     options.servers.reset(options.backend, lib)

@@ -125,6 +125,16 @@ async def drain_stored(lib: Library, spec: Spec, script: str) -> Figures:
     }
 
 
+async def drain_by_processes(lib: Library, spec: Spec, script: str) -> Figures:
+    """Workload 3c, one phase: N jobs stored first, then `spec.workers` worker processes,
+    one included, timed as `drain_by_crew` times them, so that the phases compare (on the
+    memory backend, `spec.workers` workers in the measuring process)."""
+    await prefill(lib, spec.task, range(spec.n), spec.batch_size)
+    if lib.in_process:
+        return await drain_stored(lib, spec, script)
+    return await drain_by_crew(lib, spec, script)
+
+
 async def drain_by_crew(lib: Library, spec: Spec, script: str) -> Figures:
     """A drain by `spec.workers` worker processes, started at once: timed from the first
     one's start until the store shows no unfinished job (read every `CREW_POLL_SECONDS`,
@@ -231,6 +241,7 @@ WORKLOADS: dict[str, Workload] = {
     "batch": enqueue_batch,
     "drain": drain,
     "drain-3": drain,
+    "processes": drain_by_processes,
     "sleep": drain,
     "latency": latency,
     "memory": memory,
