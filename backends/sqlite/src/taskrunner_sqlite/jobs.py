@@ -184,18 +184,48 @@ def finish(conn: sqlite3.Connection, now: float, outcomes: Sequence[Outcome]) ->
         attempts.append(logged[0])
         activity.append(logged[1])
         if outcome.kind in ENDS:
-            expires_at = None if outcome.ttl is None else now + outcome.ttl
-            ends.append((ENDS[outcome.kind].value, outcome.result, outcome.error, now,
-                         expires_at, outcome.job_id))  # fmt: skip
+            ends.append((outcome.job_id, ENDS[outcome.kind].value, outcome.result,
+                         outcome.error, outcome.ttl))  # fmt: skip
         else:
             _requeue(conn, now, outcome, max_attempts, run_at)
         if limit_key is not None:
             refills.append((queue, limit_key, limit_max))
     conn.executemany(sql("record_attempt"), attempts)
     conn.executemany(sql("record_activity"), activity)
-    conn.executemany(sql("end_job"), ends)
+    end_jobs(conn, now, ends)
     conn.executemany(sql("refill_limit"), refills)  # once the slots are free
     return accepted
+
+
+End = tuple[str, str, bytes | None, bytes | None, float | None]
+
+
+def end_jobs(conn: sqlite3.Connection, now: float, ends: Sequence[End]) -> None:
+    """End jobs, each given as (id, state, result, error, ttl): in one statement (their
+    fields carried as JSON) when every result and error is UTF-8 text, else one statement
+    per job."""
+    try:
+        rows = [(job_id, state, _text(result), _text(error), ttl)
+                for job_id, state, result, error, ttl in ends]  # fmt: skip
+    except ValueError:  # bytes that JSON text cannot carry
+        conn.executemany(
+            sql("end_job"),
+            [(state, result, error, now, None if ttl is None else now + ttl, job_id)
+             for job_id, state, result, error, ttl in ends],
+        )  # fmt: skip
+        return
+    if rows:
+        conn.execute(sql("end_jobs"), (now, json.dumps(rows)))
+
+
+def _text(value: bytes | None) -> str | None:
+    """`value` as the text whose UTF-8 bytes it is; raises ValueError unless there is one
+    (a NUL character too, which SQLite's text does not keep)."""
+    if value is None:
+        return None
+    if b"\x00" in value:
+        raise ValueError("NUL")
+    return value.decode()  # UnicodeDecodeError is a ValueError
 
 
 def _requeue(
