@@ -86,6 +86,8 @@ def wait_on(conn: sqlite3.Connection, new: NewJob, now: float) -> None:
 
 
 def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
+    if new.key is None and insert(conn, new, None, now):
+        return new.id  # the usual case, a new id without a key: one statement
     stored = conn.execute(sql("job_expiry"), (new.id,)).fetchone()
     if stored is not None:
         if not gone(stored[0], now):
@@ -103,17 +105,23 @@ def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
             if not gone(row[1], now):
                 return str(row[0])
             conn.execute(sql("delete_job"), (row[0],))
+    insert(conn, new, key, now)
+    return new.id
+
+
+def insert(conn: sqlite3.Connection, new: NewJob, key: str | None, now: float) -> bool:
+    """Store the job, holding `key`, unless a record has its id; whether it was stored."""
     run_at = new.at if new.at is not None else now + new.delay
-    conn.execute(
+    stored = conn.execute(
         sql("insert_job"),
         (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
          new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
          new.rate_max, new.rate_per, new.batch_id, json.dumps(new.after) if new.after else None,
          new.after_run_anyway, new.after_ttl),
-    )  # fmt: skip
-    if new.after:
+    ).rowcount  # fmt: skip
+    if stored and new.after:
         wait_on(conn, new, now)
-    return new.id
+    return bool(stored)
 
 
 def heartbeat(
