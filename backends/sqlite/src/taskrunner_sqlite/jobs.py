@@ -47,7 +47,11 @@ def enqueue(conn: sqlite3.Connection, now: float, jobs: Sequence[NewJob]) -> lis
     that is not open or a dependency that is not stored."""
     check_open(conn, {new.batch_id for new in jobs if new.batch_id is not None})
     check_stored(conn, now, [dependency for new in jobs for dependency in new.after])
-    return [store_new(conn, new, now) for new in jobs]
+    if all(new.key is None and not new.after for new in jobs):
+        rows = [job_row(new, None, now) for new in jobs]
+        if conn.executemany(sql("insert_job"), rows).rowcount == len(rows):
+            return [new.id for new in jobs]  # the usual case: new ids, in one statement
+    return [store_new(conn, new, now) for new in jobs]  # each one's own insert is a no-op
 
 
 def check_open(conn: sqlite3.Connection, batch_ids: set[str]) -> None:
@@ -111,17 +115,20 @@ def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
 
 def insert(conn: sqlite3.Connection, new: NewJob, key: str | None, now: float) -> bool:
     """Store the job, holding `key`, unless a record has its id; whether it was stored."""
-    run_at = new.at if new.at is not None else now + new.delay
-    stored = conn.execute(
-        sql("insert_job"),
-        (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
-         new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
-         new.rate_max, new.rate_per, new.batch_id, json.dumps(new.after) if new.after else None,
-         new.after_run_anyway, new.after_ttl),
-    ).rowcount  # fmt: skip
+    stored = conn.execute(sql("insert_job"), job_row(new, key, now)).rowcount
     if stored and new.after:
         wait_on(conn, new, now)
     return bool(stored)
+
+
+def job_row(new: NewJob, key: str | None, now: float) -> tuple[object, ...]:
+    """The parameters of sql/insert_job.sql for the job, holding `key`."""
+    run_at = new.at if new.at is not None else now + new.delay
+    return (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
+            new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
+            new.rate_max, new.rate_per, new.batch_id,
+            json.dumps(new.after) if new.after else None, new.after_run_anyway,
+            new.after_ttl)  # fmt: skip
 
 
 def heartbeat(
