@@ -11,8 +11,7 @@ from pathlib import Path
 
 from taskrunner.backend import JobState, Outcome, OutcomeKind
 from taskrunner.testing.conformance.helpers import new_job
-from taskrunner_sqlite.migrate import known_migrations
-from tests.sqlite.conftest import connected
+from tests.sqlite.conftest import apply_first_migrations, connected
 
 BEFORE_0006 = 5
 
@@ -22,13 +21,7 @@ def store_before_0006(path: Path) -> tuple[str, str]:
     older version left them; answers (the dependency's id, the waiting job's id)."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "applied_at REAL NOT NULL)")  # fmt: skip
-    for migration in known_migrations()[:BEFORE_0006]:
-        for statement in migration.statements():
-            conn.execute(statement)
-        conn.execute("INSERT INTO migrations VALUES (?, ?, ?)",
-                     (migration.version, migration.name, time.time()))  # fmt: skip
+    apply_first_migrations(conn, BEFORE_0006)
     now, ids = time.time(), (str(uuid.uuid4()), str(uuid.uuid4()))
     for job_id, state in zip(ids, ("queued", "waiting"), strict=True):
         conn.execute(
