@@ -13,7 +13,7 @@ from pathlib import Path
 from taskrunner.backend import Outcome, OutcomeKind
 from taskrunner.testing.conformance.helpers import new_job
 from taskrunner_sqlite.migrate import known_migrations
-from tests.sqlite.conftest import connected
+from tests.sqlite.conftest import apply_first_migrations, connected
 from tests.sqlite.test_counts import agree
 
 BEFORE_0004 = 3  # 0001_jobs, 0002_batches, 0003_dependencies
@@ -37,13 +37,7 @@ def migrate_to_0003(path: Path) -> None:
     """A file with the first three migrations only, as an older version left it."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                 "applied_at REAL NOT NULL)")  # fmt: skip
-    for migration in known_migrations()[:BEFORE_0004]:
-        for statement in migration.statements():
-            conn.execute(statement)
-        conn.execute("INSERT INTO migrations VALUES (?, ?, ?)",
-                     (migration.version, migration.name, time.time()))  # fmt: skip
+    apply_first_migrations(conn, BEFORE_0004)
     now = time.time()
     for queue, state, due, kept in STORED:
         conn.execute(

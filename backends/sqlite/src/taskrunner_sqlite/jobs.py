@@ -47,7 +47,11 @@ def enqueue(conn: sqlite3.Connection, now: float, jobs: Sequence[NewJob]) -> lis
     that is not open or a dependency that is not stored."""
     check_open(conn, {new.batch_id for new in jobs if new.batch_id is not None})
     check_stored(conn, now, [dependency for new in jobs for dependency in new.after])
-    return [store_new(conn, new, now) for new in jobs]
+    if all(new.key is None and not new.after for new in jobs):
+        rows = [job_row(new, None, now) for new in jobs]
+        if conn.executemany(sql("insert_job"), rows).rowcount == len(rows):
+            return [new.id for new in jobs]  # the usual case: new ids, in one statement
+    return [store_new(conn, new, now) for new in jobs]  # each one's own insert is a no-op
 
 
 def check_open(conn: sqlite3.Connection, batch_ids: set[str]) -> None:
@@ -86,6 +90,8 @@ def wait_on(conn: sqlite3.Connection, new: NewJob, now: float) -> None:
 
 
 def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
+    if new.key is None and insert(conn, new, None, now):
+        return new.id  # the usual case, a new id without a key: one statement
     stored = conn.execute(sql("job_expiry"), (new.id,)).fetchone()
     if stored is not None:
         if not gone(stored[0], now):
@@ -103,17 +109,26 @@ def store_new(conn: sqlite3.Connection, new: NewJob, now: float) -> str:
             if not gone(row[1], now):
                 return str(row[0])
             conn.execute(sql("delete_job"), (row[0],))
-    run_at = new.at if new.at is not None else now + new.delay
-    conn.execute(
-        sql("insert_job"),
-        (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
-         new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
-         new.rate_max, new.rate_per, new.batch_id, json.dumps(new.after) if new.after else None,
-         new.after_run_anyway, new.after_ttl),
-    )  # fmt: skip
-    if new.after:
-        wait_on(conn, new, now)
+    insert(conn, new, key, now)
     return new.id
+
+
+def insert(conn: sqlite3.Connection, new: NewJob, key: str | None, now: float) -> bool:
+    """Store the job, holding `key`, unless a record has its id; whether it was stored."""
+    stored = conn.execute(sql("insert_job"), job_row(new, key, now)).rowcount
+    if stored and new.after:
+        wait_on(conn, new, now)
+    return bool(stored)
+
+
+def job_row(new: NewJob, key: str | None, now: float) -> tuple[object, ...]:
+    """The parameters of sql/insert_job.sql for the job, holding `key`."""
+    run_at = new.at if new.at is not None else now + new.delay
+    return (new.id, new.task, new.queue, new.payload, due_state(run_at, now), new.priority,
+            new.max_attempts, now, run_at, key, new.limit_key, new.limit_max, new.rate_key,
+            new.rate_max, new.rate_per, new.batch_id,
+            json.dumps(new.after) if new.after else None, new.after_run_anyway,
+            new.after_ttl)  # fmt: skip
 
 
 def heartbeat(
@@ -184,18 +199,48 @@ def finish(conn: sqlite3.Connection, now: float, outcomes: Sequence[Outcome]) ->
         attempts.append(logged[0])
         activity.append(logged[1])
         if outcome.kind in ENDS:
-            expires_at = None if outcome.ttl is None else now + outcome.ttl
-            ends.append((ENDS[outcome.kind].value, outcome.result, outcome.error, now,
-                         expires_at, outcome.job_id))  # fmt: skip
+            ends.append((outcome.job_id, ENDS[outcome.kind].value, outcome.result,
+                         outcome.error, outcome.ttl))  # fmt: skip
         else:
             _requeue(conn, now, outcome, max_attempts, run_at)
         if limit_key is not None:
             refills.append((queue, limit_key, limit_max))
     conn.executemany(sql("record_attempt"), attempts)
     conn.executemany(sql("record_activity"), activity)
-    conn.executemany(sql("end_job"), ends)
+    end_jobs(conn, now, ends)
     conn.executemany(sql("refill_limit"), refills)  # once the slots are free
     return accepted
+
+
+End = tuple[str, str, bytes | None, bytes | None, float | None]
+
+
+def end_jobs(conn: sqlite3.Connection, now: float, ends: Sequence[End]) -> None:
+    """End jobs, each given as (id, state, result, error, ttl): in one statement (their
+    fields carried as JSON) when every result and error is UTF-8 text, else one statement
+    per job."""
+    try:
+        rows = [(job_id, state, _text(result), _text(error), ttl)
+                for job_id, state, result, error, ttl in ends]  # fmt: skip
+    except ValueError:  # bytes that JSON text cannot carry
+        conn.executemany(
+            sql("end_job"),
+            [(state, result, error, now, None if ttl is None else now + ttl, job_id)
+             for job_id, state, result, error, ttl in ends],
+        )  # fmt: skip
+        return
+    if rows:
+        conn.execute(sql("end_jobs"), (now, json.dumps(rows)))
+
+
+def _text(value: bytes | None) -> str | None:
+    """`value` as the text whose UTF-8 bytes it is; raises ValueError unless there is one
+    (a NUL character too, which SQLite's text does not keep)."""
+    if value is None:
+        return None
+    if b"\x00" in value:
+        raise ValueError("NUL")
+    return value.decode()  # UnicodeDecodeError is a ValueError
 
 
 def _requeue(
