@@ -69,7 +69,15 @@ class HookCalls:
         if kind is None:
             return None
         record = execution.record
-        hooks = self._hooks_of(record.task, kind)
+        known = self._known.get((record.task, kind))
+        if (
+            known is not None
+            and known[0] is self.tasks.get(record.task)
+            and self._changes == self.hooks.changes
+        ):
+            hooks = known[1]
+        else:
+            hooks = self._hooks_of(record.task, kind)
         if not hooks:
             return None
         return functools.partial(self._start, record, outcome, execution.raised, hooks)
@@ -79,9 +87,6 @@ class HookCalls:
             self._known.clear()
             self._changes = self.hooks.changes
         task = self.tasks.get(name)
-        known = self._known.get((name, kind))
-        if known is not None and known[0] is task:
-            return known[1]
         own = None if task is None else task.settings.hooks
         hooks = tuple((hook, is_async_callable(hook)) for hook in self.hooks.for_task(kind, own))
         self._known[name, kind] = (task, hooks)

@@ -182,8 +182,10 @@ class Worker:
                 continue
             if records and faults.ARMED is not None:
                 faults.reached("after_claim")
+            loop = asyncio.get_running_loop()
+            plain = loop.get_task_factory() is None
             for execution in Execution.of_claim(records, self._services, self.finished):
-                self._start(execution)
+                self._start(execution, loop, plain)
             if records:
                 # let the jobs just started run (and finish, if quick) before claiming again
                 await asyncio.sleep(0)
@@ -219,9 +221,10 @@ class Worker:
         )
         await until(asyncio.sleep(delay), self._stopping)
 
-    def _start(self, execution: Execution) -> None:
+    def _start(self, execution: Execution, loop: asyncio.AbstractEventLoop, plain: bool) -> None:
         """Run `execution` in an asyncio task of its own (its own context, cancellable and
-        time-limited alone); it calls `finished` as it ends."""
+        time-limited alone); it calls `finished` as it ends. `plain`: the loop has no task
+        factory, so the task is made as `loop.create_task` would, minus its checks."""
         self.counters.started += 1
         key = execution.key
         # this worker claimed the job again: its lease ran out (a stalled heartbeat) and the
@@ -233,8 +236,7 @@ class Worker:
         self._running[key] = execution
         if self._slots.limits is not None:  # only queues with limits are counted
             self._slots.taken(execution.record.queue)
-        loop = self._loop or asyncio.get_running_loop()
-        if loop.get_task_factory() is None:  # what loop.create_task does, minus its checks
+        if plain:
             execution.task = asyncio.Task(execution.run(), loop=loop)  # type: ignore[arg-type]
         else:
             execution.task = loop.create_task(execution.run())  # type: ignore[arg-type]
