@@ -103,6 +103,12 @@ class RunnerHooks:
     outcome: dict[HookKind, list[OutcomeHook]] = field(
         default_factory=lambda: {kind: [] for kind in HookKind}
     )
+    changes: int = 0  # outcome hooks added so far: a worker's cache of them is stale after
+
+    def add(self, kind: HookKind, hook: OutcomeHook) -> None:
+        """Add a runner-wide outcome hook of `kind`."""
+        self.outcome[kind].append(hook)
+        self.changes += 1
 
     def for_task(self, kind: HookKind, task_hooks: TaskHooks | None) -> tuple[OutcomeHook, ...]:
         """The hooks to call for `kind` of a job whose task has `task_hooks` (None: a job
@@ -130,17 +136,17 @@ class HookMethods:
 
     def on_success(self, hook: OutcomeHook) -> OutcomeHook:
         """Call `hook(ended)` (an `AttemptEnded`) after any job of this runner succeeded."""
-        self.hooks.outcome[HookKind.SUCCESS].append(checked(hook, "on_success"))
+        self.hooks.add(HookKind.SUCCESS, checked(hook, "on_success"))
         return hook
 
     def on_retry(self, hook: OutcomeHook) -> OutcomeHook:
         """Call `hook(ended)` after an attempt of any job failed and another will follow."""
-        self.hooks.outcome[HookKind.RETRY].append(checked(hook, "on_retry"))
+        self.hooks.add(HookKind.RETRY, checked(hook, "on_retry"))
         return hook
 
     def on_failure(self, hook: OutcomeHook) -> OutcomeHook:
         """Call `hook(ended)` after any job failed for good (no attempt follows)."""
-        self.hooks.outcome[HookKind.FAILURE].append(checked(hook, "on_failure"))
+        self.hooks.add(HookKind.FAILURE, checked(hook, "on_failure"))
         return hook
 
     async def start_resources(self) -> None:

@@ -173,6 +173,19 @@ class JobInfo:
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobInfo:
+        return cls.from_record_as(record, record.state, record.result, record.error, record.worker)
+
+    @classmethod
+    def from_record_as(
+        cls,
+        record: JobRecord,
+        state: JobState,
+        result: bytes | None,
+        error: bytes | None,
+        worker: str | None,
+    ) -> JobInfo:
+        """`from_record(record)` with the job's state, result, error and worker as given:
+        the job as an attempt left it, without reading it again (or copying its record)."""
         try:
             args, kwargs = decode_payload(record.payload)
         except Exception:
@@ -181,7 +194,7 @@ class JobInfo:
             id=record.id,
             task=record.task,
             queue=record.queue,
-            state=record.state,
+            state=state,
             attempt=record.attempt,
             max_attempts=record.max_attempts,
             priority=record.priority,
@@ -192,9 +205,9 @@ class JobInfo:
             run_at=utc_time(record.run_at),
             started_at=_time(record.started_at),
             finished_at=_time(record.finished_at),
-            worker=record.worker,
-            result=None if record.result is None else decode_result(record.result),
-            error=None if record.error is None else JobError.decode(record.error),
+            worker=worker,
+            result=None if result is None else decode_result(result),
+            error=None if error is None else JobError.decode(error),
             progress=None if record.progress is None else JobProgress.decode(record.progress),
             cancel_requested=record.cancel_requested,
             attempts=[AttemptInfo.from_record(a) for a in record.attempts or ()],

@@ -58,6 +58,8 @@ async def test_task_hooks_get_the_job_as_recorded_and_the_exception() -> None:
     assert succeeded.job.id == flaky_job.id and succeeded.job.attempt == 2
     assert state is JobState.SUCCEEDED and succeeded.job.result == 42
     assert succeeded.exception is None and succeeded.retry_in is None
+    assert succeeded.error is None  # the first attempt's error is not the success's
+    assert succeeded.job.worker == succeeded.worker != ""
     failed, state = by_kind[HookKind.FAILURE]
     assert failed.job.id == doomed_job.id and state is JobState.FAILED
     assert isinstance(failed.exception, KeyError)
@@ -69,6 +71,34 @@ async def test_task_hooks_get_the_job_as_recorded_and_the_exception() -> None:
         "taskrunner.attempt": "1/1",
         "taskrunner.outcome": "failure",
     }
+
+
+async def test_hooks_added_while_a_worker_runs_are_called_for_the_jobs_after() -> None:
+    """A worker works out a task's hooks once, and again once the runner's hooks change."""
+    runner = runner_on()
+    seen: list[tuple[str, int]] = []
+
+    @runner.task(name="h.counted")
+    async def counted(n: int) -> int:
+        return n
+
+    async with runner.worker(concurrency=1):
+        await (await counted.enqueue(1)).result(timeout=10)
+
+        @runner.on_success
+        async def first(ended: AttemptEnded) -> None:
+            seen.append(("first", ended.job.result))
+
+        await (await counted.enqueue(2)).result(timeout=10)
+        await eventually(lambda: seen == [("first", 2)])
+
+        @runner.on_success
+        def second(ended: AttemptEnded) -> None:  # a plain function: in a thread
+            seen.append(("second", ended.job.result))
+
+        await (await counted.enqueue(3)).result(timeout=10)
+        await eventually(lambda: len(seen) == 3)
+    assert seen == [("first", 2), ("first", 3), ("second", 3)]
 
 
 async def test_runner_hooks_follow_the_task_hook_and_plain_functions_run_in_threads() -> None:

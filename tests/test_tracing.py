@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -80,6 +81,25 @@ async def test_the_attempt_continues_the_trace_of_the_request() -> None:
     assert first.status.status_code is StatusCode.ERROR
     assert any(event.name == "exception" for event in first.events)
     assert second.status.status_code is not StatusCode.ERROR
+
+
+async def test_the_attempt_span_is_current_while_the_task_runs_and_only_then() -> None:
+    runner = runner_on()
+    outside = trace.get_current_span()
+
+    @runner.task(name="t.nested")
+    async def nested() -> None:
+        with TRACER.start_as_current_span("inside"):
+            pass
+
+    with TRACER.start_as_current_span("POST /nested"):
+        await nested.enqueue()
+    await drain(runner)
+
+    (run,) = runs_of("t.nested")
+    (inside,) = [s for s in EXPORTER.get_finished_spans() if s.name == "inside"]
+    assert inside.parent is not None and inside.parent.span_id == run.context.span_id
+    assert trace.get_current_span() is outside
 
 
 async def test_enqueuing_many_jobs_is_one_span_counting_them() -> None:

@@ -47,6 +47,7 @@ from taskrunner.backend.protocol import (
     enqueuer,
 )
 from taskrunner.backend.records import (
+    ATTEMPT_OUTCOMES,
     FINISHED_STATES,
     AttemptOutcome,
     AttemptRecord,
@@ -65,6 +66,7 @@ from taskrunner.backend.registry import TaskRegistry
 from taskrunner.backend.waiting import within
 
 __all__ = [
+    "ATTEMPT_OUTCOMES",
     "CLOCK_MARGIN",
     "DEPENDENCY_FAILED",
     "FINISHED_STATES",

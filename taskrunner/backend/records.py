@@ -187,6 +187,10 @@ class OutcomeKind(enum.StrEnum):
     RELEASED = "released"
 
 
+# what each reported outcome is recorded as in the attempt's history
+ATTEMPT_OUTCOMES = {kind: AttemptOutcome(kind.value) for kind in OutcomeKind}
+
+
 @dataclass(slots=True)
 class Outcome:
     """The end of one attempt, guarded by its fencing token (`attempt`).

@@ -20,14 +20,13 @@ class _Queue:
     per_second: Buckets = field(default_factory=dict)
 
 
-def _count(buckets: Buckets, bucket: int, outcome: AttemptOutcome, kept: int) -> None:
-    """Add one attempt to `bucket`; a new bucket drops those `kept` or more before it."""
-    counts = buckets.get(bucket)
-    if counts is None:
-        counts = buckets[bucket] = {}
-        for old in [b for b in buckets if b <= bucket - kept]:
-            del buckets[old]
-    counts[outcome] = counts.get(outcome, 0) + 1
+def _new_bucket(buckets: Buckets, bucket: int, kept: int) -> dict[AttemptOutcome, int]:
+    """Open `bucket`, dropping those `kept` or more before it."""
+    for old in [b for b in buckets if b <= bucket - kept]:
+        del buckets[old]
+    counts: dict[AttemptOutcome, int] = {}
+    buckets[bucket] = counts
+    return counts
 
 
 class ActivityLog:
@@ -42,8 +41,12 @@ class ActivityLog:
         if log is None:
             log = self._queues[queue] = _Queue()
         log.recent.appendleft((ended_at, runtime, outcome))
-        _count(log.per_minute, int(ended_at // 60), outcome, MINUTES_KEPT)
-        _count(log.per_second, int(ended_at // 1), outcome, SECONDS_KEPT)
+        # the counts of the current minute and second exist but for the first attempt in each
+        minute, second = int(ended_at // 60), int(ended_at // 1)
+        counts = log.per_minute.get(minute) or _new_bucket(log.per_minute, minute, MINUTES_KEPT)
+        counts[outcome] = counts.get(outcome, 0) + 1
+        counts = log.per_second.get(second) or _new_bucket(log.per_second, second, SECONDS_KEPT)
+        counts[outcome] = counts.get(outcome, 0) + 1
 
     def snapshot(self, queue: str, since: float | None = None) -> QueueActivity:
         log = self._queues.get(queue)

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from taskrunner.backend import (
+    ATTEMPT_OUTCOMES,
     FINISHED_STATES,
     AttemptOutcome,
     Beat,
@@ -153,8 +154,9 @@ class MemoryBackend(BatchMethods):
     def _apply(self, job: StoredJob, outcome: Outcome, now: float) -> None:
         store = self._store
         kind = outcome.kind
-        store.end_attempt(job, now, AttemptOutcome(kind.value), outcome.error)
-        store.gate.free_slot(job)
+        store.end_attempt(job, now, ATTEMPT_OUTCOMES[kind], outcome.error)
+        if job.limit_key is not None:
+            store.gate.free_slot(job)
         if kind is OutcomeKind.SUCCEEDED:
             job.result = outcome.result
             store.finish(job, JobState.SUCCEEDED, now, outcome.ttl)

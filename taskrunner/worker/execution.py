@@ -16,14 +16,15 @@ import contextvars
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from taskrunner._serialization import encode_result
 from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind, faults
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import JobError, SerializationError
 from taskrunner.job import MESSAGE_LIMIT, cut, message_of
+from taskrunner.policy import past_last_attempt
 from taskrunner.retry import MAX_SECONDS, Snooze
 from taskrunner.task import Task
 from taskrunner.telemetry import tracing
@@ -37,6 +38,7 @@ from taskrunner.worker.failures import (
     timed_out,
     unrunnable,
 )
+from taskrunner.worker.flow import CancelReason
 from taskrunner.worker.services import Services
 from taskrunner.worker.threads import leave_behind, start_thread
 
@@ -44,17 +46,26 @@ __all__ = ["TRACEBACK_LIMIT", "CancelReason", "Execution"]
 
 log = logging.getLogger("taskrunner.job")
 
-CancelReason = Literal["requested", "shutdown", "lost"]
+Ended = Callable[["Execution", Outcome | None], None]
+
+NONE_RESULT = encode_result(None)  # what most tasks return, encoded once
 
 
 class Execution:
-    """Runs one claimed attempt (`run()`, in its own asyncio task) and answers its outcome.
-    The worker cancels it (`cancel`) and renews its lease with its `beat()`."""
+    """Runs one claimed attempt (`run()`, in its own asyncio task) and answers its outcome,
+    handing it to `ended` (the worker's) as the attempt ends. The worker cancels it
+    (`cancel`) and renews its lease with its `beat()`. `key` is the job and attempt it runs:
+    a worker may run two attempts of one job (it claimed the job again after its lease ran
+    out). `traced` (make a span) and `logged` (log its INFO events) are asked once for all
+    the attempts of a claim (see `of_claim`), not once per job."""
 
     __slots__ = (
         "context",
+        "ended",
         "joining",
+        "key",
         "leaving",
+        "logged",
         "previous",
         "raised",
         "reason",
@@ -62,26 +73,49 @@ class Execution:
         "services",
         "started",
         "task",
+        "traced",
     )
 
-    def __init__(self, record: JobRecord, services: Services) -> None:
+    def __init__(
+        self,
+        record: JobRecord,
+        services: Services,
+        ended: Ended | None = None,
+        *,
+        traced: bool = False,
+        logged: bool = True,
+    ) -> None:
         self.record = record
+        self.key = (record.id, record.attempt)
         self.services = services
+        self.ended = ended
+        self.traced = traced
+        self.logged = logged
         self.task: asyncio.Task[None] | None = None
         self.context: JobContext | None = None
         self.reason: CancelReason | None = None
         self.started = time.monotonic()
         self.joining = False  # the attempt is over, its `def` function still runs
-        self.leaving = asyncio.Event()  # the worker stops: wait for no thread any longer
+        # the worker stops: wait for no thread any longer (made when first needed)
+        self.leaving: asyncio.Event | None = None
         # a stale attempt of the same job still ending in this worker: the task waits for it
         self.previous: asyncio.Task[None] | None = None
         self.raised: BaseException | None = None  # what the task raised, if it failed
 
-    @property
-    def key(self) -> tuple[str, int]:
-        """The job and attempt this execution runs: a worker may run two attempts of one job
-        (it claimed the job again after its lease ran out)."""
-        return self.record.id, self.record.attempt
+    @classmethod
+    def of_claim(
+        cls, records: Iterable[JobRecord], services: Services, ended: Ended
+    ) -> list[Execution]:
+        """The executions of the attempts one claim took: whether to trace them and to log
+        their INFO events is asked once for all of them."""
+        traced = tracing.ENABLED and tracing.configured()
+        logged = log.isEnabledFor(logging.INFO)
+        return [cls(r, services, ended, traced=traced, logged=logged) for r in records]
+
+    def _leaving(self) -> asyncio.Event:
+        if self.leaving is None:
+            self.leaving = asyncio.Event()
+        return self.leaving
 
     def cancel(self, reason: CancelReason) -> None:
         """Stop the attempt for `reason`. An attempt waiting for its `def` function to return
@@ -89,7 +123,7 @@ class Execution:
         if self.task is None or self.task.done():
             return
         if reason == "shutdown":
-            self.leaving.set()
+            self._leaving().set()
         if self.reason is not None:
             return
         if self.joining:
@@ -111,16 +145,22 @@ class Execution:
         return self.beat() if self.context and self.context.progress_reported else None
 
     async def run(self) -> Outcome | None:
-        """Run the attempt: what to tell the backend of it (None: nothing, it was lost)."""
+        """Run the attempt: what to tell the backend of it (None: nothing, it was lost),
+        also handed to `ended`, however the attempt ends."""
+        outcome: Outcome | None = None
         try:
-            outcome = await self._attempt()
-            if self.context is not None and self.context.progress is not None:
-                await self._report_last_progress()
-        except Exception as exc:  # a bug of ours: never leave the job running unreported
-            log.exception("job %s: the worker failed to run it", self.record.id)
-            outcome = self._give_up(error_of(exc))
-        if outcome is not None:
-            outcome.queue = self.record.queue
+            try:
+                outcome = await self._attempt()
+                if self.context is not None and self.context.progress is not None:
+                    await self._report_last_progress()
+            except Exception as exc:  # a bug of ours: never leave the job running unreported
+                log.exception("job %s: the worker failed to run it", self.record.id)
+                outcome = self._give_up(error_of(exc))
+            if outcome is not None:
+                outcome.queue = self.record.queue
+        finally:
+            if self.ended is not None:
+                self.ended(self, outcome)
         return outcome
 
     async def _report_last_progress(self) -> None:
@@ -134,19 +174,20 @@ class Execution:
 
     async def _attempt(self) -> Outcome | None:
         record, services = self.record, self.services
-        refused = unrunnable(record, services.tasks)
-        if refused is not None:
-            return self._give_up(refused)
-        task = services.tasks[record.task]
+        task = services.tasks.get(record.task)
+        if task is None or past_last_attempt(record.attempt, record.max_attempts):
+            return self._give_up(unrunnable(record, services.tasks))
         call = call_of(record, task)
         if isinstance(call, JobError):
             return self._give_up(call)
         args, kwargs, meta = call
-        if (expiry := flow.expired(meta, record)) is not None:
-            services.counters.cancelled += 1
-            return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
-        timeout = flow.timeout_of(meta, task.settings.timeout)
-        batch = meta.get("batch") if meta else None
+        timeout, batch = task.settings.timeout, None
+        if meta:  # options given at enqueue (most jobs have none)
+            if (expiry := flow.expired(meta, record)) is not None:
+                services.counters.cancelled += 1
+                return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
+            timeout = flow.timeout_of(meta, timeout)
+            batch = meta.get("batch")
         self.context = ctx = JobContext(
             record,
             services.state,
@@ -154,24 +195,20 @@ class Execution:
             callback_of=batch,
             fetch=services.fetch,
         )
-        job_event(log, logging.INFO, record, "running", worker=services.worker_id)
+        if self.logged:
+            job_event(log, logging.INFO, record, "running", worker=services.worker_id)
         token = _current.set(ctx)
         try:
             if self.previous is not None:
                 await asyncio.wait([self.previous])  # never two attempts of a job at once
-            if tracing.ENABLED and tracing.configured():
-                value = await self._traced_call(task, args, kwargs, meta or {}, timeout)
+            if self.traced:
+                value = await self._traced_call(task, args, kwargs, meta, timeout)
+            elif timeout is None and task.is_async:
+                value = await task.fn(*args, **kwargs)
             else:
                 value = await self._call(task, args, kwargs, timeout)
         except asyncio.CancelledError as exc:
-            current = asyncio.current_task()
-            assert current is not None
-            if self.reason is not None:
-                current.uncancel()
-                return self._cancelled(task)
-            if current.cancelling():
-                raise  # cancelled from outside the worker: the event loop is closing
-            return self._failure(task, stray(exc))
+            return self._interrupted(task, exc)
         except Snooze as snooze:
             services.counters.snoozed += 1
             return flow.snoozed(record, snooze, self.started)
@@ -182,13 +219,29 @@ class Execution:
         if faults.ARMED is not None:
             faults.reached("after_handler")
         try:
-            result = encode_result(value)
+            result = NONE_RESULT if value is None else encode_result(value)
         except SerializationError as exc:
             return self._give_up(JobError("UnserializableResult", message_of(exc)))
         services.counters.succeeded += 1
-        job_event(log, logging.INFO, record, "succeeded", started=self.started)
+        if self.logged:
+            job_event(log, logging.INFO, record, "succeeded", started=self.started)
         ttl = self._result_ttl(task)
         return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result, None, 0.0, ttl)
+
+    def _interrupted(self, task: Task[..., Any], exc: asyncio.CancelledError) -> Outcome | None:
+        """The outcome of an attempt whose task raised `CancelledError`: the worker cancelled
+        it (for `reason`), or the task raised it itself (a failure). Raises it again when
+        the attempt was cancelled from outside the worker (the event loop is closing)."""
+        current = asyncio.current_task()
+        assert current is not None
+        if self.reason is not None:
+            current.uncancel()
+            ttl = self._result_ttl(task) if self.reason == "requested" else None
+            counters = self.services.counters
+            return flow.cancelled(self.record, self.reason, counters, ttl, self.started)
+        if current.cancelling():
+            raise exc
+        return self._failure(task, stray(exc))
 
     async def _traced_call(
         self,
@@ -198,12 +251,14 @@ class Execution:
         meta: dict[str, Any],
         timeout: float | None,
     ) -> Any:
-        with tracing.attempt_span(self.record, meta) as span:
-            try:
-                return await self._call(task, args, kwargs, timeout)
-            except BaseException as exc:
-                tracing.record_end(span, exc, error_of(exc))
-                raise
+        started = tracing.start_attempt(self.record, meta)
+        try:
+            value = await self._call(task, args, kwargs, timeout)
+        except BaseException as exc:
+            tracing.end_attempt(started, exc, error_of(exc))
+            raise
+        tracing.end_attempt(started)
+        return value
 
     async def _call(
         self, task: Task[..., Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None
@@ -264,7 +319,7 @@ class Execution:
             "retry) waits until the function returns; its slot stays taken meanwhile",
             started=self.started,
         )
-        leaving = asyncio.ensure_future(self.leaving.wait())
+        leaving = asyncio.ensure_future(self._leaving().wait())
         try:
             await asyncio.wait((thread, leaving), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -272,47 +327,10 @@ class Execution:
         if not thread.done():
             leave_behind(thread, self.record)
 
-    def _cancelled(self, task: Task[..., Any]) -> Outcome | None:
-        record, counters = self.record, self.services.counters
-        if self.reason == "requested":
-            counters.cancelled += 1
-            job_event(
-                log,
-                logging.INFO,
-                record,
-                "cancelled",
-                "asked to stop while running",
-                started=self.started,
-            )
-            return Outcome(
-                record.id, record.attempt, OutcomeKind.CANCELLED, ttl=self._result_ttl(task)
-            )
-        if self.reason == "shutdown":
-            counters.released += 1
-            job_event(
-                log,
-                logging.INFO,
-                record,
-                "queued",
-                "put back: the worker is stopping",
-                started=self.started,
-            )
-            return Outcome(record.id, record.attempt, OutcomeKind.RELEASED)
-        counters.lost += 1
-        job_event(
-            log,
-            logging.WARNING,
-            record,
-            "lost",
-            "its lease expired and another attempt took the job; stopped this one",
-            started=self.started,
-        )
-        return None
-
     def _result_ttl(self, task: Task[..., Any]) -> float | None:
-        settings = task.settings
+        settings = task.settings  # the task is the one registered under the record's name
         return self.services.policy.result_ttl(
-            task.name, settings.result_ttl, settings.schedule is not None
+            self.record.task, settings.result_ttl, settings.schedule is not None
         )
 
     def _failure(self, task: Task[..., Any], exc: BaseException) -> Outcome:

@@ -19,7 +19,6 @@ from taskrunner.errors import (
     TaskTimeout,
 )
 from taskrunner.job import cut, message_of
-from taskrunner.policy import past_last_attempt
 from taskrunner.task import Task
 
 Call = tuple[list[Any], dict[str, Any], dict[str, Any]]  # args, kwargs, meta
@@ -59,9 +58,10 @@ def timed_out(timeout: float | None, detail: str) -> TaskTimeout:
     return TaskTimeout(f"the attempt ran longer than its timeout of {timeout:g}s{detail}")
 
 
-def unrunnable(record: JobRecord, tasks: Mapping[str, Task[..., Any]]) -> JobError | None:
-    """Why a claimed job cannot run at all: no task of its name is registered, or its last
-    attempt's worker died (no attempt is left). None if it can."""
+def unrunnable(record: JobRecord, tasks: Mapping[str, Task[..., Any]]) -> JobError:
+    """Why a claimed job cannot run at all, asked once it is known that it cannot: no task
+    of its name is registered, or its last attempt's worker died (no attempt is left, see
+    `past_last_attempt`)."""
     if record.task not in tasks:
         known = ", ".join(sorted(tasks)[:20]) or "none"
         return JobError(
@@ -70,13 +70,11 @@ def unrunnable(record: JobRecord, tasks: Mapping[str, Task[..., Any]]) -> JobErr
             f"{known}); check the task name and that the worker imports the module "
             "defining it",
         )
-    if past_last_attempt(record.attempt, record.max_attempts):
-        return JobError(
-            "LeaseExpired",
-            f"attempt {record.attempt - 1} of {record.max_attempts} stopped renewing its "
-            "lease (its worker crashed or was killed) and no attempts are left",
-        )
-    return None
+    return JobError(
+        "LeaseExpired",
+        f"attempt {record.attempt - 1} of {record.max_attempts} stopped renewing its "
+        "lease (its worker crashed or was killed) and no attempts are left",
+    )
 
 
 def call_of(record: JobRecord, task: Task[..., Any]) -> Call | JobError:

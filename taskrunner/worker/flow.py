@@ -1,5 +1,6 @@
 """What an attempt owes to flow control: the per-enqueue options that travel in a job's
-payload meta (`timeout`, `expires`, see `taskrunner.task`) and a task's `Snooze`.
+payload meta (`timeout`, `expires`, see `taskrunner.task`), a task's `Snooze`, and the worker
+cancelling it (asked to, stopping, or its lease lost).
 
 Expiry is judged on the backend's clock: the job's `enqueued_at` and the claim's
 `started_at` are both the backend's times.
@@ -10,15 +11,18 @@ from __future__ import annotations
 import logging
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from taskrunner.backend import JobRecord, Outcome, OutcomeKind
 from taskrunner.errors import JobError
 from taskrunner.retry import MAX_SECONDS, Snooze
 from taskrunner.task import META_EXPIRES_AT, META_EXPIRES_IN, META_TIMEOUT
 from taskrunner.telemetry.logs import job_event
+from taskrunner.worker.settings import WorkerCounters
 
 log = logging.getLogger("taskrunner.job")
+
+CancelReason = Literal["requested", "shutdown", "lost"]
 
 
 def _number(meta: dict[str, Any] | None, key: str) -> float | None:
@@ -66,3 +70,29 @@ def snoozed(record: JobRecord, snooze: Snooze, started: float) -> Outcome:
     return Outcome(
         record.id, record.attempt, OutcomeKind.RELEASED, error=error.encode(), delay=snooze.delay
     )
+
+
+def cancelled(
+    record: JobRecord,
+    reason: CancelReason,
+    counters: WorkerCounters,
+    ttl: float | None,
+    started: float,
+) -> Outcome | None:
+    """The outcome of an attempt the worker cancelled for `reason`: cancelled (kept `ttl`
+    seconds), put back (the worker stops), or none (its lease was lost: another attempt
+    owns the job)."""
+    if reason == "requested":
+        counters.cancelled += 1
+        message = "asked to stop while running"
+        job_event(log, logging.INFO, record, "cancelled", message, started=started)
+        return Outcome(record.id, record.attempt, OutcomeKind.CANCELLED, ttl=ttl)
+    if reason == "shutdown":
+        counters.released += 1
+        message = "put back: the worker is stopping"
+        job_event(log, logging.INFO, record, "queued", message, started=started)
+        return Outcome(record.id, record.attempt, OutcomeKind.RELEASED)
+    counters.lost += 1
+    message = "its lease expired and another attempt took the job; stopped this one"
+    job_event(log, logging.WARNING, record, "lost", message, started=started)
+    return None

@@ -7,7 +7,7 @@ thread, which nothing can stop, is left to finish alone)."""
 from __future__ import annotations
 
 import asyncio
-import copy
+import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -36,18 +36,22 @@ def attempt_ended(
 ) -> AttemptEnded:
     """What the hooks of `outcome` (of the attempt of `record`) are given."""
     kind = KINDS[outcome.kind]
-    ended = copy.copy(record)  # a record is a plain slotted dataclass: cheaper than replace
     if kind is HookKind.RETRY:
-        ended.state = JobState.QUEUED if outcome.delay <= 0 else JobState.SCHEDULED
+        state = JobState.QUEUED if outcome.delay <= 0 else JobState.SCHEDULED
     else:
-        ended.state = JobState.SUCCEEDED if kind is HookKind.SUCCESS else JobState.FAILED
-    ended.result, ended.error, ended.worker = outcome.result, outcome.error, worker
+        state = JobState.SUCCEEDED if kind is HookKind.SUCCESS else JobState.FAILED
+    job = JobInfo.from_record_as(record, state, outcome.result, outcome.error, worker)
     retry_in = outcome.delay if kind is HookKind.RETRY else None
-    return AttemptEnded(JobInfo.from_record(ended), kind, exception, retry_in, worker)
+    return AttemptEnded(job, kind, exception, retry_in, worker)
+
+
+Hooks = tuple[tuple[OutcomeHook, bool], ...]  # each with whether it is a coroutine function
 
 
 class HookCalls:
-    """The outcome hooks of one worker's jobs, and the calls of them still running."""
+    """The outcome hooks of one worker's jobs, and the calls of them still running. Which
+    hooks a task's jobs have is worked out once per task and kind, and again once the
+    runner's hooks or the task registered under that name changed."""
 
     def __init__(
         self, hooks: RunnerHooks, tasks: Mapping[str, Task[..., Any]], worker: str
@@ -56,30 +60,57 @@ class HookCalls:
         self.tasks = tasks
         self.worker = worker
         self.running: set[asyncio.Task[None]] = set()
+        self._known: dict[tuple[str, HookKind], tuple[Task[..., Any] | None, Hooks]] = {}
+        self._changes = hooks.changes
 
     def after(self, execution: Execution, outcome: Outcome) -> Callable[[], None] | None:
         """What to do once `outcome` is recorded: start its hooks (None: it has none)."""
-        record, exception = execution.record, execution.raised
         kind = KINDS.get(outcome.kind)
         if kind is None:
             return None
-        task = self.tasks.get(record.task)
-        hooks = self.hooks.for_task(kind, None if task is None else task.settings.hooks)
+        record = execution.record
+        known = self._known.get((record.task, kind))
+        if (
+            known is not None
+            and known[0] is self.tasks.get(record.task)
+            and self._changes == self.hooks.changes
+        ):
+            hooks = known[1]
+        else:
+            hooks = self._hooks_of(record.task, kind)
         if not hooks:
             return None
+        return functools.partial(self._start, record, outcome, execution.raised, hooks)
 
-        def start() -> None:
-            ended = attempt_ended(record, outcome, exception, self.worker)
-            call = asyncio.get_running_loop().create_task(self._call_all(hooks, ended))
-            self.running.add(call)
-            call.add_done_callback(self.running.discard)
+    def _hooks_of(self, name: str, kind: HookKind) -> Hooks:
+        if self._changes != self.hooks.changes:
+            self._known.clear()
+            self._changes = self.hooks.changes
+        task = self.tasks.get(name)
+        own = None if task is None else task.settings.hooks
+        hooks = tuple((hook, is_async_callable(hook)) for hook in self.hooks.for_task(kind, own))
+        self._known[name, kind] = (task, hooks)
+        return hooks
 
-        return start
+    def _start(
+        self,
+        record: JobRecord,
+        outcome: Outcome,
+        exception: BaseException | None,
+        hooks: Hooks,
+    ) -> None:
+        ended = attempt_ended(record, outcome, exception, self.worker)
+        call = asyncio.get_running_loop().create_task(self._call_all(hooks, ended))
+        self.running.add(call)
+        call.add_done_callback(self.running.discard)
 
-    async def _call_all(self, hooks: tuple[OutcomeHook, ...], ended: AttemptEnded) -> None:
-        for hook in hooks:
+    async def _call_all(self, hooks: Hooks, ended: AttemptEnded) -> None:
+        for hook, is_async in hooks:
             try:
-                await call_hook(hook, ended)
+                if is_async:
+                    await hook(ended)  # type: ignore[misc]
+                else:
+                    await call_in_thread(hook, ended)
             except asyncio.CancelledError:
                 raise
             except BaseException:  # SystemExit too: a hook never ends the worker
@@ -103,12 +134,9 @@ class HookCalls:
             await asyncio.wait(late)
 
 
-async def call_hook(hook: OutcomeHook, ended: AttemptEnded) -> None:
-    """Call `hook` with `ended`: awaited if it is a coroutine function, else in a thread
-    (awaiting what it answers, if that is awaitable)."""
-    if is_async_callable(hook):
-        await hook(ended)  # type: ignore[misc]
-        return
+async def call_in_thread(hook: OutcomeHook, ended: AttemptEnded) -> None:
+    """Call the plain function `hook` with `ended` in a thread (awaiting what it answers,
+    if that is awaitable)."""
     # a thread cannot be stopped: a worker that stops leaves a hook still running behind
     answer = await anyio.to_thread.run_sync(hook, ended, abandon_on_cancel=True)
     if inspect.isawaitable(answer):

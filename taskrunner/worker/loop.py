@@ -19,7 +19,7 @@ from types import TracebackType
 import anyio
 
 from taskrunner import registry
-from taskrunner.backend import AttemptOutcome, Beat, JobRecord, Outcome, faults
+from taskrunner.backend import ATTEMPT_OUTCOMES, AttemptOutcome, Beat, JobRecord, Outcome, faults
 from taskrunner.policy import Policy, backend_retry_delay
 from taskrunner.worker import heartbeat
 from taskrunner.worker.execution import Execution
@@ -182,8 +182,10 @@ class Worker:
                 continue
             if records and faults.ARMED is not None:
                 faults.reached("after_claim")
-            for record in records:
-                self._start(Execution(record, self._services))
+            loop = asyncio.get_running_loop()
+            plain = loop.get_task_factory() is None
+            for execution in Execution.of_claim(records, self._services, self.finished):
+                self._start(execution, loop, plain)
             if records:
                 # let the jobs just started run (and finish, if quick) before claiming again
                 await asyncio.sleep(0)
@@ -219,25 +221,25 @@ class Worker:
         )
         await until(asyncio.sleep(delay), self._stopping)
 
-    def _start(self, execution: Execution) -> None:
+    def _start(self, execution: Execution, loop: asyncio.AbstractEventLoop, plain: bool) -> None:
+        """Run `execution` in an asyncio task of its own (its own context, cancellable and
+        time-limited alone); it calls `finished` as it ends. `plain`: the loop has no task
+        factory, so the task is made as `loop.create_task` would, minus its checks."""
         self.counters.started += 1
-        job_id, attempt = execution.key
+        key = execution.key
         # this worker claimed the job again: its lease ran out (a stalled heartbeat) and the
         # job was put back while the previous attempt still ran here. That one is stale.
-        stale = self._running.get((job_id, attempt - 1))
+        stale = self._running.get((key[0], key[1] - 1))
         if stale is not None:
             stale.cancel("lost")
             execution.previous = stale.task  # a def function may take a while to return
-        self._running[execution.key] = execution
-        self._slots.taken(execution.record.queue)
-        execution.task = asyncio.get_running_loop().create_task(self._execute(execution))
-
-    async def _execute(self, execution: Execution) -> None:
-        outcome: Outcome | None = None
-        try:
-            outcome = await execution.run()
-        finally:
-            self.finished(execution, outcome)
+        self._running[key] = execution
+        if self._slots.limits is not None:  # only queues with limits are counted
+            self._slots.taken(execution.record.queue)
+        if plain:
+            execution.task = asyncio.Task(execution.run(), loop=loop)  # type: ignore[arg-type]
+        else:
+            execution.task = loop.create_task(execution.run())  # type: ignore[arg-type]
 
     async def _store_progress(self, make_beat: Callable[[], Beat | None]) -> None:
         async with self._beating:  # after a heartbeat in flight has landed
@@ -246,11 +248,13 @@ class Worker:
 
     def finished(self, execution: Execution, outcome: Outcome | None) -> None:
         """An attempt ended: free its slot and hold `outcome` (None: nothing) to report."""
-        if self._running.get(execution.key) is execution:
-            del self._running[execution.key]
-            self._slots.freed(execution.record.queue)
+        key = execution.key
+        if self._running.get(key) is execution:
+            del self._running[key]
+            if self._slots.limits is not None:
+                self._slots.freed(execution.record.queue)
         if self.on_attempt_end is not None:
-            ended = AttemptOutcome.LOST if outcome is None else AttemptOutcome(outcome.kind.value)
+            ended = AttemptOutcome.LOST if outcome is None else ATTEMPT_OUTCOMES[outcome.kind]
             self.on_attempt_end(execution.record, ended, time.monotonic() - execution.started)
         self._slot_free.set()
         if outcome is not None:

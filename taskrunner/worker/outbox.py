@@ -29,11 +29,13 @@ class Outbox:
         return self.pending + self.inflight
 
     def add(self, outcome: Outcome, then: Callable[[], None] | None = None) -> None:
-        """Hold `outcome` and wake the flush loop; `then` is called once it is accepted."""
+        """Hold `outcome` and wake the flush loop; `then` is called once it is accepted.
+        Outcomes already pending have woken it: it takes them all, the new one with them."""
+        if not self.pending:
+            self.wake.set()
         self.pending.append(outcome)
         if then is not None:
             self.then[outcome.job_id, outcome.attempt] = then
-        self.wake.set()
 
     async def flush_once(self, backend: Backend) -> int:
         """Report the pending outcomes in one batch; answers how many the backend rejected.
