@@ -10,6 +10,9 @@ import redis.asyncio as aioredis
 
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
+from taskrunner_redis.clients import open_client
+from taskrunner_redis.lane import Lane
+from taskrunner_redis.settings import parse_url
 from tests.redis.conftest import REDIS_URL
 
 
@@ -82,3 +85,11 @@ async def test_a_lone_enqueue_lists_its_queue_again_once_redis_lost_it(
     finally:
         await admin.aclose()
         await stranger.close()
+
+
+def test_only_one_servers_pool_lends_a_lane() -> None:
+    # behind Sentinel a held connection kept enqueues from the promoted replica
+    # (test_sentinel.py's failover hung): no lane there, nor on a cluster
+    for url in ("redis+sentinel://127.0.0.1:1/mymaster", "redis+cluster://127.0.0.1:1"):
+        assert not Lane(open_client(parse_url(url))).held
+    assert Lane(open_client(parse_url(REDIS_URL))).held

@@ -11,15 +11,17 @@ coalescer, a batch's member) takes a pool connection as before.
 The lane is a single-connection client over the same pool, so a lost connection is
 replaced and the call sent again as on any other (enqueue is safe to repeat). It costs the
 pool one connection for as long as the backend is connected; a pool smaller than
-`SMALLEST_POOL` keeps all of its connections for the other calls, and a Redis Cluster
-client (a pool per node) has no lane.
+`SMALLEST_POOL` keeps all of its connections for the other calls. Only one server's
+blocking pool lends one: a Redis Cluster client (a pool per node) has no lane, nor has a
+Sentinel client (a single-connection client held across a failover kept the enqueues of
+tests/redis/test_sentinel.py from reaching the promoted replica).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from taskrunner_redis.clients import Client
 
@@ -32,7 +34,7 @@ class Lane:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._own: Redis | None = None
-        if isinstance(client, Redis) and _pool_size(client) >= SMALLEST_POOL:
+        if isinstance(client, Redis) and _pool_size(client) >= SMALLEST_POOL:  # one server
             self._own = client.client()  # takes its connection at its first command
         self._busy = False
 
@@ -60,5 +62,6 @@ class Lane:
 
 
 def _pool_size(client: Redis) -> int:
-    size = getattr(client.connection_pool, "max_connections", None)
-    return size if isinstance(size, int) else 0
+    """How many connections the client's pool lends (0: not one server's blocking pool)."""
+    pool = client.connection_pool
+    return pool.max_connections if isinstance(pool, BlockingConnectionPool) else 0
