@@ -104,6 +104,8 @@ class RedisBackend(
             self._waiters = None
         if self._store.client is not None:
             client, self._store.client = self._store.client, None
+            if self._store.scripts is not None:
+                await self._store.scripts.lane.close()
             await close_client(client)
 
     # -- the protocol ----------------------------------------------------------------------
@@ -120,6 +122,8 @@ class RedisBackend(
                 "the Redis backend cannot enqueue inside a caller's transaction; "
                 "connection= works with the Postgres backend"
             )
+        if len(jobs) == 1 and not jobs[0].after and jobs[0].batch_id is None:
+            return [await self._enqueue_alone(jobs[0])]
 
         def arguments(items: list[int]) -> list[Any]:
             header = [[*enqueue_header(jobs[i]), *waits.get(i, ())] for i in items]
@@ -138,6 +142,16 @@ class RedisBackend(
         self._store.registered.update(queues)
         self._store.locator.remember(zip(ids, queues, strict=True))
         return ids
+
+    async def _enqueue_alone(self, job: NewJob) -> str:
+        """Most web handlers' enqueue: one job, no dependencies, no batch."""
+        arguments = [orjson.dumps([enqueue_header(job)]), job.payload]
+        with self._store.errors("enqueuing"):
+            _, job_id = await self._store.enqueue_alone(job.queue, arguments)
+        found: str = job_id.decode()
+        self._store.registered.add(job.queue)
+        self._store.locator.remember([(found, job.queue)])
+        return found
 
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float

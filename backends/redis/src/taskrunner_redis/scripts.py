@@ -21,6 +21,7 @@ from redis.asyncio import RedisCluster
 from redis.exceptions import ClusterError, ResponseError
 
 from taskrunner_redis.clients import Client
+from taskrunner_redis.lane import Lane
 from taskrunner_redis.library import Library, internal_library, public_library
 from taskrunner_redis.moving import MoveWait, declared, is_moving
 from taskrunner_redis.replicas import Replicas, WaitPlan
@@ -51,18 +52,20 @@ class Scripts:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self.lane = Lane(client)  # for enqueues (lane.py)
         self._library = library()
         self._names = self._library.functions
         self._loads = 0  # how many times this client loaded the library
         self._loading = asyncio.Lock()
 
-    async def run(self, name: str, key: str, args: list[Any]) -> Any:
+    async def run(self, name: str, key: str, args: list[Any], *, lane: bool = False) -> Any:
+        """The function's answer (`lane`: sent on the enqueue lane when it is free)."""
         moving = MoveWait()
         loaded = False
         while True:
             loads = self._loads
             try:
-                return await self._fcall(name, key, args)
+                return await self._fcall(name, key, args, lane)
             except (ResponseError, ClusterError) as exc:
                 if is_moving(exc):
                     await moving.pause(exc)
@@ -72,13 +75,16 @@ class Scripts:
                 else:
                     raise
 
-    async def run_many(self, calls: Sequence[Call], replicas: Replicas | None = None) -> list[Any]:
+    async def run_many(
+        self, calls: Sequence[Call], replicas: Replicas | None = None, *, lane: bool = False
+    ) -> list[Any]:
         """Run the calls in one round trip (each still atomic on its own); answers in order.
         With `replicas` (how many, and the most milliseconds to wait), a WAIT follows them on
         the same connection, so they return once that many replicas have their writes.
-        Calls that did not run (the library missing, their slot moving) are sent again."""
+        Calls that did not run (the library missing, their slot moving) are sent again.
+        `lane`: a lone call goes on the enqueue lane when it is free (lane.py)."""
         if len(calls) == 1 and replicas is None:
-            return [await self.run(*calls[0])]
+            return [await self.run(*calls[0], lane=lane)]
         answers: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))
         moving = MoveWait()
@@ -142,11 +148,10 @@ class Scripts:
         else:
             await self._client.execute_command("FUNCTION", "LOAD", "REPLACE", code)  # type: ignore[no-untyped-call]
 
-    async def _fcall(self, name: str, key: str, args: list[Any]) -> Any:
+    async def _fcall(self, name: str, key: str, args: list[Any], lane: bool = False) -> Any:
         (route,) = await self._routes([key])
-        return await self._client.execute_command(
-            "FCALL", self._names[name], *declared(key), *args, **route
-        )
+        execute = self.lane.execute if lane else self._client.execute_command
+        return await execute("FCALL", self._names[name], *declared(key), *args, **route)
 
     async def _routes(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """How each call routed by `keys` is sent: on a cluster, to the primary the client's
