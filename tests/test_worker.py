@@ -17,6 +17,7 @@ from taskrunner import (
 from taskrunner._serialization import encode_payload
 from taskrunner.memory import MemoryBackend
 from taskrunner.testing import new_job
+from taskrunner.worker.outbox import UNREPORTED_AHEAD
 from tests.helpers import drain, eventually, runner_on
 
 
@@ -566,3 +567,47 @@ async def test_burst_waits_for_a_retry_reported_while_a_claim_was_answering() ->
     job = await flaky.enqueue()
     await drain(runner)
     assert await job.result(timeout=1) == "ok"
+
+
+async def test_claims_wait_while_the_backend_is_slow_to_take_outcomes() -> None:
+    """Jobs that end faster than the backend takes their outcomes do not pile up: beyond
+    `UNREPORTED_AHEAD` unreported, claims wait for the reports (the outbox, and so each
+    finish call, stays bounded)."""
+    backend = MemoryBackend()
+    claimed: list[int] = []
+    finishes: list[int] = []
+    reports_open = anyio.Event()
+    claim, finish = backend.claim, backend.finish
+
+    async def counting_claim(*args: Any, **kwargs: Any) -> Any:
+        records = await claim(*args, **kwargs)
+        claimed.append(len(records))
+        return records
+
+    async def slow_finish(outcomes: Any) -> list[bool]:
+        finishes.append(len(outcomes))
+        await reports_open.wait()
+        return await finish(outcomes)
+
+    backend.claim = counting_claim  # type: ignore[method-assign]
+    backend.finish = slow_finish  # type: ignore[method-assign]
+    runner = runner_on(backend)
+
+    @runner.task
+    async def noop() -> None:
+        return None
+
+    total, bound = 2 * UNREPORTED_AHEAD, UNREPORTED_AHEAD + 50
+    jobs = await runner.enqueue_many(noop.prepare() for _ in range(total))
+    async with runner.worker(concurrency=50) as worker:
+        try:
+            await eventually(lambda: sum(claimed) >= bound)
+            await anyio.sleep(0.2)  # the claim loop gets every chance to take more
+            held = (sum(claimed), worker.running)
+        finally:
+            reports_open.set()  # else the worker's last flush would wait forever
+        for job in jobs:
+            await job.result(timeout=10)
+    assert held == (bound, 0)
+    assert sum(finishes) == total
+    assert max(finishes) <= bound

@@ -25,7 +25,7 @@ from taskrunner.worker import heartbeat
 from taskrunner.worker.execution import Execution
 from taskrunner.worker.followups import HookCalls
 from taskrunner.worker.host import WorkerHost
-from taskrunner.worker.outbox import Outbox
+from taskrunner.worker.outbox import UNREPORTED_AHEAD, Outbox
 from taskrunner.worker.scheduler import run_scheduler
 from taskrunner.worker.services import Services
 from taskrunner.worker.settings import WorkerCounters, WorkerSettings, new_worker_id
@@ -163,7 +163,11 @@ class Worker:
         backend, settings, slots = self.runner.backend, self.settings, self._slots
         failures = 0
         while not self._stopping.is_set():
-            free = settings.concurrency - len(self._running)
+            # outcomes the backend is slower to take than jobs end count against the free
+            # slots beyond an allowance: claims wait for the reports, so the outbox (and
+            # each finish call) stays bounded however slow the backend
+            backlog = max(len(self._outbox) - max(settings.concurrency, UNREPORTED_AHEAD), 0)
+            free = settings.concurrency - len(self._running) - backlog
             if free <= 0 or not slots.open_queues():
                 self._slot_free.clear()
                 await until(self._slot_free.wait(), self._stopping)

@@ -13,6 +13,10 @@ from taskrunner.backend import Backend, Outcome, faults
 
 log = logging.getLogger("taskrunner.worker")
 
+UNREPORTED_AHEAD = 1_000
+"""How many outcomes (or the worker's concurrency, if more) a worker may hold unreported
+and still claim: beyond them, its claims wait for the backend to take the reports."""
+
 
 @dataclass(slots=True)
 class Outbox:
@@ -27,6 +31,10 @@ class Outbox:
     @property
     def unreported(self) -> list[Outcome]:
         return self.pending + self.inflight
+
+    def __len__(self) -> int:
+        """How many outcomes the backend does not have yet."""
+        return len(self.pending) + len(self.inflight)
 
     def add(self, outcome: Outcome, then: Callable[[], None] | None = None) -> None:
         """Hold `outcome` and wake the flush loop; `then` is called once it is accepted.
