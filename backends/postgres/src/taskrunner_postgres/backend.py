@@ -51,7 +51,7 @@ from taskrunner_postgres.records import (
     job_record,
 )
 from taskrunner_postgres.settings import PostgresSettings, parse_url
-from taskrunner_postgres.store import PostgresStore
+from taskrunner_postgres.store import PostgresStore, keep_session
 from taskrunner_postgres.windows import enqueue_windowed
 
 KEY_RACE_ROUNDS = 5
@@ -100,6 +100,7 @@ class PostgresBackend(PostgresAbilities):
                 max_size=self.settings.pool_max,
                 timeout=self.settings.connect_timeout,
                 server_settings=self._server_settings,
+                reset=keep_session,
             )
         except DATABASE_ERRORS as exc:
             raise self._store.error("connecting", exc) from exc

@@ -20,6 +20,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+async def keep_session(connection: Connection) -> None:
+    """The pool's reset of a connection given back: nothing beyond asyncpg's own rollback of
+    a transaction left open. The backend's statements leave no session state behind (their
+    settings are transaction-local, their advisory locks transaction-scoped, and LISTEN has
+    a connection of its own), so asyncpg's default reset query (`CLOSE ALL; UNLISTEN *;
+    RESET ALL; SELECT pg_advisory_unlock_all()`) would only add a round trip to every use.
+    tests/postgres/test_pool_reset.py holds the SQL to that."""
+
+
 class PostgresStore:
     """The backend's connection pool (None until `connect()`) and the database's URL."""
 
