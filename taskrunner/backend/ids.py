@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 
 _COUNTER_BITS = 12
 _lock = threading.Lock()
@@ -28,7 +27,8 @@ def new_job_id() -> str:
         millis, counter = _last
     rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | rand
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the UUID (a third of it)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 CLOCK_MARGIN = 300.0
