@@ -201,3 +201,23 @@ async def test_only_jobs_someone_waits_for_are_announced(
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await client.aclose()
+
+
+async def test_the_wake_list_of_a_queue_nobody_waits_on_stays_short(
+    redis_backend: RedisBackend,
+) -> None:
+    """Each enqueue pushes a wake token while the list holds fewer than 16; a full one
+    takes no more (an enqueue then only reads its length)."""
+    wake = redis_backend.keys.queue("idle", "wake")
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        for _ in range(5):
+            await redis_backend.enqueue([new_job(queue="idle")])
+        assert await client.llen(wake) == 5
+        for _ in range(30):
+            await redis_backend.enqueue([new_job(queue="idle")])
+        assert await client.llen(wake) == 16
+        await redis_backend.enqueue([new_job(queue="idle") for _ in range(40)])
+        assert await client.llen(wake) == 16
+    finally:
+        await client.aclose()

@@ -95,8 +95,11 @@ local WAKE_TOKENS = {'1', '1', '1', '1', '1', '1', '1', '1', '1', '1', '1', '1',
 
 local function wake(q, n)
   local key = queue_key(q, 'wake')
-  redis.call('LPUSH', key, unpack(WAKE_TOKENS, 1, math.min(n, 16)))
-  redis.call('LTRIM', key, 0, 15)
+  -- a full list (its workers busy, or none) costs one read: no push, no trim
+  local room = 16 - redis.call('LLEN', key)
+  if room > 0 then
+    redis.call('LPUSH', key, unpack(WAKE_TOKENS, 1, math.min(n, room)))
+  end
 end
 
 -- the due time of the queue's earliest waiting job (queued or scheduled), or false
