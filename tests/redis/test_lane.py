@@ -93,3 +93,29 @@ def test_only_one_servers_pool_lends_a_lane() -> None:
     for url in ("redis+sentinel://127.0.0.1:1/mymaster", "redis+cluster://127.0.0.1:1"):
         assert not Lane(open_client(parse_url(url))).held
     assert Lane(open_client(parse_url(REDIS_URL))).held
+
+
+def test_a_lane_dropped_with_its_loop_is_collected_without_an_error(redis_url: str) -> None:
+    """A sync app's `asyncio.run` per call ends the loop under a connected backend, which
+    the runner then forgets unclosed: collecting its lane must raise nothing from inside
+    whatever code the garbage collector interrupts (redis-py's finalizer tried to close
+    the connection on the closed loop)."""
+    import gc
+    import sys
+
+    async def enqueue_and_leave() -> RedisBackend:
+        backend = RedisBackend(redis_url)
+        await backend.connect()
+        await backend.enqueue([new_job()])
+        assert backend._store.scripts is not None and backend._store.scripts.lane.held
+        return backend  # kept past its loop, as the runner keeps it
+
+    raised: list[BaseException | None] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda u: raised.append(u.exc_value)
+    try:
+        backend = asyncio.run(enqueue_and_leave())
+        del backend  # the runner forgets it
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert [e for e in raised if isinstance(e, RuntimeError)] == []

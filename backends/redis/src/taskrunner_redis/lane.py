@@ -19,6 +19,7 @@ tests/redis/test_sentinel.py from reaching the promoted replica).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -35,7 +36,10 @@ class Lane:
         self._client = client
         self._own: Redis | None = None
         if isinstance(client, Redis) and _pool_size(client) >= SMALLEST_POOL:  # one server
-            self._own = client.client()  # takes its connection at its first command
+            # takes its connection at its first command
+            self._own = LaneClient(
+                connection_pool=client.connection_pool, single_connection_client=True
+            )
         self._busy = False
 
     @property
@@ -59,6 +63,17 @@ class Lane:
         own, self._own = self._own, None
         if own is not None:
             await own.aclose()
+
+
+class LaneClient(Redis):
+    """The lane's single-connection client. One dropped unclosed, because the loop it ran on
+    ended under it (a sync app's `asyncio.run` per call: the runner then forgets its
+    connections), has no loop left to close its connection on: redis-py's own finalizer
+    would raise from inside whatever code the garbage collector interrupted."""
+
+    def __del__(self, *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # "Event loop is closed": it died with it
+            super().__del__(*args)
 
 
 def _pool_size(client: Redis) -> int:
