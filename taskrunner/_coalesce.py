@@ -30,7 +30,7 @@ Store = Callable[[Sequence[NewJob]], Awaitable[list[str]]]
 MOST_JOBS = 1000  # jobs in one shared call at most; the rest go in the next
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Call:
     jobs: Sequence[NewJob]
     answer: asyncio.Future[list[str]]
@@ -131,11 +131,12 @@ class Enqueues:
     def __init__(self) -> None:
         self._coalescer: Coalescer | None = None
 
-    def store(self, backend: Backend, connection: Any, jobs: Sequence[NewJob]) -> Store:
-        """How to store `jobs` on `backend` (in `connection`'s transaction, if given)."""
+    def store(self, backend: Backend, connection: Any, alone: bool) -> Store:
+        """How to store jobs on `backend` (in `connection`'s transaction, if given); `alone`:
+        they have a batch or dependencies, so one job may fail its call (not shared)."""
         store = enqueuer(backend, connection)  # ConfigurationError if it cannot
-        if connection is not None or any(job.after or job.batch_id for job in jobs):
-            return store  # one job's batch or dependency may fail its call: not shared
+        if connection is not None or alone:
+            return store
         loop = asyncio.get_running_loop()
         current = self._coalescer
         if current is None or current.loop is not loop or current.store_jobs != store:

@@ -227,13 +227,18 @@ class TaskRunner(BatchMethods, BlockingMethods, HookMethods):
         batch = list(prepared)
         if not batch:
             return []
-        backend = await self.connected()  # (anew, if its loop ended: maybe a new backend)
+        loop = self._loop
+        if self._connected and loop is not None and not loop.is_closed():
+            backend = self.backend  # `connected()` without its coroutine, on every enqueue
+        else:
+            backend = await self.connected()  # (anew, if its loop ended: maybe a new backend)
         news = [p.new for p in batch]
-        store = self._enqueues.store(backend, connection, news)  # concurrent calls share
-        if any(new.after for new in news):
+        waits = any(new.after for new in news)
+        store = self._enqueues.store(backend, connection, waits or any(n.batch_id for n in news))
+        if waits:
             ttls = [p.task.settings.result_ttl for p in batch]
             news = waiting_jobs(backend, news, ttls, self.result_ttl)
-        if tracing.ENABLED:
+        if tracing.ENABLED and tracing.in_trace():
             queues = {new.queue for new in news}
             with tracing.enqueue_span(news[0].task, queues, [new.id for new in news]):
                 ids = await store(news)

@@ -5,30 +5,29 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from taskrunner import _validation as validation
-from taskrunner import policy
-from taskrunner._serialization import encode_payload
+from taskrunner._serialization import encode_call
 from taskrunner.arguments import ArgumentCheck
-from taskrunner.backend import NewJob, new_job_id
-from taskrunner.dependencies import dependency_ids
+from taskrunner.backend import NewJob
+from taskrunner.enqueue_options import META_EXPIRES_AT as META_EXPIRES_AT
+from taskrunner.enqueue_options import META_EXPIRES_IN as META_EXPIRES_IN
+from taskrunner.enqueue_options import META_TIMEOUT as META_TIMEOUT
+from taskrunner.enqueue_options import EnqueueOptions as EnqueueOptions
+from taskrunner.enqueue_options import JobPlan
+from taskrunner.enqueue_options import make_options as make_options
 from taskrunner.errors import ConfigurationError
 from taskrunner.handle import Job
 from taskrunner.hooks import NO_HOOKS, TaskHooks
 from taskrunner.job import JobInfo
 from taskrunner.limits import NO_FLOW, FlowFields, Limit, Rate, TaskFlow
 from taskrunner.policy import MIN_SCHEDULED_RESULT_TTL
-from taskrunner.retry import MAX_SECONDS, due_at, seconds
+from taskrunner.retry import MAX_SECONDS, seconds
 from taskrunner.schedules import Schedule
 from taskrunner.telemetry import tracing
-
-# the keys of a payload's meta that carry per-enqueue options (read by worker/flow.py)
-META_TIMEOUT = "timeout"
-META_EXPIRES_IN = "expires_in"  # seconds after the job's enqueue
-META_EXPIRES_AT = "expires_at"  # epoch seconds
 
 P = ParamSpec("P")
 Q = ParamSpec("Q")
@@ -98,147 +97,19 @@ class TaskSettings:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class EnqueueOptions:
-    """Per-call overrides from `task.options(...)`."""
-
-    delay: float = 0.0
-    at: float | None = None
-    key: str | None = None
-    priority: int | None = None
-    queue: str | None = None
-    connection: Any = None
-    retries: int | None = None
-    key_ttl: float | None = None  # the key is a dedup window of this many seconds
-    limit_key: str | None = None  # replaces the key of the task's Limit
-    rate_key: str | None = None  # replaces the key of the task's Rate
-    after: tuple[str, ...] = ()  # ids of the jobs it waits on
-    run_anyway: bool = False  # run once they all ended, whatever the outcome
-    meta: tuple[tuple[str, float], ...] = ()  # timeout and expiry, carried in the payload
-
-
-def make_options(
-    base: EnqueueOptions,
-    *,
-    delay: float | timedelta | None,
-    at: datetime | None,
-    key: str | None,
-    priority: int | None,
-    queue: str | None,
-    connection: Any = None,
-    retries: int | None = None,
-    timeout: float | timedelta | None = None,
-    expires: float | timedelta | datetime | None = None,
-    key_ttl: float | timedelta | None = None,
-    limit_key: str | None = None,
-    rate_key: str | None = None,
-    after: Iterable[Job[Any] | JobInfo | str] | None = None,
-    run_anyway: bool | None = None,
-) -> EnqueueOptions:
-    changes: dict[str, Any] = {}
-    if after is not None:
-        changes["after"] = dependency_ids(after)
-    if run_anyway is not None:
-        if not isinstance(run_anyway, bool):
-            raise ConfigurationError(f"run_anyway must be True or False, got {run_anyway!r}")
-        changes["run_anyway"] = run_anyway
-    if limit_key is not None:
-        changes["limit_key"] = validation.flow_key(limit_key, "limit")
-    if rate_key is not None:
-        changes["rate_key"] = validation.flow_key(rate_key, "rate")
-    if key_ttl is not None:
-        changes["key_ttl"] = window_seconds(key_ttl)
-    if retries is not None:
-        changes["retries"] = _retries(retries)
-    if timeout is not None or expires is not None:
-        changes["meta"] = flow_meta(base.meta, timeout, expires)
-    if delay is not None and at is not None:
-        raise ConfigurationError("give either delay= or at=, not both")
-    if delay is not None:
-        changes["delay"], changes["at"] = seconds(delay, "delay"), None
-    if at is not None:
-        changes["at"], changes["delay"] = due_at(at, "at="), 0.0
-    if key is not None:
-        changes["key"] = validation.dedup_key(key)
-    if priority is not None:
-        changes["priority"] = validation.priority(priority)
-    if queue is not None:
-        changes["queue"] = validation.queue_name(queue)
-    if connection is not None:
-        changes["connection"] = connection
-    options = replace(base, **changes)
-    if options.key_ttl is not None and options.key is None:
-        raise ConfigurationError("key_ttl= needs a dedup key: give key= too")
-    if options.run_anyway and not options.after:
-        raise ConfigurationError("run_anyway= needs jobs to wait on: give after= too")
-    return options
-
-
-def window_seconds(key_ttl: float | timedelta) -> float:
-    """A dedup window's length: finite seconds (or a timedelta), > 0, at most ten years."""
-    value = seconds(key_ttl, "key_ttl")
-    if value <= 0:
-        raise ConfigurationError(f"key_ttl must be > 0 seconds, got {key_ttl!r}")
-    return value
-
-
-def _retries(retries: int) -> int:
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")
-    return retries
-
-
-def flow_meta(
-    meta: tuple[tuple[str, float], ...],
-    timeout: float | timedelta | None,
-    expires: float | timedelta | datetime | None,
-) -> tuple[tuple[str, float], ...]:
-    """The per-enqueue timeout and expiry, as they travel in the payload's meta (read by
-    `taskrunner.worker.flow`): `timeout` seconds, and `expires_in` seconds after the enqueue
-    or `expires_at` an epoch time."""
-    values = dict(meta)
-    if timeout is not None:
-        values[META_TIMEOUT] = seconds(timeout, "timeout")
-        if values[META_TIMEOUT] <= 0:
-            raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
-    if isinstance(expires, datetime):
-        values.pop(META_EXPIRES_IN, None)
-        values[META_EXPIRES_AT] = due_at(expires, "expires=")
-    elif expires is not None:
-        values.pop(META_EXPIRES_AT, None)
-        values[META_EXPIRES_IN] = seconds(expires, "expires")
-        if values[META_EXPIRES_IN] <= 0:
-            raise ConfigurationError(f"expires must be > 0 seconds, got {expires!r}")
-    return tuple(values.items())
-
-
 def new_job(
     settings: TaskSettings, options: EnqueueOptions, payload: bytes, flow: FlowFields = NO_FLOW
 ) -> NewJob:
     """The job one call of a task stores: the task's settings, overridden by the call's
     options, with the call's `flow` (its limit and rate keys, from `Task.flow_of`). Every
-    way of enqueuing (a task, a recurring tick, the CLI) builds it here."""
-    return NewJob(
-        id=new_job_id(),
-        task=settings.name,
-        queue=options.queue or settings.queue,
-        payload=payload,
-        priority=settings.priority if options.priority is None else options.priority,
-        max_attempts=policy.max_attempts(
-            settings.retries if options.retries is None else options.retries
-        ),
-        key=options.key,
-        delay=options.delay,
-        at=options.at,
-        key_ttl=options.key_ttl,
-        limit_key=flow.limit_key,
-        limit_max=flow.limit_max,
-        rate_key=flow.rate_key,
-        rate_max=flow.rate_max,
-        rate_per=flow.rate_per,
-        after=options.after,
-        after_run_anyway=options.run_anyway,
-    )
+    way of enqueuing (a task, a recurring tick, the CLI) builds it so (a task through the
+    `JobPlan` it keeps)."""
+    return plan_of(settings, options).job(payload, flow)
+
+
+def plan_of(settings: TaskSettings, options: EnqueueOptions) -> JobPlan:
+    """What every job of a task with `settings`, enqueued with `options`, shares."""
+    return JobPlan(settings.name, settings.queue, settings.priority, settings.retries, options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +136,9 @@ class Task(Generic[P, T]):
         self.settings = settings
         self.is_async = inspect.iscoroutinefunction(fn)
         self._options = self._checked(options or EnqueueOptions())
+        self._plan = plan_of(settings, self._options)
         self.flow = TaskFlow(fn, settings.name, settings.limit, settings.rate)
+        self._flowless = settings.limit is None and settings.rate is None
         self.arguments = ArgumentCheck(fn, settings.name)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", settings.name)
@@ -298,14 +171,23 @@ class Task(Generic[P, T]):
     def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedJob[T]:
         """Encode a call without enqueuing it, for `runner.enqueue_many`. Arguments that do
         not fit the task's signature raise `InvalidArguments`."""
+        return PreparedJob(self, self._new_job(args, kwargs))
+
+    def _new_job(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NewJob:
+        """The job of one call: its arguments checked (`InvalidArguments`), its flow keys
+        worked out, its payload encoded (`SerializationError`, `PayloadTooLarge`), in this
+        order, before anything is stored."""
         self.arguments.check(args, kwargs)
-        flow = self.flow_of(args, kwargs)
-        payload = encode_payload(args, kwargs, self.runner.max_payload, _meta(self._options))
-        return PreparedJob(self, new_job(self.settings, self._options, payload, flow))
+        flow = NO_FLOW if self._flowless else self.flow_of(args, kwargs)
+        plan = self._plan
+        meta = plan.meta  # the per-enqueue timeout and expiry, and the caller's trace context
+        if tracing.ENABLED and (carrier := tracing.outgoing_context()):
+            meta = {**(meta or {}), tracing.META_PARENT: carrier}
+        return plan.job(encode_call(args, kwargs, self.runner.max_payload, meta), flow)
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
         """Store a job for a worker to run `fn(*args, **kwargs)`; returns at once."""
-        prepared = self.prepare(*args, **kwargs)
+        prepared = PreparedJob(self, self._new_job(args, kwargs))
         (job,) = await self.runner.enqueue_many([prepared], connection=self._options.connection)
         return job
 
@@ -372,6 +254,7 @@ class Task(Generic[P, T]):
         )
         task = copy.copy(self)  # shares the compiled keys and the signature
         task._options = self._checked(options)
+        task._plan = plan_of(self.settings, task._options)
         return task
 
 
@@ -389,12 +272,3 @@ class SyncTask(Task[P, T]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
         value: T = self.fn(*args, **kwargs)
         return value
-
-
-def _meta(options: EnqueueOptions) -> dict[str, Any] | None:
-    """What travels with a job besides its arguments: the caller's trace context, and the
-    per-enqueue timeout and expiry."""
-    meta: dict[str, Any] = dict(options.meta)
-    if tracing.ENABLED and (carrier := tracing.outgoing_context()):
-        meta["trace"] = carrier
-    return meta or None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -257,3 +260,69 @@ async def test_an_exception_whose_str_breaks_still_fails_the_job_and_its_span() 
     (event,) = [e for e in run.events if e.name == "exception"]
     assert event.attributes is not None
     assert str(event.attributes["exception.type"]).endswith("UnprintableError")
+
+
+def traceparent(span: trace.Span) -> str:
+    context = span.get_span_context()
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+async def test_each_call_carries_the_context_current_at_its_call() -> None:
+    """The carrier is worked out once per context: calls in one span share it, the next
+    span's calls carry that span, calls outside any span carry none."""
+    runner = runner_on()
+
+    @runner.task(name="t.note")
+    async def note(n: int) -> None: ...
+
+    def carried() -> dict[str, Any]:
+        return decode_call(note.prepare(1).new.payload)[2]
+
+    with TRACER.start_as_current_span("first") as first:
+        assert [carried()["trace"]["traceparent"] for _ in range(3)] == [traceparent(first)] * 3
+        with TRACER.start_as_current_span("inner") as inner:
+            assert carried()["trace"]["traceparent"] == traceparent(inner)
+        assert carried()["trace"]["traceparent"] == traceparent(first)
+        assert note.options(timeout=2).prepare(1).new.payload.count(b"traceparent") == 1
+    assert carried() == {}
+    with TRACER.start_as_current_span("second") as second:
+        assert carried()["trace"]["traceparent"] == traceparent(second)
+    assert decode_call(note.options(timeout=2).prepare(1).new.payload)[2] == {"timeout": 2.0}
+
+
+class _Tagging(TextMapPropagator):
+    """A propagator writing one header of its own (and reading nothing)."""
+
+    def __init__(self, tag: str | None) -> None:
+        self.tag = tag
+
+    def inject(self, carrier: Any, context: Any = None, setter: Any = default_setter) -> None:
+        if self.tag is not None:
+            setter.set(carrier, "x-tag", self.tag)
+
+    def extract(self, carrier: Any, context: Any = None, getter: Any = default_getter) -> Any:
+        return context
+
+    @property
+    def fields(self) -> set[str]:
+        return {"x-tag"}
+
+
+async def test_a_propagator_set_later_applies_to_the_next_call_in_the_same_context() -> None:
+    runner = runner_on()
+
+    @runner.task(name="t.note")
+    async def note() -> None: ...
+
+    before = propagate.get_global_textmap()
+    try:
+        with TRACER.start_as_current_span("request"):
+            assert "traceparent" in decode_call(note.prepare().new.payload)[2]["trace"]
+            propagate.set_global_textmap(_Tagging("a"))
+            assert decode_call(note.prepare().new.payload)[2]["trace"] == {"x-tag": "a"}
+            propagate.set_global_textmap(_Tagging(None))  # propagates nothing
+            assert decode_call(note.prepare().new.payload)[2] == {}
+            await note.enqueue()  # still inside a trace: the enqueue span is made
+    finally:
+        propagate.set_global_textmap(before)
+    assert [s.name for s in EXPORTER.get_finished_spans()] == ["enqueue t.note", "request"]

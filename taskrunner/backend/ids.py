@@ -12,10 +12,18 @@ import time
 _COUNTER_BITS = 12
 _lock = threading.Lock()
 _last = [0, 0]  # the millisecond and counter of the last id
+_stamp = [-1, ""]  # a millisecond, and the text of its ids up to their counter
+_MILLIS = (1 << 48) - 1
+_HEX = "0123456789abcdef"
+_VARIANT = {c: _HEX[8 | _HEX.index(c) & 3] for c in _HEX}  # a hex digit as 0b10xx
 
 
 def new_job_id() -> str:
-    """A new UUIDv7 string, after every id this process made before."""
+    """A new UUIDv7 string, after every id this process made before.
+
+    Built as text, not from a 128-bit integer: the millisecond's part is written once per
+    millisecond, the 62 random bits are `os.urandom`'s hex with the variant's two bits set
+    in their first digit (formatting the integer cost twice as much)."""
     with _lock:
         millis = time.time_ns() // 1_000_000
         if millis > _last[0]:
@@ -25,10 +33,12 @@ def new_job_id() -> str:
             if _last[1] >> _COUNTER_BITS:
                 _last[0], _last[1] = _last[0] + 1, 0
         millis, counter = _last
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | counter << 64 | 0x2 << 62 | rand
-    h = f"{value:032x}"  # str(uuid.UUID(int=value)), without building the UUID (a third of it)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        if millis != _stamp[0]:
+            m = f"{millis & _MILLIS:012x}"
+            _stamp[0], _stamp[1] = millis, f"{m[:8]}-{m[8:]}-7"
+        stamp = _stamp[1]
+    rand = os.urandom(8).hex()
+    return f"{stamp}{hex(counter | 0x1000)[3:]}-{_VARIANT[rand[0]]}{rand[1:4]}-{rand[4:]}"
 
 
 CLOCK_MARGIN = 300.0

@@ -71,12 +71,42 @@ def configured() -> bool:
 
 
 def outgoing_context() -> dict[str, str]:
-    """The caller's trace context, to travel with a job (empty when there is none)."""
-    if not ENABLED or not trace.get_current_span().get_span_context().is_valid:
-        return {}
+    """The caller's trace context, to travel with a job (empty when there is none). Read
+    at every enqueue, so worked out once per OpenTelemetry context: the same dict comes
+    back while the current context (immutable) and the global propagator stay the same,
+    and callers only read it."""
+    return _current()[1] if ENABLED else {}
+
+
+def in_trace() -> bool:
+    """Whether the caller runs inside a trace (its current span is valid)."""
+    return ENABLED and _current()[0]
+
+
+_NO_TRACE: tuple[bool, dict[str, str]] = (False, {})
+_last: tuple[Any, Any, tuple[bool, dict[str, str]]] = (None, None, _NO_TRACE)
+
+
+def _current() -> tuple[bool, dict[str, str]]:
+    """Whether the current context holds a valid span, and its carrier (see
+    `outgoing_context`). An empty context (nothing set in it: no span) costs one look-up;
+    one seen last time, a comparison. The last context is kept (and with it its span, until
+    another context is seen)."""
+    global _last
+    context = otel_context.get_current()
+    if not context:
+        return _NO_TRACE
+    textmap = propagate.get_global_textmap()
+    last = _last
+    if last[0] is context and last[1] is textmap:
+        return last[2]
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return carrier
+    valid = trace.get_current_span(context).get_span_context().is_valid
+    if valid:
+        textmap.inject(carrier, context=context)
+    found = (valid, carrier)
+    _last = (context, textmap, found)
+    return found
 
 
 def link_meta() -> dict[str, Any]:
@@ -90,7 +120,7 @@ def link_meta() -> dict[str, Any]:
 def enqueue_span(task: str, queues: set[str], ids: list[str]) -> Iterator[None]:
     """A producer span around storing the jobs `ids` (of `task`, or the first of several
     tasks, into `queues`), inside the caller's trace; none outside any trace."""
-    if not ENABLED or not trace.get_current_span().get_span_context().is_valid:
+    if not in_trace():
         yield
         return
     attributes: dict[str, Any] = {
