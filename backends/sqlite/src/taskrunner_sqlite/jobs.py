@@ -30,6 +30,8 @@ ENDS = {
     OutcomeKind.CANCELLED: JobState.CANCELLED,
 }
 UNSTARTED = ("queued", "scheduled", "waiting")
+# 64 rows of 19 parameters: 1,216, within SQLite's limit of 32,766 since 3.32 (the backend
+# needs 3.35 already, for RETURNING)
 ROWS_PER_INSERT = 64
 
 
