@@ -65,3 +65,31 @@ async def test_a_job_a_claim_sets_aside_keeps_its_due_time(redis_backend: RedisB
         assert await client.zscore(level, second.id) == run_at
     finally:
         await client.aclose()
+
+
+async def test_one_finish_hands_each_outcome_its_own_data(redis_backend: RedisBackend) -> None:
+    """finish.lua gets the outcomes' data in one argument, cut by the lengths in its
+    header: each job stores exactly its own, whatever the kinds, lengths and bytes, and
+    whichever of two queues it is on."""
+    jobs = [new_job(queue=q, max_attempts=3) for q in ("default", "other") for _ in range(6)]
+    await redis_backend.enqueue(jobs)
+    claimed = {
+        r.id: r for q in ("default", "other") for r in await redis_backend.claim([q], 6, "w", 30)
+    }
+    data = [b'"\xc3\xa9t\xc3\xa9"', b"", b'{"type":"E","message":"x\\ny"}', b"\x00\xff", b"1"]
+    kinds = [OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED, OutcomeKind.FAILED,
+             OutcomeKind.SUCCEEDED, OutcomeKind.RETRY, OutcomeKind.FAILED]  # fmt: skip
+    outcomes = []
+    for n, job in enumerate(jobs):
+        kind, blob = kinds[n % 6], data[n % 5]
+        result, error = (blob, None) if kind is OutcomeKind.SUCCEEDED else (None, blob)
+        attempt = claimed[job.id].attempt
+        outcomes.append(Outcome(job.id, attempt, kind, result, error, queue=job.queue, ttl=60))
+    assert await redis_backend.finish(outcomes) == [True] * len(jobs)
+    records = await redis_backend.get([job.id for job in jobs])
+    for outcome, record in zip(outcomes, records, strict=True):
+        assert record is not None
+        if outcome.kind is OutcomeKind.SUCCEEDED:
+            assert record.result == outcome.result
+        else:  # failed, or a retry, which keeps its error on the job (and in its history)
+            assert record.error == outcome.error
