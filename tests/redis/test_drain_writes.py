@@ -1,12 +1,16 @@
 """What claim and finish write for each job of a run: the times are exact integers (the
 scripts print each once per call, see text() in common.lua), and the hash, the lease set
-and the retention set agree on them."""
+and the retention set agree on them; what the claim reads of a job and finish of its
+outcome."""
 
 from __future__ import annotations
 
+import re
+from importlib.resources import files
+
 import redis.asyncio as aioredis
 
-from taskrunner.backend import Outcome, OutcomeKind
+from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
 from tests.redis.conftest import REDIS_URL
@@ -93,3 +97,49 @@ async def test_one_finish_hands_each_outcome_its_own_data(redis_backend: RedisBa
             assert record.result == outcome.result
         else:  # failed, or a retry, which keeps its error on the job (and in its history)
             assert record.error == outcome.error
+
+
+async def test_a_claim_reads_a_plain_job_short_and_any_other_whole(
+    redis_backend: RedisBackend,
+) -> None:
+    """claim.lua reads 6 fields of a hash with no more fields than every job has
+    (PLAIN_JOB_FIELDS: a job never claimed, with no optional field), all 15 of any other:
+    that number must be what store.lua writes for a plain job, and one optional field
+    must be enough for the whole read."""
+    lua = files("taskrunner_redis").joinpath("lua/claim.lua").read_text()
+    found = re.search(r"local PLAIN_JOB_FIELDS = (\d+)", lua)
+    assert found is not None
+    done = new_job()
+    await redis_backend.enqueue([done])
+    (record,) = await redis_backend.claim(["default"], 1, "w", 30)
+    await redis_backend.finish([Outcome(done.id, record.attempt, OutcomeKind.SUCCEEDED)])
+    batch = NewBatch(new_job_id())
+    await redis_backend.open_batch(batch)
+    plain = new_job()
+    singles = {  # one optional field each, named as the claimed record names it
+        "key": new_job(key="k"),
+        "limit_key": new_job(limit_key="l", limit_max=5),
+        "rate_key": new_job(rate_key="r", rate_max=5, rate_per=60.0),
+        "batch_id": new_job(batch_id=batch.id),
+        "after": new_job(after=(done.id,)),  # met already: queued
+    }
+    await redis_backend.enqueue([plain, *singles.values()])
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        plain_fields = await client.hlen(redis_backend.keys.job("default", plain.id))
+    finally:
+        await client.aclose()
+    assert plain_fields == int(found.group(1))
+    claimed = {r.id: r for r in await redis_backend.claim(["default"], 10, "w", 30)}
+    assert len(claimed) == 6
+    for field, job in singles.items():
+        assert getattr(claimed[job.id], field) == getattr(job, field), field
+    short = claimed[plain.id]
+    assert (short.task, short.payload, short.attempt) == (plain.task, plain.payload, 1)
+    assert (short.key, short.limit_key, short.rate_key, short.batch_id, short.after) == (
+        None,
+        None,
+        None,
+        None,
+        (),
+    )
