@@ -99,16 +99,18 @@ async def test_one_finish_hands_each_outcome_its_own_data(redis_backend: RedisBa
             assert record.error == outcome.error
 
 
-async def test_a_claim_reads_a_plain_job_short_and_any_other_whole(
+async def test_claim_and_finish_read_a_plain_job_short_and_any_other_whole(
     redis_backend: RedisBackend,
 ) -> None:
     """claim.lua reads 6 fields of a hash with no more fields than every job has
-    (PLAIN_JOB_FIELDS: a job never claimed, with no optional field), all 15 of any other:
-    that number must be what store.lua writes for a plain job, and one optional field
-    must be enough for the whole read."""
-    lua = files("taskrunner_redis").joinpath("lua/claim.lua").read_text()
-    found = re.search(r"local PLAIN_JOB_FIELDS = (\d+)", lua)
-    assert found is not None
+    (PLAIN_JOB_FIELDS: a job never claimed, with no optional field), all 15 of any other;
+    finish.lua 4 of a running job with no more than those and the claim's
+    (PLAIN_RUNNING_FIELDS), all 7 of any other. The counts must be what store.lua and the
+    claim write for a plain job, and one optional field must be enough for a whole read."""
+    lua = files("taskrunner_redis").joinpath("lua/common.lua").read_text()
+    plain_fields = re.search(r"local PLAIN_JOB_FIELDS = (\d+)", lua)
+    claim_adds = re.search(r"local PLAIN_RUNNING_FIELDS = PLAIN_JOB_FIELDS \+ (\d+)", lua)
+    assert plain_fields is not None and claim_adds is not None
     done = new_job()
     await redis_backend.enqueue([done])
     (record,) = await redis_backend.claim(["default"], 1, "w", 30)
@@ -118,28 +120,38 @@ async def test_a_claim_reads_a_plain_job_short_and_any_other_whole(
     plain = new_job()
     singles = {  # one optional field each, named as the claimed record names it
         "key": new_job(key="k"),
-        "limit_key": new_job(limit_key="l", limit_max=5),
+        "limit_key": new_job(limit_key="l", limit_max=1),
         "rate_key": new_job(rate_key="r", rate_max=5, rate_per=60.0),
         "batch_id": new_job(batch_id=batch.id),
         "after": new_job(after=(done.id,)),  # met already: queued
     }
-    await redis_backend.enqueue([plain, *singles.values()])
+    behind = new_job(limit_key="l", limit_max=1)  # set aside until the first one ends
+    await redis_backend.enqueue([plain, *singles.values(), behind])
     client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    keys = redis_backend.keys
     try:
-        plain_fields = await client.hlen(redis_backend.keys.job("default", plain.id))
+        assert await client.hlen(keys.job("default", plain.id)) == int(plain_fields.group(1))
+        claimed = {r.id: r for r in await redis_backend.claim(["default"], 10, "w", 30)}
+        assert len(claimed) == 6
+        running = int(plain_fields.group(1)) + int(claim_adds.group(1))
+        assert await client.hlen(keys.job("default", plain.id)) == running
+        for field, job in singles.items():
+            assert getattr(claimed[job.id], field) == getattr(job, field), field
+        short = claimed[plain.id]
+        assert (short.task, short.payload, short.attempt) == (plain.task, plain.payload, 1)
+        assert (short.key, short.limit_key, short.rate_key, short.batch_id, short.after) == (
+            None,
+            None,
+            None,
+            None,
+            (),
+        )
+        outcomes = [
+            Outcome(r.id, r.attempt, OutcomeKind.SUCCEEDED, ttl=60) for r in claimed.values()
+        ]
+        assert await redis_backend.finish(outcomes) == [True] * 6
+        # finish read the key and the limit key: the dedup key expires, the slot is free
+        assert await client.ttl(keys.queue("default", "key:k")) > 0
+        assert [r.id for r in await redis_backend.claim(["default"], 10, "w", 30)] == [behind.id]
     finally:
         await client.aclose()
-    assert plain_fields == int(found.group(1))
-    claimed = {r.id: r for r in await redis_backend.claim(["default"], 10, "w", 30)}
-    assert len(claimed) == 6
-    for field, job in singles.items():
-        assert getattr(claimed[job.id], field) == getattr(job, field), field
-    short = claimed[plain.id]
-    assert (short.task, short.payload, short.attempt) == (plain.task, plain.payload, 1)
-    assert (short.key, short.limit_key, short.rate_key, short.batch_id, short.after) == (
-        None,
-        None,
-        None,
-        None,
-        (),
-    )

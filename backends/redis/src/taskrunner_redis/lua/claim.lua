@@ -67,13 +67,9 @@ local function start(id, jk, job, attempt, prio)
                            job[14], job[15]}
 end
 
--- How many fields store.lua writes for every job: task, queue, payload, state, priority,
--- attempt, max_attempts, enqueued_at, run_at (never deleted); the others only when the job
--- has them. A hash with no more fields than these is a job never claimed before, with no
--- dedup key, flow control, batch or dependencies: the claim reads 6 fields of it, not 15.
--- A field HMGET does not find costs a search of the whole hash; HLEN costs none.
-local PLAIN_JOB_FIELDS = 9
-
+-- A hash with no more fields than PLAIN_JOB_FIELDS (common.lua) is a job never claimed
+-- before, with no dedup key, flow control, batch or dependencies: the claim reads 6 fields
+-- of it, not 15.
 -- the fields of a job `consider` reads, in this order (false where the job has none)
 local function read_job(jk)
   if redis.call('HLEN', jk) <= PLAIN_JOB_FIELDS then

@@ -19,8 +19,14 @@ for _, outcome in ipairs(cjson.decode(ARGV[3])) do
   end
   local delay, ttl = outcome[4], outcome[5]
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'attempt', 'worker', 'started_at', 'key',
-                         'limit_key', 'batch')
+  local job
+  if redis.call('HLEN', jk) <= PLAIN_RUNNING_FIELDS then -- running: no key, limit, batch
+    job = redis.call('HMGET', jk, 'state', 'attempt', 'worker', 'started_at')
+    job[5], job[6], job[7] = false, false, false
+  else
+    job = redis.call('HMGET', jk, 'state', 'attempt', 'worker', 'started_at', 'key',
+                     'limit_key', 'batch')
+  end
   if job[1] ~= 'running' or tonumber(job[2]) ~= attempt then
     applied[#applied + 1] = 0
   else
