@@ -18,6 +18,17 @@ class _Queue:
     )
     per_minute: Buckets = field(default_factory=dict)
     per_second: Buckets = field(default_factory=dict)
+    # the second the last attempt ended in, and its buckets in `per_second` and `per_minute`
+    second: float = float("nan")
+    second_counts: dict[AttemptOutcome, int] = field(default_factory=dict)
+    minute_counts: dict[AttemptOutcome, int] = field(default_factory=dict)
+
+    def turn(self, second: int) -> None:
+        """Make `second` (and its minute) the buckets counted into."""
+        self.second = second
+        per_second, per_minute, minute = self.per_second, self.per_minute, second // 60
+        self.second_counts = per_second.get(second) or _new_bucket(per_second, second, SECONDS_KEPT)
+        self.minute_counts = per_minute.get(minute) or _new_bucket(per_minute, minute, MINUTES_KEPT)
 
 
 def _new_bucket(buckets: Buckets, bucket: int, kept: int) -> dict[AttemptOutcome, int]:
@@ -41,11 +52,13 @@ class ActivityLog:
         if log is None:
             log = self._queues[queue] = _Queue()
         log.recent.appendleft((ended_at, runtime, outcome))
-        # the counts of the current minute and second exist but for the first attempt in each
-        minute, second = int(ended_at // 60), int(ended_at // 1)
-        counts = log.per_minute.get(minute) or _new_bucket(log.per_minute, minute, MINUTES_KEPT)
+        # the buckets are looked up (and old ones dropped) once per second, not per attempt
+        second = int(ended_at // 1)
+        if second != log.second:
+            log.turn(second)
+        counts = log.second_counts
         counts[outcome] = counts.get(outcome, 0) + 1
-        counts = log.per_second.get(second) or _new_bucket(log.per_second, second, SECONDS_KEPT)
+        counts = log.minute_counts
         counts[outcome] = counts.get(outcome, 0) + 1
 
     def snapshot(self, queue: str, since: float | None = None) -> QueueActivity:

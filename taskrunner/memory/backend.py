@@ -114,13 +114,7 @@ class MemoryBackend(BatchMethods):
                 store.gate.admit(job, entry, now)
             ):
                 continue  # set aside until its key frees
-            store.set_state(job, JobState.RUNNING)
-            job.attempt += 1
-            job.started_at = now
-            job.lease_until = now + lease
-            job.worker = worker
-            job.cancel_requested = False
-            claimed.append(job.record())
+            claimed.append(store.start(job, now, lease, worker))
         return claimed
 
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:

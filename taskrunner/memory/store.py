@@ -7,10 +7,10 @@ Nothing here awaits: each change is atomic with respect to the event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from taskrunner.backend import (
     FINISHED_STATES,
@@ -26,16 +26,16 @@ from taskrunner.memory.batches import BatchBook
 from taskrunner.memory.flow import FlowGate
 
 
-@dataclass(slots=True)
+@dataclasses.dataclass(slots=True)
 class StoredJob(JobRecord):
     """One job as the store keeps it: a `JobRecord` (never handed out: `record` copies it)
     plus the store's bookkeeping."""
 
-    attempts: list[AttemptRecord] = field(default_factory=list)
+    attempts: list[AttemptRecord] = dataclasses.field(default_factory=list)
     seq: int = 0  # enqueue order: breaks ties between jobs due at the same time
     version: int = 0  # bumped whenever the job enters a queue, so stale heap entries are skipped
     expires_at: float | None = None
-    pending: set[str] = field(default_factory=set)  # the dependencies not met yet
+    pending: set[str] = dataclasses.field(default_factory=set)  # the dependencies not met yet
     after_ttl: float | None = None
 
     def record(self) -> JobRecord:
@@ -88,15 +88,35 @@ class Store:
         counts = self.counts.get(job.queue)
         if counts is None:
             counts = self.counts[job.queue] = dict.fromkeys(JobState, 0)
-        counts[job.state] -= 1
+        before = job.state
+        counts[before] -= 1
         counts[state] += 1
-        if job.state is JobState.RUNNING:
+        if before is JobState.RUNNING:
             self.running.pop(job.id, None)
         elif state is JobState.RUNNING:
             self.running[job.id] = job
-        before, job.state = job.state, state
+        job.state = state
         if job.batch_id is not None:
             self.batches.moved(job.batch_id, before, state, self.clock())
+
+    def start(self, job: StoredJob, now: float, lease: float, worker: str) -> JobRecord:
+        """A claim takes the queued `job`: its next attempt starts `now`, leased to `worker`
+        for `lease` seconds. Answers the record handed out. (`set_state`'s work, done
+        without its tests for a job outside any batch: claims run this once per job.)"""
+        if job.batch_id is None:
+            counts = self.counts[job.queue]  # made when the job was stored
+            counts[JobState.QUEUED] -= 1
+            counts[JobState.RUNNING] += 1
+            job.state = JobState.RUNNING
+            self.running[job.id] = job
+        else:
+            self.set_state(job, JobState.RUNNING)
+        job.attempt += 1
+        job.started_at = now
+        job.lease_until = now + lease
+        job.worker = worker
+        job.cancel_requested = False
+        return job.record()
 
     def queue(self, job: StoredJob, now: float) -> None:
         """Put a job where claim finds it: ready if due, delayed otherwise."""

@@ -233,7 +233,7 @@ class Worker:
         key = execution.key
         # this worker claimed the job again: its lease ran out (a stalled heartbeat) and the
         # job was put back while the previous attempt still ran here. That one is stale.
-        stale = self._running.get((key[0], key[1] - 1))
+        stale = self._running.get((key[0], key[1] - 1)) if key[1] > 1 else None
         if stale is not None:
             stale.cancel("lost")
             execution.previous = stale.task  # a def function may take a while to return

@@ -61,6 +61,8 @@ class Outbox:
             self.inflight = []
         if faults.ARMED is not None:
             faults.reached("after_complete")
+        if not self.then and len(accepted) == len(batch) and all(accepted):
+            return 0  # no hooks to start, no rejection to warn of
         rejected = 0
         for outcome, ok in zip(batch, accepted, strict=True):
             follow = self.then.pop((outcome.job_id, outcome.attempt), None) if self.then else None

@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import orjson
 import pytest
 
 from taskrunner import JobState
 from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_redis import RedisBackend
-from taskrunner_redis.records import micros
+from taskrunner_redis.records import finish_arguments, micros
 from taskrunner_redis.settle import SETTLE_GRACE
 
 
@@ -38,11 +37,8 @@ async def callback_states(backend: RedisBackend, batch: NewBatch) -> list[JobSta
 async def finish_alone(backend: RedisBackend, queue: str, outcomes: list[Outcome]) -> None:
     """Run finish.lua by itself: the member ends, and the process dies before its settle."""
     _, scripts = backend._store.connected()
-    header = [[o.job_id, o.attempt, o.kind.value, 0, -1] for o in outcomes]
-    data = [o.result or b"" for o in outcomes]
-    await scripts.run(
-        "finish", backend.keys.route(queue), [backend.prefix, queue, orjson.dumps(header), *data]
-    )
+    arguments = [backend.prefix, queue, *finish_arguments(outcomes)]
+    await scripts.run("finish", backend.keys.route(queue), arguments)
 
 
 async def upkeep(backend: RedisBackend) -> None:

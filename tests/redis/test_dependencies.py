@@ -17,7 +17,7 @@ from taskrunner import JobState
 from taskrunner.backend import NewJob, Outcome, OutcomeKind, dependency_error
 from taskrunner.testing.conformance.helpers import WORKER, new_job
 from taskrunner_redis import RedisBackend
-from taskrunner_redis.records import enqueue_header
+from taskrunner_redis.records import enqueue_header, finish_arguments
 from taskrunner_redis.settle import SETTLE_GRACE
 
 
@@ -29,8 +29,8 @@ async def ended_alone(
     (record,) = await backend.claim([job.queue], 1, WORKER, 30)
     assert record.id == job.id
     _, scripts = backend._store.connected()
-    header = [[job.id, record.attempt, kind.value, 0, -1 if ttl < 0 else round(ttl * 1e6)]]
-    arguments = [backend.prefix, job.queue, orjson.dumps(header), b"{}"]
+    outcome = Outcome(job.id, record.attempt, kind, b"{}", b"{}", ttl=None if ttl < 0 else ttl)
+    arguments = [backend.prefix, job.queue, *finish_arguments([outcome])]
     await scripts.run("finish", backend.keys.route(job.queue), arguments)
 
 

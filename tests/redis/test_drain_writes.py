@@ -1,12 +1,16 @@
 """What claim and finish write for each job of a run: the times are exact integers (the
 scripts print each once per call, see text() in common.lua), and the hash, the lease set
-and the retention set agree on them."""
+and the retention set agree on them; what the claim reads of a job and finish of its
+outcome."""
 
 from __future__ import annotations
 
+import re
+from importlib.resources import files
+
 import redis.asyncio as aioredis
 
-from taskrunner.backend import Outcome, OutcomeKind
+from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
 from tests.redis.conftest import REDIS_URL
@@ -63,5 +67,91 @@ async def test_a_job_a_claim_sets_aside_keeps_its_due_time(redis_backend: RedisB
         assert await client.zscore(keys.queue("default", "held"), second.id) == run_at
         level = keys.queue("default", f"held:limit:{second.priority}:k")
         assert await client.zscore(level, second.id) == run_at
+    finally:
+        await client.aclose()
+
+
+async def test_one_finish_hands_each_outcome_its_own_data(redis_backend: RedisBackend) -> None:
+    """finish.lua gets the outcomes' data in one argument, cut by the lengths in its
+    header: each job stores exactly its own, whatever the kinds, lengths and bytes, and
+    whichever of two queues it is on."""
+    jobs = [new_job(queue=q, max_attempts=3) for q in ("default", "other") for _ in range(6)]
+    await redis_backend.enqueue(jobs)
+    claimed = {
+        r.id: r for q in ("default", "other") for r in await redis_backend.claim([q], 6, "w", 30)
+    }
+    data = [b'"\xc3\xa9t\xc3\xa9"', b"", b'{"type":"E","message":"x\\ny"}', b"\x00\xff", b"1"]
+    kinds = [OutcomeKind.SUCCEEDED, OutcomeKind.SUCCEEDED, OutcomeKind.FAILED,
+             OutcomeKind.SUCCEEDED, OutcomeKind.RETRY, OutcomeKind.FAILED]  # fmt: skip
+    outcomes = []
+    for n, job in enumerate(jobs):
+        kind, blob = kinds[n % 6], data[n % 5]
+        result, error = (blob, None) if kind is OutcomeKind.SUCCEEDED else (None, blob)
+        attempt = claimed[job.id].attempt
+        outcomes.append(Outcome(job.id, attempt, kind, result, error, queue=job.queue, ttl=60))
+    assert await redis_backend.finish(outcomes) == [True] * len(jobs)
+    records = await redis_backend.get([job.id for job in jobs])
+    for outcome, record in zip(outcomes, records, strict=True):
+        assert record is not None
+        if outcome.kind is OutcomeKind.SUCCEEDED:
+            assert record.result == outcome.result
+        else:  # failed, or a retry, which keeps its error on the job (and in its history)
+            assert record.error == outcome.error
+
+
+async def test_claim_and_finish_read_a_plain_job_short_and_any_other_whole(
+    redis_backend: RedisBackend,
+) -> None:
+    """claim.lua reads 6 fields of a hash with no more fields than every job has
+    (PLAIN_JOB_FIELDS: a job never claimed, with no optional field), all 15 of any other;
+    finish.lua 4 of a running job with no more than those and the claim's
+    (PLAIN_RUNNING_FIELDS), all 7 of any other. The counts must be what store.lua and the
+    claim write for a plain job, and one optional field must be enough for a whole read."""
+    lua = files("taskrunner_redis").joinpath("lua/common.lua").read_text()
+    plain_fields = re.search(r"local PLAIN_JOB_FIELDS = (\d+)", lua)
+    claim_adds = re.search(r"local PLAIN_RUNNING_FIELDS = PLAIN_JOB_FIELDS \+ (\d+)", lua)
+    assert plain_fields is not None and claim_adds is not None
+    done = new_job()
+    await redis_backend.enqueue([done])
+    (record,) = await redis_backend.claim(["default"], 1, "w", 30)
+    await redis_backend.finish([Outcome(done.id, record.attempt, OutcomeKind.SUCCEEDED)])
+    batch = NewBatch(new_job_id())
+    await redis_backend.open_batch(batch)
+    plain = new_job()
+    singles = {  # one optional field each, named as the claimed record names it
+        "key": new_job(key="k"),
+        "limit_key": new_job(limit_key="l", limit_max=1),
+        "rate_key": new_job(rate_key="r", rate_max=5, rate_per=60.0),
+        "batch_id": new_job(batch_id=batch.id),
+        "after": new_job(after=(done.id,)),  # met already: queued
+    }
+    behind = new_job(limit_key="l", limit_max=1)  # set aside until the first one ends
+    await redis_backend.enqueue([plain, *singles.values(), behind])
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    keys = redis_backend.keys
+    try:
+        assert await client.hlen(keys.job("default", plain.id)) == int(plain_fields.group(1))
+        claimed = {r.id: r for r in await redis_backend.claim(["default"], 10, "w", 30)}
+        assert len(claimed) == 6
+        running = int(plain_fields.group(1)) + int(claim_adds.group(1))
+        assert await client.hlen(keys.job("default", plain.id)) == running
+        for field, job in singles.items():
+            assert getattr(claimed[job.id], field) == getattr(job, field), field
+        short = claimed[plain.id]
+        assert (short.task, short.payload, short.attempt) == (plain.task, plain.payload, 1)
+        assert (short.key, short.limit_key, short.rate_key, short.batch_id, short.after) == (
+            None,
+            None,
+            None,
+            None,
+            (),
+        )
+        outcomes = [
+            Outcome(r.id, r.attempt, OutcomeKind.SUCCEEDED, ttl=60) for r in claimed.values()
+        ]
+        assert await redis_backend.finish(outcomes) == [True] * 6
+        # finish read the key and the limit key: the dedup key expires, the slot is free
+        assert await client.ttl(keys.queue("default", "key:k")) > 0
+        assert [r.id for r in await redis_backend.claim(["default"], 10, "w", 30)] == [behind.id]
     finally:
         await client.aclose()

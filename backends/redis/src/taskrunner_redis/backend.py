@@ -21,7 +21,6 @@ from taskrunner.backend import (
     LeaseStatus,
     NewJob,
     Outcome,
-    OutcomeKind,
     redact,
 )
 from taskrunner.errors import ConfigurationError
@@ -35,7 +34,13 @@ from taskrunner_redis.inspection import RedisInspection
 from taskrunner_redis.judge import Judge
 from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, wait_until
 from taskrunner_redis.pausing import RedisPausing
-from taskrunner_redis.records import enqueue_header, micros, parse_claimed, state_counts
+from taskrunner_redis.records import (
+    enqueue_header,
+    finish_arguments,
+    micros,
+    parse_claimed,
+    state_counts,
+)
 from taskrunner_redis.registry import RedisRegistry
 from taskrunner_redis.replicas import replicas_of
 from taskrunner_redis.scripts import Scripts
@@ -167,12 +172,13 @@ class RedisBackend(
             ]
             answers = await scripts.run_many(calls) if calls else []
         claimed: list[JobRecord] = []
-        for now, *rows in answers:  # the clock once per answer, not per job
-            now_us = int(now)
-            claimed += [parse_claimed(row, now_us, lease_us, worker) for row in rows]
+        for now, *rows in answers:  # the clock and the queue once per answer, not per job
+            if rows:
+                now_us, queue = int(now), rows[0][2].decode()
+                claimed += [parse_claimed(row, now_us, lease_us, worker, queue) for row in rows]
         if len(answers) > 1:
             claimed.sort(key=lambda r: (r.priority, r.run_at, r.id))
-        self._store.locator.remember((r.id, r.queue) for r in claimed)
+        self._store.locator.remember([(r.id, r.queue) for r in claimed])
         return claimed
 
     async def _shares(self, queues: Sequence[str], limit: int) -> dict[str, int]:
@@ -225,19 +231,8 @@ class RedisBackend(
             return []
 
         def arguments(items: list[int]) -> list[Any]:
-            chosen = [outcomes[i] for i in items]
-            header = [
-                [
-                    o.job_id,
-                    o.attempt,
-                    o.kind.value,
-                    micros(o.delay),
-                    -1 if o.ttl is None else micros(o.ttl),
-                ]
-                for o in chosen
-            ]
-            data = (o.result if o.kind is OutcomeKind.SUCCEEDED else o.error for o in chosen)
-            return [orjson.dumps(header), *(item or b"" for item in data)]
+            one_queue = len(items) == len(outcomes)
+            return finish_arguments(outcomes if one_queue else [outcomes[i] for i in items])
 
         with self._store.errors("reporting outcomes"):
             queues = await self._queues_of(outcomes)

@@ -15,18 +15,45 @@ pool one connection for as long as the backend is connected; a pool smaller than
 blocking pool lends one: a Redis Cluster client (a pool per node) has no lane, nor has a
 Sentinel client (a single-connection client held across a failover kept the enqueues of
 tests/redis/test_sentinel.py from reaching the promoted replica).
+
+The short way. Once the lane's connection is up, a call skips most of redis-py's machinery:
+hiredis packs the command in C (redis-py's asyncio client packs it in Python, a fifth of a
+lone enqueue's client work), it is written straight to the connection's stream (redis-py
+wraps each write in `asyncio.wait_for`, which starts a task), and the answer is read with
+the connection's own `read_response`: its timeout, its parser, and its errors (a lost or
+timed-out connection is closed, a `ResponseError` raised). A call that fails so because
+its connection is lost or timed out goes again the long way, `execute_command` with the
+client's retries, which connects afresh: as for any call redis-py retries, the function
+may then run twice, which enqueue is safe against (it skips an id it stored). What the
+short way leaves out: redis-py's health checks (a URL with `health_check_interval` keeps
+the long way) and its per-command observability records (OpenTelemetry metrics of
+redis-py, when enabled, do not count the lane's short calls). A command bigger than
+`SHORT_WAY_BYTES` goes the long way, which waits for the socket to drain.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import Connection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from taskrunner_redis.clients import Client
 
 SMALLEST_POOL = 8  # connections a pool needs to lend one to the lane
+# the most bytes a command sent the short way may have: a transport's buffer takes them
+# without waiting (asyncio's default high-water mark is 64 KiB)
+SHORT_WAY_BYTES = 32 * 1024
+
+_pack_command: Callable[[tuple[Any, ...]], bytes] | None
+try:  # hiredis packs in C; redis[hiredis] brings it, with pack_command since hiredis 2.1
+    from hiredis import pack_command as _pack_command
+except ImportError:  # pragma: no cover - an older hiredis: redis-py packs
+    _pack_command = None
 
 
 class Lane:
@@ -54,6 +81,15 @@ class Lane:
             return await self._client.execute_command(*args, **options)
         self._busy = True
         try:
+            conn = short_way(own)
+            if conn is not None and not options:
+                packed = pack(conn, args)
+                if len(packed) <= SHORT_WAY_BYTES:
+                    try:
+                        conn._writer.write(packed)  # type: ignore[union-attr]
+                        return await conn.read_response()
+                    except (RedisConnectionError, RedisTimeoutError):
+                        pass  # closed by read_response: sent again the long way, below
             return await own.execute_command(*args, **options)  # type: ignore[no-untyped-call]
         finally:
             self._busy = False
@@ -74,6 +110,27 @@ class LaneClient(Redis):
     def __del__(self, *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # "Event loop is closed": it died with it
             super().__del__(*args)
+
+
+def short_way(own: Redis) -> Connection | None:
+    """The lane's connection, if a call can take the short way on it (see the module's doc):
+    connected, with a stream to write to, and no health checks to make."""
+    conn = own.connection
+    if (
+        isinstance(conn, Connection)
+        and conn.is_connected
+        and not conn.health_check_interval
+        and getattr(conn, "_writer", None) is not None
+    ):
+        return conn
+    return None
+
+
+def pack(conn: Connection, args: tuple[Any, ...]) -> bytes:
+    """The command in Redis's protocol, packed by hiredis (or by redis-py without it)."""
+    if _pack_command is not None:
+        return _pack_command(args)
+    return b"".join(conn.pack_command(*args))
 
 
 def _pool_size(client: Redis) -> int:

@@ -95,7 +95,10 @@ class RedisStore:
         `Scripts.run_many`)."""
         _, scripts = self.connected()
         groups: dict[str, list[int]] = {}
-        for i, queue in enumerate(queues):
+        first = queues[0] if queues else None
+        if first is not None and queues.count(first) == len(queues):  # one queue: no loop
+            groups[first] = list(range(len(queues)))
+        for i, queue in enumerate(queues if not groups else ()):
             if queue is not None:
                 groups.setdefault(queue, []).append(i)
         calls = [

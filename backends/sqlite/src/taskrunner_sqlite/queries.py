@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -21,3 +22,15 @@ def sql(name: str) -> str:
     if "{record}" in text:
         text = text.replace("{record}", read_resource("sql", "record_columns.sql").strip())
     return text
+
+
+@cache
+def repeated(name: str, rows: int) -> str:
+    """`sql(name)`, an `INSERT` of one `VALUES (?, ...)` row, as the one statement that
+    inserts `rows` rows: their parameters follow each other, row by row."""
+    text = sql(name)
+    found = re.search(r"VALUES (\([?, ]+\))", text)
+    if found is None:
+        raise ValueError(f"sql/{name}.sql has no VALUES row of parameters")
+    values = ", ".join([found[1]] * rows)
+    return f"{text[: found.start(1)]}{values}{text[found.end(1) :]}"

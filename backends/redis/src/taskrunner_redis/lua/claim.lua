@@ -67,15 +67,29 @@ local function start(id, jk, job, attempt, prio)
                            job[14], job[15]}
 end
 
+-- A hash with no more fields than PLAIN_JOB_FIELDS (common.lua) is a job never claimed
+-- before, with no dedup key, flow control, batch or dependencies: the claim reads 6 fields
+-- of it, not 15.
+-- the fields of a job `consider` reads, in this order (false where the job has none)
+local function read_job(jk)
+  if redis.call('HLEN', jk) <= PLAIN_JOB_FIELDS then
+    local f = redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at',
+                         'run_at', 'attempt')
+    return {f[1], f[2], f[3], f[4], f[5], false, f[6], false, false, false, false, false,
+            false, false, false}
+  end
+  return redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at', 'run_at',
+                    'key', 'attempt', 'limit_key', 'limit_max', 'rate_key', 'rate_max',
+                    'rate_per', 'batch', 'after', 'after_anyway')
+end
+
 -- claim, set aside or fail one due candidate {priority, due, id, priority level}
 local function consider(candidate)
   local id, prio = candidate[3], candidate[4]
   local jk = job_key(q, id)
   -- not its priority (its ready set's level says it) nor its state (only ready jobs are
   -- candidates): every field read costs a search of the hash
-  local job = redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at',
-                         'run_at', 'key', 'attempt', 'limit_key', 'limit_max', 'rate_key',
-                         'rate_max', 'rate_per', 'batch', 'after', 'after_anyway')
+  local job = read_job(jk)
   local stored = job[1] or job[2] or job[3] or job[4] or job[7]
     or redis.call('EXISTS', jk) == 1
   if not stored then -- deleted by hand: nothing to run, but it may have been ahead of jobs

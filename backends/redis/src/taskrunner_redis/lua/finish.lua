@@ -1,18 +1,32 @@
 -- ARGV: prefix, queue, a JSON list with one [id, attempt, kind, delay_us, ttl_us (negative:
--- keep)] per outcome, then each outcome's data (result or error, '' for none). Applies each
--- outcome only if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per
--- outcome, then the batches to settle and the ended jobs others wait on, if any (with_dirty,
--- batch.lua). Every applied outcome ends the attempt, so it frees the job's limit slot, if
--- any (flow.lua).
+-- keep), data length] per outcome, then every outcome's data (result or error, '' for none)
+-- in one string, in order, each as long as its header says (one argument, not one per
+-- outcome: less for the client to pack and for Redis to parse). Applies each outcome only
+-- if its attempt still owns the job. Returns 1 (applied) or 0 (refused) per outcome, then
+-- the batches to settle and the ended jobs others wait on, if any (with_dirty, batch.lua).
+-- Every applied outcome ends the attempt, so it frees the job's limit slot, if any
+-- (flow.lua).
 local q = ARGV[2]
 local now = now_us()
 local applied = {}
-for i, outcome in ipairs(cjson.decode(ARGV[3])) do
-  local id, attempt, kind, data = outcome[1], outcome[2], outcome[3], ARGV[3 + i]
+local all_data, at = ARGV[4], 1
+for _, outcome in ipairs(cjson.decode(ARGV[3])) do
+  local id, attempt, kind = outcome[1], outcome[2], outcome[3]
+  local data = ''
+  if outcome[6] > 0 then
+    data = string.sub(all_data, at, at + outcome[6] - 1)
+    at = at + outcome[6]
+  end
   local delay, ttl = outcome[4], outcome[5]
   local jk = job_key(q, id)
-  local job = redis.call('HMGET', jk, 'state', 'attempt', 'worker', 'started_at', 'key',
-                         'limit_key', 'batch')
+  local job
+  if redis.call('HLEN', jk) <= PLAIN_RUNNING_FIELDS then -- running: no key, limit, batch
+    job = redis.call('HMGET', jk, 'state', 'attempt', 'worker', 'started_at')
+    job[5], job[6], job[7] = false, false, false
+  else
+    job = redis.call('HMGET', jk, 'state', 'attempt', 'worker', 'started_at', 'key',
+                     'limit_key', 'batch')
+  end
   if job[1] ~= 'running' or tonumber(job[2]) ~= attempt then
     applied[#applied + 1] = 0
   else

@@ -86,8 +86,8 @@ local function enqueue_jobs(q, jobs, payloads)
       if start ~= 'ready' then state = 'waiting' end
     end
     local fields = {'task', job[2], 'queue', q, 'payload', payload, 'state', state,
-                    'priority', job[3], 'attempt', 0, 'max_attempts', job[4],
-                    'enqueued_at', now, 'run_at', run_at}
+                    'priority', job[3], 'attempt', '0', 'max_attempts', text(job[4]),
+                    'enqueued_at', text(now), 'run_at', text(run_at)}
     if key then add_fields(fields, 'key', key) end
     if job[10] then add_fields(fields, 'batch', job[10]) end
     local flow = job[9]
