@@ -118,6 +118,15 @@ class LimitTests(Suite):
         await backend.enqueue([late])
         assert await claim_ids(backend, 1) == {late.id}
 
+    async def test_held_jobs_do_not_block_other_queues(self, backend: Backend) -> None:
+        # the best two due jobs across the queues are both of one key at its limit: the
+        # second is held back, and the claim takes the other queue's job in its place
+        first, second = (limited("hot", 1, queue="b", priority=-1) for _ in range(2))
+        other = new_job(queue="a")
+        await backend.enqueue([other])
+        await backend.enqueue([first, second])
+        assert await claim_ids(backend, 2, ("a", "b")) == {first.id, other.id}
+
     async def test_a_claim_of_few_skips_held_jobs(self, backend: Backend) -> None:
         hot = [limited("hot", 1) for _ in range(20)]
         plain = new_job()

@@ -49,6 +49,7 @@ from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import Aftermath, RedisStore, queue_names
 
 RECLAIM_BATCH = 500
+CLAIM_ROUNDS = 3  # rounds of one claim over several queues, at the most
 LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
@@ -161,25 +162,42 @@ class RedisBackend(
     async def claim(
         self, queues: Sequence[str], limit: int, worker: str, lease: float
     ) -> list[JobRecord]:
-        _, scripts = self._store.connected()
-        lease_us = micros(lease)
         with self._store.errors("claiming jobs"):
             await self._store.register(queues)  # a worker lists what it takes jobs from
-            shares = {queues[0]: limit} if len(queues) == 1 else await self._shares(queues, limit)
-            calls = [
-                ("claim", self.keys.route(q), [self.prefix, q, worker, lease_us, n])
-                for q, n in shares.items()
-            ]
-            answers = await scripts.run_many(calls) if calls else []
-        claimed: list[JobRecord] = []
-        for now, *rows in answers:  # the clock and the queue once per answer, not per job
-            if rows:
-                now_us, queue = int(now), rows[0][2].decode()
-                claimed += [parse_claimed(row, now_us, lease_us, worker, queue) for row in rows]
-        if len(answers) > 1:
+            claimed, short = await self._claim_round(queues, limit, worker, lease)
+            # a queue given a share of the best heads may answer fewer (jobs set aside by a
+            # limit or a rate as it claimed): the shortfall goes to the next best heads
+            for _ in range(CLAIM_ROUNDS - 1):
+                if len(queues) == 1 or len(claimed) >= limit or not short:
+                    break
+                more, short = await self._claim_round(queues, limit - len(claimed), worker, lease)
+                claimed += more
+        if len(queues) > 1:
             claimed.sort(key=lambda r: (r.priority, r.run_at, r.id))
         self._store.locator.remember([(r.id, r.queue) for r in claimed])
         return claimed
+
+    async def _claim_round(
+        self, queues: Sequence[str], limit: int, worker: str, lease: float
+    ) -> tuple[list[JobRecord], bool]:
+        """Claim from each queue its share of the best `limit` due heads across `queues`;
+        answers the jobs, and whether a queue answered fewer than its share."""
+        _, scripts = self._store.connected()
+        lease_us = micros(lease)
+        shares = {queues[0]: limit} if len(queues) == 1 else await self._shares(queues, limit)
+        calls = [
+            ("claim", self.keys.route(q), [self.prefix, q, worker, lease_us, n])
+            for q, n in shares.items()
+        ]
+        answers = await scripts.run_many(calls) if calls else []
+        claimed: list[JobRecord] = []
+        short = False
+        for share, (now, *rows) in zip(shares.values(), answers, strict=True):
+            short = short or len(rows) < share
+            if rows:  # the clock and the queue once per answer, not per job
+                now_us, queue = int(now), rows[0][2].decode()
+                claimed += [parse_claimed(row, now_us, lease_us, worker, queue) for row in rows]
+        return claimed, short
 
     async def _shares(self, queues: Sequence[str], limit: int) -> dict[str, int]:
         """How many jobs to claim from each queue: the best `limit` due jobs across them."""
