@@ -1,10 +1,11 @@
-"""A backlog of one limit key set aside at enqueue, on the memory and Redis backends: a job
+"""A backlog of one limit key set aside at enqueue, on the memory, Redis and SQLite backends: a job
 due now behind enough queued jobs of its key (or behind its key's held jobs) is stored held,
 so no claim has to meet it and set it aside; it still runs in order, never beside more than
 its key's max, and a job that waits on others or falls due later is never held at enqueue."""
 
 from __future__ import annotations
 
+import pathlib
 import secrets
 from collections.abc import AsyncIterator
 
@@ -23,11 +24,18 @@ def limited(key: str, limit: int = 1, **fields: object) -> NewJob:
     return new_job(limit_key=key, limit_max=limit, **fields)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    """A memory backend, then a Redis one on a key prefix of the test's own."""
+@pytest.fixture(params=["memory", "redis", "sqlite"])
+async def backend(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[Backend]:
+    """A memory backend, a Redis one on a key prefix of the test's own, an SQLite one on a
+    file of its own."""
     if request.param == "memory":
         yield MemoryBackend()
+        return
+    if request.param == "sqlite":
+        from tests.sqlite.conftest import connected
+
+        async with connected(f"sqlite:///{tmp_path / 'jobs.db'}") as sqlite:
+            yield sqlite
         return
     from tests.redis.conftest import REDIS_URL, delete_prefix
 

@@ -33,6 +33,7 @@ UNSTARTED = ("queued", "scheduled", "waiting")
 # 64 rows of 19 parameters: 1,216, within SQLite's limit of 32,766 since 3.32 (the backend
 # needs 3.35 already, for RETURNING)
 ROWS_PER_INSERT = 64
+HOLD_MARGIN = 100  # queued jobs of a limit key, beyond its max, that an enqueue stores held behind
 
 
 def gone(expires_at: float | None, now: float) -> bool:
@@ -53,6 +54,9 @@ def enqueue(conn: sqlite3.Connection, now: float, jobs: Sequence[NewJob]) -> lis
     if all(new.key is None and not new.after for new in jobs):
         rows = [job_row(new, None, now) for new in jobs]
         if insert_rows(conn, rows) == len(rows):
+            for new in jobs:
+                if new.limit_key is not None:
+                    hold_at_once(conn, new)
             return [new.id for new in jobs]  # the usual case: new ids, in one statement
     return [store_new(conn, new, now) for new in jobs]  # each one's own insert is a no-op
 
@@ -137,7 +141,17 @@ def insert(conn: sqlite3.Connection, new: NewJob, key: str | None, now: float) -
     stored = conn.execute(sql("insert_job"), job_row(new, key, now)).rowcount
     if stored and new.after:
         wait_on(conn, new, now)
+    elif stored:
+        hold_at_once(conn, new)
     return bool(stored)
+
+
+def hold_at_once(conn: sqlite3.Connection, new: NewJob) -> None:
+    """Set a just-stored job aside for its limit now if a claim would only do it later
+    (sql/hold_new.sql): a job of a limit key, due now, behind a backlog of its key. A job
+    that waits on others, or falls due later, is judged by the claim that meets it."""
+    if new.limit_key is not None and new.at is None and new.delay <= 0 and not new.after:
+        conn.execute(sql("hold_new"), (new.id, max(new.limit_max or 0, 0) + HOLD_MARGIN - 1))
 
 
 def job_row(new: NewJob, key: str | None, now: float) -> tuple[object, ...]:
