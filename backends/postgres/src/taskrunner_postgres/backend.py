@@ -48,6 +48,7 @@ from taskrunner_postgres.records import (
     canonical_id,
     enqueue_arguments,
     finish_arguments,
+    job_arguments,
     job_record,
 )
 from taskrunner_postgres.settings import PostgresSettings, parse_url
@@ -191,6 +192,9 @@ class PostgresBackend(PostgresAbilities):
         return await self._enqueue_checked(target, jobs)
 
     async def _enqueue_plain(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
+        if len(jobs) == 1 and jobs[0].key is None:  # the short statement of a lone job
+            await target.execute(self._queries.enqueue_one, *job_arguments(jobs[0]))
+            return [jobs[0].id]
         if all(job.key is None for job in jobs):
             await target.execute(self._queries.enqueue, *enqueue_arguments(jobs, keyed=False))
             return [job.id for job in jobs]

@@ -1,0 +1,111 @@
+-- One statement trigger per INSERT into jobs, with a short way for a lone job (issue 21,
+-- target 3: a single awaited enqueue).
+--
+-- Until here an INSERT fired two AFTER statement triggers over its transition table:
+-- jobs_stored (0004, the tallies: a CTE that groups the rows per queue and minute and
+-- upserts them) and jobs_batch_stored (0008, the batches' counts: an aggregate that finds
+-- no member for a job without a batch). Server instructions per enqueue of one plain job,
+-- callgrind over every backend process, the statement and its commit included (see
+-- docs/benchmarks.md, "Where a Postgres enqueue's time goes"): about 236,000 for the first
+-- and 66,000 for the second, against 52,000 for a bare one-row INSERT and its commit.
+--
+-- jobs_inserted does both in one call. It reads the transition table's first row and
+-- counts its rows in one step. A statement that stored nothing (ON CONFLICT DO NOTHING on
+-- a repeated enqueue) returns there. One row without a batch, not a scheduled job due in a
+-- later minute (the common enqueue): its state's count is added to the row of this
+-- connection's slot for the current minute with a plain UPDATE by primary key; that row
+-- is there from this minute's first write on, and when it is not (the minute's first write,
+-- or upkeep folded it meanwhile: the UPDATE then finds nothing) the general way below
+-- writes it. Anything else takes the general way, unchanged from 0008 and 0009: the
+-- batches' counts first (as when jobs_batch_stored fired before jobs_stored, the triggers
+-- running in name order), then the tallies' upsert grouped per queue and minute. The counts
+-- written are the same either way: one row counts +1 in its state's column (waiting,
+-- unfinished for queued, scheduled and running, succeeded, failed, cancelled) for this
+-- minute, and a scheduled job due in a later minute also +1 `scheduled` in that minute,
+-- which the short way leaves to the general one.
+--
+-- DELETE keeps 0009's jobs_stored_or_deleted (sign -1).
+
+CREATE FUNCTION {schema}.jobs_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    this_minute bigint := floor(date_part('epoch', now()) / 60)::bigint;
+    stored bigint;
+    one_queue text;
+    one_state text;
+    one_run_at timestamptz;
+    one_batch uuid;
+    ids uuid[];
+    states text[];
+    moves integer[];
+BEGIN
+    SELECT c.queue, c.state, c.run_at, c.batch_id, count(*) OVER ()
+    INTO one_queue, one_state, one_run_at, one_batch, stored
+    FROM changed AS c
+    LIMIT 1;
+    IF stored IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF stored = 1 AND one_batch IS NULL
+       AND (one_state <> 'scheduled' OR one_run_at < to_timestamp((this_minute + 1) * 60)) THEN
+        UPDATE {schema}.tallies AS t
+        SET waiting = t.waiting + (one_state = 'waiting')::integer,
+            unfinished = t.unfinished
+                + (one_state IN ('queued', 'scheduled', 'running'))::integer,
+            succeeded = t.succeeded + (one_state = 'succeeded')::integer,
+            failed = t.failed + (one_state = 'failed')::integer,
+            cancelled = t.cancelled + (one_state = 'cancelled')::integer
+        WHERE t.queue = one_queue AND t.minute = this_minute AND t.slot = pg_backend_pid();
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    IF stored > 1 OR one_batch IS NOT NULL THEN
+        SELECT array_agg(m.batch_id), array_agg(m.state), array_agg(m.jobs::integer)
+        INTO ids, states, moves
+        FROM (SELECT c.batch_id, c.state, count(*) AS jobs
+              FROM changed AS c
+              WHERE c.batch_id IS NOT NULL
+              GROUP BY 1, 2) AS m;
+        IF ids IS NOT NULL THEN
+            PERFORM {schema}.batch_count(ids, states, moves, true);
+        END IF;
+    END IF;
+    WITH deltas AS (
+        SELECT c.queue, this_minute AS minute,
+               (c.state = 'waiting')::integer AS waiting,
+               (c.state IN ('queued', 'scheduled', 'running'))::integer AS unfinished,
+               0 AS scheduled,
+               (c.state = 'succeeded')::integer AS succeeded,
+               (c.state = 'failed')::integer AS failed,
+               (c.state = 'cancelled')::integer AS cancelled
+        FROM changed AS c
+        UNION ALL
+        SELECT c.queue, floor(least(date_part('epoch', c.run_at), 1e13) / 60)::bigint,
+               0, 0, 1, 0, 0, 0
+        FROM changed AS c
+        WHERE c.state = 'scheduled' AND c.run_at >= to_timestamp((this_minute + 1) * 60)
+    )
+    INSERT INTO {schema}.tallies AS t (queue, minute, slot, waiting, unfinished, scheduled,
+                                       succeeded, failed, cancelled)
+    SELECT d.queue, d.minute, pg_backend_pid(), sum(d.waiting), sum(d.unfinished),
+           sum(d.scheduled), sum(d.succeeded), sum(d.failed), sum(d.cancelled)
+    FROM deltas AS d
+    GROUP BY d.queue, d.minute
+    ON CONFLICT (queue, minute, slot) DO UPDATE
+        SET waiting = t.waiting + excluded.waiting,
+            unfinished = t.unfinished + excluded.unfinished,
+            scheduled = t.scheduled + excluded.scheduled,
+            succeeded = t.succeeded + excluded.succeeded,
+            failed = t.failed + excluded.failed,
+            cancelled = t.cancelled + excluded.cancelled;
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER jobs_batch_stored ON {schema}.jobs;
+DROP FUNCTION {schema}.jobs_batch_stored();
+DROP TRIGGER jobs_stored ON {schema}.jobs;
+CREATE TRIGGER jobs_stored AFTER INSERT ON {schema}.jobs
+    REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION {schema}.jobs_inserted();
