@@ -151,6 +151,7 @@ class PostgresBackend(PostgresAbilities):
         await self._listener.close()
         pool, self._store.pool = self._store.pool, None
         if pool is not None:
+            await self._store.give_back_lane(pool)
             try:
                 await asyncio.wait_for(pool.close(), 10.0)
             except (TimeoutError, *DATABASE_ERRORS):
@@ -170,9 +171,7 @@ class PostgresBackend(PostgresAbilities):
         if connection is not None:
             return await self.enqueue_in_transaction(jobs, connection)
         # safe to repeat: a job already stored is not stored again
-        return await self._store.on_pool(
-            "enqueueing", lambda conn: self._enqueue_on(conn, jobs), True
-        )
+        return await self._store.on_lane("enqueueing", lambda conn: self._enqueue_on(conn, jobs))
 
     async def enqueue_in_transaction(self, jobs: Sequence[NewJob], connection: Any) -> list[str]:
         """Store jobs on the caller's asyncpg connection, inside its open transaction (see
