@@ -9,9 +9,9 @@
 -- docs/benchmarks.md, "Where a Postgres enqueue's time goes"): about 236,000 for the first
 -- and 66,000 for the second, against 52,000 for a bare one-row INSERT and its commit.
 --
--- jobs_inserted does both in one call. It reads the transition table's first row and
--- counts its rows in one step. A statement that stored nothing (ON CONFLICT DO NOTHING on
--- a repeated enqueue) returns there. One row without a batch, not a scheduled job due in a
+-- jobs_inserted does both in one call. It counts the transition table's rows up to two:
+-- a statement that stored nothing (ON CONFLICT DO NOTHING on a repeated enqueue) returns
+-- there, and a lone row is read. One row without a batch, not a scheduled job due in a
 -- later minute (the common enqueue): its state's count is added to the row of this
 -- connection's slot for the current minute with a plain UPDATE by primary key; that row
 -- is there from this minute's first write on, and when it is not (the minute's first write,
@@ -39,12 +39,14 @@ DECLARE
     states text[];
     moves integer[];
 BEGIN
-    SELECT c.queue, c.state, c.run_at, c.batch_id, count(*) OVER ()
-    INTO one_queue, one_state, one_run_at, one_batch, stored
-    FROM changed AS c
-    LIMIT 1;
-    IF stored IS NULL THEN
+    SELECT count(*) INTO stored FROM (SELECT FROM changed LIMIT 2) AS c;
+    IF stored = 0 THEN
         RETURN NULL;
+    END IF;
+    IF stored = 1 THEN
+        SELECT c.queue, c.state, c.run_at, c.batch_id
+        INTO one_queue, one_state, one_run_at, one_batch
+        FROM changed AS c;
     END IF;
     IF stored = 1 AND one_batch IS NULL
        AND (one_state <> 'scheduled' OR one_run_at < to_timestamp((this_minute + 1) * 60)) THEN
