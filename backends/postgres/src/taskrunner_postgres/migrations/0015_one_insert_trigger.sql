@@ -16,9 +16,10 @@
 -- connection's slot for the current minute with a plain UPDATE by primary key; that row
 -- is there from this minute's first write on, and when it is not (the minute's first write,
 -- or upkeep folded it meanwhile: the UPDATE then finds nothing) the general way below
--- writes it. Anything else takes the general way, unchanged from 0008 and 0009: the
--- batches' counts first (as when jobs_batch_stored fired before jobs_stored, the triggers
--- running in name order), then the tallies' upsert grouped per queue and minute. The counts
+-- writes it. Anything else takes the general way, 0008's and 0009's counts: the batches'
+-- first (as when jobs_batch_stored fired before jobs_stored, the triggers running in name
+-- order), then the tallies, upserted per queue for this minute, and per queue and minute
+-- for the jobs due in a later one (0009 grouped both in one statement). The counts
 -- written are the same either way: one row counts +1 in its state's column (waiting,
 -- unfinished for queued, scheduled and running, succeeded, failed, cancelled) for this
 -- minute, and a scheduled job due in a later minute also +1 `scheduled` in that minute,
@@ -63,44 +64,37 @@ BEGIN
         END IF;
     END IF;
     IF stored > 1 OR one_batch IS NOT NULL THEN
-        SELECT array_agg(m.batch_id), array_agg(m.state), array_agg(m.jobs::integer)
+        SELECT array_agg(m.batch_id), array_agg(m.state), array_agg(m.jobs)
         INTO ids, states, moves
-        FROM (SELECT c.batch_id, c.state, count(*) AS jobs
-              FROM changed AS c
-              WHERE c.batch_id IS NOT NULL
-              GROUP BY 1, 2) AS m;
+        FROM (SELECT c.batch_id, c.state, count(*)::integer AS jobs
+              FROM changed AS c WHERE c.batch_id IS NOT NULL GROUP BY 1, 2) AS m;
         IF ids IS NOT NULL THEN
             PERFORM {schema}.batch_count(ids, states, moves, true);
         END IF;
     END IF;
-    WITH deltas AS (
-        SELECT c.queue, this_minute AS minute,
-               (c.state = 'waiting')::integer AS waiting,
-               (c.state IN ('queued', 'scheduled', 'running'))::integer AS unfinished,
-               0 AS scheduled,
-               (c.state = 'succeeded')::integer AS succeeded,
-               (c.state = 'failed')::integer AS failed,
-               (c.state = 'cancelled')::integer AS cancelled
-        FROM changed AS c
-        UNION ALL
+    -- each queue's rows in this minute, per state; a job due in a later minute also in
+    -- that minute's `scheduled` (the columns not given are 0: tally_merge adds nothing)
+    INSERT INTO {schema}.tallies AS t (queue, minute, slot, waiting, unfinished, succeeded,
+                                       failed, cancelled)
+    SELECT c.queue, this_minute, pg_backend_pid(),
+           count(*) FILTER (WHERE c.state = 'waiting'),
+           count(*) FILTER (WHERE c.state IN ('queued', 'scheduled', 'running')),
+           count(*) FILTER (WHERE c.state = 'succeeded'),
+           count(*) FILTER (WHERE c.state = 'failed'),
+           count(*) FILTER (WHERE c.state = 'cancelled')
+    FROM changed AS c
+    GROUP BY c.queue
+    {tally_merge};
+    IF stored > 1
+       OR one_state = 'scheduled' AND one_run_at >= to_timestamp((this_minute + 1) * 60) THEN
+        INSERT INTO {schema}.tallies AS t (queue, minute, slot, scheduled)
         SELECT c.queue, floor(least(date_part('epoch', c.run_at), 1e13) / 60)::bigint,
-               0, 0, 1, 0, 0, 0
+               pg_backend_pid(), count(*)
         FROM changed AS c
         WHERE c.state = 'scheduled' AND c.run_at >= to_timestamp((this_minute + 1) * 60)
-    )
-    INSERT INTO {schema}.tallies AS t (queue, minute, slot, waiting, unfinished, scheduled,
-                                       succeeded, failed, cancelled)
-    SELECT d.queue, d.minute, pg_backend_pid(), sum(d.waiting), sum(d.unfinished),
-           sum(d.scheduled), sum(d.succeeded), sum(d.failed), sum(d.cancelled)
-    FROM deltas AS d
-    GROUP BY d.queue, d.minute
-    ON CONFLICT (queue, minute, slot) DO UPDATE
-        SET waiting = t.waiting + excluded.waiting,
-            unfinished = t.unfinished + excluded.unfinished,
-            scheduled = t.scheduled + excluded.scheduled,
-            succeeded = t.succeeded + excluded.succeeded,
-            failed = t.failed + excluded.failed,
-            cancelled = t.cancelled + excluded.cancelled;
+        GROUP BY 1, 2
+        {tally_merge};
+    END IF;
     RETURN NULL;
 END
 $$;
