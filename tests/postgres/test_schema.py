@@ -103,12 +103,11 @@ TABLES = {
 }
 # the triggers that keep the tallies (0004) -> their timing, event and level
 TRIGGERS = {
-    "jobs_stored": ("AFTER", "INSERT", "statement"),
+    "jobs_stored": ("AFTER", "INSERT", "statement"),  # since 0015, the batches' counts too
     "jobs_updated": ("AFTER", "UPDATE", "statement"),
     "jobs_deleted": ("AFTER", "DELETE", "statement"),
     "jobs_truncated": ("AFTER", "TRUNCATE", "statement"),
-    # and the counts of batches (0008)
-    "jobs_batch_stored": ("AFTER", "INSERT", "statement"),
+    # and the counts of batches (0008; 0015 merged jobs_batch_stored into jobs_stored)
     "jobs_batch_updated": ("AFTER", "UPDATE", "statement"),
     # and dependencies (0009): per row only for jobs with `after` (a WHEN clause); the ends
     # of dependencies are judged by jobs_updated

@@ -48,6 +48,7 @@ from taskrunner_postgres.records import (
     canonical_id,
     enqueue_arguments,
     finish_arguments,
+    job_arguments,
     job_record,
 )
 from taskrunner_postgres.settings import PostgresSettings, parse_url
@@ -150,6 +151,7 @@ class PostgresBackend(PostgresAbilities):
         await self._listener.close()
         pool, self._store.pool = self._store.pool, None
         if pool is not None:
+            await self._store.give_back_lane(pool)
             try:
                 await asyncio.wait_for(pool.close(), 10.0)
             except (TimeoutError, *DATABASE_ERRORS):
@@ -169,9 +171,7 @@ class PostgresBackend(PostgresAbilities):
         if connection is not None:
             return await self.enqueue_in_transaction(jobs, connection)
         # safe to repeat: a job already stored is not stored again
-        return await self._store.on_pool(
-            "enqueueing", lambda conn: self._enqueue_on(conn, jobs), True
-        )
+        return await self._store.on_lane("enqueueing", lambda conn: self._enqueue_on(conn, jobs))
 
     async def enqueue_in_transaction(self, jobs: Sequence[NewJob], connection: Any) -> list[str]:
         """Store jobs on the caller's asyncpg connection, inside its open transaction (see
@@ -191,6 +191,9 @@ class PostgresBackend(PostgresAbilities):
         return await self._enqueue_checked(target, jobs)
 
     async def _enqueue_plain(self, target: Any, jobs: Sequence[NewJob]) -> list[str]:
+        if len(jobs) == 1 and jobs[0].key is None:  # the short statement of a lone job
+            await target.execute(self._queries.enqueue_one, *job_arguments(jobs[0]))
+            return [jobs[0].id]
         if all(job.key is None for job in jobs):
             await target.execute(self._queries.enqueue, *enqueue_arguments(jobs, keyed=False))
             return [job.id for job in jobs]

@@ -48,6 +48,7 @@ class Queries:
     """Every statement the backend runs, rendered for one schema."""
 
     enqueue: str
+    enqueue_one: str
     enqueue_keyed: str
     enqueue_window: str
     claim: str

@@ -78,37 +78,47 @@ def job_record(row: Any) -> JobRecord:
     )
 
 
+def job_arguments(
+    job: NewJob, keyed: bool = False, windowed: bool = False, waits: bool = True
+) -> list[Any]:
+    """One job's values, in the order of `enqueue_arguments`' columns: what
+    `sql/enqueue_one.sql` takes for a lone job."""
+    values = [
+        job.id,
+        job.task,
+        job.queue,
+        job.payload,
+        job.priority,
+        job.max_attempts,
+        float(job.delay),
+        None if job.at is None else float(job.at),
+        job.limit_key,
+        job.limit_max,
+        job.rate_key,
+        job.rate_max,
+        float(job.rate_per),
+        job.batch_id,
+    ]
+    if keyed:
+        values.append(job.key)
+    if windowed:
+        values.append(job.key_ttl)
+    if waits:
+        after_ttl = None if job.after_ttl is None else float(job.after_ttl)
+        values += (uuid_array(job.after), job.after_run_anyway, after_ttl)
+    return values
+
+
 def enqueue_arguments(
     jobs: Sequence[NewJob], keyed: bool, windowed: bool = False, waits: bool = True
 ) -> list[list[Any]]:
     """The column arrays `sql/enqueue.sql` (or `enqueue_keyed.sql`, `enqueue_window.sql`)
     takes: the job's columns, flow fields and batch, then its key and its window, if asked,
     and its dependencies (`waits`: only a batch's callbacks, which have none, go without)."""
-    columns: list[list[Any]] = [
-        [j.id for j in jobs],
-        [j.task for j in jobs],
-        [j.queue for j in jobs],
-        [j.payload for j in jobs],
-        [j.priority for j in jobs],
-        [j.max_attempts for j in jobs],
-        [float(j.delay) for j in jobs],
-        [None if j.at is None else float(j.at) for j in jobs],
-        [j.limit_key for j in jobs],
-        [j.limit_max for j in jobs],
-        [j.rate_key for j in jobs],
-        [j.rate_max for j in jobs],
-        [float(j.rate_per) for j in jobs],
-        [j.batch_id for j in jobs],
-    ]
-    if keyed:
-        columns.append([j.key for j in jobs])
-    if windowed:
-        columns.append([j.key_ttl for j in jobs])
-    if waits:
-        columns.append([uuid_array(j.after) for j in jobs])
-        columns.append([j.after_run_anyway for j in jobs])
-        columns.append([None if j.after_ttl is None else float(j.after_ttl) for j in jobs])
-    return columns
+    if not jobs:
+        return [[] for _ in range(14 + keyed + windowed + 3 * waits)]
+    rows = [job_arguments(job, keyed, windowed, waits) for job in jobs]
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def finish_arguments(outcomes: Sequence[Outcome]) -> list[list[Any]]:
