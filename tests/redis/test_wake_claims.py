@@ -148,3 +148,26 @@ async def test_a_worker_stopped_while_idle_stops_and_leaves_nothing_running(
         assert await runner.backend.wait_claiming(["default"], LONG, 1, worker.id, 30) == []  # type: ignore[attr-defined]
     finally:
         await runner.close()
+
+
+async def test_a_server_that_refuses_client_commands_gets_wait_then_claim(
+    redis_prefix: str,
+) -> None:
+    """A managed Redis may refuse CLIENT ID (and so CLIENT UNBLOCK): the worker then waits
+    and claims apart, as on a cluster."""
+    admin = aioredis.from_url(REDIS_URL)
+    user = f"{redis_prefix}-user"
+    await admin.execute_command(
+        "ACL", "SETUSER", user, "on", ">secret", "~*", "&*", "+@all", "-client|id"
+    )
+    host = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
+    backend = RedisBackend(f"redis://{user}:secret@{host}/0?prefix={redis_prefix}")
+    try:
+        await backend.connect()
+        assert backend.claims_on_wake(["default"])  # not known before the first try
+        assert await backend.wait_claiming(["default"], LONG, 1, WORKER, 30) == []
+        assert not backend.claims_on_wake(["default"])
+    finally:
+        await backend.close()
+        await admin.execute_command("ACL", "DELUSER", user)
+        await admin.aclose()

@@ -91,9 +91,7 @@ class RedisWaiting:
                 return []
         if wakes.called_off(worker):
             await wakes.retire(worker)
-        if answer is None:  # not sent: called off (or a connection that cannot take it)
-            if not wakes.called_off(worker):
-                await self.wait(queues, timeout)
+        if answer is None:  # not sent: called off, or not `able` (the worker claims anew)
             return []
         now_us, rows = int(answer[0]), answer[1:]
         records = [parse_claimed(row, now_us, lease_us, worker, queue) for row in rows]

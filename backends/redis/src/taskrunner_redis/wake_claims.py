@@ -83,8 +83,8 @@ class WakeClaims:
         self, worker: str, wake_key: str, timeout: float, claim: tuple[Any, ...]
     ) -> Any | None:
         """BLPOP `wake_key` for up to `timeout` seconds, with the FCALL `claim` right
-        behind it; the claim's answer (None: not sent, the wait was called off or the
-        connection cannot take the short way)."""
+        behind it; the claim's answer (None: not sent, as the wait was called off, or this
+        server or connection cannot do it: `able` then turns False for good)."""
         if not isinstance(self._client, Redis):
             return None
         lane = self._lanes.get(worker)
@@ -92,9 +92,14 @@ class WakeClaims:
             lane = self._lanes[worker] = WakeLane(self._client)
         conn = short_way(lane.own)
         if conn is None or conn._writer is not lane.stream:
-            lane.server_id = await lane.own.execute_command("CLIENT", "ID")  # type: ignore[no-untyped-call]
-            conn = short_way(lane.own)
+            try:
+                lane.server_id = await lane.own.execute_command("CLIENT", "ID")  # type: ignore[no-untyped-call]
+            except ResponseError:  # CLIENT refused (a managed Redis may): no way to call off
+                conn = None
+            else:
+                conn = short_way(lane.own)  # None: not a TCP connection (a Unix socket)
             lane.stream = getattr(conn, "_writer", None)
+            self.able = self.able and conn is not None
         if conn is None or worker in self._called_off:
             return None
         write = conn._writer.write  # type: ignore[union-attr]
