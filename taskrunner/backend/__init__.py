@@ -4,8 +4,9 @@ backend uses. A backend imports this package and `taskrunner.errors`, nothing el
 taskrunner; this package imports nothing of taskrunner above it.
 
 - `protocol`: `Backend`, the batch-first core of atomic primitives, and the optional
-  abilities, each a protocol of its own (`CancelSignals`, `TransactionalEnqueue`,
-  `Migrations`, `QueuePausing`, `JobDeletion`, `HasUrl`), which the core checks with isinstance.
+  abilities, each a protocol of its own (`CancelSignals`, `ClaimingWait`,
+  `TransactionalEnqueue`, `Migrations`, `QueuePausing`, `JobDeletion`, `HasUrl`), which the
+  core checks with isinstance.
 - `records`: `NewJob`, `Outcome`, `Beat`, `LeaseStatus`, `JobRecord`, `JobState`, ...
 - `inspection`: `Inspection`, what a backend can tell about past and present work, and
   `FlowInspection`, the jobs flow control holds now (for metrics).
@@ -39,6 +40,7 @@ from taskrunner.backend.plugins import check_url, load_backend, parse_flag, reda
 from taskrunner.backend.protocol import (
     Backend,
     CancelSignals,
+    ClaimingWait,
     HasUrl,
     JobDeletion,
     Migrations,
@@ -77,6 +79,7 @@ __all__ = [
     "Batches",
     "Beat",
     "CancelSignals",
+    "ClaimingWait",
     "Dependencies",
     "Fanout",
     "FlowCounts",

@@ -140,6 +140,30 @@ class CancelSignals(Protocol):
 
 
 @runtime_checkable
+class ClaimingWait(Protocol):
+    """An optional ability: an idle worker's wait that claims as it ends, sparing the worker
+    the round trip of a claim after a wake-up. The claim made so runs on the backend for a
+    worker that may have stopped meanwhile, so the backend bounds it: it takes a job only
+    within a small share of `lease` after the wait began (a worker frozen while idle must
+    not take the job rescued from it), and `call_off` ends a wait at once, its answer
+    still read and handed back, so that no job it took is left claimed for nobody."""
+
+    def claims_on_wake(self, queues: Sequence[str]) -> bool:
+        """Whether a wait on `queues` can claim (else the worker uses `wait`)."""
+
+    async def wait_claiming(
+        self, queues: Sequence[str], timeout: float, limit: int, worker: str, lease: float
+    ) -> list[JobRecord]:
+        """`wait(queues, timeout)`, then claim as `claim(queues, limit, worker, lease)`
+        would, possibly fewer: the jobs claimed so (the worker runs them); [] when none
+        were (the worker then claims)."""
+
+    def call_off(self, worker: str) -> None:
+        """End `worker`'s `wait_claiming` soon (its answer may still carry jobs), and make
+        any it calls later return [] at once: called by a worker as it stops."""
+
+
+@runtime_checkable
 class TransactionalEnqueue(Protocol):
     """An optional ability: storing jobs inside the caller's own open transaction, so that
     they exist only if it commits. `TaskRunner.enqueue_many(..., connection=...)` needs it

@@ -30,7 +30,7 @@ from taskrunner.worker.scheduler import run_scheduler
 from taskrunner.worker.services import Services
 from taskrunner.worker.settings import WorkerCounters, WorkerSettings, new_worker_id
 from taskrunner.worker.slots import QueueSlots, claim_round
-from taskrunner.worker.waits import until
+from taskrunner.worker.waits import call_off, idle_wait, until
 
 log = logging.getLogger("taskrunner.worker")
 
@@ -96,6 +96,7 @@ class Worker:
         self._stopping.set()
         if immediate:
             self._hard_stop.set()
+        call_off(self.runner.backend, self.id)  # an idle wait that may claim ends now
 
     async def __aenter__(self) -> Worker:
         self._main = asyncio.create_task(self.run(), name=f"taskrunner-worker-{self.id}")
@@ -184,15 +185,9 @@ class Worker:
                 failures += 1
                 await self._backend_trouble("claim", exc, failures)
                 continue
-            if records and faults.ARMED is not None:
-                faults.reached("after_claim")
-            loop = asyncio.get_running_loop()
-            plain = loop.get_task_factory() is None
-            for execution in Execution.of_claim(records, self._services, self.finished):
-                self._start(execution, loop, plain)
             if records:
-                # let the jobs just started run (and finish, if quick) before claiming again
-                await asyncio.sleep(0)
+                self._start_claimed(records)
+                await asyncio.sleep(0)  # the jobs just started run (or end) before the next claim
                 continue
             if settings.burst:
                 if not self._running and not self._outbox.unreported:
@@ -207,23 +202,30 @@ class Worker:
                 await until(self._slot_free.wait(), self._stopping)
                 continue
             try:  # a queue at its limit is not waited on: a slot of it freeing wakes us
-                wake_on = slots.wake_events(self._slot_free)
-                await until(slots.wait(backend, settings.poll), self._stopping, *wake_on)
+                events = (self._stopping, self._slot_free)
+                woken = await idle_wait(backend, slots, settings, free, self.id, *events)
             except Exception as exc:
                 failures += 1
                 await self._backend_trouble("wait", exc, failures)
+                continue
+            self._start_claimed(woken)  # jobs the wait claimed: run, even if stopping
+            await asyncio.sleep(0)
 
     async def _backend_trouble(self, what: str, exc: Exception, failures: int) -> None:
         delay = backend_retry_delay(failures)
-        log.warning(
-            "worker %s: %s failed (%s: %s); retrying in %.1fs",
-            self.id,
-            what,
-            type(exc).__name__,
-            exc,
-            delay,
-        )
+        log.warning("worker %s: %s failed (%s: %s); retrying in %.1fs",
+                    self.id, what, type(exc).__name__, exc, delay)  # fmt: skip
         await until(asyncio.sleep(delay), self._stopping)
+
+    def _start_claimed(self, records: list[JobRecord]) -> None:
+        if not records:
+            return
+        if faults.ARMED is not None:
+            faults.reached("after_claim")
+        loop = asyncio.get_running_loop()
+        plain = loop.get_task_factory() is None
+        for execution in Execution.of_claim(records, self._services, self.finished):
+            self._start(execution, loop, plain)
 
     def _start(self, execution: Execution, loop: asyncio.AbstractEventLoop, plain: bool) -> None:
         """Run `execution` in an asyncio task of its own (its own context, cancellable and

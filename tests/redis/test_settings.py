@@ -185,8 +185,8 @@ async def test_more_concurrent_calls_than_connections_wait_their_turn(redis_url:
 
 
 async def test_a_blocking_wait_ends_before_the_socket_times_out(redis_url: str) -> None:
-    from taskrunner_redis.backend import LONGEST_BLOCK
     from taskrunner_redis.clients import SOCKET_TIMEOUT
+    from taskrunner_redis.waiting import LONGEST_BLOCK
 
     backend = RedisBackend(redis_url)
     await backend.connect()

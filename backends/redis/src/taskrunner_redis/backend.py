@@ -12,7 +12,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
-from redis.asyncio import RedisCluster
 
 from taskrunner.backend import (
     Beat,
@@ -32,7 +31,7 @@ from taskrunner_redis.dependencies import RedisDependencies
 from taskrunner_redis.eviction import check_eviction_policy
 from taskrunner_redis.inspection import RedisInspection
 from taskrunner_redis.judge import Judge
-from taskrunner_redis.listen import CancelChannel, FinishedWaiters, first_wake, wait_until
+from taskrunner_redis.listen import CancelChannel, FinishedWaiters, wait_until
 from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import (
     enqueue_header,
@@ -47,15 +46,21 @@ from taskrunner_redis.scripts import Scripts
 from taskrunner_redis.settings import parse_url
 from taskrunner_redis.settle import SETTLE_GRACE, Settler
 from taskrunner_redis.store import Aftermath, RedisStore, queue_names
+from taskrunner_redis.waiting import RedisWaiting
 
 RECLAIM_BATCH = 500
 CLAIM_ROUNDS = 3  # rounds of one claim over several queues, at the most
-LONGEST_BLOCK = 10.0  # seconds one blocking wait lasts at the most
 PURGE_BATCH = 1000
 
 
 class RedisBackend(
-    RedisInspection, RedisPausing, RedisBatches, RedisDependencies, RedisRegistry, RedisDeletion
+    RedisInspection,
+    RedisPausing,
+    RedisBatches,
+    RedisDependencies,
+    RedisRegistry,
+    RedisDeletion,
+    RedisWaiting,
 ):
     """Jobs in one Redis (or a Redis-compatible server) shared by many worker processes."""
 
@@ -105,6 +110,7 @@ class RedisBackend(
 
     async def close(self) -> None:
         await self._cancels.close()
+        await self._close_waits()
         if self._waiters is not None:
             await self._waiters.close()
             self._waiters = None
@@ -320,22 +326,6 @@ class RedisBackend(
             await self._judge.judge_all(left.ended)
             await self._republish_if_lost()
         return [i.decode() for answer in answers for i in answer]
-
-    async def wait(self, queues: Sequence[str], timeout: float) -> None:
-        client, scripts = self._store.connected()
-        with self._store.errors("waiting for jobs"):
-            calls = [("next_due", self.keys.route(q), [self.prefix, q]) for q in queues]
-            waits = [w for w in await scripts.run_many(calls) if w >= 0]
-            if waits and min(waits) == 0:
-                return
-            if waits:
-                timeout = min(timeout, min(waits) / 1_000_000)
-            timeout = min(max(timeout, 0.001), LONGEST_BLOCK)
-            keys = [self.keys.queue(queue, "wake") for queue in queues]
-            if len(keys) == 1 or not isinstance(client, RedisCluster):
-                await client.blpop(keys, timeout=timeout)  # one server: one pop on every list
-            else:
-                await first_wake(client, keys, timeout)
 
     async def _finished(self) -> FinishedWaiters:
         """The subscription to the finished-jobs channel, started once per backend."""

@@ -59,7 +59,7 @@ def open_client(settings: RedisSettings) -> Client:
     pool = BlockingConnectionPool.from_url(
         settings.url,
         timeout=POOL_WAIT,
-        # a blocking wait (BLPOP) lasts up to listen.LONGEST_BLOCK: reads must outlast it
+        # a blocking wait (BLPOP) lasts up to waiting.LONGEST_BLOCK: reads must outlast it
         # (the URL's own socket_timeout=..., if any, wins)
         socket_timeout=SOCKET_TIMEOUT,
         socket_keepalive=True,

@@ -62,7 +62,7 @@ class Lane:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._own: Redis | None = None
-        if isinstance(client, Redis) and _pool_size(client) >= SMALLEST_POOL:  # one server
+        if isinstance(client, Redis) and pool_size(client) >= SMALLEST_POOL:  # one server
             # takes its connection at its first command
             self._own = LaneClient(
                 connection_pool=client.connection_pool, single_connection_client=True
@@ -133,7 +133,7 @@ def pack(conn: Connection, args: tuple[Any, ...]) -> bytes:
     return b"".join(conn.pack_command(*args))
 
 
-def _pool_size(client: Redis) -> int:
+def pool_size(client: Redis) -> int:
     """How many connections the client's pool lends (0: not one server's blocking pool)."""
     pool = client.connection_pool
     return pool.max_connections if isinstance(pool, BlockingConnectionPool) else 0

@@ -58,6 +58,10 @@ class Scripts:
         self._loads = 0  # how many times this client loaded the library
         self._loading = asyncio.Lock()
 
+    def name_of(self, name: str) -> str:
+        """The full name of the function called `name` here ("claim")."""
+        return self._names[name]
+
     async def run(self, name: str, key: str, args: list[Any], *, lane: bool = False) -> Any:
         """The function's answer (`lane`: sent on the enqueue lane when it is free)."""
         moving = MoveWait()

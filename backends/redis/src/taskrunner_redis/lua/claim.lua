@@ -1,4 +1,4 @@
--- ARGV: prefix, queue, worker, lease_us, limit. Takes up to `limit` due jobs of the queue,
+-- ARGV: prefix, queue, worker, lease_us, limit[, deadline_us]. Takes up to `limit` due jobs of the queue,
 -- lowest priority number first, then earliest due, then lowest id. Returns the clock, then
 -- per job: id, task, queue, payload, priority, attempt, max_attempts, enqueued_at, run_at,
 -- key, limit_key, limit_max, rate_key, rate_max, rate_per, batch. A paused queue (its key
@@ -6,9 +6,17 @@
 -- Flow control (flow.lua): rate windows that opened release their held jobs first; a due job
 -- whose limit key has no free slot, or whose rate window is closed, is set aside in its key's
 -- held set, and the claim goes on with the next one.
+-- With a deadline (a claim queued behind an idle worker's pop, see wake_claims.py), a claim
+-- run after it takes nothing, as its worker may be gone, and hands a due job's wake on.
 local q = ARGV[2]
 local now = now_us()
 if redis.call('EXISTS', queue_key(q, 'paused')) == 1 then return {fmt(now)} end -- paused
+local deadline = tonumber(ARGV[6])
+if deadline and now > deadline then
+  local earliest = earliest_due(q)
+  if earliest and earliest <= now then wake(q, 1) end
+  return {fmt(now)}
+end
 local worker, lease, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 -- due jobs one run looks at, at the most, beyond `limit`: bounds the time a run takes when a
 -- large backlog of one key is set aside (about 0.2 s for 10,000; the next claims go on)
