@@ -35,7 +35,10 @@ from taskrunner.backend.waiting import within
 from taskrunner.errors import ConfigurationError, DependencyNotFound
 from taskrunner.memory.batch_methods import BatchMethods
 from taskrunner.memory.inspection import MemoryInspection
-from taskrunner.memory.store import Store, StoredJob
+from taskrunner.memory.store import QUEUED, Store, StoredJob
+
+# read once (see `store.QUEUED`): `_apply` runs once per finished attempt
+SUCCEEDED, SUCCESS = OutcomeKind.SUCCEEDED, JobState.SUCCEEDED
 
 
 class MemoryBackend(BatchMethods):
@@ -108,7 +111,7 @@ class MemoryBackend(BatchMethods):
             if not heap:
                 heaps.remove(heap)
             job = store.jobs.get(entry[4])
-            if job is None or job.version != entry[3] or job.state is not JobState.QUEUED:
+            if job is None or job.version != entry[3] or job.state is not QUEUED:
                 continue
             if (job.limit_key is not None or job.rate_key is not None) and not (
                 store.gate.admit(job, entry, now)
@@ -151,9 +154,9 @@ class MemoryBackend(BatchMethods):
         store.end_attempt(job, now, ATTEMPT_OUTCOMES[kind], outcome.error)
         if job.limit_key is not None:
             store.gate.free_slot(job)
-        if kind is OutcomeKind.SUCCEEDED:
+        if kind is SUCCEEDED:
             job.result = outcome.result
-            store.finish(job, JobState.SUCCEEDED, now, outcome.ttl)
+            store.finish(job, SUCCESS, now, outcome.ttl)
         elif kind is OutcomeKind.FAILED:
             job.error = outcome.error
             store.finish(job, JobState.FAILED, now, outcome.ttl)

@@ -25,6 +25,11 @@ from taskrunner.memory.activity import ActivityLog
 from taskrunner.memory.batches import BatchBook
 from taskrunner.memory.flow import FlowGate
 
+# the states a claim and a finish name, read once: on Python 3.11 `JobState.X` is a slow
+# lookup (the enum metaclass's `__getattr__` sends every class attribute read through
+# `__getattribute__`'s wrapper), and the drain names them several times per job
+QUEUED, RUNNING = JobState.QUEUED, JobState.RUNNING
+
 
 @dataclasses.dataclass(slots=True)
 class StoredJob(JobRecord):
@@ -91,9 +96,9 @@ class Store:
         before = job.state
         counts[before] -= 1
         counts[state] += 1
-        if before is JobState.RUNNING:
+        if before is RUNNING:
             self.running.pop(job.id, None)
-        elif state is JobState.RUNNING:
+        elif state is RUNNING:
             self.running[job.id] = job
         job.state = state
         if job.batch_id is not None:
@@ -105,12 +110,12 @@ class Store:
         without its tests for a job outside any batch: claims run this once per job.)"""
         if job.batch_id is None:
             counts = self.counts[job.queue]  # made when the job was stored
-            counts[JobState.QUEUED] -= 1
-            counts[JobState.RUNNING] += 1
-            job.state = JobState.RUNNING
+            counts[QUEUED] -= 1
+            counts[RUNNING] += 1
+            job.state = RUNNING
             self.running[job.id] = job
         else:
-            self.set_state(job, JobState.RUNNING)
+            self.set_state(job, RUNNING)
         job.attempt += 1
         job.started_at = now
         job.lease_until = now + lease
@@ -122,7 +127,7 @@ class Store:
         """Put a job where claim finds it: ready if due, delayed otherwise."""
         job.version += 1
         if job.run_at <= now:
-            self.set_state(job, JobState.QUEUED)
+            self.set_state(job, QUEUED)
             entry = (job.priority, job.run_at, job.seq, job.version, job.id)
             heapq.heappush(self.ready.setdefault(job.queue, []), entry)
             self.wakeup.set()
