@@ -102,11 +102,12 @@ def test_the_payload_is_the_encoding_of_the_call() -> None:
 
 
 def test_a_payload_missing_a_part_decodes_to_a_fresh_empty_one() -> None:
-    first, second = decode_call(b"{}"), decode_call(b"{}")
-    assert first == ([], {}, {})
-    first[0].append(1)
-    first[1]["x"] = 1
-    first[2]["timeout"] = 1.0
+    args, kwargs, meta = decode_call(b"{}")
+    second = decode_call(b"{}")
+    args.append(1)
+    kwargs["x"] = 1
+    meta["timeout"] = 1.0
+    assert (args, kwargs, meta) == ([1], {"x": 1}, {"timeout": 1.0})
     assert second == ([], {}, {})  # nothing shared between two decodes
     assert decode_call(b"{}") == ([], {}, {})
     for wrong in (b'{"args": null}', b'{"kwargs": []}', b'{"meta": null}', b"[]"):

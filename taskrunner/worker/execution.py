@@ -83,7 +83,6 @@ class Execution:
         record: JobRecord,
         services: Services,
         ended: Ended | None = None,
-        *,
         traced: bool = False,
         logged: bool = True,
     ) -> None:
@@ -112,7 +111,8 @@ class Execution:
         their INFO events is asked once for all of them."""
         traced = tracing.ENABLED and tracing.configured()
         logged = log.isEnabledFor(logging.INFO)
-        return [cls(r, services, ended, traced=traced, logged=logged) for r in records]
+        # positional: a keyword call costs twice as much, once per job
+        return [cls(r, services, ended, traced, logged) for r in records]
 
     def _leaving(self) -> asyncio.Event:
         if self.leaving is None:
@@ -190,12 +190,10 @@ class Execution:
                 return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
             timeout = flow.timeout_of(meta, timeout)
             batch = meta.get("batch")
+        # positional, in JobContext's field order (no progress yet, none reported): a
+        # keyword call costs twice as much, once per job
         self.context = ctx = JobContext(
-            record,
-            services.state,
-            notify=services.notify_progress,
-            callback_of=batch,
-            fetch=services.fetch,
+            record, services.state, None, False, services.notify_progress, batch, services.fetch
         )
         if self.logged:
             job_event(log, logging.INFO, record, "running", worker=services.worker_id)
