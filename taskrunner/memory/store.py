@@ -24,6 +24,7 @@ from taskrunner.backend import (
 from taskrunner.memory.activity import ActivityLog
 from taskrunner.memory.batches import BatchBook
 from taskrunner.memory.flow import FlowGate
+from taskrunner.memory.ready import Ready
 
 # the states a claim and a finish name, read once: on Python 3.11 `JobState.X` is a slow
 # lookup (the enum metaclass's `__getattr__` sends every class attribute read through
@@ -71,7 +72,7 @@ class Store:
         self.keys: dict[tuple[str, str], str] = {}  # (queue, dedup key) -> holder's id
         # dedup windows: (queue, key) -> (id of the job that opened it, open until)
         self.windows: dict[tuple[str, str], tuple[str, float]] = {}
-        self.ready: dict[str, list[tuple[int, float, int, int, str]]] = {}
+        self.ready: dict[str, Ready] = {}  # by queue
         self.delayed: list[tuple[float, int, int, str]] = []
         self.expiring: list[tuple[float, str]] = []
         self.running: dict[str, StoredJob] = {}
@@ -135,7 +136,10 @@ class Store:
         if job.run_at <= now:
             self.set_state(job, QUEUED)
             entry = (job.priority, job.run_at, job.seq, job.version, job.id)
-            heapq.heappush(self.ready.setdefault(job.queue, []), entry)
+            ready = self.ready.get(job.queue)
+            if ready is None:
+                ready = self.ready[job.queue] = Ready()
+            ready.push(entry)
             self.wakeup.set()
         else:
             self.set_state(job, JobState.SCHEDULED)
