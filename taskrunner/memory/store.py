@@ -295,7 +295,14 @@ class Store:
 
     def finish(self, job: StoredJob, state: JobState, now: float, ttl: float | None) -> None:
         """End `job` in the finished `state`, kept `ttl` seconds, and wake its waiters."""
-        self.set_state(job, state)
+        if job.batch_id is None and job.state is RUNNING:  # an attempt's end: `set_state`'s
+            counts = self.counts[job.queue]  # work without its tests (made when stored)
+            counts[RUNNING] -= 1
+            counts[state] += 1
+            self.running.pop(job.id, None)
+            job.state = state
+        else:
+            self.set_state(job, state)
         job.held = None
         job.finished_at = now
         job.lease_until = None

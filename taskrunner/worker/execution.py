@@ -226,7 +226,7 @@ class Execution:
         if self.logged:
             job_event(log, logging.INFO, record, "succeeded", started=self.started)
         ttl = self._result_ttl(task)
-        return Outcome(record.id, record.attempt, SUCCEEDED, result, None, 0.0, ttl)
+        return Outcome(record.id, record.attempt, SUCCEEDED, result, None, 0.0, ttl, record.queue)
 
     def _interrupted(self, task: Task[..., Any], exc: asyncio.CancelledError) -> Outcome | None:
         """The outcome of an attempt whose task raised `CancelledError`: the worker cancelled
