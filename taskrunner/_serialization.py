@@ -15,7 +15,6 @@ DEFAULT_MAX_PAYLOAD = 1024 * 1024
 # Types orjson would silently turn into strings or dicts: refuse them so a task never
 # receives something other than what the caller passed.
 _STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
-_ABSENT: Any = object()  # a part missing from a payload (see `decode_call`)
 
 
 def _dumps(value: object, what: str) -> bytes:
@@ -96,19 +95,7 @@ def decode_call(payload: bytes) -> tuple[list[Any], dict[str, Any], dict[str, An
         raise SerializationError(f"the job's payload is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise SerializationError("the job's payload is not a JSON object with args and kwargs")
-    # `_ABSENT` (never a decoded value) marks a missing part: a fresh empty one is made only
-    # then, not built and thrown away for every job whose payload has it (most have no meta)
-    args, kwargs, meta = (
-        data.get("args", _ABSENT),
-        data.get("kwargs", _ABSENT),
-        data.get("meta", _ABSENT),
-    )
-    if args is _ABSENT:
-        args = []
-    if kwargs is _ABSENT:
-        kwargs = {}
-    if meta is _ABSENT:
-        meta = {}
+    args, kwargs, meta = data.get("args", []), data.get("kwargs", {}), data.get("meta", {})
     if not isinstance(args, list) or not isinstance(kwargs, dict) or not isinstance(meta, dict):
         raise SerializationError(
             "the job's payload has args that are not a list or kwargs that are not an object"
