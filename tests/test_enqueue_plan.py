@@ -101,6 +101,20 @@ def test_the_payload_is_the_encoding_of_the_call() -> None:
     assert timed == encode_payload([1], {"z": 2}, meta={"timeout": 5.0, "expires_in": 60.0})
 
 
+def test_a_payload_missing_a_part_decodes_to_a_fresh_empty_one() -> None:
+    args, kwargs, meta = decode_call(b"{}")
+    second = decode_call(b"{}")
+    args.append(1)
+    kwargs["x"] = 1
+    meta["timeout"] = 1.0
+    assert (args, kwargs, meta) == ([1], {"x": 1}, {"timeout": 1.0})
+    assert second == ([], {}, {})  # nothing shared between two decodes
+    assert decode_call(b"{}") == ([], {}, {})
+    for wrong in (b'{"args": null}', b'{"kwargs": []}', b'{"meta": null}', b"[]"):
+        with pytest.raises(SerializationError):
+            decode_call(wrong)
+
+
 async def test_options_make_a_plan_of_their_own_and_leave_the_task_alone() -> None:
     runner = runner_on()
 

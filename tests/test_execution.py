@@ -9,10 +9,10 @@ from typing import Any
 import anyio
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import JobState, TaskRunner, current_job
 from taskrunner._serialization import decode_result, encode_payload
 from taskrunner.backend import Beat, JobRecord, OutcomeKind
-from taskrunner.context import State
+from taskrunner.context import JobContext, State
 from taskrunner.policy import Policy
 from taskrunner.worker.execution import Execution
 from taskrunner.worker.services import Services
@@ -91,3 +91,27 @@ async def test_an_unknown_task_fails_without_running() -> None:
     outcome = await Execution(record("nowhere.task"), services()).run()
     assert outcome is not None and outcome.kind is OutcomeKind.FAILED
     assert outcome.error is not None and b"UnknownTask" in outcome.error
+
+
+@runner.task
+async def look() -> None:
+    seen.append(current_job())
+
+
+seen: list[JobContext] = []
+
+
+async def test_the_job_context_carries_the_services_and_a_callback_s_batch() -> None:
+    given = services()
+    job = record(look.name)
+    job.payload = encode_payload((), {}, meta={"batch": "b1"})
+    seen.clear()
+    outcome = await Execution(job, given).run()
+    assert outcome is not None and outcome.kind is OutcomeKind.SUCCEEDED
+    (ctx,) = seen
+    assert ctx.record is job
+    assert ctx.state is given.state
+    assert ctx.notify is given.notify_progress
+    assert ctx.fetch is given.fetch
+    assert (ctx.callback_of, ctx.batch_id) == ("b1", "b1")
+    assert (ctx.progress, ctx.progress_reported) == (None, False)

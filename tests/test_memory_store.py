@@ -73,3 +73,25 @@ def test_a_claim_counts_the_job_as_running() -> None:
     assert store.running == {"a": job}
     assert store.counts["q"][JobState.QUEUED] == 0
     assert store.counts["q"][JobState.RUNNING] == 1
+
+
+def test_the_attempt_history_kept_as_tuples_reads_back_as_attempt_records() -> None:
+    from taskrunner.backend import AttemptRecord, NewJob
+    from taskrunner.memory.store import Store
+
+    store = Store(lambda: 10.0)
+    store.store_new(NewJob(id="a", task="t", queue="q", payload=b"{}", max_attempts=3), 10.0)
+    job = store.jobs["a"]
+    store.start(job, 10.0, 30.0, "w1")
+    store.end_attempt(job, 11.5, FAILED, b"boom")
+    store.start(job, 12.0, 30.0, "w2")
+    store.end_attempt(job, 12.25, OK)
+    record = store.full_record("a")
+    assert record is not None
+    assert record.attempts == [
+        AttemptRecord(1, "w1", 10.0, 11.5, FAILED, b"boom"),
+        AttemptRecord(2, "w2", 12.0, 12.25, OK, None),
+    ]
+    record.attempts.clear()  # a read's copy: the store keeps its own
+    assert len(store.full_record("a").attempts or []) == 2  # type: ignore[union-attr]
+    assert job.attempts is None  # the history lives in `history` only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -53,7 +54,7 @@ class ActivityLog:
             log = self._queues[queue] = _Queue()
         log.recent.appendleft((ended_at, runtime, outcome))
         # the buckets are looked up (and old ones dropped) once per second, not per attempt
-        second = int(ended_at // 1)
+        second = math.floor(ended_at)  # as int(ended_at // 1), without its float modulo
         if second != log.second:
             log.turn(second)
         counts = log.second_counts

@@ -8,7 +8,6 @@ The state and its primitive changes are in `store`; the inspection reads in `ins
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -35,7 +34,11 @@ from taskrunner.backend.waiting import within
 from taskrunner.errors import ConfigurationError, DependencyNotFound
 from taskrunner.memory.batch_methods import BatchMethods
 from taskrunner.memory.inspection import MemoryInspection
-from taskrunner.memory.store import Store, StoredJob
+from taskrunner.memory.ready import Ready
+from taskrunner.memory.store import QUEUED, Store, StoredJob
+
+# read once (see `store.QUEUED`): `_apply` runs once per finished attempt
+SUCCEEDED, SUCCESS = OutcomeKind.SUCCEEDED, JobState.SUCCEEDED
 
 
 class MemoryBackend(BatchMethods):
@@ -96,19 +99,19 @@ class MemoryBackend(BatchMethods):
         store = self._store
         now = store.clock()
         store.promote(now)
-        heaps = [
-            heap
+        readies = [
+            ready
             for queue in queues
-            if queue not in store.paused and (heap := store.ready.get(queue))
+            if queue not in store.paused and (ready := store.ready.get(queue))
         ]
         claimed: list[JobRecord] = []
-        while heaps and len(claimed) < limit:
-            heap = min(heaps, key=lambda h: h[0]) if len(heaps) > 1 else heaps[0]
-            entry = heapq.heappop(heap)
-            if not heap:
-                heaps.remove(heap)
+        while readies and len(claimed) < limit:
+            ready = min(readies, key=Ready.head) if len(readies) > 1 else readies[0]
+            entry = ready.pop()
+            if not ready:
+                readies.remove(ready)
             job = store.jobs.get(entry[4])
-            if job is None or job.version != entry[3] or job.state is not JobState.QUEUED:
+            if job is None or job.version != entry[3] or job.state is not QUEUED:
                 continue
             if (job.limit_key is not None or job.rate_key is not None) and not (
                 store.gate.admit(job, entry, now)
@@ -151,9 +154,9 @@ class MemoryBackend(BatchMethods):
         store.end_attempt(job, now, ATTEMPT_OUTCOMES[kind], outcome.error)
         if job.limit_key is not None:
             store.gate.free_slot(job)
-        if kind is OutcomeKind.SUCCEEDED:
+        if kind is SUCCEEDED:
             job.result = outcome.result
-            store.finish(job, JobState.SUCCEEDED, now, outcome.ttl)
+            store.finish(job, SUCCESS, now, outcome.ttl)
         elif kind is OutcomeKind.FAILED:
             job.error = outcome.error
             store.finish(job, JobState.FAILED, now, outcome.ttl)

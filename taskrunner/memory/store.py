@@ -24,14 +24,26 @@ from taskrunner.backend import (
 from taskrunner.memory.activity import ActivityLog
 from taskrunner.memory.batches import BatchBook
 from taskrunner.memory.flow import FlowGate
+from taskrunner.memory.ready import Ready
+
+# the states a claim and a finish name, read once: on Python 3.11 `JobState.X` is a slow
+# lookup (the enum metaclass's `__getattr__` sends every class attribute read through
+# `__getattribute__`'s wrapper), and the drain names them several times per job
+QUEUED, RUNNING = JobState.QUEUED, JobState.RUNNING
+
+
+# One ended attempt as the store keeps it: `AttemptRecord`'s fields, in its order, in a
+# tuple. Building one costs a fifth of the dataclass (a finish makes one per outcome), and
+# the collector stops tracking a tuple of plain values; reads make the `AttemptRecord`s.
+Attempt = tuple[int, str | None, float | None, float, AttemptOutcome, bytes | None]
 
 
 @dataclasses.dataclass(slots=True)
 class StoredJob(JobRecord):
     """One job as the store keeps it: a `JobRecord` (never handed out: `record` copies it)
-    plus the store's bookkeeping."""
+    plus the store's bookkeeping, its ended attempts in `history` (`attempts` stays None)."""
 
-    attempts: list[AttemptRecord] = dataclasses.field(default_factory=list)
+    history: list[Attempt] = dataclasses.field(default_factory=list)
     seq: int = 0  # enqueue order: breaks ties between jobs due at the same time
     version: int = 0  # bumped whenever the job enters a queue, so stale heap entries are skipped
     expires_at: float | None = None
@@ -60,7 +72,7 @@ class Store:
         self.keys: dict[tuple[str, str], str] = {}  # (queue, dedup key) -> holder's id
         # dedup windows: (queue, key) -> (id of the job that opened it, open until)
         self.windows: dict[tuple[str, str], tuple[str, float]] = {}
-        self.ready: dict[str, list[tuple[int, float, int, int, str]]] = {}
+        self.ready: dict[str, Ready] = {}  # by queue
         self.delayed: list[tuple[float, int, int, str]] = []
         self.expiring: list[tuple[float, str]] = []
         self.running: dict[str, StoredJob] = {}
@@ -91,9 +103,9 @@ class Store:
         before = job.state
         counts[before] -= 1
         counts[state] += 1
-        if before is JobState.RUNNING:
+        if before is RUNNING:
             self.running.pop(job.id, None)
-        elif state is JobState.RUNNING:
+        elif state is RUNNING:
             self.running[job.id] = job
         job.state = state
         if job.batch_id is not None:
@@ -105,12 +117,12 @@ class Store:
         without its tests for a job outside any batch: claims run this once per job.)"""
         if job.batch_id is None:
             counts = self.counts[job.queue]  # made when the job was stored
-            counts[JobState.QUEUED] -= 1
-            counts[JobState.RUNNING] += 1
-            job.state = JobState.RUNNING
+            counts[QUEUED] -= 1
+            counts[RUNNING] += 1
+            job.state = RUNNING
             self.running[job.id] = job
         else:
-            self.set_state(job, JobState.RUNNING)
+            self.set_state(job, RUNNING)
         job.attempt += 1
         job.started_at = now
         job.lease_until = now + lease
@@ -122,9 +134,12 @@ class Store:
         """Put a job where claim finds it: ready if due, delayed otherwise."""
         job.version += 1
         if job.run_at <= now:
-            self.set_state(job, JobState.QUEUED)
+            self.set_state(job, QUEUED)
             entry = (job.priority, job.run_at, job.seq, job.version, job.id)
-            heapq.heappush(self.ready.setdefault(job.queue, []), entry)
+            ready = self.ready.get(job.queue)
+            if ready is None:
+                ready = self.ready[job.queue] = Ready()
+            ready.push(entry)
             self.wakeup.set()
         else:
             self.set_state(job, JobState.SCHEDULED)
@@ -158,7 +173,9 @@ class Store:
             attempt=0,
             max_attempts=new.max_attempts,
             enqueued_at=now,
-            run_at=new.at if new.at is not None else now + new.delay,
+            # a job due now shares the `now` object with the jobs of its enqueue call: the
+            # ready heap's tuple comparisons then pass its run_at by identity
+            run_at=new.at if new.at is not None else (now + new.delay if new.delay else now),
             key=new.key if new.key_ttl is None else None,
             limit_key=new.limit_key,
             limit_max=new.limit_max,
@@ -278,7 +295,14 @@ class Store:
 
     def finish(self, job: StoredJob, state: JobState, now: float, ttl: float | None) -> None:
         """End `job` in the finished `state`, kept `ttl` seconds, and wake its waiters."""
-        self.set_state(job, state)
+        if job.batch_id is None and job.state is RUNNING:  # an attempt's end: `set_state`'s
+            counts = self.counts[job.queue]  # work without its tests (made when stored)
+            counts[RUNNING] -= 1
+            counts[state] += 1
+            self.running.pop(job.id, None)
+            job.state = state
+        else:
+            self.set_state(job, state)
         job.held = None
         job.finished_at = now
         job.lease_until = None
@@ -330,9 +354,7 @@ class Store:
         self, job: StoredJob, now: float, outcome: AttemptOutcome, error: bytes | None = None
     ) -> None:
         """Log the end of the job's current attempt."""
-        job.attempts.append(
-            AttemptRecord(job.attempt, job.worker, job.started_at, now, outcome, error)
-        )
+        job.history.append((job.attempt, job.worker, job.started_at, now, outcome, error))
         runtime = now - job.started_at if job.started_at is not None else 0.0
         self.activity.record(job.queue, now, runtime, outcome)
 
@@ -342,5 +364,5 @@ class Store:
         if job is None:
             return None
         record = job.record()
-        record.attempts = list(job.attempts)
+        record.attempts = [AttemptRecord(*attempt) for attempt in job.history]
         return record

@@ -49,6 +49,8 @@ log = logging.getLogger("taskrunner.job")
 Ended = Callable[["Execution", Outcome | None], None]
 
 NONE_RESULT = encode_result(None)  # what most tasks return, encoded once
+# read once: on Python 3.11 an enum member read off its class is a slow lookup
+SUCCEEDED = OutcomeKind.SUCCEEDED
 
 
 class Execution:
@@ -81,7 +83,6 @@ class Execution:
         record: JobRecord,
         services: Services,
         ended: Ended | None = None,
-        *,
         traced: bool = False,
         logged: bool = True,
     ) -> None:
@@ -110,7 +111,8 @@ class Execution:
         their INFO events is asked once for all of them."""
         traced = tracing.ENABLED and tracing.configured()
         logged = log.isEnabledFor(logging.INFO)
-        return [cls(r, services, ended, traced=traced, logged=logged) for r in records]
+        # positional: a keyword call costs twice as much, once per job
+        return [cls(r, services, ended, traced, logged) for r in records]
 
     def _leaving(self) -> asyncio.Event:
         if self.leaving is None:
@@ -188,12 +190,10 @@ class Execution:
                 return flow.expired_outcome(record, expiry, self._result_ttl(task), self.started)
             timeout = flow.timeout_of(meta, timeout)
             batch = meta.get("batch")
+        # positional, in JobContext's field order (no progress yet, none reported): a
+        # keyword call costs twice as much, once per job
         self.context = ctx = JobContext(
-            record,
-            services.state,
-            notify=services.notify_progress,
-            callback_of=batch,
-            fetch=services.fetch,
+            record, services.state, None, False, services.notify_progress, batch, services.fetch
         )
         if self.logged:
             job_event(log, logging.INFO, record, "running", worker=services.worker_id)
@@ -226,7 +226,7 @@ class Execution:
         if self.logged:
             job_event(log, logging.INFO, record, "succeeded", started=self.started)
         ttl = self._result_ttl(task)
-        return Outcome(record.id, record.attempt, OutcomeKind.SUCCEEDED, result, None, 0.0, ttl)
+        return Outcome(record.id, record.attempt, SUCCEEDED, result, None, 0.0, ttl, record.queue)
 
     def _interrupted(self, task: Task[..., Any], exc: asyncio.CancelledError) -> Outcome | None:
         """The outcome of an attempt whose task raised `CancelledError`: the worker cancelled
