@@ -5,6 +5,7 @@ outcome."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from importlib.resources import files
 
@@ -154,4 +155,37 @@ async def test_claim_and_finish_read_a_plain_job_short_and_any_other_whole(
         assert await client.ttl(keys.queue("default", "key:k")) > 0
         assert [r.id for r in await redis_backend.claim(["default"], 10, "w", 30)] == [behind.id]
     finally:
+        await client.aclose()
+
+
+async def test_a_claim_adds_its_leases_last_claimed_first(redis_backend: RedisBackend) -> None:
+    """claim.lua writes a run's leases (one score: now + lease) in one ZADD, the last job
+    claimed first, so each lands at the head of the run's leases in a small (listpack)
+    set after one comparison; every claimed job is leased, at its exact lease end, beside
+    the leases of an earlier run."""
+    earlier = new_job()
+    await redis_backend.enqueue([earlier])
+    (first,) = await redis_backend.claim(["default"], 1, "w", 30)
+    jobs = [new_job() for _ in range(5)]
+    await redis_backend.enqueue(jobs)
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    watcher = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    leases = redis_backend.keys.queue("default", "leases")
+    try:
+        async with watcher.monitor() as monitor:
+            claimed = await redis_backend.claim(["default"], 5, "w", LEASE_US / 1_000_000)
+            while True:  # the server's other clients' commands pass by too
+                command = (await asyncio.wait_for(monitor.next_command(), 10))["command"]
+                if command.startswith(f"ZADD {leases} "):
+                    break
+        order = [r.id for r in claimed]
+        assert order == sorted(order) == [job.id for job in jobs]
+        added = command.split()[2:]
+        assert added[1::2] == order[::-1]
+        until = int(await client.hget(redis_backend.keys.job("default", order[0]), "lease_until"))
+        assert added[0::2] == [str(until)] * 5
+        held = await client.zrange(leases, 0, -1, withscores=True)
+        assert held == [(first.id, held[0][1]), *((i, until) for i in order)]
+    finally:
+        await watcher.aclose()
         await client.aclose()
