@@ -182,7 +182,8 @@ async def test_a_claim_adds_its_leases_last_claimed_first(redis_backend: RedisBa
         assert order == sorted(order) == [job.id for job in jobs]
         added = command.split()[2:]
         assert added[1::2] == order[::-1]
-        until = int(await client.hget(redis_backend.keys.job("default", order[0]), "lease_until"))
+        lease_until = await client.hget(redis_backend.keys.job("default", order[0]), "lease_until")
+        until = int(lease_until or 0)
         assert added[0::2] == [str(until)] * 5
         held = await client.zrange(leases, 0, -1, withscores=True)
         assert held == [(first.id, held[0][1]), *((i, until) for i in order)]
