@@ -190,3 +190,42 @@ async def test_a_claim_adds_its_leases_last_claimed_first(redis_backend: RedisBa
     finally:
         await watcher.aclose()
         await client.aclose()
+
+
+async def test_a_finished_job_stores_its_data_and_retention_as_given(
+    redis_backend: RedisBackend,
+) -> None:
+    """finish_job (common.lua) writes a finished job's fields in one HSET per case: with
+    or without data (a result, an error, a cancel's reason), with or without a retention;
+    a run that finishes several jobs writes each its own (the job key it names last is
+    kept for the call)."""
+    jobs = [new_job() for _ in range(4)]
+    await redis_backend.enqueue(jobs)
+    claimed = await redis_backend.claim(["default"], 4, "w", 30)
+    assert [r.id for r in claimed] == [job.id for job in jobs]
+    cancelled, failed = OutcomeKind.CANCELLED, OutcomeKind.FAILED
+    outcomes = [
+        Outcome(jobs[0].id, 1, OutcomeKind.SUCCEEDED, result=b"r", ttl=60),
+        Outcome(jobs[1].id, 1, failed, error=b'{"type":"E","message":"m"}'),
+        Outcome(jobs[2].id, 1, cancelled, ttl=60),
+        Outcome(jobs[3].id, 1, cancelled),
+    ]
+    assert await redis_backend.finish(outcomes) == [True] * 4
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    keys = redis_backend.keys
+    try:
+        stored = [await client.hgetall(keys.job("default", job.id)) for job in jobs]
+        states = ["succeeded", "failed", "cancelled", "cancelled"]
+        assert [f["state"] for f in stored] == states
+        assert stored[0]["result"] == "r" and "error" not in stored[0]
+        assert stored[1]["error"] == '{"type":"E","message":"m"}'
+        assert "error" not in stored[2] and "error" not in stored[3]
+        kept_all = [True, False, True, False]
+        for job, state, fields, kept in zip(jobs, states, stored, kept_all, strict=True):
+            retained = keys.queue("default", f"done:{state}")
+            expected = int(fields["finished_at"]) + 60_000_000 if kept else float("inf")
+            assert ("expires_at" in fields) is kept
+            assert await client.zscore(retained, job.id) == expected
+            assert (await client.ttl(keys.job("default", job.id)) > 0) is kept
+    finally:
+        await client.aclose()
