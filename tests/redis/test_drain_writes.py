@@ -5,6 +5,7 @@ outcome."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from importlib.resources import files
 
@@ -153,5 +154,78 @@ async def test_claim_and_finish_read_a_plain_job_short_and_any_other_whole(
         # finish read the key and the limit key: the dedup key expires, the slot is free
         assert await client.ttl(keys.queue("default", "key:k")) > 0
         assert [r.id for r in await redis_backend.claim(["default"], 10, "w", 30)] == [behind.id]
+    finally:
+        await client.aclose()
+
+
+async def test_a_claim_adds_its_leases_last_claimed_first(redis_backend: RedisBackend) -> None:
+    """claim.lua writes a run's leases (one score: now + lease) in one ZADD, the last job
+    claimed first, so each lands at the head of the run's leases in a small (listpack)
+    set after one comparison; every claimed job is leased, at its exact lease end, beside
+    the leases of an earlier run."""
+    earlier = new_job()
+    await redis_backend.enqueue([earlier])
+    (first,) = await redis_backend.claim(["default"], 1, "w", 30)
+    jobs = [new_job() for _ in range(5)]
+    await redis_backend.enqueue(jobs)
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    watcher = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    leases = redis_backend.keys.queue("default", "leases")
+    try:
+        async with watcher.monitor() as monitor:
+            claimed = await redis_backend.claim(["default"], 5, "w", LEASE_US / 1_000_000)
+            while True:  # the server's other clients' commands pass by too
+                command = (await asyncio.wait_for(monitor.next_command(), 10))["command"]
+                if command.startswith(f"ZADD {leases} "):
+                    break
+        order = [r.id for r in claimed]
+        assert order == sorted(order) == [job.id for job in jobs]
+        added = command.split()[2:]
+        assert added[1::2] == order[::-1]
+        lease_until = await client.hget(redis_backend.keys.job("default", order[0]), "lease_until")
+        until = int(lease_until or 0)
+        assert added[0::2] == [str(until)] * 5
+        held = await client.zrange(leases, 0, -1, withscores=True)
+        assert held == [(first.id, held[0][1]), *((i, until) for i in order)]
+    finally:
+        await watcher.aclose()
+        await client.aclose()
+
+
+async def test_a_finished_job_stores_its_data_and_retention_as_given(
+    redis_backend: RedisBackend,
+) -> None:
+    """finish_job (common.lua) writes a finished job's fields in one HSET per case: with
+    or without data (a result, an error, a cancel's reason), with or without a retention;
+    a run that finishes several jobs writes each its own (the job key it names last is
+    kept for the call)."""
+    jobs = [new_job() for _ in range(4)]
+    await redis_backend.enqueue(jobs)
+    claimed = await redis_backend.claim(["default"], 4, "w", 30)
+    assert [r.id for r in claimed] == [job.id for job in jobs]
+    cancelled, failed = OutcomeKind.CANCELLED, OutcomeKind.FAILED
+    outcomes = [
+        Outcome(jobs[0].id, 1, OutcomeKind.SUCCEEDED, result=b"r", ttl=60),
+        Outcome(jobs[1].id, 1, failed, error=b'{"type":"E","message":"m"}'),
+        Outcome(jobs[2].id, 1, cancelled, ttl=60),
+        Outcome(jobs[3].id, 1, cancelled),
+    ]
+    assert await redis_backend.finish(outcomes) == [True] * 4
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    keys = redis_backend.keys
+    try:
+        stored = [await client.hgetall(keys.job("default", job.id)) for job in jobs]
+        states = ["succeeded", "failed", "cancelled", "cancelled"]
+        assert [f["state"] for f in stored] == states
+        assert stored[0]["result"] == "r" and "error" not in stored[0]
+        assert stored[1]["error"] == '{"type":"E","message":"m"}'
+        assert "error" not in stored[2] and "error" not in stored[3]
+        kept_all = [True, False, True, False]
+        for job, state, fields, kept in zip(jobs, states, stored, kept_all, strict=True):
+            retained = keys.queue("default", f"done:{state}")
+            expected = int(fields["finished_at"]) + 60_000_000 if kept else float("inf")
+            assert ("expires_at" in fields) is kept
+            assert await client.zscore(retained, job.id) == expected
+            assert (await client.ttl(keys.job("default", job.id)) > 0) is kept
     finally:
         await client.aclose()

@@ -24,6 +24,7 @@ local EXAMINED_BEYOND_LIMIT = 10000
 open_windows(q, now)
 local claimed = {fmt(now)}
 local taken = {} -- id -> true for the jobs claimed in this run (leases are written at its end)
+local leased = {} -- the same jobs in the order claimed
 local pruned = {} -- limit key -> true once this run checked its running set (prune_running)
 local lost = false -- a due job's hash was deleted by hand
 
@@ -67,8 +68,8 @@ local function start(id, jk, job, attempt, prio)
     record_start(q, job[10], id, attempt, now, flow_max(job[11]), window_us(job[12]))
   end
   taken[id] = true
+  leased[#leased + 1] = id
   batch_moved(job[13], q, id, 'waiting', 'running', now)
-  later_zadd(queue_key(q, 'leases'), now + lease, id)
   later_zrem(index_key(q, 'waiting'), id)
   claimed[#claimed + 1] = {id, job[1], q, job[2], prio, attempt, job[3], job[4], job[5],
                            job[6], job[8], job[9], job[10], job[11], job[12], job[13],
@@ -153,6 +154,13 @@ while #claimed - 1 < limit and examined < budget do
     if redis.call('ZCARD', key) == 0 then redis.call('ZREM', queue_key(q, 'prios'), prio) end
   end
 end
+-- The run's leases all end at now + lease. A leases set of up to 128 jobs is a listpack,
+-- where ZADD walks from the head past every member that sorts before the new one (equal
+-- scores: by id). Jobs are claimed in ascending id order, mostly: added in that order each
+-- was compared with every lease of the run added before it; added last claimed first, each
+-- lands ahead of them after one comparison. The set written is the same.
+local lease_end = now + lease
+for i = #leased, 1, -1 do later_zadd(queue_key(q, 'leases'), lease_end, leased[i]) end
 flush(now)
 if lost then -- held jobs a lost job was ahead of may run now
   forget_backlogs(q)

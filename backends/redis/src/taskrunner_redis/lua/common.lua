@@ -72,7 +72,15 @@ local function queue_key(q, suffix)
   return key
 end
 
-local function job_key(q, id) return queue_prefix(q) .. 'job:' .. id end
+-- the last job key built, kept for the call: finish.lua and finish_job name the same hash
+local last_q, last_id, last_job_key = nil
+resets[#resets + 1] = function() last_q, last_id, last_job_key = nil end
+local function job_key(q, id)
+  if id ~= last_id or q ~= last_q or not last_job_key then
+    last_q, last_id, last_job_key = q, id, queue_prefix(q) .. 'job:' .. id
+  end
+  return last_job_key
+end
 
 -- How many fields store.lua writes for every job: task, queue, payload, state, priority,
 -- attempt, max_attempts, enqueued_at, run_at (never deleted); the others only when the job
@@ -228,17 +236,15 @@ local function finish_job(id, q, state, now, ttl_us, from, key, field, value)
   local jk = job_key(q, id)
   if from ~= 'running' then redis.call('ZREM', queue_key(q, 'ix:' .. from), id) end
   later_zadd(queue_key(q, INDEXES[state]), '0', id)
-  local fields = {'state', state, 'finished_at', text(now)}
-  if field then
-    fields[5], fields[6] = field, value
-  end
-  local expires = '+inf'
-  if ttl_us >= 0 then
-    expires = text(now + ttl_us)
-    fields[#fields + 1] = 'expires_at'
-    fields[#fields + 1] = expires
-  end
-  redis.call('HSET', jk, unpack(fields))
+  local expires, done_at = '+inf', text(now)
+  if ttl_us >= 0 then expires = text(now + ttl_us) end
+  if field and ttl_us >= 0 then -- one call per case: no table to build and unpack
+    redis.call('HSET', jk, 'state', state, 'finished_at', done_at, field, value, 'expires_at',
+               expires)
+  elseif field then redis.call('HSET', jk, 'state', state, 'finished_at', done_at, field, value)
+  elseif ttl_us >= 0 then
+    redis.call('HSET', jk, 'state', state, 'finished_at', done_at, 'expires_at', expires)
+  else redis.call('HSET', jk, 'state', state, 'finished_at', done_at) end
   if ttl_us >= 0 then
     -- Redis expiry is the safety net: readers judge expires_at, reclaim deletes on time
     local seconds = text(math.ceil(ttl_us / 1000000) + 60)
