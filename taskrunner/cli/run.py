@@ -87,6 +87,7 @@ def run(
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise fail(f"--log-level must be debug, info, warning or error, not {log_level!r}")
     setup_logging(log_level, log_format)
+    _heed_sigint()
     if reload:
         run_reloading(sys.argv[1:], grace)
         return
@@ -185,6 +186,16 @@ async def _run_worker(
     finally:
         await runner.close()
     return worker.counters.released
+
+
+def _heed_sigint() -> None:
+    """Let SIGINT stop the command even if it came in ignored: a shell without job control
+    starts a command put in the background (`taskrunner run ... &`) with SIGINT ignored,
+    and Python then installs no handler of its own. The worker's own handler replaces it
+    once the loop runs; till then, and in the --reload supervisor, SIGINT raises
+    KeyboardInterrupt as usual rather than being lost."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _stop_on_signals(worker: Worker, grace: float) -> None:
