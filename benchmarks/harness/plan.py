@@ -23,6 +23,17 @@ class LibrarySpec:
     backends: frozenset[str]
     redis_db: int
     notes: dict[str, str] = field(default_factory=dict)
+    partial: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Backends where the library runs only the workloads named (its adapter covers no more
+    there), beside those of `backends`, where it runs them all."""
+
+    def runs(self, workload: str, backend: str) -> bool:
+        """Whether the library runs the workload on the backend."""
+        return backend in self.backends or workload in self.partial.get(backend, frozenset())
+
+    def serves(self, backend: str) -> bool:
+        """Whether the library runs any workload on the backend."""
+        return backend in self.backends or backend in self.partial
 
     @property
     def script(self) -> Path:
@@ -44,6 +55,9 @@ TASKRUNNER = LibrarySpec(
     backends=frozenset(BACKENDS),
     redis_db=1,
 )
+
+SYNC_ONLY = frozenset({"sync-enqueue"})
+"""The workloads of a peer whose adapter covers only its blocking enqueue on a backend."""
 
 PEERS = (
     LibrarySpec(
@@ -104,9 +118,32 @@ PEERS = (
             "from the table when it takes it (no lease: a crash mid-task loses the task); "
             "pickle payloads; no retries unless configured; an idle worker polls every 0.1 s, "
             "backing off to 10 s, which sets its pickup latency; no bulk enqueue.",
+            "redis": "`RedisHuey`, run for the blocking enqueue only: calling a task pushes "
+            "it onto a Redis list (`LPUSH`, one round trip on redis-py's thread-safe pool); "
+            "a consumer pops it (no lease: a crash mid-task loses the task); pickle payloads.",
+            "postgres": "`PostgresHuey`, run for the blocking enqueue only: calling a task "
+            "inserts it and sends a `pg_notify` in one transaction on the storage's one "
+            "psycopg connection, which a lock lets one thread use at a time; pickle payloads.",
         },
+        partial={"redis": SYNC_ONLY, "postgres": SYNC_ONLY},
+    ),
+    LibrarySpec(
+        name="rq",
+        adapter="rq_adapter.py",
+        env="rq",
+        backends=frozenset(),
+        redis_db=7,
+        notes={
+            "redis": "RQ, run for the blocking enqueue only (its worker forks a process per "
+            "job by default): `Queue.enqueue` stores the job hash and pushes its id in one "
+            "`MULTI`/`EXEC` pipeline on redis-py's thread-safe pool; pickle payloads; results "
+            "kept 500 s; no retries unless configured.",
+        },
+        partial={"redis": SYNC_ONLY},
     ),
 )
+
+LIBRARIES = {lib.name: lib for lib in (TASKRUNNER, *PEERS)}
 
 
 @dataclass(frozen=True)
@@ -145,8 +182,16 @@ class Workload:
     phase_titles: dict[str, str] = field(default_factory=dict)
     ratios: tuple[Ratio, ...] = ()
     taskrunner_only: bool = False
+    peer_phases: tuple[str, ...] | None = None
+    """The phases the peers run too (None: all of them, unless `taskrunner_only`)."""
     series: str = ""
     """A size field holding a list: one phase per value (see `harness.phases`)."""
+
+    def peers_run(self, phase: str) -> bool:
+        """Whether the peers run this phase (beside taskrunner, which runs every one)."""
+        if self.taskrunner_only:
+            return False
+        return self.peer_phases is None or phase in self.peer_phases
 
 
 WORKLOADS: tuple[Workload, ...] = (
@@ -244,10 +289,11 @@ TASKRUNNER_ONLY = {
     "a callback that runs once all of them have ended",
     "telemetry": "taskrunner only: it sets taskrunner's worker with outcome hooks and tracing "
     "against the same worker without them",
-    "sync": "taskrunner only: it sets taskrunner's blocking enqueue against its own async one; "
-    "on memory the threads' calls run on the measuring process's running loop, as an async "
-    "app's threads' do (a sync app cannot use memory://), elsewhere on the loop thread of a "
-    "runner of their own, as a sync app's do",
+    "sync": "the async phase is taskrunner only (it sets taskrunner's blocking enqueue against "
+    "its own async one); the sync phase runs every peer too, n/a for those with no blocking "
+    "enqueue; on memory taskrunner's threads' calls run on the measuring process's running "
+    "loop, as an async app's threads' do (a sync app cannot use memory://), elsewhere on the "
+    "loop thread of a runner of their own, as a sync app's do",
 }
 
 FLOW_WORKLOADS = (
@@ -356,10 +402,11 @@ SYNC_WORKLOADS = (
         phases=("async", "sync"),
         phase_titles={
             "async": "one coroutine awaiting task.enqueue",
-            "sync": "{concurrency} threads calling task.enqueue_sync",
+            "sync": "{concurrency} threads calling task.enqueue_sync (a peer: its blocking "
+            "enqueue)",
         },
         ratios=(Ratio("rate", "sync", "async", "sync / async, jobs/s (target >= 0.8x)"),),
-        taskrunner_only=True,
+        peer_phases=("sync",),
     ),
 )
 

@@ -16,6 +16,7 @@ from harness.limits import ENQUEUE_BOUNDS, LABELS
 from harness.phases import phase_sizes, phases, ratio_sizes, ratios, sizes
 from harness.plan import (
     GROUPS,
+    LIBRARIES,
     TASKRUNNER,
     TASKRUNNER_ONLY,
     Figure,
@@ -23,7 +24,7 @@ from harness.plan import (
     Workload,
     memory_figures,
 )
-from harness.session import Results
+from harness.session import Results, runs
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def table(results: Results) -> str:
             for figure in _figures(workload, results):
                 cells: dict[str, Summary | str] = {}
                 for name in names:
-                    if workload.taskrunner_only and name != TASKRUNNER.name:
+                    if not runs(LIBRARIES[name], workload, phase, results.options.backend):
                         cells[name] = "n/a"
                         continue
                     if name in results.skipped:
