@@ -16,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks" / "adapters"))
 
 from harness.invoke import Outcome
-from harness.plan import DEFAULT_WORKLOADS, LIBRARIES, TASKRUNNER, workload, workloads
+from harness.libraries import LIBRARIES, TASKRUNNER
+from harness.plan import DEFAULT_WORKLOADS, workload, workloads
 from harness.report import footnotes, table
 from harness.session import Options, Results, candidates, runs
 from kit.protocol import Spec

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.invoke import Outcome
+from harness.libraries import LIBRARIES, TASKRUNNER
 from harness.limits import ENQUEUE_BOUNDS, LABELS
 from harness.phases import phase_sizes, phases, ratio_sizes, ratios, sizes
 from harness.plan import (
     GROUPS,
-    LIBRARIES,
-    TASKRUNNER,
     TASKRUNNER_ONLY,
     Figure,
     Ratio,

@@ -13,9 +13,10 @@ from typing import Any
 from harness import limits
 from harness.envs import EnvFailed, python_for
 from harness.invoke import Outcome, run_adapter
+from harness.libraries import BENCH_DIR, PEERS, TASKRUNNER, LibrarySpec
 from harness.namespaces import Servers
 from harness.phases import phase_sizes, phases, sizes
-from harness.plan import BENCH_DIR, PEERS, TASKRUNNER, LibrarySpec, Workload
+from harness.plan import Workload
 
 DEFAULT_TIMEOUT = 600.0
 
