@@ -4,8 +4,8 @@ it, a blocking call, as a thread of a sync app does). Library defaults throughou
 serializer, WAL journal, SQLite's default `synchronous` (FULL), results of non-None returns
 kept until read, no retries; the consumer with `workers` threads (`-k thread`, its default
 kind), the workload's concurrency, polling an empty queue every 0.1 s backing off to 10 s.
-`RedisHuey` takes the URL as its `url=` and its default redis-py connection pool, shared by threads;
-`PostgresHuey` the URL as its `dsn=`, with its one connection behind a lock.
+`RedisHuey` takes the URL as its `url=` and its default redis-py connection pool, which
+threads share; `PostgresHuey` the URL as its `dsn=`, with its one connection behind a lock.
 
 The worker is huey's consumer as `huey_consumer` builds it (`huey.create_consumer` with
 the command line's settings), started with `Consumer.start()` (its threads and signal

@@ -31,10 +31,6 @@ class LibrarySpec:
         """Whether the library runs the workload on the backend."""
         return backend in self.backends or workload in self.partial.get(backend, frozenset())
 
-    def serves(self, backend: str) -> bool:
-        """Whether the library runs any workload on the backend."""
-        return backend in self.backends or backend in self.partial
-
     @property
     def script(self) -> Path:
         return ADAPTERS / self.adapter
