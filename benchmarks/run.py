@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.libraries import BACKENDS, PEERS
 from harness.namespaces import ServerDown, Servers
-from harness.plan import BACKENDS, DEFAULT_WORKLOADS, PEERS, workload, workloads
+from harness.plan import DEFAULT_WORKLOADS, workload, workloads
 from harness.report import footnotes, save, table
 from harness.session import Options, default_log_dir, run_session
 

@@ -13,9 +13,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 from harness.invoke import Outcome, run_adapter
+from harness.libraries import PEERS, TASKRUNNER
 from harness.limits import BARE_COMMIT, bare_commits, measure
 from harness.namespaces import Servers
-from harness.plan import PEERS, TASKRUNNER, workload
+from harness.plan import workload
 from harness.report import footnotes
 from harness.session import Options, Results
 

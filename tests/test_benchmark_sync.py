@@ -1,6 +1,7 @@
 """The sync-app benchmark (workload 13): how its threads share the jobs, that a failing
-thread fails the run rather than hanging it, how the two phases become a ratio row, and what
-`--only sync` names."""
+thread fails the run rather than hanging it, how the two phases become a ratio row, what
+`--only sync` names, and which peers run its sync phase beside taskrunner's (those with a
+blocking enqueue, on the backends where they have one) and how the table sets them."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks" / "adapters"))
 
 from harness.invoke import Outcome
+from harness.libraries import LIBRARIES, TASKRUNNER
 from harness.plan import DEFAULT_WORKLOADS, workload, workloads
 from harness.report import footnotes, table
-from harness.session import Options, Results
+from harness.session import Options, Results, candidates, runs
 from kit.protocol import Spec
 from kit.sync import threads_enqueue
 
@@ -74,7 +76,64 @@ def test_a_thread_that_fails_fails_the_run(fail_at: int) -> None:
 def test_sync_names_the_workload_which_runs_by_default() -> None:
     assert [w.name for w in workloads("sync")] == ["sync-enqueue"]
     assert "sync-enqueue" in DEFAULT_WORKLOADS
-    assert workload("sync-enqueue").taskrunner_only
+
+
+def _peers(backend: str, only: str) -> list[str]:
+    options = Options(
+        backend=backend, workloads=workloads(only), rounds=1, quick=True, only_taskrunner=False
+    )
+    return [lib.name for lib in candidates(options) if lib is not TASKRUNNER]
+
+
+def test_the_peers_with_a_blocking_enqueue_join_the_workload_on_their_backends() -> None:
+    # arq, SAQ and taskiq run it to answer n/a (their enqueue is a coroutine only); huey
+    # and RQ join on Redis, huey on Postgres, for this workload alone
+    assert _peers("redis", "sync") == ["arq", "saq", "taskiq", "huey", "rq"]
+    assert _peers("postgres", "sync") == ["saq", "procrastinate", "huey"]
+    assert _peers("sqlite", "sync") == ["huey"]
+    assert _peers("memory", "sync") == []
+    assert _peers("redis", "drain") == ["arq", "saq", "taskiq"]
+    assert _peers("postgres", "drain") == ["saq", "procrastinate"]
+
+
+@pytest.mark.parametrize("backend", ["redis", "postgres", "sqlite"])
+def test_the_peers_run_only_the_sync_phase_and_only_where_their_adapter_reaches(
+    backend: str,
+) -> None:
+    sync = workload("sync-enqueue")
+    huey, rq = LIBRARIES["huey"], LIBRARIES["rq"]
+    assert runs(TASKRUNNER, sync, "async", backend) and runs(TASKRUNNER, sync, "sync", backend)
+    assert not runs(huey, sync, "async", backend)
+    assert runs(huey, sync, "sync", backend)
+    assert runs(rq, sync, "sync", backend) == (backend == "redis")
+    assert runs(huey, workload("drain"), "", backend) == (backend == "sqlite")
+    assert not runs(rq, workload("drain"), "", backend)
+
+
+def test_the_sync_row_sets_taskrunner_against_the_best_peer_beside_the_ratio_row() -> None:
+    chosen = (workload("sync-enqueue"),)
+    results = Results(
+        Options(backend="redis", workloads=chosen, rounds=2, quick=False, only_taskrunner=False)
+    )
+    results.libraries = [TASKRUNNER, LIBRARIES["saq"], LIBRARIES["huey"], LIBRARIES["rq"]]
+    outcomes = results.outcomes
+    outcomes[("sync-enqueue", "async", "taskrunner")] = [Outcome("ok", {"rate": 4000.0})] * 2
+    outcomes[("sync-enqueue", "sync", "taskrunner")] = [Outcome("ok", {"rate": 6000.0})] * 2
+    outcomes[("sync-enqueue", "sync", "saq")] = [Outcome("na", message="saq has no blocking")]
+    outcomes[("sync-enqueue", "sync", "huey")] = [Outcome("ok", {"rate": 2000.0})] * 2
+    outcomes[("sync-enqueue", "sync", "rq")] = [Outcome("ok", {"rate": 1500.0})] * 2
+
+    rows = table(results).splitlines()
+
+    assert rows[0] == "| workload | taskrunner | saq | huey | rq | taskrunner / best peer |"
+    assert rows[-3].endswith("(jobs/s) | 4,000 (4,000-4,000) | n/a | n/a | n/a | — |")
+    assert "task.enqueue_sync (a peer: its blocking enqueue) (jobs/s)" in rows[-2]
+    cells = "| 6,000 (6,000-6,000) | n/a | 2,000 (2,000-2,000) | 1,500 (1,500-1,500) |"
+    assert rows[-2].endswith(f"{cells} 3.00x (vs huey) |")
+    assert rows[-1].endswith("(target >= 0.8x) | 1.50x (1.50-1.50) | n/a | n/a | n/a | — |")
+    notes = footnotes(results)
+    assert "- saq sync-enqueue sync: na: saq has no blocking" in notes
+    assert "RedisHuey" in notes and "RQ, run for the blocking enqueue only" in notes
 
 
 def test_the_ratio_row_is_sync_over_async_round_by_round() -> None:
@@ -91,5 +150,6 @@ def test_the_ratio_row_is_sync_over_async_round_by_round() -> None:
 
     assert rows[-1].endswith("sync / async, jobs/s (target >= 0.8x) | 1.50x (1.00-2.00) |")
     assert "one coroutine awaiting task.enqueue (jobs/s) | 1,000 (800-1,200) |" in rows[-3]
-    assert "8 threads calling task.enqueue_sync (jobs/s) | 1,800 (800-2,000) |" in rows[-2]
+    assert "8 threads calling task.enqueue_sync" in rows[-2]
+    assert rows[-2].endswith("(jobs/s) | 1,800 (800-2,000) |")
     assert "memory://" in footnotes(results)  # which loop serves the threads, and why

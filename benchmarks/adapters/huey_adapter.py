@@ -1,7 +1,11 @@
-"""huey on SQLite (`SqliteHuey`). Library defaults throughout: pickle serializer, WAL
-journal, SQLite's default `synchronous` (FULL), results of non-None returns kept until
-read, no retries; the consumer with `workers` threads (`-k thread`, its default kind), the
-workload's concurrency, polling an empty queue every 0.1 s backing off to 10 s.
+"""huey on SQLite (`SqliteHuey`), and on Redis (`RedisHuey`) and Postgres (`PostgresHuey`)
+for the blocking-enqueue workload only (see `kit.sync`: a huey task is enqueued by calling
+it, a blocking call, as a thread of a sync app does). Library defaults throughout: pickle
+serializer, WAL journal, SQLite's default `synchronous` (FULL), results of non-None returns
+kept until read, no retries; the consumer with `workers` threads (`-k thread`, its default
+kind), the workload's concurrency, polling an empty queue every 0.1 s backing off to 10 s.
+`RedisHuey` takes the URL as its `url=` and its default redis-py connection pool, which
+threads share; `PostgresHuey` the URL as its `dsn=`, with its one connection behind a lock.
 
 The worker is huey's consumer as `huey_consumer` builds it (`huey.create_consumer` with
 the command line's settings), started with `Consumer.start()` (its threads and signal
@@ -19,7 +23,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from huey import SqliteHuey
+from huey import Huey as HueyApp
+from huey import PostgresHuey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from kit.library import Unsupported
 from kit.main import main
@@ -56,21 +61,30 @@ def filename(url: str) -> str:
     return path[1:]
 
 
+STORAGES: dict[str, Callable[[str], HueyApp]] = {
+    "sqlite": lambda url: SqliteHuey("bench", filename=filename(url)),
+    "redis": lambda url: RedisHuey("bench", url=url),
+    "postgres": lambda url: PostgresHuey("bench", dsn=url),
+}
+
+
 class Huey:
     name = "huey"
     in_process = False
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
-        self.huey: SqliteHuey | None = None
+        self.huey: HueyApp | None = None
         self._tasks: dict[str, Any] = {}
 
     def unavailable(self) -> str | None:
-        return None if self.spec.backend == "sqlite" else "SqliteHuey runs on SQLite only"
+        if self.spec.backend in STORAGES:
+            return None
+        return "huey's adapter runs SqliteHuey, RedisHuey and PostgresHuey only"
 
-    def _open(self) -> SqliteHuey:
+    def _open(self) -> HueyApp:
         if self.huey is None:
-            self.huey = SqliteHuey("bench", filename=filename(self.spec.url))
+            self.huey = STORAGES[self.spec.backend](self.spec.url)
             self._tasks = {name: self.huey.task(name=name)(body) for name, body in BODIES.items()}
         return self.huey
 
@@ -80,6 +94,18 @@ class Huey:
     async def close(self) -> None:
         if self.huey is not None:
             self.huey.storage.close()
+
+    async def sync_unavailable(self) -> str | None:
+        return None  # calling a task is huey's one way to enqueue, and it blocks
+
+    def open_sync(self) -> None:
+        self._open()
+
+    def enqueue_sync(self, task: str, seq: int) -> None:
+        self._tasks[task](seq)  # returns once the task is stored (committed, or pushed)
+
+    def close_sync(self) -> None:
+        """Nothing of its own: the threads share the storage `open` made."""
 
     async def enqueue(self, task: str, seq: int, delay: float = 0.0) -> None:
         # huey's enqueue is a blocking call that returns once the task is committed

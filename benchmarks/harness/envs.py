@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.plan import BENCH_DIR, LibrarySpec
+from harness.libraries import BENCH_DIR, LibrarySpec
 
 ENVS_DIR = BENCH_DIR / ".envs"
 PEERS_DIR = BENCH_DIR / "peers"

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from harness.invoke import run_adapter
+from harness.libraries import ADAPTERS
 from harness.namespaces import Servers
-from harness.plan import ADAPTERS
 
 BARE_COMMIT = "bare_commit"
 PING = "ping"

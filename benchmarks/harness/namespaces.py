@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from harness.plan import LibrarySpec
+from harness.libraries import LibrarySpec
 
 
 class ServerDown(RuntimeError):

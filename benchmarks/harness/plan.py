@@ -1,112 +1,9 @@
-"""What can be run: the libraries, the workloads and their sizes."""
+"""What can be run: the workloads and their sizes (the libraries: `harness.libraries`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-BENCH_DIR = Path(__file__).resolve().parent.parent
-ADAPTERS = BENCH_DIR / "adapters"
-
-BACKENDS = ("memory", "redis", "postgres", "sqlite")
-
-
-@dataclass(frozen=True)
-class LibrarySpec:
-    """One library: its adapter, its virtualenv (None: the project's own), where it may run
-    and where its data lives, and what a reader must know to compare its figures."""
-
-    name: str
-    adapter: str
-    env: str | None
-    backends: frozenset[str]
-    redis_db: int
-    notes: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def script(self) -> Path:
-        return ADAPTERS / self.adapter
-
-    @property
-    def postgres_database(self) -> str:
-        return f"bench_{self.name}"
-
-    @property
-    def sqlite_file(self) -> str:
-        return f"bench_{self.name}.db"
-
-
-TASKRUNNER = LibrarySpec(
-    name="taskrunner",
-    adapter="taskrunner_adapter.py",
-    env=None,
-    backends=frozenset(BACKENDS),
-    redis_db=1,
-)
-
-PEERS = (
-    LibrarySpec(
-        name="arq",
-        adapter="arq_adapter.py",
-        env="arq",
-        backends=frozenset({"redis"}),
-        redis_db=2,
-        notes={
-            "redis": "pickle payloads; polls the queue every 0.5 s (`poll_delay`) and reads at "
-            "most 5 x `max_jobs` job ids per poll, which caps its drain rate (250 jobs per "
-            "0.5 s at concurrency 50) and sets its pickup latency; results kept 1 h; up to 5 "
-            "tries.",
-        },
-    ),
-    LibrarySpec(
-        name="saq",
-        adapter="saq_adapter.py",
-        env="saq",
-        backends=frozenset({"redis", "postgres"}),
-        redis_db=3,
-        notes={
-            "redis": "one attempt by default (`retries=1`): a job whose worker dies is not "
-            "run again unless retries are configured; records kept 600 s.",
-            "postgres": "one attempt by default (`retries=1`); records kept 600 s.",
-        },
-    ),
-    LibrarySpec(
-        name="taskiq",
-        adapter="taskiq_adapter.py",
-        env="taskiq",
-        backends=frozenset({"redis"}),
-        redis_db=4,
-        notes={
-            "redis": "RedisStreamBroker (acknowledged, redelivered after 10 min idle) with "
-            "RedisAsyncResultBackend; no job state beyond the result; no delayed jobs without "
-            "a separate scheduler process.",
-        },
-    ),
-    LibrarySpec(
-        name="procrastinate",
-        adapter="procrastinate_adapter.py",
-        env="procrastinate",
-        backends=frozenset({"postgres"}),
-        redis_db=5,
-        notes={
-            "postgres": "finished jobs kept in the table; no retries unless configured.",
-        },
-    ),
-    LibrarySpec(
-        name="huey",
-        adapter="huey_adapter.py",
-        env="huey",
-        backends=frozenset({"sqlite"}),
-        redis_db=6,
-        notes={
-            "sqlite": "`SqliteHuey`, its consumer with thread workers; a worker deletes a task "
-            "from the table when it takes it (no lease: a crash mid-task loses the task); "
-            "pickle payloads; no retries unless configured; an idle worker polls every 0.1 s, "
-            "backing off to 10 s, which sets its pickup latency; no bulk enqueue.",
-        },
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -145,8 +42,16 @@ class Workload:
     phase_titles: dict[str, str] = field(default_factory=dict)
     ratios: tuple[Ratio, ...] = ()
     taskrunner_only: bool = False
+    peer_phases: tuple[str, ...] | None = None
+    """The phases the peers run too (None: all of them, unless `taskrunner_only`)."""
     series: str = ""
     """A size field holding a list: one phase per value (see `harness.phases`)."""
+
+    def peers_run(self, phase: str) -> bool:
+        """Whether the peers run this phase (beside taskrunner, which runs every one)."""
+        if self.taskrunner_only:
+            return False
+        return self.peer_phases is None or phase in self.peer_phases
 
 
 WORKLOADS: tuple[Workload, ...] = (
@@ -244,10 +149,11 @@ TASKRUNNER_ONLY = {
     "a callback that runs once all of them have ended",
     "telemetry": "taskrunner only: it sets taskrunner's worker with outcome hooks and tracing "
     "against the same worker without them",
-    "sync": "taskrunner only: it sets taskrunner's blocking enqueue against its own async one; "
-    "on memory the threads' calls run on the measuring process's running loop, as an async "
-    "app's threads' do (a sync app cannot use memory://), elsewhere on the loop thread of a "
-    "runner of their own, as a sync app's do",
+    "sync": "the async phase is taskrunner only (it sets taskrunner's blocking enqueue against "
+    "its own async one); the sync phase runs every peer too, n/a for those with no blocking "
+    "enqueue; on memory taskrunner's threads' calls run on the measuring process's running "
+    "loop, as an async app's threads' do (a sync app cannot use memory://), elsewhere on the "
+    "loop thread of a runner of their own, as a sync app's do",
 }
 
 FLOW_WORKLOADS = (
@@ -356,10 +262,11 @@ SYNC_WORKLOADS = (
         phases=("async", "sync"),
         phase_titles={
             "async": "one coroutine awaiting task.enqueue",
-            "sync": "{concurrency} threads calling task.enqueue_sync",
+            "sync": "{concurrency} threads calling task.enqueue_sync (a peer: its blocking "
+            "enqueue)",
         },
         ratios=(Ratio("rate", "sync", "async", "sync / async, jobs/s (target >= 0.8x)"),),
-        taskrunner_only=True,
+        peer_phases=("sync",),
     ),
 )
 

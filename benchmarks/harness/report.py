@@ -12,18 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from harness.invoke import Outcome
+from harness.libraries import LIBRARIES, TASKRUNNER
 from harness.limits import ENQUEUE_BOUNDS, LABELS
 from harness.phases import phase_sizes, phases, ratio_sizes, ratios, sizes
 from harness.plan import (
     GROUPS,
-    TASKRUNNER,
     TASKRUNNER_ONLY,
     Figure,
     Ratio,
     Workload,
     memory_figures,
 )
-from harness.session import Results
+from harness.session import Results, runs
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def table(results: Results) -> str:
             for figure in _figures(workload, results):
                 cells: dict[str, Summary | str] = {}
                 for name in names:
-                    if workload.taskrunner_only and name != TASKRUNNER.name:
+                    if not runs(LIBRARIES[name], workload, phase, results.options.backend):
                         cells[name] = "n/a"
                         continue
                     if name in results.skipped:

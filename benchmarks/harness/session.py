@@ -13,9 +13,10 @@ from typing import Any
 from harness import limits
 from harness.envs import EnvFailed, python_for
 from harness.invoke import Outcome, run_adapter
+from harness.libraries import BENCH_DIR, PEERS, TASKRUNNER, LibrarySpec
 from harness.namespaces import Servers
 from harness.phases import phase_sizes, phases, sizes
-from harness.plan import BENCH_DIR, PEERS, TASKRUNNER, LibrarySpec, Workload
+from harness.plan import Workload
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -55,16 +56,8 @@ def run_session(options: Options, log_dir: Path) -> Results:
     results = Results(options)
     if options.backend != "memory":
         options.servers.check(options.backend)
-    candidates = [TASKRUNNER]
-    if not (options.only_taskrunner or all(w.taskrunner_only for w in options.workloads)):
-        candidates += [
-            peer
-            for peer in PEERS
-            if options.backend in peer.backends
-            and (options.peers is None or peer.name in options.peers)
-        ]
     pythons: dict[str, Path] = {}
-    for lib in candidates:
+    for lib in candidates(options):
         why = _prepare(lib, options, log_dir, pythons)
         if why is None:
             results.libraries.append(lib)
@@ -85,14 +78,35 @@ def run_session(options: Options, log_dir: Path) -> Results:
         order = _rotate(results.libraries, round_index)
         for workload in options.workloads:
             for lib in order:
-                if workload.taskrunner_only and lib is not TASKRUNNER:
-                    continue
                 sized = sizes(workload, options.quick, options.sizes)
                 for phase in phases(workload, sized):
+                    if not runs(lib, workload, phase, options.backend):
+                        continue
                     outcome = _bench(lib, workload, phase, round_index, options, log_dir, pythons)
                     results.outcomes[(workload.name, phase, lib.name)].append(outcome)
                     _report_progress(round_index, options.rounds, workload, phase, lib, outcome)
     return results
+
+
+def candidates(options: Options) -> list[LibrarySpec]:
+    """taskrunner, and the peers that run one of the chosen workloads on the backend."""
+    chosen = [TASKRUNNER]
+    if options.only_taskrunner or all(w.taskrunner_only for w in options.workloads):
+        return chosen
+    return chosen + [
+        peer
+        for peer in PEERS
+        if any(peer.runs(w.name, options.backend) for w in options.workloads)
+        and (options.peers is None or peer.name in options.peers)
+    ]
+
+
+def runs(lib: LibrarySpec, workload: Workload, phase: str, backend: str) -> bool:
+    """Whether the library runs this phase of the workload on the backend: taskrunner runs
+    every one, a peer those its adapter covers there and the workload lets peers run."""
+    if lib is TASKRUNNER:
+        return True
+    return workload.peers_run(phase) and lib.runs(workload.name, backend)
 
 
 def _prepare(

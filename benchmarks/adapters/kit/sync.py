@@ -1,14 +1,16 @@
-"""The sync-app workload (issue 16), measured for taskrunner only: its blocking enqueue against
-its own async one.
+"""The sync-app workload (issue 16): taskrunner's blocking enqueue against its own async one,
+and against the peers' blocking enqueue (issue 21) where they have one.
 
 Beyond `Library`, it needs a `SyncLibrary`, whose enqueuing side can also be a sync app's (a
 `SyncSide`): `open_sync` readies a side that threads may call `enqueue_sync` on, each call
 blocking until the job is stored, and `close_sync` releases it. All three are called from
 threads, never from the measuring process's event loop (which a blocking call must not hold).
 
-- `sync-enqueue`, phase `async`: workload 1, one coroutine awaiting one enqueue at a time.
+- `sync-enqueue`, phase `async`: workload 1, one coroutine awaiting one enqueue at a time
+  (taskrunner only).
 - `sync-enqueue`, phase `sync`: `concurrency` threads, each making one blocking enqueue at a
-  time, `n` jobs in all, as the threads of a WSGI server do.
+  time, `n` jobs in all, as the threads of a WSGI server do. A peer without a `SyncLibrary`
+  side (its enqueue is a coroutine only: arq, SAQ, taskiq) answers n/a.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ class SyncLibrary(Library, SyncSide, Protocol):
 async def sync_enqueue(lib: Library, spec: Spec, script: str) -> Figures:
     """Workload 13: enqueues one at a time per caller, from one coroutine (phase `async`) or
     from `concurrency` threads at once (phase `sync`)."""
-    await require(lib, "sync_unavailable", "has no blocking enqueue for sync apps")
+    await require(
+        lib, "sync_unavailable", "has no blocking enqueue for sync apps (only a coroutine)"
+    )
     if spec.phase != "sync":
         return await enqueue_single(lib, spec, script)
     # the threads run while the loop waits here, free for a library that needs it
