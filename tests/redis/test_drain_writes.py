@@ -11,7 +11,7 @@ from importlib.resources import files
 
 import redis.asyncio as aioredis
 
-from taskrunner.backend import NewBatch, Outcome, OutcomeKind, new_job_id
+from taskrunner.backend import Beat, LeaseStatus, NewBatch, Outcome, OutcomeKind, new_job_id
 from taskrunner.testing import new_job
 from taskrunner_redis import RedisBackend
 from tests.redis.conftest import REDIS_URL
@@ -31,7 +31,7 @@ async def test_the_times_a_run_writes_for_each_job_are_exact_and_agree(
     try:
         running = [await client.hgetall(keys.job("default", i)) for i in ids]
         for job_id, fields in zip(ids, running, strict=True):
-            assert fields["attempt"] == "1" and fields["cancel"] == "0"
+            assert fields["attempt"] == "1" and "cancel" not in fields  # never asked to stop
             started, until = int(fields["started_at"]), int(fields["lease_until"])
             assert until == started + LEASE_US
             assert await client.zscore(keys.queue("default", "leases"), job_id) == until
@@ -227,5 +227,30 @@ async def test_a_finished_job_stores_its_data_and_retention_as_given(
             assert ("expires_at" in fields) is kept
             assert await client.zscore(retained, job.id) == expected
             assert (await client.ttl(keys.job("default", job.id)) > 0) is kept
+    finally:
+        await client.aclose()
+
+
+async def test_a_cancel_request_of_an_attempt_put_back_does_not_reach_the_next(
+    redis_backend: RedisBackend,
+) -> None:
+    """A plain job's claim writes no cancel flag (it never had one); a job claimed again
+    after its worker died with a cancel request pending is claimed with the flag cleared,
+    so its next attempt is not stopped at its first heartbeat."""
+    job = new_job()
+    await redis_backend.enqueue([job])
+    (first,) = await redis_backend.claim(["default"], 1, "w1", 0.05)
+    assert await redis_backend.cancel([job.id], None) == ["running"]
+    beat = [Beat(job.id, first.attempt)]
+    assert await redis_backend.heartbeat(beat, 0.05) == [LeaseStatus.CANCEL]
+    await asyncio.sleep(0.1)  # w1 is gone: its lease runs out
+    assert await redis_backend.reclaim() == [job.id]
+    (second,) = await redis_backend.claim(["default"], 1, "w2", 30)
+    assert second.attempt == first.attempt + 1
+    again = [Beat(job.id, second.attempt)]
+    assert await redis_backend.heartbeat(again, 30) == [LeaseStatus.HELD]
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        assert await client.hget(redis_backend.keys.job("default", job.id), "cancel") == "0"
     finally:
         await client.aclose()

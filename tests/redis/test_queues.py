@@ -153,6 +153,18 @@ def test_the_locator_forgets_the_oldest_ids_first() -> None:
     assert locator._queues == {"b": "q1", "c": "q2", "d": "q2"}
 
 
+def test_the_locator_keeps_the_newest_ids_over_many_claims() -> None:
+    from taskrunner_redis.keys import Keys
+
+    locator = QueueLocator(Keys("p"), size=100)
+    ids = [f"j{i}" for i in range(1_000)]
+    for start in range(0, len(ids), 30):  # as claims of 30 jobs do, past the size
+        locator.remember((job_id, "q") for job_id in ids[start : start + 30])
+    assert list(locator._queues) == ids[-100:]
+    locator.remember([("j950", "q")])  # known already: nothing forgotten
+    assert list(locator._queues) == ids[-100:]
+
+
 async def test_calls_spanning_queues_reload_scripts_redis_forgot(
     redis_backend: RedisBackend,
 ) -> None:

@@ -117,7 +117,7 @@ class RedisBackend(
         if self._store.client is not None:
             client, self._store.client = self._store.client, None
             if self._store.scripts is not None:
-                await self._store.scripts.lane.close()
+                await self._store.scripts.close_lanes()
             await close_client(client)
 
     # -- the protocol ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The enqueue lane: one connection of the pool kept for enqueues.
+"""The enqueue lane: one connection of the pool kept for enqueues (and the worker lanes).
 
 Taking a connection from the pool and giving it back costs a call about a third of its
 client-side work (the blocking pool's condition and locks, its bookkeeping); an enqueue
@@ -15,6 +15,11 @@ pool one connection for as long as the backend is connected; a pool smaller than
 blocking pool lends one: a Redis Cluster client (a pool per node) has no lane, nor has a
 Sentinel client (a single-connection client held across a failover kept the enqueues of
 tests/redis/test_sentinel.py from reaching the promoted replica).
+
+A worker's claims and its outcome reports get a lane each too (`WORKER_LANES` in
+scripts.py): a worker sends one claim at a time and one report at a time, and the two run
+at once, so each holds a connection of its own. They cost the pool two more connections
+once a worker has claimed, so only a pool of at least twice `SMALLEST_POOL` lends them.
 
 The short way. Once the lane's connection is up, a call skips most of redis-py's machinery:
 hiredis packs the command in C (redis-py's asyncio client packs it in Python, a fifth of a
@@ -59,10 +64,10 @@ except ImportError:  # pragma: no cover - an older hiredis: redis-py packs
 class Lane:
     """Runs commands on the lane's connection when it is free, else on the client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, smallest_pool: int = SMALLEST_POOL) -> None:
         self._client = client
         self._own: Redis | None = None
-        if isinstance(client, Redis) and pool_size(client) >= SMALLEST_POOL:  # one server
+        if isinstance(client, Redis) and pool_size(client) >= smallest_pool:  # one server
             # takes its connection at its first command
             self._own = LaneClient(
                 connection_pool=client.connection_pool, single_connection_client=True

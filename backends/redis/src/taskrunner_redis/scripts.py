@@ -21,13 +21,15 @@ from redis.asyncio import RedisCluster
 from redis.exceptions import ClusterError, ResponseError
 
 from taskrunner_redis.clients import Client
-from taskrunner_redis.lane import Lane
+from taskrunner_redis.lane import SMALLEST_POOL, Lane
 from taskrunner_redis.library import Library, internal_library, public_library
 from taskrunner_redis.moving import MoveWait, declared, is_moving
 from taskrunner_redis.replicas import Replicas, WaitPlan
 
 # one function call: the function's short name, the key it declares, its arguments
 Call = tuple[str, str, list[Any]]
+# the functions a worker calls over and over: a lone call of one goes on a lane of its own
+WORKER_LANES = ("claim", "finish")
 
 
 @cache
@@ -53,10 +55,17 @@ class Scripts:
     def __init__(self, client: Client) -> None:
         self._client = client
         self.lane = Lane(client)  # for enqueues (lane.py)
+        # a worker's claims and its outcome reports, each on a lane of its own (lane.py)
+        self._worker_lanes = {name: Lane(client, 2 * SMALLEST_POOL) for name in WORKER_LANES}
         self._library = library()
         self._names = self._library.functions
         self._loads = 0  # how many times this client loaded the library
         self._loading = asyncio.Lock()
+
+    async def close_lanes(self) -> None:
+        """Give the lanes' connections back to the pool (before the pool closes)."""
+        for lane in (self.lane, *self._worker_lanes.values()):
+            await lane.close()
 
     def name_of(self, name: str) -> str:
         """The full name of the function called `name` here ("claim")."""
@@ -154,7 +163,8 @@ class Scripts:
 
     async def _fcall(self, name: str, key: str, args: list[Any], lane: bool = False) -> Any:
         (route,) = await self._routes([key])
-        execute = self.lane.execute if lane else self._client.execute_command
+        own = self.lane if lane else self._worker_lanes.get(name)
+        execute = self._client.execute_command if own is None else own.execute
         return await execute("FCALL", self._names[name], *declared(key), *args, **route)
 
     async def _routes(self, keys: Sequence[str]) -> list[dict[str, Any]]:

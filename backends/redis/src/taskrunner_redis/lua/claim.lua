@@ -61,8 +61,13 @@ local function set_aside(kind, id, prio, due, job)
 end
 
 local function start(id, jk, job, attempt, prio)
-  redis.call('HSET', jk, 'state', 'running', 'attempt', text(attempt), 'started_at', text(now),
-             'lease_until', text(now + lease), 'worker', worker, 'cancel', '0')
+  if job[16] then -- a plain job (read_job): never claimed, so never asked to stop either
+    redis.call('HSET', jk, 'state', 'running', 'attempt', text(attempt), 'started_at',
+               text(now), 'lease_until', text(now + lease), 'worker', worker)
+  else -- a cancel request of an attempt before (put back since) no longer holds
+    redis.call('HSET', jk, 'state', 'running', 'attempt', text(attempt), 'started_at',
+               text(now), 'lease_until', text(now + lease), 'worker', worker, 'cancel', '0')
+  end
   if job[8] then redis.call('SADD', running_key(q, job[8]), id) end
   if job[10] then
     record_start(q, job[10], id, attempt, now, flow_max(job[11]), window_us(job[12]))
@@ -85,7 +90,7 @@ local function read_job(jk)
     local f = redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at',
                          'run_at', 'attempt')
     return {f[1], f[2], f[3], f[4], f[5], false, f[6], false, false, false, false, false,
-            false, false, false}
+            false, false, false, true}
   end
   return redis.call('HMGET', jk, 'task', 'payload', 'max_attempts', 'enqueued_at', 'run_at',
                     'key', 'attempt', 'limit_key', 'limit_max', 'rate_key', 'rate_max',

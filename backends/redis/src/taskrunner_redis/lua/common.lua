@@ -84,12 +84,13 @@ end
 
 -- How many fields store.lua writes for every job: task, queue, payload, state, priority,
 -- attempt, max_attempts, enqueued_at, run_at (never deleted); the others only when the job
--- has them. A claim adds 4 more (started_at, lease_until, worker, cancel): a running job
--- has them all. A hash with no more fields than a count of these has none of the optional
--- ones (dedup key, flow control, batch, dependencies), which claim.lua and finish.lua then
--- leave unread: a field HMGET does not find costs a search of the whole hash, HLEN none.
+-- has them. A claim adds 3 more (started_at, lease_until, worker; the cancel flag only to
+-- a job claimed before, which has more fields anyway): a running job has them all. A hash
+-- with no more fields than a count of these has none of the optional ones (dedup key, flow
+-- control, batch, dependencies), which claim.lua and finish.lua then leave unread: a field
+-- HMGET does not find costs a search of the whole hash, HLEN none.
 local PLAIN_JOB_FIELDS = 9
-local PLAIN_RUNNING_FIELDS = PLAIN_JOB_FIELDS + 4
+local PLAIN_RUNNING_FIELDS = PLAIN_JOB_FIELDS + 3
 local function dedup_key(q, key) return queue_key(q, 'key:' .. key) end
 local function ready_key(q, prio) return queue_key(q, 'ready:' .. prio) end
 
