@@ -5,6 +5,8 @@ trip. While one call to the backend's `enqueue` is in flight, the calls that arr
 together, and go as one call (one script run, one statement, one commit) when it ends:
 
 - a lone enqueue goes straight to the backend, as it would without this;
+- after a shared call, the next one waits a turn of the loop, so that its callers, answered,
+  can join it with their next enqueue (a caller that enqueues in a loop does);
 - each call returns once its own jobs are stored (the backend call that carried them
   ended), and answers its own ids;
 - if a shared call fails, each of its callers' jobs is stored again on its own, so that
@@ -77,6 +79,10 @@ class Coalescer:
                 calls = self._next_calls()
                 if calls:
                     await self._send(calls)
+                    # the callers just answered resume on the next turn of the loop; one
+                    # that enqueues again at once joins the next call instead of going
+                    # alone in it (8 callers in turn: calls of 8, not of 1 and 7 by turns)
+                    await asyncio.sleep(0)
         finally:
             self._busy = False
             while self._waiting:  # this task was cancelled (its loop is closing)

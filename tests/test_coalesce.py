@@ -162,3 +162,24 @@ def test_enqueue_sync_from_eight_threads_stores_every_job(shared_url: str) -> No
     assert len(set(ids)) == 200
     assert runner.call_sync(runner.stats)["default"][JobState.QUEUED] == 200
     runner.close_sync()
+
+
+async def test_callers_enqueueing_in_turn_share_every_call_after_the_first(
+    each_backend_runner: TaskRunner,
+) -> None:
+    # 8 request handlers, each enqueueing one job after another: once the first lone call is
+    # in flight, the calls carry every caller's next job, not one job and seven by turns
+    runner = each_backend_runner
+    echo, gate, first = await held_first(runner, "first")
+
+    async def handler(n: int) -> None:
+        for m in range(5):
+            await echo.enqueue(f"h{n}-{m}")
+
+    handlers = [asyncio.create_task(handler(n)) for n in range(8)]
+    await eventually(lambda: waiting(runner) == 8)
+    gate.opened.set()
+    await first
+    await asyncio.gather(*handlers)
+    assert gate.calls == [1, 8, 8, 8, 8, 8]
+    assert (await runner.stats())["default"][JobState.QUEUED] == 41
