@@ -220,36 +220,34 @@ class Worker:
         await until(asyncio.sleep(delay), self._stopping)
 
     def _start_claimed(self, records: list[JobRecord]) -> None:
+        """Run each claimed attempt in an asyncio task of its own (its own context,
+        cancellable and time-limited alone), named after its job's id; it calls `finished`
+        as it ends. When the loop has no task factory, the task is made as
+        `loop.create_task` would, minus its checks. (A name given costs less than none on
+        Python 3.11: the task would format a `Task-<n>` of its own.)"""
         if not records:
             return
         if faults.ARMED is not None:
             faults.reached("after_claim")
         loop = asyncio.get_running_loop()
         plain = loop.get_task_factory() is None
+        running, limits = self._running, self._slots.limits
+        self.counters.started += len(records)
         for execution in Execution.of_claim(records, self._services, self.finished):
-            self._start(execution, loop, plain)
-
-    def _start(self, execution: Execution, loop: asyncio.AbstractEventLoop, plain: bool) -> None:
-        """Run `execution` in an asyncio task of its own (its own context, cancellable and
-        time-limited alone), named after its job's id; it calls `finished` as it ends.
-        `plain`: the loop has no task factory, so the task is made as `loop.create_task`
-        would, minus its checks. (A name given costs less than none on Python 3.11: the
-        task would format a `Task-<n>` of its own.)"""
-        self.counters.started += 1
-        key = execution.key
-        # this worker claimed the job again: its lease ran out (a stalled heartbeat) and the
-        # job was put back while the previous attempt still ran here. That one is stale.
-        stale = self._running.get((key[0], key[1] - 1)) if key[1] > 1 else None
-        if stale is not None:
-            stale.cancel("lost")
-            execution.previous = stale.task  # a def function may take a while to return
-        self._running[key] = execution
-        if self._slots.limits is not None:  # only queues with limits are counted
-            self._slots.taken(execution.record.queue)
-        if plain:
-            execution.task = asyncio.Task(execution.run(), name=key[0])  # type: ignore[arg-type]
-        else:
-            execution.task = loop.create_task(execution.run(), name=key[0])  # type: ignore[arg-type]
+            key = execution.key
+            # this worker claimed the job again: its lease ran out (a stalled heartbeat) and
+            # the job was put back while the previous attempt still ran here. That is stale.
+            stale = running.get((key[0], key[1] - 1)) if key[1] > 1 else None
+            if stale is not None:
+                stale.cancel("lost")
+                execution.previous = stale.task  # a def function may take a while to return
+            running[key] = execution
+            if limits is not None:  # only queues with limits are counted
+                self._slots.taken(execution.record.queue)
+            if plain:
+                execution.task = asyncio.Task(execution.run(), name=key[0])  # type: ignore[arg-type]
+            else:
+                execution.task = loop.create_task(execution.run(), name=key[0])  # type: ignore[arg-type]
 
     async def _store_progress(self, make_beat: Callable[[], Beat | None]) -> None:
         async with self._beating:  # after a heartbeat in flight has landed
