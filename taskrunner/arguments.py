@@ -31,13 +31,14 @@ class ArgumentCheck:
         self._shown = f"{getattr(fn, '__name__', task)}{_plain(signature)}" if signature else ""
         # binding reads only how many positional arguments there are and which names the
         # keyword ones have, never their values: a shape that fit once always fits
-        self._fits: set[tuple[int, tuple[str, ...]]] = set()
+        self._fits: set[int | tuple[int, tuple[str, ...]]] = set()
 
     def check(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise `InvalidArguments` unless the function accepts `args` and `kwargs`."""
         if self._signature is None:
             return
-        shape = (len(args), tuple(kwargs))
+        # a call without keywords is known by its count alone (no tuple to build and hash)
+        shape = (len(args), tuple(kwargs)) if kwargs else len(args)
         if shape in self._fits:
             return
         try:

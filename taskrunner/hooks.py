@@ -94,6 +94,15 @@ class TaskHooks:
 NO_HOOKS = TaskHooks()
 
 
+def own_hooks(
+    on_success: OutcomeHook | None, on_retry: OutcomeHook | None, on_failure: OutcomeHook | None
+) -> TaskHooks:
+    """A task's own hooks; `NO_HOOKS` itself when it has none (a worker tells it at once)."""
+    if on_success is None and on_retry is None and on_failure is None:
+        return NO_HOOKS
+    return TaskHooks(on_success, on_retry, on_failure)
+
+
 @dataclass(slots=True)
 class RunnerHooks:
     """A runner's hooks: lifecycle hooks, and outcome hooks by kind."""

@@ -29,7 +29,7 @@ from taskrunner.declare import declare, default_task_name
 from taskrunner.dependencies import waiting_jobs
 from taskrunner.errors import ConfigurationError, JobNotFound
 from taskrunner.handle import Job
-from taskrunner.hooks import HookMethods, OutcomeHook, RunnerHooks, TaskHooks
+from taskrunner.hooks import HookMethods, OutcomeHook, RunnerHooks, own_hooks
 from taskrunner.job import JobInfo
 from taskrunner.limits import Limit, Rate
 from taskrunner.policy import DEFAULT_FAILED_TTL, DEFAULT_RESULT_TTL
@@ -172,7 +172,7 @@ class TaskRunner(BatchMethods, BlockingMethods, HookMethods):
                 result_ttl=result_ttl,
                 limit=limit,
                 rate=rate,
-                hooks=TaskHooks(on_success, on_retry, on_failure),
+                hooks=own_hooks(on_success, on_retry, on_failure),
             )
             return declare(self, self.tasks, fn, settings)
 

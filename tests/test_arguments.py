@@ -28,6 +28,10 @@ def test_a_shape_that_fit_once_is_not_bound_again_and_others_still_are() -> None
         with pytest.raises(InvalidArguments):
             check.check(args, kwargs)
     assert check._fits == {(1, ("timeout",))}  # refused shapes are not remembered
+    check.check(["a"], {})  # without keywords, a shape is its count of arguments
+    assert check._fits == {(1, ("timeout",)), 1}
+    with pytest.raises(InvalidArguments):
+        check.check([], {})  # another count is bound again
 
 
 async def test_calls_that_do_not_fit_are_refused_and_store_nothing(runner: TaskRunner) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import heapq
 import random
 
-from taskrunner.memory.ready import Entry, Ready
+from taskrunner.memory.ready import Entry, Ready, take_in_order
 
 
 def _entry(priority: int, run_at: float, seq: int) -> Entry:
@@ -51,3 +51,34 @@ def test_any_order_of_pushes_and_pops_matches_a_heap() -> None:
         while heap:
             assert ready.pop() == heapq.heappop(heap)
         assert not ready
+
+
+def test_take_answers_what_as_many_pops_would() -> None:
+    rng = random.Random(11)
+    for _ in range(100):
+        taking, popping = Ready(), Ready()
+        for seq in range(rng.randint(0, 30)):
+            entry = _entry(rng.choice((0, 0, -1)), rng.choice((1.0, 2.0)), seq)
+            taking.push(entry)
+            popping.push(entry)
+        most = rng.randint(1, 40)
+        expected = [popping.pop() for _ in range(min(most, len(popping)))]
+        assert taking.take(most) == expected
+        assert len(taking) == len(popping)
+
+
+def test_taken_in_order_across_queues_as_one_heap_would_answer() -> None:
+    rng = random.Random(5)
+    for _ in range(100):
+        readies = [Ready() for _ in range(rng.randint(1, 3))]
+        heap: list[Entry] = []
+        for seq in range(rng.randint(1, 30)):
+            entry = _entry(rng.choice((0, 0, -1)), rng.choice((1.0, 2.0)), seq)
+            rng.choice(readies).push(entry)
+            heapq.heappush(heap, entry)
+        readies = [ready for ready in readies if ready]
+        most = rng.randint(1, 40)
+        expected = [heapq.heappop(heap) for _ in range(min(most, len(heap)))]
+        assert take_in_order(readies, most) == expected
+        assert all(readies)  # the queues that ran empty are dropped
+        assert sum(len(ready) for ready in readies) == len(heap)

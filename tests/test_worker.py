@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -611,3 +612,36 @@ async def test_claims_wait_while_the_backend_is_slow_to_take_outcomes() -> None:
     assert held == (bound, 0)
     assert sum(finishes) == total
     assert max(finishes) <= bound
+
+
+@pytest.mark.parametrize("factory", [False, True], ids=["plain-loop", "task-factory"])
+async def test_each_attempt_runs_in_a_task_of_its_own_named_after_its_job(factory: bool) -> None:
+    loop = asyncio.get_running_loop()
+    made: list[asyncio.Task[Any]] = []
+
+    def make(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> asyncio.Task[Any]:
+        made.append(task := asyncio.Task(coro, loop=loop, **options))
+        return task
+
+    if factory:
+        loop.set_task_factory(make)
+    try:
+        await _look_at_the_tasks_of_three_jobs()
+    finally:
+        loop.set_task_factory(None)
+    assert (len(made) >= 3) is factory
+
+
+async def _look_at_the_tasks_of_three_jobs() -> None:
+    runner = runner_on()
+    seen: list[tuple[str, str]] = []
+
+    @runner.task
+    async def look() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        seen.append((current_job().id, task.get_name()))
+
+    jobs = await runner.enqueue_many(look.prepare() for _ in range(3))
+    await drain(runner)
+    assert sorted(seen) == sorted((job.id, job.id) for job in jobs)

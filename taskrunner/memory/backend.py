@@ -34,7 +34,7 @@ from taskrunner.backend.waiting import within
 from taskrunner.errors import ConfigurationError, DependencyNotFound
 from taskrunner.memory.batch_methods import BatchMethods
 from taskrunner.memory.inspection import MemoryInspection
-from taskrunner.memory.ready import Ready
+from taskrunner.memory.ready import take_in_order
 from taskrunner.memory.store import QUEUED, Store, StoredJob
 
 # read once (see `store.QUEUED`): `_apply` runs once per finished attempt
@@ -106,18 +106,15 @@ class MemoryBackend(BatchMethods):
         ]
         claimed: list[JobRecord] = []
         while readies and len(claimed) < limit:
-            ready = min(readies, key=Ready.head) if len(readies) > 1 else readies[0]
-            entry = ready.pop()
-            if not ready:
-                readies.remove(ready)
-            job = store.jobs.get(entry[4])
-            if job is None or job.version != entry[3] or job.state is not QUEUED:
-                continue
-            if (job.limit_key is not None or job.rate_key is not None) and not (
-                store.gate.admit(job, entry, now)
-            ):
-                continue  # set aside until its key frees
-            claimed.append(store.start(job, now, lease, worker))
+            for entry in take_in_order(readies, limit - len(claimed)):
+                job = store.jobs.get(entry[4])
+                if job is None or job.version != entry[3] or job.state is not QUEUED:
+                    continue  # a stale entry: the job moved since it was pushed
+                if (job.limit_key is not None or job.rate_key is not None) and not (
+                    store.gate.admit(job, entry, now)
+                ):
+                    continue  # set aside until its key frees
+                claimed.append(store.start(job, now, lease, worker))
         return claimed
 
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:

@@ -51,3 +51,33 @@ class Ready:
         if heap and (not run or heap[0] < run[0]):
             return heapq.heappop(heap)
         return run.popleft()
+
+    def take(self, most: int) -> list[Entry]:
+        """Take the `most` smallest entries (fewer if it holds fewer), smallest first: `pop`
+        `most` times, in one call (a claim takes its jobs so)."""
+        run, heap = self.run, self.heap
+        if heap:
+            return [self.pop() for _ in range(min(most, len(run) + len(heap)))]
+        if most >= len(run):
+            taken = list(run)
+            run.clear()
+            return taken
+        return [run.popleft() for _ in range(most)]
+
+
+def take_in_order(readies: list[Ready], most: int) -> list[Entry]:
+    """Take up to `most` entries from the queues' `readies`, in the order a claim takes
+    them (the smallest head first; from one queue, in one call), dropping the queues that
+    run empty."""
+    if len(readies) == 1:
+        taken = readies[0].take(most)
+        if not readies[0]:
+            readies.clear()
+        return taken
+    entries: list[Entry] = []
+    while readies and len(entries) < most:
+        ready = min(readies, key=Ready.head)
+        entries.append(ready.pop())
+        if not ready:
+            readies.remove(ready)
+    return entries

@@ -17,7 +17,7 @@ import anyio
 
 from taskrunner.backend import JobRecord, JobState, Outcome, OutcomeKind
 from taskrunner.declare import is_async_callable
-from taskrunner.hooks import AttemptEnded, HookKind, OutcomeHook, RunnerHooks
+from taskrunner.hooks import NO_HOOKS, AttemptEnded, HookKind, OutcomeHook, RunnerHooks
 from taskrunner.job import JobInfo
 from taskrunner.task import Task
 from taskrunner.worker.execution import Execution
@@ -65,6 +65,10 @@ class HookCalls:
 
     def after(self, execution: Execution, outcome: Outcome) -> Callable[[], None] | None:
         """What to do once `outcome` is recorded: start its hooks (None: it has none)."""
+        if not self.hooks.changes:  # no runner-wide outcome hook was ever added
+            task = self.tasks.get(execution.record.task)
+            if task is None or task.settings.hooks is NO_HOOKS:
+                return None  # the common case, told without the table of hooks by kind
         kind = KINDS.get(outcome.kind)
         if kind is None:
             return None
