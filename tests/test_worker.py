@@ -570,6 +570,33 @@ async def test_burst_waits_for_a_retry_reported_while_a_claim_was_answering() ->
     assert await job.result(timeout=1) == "ok"
 
 
+async def test_burst_claims_once_more_before_leaving_on_an_empty_claim() -> None:
+    """A claim may pass over a due job that another transaction holds for a moment (on
+    Postgres, SKIP LOCKED passes a row that a heartbeat, racing the job's retry, still
+    locks): a burst worker that found nothing claims once more before it leaves."""
+
+    class PassesOverOnce(MemoryBackend):
+        passed_over = False
+
+        async def claim(self, *args: Any, **kwargs: Any) -> Any:
+            if not self.passed_over:
+                self.passed_over = True
+                return []
+            return await super().claim(*args, **kwargs)
+
+    backend = PassesOverOnce()
+    runner = runner_on(backend)
+
+    @runner.task
+    async def noop() -> str:
+        return "ok"
+
+    job = await noop.enqueue()
+    report = await drain(runner)
+    assert backend.passed_over and len(report) == 1
+    assert (await runner.get_job(job.id)).state is JobState.SUCCEEDED
+
+
 async def test_claims_wait_while_the_backend_is_slow_to_take_outcomes() -> None:
     """Jobs that end faster than the backend takes their outcomes do not pile up: beyond
     `UNREPORTED_AHEAD` unreported, claims wait for the reports (the outbox, and so each

@@ -165,6 +165,7 @@ class Worker:
     async def _claim_loop(self) -> None:
         backend, settings, slots = self.runner.backend, self.settings, self._slots
         failures = 0
+        empty_claims = 0  # settled claims in a row that found nothing (burst mode leaves at 2)
         while not self._stopping.is_set():
             # outcomes the backend is slower to take than jobs end count against the free
             # slots beyond an allowance: claims wait for the reports, so the outbox (and
@@ -188,6 +189,7 @@ class Worker:
                 await self._backend_trouble("claim", exc, failures)
                 continue
             if records:
+                empty_claims = 0
                 self._start_claimed(records)
                 await asyncio.sleep(0)  # the jobs just started run (or end) before the next claim
                 continue
@@ -197,6 +199,11 @@ class Worker:
                         continue  # an outcome landed after the claim read: look again
                     # jobs of a dead worker are due again once put back: look before leaving
                     if await self._reclaim_once():
+                        continue
+                    # a claim passes over a due job another transaction holds a moment (a
+                    # Postgres heartbeat that raced the job's retry): look once more
+                    empty_claims += 1
+                    if empty_claims < 2:
                         continue
                     return
                 # a running or unreported attempt may still make a job due (a retry)
