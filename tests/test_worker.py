@@ -672,3 +672,37 @@ async def _look_at_the_tasks_of_three_jobs() -> None:
     jobs = await runner.enqueue_many(look.prepare() for _ in range(3))
     await drain(runner)
     assert sorted(seen) == sorted((job.id, job.id) for job in jobs)
+
+
+async def test_a_stopping_worker_lets_a_report_in_flight_end_and_sends_it_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The backend applies a report, then is slow to answer; the worker stops meanwhile. The
+    report is let end, not cancelled and sent again (the backend would refuse the copy,
+    and the worker warn of an outcome rejected)."""
+    applied = anyio.Event()
+    reports: list[int] = []
+
+    class SlowToAnswer(MemoryBackend):
+        async def finish(self, outcomes: Any) -> list[bool]:
+            reports.append(len(outcomes))
+            accepted = await super().finish(outcomes)
+            applied.set()
+            await anyio.sleep(0.3)
+            return accepted
+
+    backend = SlowToAnswer()
+    runner = runner_on(backend)
+
+    @runner.task
+    async def noop() -> None:
+        return None
+
+    job = await noop.enqueue()
+    async with runner.worker(concurrency=1) as worker:
+        await applied.wait()
+        worker.stop()
+    assert reports == [1]
+    assert worker.counters.rejected == 0
+    assert "rejected" not in caplog.text
+    assert (await runner.get_job(job.id)).state is JobState.SUCCEEDED

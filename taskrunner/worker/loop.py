@@ -148,6 +148,9 @@ class Worker:
                 await self._claim_loop()
                 grace = 0.0 if self._hard_stop.is_set() else settings.grace
                 await let_running_end(self._running, grace, self._hard_stop, self.id)
+                # a report in flight is let end: cancelled, the backend may have applied
+                # it all the same, and the final flush would send it again, to be refused
+                await until(self._outbox.idle.wait(), self._hard_stop)
                 loops.cancel_scope.cancel()
             await self._flush_all()
             await self._hook_calls.wait(0.0 if self._hard_stop.is_set() else settings.grace)

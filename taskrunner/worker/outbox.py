@@ -23,9 +23,13 @@ class Outbox:
     """Outcomes waiting to be reported (`pending`) or being reported now (`inflight`), and
     what to call once the backend accepted one (`then`, by job id and attempt)."""
 
+    def __post_init__(self) -> None:
+        self.idle.set()
+
     pending: list[Outcome] = field(default_factory=list)
     inflight: list[Outcome] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)  # no report in flight
     then: dict[tuple[str, int], Callable[[], None]] = field(default_factory=dict)
 
     @property
@@ -50,6 +54,7 @@ class Outbox:
         If the report fails, they are pending again (ahead of newer ones) and it raises."""
         batch, self.pending = self.pending, []
         self.inflight = batch
+        self.idle.clear()
         if faults.ARMED is not None:
             faults.reached("before_complete")
         try:
@@ -59,6 +64,7 @@ class Outbox:
             raise
         finally:
             self.inflight = []
+            self.idle.set()
         if faults.ARMED is not None:
             faults.reached("after_complete")
         if not self.then and len(accepted) == len(batch) and all(accepted):
