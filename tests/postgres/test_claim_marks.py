@@ -240,10 +240,9 @@ async def test_an_upgrade_from_0015_keeps_old_workers_claiming(
 
 
 def claimed_row(queue: str, key: tuple[int, datetime, int] | None) -> list[Any]:
-    """A row as sql/claim.sql answers it, with what the marks read: the queue, and the key
-    of a job that sets its queue's mark (None: a row that sets none)."""
-    row: list[Any] = [None] * (MARK_COLUMN + 1)
-    row[2] = queue
+    """A row as sql/claim.sql answers it, with what the marks read: a queue's new mark (a
+    row with no id) for a key, else a job's row."""
+    row: list[Any] = [None if key else "id", None, queue, *[None] * (MARK_COLUMN - 2)]
     if key is not None:
         row[5], row[MARK_COLUMN], row[SEQ_COLUMN] = key
     return row
@@ -261,7 +260,8 @@ def test_a_marked_claim_only_raises_the_marks_and_an_unmarked_one_sets_them() ->
     marks.clock = lambda: FULL_SCAN_EVERY
     assert marks.arguments(["a", "b"]) == (True, NO_MARKS)
     # what an unmarked claim took is the new mark; a queue it took nothing from has none
-    marks.learn(["a"], [claimed_row("a", (0, at, 1)), claimed_row("a", None)], True)
+    job = claimed_row("a", None)
+    assert marks.learn(["a"], [claimed_row("a", (0, at, 1)), job], True) == [job]
     assert marks.keys == {"a": (0, at, 1), "b": (1, at, 9)}
     marks.learn(["a", "b"], [claimed_row("b", None)], True)
     assert marks.keys == {}

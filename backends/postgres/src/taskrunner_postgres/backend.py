@@ -233,8 +233,7 @@ class PostgresBackend(PostgresAbilities):
         rows = await self._store.fetch(
             "claiming jobs", query, names, limit, worker, float(lease), *marks
         )
-        self.claim_marks.learn(names, rows, full)
-        return [job_record(row) for row in rows]
+        return [job_record(row) for row in self.claim_marks.learn(names, rows, full)]
 
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
         if not beats:

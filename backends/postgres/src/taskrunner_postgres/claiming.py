@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 FULL_SCAN_EVERY = 1.0  # seconds: the longest a backend goes without an unmarked claim
 SEQ_COLUMN = 28  # in a row of sql/claim.sql, after the record's columns
-MARK_COLUMN = 29  # the job's run_at as stored, on the row that sets its queue's mark
+MARK_COLUMN = 29  # a mark's run_at as stored (NULL on a job's row)
 QUEUE_COLUMN = 2
 PRIORITY_COLUMN = 5
 NO_MARKS: tuple[list[Any], ...] = ([], [], [], [])
@@ -59,21 +59,26 @@ class ClaimMarks:
             [keys[queue][2] for queue in marked],
         )
 
-    def learn(self, queues: Sequence[str], rows: Sequence[Any], full: bool) -> None:
-        """Take the new marks from the rows of a claim of `queues` (in claim order, so a
-        queue's last marking row is its greatest). A claim without marks sets each queue's
+    def learn(self, queues: Sequence[str], rows: Sequence[Any], full: bool) -> list[Any]:
+        """Take the new marks from the rows of a claim of `queues` and answer its jobs' rows.
+        A row whose id is NULL is no job but a queue's new mark; the rows come in claim
+        order, so a queue's last is its greatest. A claim without marks sets each queue's
         mark to what it took (none: the mark is dropped); a marked one only raises them."""
+        jobs = []
         found: dict[str, Key] = {}
         for row in rows:
-            if row[MARK_COLUMN] is not None:
+            if row[0] is None:
                 found[row[QUEUE_COLUMN]] = (row[PRIORITY_COLUMN], row[MARK_COLUMN], row[SEQ_COLUMN])
+            else:
+                jobs.append(row)
         keys = self.keys
         if full:
             for queue in queues:
                 keys.pop(queue, None)
             keys.update(found)
-            return
+            return jobs
         for queue, key in found.items():
             old = keys.get(queue)
             if old is None or key > old:
                 keys[queue] = key
+        return jobs
