@@ -53,8 +53,8 @@ async def churned(pg_url: str, admin: asyncpg.Connection, schema: str) -> AsyncI
         await backend.close()
 
 
-async def messages(admin: asyncpg.Connection, statement: str) -> list[str]:
-    """The notices and INFO lines the server sends while `statement` runs."""
+async def messages(admin: asyncpg.Connection, statement: str, *args: object) -> list[str]:
+    """The notices and INFO lines the server sends while `statement` runs (with `args`)."""
     heard: list[str] = []
 
     def hear(_conn: object, message: asyncpg.PostgresLogMessage) -> None:
@@ -62,7 +62,7 @@ async def messages(admin: asyncpg.Connection, statement: str) -> list[str]:
 
     admin.add_log_listener(hear)
     try:
-        await admin.execute(statement)
+        await admin.execute(statement, *args)
     finally:
         admin.remove_log_listener(hear)
     return heard

@@ -38,6 +38,7 @@ from taskrunner.backend.inspection import MINUTES_KEPT
 from taskrunner.errors import BackendError, ConfigurationError
 from taskrunner_postgres.abilities import PostgresAbilities
 from taskrunner_postgres.batches import enqueue_members
+from taskrunner_postgres.claiming import ClaimMarks
 from taskrunner_postgres.errors import DATABASE_ERRORS
 from taskrunner_postgres.listen import Listener
 from taskrunner_postgres.migrate import apply_migrations, pending_migrations
@@ -76,6 +77,7 @@ class PostgresBackend(PostgresAbilities):
         self._dsn, self.settings = parse_url(url, settings)
         self._queries = Queries.load(self.settings)
         self._store = PostgresStore(url)
+        self.claim_marks = ClaimMarks()  # where this backend's claims start (claiming.py)
         given = {name for name, _ in parse_qsl(urlsplit(url).query)}
         self._server_settings = {"jit": "off"}
         if "application_name" not in given:
@@ -225,15 +227,13 @@ class PostgresBackend(PostgresAbilities):
     ) -> list[JobRecord]:
         if limit <= 0 or not queues:
             return []
+        names = list(dict.fromkeys(queues))
+        full, marks = self.claim_marks.arguments(names)
+        query = self._queries.claim
         rows = await self._store.fetch(
-            "claiming jobs",
-            self._queries.claim,
-            list(dict.fromkeys(queues)),
-            limit,
-            worker,
-            float(lease),
+            "claiming jobs", query, names, limit, worker, float(lease), *marks
         )
-        return [job_record(row) for row in rows]
+        return [job_record(row) for row in self.claim_marks.learn(names, rows, full)]
 
     async def heartbeat(self, beats: Sequence[Beat], lease: float) -> list[LeaseStatus]:
         if not beats:
