@@ -10,10 +10,15 @@ from taskrunner.testing import BackendConformance, InspectionConformance
 from taskrunner_postgres import PostgresBackend
 
 
-class TestPostgresBackend(BackendConformance, InspectionConformance):
+class PostgresBackends:
+    """The suites' `backend` and `peer` fixtures on Postgres; `make` builds each backend."""
+
+    def make(self, pg_url: str) -> PostgresBackend:
+        return PostgresBackend(pg_url)
+
     @pytest.fixture
     async def backend(self, pg_url: str) -> AsyncIterator[PostgresBackend]:
-        backend = PostgresBackend(pg_url)
+        backend = self.make(pg_url)
         await backend.connect()
         try:
             yield backend
@@ -22,9 +27,13 @@ class TestPostgresBackend(BackendConformance, InspectionConformance):
 
     @pytest.fixture
     async def peer(self, pg_url: str, backend: PostgresBackend) -> AsyncIterator[PostgresBackend]:
-        peer = PostgresBackend(pg_url)  # after `backend`, which created the schema
+        peer = self.make(pg_url)  # after `backend`, which created the schema
         await peer.connect()
         try:
             yield peer
         finally:
             await peer.close()
+
+
+class TestPostgresBackend(PostgresBackends, BackendConformance, InspectionConformance):
+    pass

@@ -6,35 +6,15 @@ claimed twice, and every order the suite checks must hold."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
-
-import pytest
 
 from taskrunner.testing import BackendConformance
 from taskrunner_postgres import PostgresBackend
 from taskrunner_postgres.claiming import ClaimMarks
+from tests.conformance.test_postgres import PostgresBackends
 
 
-async def connected(pg_url: str) -> PostgresBackend:
-    backend = PostgresBackend(pg_url)
-    backend.claim_marks = ClaimMarks(every=math.inf)
-    await backend.connect()
-    return backend
-
-
-class TestPostgresBackendWithMarksKept(BackendConformance):
-    @pytest.fixture
-    async def backend(self, pg_url: str) -> AsyncIterator[PostgresBackend]:
-        backend = await connected(pg_url)
-        try:
-            yield backend
-        finally:
-            await backend.close()
-
-    @pytest.fixture
-    async def peer(self, pg_url: str, backend: PostgresBackend) -> AsyncIterator[PostgresBackend]:
-        peer = await connected(pg_url)  # after `backend`, which created the schema
-        try:
-            yield peer
-        finally:
-            await peer.close()
+class TestPostgresBackendWithMarksKept(PostgresBackends, BackendConformance):
+    def make(self, pg_url: str) -> PostgresBackend:
+        backend = PostgresBackend(pg_url)
+        backend.claim_marks = ClaimMarks(every=math.inf)
+        return backend
