@@ -24,6 +24,7 @@ from taskrunner.backend import Beat, JobRecord, Outcome, OutcomeKind, faults
 from taskrunner.context import JobContext, _current
 from taskrunner.errors import JobError, SerializationError
 from taskrunner.job import MESSAGE_LIMIT, cut, message_of
+from taskrunner.policy import past_last_attempt
 from taskrunner.retry import MAX_SECONDS, Snooze
 from taskrunner.task import Task
 from taskrunner.telemetry import tracing
@@ -176,9 +177,7 @@ class Execution:
     async def _attempt(self) -> Outcome | None:
         record, services = self.record, self.services
         task = services.tasks.get(record.task)
-        # `policy.past_last_attempt`, inline (once per job): the previous attempt's worker
-        # died with the job's last attempt
-        if task is None or record.attempt > record.max_attempts:
+        if task is None or past_last_attempt(record.attempt, record.max_attempts):
             return self._give_up(unrunnable(record, services.tasks))
         call = call_of(record, task)
         if isinstance(call, JobError):
@@ -226,9 +225,7 @@ class Execution:
         services.counters.succeeded += 1
         if self.logged:
             job_event(log, logging.INFO, record, "succeeded", started=self.started)
-        settings = task.settings  # what `_result_ttl` asks, inline (once per job)
-        scheduled = settings.schedule is not None
-        ttl = services.policy.result_ttl(record.task, settings.result_ttl, scheduled)
+        ttl = self._result_ttl(task)
         return Outcome(record.id, record.attempt, SUCCEEDED, result, None, 0.0, ttl, record.queue)
 
     def _interrupted(self, task: Task[..., Any], exc: asyncio.CancelledError) -> Outcome | None:
