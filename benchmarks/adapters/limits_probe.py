@@ -7,6 +7,9 @@ libraries use (run with taskrunner's python, which has redis-py and asyncpg):
   (the server's time alone, no network, no client).
 - Postgres: asyncpg inserting one row and committing, one after the other (a bare durable
   commit: the bound of one awaited enqueue that stores its job durably).
+- Both: 8 threads, each blocking until one other thread answers its call (a lock that
+  thread releases), calling again at once: CPython's ceiling for blocking calls that one
+  event loop's thread answers (the sync workload's enqueues from 8 threads), no I/O at all.
 
 Usage: `limits_probe.py bench SPEC_JSON` with the spec's backend, url and n; it answers one
 `@@bench` result line as the adapters do."""
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -80,6 +84,52 @@ async def postgres_limits(url: str, n: int) -> dict[str, float]:
     return {"bare_insert_commit": rate}
 
 
+HANDOFF_THREADS = 8
+
+
+def thread_handoffs(n: int) -> float:
+    """Calls a second of `HANDOFF_THREADS` threads, each blocking on a lock of its own that
+    one answering thread releases, taking every call listed since its last turn at once."""
+    listed: list[threading.Lock] = []
+    guard = threading.Lock()
+    pending = threading.Semaphore(0)
+    stop = False
+
+    def answer() -> None:
+        while True:
+            pending.acquire()
+            with guard:
+                calls = listed[:]
+                listed.clear()
+            for call in calls:
+                call.release()
+            if stop:
+                return
+
+    def caller() -> None:
+        for _ in range(n // HANDOFF_THREADS):
+            call = threading.Lock()
+            call.acquire()
+            with guard:
+                listed.append(call)
+            pending.release()
+            call.acquire()
+
+    answering = threading.Thread(target=answer)
+    answering.start()
+    callers = [threading.Thread(target=caller) for _ in range(HANDOFF_THREADS)]
+    start = time.perf_counter()
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join()
+    rate = n // HANDOFF_THREADS * HANDOFF_THREADS / (time.perf_counter() - start)
+    stop = True
+    pending.release()
+    answering.join()
+    return rate
+
+
 def main() -> None:
     if len(sys.argv) != 3 or sys.argv[1] != "bench":
         sys.exit("usage: limits_probe.py bench SPEC_JSON")
@@ -91,6 +141,8 @@ def main() -> None:
             figures = asyncio.run(postgres_limits(spec.url, spec.n))
         else:
             figures = {}
+        if figures:
+            figures["thread_handoff"] = thread_handoffs(spec.n * 2)
     except Exception as error:  # reported to the orchestrator, not raised
         emit("result", error=f"{type(error).__name__}: {error}")
         return

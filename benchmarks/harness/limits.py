@@ -7,6 +7,8 @@ orchestrator in each round:
 - Redis: redis-py's bare `PING` round trip in a loop, and Redis's own ceiling for a function
   call that does nothing (from its `usec_per_call`), by `adapters/limits_probe.py`.
 - Postgres: asyncpg's bare one-row `INSERT` and commit in a loop, by the same probe.
+- Redis and Postgres: CPython's ceiling for blocking calls from 8 threads that one other
+  thread answers, with no I/O (the bound of the sync workload's hand-off), by the probe.
 
 No library can store one job per awaited call faster than the round trip or the commit."""
 
@@ -24,6 +26,7 @@ BARE_COMMIT = "bare_commit"
 PING = "ping"
 NOOP_FUNCTION = "noop_function"
 BARE_INSERT_COMMIT = "bare_insert_commit"
+THREAD_HANDOFF = "thread_handoff"
 LABELS = {
     BARE_COMMIT: "bare `BEGIN IMMEDIATE; INSERT; COMMIT` from Python's sqlite3, WAL, "
     "`synchronous=FULL`, on the libraries' disk (/s)",
@@ -31,6 +34,9 @@ LABELS = {
     NOOP_FUNCTION: "Redis's own ceiling for a no-op function call, 1 s / its usec_per_call "
     "in `INFO commandstats` (calls/s, server time only)",
     BARE_INSERT_COMMIT: "asyncpg one-row `INSERT` + commit, one after the other (commits/s)",
+    THREAD_HANDOFF: "8 threads, each blocking until one other thread answers its call (a "
+    "lock released), no I/O: CPython's ceiling for blocking calls answered by one event "
+    "loop's thread (calls/s)",
 }
 ENQUEUE_BOUNDS = (BARE_COMMIT, PING, BARE_INSERT_COMMIT)
 """The limits a single awaited enqueue is set against in the report."""
