@@ -66,6 +66,16 @@ class Coalescer:
         finally:
             self._hand_on()
 
+    def submit(self, jobs: Sequence[NewJob]) -> asyncio.Future[list[str]]:
+        """Store `jobs` with the next shared call, from plain code on the loop (no
+        coroutine: a callback's); the future answers their ids, or the error."""
+        answer: asyncio.Future[list[str]] = self.loop.create_future()
+        self._waiting.append(_Call(jobs, answer))
+        if not self._busy:
+            self._busy = True
+            self._hand_on()
+        return answer
+
     def _hand_on(self) -> None:
         """After a backend call: send the calls that waited for it, or be free again."""
         if self._waiting:
@@ -137,14 +147,18 @@ class Enqueues:
     def __init__(self) -> None:
         self._coalescer: Coalescer | None = None
 
-    def store(self, backend: Backend, connection: Any, alone: bool) -> Store:
-        """How to store jobs on `backend` (in `connection`'s transaction, if given); `alone`:
-        they have a batch or dependencies, so one job may fail its call (not shared)."""
-        store = enqueuer(backend, connection)  # ConfigurationError if it cannot
-        if connection is not None or alone:
-            return store
+    def coalescer(self, backend: Backend) -> Coalescer:
+        """The coalescer of plain enqueues on `backend`, on the running loop."""
+        store = enqueuer(backend, None)
         loop = asyncio.get_running_loop()
         current = self._coalescer
         if current is None or current.loop is not loop or current.store_jobs != store:
             current = self._coalescer = Coalescer(store, loop)
-        return current.store
+        return current
+
+    def store(self, backend: Backend, connection: Any, alone: bool) -> Store:
+        """How to store jobs on `backend` (in `connection`'s transaction, if given); `alone`:
+        they have a batch or dependencies, so one job may fail its call (not shared)."""
+        if connection is not None or alone:
+            return enqueuer(backend, connection)  # ConfigurationError if it cannot
+        return self.coalescer(backend).store

@@ -23,10 +23,13 @@ from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
+from taskrunner._coalesce import Coalescer, Enqueues
+from taskrunner._handover import Handover
 from taskrunner.backend import Backend, JobState, load_backend, scheme_of
 from taskrunner.errors import ConfigurationError, TaskrunnerError
 from taskrunner.handle import Job
 from taskrunner.job import JobInfo
+from taskrunner.telemetry import tracing
 
 if TYPE_CHECKING:
     from taskrunner.task import PreparedJob
@@ -157,14 +160,25 @@ class BlockingMethods:
     _connect_lock: asyncio.Lock
     _own_loop: LoopThread | None = None
     _own_loop_lock = threading.Lock()
+    _enqueues: Enqueues
+    _enqueued_hook: object | None  # taskrunner.testing's eager mode sees each enqueue_many
+    _handover: Handover | None = None
 
     async def close(self) -> None:
         raise NotImplementedError  # TaskRunner's
 
-    async def enqueue_many(self, prepared: Iterable[PreparedJob[T]]) -> list[Job[T]]:
+    async def connected(self) -> Backend:
+        raise NotImplementedError  # TaskRunner's
+
+    async def enqueue_many(
+        self, prepared: Iterable[PreparedJob[T]], *, connection: Any = None
+    ) -> list[Job[T]]:
         raise NotImplementedError  # TaskRunner's
 
     async def get_job(self, job_id: str) -> JobInfo:
+        raise NotImplementedError  # TaskRunner's
+
+    async def wait_for(self, job_id: str, timeout: float | None = None) -> JobInfo | None:
         raise NotImplementedError  # TaskRunner's
 
     async def cancel(self, job_id: str) -> JobState:
@@ -173,9 +187,45 @@ class BlockingMethods:
     async def retry(self, job_id: str) -> bool:
         raise NotImplementedError  # TaskRunner's
 
-    def enqueue_many_sync(self, prepared: Iterable[PreparedJob[T]]) -> list[Job[T]]:
-        """`enqueue_many`, from sync code."""
-        return self.call_sync(self.enqueue_many, list(prepared))
+    def enqueue_many_sync(
+        self, prepared: Iterable[PreparedJob[T]], *, connection: Any = None
+    ) -> list[Job[T]]:
+        """`enqueue_many`, from sync code. Plain jobs (not in a caller's transaction,
+        without dependencies or a batch, outside a trace) are handed to the loop together
+        with other threads' (see `Handover`); the others run `enqueue_many` there."""
+        batch = list(prepared)
+        if batch and self._plain(batch, connection):
+            ids = self._handover_on(self._blocking_loop()).store([p.new for p in batch])
+            return [Job(self, i, i != p.new.id) for p, i in zip(batch, ids, strict=True)]
+
+        async def enqueue() -> list[Job[T]]:
+            return await self.enqueue_many(batch, connection=connection)
+
+        return self.call_sync(enqueue)
+
+    def _plain(self, batch: list[PreparedJob[T]], connection: Any) -> bool:
+        return (
+            connection is None
+            and self._enqueued_hook is None
+            and not (tracing.ENABLED and tracing.in_trace())
+            and all(not p.new.after and p.new.batch_id is None for p in batch)
+        )
+
+    def _handover_on(self, loop: asyncio.AbstractEventLoop) -> Handover:
+        handover = self._handover
+        if handover is None or handover.loop is not loop:
+            # two threads may both make one: each call still gets its answer from its own
+            handover = self._handover = Handover(loop, self._ready_coalescer, self._coalescer)
+        return handover
+
+    def _ready_coalescer(self) -> Coalescer | None:
+        """The coalescer of plain enqueues, if the runner is connected on the running loop."""
+        if self._connected and self._loop is asyncio.get_running_loop():
+            return self._enqueues.coalescer(self.backend)
+        return None
+
+    async def _coalescer(self) -> Coalescer:
+        return self._enqueues.coalescer(await self.connected())
 
     def get_job_sync(self, job_id: str) -> JobInfo:
         """`get_job`, from sync code."""

@@ -186,6 +186,11 @@ class PublishersLimit:
     ) -> list[Job[T]]:
         return await self.runner.enqueue_many(prepared, connection=connection)
 
+    def enqueue_many_sync(
+        self, prepared: Iterable[PreparedJob[T]], *, connection: Any = None
+    ) -> list[Job[T]]:
+        return self.runner.enqueue_many_sync(prepared, connection=connection)
+
     def call_sync(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         return self.runner.call_sync(fn, *args, **kwargs)
 

@@ -37,11 +37,15 @@ U = TypeVar("U")
 
 class Enqueuer(Protocol):
     """What a `Task` asks of the runner it is registered with (a `TaskRunner`): the payload
-    limit, and a way to store prepared jobs."""
+    limit, and ways to store prepared jobs (from async and from sync code)."""
 
     max_payload: int
 
     async def enqueue_many(
+        self, prepared: Iterable[PreparedJob[U]], *, connection: Any = None
+    ) -> list[Job[U]]: ...
+
+    def enqueue_many_sync(
         self, prepared: Iterable[PreparedJob[U]], *, connection: Any = None
     ) -> list[Job[U]]: ...
 
@@ -194,7 +198,9 @@ class Task(Generic[P, T]):
     def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> Job[T]:
         """`enqueue` from sync code (a Django view, a Flask handler, a script, a `def`
         task's thread): blocks until the job is stored. See `TaskRunner.call_sync`."""
-        return self.runner.call_sync(self.enqueue, *args, **kwargs)
+        prepared = PreparedJob(self, self._new_job(args, kwargs))
+        (job,) = self.runner.enqueue_many_sync([prepared], connection=self._options.connection)
+        return job
 
     def options(
         self,

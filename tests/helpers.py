@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,37 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> None:
             if value:
                 return
             await anyio.sleep(0.01)
+
+
+def until(check: Callable[[], Any], timeout: float = 30.0) -> None:
+    """`eventually`, for a test's own thread (no event loop): poll `check` until truthy."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout:.0f} s: {check}")
+        time.sleep(0.005)
+
+
+@contextmanager
+def connected_in_a_thread(runner: TaskRunner) -> Iterator[TaskRunner]:
+    """`runner`, connected on an event loop that runs in a thread of its own (as an async
+    app's or a worker's loop does) until the block ends."""
+    stop = threading.Event()
+    started = threading.Event()
+
+    async def serve() -> None:
+        async with runner:
+            started.set()
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),))
+    thread.start()
+    assert started.wait(30)
+    try:
+        yield runner
+    finally:
+        stop.set()
+        thread.join(30)
 
 
 class CountingBackend(MemoryBackend):

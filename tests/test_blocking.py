@@ -12,11 +12,11 @@ import contextvars
 import multiprocessing
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from taskrunner import ConfigurationError, JobState, TaskRunner, TaskrunnerError
+from tests.helpers import connected_in_a_thread
 
 THREADS = 8
 
@@ -154,29 +154,6 @@ async def test_a_def_task_and_an_async_apps_threads_use_the_runners_loop() -> No
     assert runner._own_loop is None
 
 
-@contextmanager
-def connected_in_a_thread(url: str) -> Iterator[TaskRunner]:
-    """A runner connected on an event loop that runs in a thread of its own, as an async
-    app's or a worker's loop does, until the block ends."""
-    runner = make_runner(url)
-    stop = threading.Event()
-    started = threading.Event()
-
-    async def serve() -> None:
-        async with runner:
-            started.set()
-            await asyncio.to_thread(stop.wait)
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),))
-    thread.start()
-    assert started.wait(30)
-    try:
-        yield runner
-    finally:
-        stop.set()
-        thread.join(30)
-
-
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request", default=None)
 
 
@@ -194,7 +171,7 @@ async def _park(started: threading.Event) -> None:
 
 
 def test_a_call_runs_in_the_callers_context_and_raises_its_errors() -> None:
-    with connected_in_a_thread("memory://") as runner:
+    with connected_in_a_thread(make_runner("memory://")) as runner:
         REQUEST_ID.set("r-1")  # a trace's current span travels the same way
         assert runner.call_sync(_request_id) == "r-1"
         with pytest.raises(ValueError, match=r"^no$"):
@@ -204,7 +181,7 @@ def test_a_call_runs_in_the_callers_context_and_raises_its_errors() -> None:
 def test_a_call_ends_when_its_loop_shuts_down() -> None:
     errors: list[BaseException] = []
     started = threading.Event()
-    with connected_in_a_thread("memory://") as runner:
+    with connected_in_a_thread(make_runner("memory://")) as runner:
 
         def caller() -> None:
             try:

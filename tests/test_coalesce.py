@@ -1,19 +1,20 @@
 """Concurrent enqueues share backend calls (taskrunner._coalesce), on every backend: each
 caller gets its own jobs' ids, or its own error, and a cancelled caller's jobs are not
-stored."""
+stored. The same for blocking enqueues from many threads (taskrunner._handover)."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 
-from taskrunner import Job, JobState, Task, TaskRunner
+from taskrunner import ConfigurationError, Job, JobState, Task, TaskRunner
 from taskrunner.backend import NewJob
-from tests.helpers import eventually
+from tests.helpers import connected_in_a_thread, eventually, free_port, until
 
 Store = Callable[[Sequence[NewJob]], Awaitable[list[str]]]
 
@@ -183,3 +184,132 @@ async def test_callers_enqueueing_in_turn_share_every_call_after_the_first(
     await asyncio.gather(*handlers)
     assert gate.calls == [1, 8, 8, 8, 8, 8]
     assert (await runner.stats())["default"][JobState.QUEUED] == 41
+
+
+# -- blocking enqueues from threads (taskrunner._handover) ---------------------------------
+
+
+class Threads:
+    """Threads of a sync app, each making one `enqueue_sync` call: what each got back."""
+
+    def __init__(self, echo: Task[..., Any]) -> None:
+        self.echo = echo
+        self.answers: dict[str, Job[Any] | BaseException] = {}
+        self.threads: list[threading.Thread] = []
+
+    def start(self, name: str, value: str) -> None:
+        def call() -> None:
+            try:
+                self.answers[name] = self.echo.enqueue_sync(value)
+            except BaseException as exc:
+                self.answers[name] = exc
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        self.threads.append(thread)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(30)
+        assert not any(thread.is_alive() for thread in self.threads)
+
+
+def gated_in_a_thread(runner: TaskRunner) -> tuple[Gate, Threads]:
+    """On a runner connected in a thread of its own: a gate on its backend, and a first
+    thread's enqueue held there."""
+    gate = Gate(runner.backend.enqueue)
+    runner.backend.enqueue = gate  # type: ignore[method-assign]
+    threads = Threads(runner.tasks["coalesce.echo"])
+    threads.start("first", "first")
+    until(lambda: gate.calls == [1])
+    return gate, threads
+
+
+def opened(runner: TaskRunner, gate: Gate) -> None:
+    assert runner._loop is not None
+    runner._loop.call_soon_threadsafe(gate.opened.set)
+
+
+def test_threads_calling_while_a_call_is_in_flight_share_the_next(shared_url: str) -> None:
+    runner = TaskRunner(shared_url)
+    with_tasks(runner)
+    with connected_in_a_thread(runner):
+        gate, threads = gated_in_a_thread(runner)
+        for n in range(8):
+            threads.start(f"t{n}", f"t{n}")
+        until(lambda: waiting(runner) == 8)
+        opened(runner, gate)
+        threads.join()
+        assert gate.calls == [1, 8]
+        assert len(threads.answers) == 9
+        for name, job in threads.answers.items():
+            assert isinstance(job, Job) and not job.duplicate
+            assert runner.get_job_sync(job.id).args == [name]
+
+
+def test_a_refused_shared_call_gives_each_thread_its_own_answer(shared_url: str) -> None:
+    runner = TaskRunner(shared_url)
+    with_tasks(runner)
+    with connected_in_a_thread(runner):
+        gate, threads = gated_in_a_thread(runner)
+        for n in range(6):
+            threads.start(f"good{n}", f"good{n}")
+        for n in range(2):
+            threads.start(f"bad{n}", "bad")
+        until(lambda: waiting(runner) == 8)
+        opened(runner, gate)
+        threads.join()
+        # the shared call of 8 failed: each job went again alone, and only "bad" failed
+        assert gate.calls == [1, 8, 1, 1, 1, 1, 1, 1, 1, 1]
+        refused = {name for name, answer in threads.answers.items() if not isinstance(answer, Job)}
+        assert refused == {"bad0", "bad1"}
+        assert all(isinstance(threads.answers[name], ConnectionError) for name in refused)
+        assert runner.call_sync(runner.stats)["default"][JobState.QUEUED] == 7
+
+
+def test_a_thread_interrupted_while_it_waits_stores_nothing(shared_url: str) -> None:
+    runner = TaskRunner(shared_url)
+    with_tasks(runner)
+    echo = runner.tasks["coalesce.echo"]
+    with connected_in_a_thread(runner):
+        gate, threads = gated_in_a_thread(runner)
+        main = threading.main_thread().ident
+        assert main == threading.get_ident()  # the test's thread is the one Ctrl-C reaches
+
+        def ctrl_c() -> None:
+            until(lambda: waiting(runner) == 1)
+            signal.pthread_kill(main, signal.SIGINT)
+
+        threading.Thread(target=ctrl_c).start()
+        with pytest.raises(KeyboardInterrupt):
+            echo.enqueue_sync("interrupted")
+        opened(runner, gate)  # after the interrupted call was taken out (the loop's order)
+        threads.join()
+        until(lambda: waiting(runner) == 0)
+        assert gate.calls == [1]
+        assert runner.call_sync(runner.stats)["default"][JobState.QUEUED] == 1
+
+
+def test_each_thread_gets_the_error_of_a_backend_it_cannot_reach() -> None:
+    port = free_port()
+    runner = TaskRunner(f"redis://127.0.0.1:{port}/0")
+    with_tasks(runner)
+    threads = Threads(runner.tasks["coalesce.echo"])
+    for n in range(3):
+        threads.start(f"t{n}", f"t{n}")
+    threads.join()
+    errors = list(threads.answers.values())
+    assert len(errors) == 3
+    assert all(isinstance(error, Exception) and str(port) in str(error) for error in errors)
+    runner.close_sync()
+
+
+def test_enqueue_many_sync_with_a_connection_says_what_cannot_be_done() -> None:
+    runner = TaskRunner("memory://")
+    with_tasks(runner)
+    echo = runner.tasks["coalesce.echo"]
+    with connected_in_a_thread(runner):
+        with pytest.raises(ConfigurationError, match="connection= works with the Postgres"):
+            runner.enqueue_many_sync([echo.prepare("x")], connection=object())
+        (job,) = runner.enqueue_many_sync([echo.prepare("y")])
+        assert runner.get_job_sync(job.id).args == ["y"]
