@@ -14,7 +14,7 @@ import redis
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 from harness.invoke import Outcome
-from harness.limits import BARE_INSERT_COMMIT, NOOP_FUNCTION, PING, measure
+from harness.limits import BARE_INSERT_COMMIT, NOOP_FUNCTION, PING, THREAD_HANDOFF, measure
 from harness.namespaces import Servers
 from harness.plan import workload
 from harness.report import footnotes
@@ -30,8 +30,9 @@ POSTGRES_URL = os.environ.get(
 def test_redis_limits_are_a_round_trip_and_a_noop_function_call(tmp_path: Path) -> None:
     figures = measure("redis", Servers(redis=REDIS_URL), True, PYTHON, tmp_path / "log")
 
-    assert set(figures) == {PING, NOOP_FUNCTION}
+    assert set(figures) == {PING, NOOP_FUNCTION, THREAD_HANDOFF}
     assert figures[PING] > 0
+    assert figures[THREAD_HANDOFF] > 0
     assert figures[NOOP_FUNCTION] > figures[PING]  # the server alone beats any round trip
     client = redis.Redis.from_url(REDIS_URL)
     try:
@@ -44,8 +45,8 @@ async def test_the_postgres_limit_is_a_bare_commit_and_leaves_no_schema(tmp_path
     base = POSTGRES_URL.rsplit("/", 1)[0]
     figures = measure("postgres", Servers(postgres=base), True, PYTHON, tmp_path / "log")
 
-    assert set(figures) == {BARE_INSERT_COMMIT}
-    assert figures[BARE_INSERT_COMMIT] > 0
+    assert set(figures) == {BARE_INSERT_COMMIT, THREAD_HANDOFF}
+    assert figures[BARE_INSERT_COMMIT] > 0 and figures[THREAD_HANDOFF] > 0
     conn = await asyncpg.connect(f"{base}/postgres")
     try:
         left = await conn.fetchval(
