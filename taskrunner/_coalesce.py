@@ -5,6 +5,9 @@ trip. While one call to the backend's `enqueue` is in flight, the calls that arr
 together, and go as one call (one script run, one statement, one commit) when it ends:
 
 - a lone enqueue goes straight to the backend, as it would without this;
+- a backend may take several shared calls at once (`ConcurrentEnqueues`: Postgres takes 2,
+  each on a connection of its own, so that one's commit overlaps the other's); the others
+  take one at a time;
 - after a shared call, the next one waits a turn of the loop, so that its callers, answered,
   can join it with their next enqueue (a caller that enqueues in a loop does);
 - each call returns once its own jobs are stored (the backend call that carried them
@@ -26,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from taskrunner.backend import Backend, NewJob, enqueuer
+from taskrunner.backend import Backend, NewJob, enqueue_lanes, enqueuer
 
 Store = Callable[[Sequence[NewJob]], Awaitable[list[str]]]
 MOST_JOBS = 1000  # jobs in one shared call at most; the rest go in the next
@@ -42,28 +45,31 @@ class Coalescer:
     """Shares backend calls between the concurrent enqueues of one event loop (see the
     module's docstring). `store` is the backend's `enqueue`."""
 
-    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop, lanes: int = 1) -> None:
         self.store_jobs = store
         self.loop = loop
+        self.lanes = lanes  # backend calls in flight at most
         self._waiting: deque[_Call] = deque()
-        self._busy = False
-        self._flushing: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self._flushing: set[asyncio.Task[None]] = set()  # kept: the loop's references are weak
 
     @property
     def waiting(self) -> int:
-        """How many calls wait for the backend call in flight to end."""
+        """How many calls wait for a backend call in flight to end."""
         return len(self._waiting)
 
     async def store(self, jobs: Sequence[NewJob]) -> list[str]:
         """Store `jobs`, sharing a backend call with concurrent callers; their ids."""
-        if self._busy:
+        if self._in_flight:
             answer: asyncio.Future[list[str]] = self.loop.create_future()
             self._waiting.append(_Call(jobs, answer))
+            self._hand_on()
             return await answer
-        self._busy = True
+        self._in_flight = 1
         try:
             return await self.store_jobs(jobs)
         finally:
+            self._in_flight -= 1
             self._hand_on()
 
     def submit(self, jobs: Sequence[NewJob]) -> asyncio.Future[list[str]]:
@@ -71,17 +77,16 @@ class Coalescer:
         coroutine: a callback's); the future answers their ids, or the error."""
         answer: asyncio.Future[list[str]] = self.loop.create_future()
         self._waiting.append(_Call(jobs, answer))
-        if not self._busy:
-            self._busy = True
-            self._hand_on()
+        self._hand_on()
         return answer
 
     def _hand_on(self) -> None:
-        """After a backend call: send the calls that waited for it, or be free again."""
-        if self._waiting:
-            self._flushing = self.loop.create_task(self._flush(), name="taskrunner-enqueue")
-        else:
-            self._busy = False
+        """Send the calls that wait, on each lane free."""
+        while self._waiting and self._in_flight < self.lanes:
+            self._in_flight += 1
+            task = self.loop.create_task(self._flush(), name="taskrunner-enqueue")
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
 
     async def _flush(self) -> None:
         try:
@@ -94,9 +99,10 @@ class Coalescer:
                     # alone in it (8 callers in turn: calls of 8, not of 1 and 7 by turns)
                     await asyncio.sleep(0)
         finally:
-            self._busy = False
-            while self._waiting:  # this task was cancelled (its loop is closing)
-                self._waiting.popleft().answer.cancel()
+            self._in_flight -= 1
+            if not self._in_flight:
+                while self._waiting:  # this task was cancelled (its loop is closing)
+                    self._waiting.popleft().answer.cancel()
 
     def _next_calls(self) -> list[_Call]:
         calls: list[_Call] = []
@@ -153,7 +159,7 @@ class Enqueues:
         loop = asyncio.get_running_loop()
         current = self._coalescer
         if current is None or current.loop is not loop or current.store_jobs != store:
-            current = self._coalescer = Coalescer(store, loop)
+            current = self._coalescer = Coalescer(store, loop, enqueue_lanes(backend))
         return current
 
     def store(self, backend: Backend, connection: Any, alone: bool) -> Store:

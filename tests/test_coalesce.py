@@ -20,18 +20,19 @@ Store = Callable[[Sequence[NewJob]], Awaitable[list[str]]]
 
 
 class Gate:
-    """Wraps a backend's `enqueue`: counts its calls and their sizes, holds the first call
-    until opened (so that others arrive while it is in flight), and refuses jobs whose
-    first argument is "bad" as a backend would refuse a whole call."""
+    """Wraps a backend's `enqueue`: counts its calls and their sizes, holds the first `hold`
+    calls until opened (so that others arrive while they are in flight), and refuses jobs
+    whose first argument is "bad" as a backend would refuse a whole call."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, hold: int = 1) -> None:
         self.store = store
+        self.hold = hold
         self.calls: list[int] = []
         self.opened = asyncio.Event()
 
     async def __call__(self, jobs: Sequence[NewJob], connection: object = None) -> list[str]:
         self.calls.append(len(jobs))
-        if len(self.calls) == 1:
+        if len(self.calls) <= self.hold:
             await self.opened.wait()
         if any(b'"bad"' in job.payload for job in jobs):
             raise ConnectionError(f"refused a call of {len(jobs)} jobs")
@@ -62,10 +63,17 @@ def waiting(runner: TaskRunner) -> int:
     return 0 if coalescer is None else coalescer.waiting
 
 
-async def gated(runner: TaskRunner) -> Gate:
+async def gated(runner: TaskRunner, lanes: int = 1, hold: int = 1) -> Gate:
+    """A gate on the runner's backend, which takes `lanes` shared calls at once (one for
+    the calls' shapes below; Postgres takes 2 of its own, see `ConcurrentEnqueues`)."""
     backend = await runner.connected()
-    gate = Gate(backend.enqueue)
-    backend.enqueue = gate  # type: ignore[method-assign]
+    return gate_on(backend, lanes, hold)
+
+
+def gate_on(backend: Any, lanes: int = 1, hold: int = 1) -> Gate:
+    gate = Gate(backend.enqueue, hold)
+    backend.enqueue = gate
+    backend.enqueue_lanes = lanes
     return gate
 
 
@@ -217,8 +225,7 @@ class Threads:
 def gated_in_a_thread(runner: TaskRunner) -> tuple[Gate, Threads]:
     """On a runner connected in a thread of its own: a gate on its backend, and a first
     thread's enqueue held there."""
-    gate = Gate(runner.backend.enqueue)
-    runner.backend.enqueue = gate  # type: ignore[method-assign]
+    gate = gate_on(runner.backend)
     threads = Threads(runner.tasks["coalesce.echo"])
     threads.start("first", "first")
     until(lambda: gate.calls == [1])
@@ -313,3 +320,27 @@ def test_enqueue_many_sync_with_a_connection_says_what_cannot_be_done() -> None:
             runner.enqueue_many_sync([echo.prepare("x")], connection=object())
         (job,) = runner.enqueue_many_sync([echo.prepare("y")])
         assert runner.get_job_sync(job.id).args == ["y"]
+
+
+async def test_a_backend_taking_two_calls_at_once_sends_the_waiting_beside_the_first(
+    each_backend_runner: TaskRunner,
+) -> None:
+    # Postgres's two lanes (each call waits for its own commit), on any backend: while the
+    # first call is in flight, the calls that arrived go in a second call at once; with
+    # both lanes busy, the next caller waits for one of them
+    runner = each_backend_runner
+    with_tasks(runner)
+    echo = runner.tasks["coalesce.echo"]
+    gate = await gated(runner, lanes=2, hold=2)
+    first = asyncio.create_task(echo.enqueue("first"))
+    await eventually(lambda: gate.calls == [1])
+    beside = [asyncio.create_task(echo.enqueue(f"b{n}")) for n in range(4)]
+    await eventually(lambda: gate.calls == [1, 4])
+    last = asyncio.create_task(echo.enqueue("last"))
+    await eventually(lambda: waiting(runner) == 1)
+    assert gate.calls == [1, 4]
+    gate.opened.set()
+    jobs = await asyncio.gather(first, *beside, last)
+    assert gate.calls == [1, 4, 1]
+    assert len({job.id for job in jobs}) == 6
+    assert (await runner.stats())["default"][JobState.QUEUED] == 6

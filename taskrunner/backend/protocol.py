@@ -174,6 +174,21 @@ class TransactionalEnqueue(Protocol):
         transaction: errors of the database reach the caller untouched)."""
 
 
+@runtime_checkable
+class ConcurrentEnqueues(Protocol):
+    """An optional hint: how many shared enqueue calls (see `taskrunner._coalesce`) the core
+    may have in flight on the backend at once; 1 for a backend without it. Worth more than 1
+    where a call mostly waits on something other than the server's CPU (a commit's flush to
+    disk) and the calls do not queue behind each other there."""
+
+    enqueue_lanes: int
+
+
+def enqueue_lanes(backend: Backend) -> int:
+    """How many shared enqueue calls may be in flight on `backend` at once."""
+    return backend.enqueue_lanes if isinstance(backend, ConcurrentEnqueues) else 1
+
+
 def enqueuer(
     backend: Backend, connection: Any = None
 ) -> Callable[[Sequence[NewJob]], Awaitable[list[str]]]:
