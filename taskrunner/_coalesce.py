@@ -6,8 +6,8 @@ together, and go as one call (one script run, one statement, one commit) when it
 
 - a lone enqueue goes straight to the backend, as it would without this;
 - a backend may take several shared calls at once (`ConcurrentEnqueues`: Postgres takes 2,
-  each on a connection of its own, so that one's commit overlaps the other's); the others
-  take one at a time;
+  each on a connection of its own, so that one's commit overlaps the other's), while the
+  calls in flight are small; the others take one at a time;
 - after a shared call, the next one waits a turn of the loop, so that its callers, answered,
   can join it with their next enqueue (a caller that enqueues in a loop does);
 - each call returns once its own jobs are stored (the backend call that carried them
@@ -33,6 +33,7 @@ from taskrunner.backend import Backend, NewJob, enqueue_lanes, enqueuer
 
 Store = Callable[[Sequence[NewJob]], Awaitable[list[str]]]
 MOST_JOBS = 1000  # jobs in one shared call at most; the rest go in the next
+FEW_JOBS = 16  # a backend's further lanes open only while its calls in flight carry fewer
 
 
 @dataclass(slots=True)
@@ -51,6 +52,7 @@ class Coalescer:
         self.lanes = lanes  # backend calls in flight at most
         self._waiting: deque[_Call] = deque()
         self._in_flight = 0
+        self._in_flight_jobs = 0
         self._flushing: set[asyncio.Task[None]] = set()  # kept: the loop's references are weak
 
     @property
@@ -67,7 +69,7 @@ class Coalescer:
             return await answer
         self._in_flight = 1
         try:
-            return await self.store_jobs(jobs)
+            return await self._carry(jobs)
         finally:
             self._in_flight -= 1
             self._hand_on()
@@ -80,9 +82,25 @@ class Coalescer:
         self._hand_on()
         return answer
 
+    async def _carry(self, jobs: Sequence[NewJob]) -> list[str]:
+        """One backend call, its jobs counted while it is in flight."""
+        self._in_flight_jobs += len(jobs)
+        try:
+            return await self.store_jobs(jobs)
+        finally:
+            self._in_flight_jobs -= len(jobs)
+
+    def _lane_free(self) -> bool:
+        """Whether another call may go now: none is in flight, or a further lane is free
+        and the calls in flight are small (they mostly wait, on a commit's flush, say; big
+        ones keep the server busy, and a call beside them would only split the next)."""
+        if not self._in_flight:
+            return True
+        return self._in_flight < self.lanes and self._in_flight_jobs < FEW_JOBS
+
     def _hand_on(self) -> None:
         """Send the calls that wait, on each lane free."""
-        while self._waiting and self._in_flight < self.lanes:
+        while self._waiting and self._lane_free():
             self._in_flight += 1
             task = self.loop.create_task(self._flush(), name="taskrunner-enqueue")
             self._flushing.add(task)
@@ -116,7 +134,7 @@ class Coalescer:
 
     async def _send(self, calls: list[_Call]) -> None:
         try:
-            ids = await self.store_jobs([job for call in calls for job in call.jobs])
+            ids = await self._carry([job for call in calls for job in call.jobs])
         except Exception as exc:
             if len(calls) == 1:
                 _answer(calls[0], exc)
@@ -130,7 +148,7 @@ class Coalescer:
 
     async def _send_alone(self, call: _Call) -> None:
         try:
-            ids = await self.store_jobs(call.jobs)
+            ids = await self._carry(call.jobs)
         except Exception as exc:
             _answer(call, exc)
         else:

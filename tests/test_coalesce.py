@@ -344,3 +344,23 @@ async def test_a_backend_taking_two_calls_at_once_sends_the_waiting_beside_the_f
     assert gate.calls == [1, 4, 1]
     assert len({job.id for job in jobs}) == 6
     assert (await runner.stats())["default"][JobState.QUEUED] == 6
+
+
+async def test_a_big_call_in_flight_keeps_the_second_lane_closed(
+    each_backend_runner: TaskRunner,
+) -> None:
+    # a call of many jobs keeps the server busy: a second call beside it would only split
+    # the next one, so the callers that arrive wait for it to end
+    runner = each_backend_runner
+    with_tasks(runner)
+    echo = runner.tasks["coalesce.echo"]
+    gate = await gated(runner, lanes=2, hold=2)
+    big = asyncio.create_task(runner.enqueue_many([echo.prepare(f"m{n}") for n in range(20)]))
+    await eventually(lambda: gate.calls == [20])
+    later = [asyncio.create_task(echo.enqueue(f"l{n}")) for n in range(4)]
+    await eventually(lambda: waiting(runner) == 4)
+    await asyncio.sleep(0.05)  # a second lane would have taken them by now
+    assert gate.calls == [20]
+    gate.opened.set()
+    await asyncio.gather(big, *later)
+    assert gate.calls == [20, 4]
