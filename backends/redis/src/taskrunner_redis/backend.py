@@ -36,8 +36,10 @@ from taskrunner_redis.pausing import RedisPausing
 from taskrunner_redis.records import (
     enqueue_header,
     finish_arguments,
+    is_plain,
     micros,
     parse_claimed,
+    plain_arguments,
     state_counts,
 )
 from taskrunner_redis.registry import RedisRegistry
@@ -157,9 +159,13 @@ class RedisBackend(
 
     async def _enqueue_alone(self, job: NewJob) -> str:
         """Most web handlers' enqueue: one job, no dependencies, no batch."""
-        arguments = [orjson.dumps([enqueue_header(job)]), job.payload]
         with self._store.errors("enqueuing"):
-            _, job_id = await self._store.enqueue_alone(job.queue, arguments)
+            if is_plain(job) and self._store.replicas is None:
+                arguments = plain_arguments(job)
+                _, job_id = await self._store.enqueue_alone(job.queue, arguments, "enqueue_plain")
+            else:
+                arguments = [orjson.dumps([enqueue_header(job)]), job.payload]
+                _, job_id = await self._store.enqueue_alone(job.queue, arguments)
         found: str = job_id.decode()
         self._store.registered.add(job.queue)
         self._store.locator.remember([(found, job.queue)])

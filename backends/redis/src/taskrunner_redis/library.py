@@ -33,8 +33,8 @@ PUBLIC = ("json", "door_args", "door")  # after the prelude, in the public libra
 PUBLIC_NAME = "taskrunner"
 ENTRY_POINT = "taskrunner_enqueue"
 FUNCTIONS = (
-    "enqueue", "claim", "peek", "heartbeat", "finish", "cancel", "retry", "reclaim", "purge",
-    "delete",
+    "enqueue", "enqueue_plain", "claim", "peek", "heartbeat", "finish", "cancel", "retry",
+    "reclaim", "purge", "delete",
     "stats", "next_due", "activity", "watch", "register_worker", "workers", "resume",
     "batch_open", "batch_join", "batch_close", "batch_part", "batch_clean", "batch_index",
     "dep_register", "dep_read", "dep_judge", "dep_done", "flow_counts",

@@ -284,6 +284,32 @@ def enqueue_header(job: NewJob) -> list[object]:
     ]
 
 
+def is_plain(job: NewJob) -> bool:
+    """Whether enqueue_plain.lua can store the job: no key, batch, limit, rate or
+    dependencies (most web handlers' jobs)."""
+    return (
+        job.key is None
+        and job.batch_id is None
+        and not job.after
+        and job.limit_key is None
+        and job.rate_key is None
+    )
+
+
+def plain_arguments(job: NewJob) -> list[object]:
+    """A plain job's arguments to enqueue_plain.lua, after the prefix and the queue."""
+    at = "" if job.at is None else micros(job.at)
+    return [
+        job.id,
+        job.task,
+        str(job.priority),
+        job.max_attempts,
+        micros(job.delay),
+        at,
+        job.payload,
+    ]
+
+
 def flow_fields(job: NewJob) -> list[str | int | bool] | bool:
     """A new job's flow-control fields as enqueue.lua takes them (False: none). rate_per goes
     as the text of the float, so reads give back exactly the number enqueued."""

@@ -141,15 +141,19 @@ class RedisStore:
             await self.list_queues(unlisted)
         return runs
 
-    async def enqueue_alone(self, queue: str, arguments: list[Any]) -> Any:
+    async def enqueue_alone(
+        self, queue: str, arguments: list[Any], function: str = "enqueue"
+    ) -> Any:
         """`enqueue` of one job with no batch (`arguments`: its header and payload): the
-        same call with less Python on the way; enqueue.lua's answer."""
+        same call with less Python on the way; or, `function` "enqueue_plain", the call of
+        enqueue_plain.lua (`arguments`: those after the queue). enqueue.lua's answer. With
+        wait_replicas, only "enqueue"."""
         if self.replicas is not None:
             ((_, _, answer),) = await self.enqueue([queue], lambda _: arguments)
             return answer
         _, scripts = self.connected()
         route = self.keys.route(queue)
-        answer = await scripts.run("enqueue", route, [self.prefix, queue, *arguments], lane=True)
+        answer = await scripts.run(function, route, [self.prefix, queue, *arguments], lane=True)
         if not answer[0]:
             await self.list_queues([queue])
         return answer
