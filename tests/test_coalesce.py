@@ -237,16 +237,24 @@ def opened(runner: TaskRunner, gate: Gate) -> None:
     runner._loop.call_soon_threadsafe(gate.opened.set)
 
 
+def behind_a_held_call(runner: TaskRunner, calls: dict[str, str]) -> tuple[Gate, Threads]:
+    """With a first thread's enqueue held in the backend, a thread per entry of `calls`
+    (its name: the value it enqueues); once they all wait, the gate opens. Answers once
+    every thread has its answer."""
+    gate, threads = gated_in_a_thread(runner)
+    for name, value in calls.items():
+        threads.start(name, value)
+    until(lambda: waiting(runner) == len(calls))
+    opened(runner, gate)
+    threads.join()
+    return gate, threads
+
+
 def test_threads_calling_while_a_call_is_in_flight_share_the_next(shared_url: str) -> None:
     runner = TaskRunner(shared_url)
     with_tasks(runner)
     with connected_in_a_thread(runner):
-        gate, threads = gated_in_a_thread(runner)
-        for n in range(8):
-            threads.start(f"t{n}", f"t{n}")
-        until(lambda: waiting(runner) == 8)
-        opened(runner, gate)
-        threads.join()
+        gate, threads = behind_a_held_call(runner, {f"t{n}": f"t{n}" for n in range(8)})
         assert gate.calls == [1, 8]
         assert len(threads.answers) == 9
         for name, job in threads.answers.items():
@@ -257,15 +265,9 @@ def test_threads_calling_while_a_call_is_in_flight_share_the_next(shared_url: st
 def test_a_refused_shared_call_gives_each_thread_its_own_answer(shared_url: str) -> None:
     runner = TaskRunner(shared_url)
     with_tasks(runner)
+    calls = {f"good{n}": f"good{n}" for n in range(6)} | {f"bad{n}": "bad" for n in range(2)}
     with connected_in_a_thread(runner):
-        gate, threads = gated_in_a_thread(runner)
-        for n in range(6):
-            threads.start(f"good{n}", f"good{n}")
-        for n in range(2):
-            threads.start(f"bad{n}", "bad")
-        until(lambda: waiting(runner) == 8)
-        opened(runner, gate)
-        threads.join()
+        gate, threads = behind_a_held_call(runner, calls)
         # the shared call of 8 failed: each job went again alone, and only "bad" failed
         assert gate.calls == [1, 8, 1, 1, 1, 1, 1, 1, 1, 1]
         refused = {name for name, answer in threads.answers.items() if not isinstance(answer, Job)}
@@ -322,6 +324,13 @@ def test_enqueue_many_sync_with_a_connection_says_what_cannot_be_done() -> None:
         assert runner.get_job_sync(job.id).args == ["y"]
 
 
+async def on_two_lanes(runner: TaskRunner) -> tuple[Task[..., Any], Gate]:
+    """The echo task, and a gate that holds the first two calls on the runner's backend,
+    made to take two shared calls at once."""
+    with_tasks(runner)
+    return runner.tasks["coalesce.echo"], await gated(runner, lanes=2, hold=2)
+
+
 async def test_a_backend_taking_two_calls_at_once_sends_the_waiting_beside_the_first(
     each_backend_runner: TaskRunner,
 ) -> None:
@@ -329,9 +338,7 @@ async def test_a_backend_taking_two_calls_at_once_sends_the_waiting_beside_the_f
     # first call is in flight, the calls that arrived go in a second call at once; with
     # both lanes busy, the next caller waits for one of them
     runner = each_backend_runner
-    with_tasks(runner)
-    echo = runner.tasks["coalesce.echo"]
-    gate = await gated(runner, lanes=2, hold=2)
+    echo, gate = await on_two_lanes(runner)
     first = asyncio.create_task(echo.enqueue("first"))
     await eventually(lambda: gate.calls == [1])
     beside = [asyncio.create_task(echo.enqueue(f"b{n}")) for n in range(4)]
@@ -352,9 +359,7 @@ async def test_a_big_call_in_flight_keeps_the_second_lane_closed(
     # a call of many jobs keeps the server busy: a second call beside it would only split
     # the next one, so the callers that arrive wait for it to end
     runner = each_backend_runner
-    with_tasks(runner)
-    echo = runner.tasks["coalesce.echo"]
-    gate = await gated(runner, lanes=2, hold=2)
+    echo, gate = await on_two_lanes(runner)
     big = asyncio.create_task(runner.enqueue_many([echo.prepare(f"m{n}") for n in range(20)]))
     await eventually(lambda: gate.calls == [20])
     later = [asyncio.create_task(echo.enqueue(f"l{n}")) for n in range(4)]
