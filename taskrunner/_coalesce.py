@@ -27,7 +27,7 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from taskrunner.backend import Backend, NewJob, enqueue_lanes, enqueuer
 
@@ -36,10 +36,23 @@ MOST_JOBS = 1000  # jobs in one shared call at most; the rest go in the next
 FEW_JOBS = 16  # a backend's further lanes open only while its calls in flight carry fewer
 
 
+class Answer(Protocol):
+    """Where a call's outcome goes: an asyncio future its caller awaits, or what a thread
+    waits on (see `taskrunner._handover`)."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: list[str], /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+    def cancel(self) -> bool: ...
+
+
 @dataclass(slots=True)
 class _Call:
     jobs: Sequence[NewJob]
-    answer: asyncio.Future[list[str]]
+    answer: Answer
 
 
 class Coalescer:
@@ -74,13 +87,11 @@ class Coalescer:
             self._in_flight -= 1
             self._hand_on()
 
-    def submit(self, jobs: Sequence[NewJob]) -> asyncio.Future[list[str]]:
+    def submit(self, jobs: Sequence[NewJob], answer: Answer) -> None:
         """Store `jobs` with the next shared call, from plain code on the loop (no
-        coroutine: a callback's); the future answers their ids, or the error."""
-        answer: asyncio.Future[list[str]] = self.loop.create_future()
+        coroutine: a callback's); `answer` is given their ids, or the error."""
         self._waiting.append(_Call(jobs, answer))
         self._hand_on()
-        return answer
 
     async def _carry(self, jobs: Sequence[NewJob]) -> list[str]:
         """One backend call, its jobs counted while it is in flight."""

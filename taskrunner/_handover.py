@@ -6,7 +6,7 @@ of the loop, a task, and a backend call of its own. Instead, a thread's call put
 list shared by the runner's threads and wakes the loop only if no wake-up is pending yet; the
 loop takes every job listed by then at once, and hands each call to the `Coalescer` as its own
 call (so each still gets its own ids or its own error, and the jobs go in one shared backend
-call). The calling thread waits on a plain lock that the answer releases.
+call). The calling thread waits on a plain lock that the coalescer releases as it answers.
 
 Only plain enqueues go this way (the ones the coalescer shares); the others run their
 `enqueue` on the loop as any blocking call does (`Handoff`).
@@ -27,28 +27,41 @@ Connect = Callable[[], Awaitable[Coalescer]]  # the coalescer of the backend, co
 
 
 class _Call:
-    """One thread's blocking enqueue, waiting for its answer."""
+    """One thread's blocking enqueue, waiting for its answer: the coalescer answers it
+    directly (`Answer`), which wakes the thread at once, with no future and no callback
+    scheduled on the loop."""
 
-    __slots__ = ("_done", "answer", "error", "jobs")
+    __slots__ = ("_done", "_ids", "error", "jobs")
 
     def __init__(self, jobs: Sequence[NewJob]) -> None:
         self.jobs = jobs
         self._done = threading.Lock()
         self._done.acquire()  # released once, on the loop, when the call has its answer
-        self.answer: asyncio.Future[list[str]] | None = None
+        self._ids: list[str] | None = None
         self.error: BaseException | None = None
 
-    def wake(self, _: object = None) -> None:
+    # -- the coalescer's side (Answer), on the loop ------------------------------------------
+
+    def done(self) -> bool:
+        return self._ids is not None or self.error is not None
+
+    def set_result(self, ids: list[str], /) -> None:
+        self._ids = ids
         self._done.release()
 
-    def fail(self, error: BaseException) -> None:
+    def set_exception(self, error: BaseException, /) -> None:
         self.error = error
         self._done.release()
 
-    def cancel(self) -> None:
-        """The caller stopped waiting (Ctrl-C): leave its jobs out if they did not go yet."""
-        if self.answer is not None:
-            self.answer.cancel()
+    def cancel(self) -> bool:
+        """The caller stopped waiting (Ctrl-C), or the loop is closing: its jobs are left
+        out if they did not go yet."""
+        if self.done():
+            return False
+        self.set_exception(FutureCancelled())
+        return True
+
+    # -- the thread's side ---------------------------------------------------------------------
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> list[str]:
         try:
@@ -58,11 +71,8 @@ class _Call:
             raise
         if self.error is not None:
             raise self.error
-        answer = self.answer
-        assert answer is not None
-        if answer.cancelled():  # its loop is shutting down
-            raise FutureCancelled()
-        return answer.result()
+        assert self._ids is not None
+        return self._ids
 
 
 class Handover:
@@ -114,12 +124,13 @@ class Handover:
             coalescer = await self._connect()
         except BaseException as exc:  # each caller must wake up, whatever happened
             for call in calls:
-                call.fail(exc)
+                if not call.done():
+                    call.set_exception(exc)
             raise
         _submit(coalescer, calls)
 
 
 def _submit(coalescer: Coalescer, calls: list[_Call]) -> None:
     for call in calls:
-        call.answer = coalescer.submit(call.jobs)
-        call.answer.add_done_callback(call.wake)
+        if not call.done():  # a caller interrupted before its call was taken is left out
+            coalescer.submit(call.jobs, call)
