@@ -328,6 +328,7 @@ def _forget_in_child() -> None:
         if runner._own_loop is not None:
             runner._own_loop = None
             runner._loop = None
+            runner._handover = None  # its lock may have been held by a parent's thread
             runner._connected = False
             runner._connect_lock = asyncio.Lock()
             if runner._owns_backend:
