@@ -54,6 +54,7 @@ class Scripts:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self._cluster = isinstance(client, RedisCluster)
         self.lane = Lane(client)  # for enqueues (lane.py)
         # a worker's claims and its outcome reports, each on a lane of its own (lane.py)
         self._worker_lanes = {name: Lane(client, 2 * SMALLEST_POOL) for name in WORKER_LANES}
@@ -73,7 +74,7 @@ class Scripts:
 
     async def run(self, name: str, key: str, args: list[Any], *, lane: bool = False) -> Any:
         """The function's answer (`lane`: sent on the enqueue lane when it is free)."""
-        moving = MoveWait()
+        moving: MoveWait | None = None  # made at the first refusal (most calls have none)
         loaded = False
         while True:
             loads = self._loads
@@ -81,6 +82,7 @@ class Scripts:
                 return await self._fcall(name, key, args, lane)
             except (ResponseError, ClusterError) as exc:
                 if is_moving(exc):
+                    moving = moving or MoveWait()
                     await moving.pause(exc)
                 elif is_missing(exc) and not loaded:
                     await self.load(loads)
@@ -162,7 +164,7 @@ class Scripts:
             await self._client.execute_command("FUNCTION", "LOAD", "REPLACE", code)  # type: ignore[no-untyped-call]
 
     async def _fcall(self, name: str, key: str, args: list[Any], lane: bool = False) -> Any:
-        (route,) = await self._routes([key])
+        (route,) = await self._routes([key]) if self._cluster else ({},)
         own = self.lane if lane else self._worker_lanes.get(name)
         execute = self._client.execute_command if own is None else own.execute
         return await execute("FCALL", self._names[name], *declared(key), *args, **route)
