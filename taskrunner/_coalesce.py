@@ -146,6 +146,10 @@ class Coalescer:
     async def _send(self, calls: list[_Call]) -> None:
         try:
             ids = await self._carry([job for call in calls for job in call.jobs])
+        except asyncio.CancelledError:  # the loop is closing: no answer will come
+            for call in calls:
+                call.answer.cancel()
+            raise
         except Exception as exc:
             if len(calls) == 1:
                 _answer(calls[0], exc)

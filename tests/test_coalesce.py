@@ -8,6 +8,7 @@ import asyncio
 import signal
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import CancelledError as FutureCancelled
 from typing import Any
 
 import pytest
@@ -369,3 +370,17 @@ async def test_a_big_call_in_flight_keeps_the_second_lane_closed(
     gate.opened.set()
     await asyncio.gather(big, *later)
     assert gate.calls == [20, 4]
+
+
+def test_threads_waiting_when_the_loop_ends_are_told_so() -> None:
+    # the loop a sync app's calls run on ends (at exit, or an async app shutting down) with
+    # one thread's call in flight and another's waiting: both wake, cancelled, not stuck
+    runner = TaskRunner("memory://")
+    with_tasks(runner)
+    with connected_in_a_thread(runner):
+        _, threads = gated_in_a_thread(runner)
+        threads.start("second", "second")
+        until(lambda: waiting(runner) == 1)
+    threads.join()
+    assert set(threads.answers) == {"first", "second"}
+    assert all(isinstance(answer, FutureCancelled) for answer in threads.answers.values())
