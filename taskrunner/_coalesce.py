@@ -145,11 +145,15 @@ class Coalescer:
 
     async def _send(self, calls: list[_Call]) -> None:
         try:
-            ids = await self._carry([job for call in calls for job in call.jobs])
+            await self._send_shared(calls)
         except asyncio.CancelledError:  # the loop is closing: no answer will come
             for call in calls:
-                call.answer.cancel()
+                call.answer.cancel()  # (an answered call stays answered)
             raise
+
+    async def _send_shared(self, calls: list[_Call]) -> None:
+        try:
+            ids = await self._carry([job for call in calls for job in call.jobs])
         except Exception as exc:
             if len(calls) == 1:
                 _answer(calls[0], exc)
