@@ -8,13 +8,22 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio.to_thread
 import asyncpg
 import pytest
 
+from tests.chaos.targets import Target, hold_write_lock
 from tests.redis.conftest import delete_prefix
+from tests.redis.server import RedisServer
 
 REDIS = os.environ.get("TASKRUNNER_TEST_REDIS", "redis://127.0.0.1:6379/0")
 POSTGRES = os.environ.get("TASKRUNNER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REFUSE = """
+CREATE OR REPLACE FUNCTION "{schema}".refuse() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN RAISE EXCEPTION 'the test refuses inserts for a while'; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON "{schema}".jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".refuse();
+"""
 
 
 async def drop_schema(schema: str) -> None:
@@ -89,3 +98,77 @@ async def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
 @pytest.fixture
 def chaos_env(backend_url: str, ledger: Ledger) -> dict[str, str]:
     return {"TASKRUNNER_URL": backend_url, "LEDGER_DSN": POSTGRES, "LEDGER_TABLE": ledger.table}
+
+
+@pytest.fixture(params=["redis", "postgres", "sqlite"])
+async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
+    if request.param == "sqlite":
+        path = tmp_path / "chaos.db"
+
+        async def lock_the_file() -> str:
+            await anyio.to_thread.run_sync(hold_write_lock, path, 1.0)
+            return "held the SQLite write lock for 1 s"
+
+        async def hold_the_lock(seconds: float) -> str:
+            await anyio.to_thread.run_sync(hold_write_lock, path, seconds)
+            return f"held the SQLite write lock for {seconds} s"
+
+        url = f"sqlite:///{path}"
+        yield Target(url, url, lock_the_file, hold_the_lock)
+    elif request.param == "redis":
+        server = RedisServer(tmp_path / "redis")
+        (tmp_path / "redis").mkdir()
+        server.start()
+
+        async def restart_redis() -> str:
+            server.stop()
+            server.start()
+            return "restarted Redis"
+
+        async def stop_redis(seconds: float) -> str:
+            server.stop()
+            await anyio.sleep(seconds)
+            server.start()
+            return f"stopped Redis for {seconds} s"
+
+        try:
+            url = f"{server.url}?prefix=chaos"
+            yield Target(url, url, restart_redis, stop_redis)
+        finally:
+            server.stop()
+    else:
+        schema = f"chaos_{secrets.token_hex(5)}"
+        struck = f"chaos-struck-{schema}"
+
+        async def cut_connections() -> str:
+            conn = await asyncpg.connect(POSTGRES)
+            try:
+                count = await conn.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = $1",
+                    struck,
+                )
+            finally:
+                await conn.close()
+            return f"terminated {count} Postgres connections"
+
+        async def refuse_inserts(seconds: float) -> str:
+            conn = await asyncpg.connect(POSTGRES)
+            try:
+                await conn.execute(REFUSE.format(schema=schema))
+                await anyio.sleep(seconds)
+                await conn.execute(f'DROP TRIGGER refuse ON "{schema}".jobs')
+            finally:
+                await conn.close()
+            return f"refused the jobs' inserts for {seconds} s"
+
+        try:
+            url = f"{POSTGRES}?schema={schema}"
+            yield Target(
+                f"{url}&application_name=chaos-{schema}",
+                f"{url}&application_name={struck}",
+                cut_connections,
+                refuse_inserts,
+            )
+        finally:
+            await drop_schema(schema)

@@ -13,9 +13,8 @@ import os
 import random
 import secrets
 import signal
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import pytest
 
 from taskrunner import JobState, TaskRunner, TaskrunnerError
 from tests.chaos.apps.ledger import make_runner
-from tests.chaos.conftest import POSTGRES, Ledger, drop_schema
+from tests.chaos.conftest import POSTGRES, Ledger
+from tests.chaos.targets import Target
 from tests.helpers import eventually
 from tests.procs import WorkerProcess
-from tests.redis.server import RedisServer
 
 APP = "tests.chaos.apps.ledger:runner"
 WORKERS = 4
@@ -76,74 +75,6 @@ class Soak:
             proc.signal(signal.SIGTERM)
 
 
-@dataclass
-class Target:
-    """A backend under test: its URL and the fault it can suffer besides worker deaths."""
-
-    url: str
-    disrupt: Callable[[], Awaitable[str]]
-
-
-def hold_write_lock(path: Path, seconds: float) -> None:
-    """Take the file's write lock from another connection, hold it, then checkpoint the
-    WAL into the file: what a backup or a long migration does to the workers."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        time.sleep(seconds)
-        conn.execute("COMMIT")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-
-
-@pytest.fixture(params=["redis", "postgres", "sqlite"])
-async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Target]:
-    if request.param == "sqlite":
-        path = tmp_path / "soak.db"
-
-        async def lock_the_file() -> str:
-            await anyio.to_thread.run_sync(hold_write_lock, path, 1.0)
-            return "held the SQLite write lock for 1 s"
-
-        yield Target(f"sqlite:///{path}", lock_the_file)
-    elif request.param == "redis":
-        server = RedisServer(tmp_path / "redis")
-        (tmp_path / "redis").mkdir()
-        server.start()
-
-        async def restart_redis() -> str:
-            server.stop()
-            server.start()
-            return "restarted Redis"
-
-        try:
-            yield Target(f"{server.url}?prefix=soak", restart_redis)
-        finally:
-            server.stop()
-    else:
-        schema = f"soak_{secrets.token_hex(5)}"
-
-        async def cut_connections() -> str:
-            conn = await asyncpg.connect(POSTGRES)
-            try:
-                count = await conn.fetchval(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE application_name = $1",
-                    f"soak-worker-{schema}",
-                )
-            finally:
-                await conn.close()
-            return f"terminated {count} Postgres connections"
-
-        try:
-            yield Target(
-                f"{POSTGRES}?schema={schema}&application_name=soak-{schema}", cut_connections
-            )
-        finally:
-            await drop_schema(schema)
-
-
 async def tolerant(work: Callable[[], Awaitable[None]]) -> None:
     """Run a check that may meet the backend mid-restart; a failure there is not the test's."""
     with contextlib.suppress(TaskrunnerError, OSError, asyncpg.PostgresError):
@@ -166,11 +97,12 @@ async def test_chaos_soak_loses_nothing(target: Target, ledger: Ledger, tmp_path
             for i in range(start, min(start + 1000, jobs_total))
         )
     ids = [job.id for job in jobs]
-    worker_url = target.url.replace("application_name=soak-", "application_name=soak-worker-")
-    soak = Soak(
-        {"TASKRUNNER_URL": worker_url, "LEDGER_DSN": POSTGRES, "LEDGER_TABLE": ledger.table},
-        tmp_path,
-    )
+    env = {
+        "TASKRUNNER_URL": target.struck_url,
+        "LEDGER_DSN": POSTGRES,
+        "LEDGER_TABLE": ledger.table,
+    }
+    soak = Soak(env, tmp_path)
     for _ in range(WORKERS):
         soak.start_worker()
 
