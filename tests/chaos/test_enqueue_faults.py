@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import anyio
@@ -66,14 +66,18 @@ class Calls:
             else:
                 self.refused[job.new.id] = error
 
-    def from_a_thread(self, runner: TaskRunner) -> None:
-        """A request thread: one blocking enqueue after the other until `stop`; after an
-        error it waits a moment, as an app that retries would."""
+    def jobs(self, runner: TaskRunner) -> Iterator[PreparedJob[int]]:
+        """A caller's jobs, one after the other until `stop`."""
         task = runner.tasks[TASK]
-        for n in range(1_000_000):
-            if self.stop.is_set():
-                return
-            prepared = task.prepare(n)
+        n = 0
+        while not self.stop.is_set():
+            yield task.prepare(n)
+            n += 1
+
+    def from_a_thread(self, runner: TaskRunner) -> None:
+        """A request thread: one blocking enqueue after the other; after an error it waits a
+        moment, as an app that retries would."""
+        for prepared in self.jobs(runner):
             try:
                 runner.enqueue_many_sync([prepared])
             except TaskrunnerError as exc:
@@ -88,11 +92,7 @@ class Calls:
     async def from_a_coroutine(self, runner: TaskRunner) -> None:
         """A web app's request handlers, one after the other in a coroutine: the same,
         awaited, with a pause between requests."""
-        task = runner.tasks[TASK]
-        for n in range(1_000_000):
-            if self.stop.is_set():
-                return
-            prepared = task.prepare(n)
+        for prepared in self.jobs(runner):
             try:
                 await runner.enqueue_many([prepared])
             except TaskrunnerError as exc:
