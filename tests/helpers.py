@@ -15,7 +15,7 @@ from typing import Any
 import anyio
 import pytest
 
-from taskrunner import JobState, TaskRunner
+from taskrunner import JobInfo, JobState, TaskRunner
 from taskrunner.backend import Backend, JobRecord, NewJob, load_backend
 from taskrunner.memory import MemoryBackend
 from taskrunner.testing import drain as drain  # the suite drains with the public helper
@@ -120,6 +120,17 @@ async def finished(runner: TaskRunner, total: int) -> bool:
     """True once `total` jobs are finished (in any finished state)."""
     stats = await runner.stats()
     return sum(n for counts in stats.values() for s, n in counts.items() if s.finished) >= total
+
+
+async def jobs_in_chunks(
+    runner: TaskRunner, ids: Sequence[str], chunk: int = 500
+) -> list[JobInfo | None]:
+    """`runner.get_jobs(ids)` for many ids, `chunk` to a round trip."""
+    return [
+        info
+        for start in range(0, len(ids), chunk)
+        for info in await runner.get_jobs(ids[start : start + chunk])
+    ]
 
 
 async def state_is(runner: TaskRunner, job_id: str, state: JobState) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections import Counter
@@ -105,16 +106,12 @@ async def target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         path = tmp_path / "chaos.db"
 
-        async def lock_the_file() -> str:
-            await anyio.to_thread.run_sync(hold_write_lock, path, 1.0)
-            return "held the SQLite write lock for 1 s"
-
         async def hold_the_lock(seconds: float) -> str:
             await anyio.to_thread.run_sync(hold_write_lock, path, seconds)
             return f"held the SQLite write lock for {seconds} s"
 
         url = f"sqlite:///{path}"
-        yield Target(url, url, lock_the_file, hold_the_lock)
+        yield Target(url, url, functools.partial(hold_the_lock, 1.0), hold_the_lock)
     elif request.param == "redis":
         server = RedisServer(tmp_path / "redis")
         (tmp_path / "redis").mkdir()

@@ -25,7 +25,7 @@ import pytest
 
 from taskrunner import PreparedJob, TaskRunner, TaskrunnerError, current_job
 from tests.chaos.targets import Target
-from tests.helpers import eventually, finished
+from tests.helpers import eventually, finished, jobs_in_chunks
 
 THREADS = 8
 COROUTINES = 20
@@ -123,13 +123,14 @@ async def from_threads(target: Target, calls: Calls) -> list[str]:
     try:
         for thread in threads:
             thread.start()
-        return await strike(target)
+        faults = await strike(target)
     finally:
         calls.stop.set()
         for thread in threads:
             await anyio.to_thread.run_sync(thread.join, 60)
         await anyio.to_thread.run_sync(enqueuer.close_sync)
-        assert not any(thread.is_alive() for thread in threads), "a blocking enqueue hangs"
+    assert not any(thread.is_alive() for thread in threads), "a blocking enqueue hangs"
+    return faults
 
 
 async def from_coroutines(target: Target, calls: Calls) -> list[str]:
@@ -163,12 +164,7 @@ async def test_each_enqueue_gets_its_own_answer_through_faults(
     checker = noting_runner(target.url, runs)
     try:
         asked = calls.stored + list(calls.refused)
-        found = [
-            info.id
-            for start in range(0, len(asked), 500)
-            for info in await checker.get_jobs(asked[start : start + 500])
-            if info is not None
-        ]
+        found = [info.id for info in await jobs_in_chunks(checker, asked) if info is not None]
         assert set(calls.stored) <= set(found), "a job whose enqueue returned is missing"
         async with checker.worker(concurrency=50):
             await eventually(lambda: finished(checker, len(found)), 120)

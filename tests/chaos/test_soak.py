@@ -27,7 +27,7 @@ from taskrunner import JobState, TaskRunner, TaskrunnerError
 from tests.chaos.apps.ledger import make_runner
 from tests.chaos.conftest import POSTGRES, Ledger
 from tests.chaos.targets import Target
-from tests.helpers import eventually
+from tests.helpers import eventually, jobs_in_chunks
 from tests.procs import WorkerProcess
 
 APP = "tests.chaos.apps.ledger:runner"
@@ -144,11 +144,7 @@ async def test_chaos_soak_loses_nothing(target: Target, ledger: Ledger, tmp_path
         for proc in soak.workers + soak.retired:
             proc.kill()
 
-    infos = [
-        info
-        for start in range(0, len(ids), 500)
-        for info in await runner.get_jobs(ids[start : start + 500])
-    ]
+    infos = await jobs_in_chunks(runner, ids)
     await runner.close()
     assert all(info is not None for info in infos)
     states = {info.state for info in infos if info is not None}
